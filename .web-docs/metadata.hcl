@@ -1,0 +1,11 @@
+# For full specification of attributes, see https://developer.hashicorp.com/packer/docs/plugins/creation/integration-metadata
+integration {
+  name = "Chromogenic"
+  description = "Capture, clean, convert and migrate machine images across clouds."
+  identifier = "packer/chromogenic/chromogenic"
+  component {
+    type = "builder"
+    name = "chromogenic-local - Builders"
+    slug = "local"
+  }
+}

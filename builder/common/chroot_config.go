@@ -1,0 +1,98 @@
+//go:generate packer-sdc struct-markdown
+//go:generate packer-sdc mapstructure-to-hcl2 -type ChrootConfig
+
+package common
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
+)
+
+// ChrootConfig says how the working copy is mounted and how provisioners reach it.
+type ChrootConfig struct {
+	// The directory the guest's root filesystem is mounted on while provisioners run. It may
+	// use `{{.Device}}`, the name of the whole-disk loop device (`loop3`). Defaults to
+	// `/mnt/chromogenic/{{.Device}}`.
+	MountPath string `mapstructure:"mount_path" required:"false"`
+	// Options for mounting every guest filesystem. Defaults to `["nosuid", "nodev"]`.
+	MountOptions []string `mapstructure:"mount_options" required:"false"`
+	// The partition number holding the guest's root filesystem. By default chromogenic finds
+	// it: every Linux filesystem is inspected and the one holding `/etc` and `/bin/sh` (and
+	// named `/` by its own fstab, when several qualify) is the root.
+	RootPartition int `mapstructure:"root_partition" required:"false"`
+	// Mount points of the guest's `/etc/fstab` to mount below the root as well, parents first.
+	// Defaults to `["/boot", "/boot/efi"]`.
+	FstabMounts []string `mapstructure:"fstab_mounts" required:"false"`
+	// Extra mounts for the chroot, each `[type, source, guest path]`; type `bind` bind-mounts
+	// a host path. Defaults to proc on /proc, sysfs on /sys, a bind of /dev and devpts on
+	// /dev/pts. Set to an empty list to mount nothing.
+	ChrootMounts [][]string `mapstructure:"chroot_mounts" required:"false"`
+	// Host files copied into the guest at the same path for the build, such as
+	// `/etc/resolv.conf` (the default). The guest's own file or symlink is put back afterwards.
+	CopyFiles []string `mapstructure:"copy_files" required:"false"`
+	// Do not discard the free blocks of the guest filesystems before releasing them. Trimming
+	// is what keeps the working copy sparse after provisioners delete files.
+	SkipTrim bool `mapstructure:"skip_trim" required:"false"`
+}
+
+// Prepare fills defaults and validates; every error names its field.
+func (c *ChrootConfig) Prepare(ctx *interpolate.Context) []error {
+	var errs []error
+	if c.MountPath == "" {
+		c.MountPath = "/mnt/chromogenic/{{.Device}}"
+	}
+	if err := interpolate.Validate(c.MountPath, ctx); err != nil {
+		errs = append(errs, fmt.Errorf("mount_path: %w", err))
+	}
+	if len(c.MountOptions) == 0 {
+		c.MountOptions = []string{"nosuid", "nodev"}
+	}
+	if c.RootPartition < 0 {
+		errs = append(errs, fmt.Errorf("root_partition must be 0 (find it) or a partition number, not %d", c.RootPartition))
+	}
+	if c.FstabMounts == nil {
+		c.FstabMounts = append([]string(nil), chroot.DefaultFstabMounts...)
+	}
+	for _, mp := range c.FstabMounts {
+		if !filepath.IsAbs(mp) || mp == "/" {
+			errs = append(errs, fmt.Errorf("fstab_mounts: %q must be an absolute guest path below /", mp))
+		}
+	}
+	if c.ChrootMounts == nil {
+		for _, m := range chroot.DefaultChrootMounts {
+			c.ChrootMounts = append(c.ChrootMounts, []string{m[0], m[1], m[2]})
+		}
+	}
+	for i, m := range c.ChrootMounts {
+		if len(m) != 3 {
+			errs = append(errs, fmt.Errorf("chroot_mounts[%d]: want [type, source, guest path], got %d items", i, len(m)))
+			continue
+		}
+		if !filepath.IsAbs(m[2]) || m[2] == "/" || strings.Contains(m[2], "..") {
+			errs = append(errs, fmt.Errorf("chroot_mounts[%d]: guest path %q must be absolute, below / and without ..", i, m[2]))
+		}
+	}
+	if c.CopyFiles == nil {
+		c.CopyFiles = []string{"/etc/resolv.conf"}
+	}
+	for _, f := range c.CopyFiles {
+		if !filepath.IsAbs(f) {
+			errs = append(errs, fmt.Errorf("copy_files: %q must be an absolute path", f))
+		}
+	}
+	return errs
+}
+
+// Mounts returns the chroot mounts in the engine's form.
+func (c *ChrootConfig) Mounts() []chroot.ChrootMount {
+	out := make([]chroot.ChrootMount, 0, len(c.ChrootMounts))
+	for _, m := range c.ChrootMounts {
+		out = append(out, chroot.ChrootMount{m[0], m[1], m[2]})
+	}
+	return out
+}

@@ -1,0 +1,79 @@
+package common
+
+import (
+	"io"
+	"sync"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+)
+
+// Progress shows a byte count advancing towards total through Packer's progress bar. Engines
+// report progress with callbacks rather than streams; Packer's UI only tracks readers, so a
+// reader is fed the deltas without copying any data.
+type Progress struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	target   int64 // bytes done, as last reported
+	consumed int64 // bytes the bar has been shown
+	closed   bool
+	done     chan struct{}
+}
+
+// NewProgress starts a progress bar named name for total bytes.
+func NewProgress(ui packersdk.Ui, name string, total int64) *Progress {
+	p := &Progress{done: make(chan struct{})}
+	p.cond = sync.NewCond(&p.mu)
+	rc := ui.TrackProgress(name, 0, total, progressReader{p})
+	go func() {
+		defer close(p.done)
+		buf := make([]byte, 1<<20)
+		for {
+			if _, err := rc.Read(buf); err != nil {
+				rc.Close()
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// Update is a diskimage.Progress: done bytes of total are processed.
+func (p *Progress) Update(done, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if done > p.target {
+		p.target = done
+		p.cond.Broadcast()
+	}
+}
+
+// Close ends the bar.
+func (p *Progress) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	<-p.done
+}
+
+type progressReader struct{ p *Progress }
+
+func (r progressReader) Read(b []byte) (int, error) { return r.p.read(b) }
+func (r progressReader) Close() error              { return nil }
+
+func (p *Progress) read(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.target == p.consumed && !p.closed {
+		p.cond.Wait()
+	}
+	if p.target == p.consumed {
+		return 0, io.EOF
+	}
+	n := p.target - p.consumed
+	if n > int64(len(b)) {
+		n = int64(len(b))
+	}
+	p.consumed += n
+	return int(n), nil
+}

@@ -1,0 +1,72 @@
+// Package local is the chromogenic-local builder: it starts from a disk image file, makes a
+// sparse raw working copy, mounts the guest and lets provisioners work inside it through a
+// chroot. The source file is never written to.
+package local
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+)
+
+// BuilderID identifies artifacts of this builder.
+const BuilderID = "chromogenic.local"
+
+// Builder is the chromogenic-local builder.
+type Builder struct {
+	config Config
+}
+
+func (b *Builder) ConfigSpec() hcldec.ObjectSpec { return b.config.FlatMapstructure().HCL2Spec() }
+
+func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
+	warnings, err := b.config.Prepare(raws...)
+	if err != nil {
+		return nil, warnings, err
+	}
+	return bcommon.GeneratedDataKeys, warnings, nil
+}
+
+func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
+	if runtime.GOOS != "linux" {
+		return nil, errors.New("chromogenic-local runs on Linux only (loop devices, mounts, chroot)")
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("chromogenic-local must run as root: it attaches loop devices, mounts filesystems and uses chroot")
+	}
+	image := filepath.Join(b.config.OutputDir, b.config.ImageName)
+
+	state := new(multistep.BasicStateBag)
+	state.Put("config", &b.config)
+	state.Put("hook", hook)
+	state.Put("ui", ui)
+
+	steps := []multistep.Step{
+		&commonsteps.StepOutputDir{Force: b.config.PackerForce, Path: b.config.OutputDir},
+		&StepCopySource{Source: b.config.SourcePath, Format: b.config.SourceFormat, Target: image},
+	}
+	steps = append(steps, bcommon.ChrootSteps(&b.config.ChrootConfig, b.config.ctx)...)
+
+	runner := commonsteps.NewRunner(steps, b.config.PackerConfig, ui)
+	runner.Run(ctx, state)
+
+	if err, ok := state.GetOk("error"); ok {
+		return nil, err.(error)
+	}
+	if _, ok := state.GetOk(multistep.StateCancelled); ok {
+		return nil, errors.New("build was cancelled")
+	}
+	if _, ok := state.GetOk(multistep.StateHalted); ok {
+		return nil, errors.New("build was halted")
+	}
+	return bcommon.NewArtifact(BuilderID, image, state), nil
+}

@@ -1,0 +1,61 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+)
+
+// StepCopySource reads the source image (any format the engine reads) and writes it as the
+// sparse raw working copy. The source is opened read-only.
+//
+// Produces: working_image string
+type StepCopySource struct {
+	Source, Format, Target string
+	ok                     bool
+}
+
+func (s *StepCopySource) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
+	ui := state.Get("ui").(packersdk.Ui)
+	src, err := diskimage.OpenFormat(s.Source, s.Format)
+	if err != nil {
+		return halt(state, fmt.Errorf("source_path: %w", err))
+	}
+	defer src.Close()
+	ui.Say(fmt.Sprintf("Copying %s (%s, %d MiB virtual) to the working copy %s...",
+		s.Source, src.Format(), src.Size()>>20, s.Target))
+	dst, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return halt(state, err)
+	}
+	bar := bcommon.NewProgress(ui, "working copy", src.Size())
+	err = diskimage.WriteRaw(ctx, dst, src, bar.Update)
+	bar.Close()
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(s.Target)
+		return halt(state, fmt.Errorf("copy source to working copy: %w", err))
+	}
+	s.ok = true
+	state.Put(bcommon.StateWorkingImage, s.Target)
+	return multistep.ActionContinue
+}
+
+func (s *StepCopySource) Cleanup(state multistep.StateBag) {}
+
+func halt(state multistep.StateBag, err error) multistep.StepAction {
+	state.Put("error", err)
+	state.Get("ui").(packersdk.Ui).Error(err.Error())
+	return multistep.ActionHalt
+}

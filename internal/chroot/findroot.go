@@ -1,0 +1,127 @@
+package chroot
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+)
+
+// linuxRootFS are the filesystems a Linux root can be on.
+var linuxRootFS = map[string]bool{"ext2": true, "ext3": true, "ext4": true, "xfs": true, "btrfs": true}
+
+// isLinuxRoot reports whether a mounted tree looks like a Linux root filesystem.
+func isLinuxRoot(dir string) bool {
+	r, err := guestfs.OpenRoot(dir)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	if fi, err := r.Stat("/etc"); err != nil || !fi.IsDir() {
+		return false
+	}
+	hasOS := false
+	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release", "/etc/fstab", "/etc/redhat-release", "/etc/debian_version"} {
+		if _, err := r.Stat(p); err == nil {
+			hasOS = true
+		}
+	}
+	_, shErr := r.Stat("/bin/sh")
+	return hasOS && shErr == nil
+}
+
+// FindRoot finds the partition holding the guest's Linux root filesystem. Each Linux
+// filesystem is mounted read-only under probeDir and inspected in-root. When several qualify,
+// the one the guest's own fstab names as "/" wins. want > 0 forces partition number want.
+func FindRoot(d *Disk, probeDir string, want int) (*Partition, error) {
+	if want > 0 {
+		p := d.Partition(want)
+		if p == nil {
+			return nil, fmt.Errorf("root_partition %d: the disk has no such partition (%s)", want, d.describe())
+		}
+		if !linuxRootFS[p.FSType] {
+			return nil, fmt.Errorf("root_partition %d holds %q, not a Linux root filesystem", want, p.FSType)
+		}
+		return p, nil
+	}
+	var candidates []*Partition
+	var lvm []*Partition
+	fstabRoot := map[*Partition]string{}
+	for _, p := range d.Partitions {
+		if p.FSType == "LVM2_member" {
+			lvm = append(lvm, p)
+		}
+		if !linuxRootFS[p.FSType] {
+			continue
+		}
+		ok, fstab, err := inspectCandidate(p, probeDir)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			candidates = append(candidates, p)
+			if e, found := FindFstab(ParseFstab(fstab), "/"); found {
+				fstabRoot[p] = e.Spec
+			}
+		}
+	}
+	switch {
+	case len(candidates) == 1:
+		return candidates[0], nil
+	case len(candidates) > 1:
+		for _, p := range candidates {
+			if q, err := d.ResolveSpec(fstabRoot[p]); err == nil && q == p {
+				return p, nil
+			}
+		}
+		return candidates[0], nil
+	case len(lvm) > 0:
+		return nil, fmt.Errorf("no Linux root filesystem on a plain partition of %s; %s is an LVM2 physical volume: "+
+			"guests with the root on LVM are not supported yet", d.Image, lvm[0])
+	}
+	return nil, fmt.Errorf("no Linux root filesystem found in %s (%s)", d.Image, d.describe())
+}
+
+func (d *Disk) describe() string {
+	if len(d.Partitions) == 0 {
+		return "no partitions"
+	}
+	var s []string
+	for _, p := range d.Partitions {
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+// inspectCandidate mounts p read-only on probeDir and reports whether it is a Linux root,
+// with its fstab text.
+func inspectCandidate(p *Partition, probeDir string) (bool, string, error) {
+	if err := os.MkdirAll(probeDir, 0o755); err != nil {
+		return false, "", err
+	}
+	flags := uintptr(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	data := ""
+	if p.FSType == "xfs" {
+		data = "norecovery"
+	}
+	if err := mountRetry(p.Device, probeDir, p.FSType, flags, data); err != nil {
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EUCLEAN) {
+			return false, "", nil // damaged or not really that filesystem
+		}
+		return false, "", fmt.Errorf("probe-mount %s: %w", p, err)
+	}
+	defer unmount(probeDir, probeDir)
+	if !isLinuxRoot(probeDir) {
+		return false, "", nil
+	}
+	var fstab []byte
+	if r, err := guestfs.OpenRoot(probeDir); err == nil {
+		fstab, _ = r.ReadFile("/etc/fstab")
+		r.Close()
+	}
+	return true, string(fstab), nil
+}

@@ -1,0 +1,109 @@
+package chroot
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ChrootMount is one extra mount for the chroot: [fstype, source, guest path], as
+// packer-plugin-amazon's chroot_mounts. fstype "bind" bind-mounts a host path.
+type ChrootMount [3]string
+
+// DefaultChrootMounts are mounted unless the template says otherwise.
+var DefaultChrootMounts = []ChrootMount{
+	{"proc", "proc", "/proc"},
+	{"sysfs", "sysfs", "/sys"},
+	{"bind", "/dev", "/dev"},
+	{"devpts", "devpts", "/dev/pts"},
+}
+
+// DefaultFstabMounts are the guest fstab mount points mounted below the root.
+var DefaultFstabMounts = []string{"/boot", "/boot/efi"}
+
+// GuestOptions says how to mount a guest.
+type GuestOptions struct {
+	RootPartition int      // 0: find it
+	MountOptions  []string // for every guest filesystem; default nosuid,nodev
+	FstabMounts   []string // guest fstab mount points to mount too, parents first
+}
+
+// Guest is a guest tree mounted on a host directory.
+type Guest struct {
+	*Mounts
+	Disk  *Disk
+	Root  *Partition
+	Fstab []FstabEntry
+	// Filesystems lists the guest filesystems mounted (root first), for trimming.
+	Filesystems []string
+}
+
+// MountGuest finds the root of d, mounts it on dir, then the guest fstab's entries for
+// opts.FstabMounts. On error nothing stays mounted.
+func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
+	m, err := NewMounts(dir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := FindRoot(d, m.Root, opts.RootPartition)
+	if err != nil {
+		return nil, err
+	}
+	mopts := opts.MountOptions
+	if len(mopts) == 0 {
+		mopts = []string{"nosuid", "nodev"}
+	}
+	if err := m.MountRoot(root.Device, root.FSType, mopts); err != nil {
+		return nil, err
+	}
+	g = &Guest{Mounts: m, Disk: d, Root: root, Filesystems: []string{m.Root}}
+	defer func() {
+		if err != nil {
+			m.UnmountAll()
+		}
+	}()
+	if raw, err := m.Guest().ReadFile("/etc/fstab"); err == nil {
+		g.Fstab = ParseFstab(string(raw))
+	}
+	for _, mp := range opts.FstabMounts {
+		e, ok := FindFstab(g.Fstab, mp)
+		if !ok {
+			continue
+		}
+		p, err := d.ResolveSpec(e.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("guest fstab entry for %s: %w", mp, err)
+		}
+		if p == nil {
+			if e.HasOption("nofail") || e.HasOption("noauto") {
+				continue
+			}
+			return nil, fmt.Errorf("guest fstab mounts %s from %s, which is on no partition of this disk (%s)", mp, e.Spec, d.describe())
+		}
+		if p == root {
+			continue
+		}
+		fstype := p.FSType
+		if fstype == "" || fstype == "auto" {
+			fstype = e.FSType
+		}
+		if err := m.Mount(p.Device, mp, fstype, mopts); err != nil {
+			return nil, err
+		}
+		g.Filesystems = append(g.Filesystems, m.paths[len(m.paths)-1])
+	}
+	return g, nil
+}
+
+// MountChroot adds the extra mounts a chroot needs (proc, sys, dev...).
+func (g *Guest) MountChroot(mounts []ChrootMount) error {
+	for _, cm := range mounts {
+		var opts []string
+		if cm[0] == "proc" || cm[0] == "sysfs" {
+			opts = []string{"nosuid", "nodev", "noexec"}
+		}
+		if err := g.Mount(cm[1], cm[2], cm[0], opts); err != nil {
+			return fmt.Errorf("chroot_mounts %s: %w", strings.Join(cm[:], " "), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,270 @@
+package chroot
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+)
+
+// Mounts is a stack of mounts under one guest root directory, released in reverse order.
+type Mounts struct {
+	Root  string   // host directory the guest root is mounted on
+	paths []string // host paths mounted, in mount order
+	guest *guestfs.Root
+}
+
+// NewMounts prepares mounting a guest tree on dir, creating dir if needed.
+func NewMounts(dir string) (*Mounts, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Mounts{Root: abs}, nil
+}
+
+// Paths returns the host paths currently mounted, in mount order.
+func (m *Mounts) Paths() []string { return append([]string(nil), m.paths...) }
+
+// MountRoot mounts the guest's root filesystem on m.Root.
+func (m *Mounts) MountRoot(device, fstype string, options []string) error {
+	if len(m.paths) > 0 {
+		return errors.New("guest root already mounted")
+	}
+	flags, data := ParseOptions(options)
+	if err := mountRetry(device, m.Root, fstype, flags, data); err != nil {
+		return fmt.Errorf("mount %s (%s) on %s: %w", device, fstype, m.Root, err)
+	}
+	m.paths = append(m.paths, m.Root)
+	g, err := guestfs.OpenRoot(m.Root)
+	if err != nil {
+		return err
+	}
+	m.guest = g
+	return nil
+}
+
+// Guest returns in-root access to the mounted guest tree.
+func (m *Mounts) Guest() *guestfs.Root { return m.guest }
+
+// Mount mounts source on the guest path target (created if missing). The target is resolved
+// inside the guest root and must not itself be a symlink, so a hostile image cannot point a
+// mount at a host directory. fstype "bind" makes a bind mount of the host path source.
+func (m *Mounts) Mount(source, target, fstype string, options []string) error {
+	if m.guest == nil {
+		return errors.New("guest root not mounted")
+	}
+	if err := m.guest.MkdirAll(target, 0o755); err != nil {
+		return fmt.Errorf("create mount point %s in the guest: %w", target, err)
+	}
+	fd, err := m.guest.OpenPath(target, false)
+	if err != nil {
+		return fmt.Errorf("open mount point %s in the guest: %w", target, err)
+	}
+	defer fd.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(fd.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("guest mount point %s is not a directory (a symlink?): refusing to mount on it", target)
+	}
+	procPath := "/proc/self/fd/" + strconv.Itoa(int(fd.Fd()))
+	hostPath, err := os.Readlink(procPath)
+	if err != nil {
+		return err
+	}
+	if hostPath != m.Root && !strings.HasPrefix(hostPath, m.Root+"/") {
+		return fmt.Errorf("guest mount point %s resolved outside the guest root (%s)", target, hostPath)
+	}
+	flags, data := ParseOptions(options)
+	if fstype == "bind" {
+		flags |= unix.MS_BIND
+		fstype = ""
+	}
+	if err := mountRetry(source, procPath, fstype, flags, data); err != nil {
+		return fmt.Errorf("mount %s on %s: %w", source, target, err)
+	}
+	m.paths = append(m.paths, hostPath)
+	return nil
+}
+
+// mountRetry retries EBUSY briefly: a freshly configured loop device can be busy for a moment.
+func mountRetry(source, target, fstype string, flags uintptr, data string) error {
+	var err error
+	for i := 0; i < 20; i++ {
+		err = unix.Mount(source, target, fstype, flags, data)
+		if !errors.Is(err, unix.EBUSY) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
+}
+
+// UnmountAll unmounts everything in reverse order. Processes left running inside the guest
+// tree (daemons a provisioner started) are killed first when a mount is busy.
+func (m *Mounts) UnmountAll() error {
+	if m.guest != nil {
+		m.guest.Close()
+		m.guest = nil
+	}
+	var errs []error
+	for len(m.paths) > 0 {
+		p := m.paths[len(m.paths)-1]
+		if err := unmount(p, m.Root); err != nil {
+			errs = append(errs, err)
+		}
+		m.paths = m.paths[:len(m.paths)-1]
+	}
+	return errors.Join(errs...)
+}
+
+// UnmountTop unmounts the n most recent mounts.
+func (m *Mounts) UnmountTop(n int) error {
+	var errs []error
+	for ; n > 0 && len(m.paths) > 0; n-- {
+		p := m.paths[len(m.paths)-1]
+		if err := unmount(p, m.Root); err != nil {
+			errs = append(errs, err)
+		}
+		m.paths = m.paths[:len(m.paths)-1]
+	}
+	return errors.Join(errs...)
+}
+
+func unmount(path, root string) error {
+	var err error
+	for i := 0; i < 50; i++ {
+		err = unix.Unmount(path, unix.UMOUNT_NOFOLLOW)
+		if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			return nil // unmounted, or already not a mount point
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		if i == 0 || i == 20 {
+			KillProcessesIn(root)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("unmount %s: %w", path, err)
+}
+
+// KillProcessesIn kills processes whose root directory or working directory is inside dir:
+// what a provisioner left running in the chroot would otherwise keep the mounts busy.
+func KillProcessesIn(dir string) int {
+	killed := 0
+	self := os.Getpid()
+	procs, _ := os.ReadDir("/proc")
+	for _, e := range procs {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		inside := false
+		for _, link := range []string{"root", "cwd"} {
+			t, err := os.Readlink(filepath.Join("/proc", e.Name(), link))
+			if err == nil && (t == dir || strings.HasPrefix(t, dir+"/")) {
+				inside = true
+			}
+		}
+		if inside {
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed++
+			}
+		}
+	}
+	if killed > 0 {
+		time.Sleep(200 * time.Millisecond)
+	}
+	return killed
+}
+
+// MountedUnder lists the mount points at or below dir, from /proc/self/mountinfo.
+func MountedUnder(dir string) []string {
+	raw, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := unescapeMount(f[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
+		}
+	}
+	return out
+}
+
+// unescapeMount undoes the octal escapes (\040 ...) of mountinfo and fstab fields.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+var flagOptions = map[string]struct {
+	set   bool
+	value uintptr
+}{
+	"ro": {true, unix.MS_RDONLY}, "rw": {false, unix.MS_RDONLY},
+	"nosuid": {true, unix.MS_NOSUID}, "suid": {false, unix.MS_NOSUID},
+	"nodev": {true, unix.MS_NODEV}, "dev": {false, unix.MS_NODEV},
+	"noexec": {true, unix.MS_NOEXEC}, "exec": {false, unix.MS_NOEXEC},
+	"noatime": {true, unix.MS_NOATIME}, "atime": {false, unix.MS_NOATIME},
+	"nodiratime": {true, unix.MS_NODIRATIME}, "relatime": {true, unix.MS_RELATIME},
+	"sync": {true, unix.MS_SYNCHRONOUS}, "async": {false, unix.MS_SYNCHRONOUS},
+	"defaults": {false, 0},
+}
+
+// ParseOptions turns mount(8)-style options into mount(2) flags and filesystem data.
+func ParseOptions(options []string) (uintptr, string) {
+	var flags uintptr
+	var data []string
+	for _, o := range options {
+		for _, opt := range strings.Split(o, ",") {
+			opt = strings.TrimSpace(opt)
+			if opt == "" {
+				continue
+			}
+			if f, ok := flagOptions[opt]; ok {
+				if f.set {
+					flags |= f.value
+				} else {
+					flags &^= f.value
+				}
+				continue
+			}
+			data = append(data, opt)
+		}
+	}
+	return flags, strings.Join(data, ",")
+}

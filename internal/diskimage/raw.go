@@ -1,0 +1,138 @@
+package diskimage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// rawImage is a raw disk image: the file is the disk. Its extent map comes from
+// SEEK_DATA/SEEK_HOLE, so holes of a sparse file are never read.
+type rawImage struct {
+	f    *os.File
+	size int64
+	name string
+	mu   sync.Mutex // serialises lseek(SEEK_DATA/SEEK_HOLE), which moves the file offset
+}
+
+func openRaw(f *os.File) (Image, error) {
+	size, err := fileSize(f)
+	if err != nil {
+		return nil, err
+	}
+	return &rawImage{f: f, size: size, name: "raw"}, nil
+}
+
+// fileSize returns the size of a regular file or a block device.
+func fileSize(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if st.Mode().IsRegular() {
+		return st.Size(), nil
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return 0, fmt.Errorf("cannot determine the size of %s: %w", f.Name(), err)
+	}
+	return size, nil
+}
+
+func (r *rawImage) Format() string { return r.name }
+func (r *rawImage) Size() int64    { return r.size }
+func (r *rawImage) Close() error   { return r.f.Close() }
+
+func (r *rawImage) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	short := false
+	if rem := r.size - off; int64(len(p)) > rem {
+		p = p[:rem]
+		short = true
+	}
+	n, err := r.f.ReadAt(p, off)
+	if err == nil && short {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (r *rawImage) Extents(ctx context.Context) ([]Extent, error) {
+	return seekExtents(ctx, r.f, &r.mu, 0, r.size)
+}
+
+// seekExtents maps [base, base+size) of f with SEEK_DATA/SEEK_HOLE into Data and Hole
+// extents relative to base. Where the file system cannot tell, everything is Data.
+func seekExtents(ctx context.Context, f *os.File, mu *sync.Mutex, base, size int64) ([]Extent, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	var out []Extent
+	end := base + size
+	off := base
+	for off < end {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data, err := f.Seek(off, seekData)
+		if err != nil {
+			if errors.Is(err, syscall.ENXIO) {
+				data = end // no data after off
+			} else if off == base && (errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EOPNOTSUPP)) {
+				return []Extent{{Offset: 0, Length: size, Kind: Data}}, nil // not supported here
+			} else {
+				return nil, fmt.Errorf("SEEK_DATA at %d: %w", off, err)
+			}
+		}
+		if data > end {
+			data = end
+		}
+		if data > off {
+			out = appendExtent(out, Extent{Offset: off - base, Length: data - off, Kind: Hole})
+		}
+		if data >= end {
+			break
+		}
+		hole, err := f.Seek(data, seekHole)
+		if err != nil {
+			if errors.Is(err, syscall.ENXIO) {
+				hole = end
+			} else {
+				return nil, fmt.Errorf("SEEK_HOLE at %d: %w", data, err)
+			}
+		}
+		if hole > end {
+			hole = end
+		}
+		if hole <= data { // cannot happen on a sane file system; avoid looping forever
+			hole = end
+		}
+		out = appendExtent(out, Extent{Offset: data - base, Length: hole - data, Kind: Data})
+		off = hole
+	}
+	return out, nil
+}
+
+// appendExtent appends e, merging it with the last extent when contiguous and of the same
+// kind. Empty extents are dropped.
+func appendExtent(out []Extent, e Extent) []Extent {
+	if e.Length <= 0 {
+		return out
+	}
+	if n := len(out); n > 0 {
+		last := &out[n-1]
+		if last.Kind == e.Kind && last.Offset+last.Length == e.Offset {
+			last.Length += e.Length
+			return out
+		}
+	}
+	return append(out, e)
+}

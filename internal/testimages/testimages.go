@@ -1,0 +1,184 @@
+// Package testimages is for tests only: it gives Go tests the disk images this project is
+// tested with, by driving the scripts that build and boot them.
+//
+//   - Sample returns the cached bootable Debian 12 raw disk (scripts/images/sample-image.sh).
+//   - Make builds one of the root-filesystem-discovery test disks (test/images/mkimage.sh).
+//   - Boot boots an image under qemu TCG and waits for the sample's boot marker
+//     (test/images/boot.sh).
+//
+// The helpers never skip: tests run as root on hosts provisioned by these scripts, and a
+// missing tool is a failure. The first use on a fresh host builds the Debian tree cache
+// (about 2 minutes); later uses take seconds. Caches live in $CHROMOGENIC_CACHE
+// (default /var/cache/chromogenic).
+package testimages
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const modulePath = "github.com/chromogenic/packer-plugin-chromogenic"
+
+var (
+	sampleOnce sync.Once
+	samplePath string
+	sampleErr  error
+)
+
+// RepoRoot returns the root of the repository (the directory holding go.mod), or "" when it
+// cannot be found.
+func RepoRoot() string {
+	if _, file, _, ok := runtime.Caller(0); ok {
+		dir := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+		if isRepoRoot(dir) {
+			return dir
+		}
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if isRepoRoot(dir) {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+func isRepoRoot(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	return err == nil && bytes.Contains(b, []byte("module "+modulePath+"\n"))
+}
+
+func script(t testing.TB, rel string) string {
+	t.Helper()
+	root := RepoRoot()
+	if root == "" {
+		t.Fatalf("testimages: repository root (go.mod of %s) not found", modulePath)
+	}
+	return filepath.Join(root, filepath.FromSlash(rel))
+}
+
+// run runs a script and returns the last non-empty line of its stdout. A zero timeout means
+// none. The script runs in its own process group; on timeout the whole group gets SIGTERM (the
+// scripts' traps then release loops, mounts and qemu), and SIGKILL 30 s later.
+func run(timeout time.Duration, name string, args ...string) (string, error) {
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	last := lastLine(stdout.String())
+	if err != nil {
+		return last, fmt.Errorf("%s %s: %v\nstdout:\n%s\nstderr:\n%s",
+			filepath.Base(name), strings.Join(args, " "), err, tail(stdout.String(), 20), tail(stderr.String(), 60))
+	}
+	if last == "" {
+		return "", fmt.Errorf("%s %s printed nothing on stdout; stderr:\n%s",
+			filepath.Base(name), strings.Join(args, " "), tail(stderr.String(), 60))
+	}
+	return last, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	return ""
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Sample returns the path of the cached bootable sample image (raw, 2 GiB virtual, MBR, one
+// ext4 root partition, extlinux, prints CHROMOGENIC-BOOT-OK on ttyS0 when booted). The
+// script runs once per test binary. The file is shared: callers must copy it
+// (cp --sparse=always) before modifying it.
+func Sample(t testing.TB) string {
+	t.Helper()
+	sh := script(t, "scripts/images/sample-image.sh")
+	sampleOnce.Do(func() {
+		start := time.Now()
+		samplePath, sampleErr = run(30*time.Minute, sh)
+		if sampleErr == nil {
+			t.Logf("testimages: sample image %s ready in %s", samplePath, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if sampleErr != nil {
+		t.Fatalf("testimages: sample image: %v", sampleErr)
+	}
+	return samplePath
+}
+
+// Kinds lists the kinds Make accepts (mkimage.sh --list).
+func Kinds(t testing.TB) []string {
+	t.Helper()
+	out, err := exec.Command(script(t, "test/images/mkimage.sh"), "--list").Output()
+	if err != nil {
+		t.Fatalf("testimages: mkimage.sh --list: %v", err)
+	}
+	return strings.Fields(string(out))
+}
+
+// Make builds a test disk of the given kind (see test/images/mkimage.sh: mbr-boot, gpt-efi,
+// bare-ext4, xfs-root, no-linux, lvm) as dir/<kind>.raw and returns its path. The file
+// belongs to the caller.
+func Make(t testing.TB, kind, dir string) string {
+	t.Helper()
+	out := filepath.Join(dir, kind+".raw")
+	start := time.Now()
+	path, err := run(30*time.Minute, script(t, "test/images/mkimage.sh"), kind, out)
+	if err != nil {
+		t.Fatalf("testimages: make %s: %v", kind, err)
+	}
+	t.Logf("testimages: %s image made in %s", kind, time.Since(start).Round(time.Millisecond))
+	return path
+}
+
+// Boot boots image (qemu format: raw, qcow2, vmdk...) under qemu TCG with -snapshot, so the
+// image is not modified, and fails the test unless the guest prints CHROMOGENIC-BOOT-OK on
+// its serial console within timeout. A full boot of the sample image takes about a minute.
+func Boot(t testing.TB, image, format string, timeout time.Duration) {
+	t.Helper()
+	secs := int((timeout + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	took, err := run(timeout+time.Minute, script(t, "test/images/boot.sh"), image, format, fmt.Sprint(secs))
+	if err != nil {
+		t.Fatalf("testimages: boot %s (%s): %v", image, format, err)
+	}
+	t.Logf("testimages: %s (%s) booted to the marker in %s s", filepath.Base(image), format, took)
+}

@@ -1,0 +1,407 @@
+package testimages
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Partition types as sfdisk --json prints them.
+const (
+	espType   = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+	linuxType = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+	mib       = 1 << 20
+)
+
+type sfdiskTable struct {
+	PartitionTable struct {
+		Label      string `json:"label"`
+		SectorSize int64  `json:"sectorsize"`
+		Partitions []struct {
+			Start    int64  `json:"start"`
+			Size     int64  `json:"size"`
+			Type     string `json:"type"`
+			UUID     string `json:"uuid"`
+			Bootable bool   `json:"bootable"`
+		} `json:"partitions"`
+	} `json:"partitiontable"`
+}
+
+type wantPart struct {
+	ptype    string // sfdisk type: MBR hex id or GPT GUID
+	bootable bool
+	sizeMiB  int64  // 0: any
+	fstype   string // blkid TYPE
+	label    string // blkid LABEL
+}
+
+type wantMount struct {
+	spec   string // "UUID", "PARTUUID", "LABEL" or a literal device path
+	target string
+	fstype string
+}
+
+type layout struct {
+	label  string // "dos", "gpt" or "" (no partition table)
+	parts  []wantPart
+	root   int         // 1-based partition holding / (0: whole file; -1: none)
+	mounts []wantMount // expected fstab entries, in order
+}
+
+var layouts = map[string]layout{
+	"mbr-boot": {
+		label: "dos",
+		parts: []wantPart{
+			{ptype: "83", bootable: true, sizeMiB: 256, fstype: "ext4", label: "boot"},
+			{ptype: "83", fstype: "ext4", label: "root"},
+		},
+		root:   2,
+		mounts: []wantMount{{"UUID", "/", "ext4"}, {"UUID", "/boot", "ext4"}},
+	},
+	"gpt-efi": {
+		label: "gpt",
+		parts: []wantPart{
+			{ptype: espType, sizeMiB: 100, fstype: "vfat", label: "EFI"},
+			{ptype: linuxType, fstype: "ext4", label: "root"},
+		},
+		root:   2,
+		mounts: []wantMount{{"PARTUUID", "/", "ext4"}, {"UUID", "/boot/efi", "vfat"}},
+	},
+	"bare-ext4": {
+		root:   0,
+		mounts: []wantMount{{"LABEL", "/", "ext4"}},
+	},
+	"xfs-root": {
+		label:  "dos",
+		parts:  []wantPart{{ptype: "83", bootable: true, fstype: "xfs", label: "root"}},
+		root:   1,
+		mounts: []wantMount{{"UUID", "/", "xfs"}},
+	},
+	"no-linux": {
+		label: "dos",
+		parts: []wantPart{{ptype: "c", fstype: "vfat", label: "DATA"}},
+		root:  -1,
+	},
+	"lvm": {
+		label: "dos",
+		parts: []wantPart{{ptype: "8e", fstype: "LVM2_member"}},
+		root:  1, // through the root LV, see lvOffset
+		mounts: []wantMount{
+			{"/dev/mapper/guestvg-root", "/", "ext4"},
+			{"/dev/mapper/guestvg-swap_1", "none", "swap"},
+		},
+	},
+}
+
+func TestKindsAreCovered(t *testing.T) {
+	kinds := Kinds(t)
+	if len(kinds) != len(layouts) {
+		t.Errorf("mkimage.sh --list = %v; the test knows %d kinds", kinds, len(layouts))
+	}
+	for _, k := range kinds {
+		if _, ok := layouts[k]; !ok {
+			t.Errorf("kind %q has no expected layout in this test", k)
+		}
+	}
+}
+
+func TestMakeLayouts(t *testing.T) {
+	dir := t.TempDir()
+	for _, kind := range Kinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			want, ok := layouts[kind]
+			if !ok {
+				t.Fatalf("no expected layout for %q", kind)
+			}
+			img := Make(t, kind, dir)
+			t.Cleanup(func() { os.Remove(img) })
+			checkLayout(t, img, want)
+		})
+	}
+}
+
+func TestBootSample(t *testing.T) {
+	img := Sample(t)
+	if fi, err := os.Stat(img); err != nil || fi.Size() != 2<<30 {
+		t.Fatalf("sample image %s: %v (size %d), want 2 GiB", img, err, sizeOf(fi))
+	}
+	tbl := sfdisk(t, img)
+	if l := tbl.PartitionTable.Label; l != "dos" || len(tbl.PartitionTable.Partitions) != 1 {
+		t.Fatalf("sample image: label %q with %d partitions, want dos with 1", l, len(tbl.PartitionTable.Partitions))
+	}
+	Boot(t, img, "raw", 5*time.Minute)
+}
+
+func sizeOf(fi os.FileInfo) int64 {
+	if fi == nil {
+		return -1
+	}
+	return fi.Size()
+}
+
+func checkLayout(t *testing.T, img string, want layout) {
+	t.Helper()
+	fi, err := os.Stat(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != 2<<30 {
+		t.Errorf("size %d, want 2 GiB", fi.Size())
+	}
+	// Sparse: far less than the virtual size is allocated.
+	if du := allocated(t, img); du > 1<<30 {
+		t.Errorf("%d MiB allocated: not sparse", du/mib)
+	}
+
+	// parts maps a partition number (0: the whole file) to its place and blkid probe.
+	type probed struct {
+		off, size int64
+		tags      map[string]string
+	}
+	parts := map[int]probed{}
+	partUUID := map[int]string{}
+	if want.label == "" {
+		if out, err := exec.Command("sfdisk", "--json", img).CombinedOutput(); err == nil {
+			t.Fatalf("sfdisk found a partition table on a partitionless image:\n%s", out)
+		}
+		parts[0] = probed{0, fi.Size(), blkid(t, img, 0, 0)}
+	} else {
+		tbl := sfdisk(t, img)
+		pt := tbl.PartitionTable
+		if pt.Label != want.label {
+			t.Fatalf("label %q, want %q", pt.Label, want.label)
+		}
+		if len(pt.Partitions) != len(want.parts) {
+			t.Fatalf("%d partitions, want %d", len(pt.Partitions), len(want.parts))
+		}
+		ss := pt.SectorSize
+		if ss == 0 {
+			ss = 512
+		}
+		for i, p := range pt.Partitions {
+			w := want.parts[i]
+			n := i + 1
+			if !strings.EqualFold(p.Type, w.ptype) {
+				t.Errorf("p%d type %q, want %q", n, p.Type, w.ptype)
+			}
+			if p.Bootable != w.bootable {
+				t.Errorf("p%d bootable %v, want %v", n, p.Bootable, w.bootable)
+			}
+			if w.sizeMiB != 0 && p.Size*ss != w.sizeMiB*mib {
+				t.Errorf("p%d size %d bytes, want %d MiB", n, p.Size*ss, w.sizeMiB)
+			}
+			if p.Start*ss%mib != 0 {
+				t.Errorf("p%d starts at sector %d: not 1 MiB aligned", n, p.Start)
+			}
+			tags := blkid(t, img, p.Start*ss, p.Size*ss)
+			if tags["TYPE"] != w.fstype {
+				t.Errorf("p%d blkid TYPE %q, want %q (%v)", n, tags["TYPE"], w.fstype, tags)
+			}
+			if w.label != "" && tags["LABEL"] != w.label {
+				t.Errorf("p%d blkid LABEL %q, want %q", n, tags["LABEL"], w.label)
+			}
+			parts[n] = probed{p.Start * ss, p.Size * ss, tags}
+			partUUID[n] = strings.ToLower(p.UUID)
+		}
+	}
+	if want.root < 0 {
+		return
+	}
+
+	root := parts[want.root]
+	rootOff, rootSize := root.off, root.size
+	rootTags := root.tags
+	if root.tags["TYPE"] == "LVM2_member" {
+		var swapOff int64
+		rootOff, rootSize, swapOff = lvOffsets(t, img, root.off)
+		rootTags = blkid(t, img, rootOff, rootSize)
+		if rootTags["TYPE"] != "ext4" {
+			t.Fatalf("root LV at offset %d: blkid %v, want ext4", rootOff, rootTags)
+		}
+		if tags := blkid(t, img, swapOff, 0); tags["TYPE"] != "swap" {
+			t.Errorf("swap_1 LV at offset %d: blkid %v, want swap", swapOff, tags)
+		}
+	}
+
+	dir := mountRO(t, img, rootOff, rootSize)
+	osRelease, err := os.ReadFile(filepath.Join(dir, "etc/os-release"))
+	if err != nil || !bytes.Contains(osRelease, []byte(`VERSION_ID="12"`)) {
+		t.Errorf("etc/os-release: %v\n%s", err, osRelease)
+	}
+	separateBoot := false
+	for _, m := range want.mounts {
+		separateBoot = separateBoot || m.target == "/boot"
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "boot/vmlinuz-*")); !separateBoot && len(m) == 0 {
+		t.Errorf("no /boot/vmlinuz-* in the root file system")
+	}
+	fstab, err := os.ReadFile(filepath.Join(dir, "etc/fstab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := parseFstab(string(fstab))
+	if len(entries) != len(want.mounts) {
+		t.Fatalf("fstab has %d entries, want %d:\n%s", len(entries), len(want.mounts), fstab)
+	}
+	for i, e := range entries {
+		w := want.mounts[i]
+		if e[1] != w.target || e[2] != w.fstype {
+			t.Errorf("fstab entry %d = %v, want %s on %s", i, e, w.fstype, w.target)
+			continue
+		}
+		key, val, _ := strings.Cut(e[0], "=")
+		if w.spec != key && w.spec != e[0] {
+			t.Errorf("fstab entry %d source %q, want %s", i, e[0], w.spec)
+			continue
+		}
+		// The source must name the file system that the test expects at that mount point.
+		var match bool
+		switch key {
+		case "UUID", "LABEL":
+			for n, p := range parts {
+				if p.tags[key] == val && p.tags["TYPE"] == w.fstype {
+					match = true
+					if w.target == "/" && n != want.root {
+						t.Errorf("fstab / names partition %d, want %d", n, want.root)
+					}
+				}
+			}
+			if w.target == "/" && rootTags[key] == val {
+				match = true
+			}
+		case "PARTUUID":
+			match = partUUID[want.root] == strings.ToLower(val) && w.target == "/"
+		default:
+			match = strings.HasPrefix(e[0], "/dev/mapper/guestvg-")
+		}
+		if !match {
+			t.Errorf("fstab entry %q names no matching file system in the image", strings.Join(e, " "))
+		}
+	}
+	hostname, _ := os.ReadFile(filepath.Join(dir, "etc/hostname"))
+	if !strings.HasPrefix(string(hostname), "chromogenic-") {
+		t.Errorf("etc/hostname = %q", hostname)
+	}
+}
+
+func parseFstab(s string) [][]string {
+	var out [][]string
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func allocated(t *testing.T, path string) int64 {
+	t.Helper()
+	out, err := exec.Command("du", "-B1", "--", path).Output()
+	if err != nil {
+		t.Fatalf("du %s: %v", path, err)
+	}
+	n, _ := strconv.ParseInt(strings.Fields(string(out))[0], 10, 64)
+	return n
+}
+
+func sfdisk(t *testing.T, img string) sfdiskTable {
+	t.Helper()
+	out, err := exec.Command("sfdisk", "--json", img).Output()
+	if err != nil {
+		t.Fatalf("sfdisk --json %s: %v", img, err)
+	}
+	var tbl sfdiskTable
+	if err := json.Unmarshal(out, &tbl); err != nil {
+		t.Fatalf("sfdisk --json: %v\n%s", err, out)
+	}
+	return tbl
+}
+
+// blkid probes the file system at [off, off+size) of img (size 0: to the end).
+func blkid(t *testing.T, img string, off, size int64) map[string]string {
+	t.Helper()
+	args := []string{"-p", "-o", "export", "-O", fmt.Sprint(off)}
+	if size > 0 {
+		args = append(args, "-S", fmt.Sprint(size))
+	}
+	out, err := exec.Command("blkid", append(args, img)...).Output()
+	if err != nil {
+		t.Fatalf("blkid %v %s: %v", args, img, err)
+	}
+	tags := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			tags[k] = v
+		}
+	}
+	return tags
+}
+
+// lvOffsets reads the LVM2 text metadata of the PV at pvOff and returns the byte offset and
+// size of LV guestvg/root, and the offset of LV guestvg/swap_1 (each one linear segment).
+func lvOffsets(t *testing.T, img string, pvOff int64) (rootOff, rootSize, swapOff int64) {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, mib)
+	if _, err := f.ReadAt(buf, pvOff); err != nil {
+		t.Fatal(err)
+	}
+	// The metadata area is a ring of versions; take the newest (highest seqno).
+	var meta string
+	best := -1
+	for _, m := range regexp.MustCompile(`(?s)guestvg \{\nid = "[^"]*"\nseqno = (\d+)\n.*?\n# Generated by LVM2`).FindAllStringSubmatch(string(buf), -1) {
+		if n, _ := strconv.Atoi(m[1]); n > best {
+			best, meta = n, m[0]
+		}
+	}
+	if meta == "" {
+		t.Fatalf("no metadata of VG guestvg in the PV")
+	}
+	num := func(re string) int64 {
+		t.Helper()
+		m := regexp.MustCompile(re).FindStringSubmatch(meta)
+		if m == nil {
+			t.Fatalf("VG metadata: no match for %s in\n%s", re, meta)
+		}
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		return n
+	}
+	extent := num(`extent_size = (\d+)`) * 512
+	peStart := num(`pe_start = (\d+)`) * 512
+	seg := `(?s)\n%s \{\n.*?segment_count = 1\n.*?extent_count = (\d+).*?stripes = \[\n"pv0", (\d+)`
+	rootCount := num(fmt.Sprintf(seg, "root"))
+	rootFirst := num(`(?s)\nroot \{\n.*?stripes = \[\n"pv0", (\d+)`)
+	swapFirst := num(`(?s)\nswap_1 \{\n.*?stripes = \[\n"pv0", (\d+)`)
+	return pvOff + peStart + rootFirst*extent, rootCount * extent, pvOff + peStart + swapFirst*extent
+}
+
+// mountRO mounts the file system at [off, off+size) of img read-only (through an autoclear
+// loop) and unmounts it when the test ends.
+func mountRO(t *testing.T, img string, off, size int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	opts := fmt.Sprintf("ro,loop,offset=%d,sizelimit=%d", off, size)
+	if out, err := exec.Command("mount", "-o", opts, img, dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount -o %s %s: %v\n%s", opts, img, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v\n%s", dir, err, out)
+		}
+	})
+	return dir
+}

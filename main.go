@@ -1,0 +1,23 @@
+// Command packer-plugin-chromogenic is the Packer plugin binary: it registers the chromogenic
+// builders, provisioner, post-processors and datasources with Packer.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/packer-plugin-sdk/plugin"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/builder/local"
+	"github.com/chromogenic/packer-plugin-chromogenic/version"
+)
+
+func main() {
+	pps := plugin.NewSet()
+	pps.RegisterBuilder("local", new(local.Builder))
+	pps.SetVersion(version.PluginVersion)
+	if err := pps.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, err.Error())
+		os.Exit(1)
+	}
+}

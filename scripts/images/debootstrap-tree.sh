@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# debootstrap-tree.sh - build (once) and cache a Debian 12 debootstrap tree as a tarball.
+#
+# The tree is the common base of the sample image (sample-image.sh) and of the test disks
+# (test/images/mkimage.sh). It is cached at
+#   $CHROMOGENIC_CACHE/debootstrap-<key>.tar.zst   (default cache: /var/cache/chromogenic)
+# where <key> is the sha256 of the recipe (suite, variant, package list, TREE_VERSION), so it is
+# rebuilt only when the recipe changes. The build runs in a temporary directory and the
+# tarball is written to a temporary name and renamed, so an interrupted build never leaves a
+# bad cache entry; a lock serialises concurrent callers. A cold build takes about 2 minutes.
+#
+# Prints the tarball path on its last stdout line; progress goes to stderr.
+#   DEBIAN_MIRROR (default http://deb.debian.org/debian), CHROMOGENIC_CACHE
+set -euo pipefail
+
+here=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+# shellcheck source=scripts/images/lib.sh
+. "$here/lib.sh"
+
+# Bump TREE_VERSION whenever the build steps below change in a way the key does not see.
+TREE_VERSION=1
+SUITE=bookworm
+VARIANT=minbase
+PACKAGES=(linux-image-amd64 systemd-sysv udev kmod ifupdown e2fsprogs)
+MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+key=$(printf 'suite=%s\nvariant=%s\npackages=%s\nversion=%s\n' \
+  "$SUITE" "$VARIANT" "${PACKAGES[*]}" "$TREE_VERSION" | sha256sum | cut -c1-16)
+out="$CHROMOGENIC_CACHE/debootstrap-$key.tar.zst"
+
+if [ -s "$out" ]; then
+  printf '%s\n' "$out"
+  exit 0
+fi
+
+need_pkgs debootstrap zstd tar jq fdisk debian-archive-keyring
+mkdir -p "$CHROMOGENIC_CACHE"
+exec 9>"$CHROMOGENIC_CACHE/.debootstrap-$key.lock"
+flock 9
+if [ -s "$out" ]; then # built by another caller while we waited
+  printf '%s\n' "$out"
+  exit 0
+fi
+
+work=$(mktemp -d "$CHROMOGENIC_CACHE/.debootstrap-$key.XXXXXX")
+cleanup() {
+  umount_under "$work/root"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+log "debootstrap $SUITE ($VARIANT + ${PACKAGES[*]}) into $work/root (about 2 min)"
+start=$SECONDS
+if ! debootstrap --variant="$VARIANT" --include="$(IFS=,; echo "${PACKAGES[*]}")" \
+  "$SUITE" "$work/root" "$MIRROR" >"$work/debootstrap.log" 2>&1; then
+  tail -n 30 "$work/debootstrap.log" >&2
+  die "debootstrap failed"
+fi
+umount_under "$work/root"
+
+# Neutral tree: per-image settings (hostname, fstab, machine-id, passwords) are left to the
+# image scripts. Drop caches that only make the tree bigger.
+chroot "$work/root" apt-get clean
+rm -rf "$work/root"/var/lib/apt/lists/* "$work/root"/var/log/bootstrap.log
+: >"$work/root/etc/machine-id"
+rm -f "$work/root/var/lib/dbus/machine-id"
+printf 'localhost\n' >"$work/root/etc/hostname"
+printf 'deb %s %s main\n' "$MIRROR" "$SUITE" >"$work/root/etc/apt/sources.list"
+
+log "packing tree"
+tar --numeric-owner --xattrs --xattrs-include='*' -C "$work/root" -cf - . |
+  zstd -q -T0 -6 -o "$work/tree.tar.zst"
+mv "$work/tree.tar.zst" "$out"
+log "tree cached at $out ($(du -h "$out" | cut -f1), $((SECONDS - start)) s)"
+printf '%s\n' "$out"

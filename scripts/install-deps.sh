@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# install-deps.sh - install the Debian packages the plugin's build, tests and main job need.
+# Idempotent: packages already present are not reinstalled, and apt-get update runs only when
+# something is missing.
+set -euo pipefail
+
+PKGS=(
+  qemu-utils            # qemu-img: the oracle for every image we write
+  qemu-system-x86       # boot tests (TCG)
+  debootstrap           # sample and test guest trees
+  extlinux syslinux-common  # bootloader of the sample image
+  fdisk                 # sfdisk: partition tables of test images
+  gdisk                 # sgdisk: GPT test images
+  e2fsprogs dosfstools xfsprogs lvm2
+  util-linux mount
+  rsync jq make git ca-certificates
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo ">> apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

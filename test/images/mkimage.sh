@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# mkimage.sh KIND OUT | --list - make a raw, sparse test disk for root-filesystem discovery.
+#
+# Every kind is made from the cached Debian 12 debootstrap tree
+# (scripts/images/debootstrap-tree.sh, built once) and carries a realistic /etc/fstab.
+# None is bootable. Kinds (see --list):
+#   mbr-boot   MBR; p1 ext4 /boot (256 MiB, bootable flag), p2 ext4 /; fstab by UUID
+#   gpt-efi    GPT; p1 ESP vfat 100 MiB at /boot/efi (UUID), p2 ext4 / (PARTUUID)
+#   bare-ext4  no partition table: the whole file is ext4 (Eucalyptus style); fstab LABEL=root
+#   xfs-root   MBR; p1 xfs /; fstab by UUID
+#   no-linux   MBR; p1 vfat data partition holding a few files, no Linux root at all
+#   lvm        MBR; p1 (type 8e) LVM2 PV of VG guestvg with LVs root (ext4 /) and swap_1;
+#              fstab by /dev/mapper/guestvg-*. This host has no device-mapper, so the LVs are
+#              never activated: the file systems are written through offset loops placed at
+#              each LV's extents, which is exactly where dm-linear would map them.
+# The disk is 2 GiB virtual (MKIMAGE_SIZE), written to OUT.tmp.PID and renamed to OUT.
+# Loops and mounts are released on every exit path. Prints OUT on its last stdout line.
+set -euo pipefail
+export MTOOLS_SKIP_CHECK=1
+
+here=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+repo=$(realpath "$here/../..")
+# shellcheck source=scripts/images/lib.sh
+. "$repo/scripts/images/lib.sh"
+
+KINDS=(mbr-boot gpt-efi bare-ext4 xfs-root no-linux lvm)
+SIZE="${MKIMAGE_SIZE:-2G}"
+ESP_TYPE=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
+LINUX_FS_TYPE=0FC63DAF-8483-4772-8E79-3D69D8477DE4
+
+usage() {
+  printf 'usage: %s KIND OUT | --list\nkinds: %s\n' "$(basename "$0")" "${KINDS[*]}" >&2
+  exit 2
+}
+
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${KINDS[@]}"
+  exit 0
+fi
+[ $# -eq 2 ] || usage
+kind=$1
+OUT=$2
+case " ${KINDS[*]} " in *" $kind "*) ;; *) usage ;; esac
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+need_pkgs fdisk e2fsprogs dosfstools mtools xfsprogs lvm2 util-linux zstd jq
+
+tree=""
+[ "$kind" = no-linux ] || tree=$(tree_tarball)
+
+mkdir -p "$(dirname "$OUT")"
+tmp="$OUT.tmp.$$"
+work=$(mktemp -d "${TMPDIR:-/tmp}/mkimage-$kind.XXXXXX")
+cleanup() {
+  img_umount_all
+  rm -rf "$work"
+  rm -f "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+mnt="$work/root"
+# Devices, set by img_loop in the case below.
+boot_dev="" root_dev="" esp_dev="" data_dev="" pv_dev="" swap_dev=""
+rm -f "$tmp"
+truncate -s "$SIZE" "$tmp"
+
+# populate: unpack the tree at $mnt (with any sub-mounts already in place) and give the
+# guest its identity; the caller writes /etc/fstab.
+populate() {
+  extract_tree "$tree" "$mnt"
+  printf 'chromogenic-%s\n' "$kind" >"$mnt/etc/hostname"
+  : >"$mnt/etc/machine-id"
+}
+
+fstab_header() {
+  printf '# /etc/fstab: static file system information.\n'
+  printf '# <file system> <mount point>   <type>  <options>       <dump>  <pass>\n'
+}
+
+case "$kind" in
+mbr-boot)
+  printf 'label: dos\nstart=2048, size=256MiB, type=83, bootable\ntype=83\n' | sfdisk -q "$tmp"
+  read -r o1 s1 < <(part_geom "$tmp" 1)
+  read -r o2 s2 < <(part_geom "$tmp" 2)
+  img_loop boot_dev "$tmp" "$o1" "$s1"
+  img_loop root_dev "$tmp" "$o2" "$s2"
+  mkfs.ext4 -q -L boot "$boot_dev"
+  mkfs.ext4 -q -L root "$root_dev"
+  img_mount "$root_dev" "$mnt"
+  img_mount "$boot_dev" "$mnt/boot"
+  populate
+  {
+    fstab_header
+    printf '# / was on /dev/sda2 during installation\n'
+    printf 'UUID=%s /               ext4    errors=remount-ro 0       1\n' "$(blkid -s UUID -o value "$root_dev")"
+    printf '# /boot was on /dev/sda1 during installation\n'
+    printf 'UUID=%s /boot           ext4    defaults        0       2\n' "$(blkid -s UUID -o value "$boot_dev")"
+  } >"$mnt/etc/fstab"
+  ;;
+gpt-efi)
+  printf 'label: gpt\nstart=2048, size=100MiB, type=%s, name="EFI System Partition"\ntype=%s, name="root"\n' \
+    "$ESP_TYPE" "$LINUX_FS_TYPE" | sfdisk -q "$tmp"
+  read -r o1 s1 < <(part_geom "$tmp" 1)
+  read -r o2 s2 < <(part_geom "$tmp" 2)
+  img_loop esp_dev "$tmp" "$o1" "$s1"
+  img_loop root_dev "$tmp" "$o2" "$s2"
+  mkfs.vfat -F 32 -n EFI "$esp_dev" >/dev/null
+  mkfs.ext4 -q -L root "$root_dev"
+  root_uuid=$(blkid -s UUID -o value "$root_dev")
+  partuuid=$(sfdisk --part-uuid "$tmp" 2 | tr 'A-F' 'a-f')
+  img_mount "$root_dev" "$mnt"
+  populate
+  mkdir -p "$mnt/boot/efi"
+  cat >"$work/grub.cfg" <<GRUB
+search.fs_uuid $root_uuid root
+set prefix=(\$root)'/boot/grub'
+configfile \$prefix/grub.cfg
+GRUB
+  mmd -i "$tmp@@$o1" ::/EFI ::/EFI/debian
+  mcopy -i "$tmp@@$o1" "$work/grub.cfg" ::/EFI/debian/grub.cfg
+  {
+    fstab_header
+    printf '# / was on /dev/sda2 during installation\n'
+    printf 'PARTUUID=%s /               ext4    errors=remount-ro 0       1\n' "$partuuid"
+    printf '# /boot/efi was on /dev/sda1 during installation\n'
+    printf 'UUID=%s  /boot/efi       vfat    umask=0077      0       1\n' "$(blkid -s UUID -o value "$esp_dev")"
+  } >"$mnt/etc/fstab"
+  ;;
+bare-ext4)
+  img_loop root_dev "$tmp"
+  mkfs.ext4 -q -L root "$root_dev"
+  img_mount "$root_dev" "$mnt"
+  populate
+  {
+    fstab_header
+    printf 'LABEL=root      /               ext4    defaults        0       1\n'
+  } >"$mnt/etc/fstab"
+  ;;
+xfs-root)
+  printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$tmp"
+  read -r o1 s1 < <(part_geom "$tmp" 1)
+  img_loop root_dev "$tmp" "$o1" "$s1"
+  mkfs.xfs -q -L root "$root_dev"
+  img_mount "$root_dev" "$mnt"
+  populate
+  {
+    fstab_header
+    printf '# / was on /dev/sda1 during installation\n'
+    printf 'UUID=%s /               xfs     defaults        0       0\n' "$(blkid -s UUID -o value "$root_dev")"
+  } >"$mnt/etc/fstab"
+  ;;
+no-linux)
+  printf 'label: dos\nstart=2048, type=c\n' | sfdisk -q "$tmp"
+  read -r o1 s1 < <(part_geom "$tmp" 1)
+  img_loop data_dev "$tmp" "$o1" "$s1"
+  mkfs.vfat -F 32 -n DATA "$data_dev" >/dev/null
+  mkdir -p "$work/data/photos" "$work/data/docs"
+  printf 'This disk holds data only: there is no operating system on it.\r\n' >"$work/data/README.TXT"
+  printf 'quarterly report\r\n' >"$work/data/docs/report.txt"
+  head -c 65536 /dev/urandom >"$work/data/photos/img_0001.jpg"
+  mcopy -s -i "$tmp@@$o1" "$work/data/README.TXT" "$work/data/docs" "$work/data/photos" ::/
+  ;;
+lvm)
+  printf 'label: dos\nstart=2048, type=8e\n' | sfdisk -q "$tmp"
+  read -r o1 s1 < <(part_geom "$tmp" 1)
+  img_loop pv_dev "$tmp" "$o1" "$s1"
+  export LVM_SUPPRESS_FD_WARNINGS=1
+  # No udev and no device-mapper here: never talk to device-mapper (--driverloaded n; without
+  # it lvcreate refuses, as the dm "striped" target is missing), look only at our PV, touch no
+  # host state (backups, archives, hints).
+  lvm_opts=(--driverloaded n --devices "$pv_dev" --config
+    'devices { obtain_device_list_from_udev=0 hints="none" } activation { udev_sync=0 udev_rules=0 } backup { backup=0 archive=0 }')
+  # lvm_run CMD ARGS... : run an LVM command quietly (it warns about the missing activation),
+  # showing its output only when it fails.
+  lvm_run() {
+    "$1" "${lvm_opts[@]}" "${@:2}" >"$work/lvm.log" 2>&1 || { cat "$work/lvm.log" >&2; die "$1 failed"; }
+  }
+  lvm_run pvcreate -y "$pv_dev"
+  lvm_run vgcreate guestvg "$pv_dev"
+  lvm_run lvcreate --activate n --zero n --wipesignatures n -n root -l 90%VG guestvg
+  lvm_run lvcreate --activate n --zero n --wipesignatures n -n swap_1 -l 100%FREE guestvg
+  pe_start=$(pvs "${lvm_opts[@]}" --noheadings --units b --nosuffix -o pe_start "$pv_dev" 2>/dev/null | tr -d ' ')
+  extent=$(vgs "${lvm_opts[@]}" --noheadings --units b --nosuffix -o vg_extent_size guestvg 2>/dev/null | tr -d ' ')
+  # lv_dev VAR NAME : offset loop over the (single, linear) segment of LV NAME, into VAR.
+  lv_dev() {
+    local segs first last
+    segs=$(lvs "${lvm_opts[@]}" --noheadings -o seg_pe_ranges "guestvg/$2" 2>/dev/null | tr -d ' ')
+    case "$segs" in *,* | "") die "LV $2 is not one linear segment: $segs" ;; esac
+    first=${segs##*:}
+    last=${first#*-}
+    first=${first%-*}
+    img_loop "$1" "$tmp" $((o1 + pe_start + first * extent)) $(((last - first + 1) * extent))
+  }
+  lv_dev root_dev root
+  lv_dev swap_dev swap_1
+  mkfs.ext4 -q -L root "$root_dev"
+  mkswap -q -L swap "$swap_dev"
+  img_mount "$root_dev" "$mnt"
+  populate
+  {
+    fstab_header
+    printf '/dev/mapper/guestvg-root /               ext4    errors=remount-ro 0       1\n'
+    printf '/dev/mapper/guestvg-swap_1 none            swap    sw              0       0\n'
+  } >"$mnt/etc/fstab"
+  ;;
+esac
+
+for m in "${_IMG_MOUNTS[@]}"; do fstrim "$m" 2>/dev/null || true; done
+img_umount_all
+mv "$tmp" "$OUT"
+printf '%s\n' "$OUT"
