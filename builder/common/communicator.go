@@ -35,7 +35,6 @@ func NewCommunicator(dir string, guest *guestfs.Root) *Communicator {
 	}
 }
 
-
 // Upload writes r to the guest path dst.
 func (c *Communicator) Upload(dst string, r io.Reader, fi *os.FileInfo) error {
 	mode := os.FileMode(0o644)

@@ -59,7 +59,7 @@ func (p *Progress) Close() {
 type progressReader struct{ p *Progress }
 
 func (r progressReader) Read(b []byte) (int, error) { return r.p.read(b) }
-func (r progressReader) Close() error              { return nil }
+func (r progressReader) Close() error               { return nil }
 
 func (p *Progress) read(b []byte) (int, error) {
 	p.mu.Lock()
