@@ -26,6 +26,11 @@ func Trim(dir string) (uint64, error) {
 		return 0, err
 	}
 	defer f.Close()
+	// Blocks freed by deletions return to the free pool only when the journal commits: sync
+	// first, or the space a provisioner just freed would not be trimmed.
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return 0, fmt.Errorf("sync %s: %w", dir, err)
+	}
 	r := fstrimRange{Len: math.MaxUint64}
 	_, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), fitrim, uintptr(unsafe.Pointer(&r)))
 	if errno != 0 {

@@ -18,7 +18,7 @@ func fuzzSeeds(f *testing.F, format string, optsList ...[]string) {
 		return
 	}
 	dir := f.TempDir()
-	src := makeRaw(f, dir, "seed.raw", 256<<10, []seg{{0, 4096, 't'}, {70000, 3000, 'r'}, {200 << 10, 8192, 'z'}, {256<<10 - 512, 512, 'r'}}, 99)
+	src := makeRaw(f, dir, "seed.raw", 64<<10, []seg{{0, 4096, 't'}, {30000, 3000, 'r'}, {48 << 10, 8192, 'z'}, {64<<10 - 512, 512, 'r'}}, 99)
 	for i, opts := range optsList {
 		out := filepath.Join(dir, "seed"+fmtSize(int64(i)))
 		run(f, "qemu-img", append(append([]string{"convert", "-f", "raw", "-O", format}, opts...), src, out)...)

@@ -1,0 +1,132 @@
+package local
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+)
+
+//go:embed test-fixtures/template.pkr.hcl
+var accTemplate string
+
+//go:embed test-fixtures/interrupt.pkr.hcl
+var interruptTemplate string
+
+// TestAccLocalBuild runs the real packer binary: a shell provisioner writes a file inside the
+// chroot, a file provisioner uploads one; both are found in the artifact, the source image is
+// byte-identical to before, the working copy stayed sparse and nothing is left attached.
+func TestAccLocalBuild(t *testing.T) {
+	env := packertest.Setup(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "source.raw")
+	packertest.CopySparse(t, testimages.Sample(t), src)
+	before := packertest.FileSHA256(t, src)
+	srcInfo, _ := os.Stat(src)
+
+	upload := filepath.Join(dir, "upload.txt")
+	uploadBody := fmt.Sprintf("uploaded %d\n", time.Now().UnixNano())
+	os.WriteFile(upload, []byte(uploadBody), 0o644)
+	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
+	out := filepath.Join(dir, "out")
+	mnt := filepath.Join(dir, "mnt")
+
+	res := env.Build(t, dir, accTemplate, 10*time.Minute,
+		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "mount_path="+mnt,
+		"-var", "marker="+marker, "-var", "upload="+upload)
+	if res.Err != nil {
+		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
+	}
+	artifact := filepath.Join(out, "acc.raw")
+	if !strings.Contains(res.Output, "MOUNT="+mnt+" DEVICE=/dev/loop") || !strings.Contains(res.Output, "IMAGE="+artifact) {
+		t.Errorf("build variables MountPath/Device/WorkingImage not as expected:\n%s", res.Output)
+	}
+
+	got := packertest.GuestFiles(t, artifact, "/root/acc-marker", "/etc/acc-upload", "/usr/lib/os-release")
+	if string(got["/root/acc-marker"]) != marker+"\n" {
+		t.Errorf("/root/acc-marker in the artifact = %q, want %q", got["/root/acc-marker"], marker+"\n")
+	}
+	if string(got["/etc/acc-upload"]) != uploadBody {
+		t.Errorf("/etc/acc-upload in the artifact = %q, want %q", got["/etc/acc-upload"], uploadBody)
+	}
+	if !strings.Contains(string(got["/usr/lib/os-release"]), "bookworm") {
+		t.Errorf("artifact's /usr/lib/os-release does not look like the sample's: %q", got["/usr/lib/os-release"])
+	}
+
+	if after := packertest.FileSHA256(t, src); after != before {
+		t.Errorf("source image changed: sha256 %s -> %s", before, after)
+	}
+	if fi, _ := os.Stat(src); !fi.ModTime().Equal(srcInfo.ModTime()) {
+		t.Errorf("source image mtime changed")
+	}
+	// Sparse: the 200 MiB written and deleted by the provisioner must have been trimmed away.
+	srcAlloc, outAlloc := packertest.AllocatedBytes(t, src), packertest.AllocatedBytes(t, artifact)
+	if outAlloc > srcAlloc+64<<20 {
+		t.Errorf("working copy allocates %d MiB, source %d MiB: not kept sparse", outAlloc>>20, srcAlloc>>20)
+	}
+	assertReleased(t, mnt, artifact)
+}
+
+// TestAccLocalInterrupt sends Ctrl-C (SIGINT to packer's process group) while a provisioner
+// that ignores it sleeps in the chroot: afterwards nothing is mounted under the mount root and
+// no loop device is backed by the working copy.
+func TestAccLocalInterrupt(t *testing.T) {
+	env := packertest.Setup(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "source.raw")
+	packertest.CopySparse(t, testimages.Sample(t), src)
+	before := packertest.FileSHA256(t, src)
+	out := filepath.Join(dir, "out")
+	mnt := filepath.Join(dir, "mnt")
+
+	cmd, output := env.Start(t, dir, interruptTemplate,
+		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "mount_path="+mnt)
+	if !output.WaitFor("PROVISIONER-SLEEPING", 5*time.Minute) {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		t.Fatalf("provisioner never started:\n%s", output)
+	}
+	if len(chroot.MountedUnder(mnt)) == 0 {
+		t.Fatalf("nothing mounted under %s while the provisioner runs", mnt)
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("packer build succeeded after an interrupt")
+		}
+	case <-time.After(2 * time.Minute):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Fatalf("packer did not stop within 2 minutes of SIGINT:\n%s", output)
+	}
+	assertReleased(t, mnt, filepath.Join(out, "interrupt.raw"))
+	if after := packertest.FileSHA256(t, src); after != before {
+		t.Errorf("source image changed by an interrupted build")
+	}
+}
+
+func assertReleased(t *testing.T, mnt, image string) {
+	t.Helper()
+	if m := chroot.MountedUnder(mnt); len(m) > 0 {
+		t.Errorf("still mounted after the build: %v", m)
+		for i := len(m) - 1; i >= 0; i-- {
+			syscall.Unmount(m[i], syscall.MNT_DETACH)
+		}
+	}
+	if l := chroot.LoopsBackedBy(image); len(l) > 0 {
+		t.Errorf("loop devices still backed by %s: %v", image, l)
+	}
+}

@@ -1,0 +1,30 @@
+variable "source_path" { type = string }
+variable "output_directory" { type = string }
+variable "mount_path" { type = string }
+variable "marker" { type = string }
+variable "upload" { type = string }
+
+source "chromogenic-local" "acc" {
+  source_path      = var.source_path
+  output_directory = var.output_directory
+  mount_path       = var.mount_path
+}
+
+build {
+  sources = ["source.chromogenic-local.acc"]
+
+  provisioner "shell" {
+    inline = [
+      "echo '${var.marker}' > /root/acc-marker",
+      # a big file made and deleted again: trimming must give its blocks back
+      "dd if=/dev/urandom of=/var/tmp/big bs=1M count=200 status=none && sync && rm /var/tmp/big",
+    ]
+  }
+  provisioner "file" {
+    source      = var.upload
+    destination = "/etc/acc-upload"
+  }
+  provisioner "shell-local" {
+    inline = ["echo MOUNT=${build.MountPath} DEVICE=${build.Device} IMAGE=${build.WorkingImage}"]
+  }
+}

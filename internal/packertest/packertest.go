@@ -1,0 +1,190 @@
+// Package packertest runs the real packer binary against the plugin built from this checkout,
+// for the acceptance tests of the builders, provisioners and post-processors.
+//
+// Packer loads plugins only from its plugin directory, so a test that ran the plugin installed
+// by an earlier `make dev` would test stale code. Setup therefore builds the plugin from the
+// working tree once per test binary and installs it into a plugin directory of its own.
+package packertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+)
+
+// Env is a packer binary with the plugin of this checkout installed.
+type Env struct {
+	Packer     string // path of the packer binary
+	PluginPath string // PACKER_PLUGIN_PATH holding only this plugin
+}
+
+var (
+	once   sync.Once
+	env    *Env
+	envErr error
+)
+
+// Setup returns the test environment, building and installing the plugin on first use.
+func Setup(t testing.TB) *Env {
+	t.Helper()
+	once.Do(func() { env, envErr = setup() })
+	if envErr != nil {
+		t.Fatalf("packertest: %v", envErr)
+	}
+	return env
+}
+
+func cacheDir() string {
+	if c := os.Getenv("CHROMOGENIC_CACHE"); c != "" {
+		return c
+	}
+	return "/var/cache/chromogenic"
+}
+
+func setup() (*Env, error) {
+	packer, err := exec.LookPath("packer")
+	if err != nil {
+		packer = filepath.Join(cacheDir(), "bin", "packer")
+		if _, err := os.Stat(packer); err != nil {
+			return nil, fmt.Errorf("no packer binary on PATH nor at %s: run `make tools`", packer)
+		}
+	}
+	root := testimages.RepoRoot()
+	if root == "" {
+		return nil, fmt.Errorf("repository root not found")
+	}
+	wd, _ := os.Getwd()
+	dir := filepath.Join(cacheDir(), "packertest", strings.ReplaceAll(strings.TrimPrefix(wd, root), "/", "_"))
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "packer-plugin-chromogenic")
+	build := exec.Command("go", "build", "-o", bin,
+		"-ldflags", "-X github.com/chromogenic/packer-plugin-chromogenic/version.VersionPrerelease=dev", ".")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build plugin: %v\n%s", err, out)
+	}
+	e := &Env{Packer: packer, PluginPath: filepath.Join(dir, "plugins")}
+	install := e.Command(root, "plugins", "install", "--path", bin, "github.com/chromogenic/chromogenic")
+	if out, err := install.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("install plugin: %v\n%s", err, out)
+	}
+	return e, nil
+}
+
+// Environ is the environment packer runs with.
+func (e *Env) Environ() []string {
+	return append(os.Environ(),
+		"PACKER_PLUGIN_PATH="+e.PluginPath,
+		"CHECKPOINT_DISABLE=1",
+		"PACKER_NO_COLOR=1",
+	)
+}
+
+// Command returns packer with args, run in dir, in its own process group.
+func (e *Env) Command(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(e.Packer, args...)
+	cmd.Dir = dir
+	cmd.Env = e.Environ()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+// Result is a finished packer run.
+type Result struct {
+	Err    error
+	Output string // stdout and stderr interleaved
+	Log    string // PACKER_LOG output
+}
+
+// Build writes template to dir/template.pkr.hcl and runs `packer build` on it with args
+// (e.g. "-var", "x=y"), killing it after timeout.
+func (e *Env) Build(t testing.TB, dir, template string, timeout time.Duration, args ...string) *Result {
+	t.Helper()
+	cmd, out, logPath := e.prepareBuild(t, dir, template, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start packer: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		err = <-done
+		err = fmt.Errorf("packer build timed out after %s: %v", timeout, err)
+	}
+	logText, _ := os.ReadFile(logPath)
+	return &Result{Err: err, Output: out.String(), Log: string(logText)}
+}
+
+// Start starts `packer build` like Build but returns at once; the caller waits on the
+// command and reads the output buffer.
+func (e *Env) Start(t testing.TB, dir, template string, args ...string) (*exec.Cmd, *SyncBuffer) {
+	t.Helper()
+	cmd, out, _ := e.prepareBuild(t, dir, template, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start packer: %v", err)
+	}
+	return cmd, out
+}
+
+func (e *Env) prepareBuild(t testing.TB, dir, template string, args ...string) (*exec.Cmd, *SyncBuffer, string) {
+	t.Helper()
+	tpl := filepath.Join(dir, "template.pkr.hcl")
+	if err := os.WriteFile(tpl, []byte(template), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "packer.log")
+	cmd := e.Command(dir, append(append([]string{"build"}, args...), tpl)...)
+	cmd.Env = append(cmd.Env, "PACKER_LOG=1", "PACKER_LOG_PATH="+logPath)
+	out := &SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	return cmd, out, logPath
+}
+
+// SyncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// WaitFor polls the buffer until it contains substr or timeout passes.
+func (s *SyncBuffer) WaitFor(substr string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(s.String(), substr) {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
