@@ -1,38 +1,68 @@
 package common
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
 
-	sdkchroot "github.com/hashicorp/packer-plugin-sdk/chroot"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
 )
 
-// Communicator runs provisioners' commands inside the guest tree with chroot(1), as the SDK's
-// chroot communicator does, but moves files in-root: the SDK's Upload and Download use `cp`
-// on host paths, which follows a guest symlink such as /etc/motd -> /root/.bashrc out of the
-// guest and onto the host. Here every path is resolved inside the guest root.
+// Communicator runs provisioners' commands inside the guest tree with chroot(8), like the
+// SDK's chroot communicator, with two differences that matter for untrusted guests and real
+// scripts:
+//   - files move in-root: the SDK's Upload and Download run `cp` on host paths, which follows
+//     a guest symlink such as /etc/motd -> /root/.bashrc out of the guest onto the host;
+//   - commands go to chroot as one argv element: the SDK passes them through a host
+//     `/bin/sh -c "..."`, so the host shell expands `$VAR` and backquotes before the guest
+//     sees them.
 type Communicator struct {
-	*sdkchroot.Communicator
-	guest *guestfs.Root
+	Chroot string
+	guest  *guestfs.Root
 }
+
+var _ packersdk.Communicator = (*Communicator)(nil)
 
 // NewCommunicator returns a communicator for the guest tree mounted on dir.
 func NewCommunicator(dir string, guest *guestfs.Root) *Communicator {
-	return &Communicator{
-		Communicator: &sdkchroot.Communicator{
-			Chroot:     dir,
-			CmdWrapper: func(s string) (string, error) { return s, nil },
-		},
-		guest: guest,
+	return &Communicator{Chroot: dir, guest: guest}
+}
+
+// Start runs cmd.Command with the guest's /bin/sh inside the chroot.
+func (c *Communicator) Start(ctx context.Context, cmd *packersdk.RemoteCmd) error {
+	local := exec.Command("chroot", c.Chroot, "/bin/sh", "-c", cmd.Command)
+	local.Stdin, local.Stdout, local.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	local.Env = append(os.Environ(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	log.Printf("Executing in chroot %s: %q", c.Chroot, cmd.Command)
+	if err := local.Start(); err != nil {
+		return err
 	}
+	go func() {
+		status := 0
+		if err := local.Wait(); err != nil {
+			status = 1
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				status = ee.ExitCode()
+				if status < 0 {
+					status = 128 + 9 // killed by a signal
+				}
+			}
+		}
+		log.Printf("Chroot command exited with %d: %q", status, cmd.Command)
+		cmd.SetExited(status)
+	}()
+	return nil
 }
 
 // Upload writes r to the guest path dst.

@@ -57,6 +57,9 @@ func (s *StepMountGuest) Run(ctx context.Context, state multistep.StateBag) mult
 	for _, p := range g.Paths()[1:] {
 		ui.Message(fmt.Sprintf("Mounted %s", p))
 	}
+	for _, sk := range g.Skipped {
+		ui.Say(fmt.Sprintf("Warning: not mounted: %s", sk))
+	}
 	state.Put(StateGuest, g)
 	state.Put(StateMountPath, g.Mounts.Root)
 	gd := &packerbuilderdata.GeneratedData{State: state}

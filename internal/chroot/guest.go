@@ -1,8 +1,12 @@
 package chroot
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // ChrootMount is one extra mount for the chroot: [fstype, source, guest path], as
@@ -35,6 +39,8 @@ type Guest struct {
 	Fstab []FstabEntry
 	// Filesystems lists the guest filesystems mounted (root first), for trimming.
 	Filesystems []string
+	// Skipped lists fstab mounts left out because the host kernel lacks their filesystem.
+	Skipped []string
 }
 
 // MountGuest finds the root of d, mounts it on dir, then the guest fstab's entries for
@@ -87,6 +93,10 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 			fstype = e.FSType
 		}
 		if err := m.Mount(p.Device, mp, fstype, mopts); err != nil {
+			if errors.Is(err, unix.ENODEV) && !KernelSupports(fstype) {
+				g.Skipped = append(g.Skipped, fmt.Sprintf("%s: this kernel cannot mount %s (%s)", mp, fstype, p))
+				continue
+			}
 			return nil, err
 		}
 		g.Filesystems = append(g.Filesystems, m.paths[len(m.paths)-1])
@@ -106,4 +116,19 @@ func (g *Guest) MountChroot(mounts []ChrootMount) error {
 		}
 	}
 	return nil
+}
+
+// KernelSupports reports whether the running kernel lists fstype in /proc/filesystems.
+func KernelSupports(fstype string) bool {
+	raw, err := os.ReadFile("/proc/filesystems")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[len(f)-1] == fstype {
+			return true
+		}
+	}
+	return false
 }

@@ -87,3 +87,38 @@ func TestBenchWriteRaw(t *testing.T) {
 		fmt.Printf("%-11s -> raw: qemu-img %6.2fs  WriteRaw %6.2fs  ratio %.2fx\n", name, qemu.Seconds(), ours.Seconds(), qemu.Seconds()/ours.Seconds())
 	}
 }
+
+// TestBenchVMDKStream times raw→VMDK streamOptimized against qemu-img (CHROMOGENIC_BENCH=1,
+// CHROMOGENIC_BENCH_DIR holding bench.raw from TestBenchWriteRaw).
+func TestBenchVMDKStream(t *testing.T) {
+	dir := os.Getenv("CHROMOGENIC_BENCH_DIR")
+	if os.Getenv("CHROMOGENIC_BENCH") == "" || dir == "" {
+		t.Skip("set CHROMOGENIC_BENCH=1 and CHROMOGENIC_BENCH_DIR")
+	}
+	src := filepath.Join(dir, "bench.raw")
+	out := filepath.Join(dir, "out.vmdk")
+	img, err := Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	start := time.Now()
+	if err := Convert(context.Background(), img, out, "vmdk", WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(out, os.O_RDWR, 0)
+	f.Sync()
+	f.Close()
+	ours := time.Since(start)
+	qemuCompare(t, "raw", src, "vmdk", out)
+	st, _ := os.Stat(out)
+	start = time.Now()
+	run(t, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", src, out+".q")
+	f, _ = os.OpenFile(out+".q", os.O_RDWR, 0)
+	f.Sync()
+	f.Close()
+	qemu := time.Since(start)
+	qst, _ := os.Stat(out + ".q")
+	fmt.Printf("raw -> vmdk streamOptimized: qemu-img %.2fs (%d bytes)  ours %.2fs (%d bytes)  ratio %.1fx\n",
+		qemu.Seconds(), qst.Size(), ours.Seconds(), st.Size(), qemu.Seconds()/ours.Seconds())
+}

@@ -2,8 +2,26 @@
 //
 // Every format sits behind one interface, Image: a virtual size, ReadAt, and an extent map
 // saying which ranges hold data, which read as zero and which are unallocated, so a writer
-// never reads or writes a hole. Readers and writers are in-house where no well-kept Go library
-// exists (VMDK, VHD, the qcow2 writer); qcow2 input is read with lima-vm/go-qcow2reader.
+// never reads or writes a hole.
+//
+// Readers: Open/OpenFormat probe raw, qcow2, VMDK (monolithicSparse, streamOptimized) and
+// VHD (fixed, dynamic). Images that need another file (backing files, external data files,
+// VMDK deltas, differencing VHDs), encrypted images and formats we only recognise (VHDX,
+// VDI, QED...) are refused with errors wrapping ErrUnsupported. qcow2 input is read with
+// lima-vm/go-qcow2reader behind our own header validation and L1/L2 walker (the library
+// would follow backing files, allocate the L1 table at the size the header claims, and
+// re-read whole extended L2 tables per cluster).
+//
+// Writers register themselves (RegisterWriter) one file per format: raw, vmdk, vhd. WriteRaw
+// is the sparse, parallel raw writer for files.
+//
+// Why in-house: no Go library served here writes these formats correctly and fast. govmomi's
+// VMDK stream writer produces files qemu cannot read (u64 GD/GT entries, unpadded grains) and
+// runs on one thread; the VHD packages are Windows-only or unmaintained; qemu-img itself
+// compresses on one core (VMDK streamOptimized ~10× slower than our parallel grains). The
+// formats are small enough (a few hundred lines each) to own, test against qemu-img, and
+// fuzz. No metadata allocation is proportional to a size a header claims: tables are bounded
+// by the file size and by qemu's own limits.
 package diskimage
 
 import (

@@ -89,15 +89,20 @@ func readVHDFooterAtEnd(f *os.File) (*vhdFooter, error) {
 	return parseVHDFooter(b)
 }
 
-// virtualSize follows qemu: images from Virtual PC and old qemu ("vpc ", "qemu") are
-// sized by their CHS geometry unless it is the maximum; everyone else by current_size.
+// virtualSize follows qemu: images from Hyper-V ("win "), qemu with force_size ("qem2"),
+// Disk2vhd, XenServer and XenConverter, or with the maximum CHS geometry, are sized by
+// current_size; all others (Virtual PC, old qemu, unknown) by their CHS geometry.
 func (ft *vhdFooter) virtualSize() int64 {
 	chs := int64(ft.Cylinders) * int64(ft.Heads) * int64(ft.SPT) * sector
 	maxCHS := ft.Cylinders == 65535 && ft.Heads == 16 && ft.SPT == 255
-	if (ft.CreatorApp == "vpc " || ft.CreatorApp == "qemu") && !maxCHS {
-		return chs
+	switch ft.CreatorApp {
+	case "win ", "qem2", "d2v ", "tap\x00", "CTXS":
+		return int64(ft.CurrentSize)
 	}
-	return int64(ft.CurrentSize)
+	if maxCHS {
+		return int64(ft.CurrentSize)
+	}
+	return chs
 }
 
 type vhdImage struct {

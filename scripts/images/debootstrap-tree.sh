@@ -18,7 +18,7 @@ here=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
 . "$here/lib.sh"
 
 # Bump TREE_VERSION whenever the build steps below change in a way the key does not see.
-TREE_VERSION=1
+TREE_VERSION=2
 SUITE=bookworm
 VARIANT=minbase
 PACKAGES=(linux-image-amd64 systemd-sysv udev kmod ifupdown e2fsprogs)
@@ -30,11 +30,12 @@ key=$(printf 'suite=%s\nvariant=%s\npackages=%s\nversion=%s\n' \
 out="$CHROMOGENIC_CACHE/debootstrap-$key.tar.zst"
 
 if [ -s "$out" ]; then
+  touch "$out" 2>/dev/null || true # marks it in use for the pruning below
   printf '%s\n' "$out"
   exit 0
 fi
 
-need_pkgs debootstrap zstd tar jq fdisk debian-archive-keyring
+need_pkgs debootstrap zstd tar debian-archive-keyring
 mkdir -p "$CHROMOGENIC_CACHE"
 exec 9>"$CHROMOGENIC_CACHE/.debootstrap-$key.lock"
 flock 9
@@ -46,7 +47,7 @@ fi
 work=$(mktemp -d "$CHROMOGENIC_CACHE/.debootstrap-$key.XXXXXX")
 cleanup() {
   umount_under "$work/root"
-  rm -rf "$work"
+  rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -62,17 +63,24 @@ fi
 umount_under "$work/root"
 
 # Neutral tree: per-image settings (hostname, fstab, machine-id, passwords) are left to the
-# image scripts. Drop caches that only make the tree bigger.
+# image scripts, and nothing of the build host (debootstrap copies its resolv.conf) is kept.
+# Drop caches that only make the tree bigger.
 chroot "$work/root" apt-get clean
 rm -rf "$work/root"/var/lib/apt/lists/* "$work/root"/var/log/bootstrap.log
 : >"$work/root/etc/machine-id"
 rm -f "$work/root/var/lib/dbus/machine-id"
 printf 'localhost\n' >"$work/root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$work/root/etc/hosts"
+: >"$work/root/etc/resolv.conf"
 printf 'deb %s %s main\n' "$MIRROR" "$SUITE" >"$work/root/etc/apt/sources.list"
 
 log "packing tree"
 tar --numeric-owner --xattrs --xattrs-include='*' -C "$work/root" -cf - . |
   zstd -q -T0 -6 -o "$work/tree.tar.zst"
 mv "$work/tree.tar.zst" "$out"
+# Trees of older recipes are not used again; those untouched for 2 hours are dropped (younger
+# ones may still be in use by a run that started before the recipe changed).
+find "$CHROMOGENIC_CACHE" -maxdepth 1 -type f \( -name 'debootstrap-*.tar.zst' -o -name '.debootstrap-*.lock' \) \
+  ! -name "debootstrap-$key.tar.zst" ! -name ".debootstrap-$key.lock" -mmin +120 -delete
 log "tree cached at $out ($(du -h "$out" | cut -f1), $((SECONDS - start)) s)"
 printf '%s\n' "$out"

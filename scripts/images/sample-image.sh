@@ -36,6 +36,7 @@ dir="$CHROMOGENIC_CACHE/sample-$key"
 img="$dir/disk.raw"
 
 finish() {
+  touch "$dir" 2>/dev/null || true # marks it in use for the pruning below
   if [ -n "$OUT" ]; then
     mkdir -p "$(dirname "$OUT")"
     cp --sparse=always "$img" "$OUT"
@@ -60,7 +61,7 @@ fi
 work=$(mktemp -d "$CHROMOGENIC_CACHE/.sample-$key.XXXXXX")
 cleanup() {
   img_umount_all
-  rm -rf "$work"
+  rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -139,14 +140,18 @@ dd if=/usr/lib/syslinux/mbr/mbr.bin of="$raw" bs=440 count=1 conv=notrunc status
 
 fstrim "$mnt"
 img_umount_all
-e2fsck -fn "$raw?offset=$off" >/dev/null 2>&1 || true
+e2fsck -fn "$raw?offset=$off" >"$work/fsck.log" 2>&1 || { cat "$work/fsck.log" >&2; die "e2fsck found errors"; }
+rm -f "$work/fsck.log"
+rmdir "$mnt"
 
+chmod 755 "$work"
 mv "$work" "$dir.new.$$"
 rm -rf "$dir"
 mv "$dir.new.$$" "$dir"
 trap - EXIT
-# Images of older recipes are cheap to rebuild: drop them so the cache does not grow.
-find "$CHROMOGENIC_CACHE" -maxdepth 1 -type d -name 'sample-*' ! -name "sample-$key" -exec rm -rf {} +
-find "$CHROMOGENIC_CACHE" -maxdepth 1 -type f -name '.sample-*.lock' ! -name ".sample-$key.lock" -delete
+# Images of older recipes are not used again; those untouched for 2 hours are dropped so the
+# cache does not grow (younger ones may still be in use by a run that started earlier).
+find "$CHROMOGENIC_CACHE" -maxdepth 1 -type d -name 'sample-*' ! -name "sample-$key" -mmin +120 -exec rm -rf {} +
+find "$CHROMOGENIC_CACHE" -maxdepth 1 -type f -name '.sample-*.lock' ! -name ".sample-$key.lock" -mmin +120 -delete
 log "sample image cached at $img ($(du -h "$img" | cut -f1) allocated, $((SECONDS - start)) s)"
 finish

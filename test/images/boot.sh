@@ -47,7 +47,7 @@ qemu-system-x86_64 -accel tcg -m "${BOOT_MEM:-1024}" -display none -monitor none
 qpid=$!
 
 fail() {
-  printf 'boot.sh: %s\n--- last serial lines (%s) ---\n' "$1" "$log" >&2
+  printf 'boot.sh: %s\n--- last serial lines%s ---\n' "$1" "${BOOT_LOG:+ ($BOOT_LOG)}" >&2
   tail -n 40 "$log" >&2 || true
   if [ -s "$tmpdir/qemu.out" ]; then
     printf -- '--- qemu output ---\n' >&2

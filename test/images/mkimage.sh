@@ -52,7 +52,7 @@ tmp="$OUT.tmp.$$"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mkimage-$kind.XXXXXX")
 cleanup() {
   img_umount_all
-  rm -rf "$work"
+  rm -rf --one-file-system "$work"
   rm -f "$tmp"
 }
 trap cleanup EXIT
