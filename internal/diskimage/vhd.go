@@ -106,7 +106,7 @@ func (ft *vhdFooter) virtualSize() int64 {
 }
 
 type vhdImage struct {
-	rawImage           // fixed: the data part of the file; dynamic: unused except f
+	rawImage  // fixed: the data part of the file; dynamic: unused except f
 	footer    *vhdFooter
 	dynamic   bool
 	bat       []uint32

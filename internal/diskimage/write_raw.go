@@ -13,7 +13,7 @@ func init() { RegisterWriter(rawWriter{}) }
 
 type rawWriter struct{}
 
-func (rawWriter) Format() string               { return "raw" }
+func (rawWriter) Format() string                { return "raw" }
 func (rawWriter) NeedsSeek(o WriteOptions) bool { return false }
 
 func (rawWriter) Write(ctx context.Context, dst io.Writer, src Image, o WriteOptions) error {

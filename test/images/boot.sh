@@ -21,7 +21,12 @@ image=$1
 format=$2
 timeout=${3:-300}
 [ -r "$image" ] || { echo "error: cannot read $image" >&2; exit 2; }
-command -v qemu-system-x86_64 >/dev/null || { echo "error: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 2; }
+if ! command -v qemu-system-x86_64 >/dev/null; then
+  [ "$(id -u)" -eq 0 ] || { echo "error: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 2; }
+  # shellcheck source=scripts/images/lib.sh
+  . "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../../scripts/images/lib.sh"
+  need_pkgs qemu-system-x86
+fi
 
 tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/boot.XXXXXX")
 log=${BOOT_LOG:-$tmpdir/serial.log}
