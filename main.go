@@ -9,12 +9,14 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/builder/local"
+	"github.com/chromogenic/packer-plugin-chromogenic/post-processor/convert"
 	"github.com/chromogenic/packer-plugin-chromogenic/version"
 )
 
 func main() {
 	pps := plugin.NewSet()
 	pps.RegisterBuilder("local", new(local.Builder))
+	pps.RegisterPostProcessor("convert", new(convert.PostProcessor))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())

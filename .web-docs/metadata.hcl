@@ -8,4 +8,9 @@ integration {
     name = "chromogenic-local - Builders"
     slug = "local"
   }
+  component {
+    type = "post-processor"
+    name = "chromogenic-convert - Post-Processors"
+    slug = "convert"
+  }
 }

@@ -1,0 +1,173 @@
+//go:generate packer-sdc struct-markdown
+//go:generate packer-sdc mapstructure-to-hcl2 -type Config,Qcow2Options,VMDKOptions,VHDOptions
+
+package convert
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/packer-plugin-sdk/common"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/template/config"
+	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+)
+
+// Config is the chromogenic-convert post-processor's configuration.
+type Config struct {
+	common.PackerConfig `mapstructure:",squash"`
+	// The output formats, one file each: `raw`, `qcow2`, `vmdk`, `vhd`.
+	Formats []string `mapstructure:"formats" required:"true"`
+	// Where the files are written. Defaults to the directory of the input image.
+	OutputDir string `mapstructure:"output_directory" required:"false"`
+	// The output file name without its extension; it may use `{{.BuildName}}` and
+	// `{{.Name}}` (the input file's name without extension). Defaults to `{{.Name}}`.
+	FileName string `mapstructure:"file_name" required:"false"`
+	// Checksum files to write next to each output (`<file>.<type>`, in `sha256sum` format):
+	// any of `sha256`, `sha512`, `sha1`, `md5`. Defaults to none.
+	ChecksumTypes []string `mapstructure:"checksum_types" required:"false"`
+	// Number of compressing workers (VMDK stream, compressed qcow2). Defaults to every core.
+	Workers int `mapstructure:"workers" required:"false"`
+	// Options of the qcow2 output.
+	Qcow2 Qcow2Options `mapstructure:"qcow2" required:"false"`
+	// Options of the VMDK output.
+	VMDK VMDKOptions `mapstructure:"vmdk" required:"false"`
+	// Options of the VHD output.
+	VHD VHDOptions `mapstructure:"vhd" required:"false"`
+
+	ctx interpolate.Context
+}
+
+// Qcow2Options configure the qcow2 output.
+type Qcow2Options struct {
+	// Compression: `""` (none, the default), `zlib` (readable everywhere) or `zstd` (faster;
+	// needs qemu 5.1 or later to read).
+	Compression string `mapstructure:"compression"`
+	// Compression level, 1 (fastest) to 9 (smallest); 0 picks the default.
+	Level int `mapstructure:"level"`
+}
+
+// VMDKOptions configure the VMDK output.
+type VMDKOptions struct {
+	// `streamOptimized` (the default: compressed, what OVA, ESXi and AWS import take) or
+	// `monolithicSparse`.
+	Subformat string `mapstructure:"subformat"`
+	// The disk adapter recorded in the descriptor: `lsilogic` (default), `ide`, `buslogic`,
+	// `legacyESX`, `pvscsi` or `lsisas1068`.
+	AdapterType string `mapstructure:"adapter_type"`
+}
+
+// VHDOptions configure the VHD output.
+type VHDOptions struct {
+	// `dynamic` (the default) or `fixed`.
+	Subformat string `mapstructure:"subformat"`
+	// Round a fixed VHD up to a whole MiB, as Azure requires. Implies `fixed`.
+	Azure bool `mapstructure:"azure"`
+}
+
+var checksumTypes = map[string]bool{"sha256": true, "sha512": true, "sha1": true, "md5": true}
+
+var (
+	qcow2Compressions = map[string]bool{"": true, "none": true, "zlib": true, "zstd": true}
+	vmdkSubformats    = map[string]bool{"": true, "streamoptimized": true, "monolithicsparse": true}
+	vmdkAdapters      = map[string]string{"": "", "lsilogic": "lsilogic", "ide": "ide", "buslogic": "buslogic",
+		"legacyesx": "legacyESX", "pvscsi": "pvscsi", "lsisas1068": "lsisas1068"}
+	vhdSubformats     = map[string]bool{"": true, "dynamic": true, "fixed": true}
+)
+
+// Prepare decodes and validates; every error names its field.
+func (c *Config) Prepare(raws ...interface{}) error {
+	err := config.Decode(c, &config.DecodeOpts{
+		PluginType:         BuilderID,
+		Interpolate:        true,
+		InterpolateContext: &c.ctx,
+		InterpolateFilter:  &interpolate.RenderFilter{Exclude: []string{"file_name"}},
+	}, raws...)
+	if err != nil {
+		return err
+	}
+	var errs *packersdk.MultiError
+	if len(c.Formats) == 0 {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats is required: one or more of %s", strings.Join(diskimage.WriterFormats(), ", ")))
+	}
+	seen := map[string]bool{}
+	for i, f := range c.Formats {
+		f = strings.ToLower(strings.TrimSpace(f))
+		c.Formats[i] = f
+		if _, err := diskimage.LookupWriter(f); err != nil {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats: unknown format %q (known: %s)", f, strings.Join(diskimage.WriterFormats(), ", ")))
+		}
+		if seen[f] {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats: %q given twice", f))
+		}
+		seen[f] = true
+	}
+	if c.FileName == "" {
+		c.FileName = "{{.Name}}"
+	}
+	if err := interpolate.Validate(c.FileName, &c.ctx); err != nil {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("file_name: %w", err))
+	} else if strings.Contains(c.FileName, "/") {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("file_name %q must be a file name, not a path", c.FileName))
+	}
+	for _, t := range c.ChecksumTypes {
+		if !checksumTypes[strings.ToLower(t)] {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("checksum_types: unknown type %q (known: sha256, sha512, sha1, md5)", t))
+		}
+	}
+	if c.Workers < 0 {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("workers must not be negative"))
+	}
+	if !qcow2Compressions[strings.ToLower(c.Qcow2.Compression)] {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("qcow2.compression: unknown %q (zlib, zstd or empty)", c.Qcow2.Compression))
+	}
+	if c.Qcow2.Level < 0 || c.Qcow2.Level > 9 {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("qcow2.level must be 0 to 9, not %d", c.Qcow2.Level))
+	}
+	if !vmdkSubformats[strings.ToLower(c.VMDK.Subformat)] {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("vmdk.subformat: unknown %q (streamOptimized or monolithicSparse)", c.VMDK.Subformat))
+	}
+	if canonical, ok := vmdkAdapters[strings.ToLower(c.VMDK.AdapterType)]; ok {
+		c.VMDK.AdapterType = canonical
+	} else {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("vmdk.adapter_type: unknown %q (lsilogic, ide, buslogic, legacyESX, pvscsi, lsisas1068)", c.VMDK.AdapterType))
+	}
+	if !vhdSubformats[strings.ToLower(c.VHD.Subformat)] {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("vhd.subformat: unknown %q (dynamic or fixed)", c.VHD.Subformat))
+	}
+	if c.VHD.Azure && strings.EqualFold(c.VHD.Subformat, "dynamic") {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("vhd.azure needs a fixed VHD, but vhd.subformat is dynamic"))
+	}
+	if c.OutputDir != "" {
+		c.OutputDir = filepath.Clean(c.OutputDir)
+	}
+	if errs != nil && len(errs.Errors) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// writeOptions returns the engine options for one output format.
+func (c *Config) writeOptions(format string) diskimage.WriteOptions {
+	o := diskimage.WriteOptions{Workers: c.Workers}
+	switch format {
+	case "qcow2":
+		o.Compression = strings.ToLower(c.Qcow2.Compression)
+		if o.Compression == "none" {
+			o.Compression = ""
+		}
+		o.Level = c.Qcow2.Level
+	case "vmdk":
+		o.Subformat = c.VMDK.Subformat
+		o.AdapterType = c.VMDK.AdapterType
+	case "vhd":
+		o.Subformat = c.VHD.Subformat
+		if c.VHD.Azure {
+			o.Subformat, o.AzureAlign = "fixed", true
+		}
+	}
+	return o
+}

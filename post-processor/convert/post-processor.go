@@ -1,0 +1,239 @@
+// Package convert is the chromogenic-convert post-processor: it writes the image of any
+// artifact that carries a local disk image into one or more formats (raw, qcow2, VMDK, VHD),
+// streaming through the image engine, with checksum files and progress in Packer's UI.
+package convert
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+)
+
+// BuilderID identifies artifacts of this post-processor.
+const BuilderID = "chromogenic.post-processor.convert"
+
+// extensions are the output files' extensions by format.
+var extensions = map[string]string{"raw": "raw", "qcow2": "qcow2", "vmdk": "vmdk", "vhd": "vhd"}
+
+// PostProcessor is chromogenic-convert.
+type PostProcessor struct {
+	config Config
+}
+
+func (p *PostProcessor) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMapstructure().HCL2Spec() }
+
+func (p *PostProcessor) Configure(raws ...interface{}) error { return p.config.Prepare(raws...) }
+
+type nameData struct {
+	BuildName string
+	Name      string
+}
+
+func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
+	srcPath, err := InputImage(in)
+	if err != nil {
+		return nil, false, false, err
+	}
+	src, err := diskimage.Open(srcPath)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("open input image %s: %w", srcPath, err)
+	}
+	defer src.Close()
+
+	outDir := p.config.OutputDir
+	if outDir == "" {
+		outDir = filepath.Dir(srcPath)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, false, false, fmt.Errorf("output_directory: %w", err)
+	}
+	base := strings.TrimSuffix(filepath.Base(srcPath), filepath.Ext(srcPath))
+	ictx := p.config.ctx
+	ictx.Data = &nameData{BuildName: p.config.PackerBuildName, Name: base}
+	name, err := interpolate.Render(p.config.FileName, &ictx)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("file_name: %w", err)
+	}
+
+	art := &Artifact{ByFormat: map[string]string{}}
+	srcAbs, _ := filepath.Abs(srcPath)
+	for _, format := range p.config.Formats {
+		out := filepath.Join(outDir, name+"."+extensions[format])
+		if abs, _ := filepath.Abs(out); abs == srcAbs {
+			return nil, false, false, fmt.Errorf("output %s would overwrite the input image; set file_name or output_directory", out)
+		}
+		ui.Say(fmt.Sprintf("Converting %s (%s) to %s: %s", srcPath, src.Format(), format, out))
+		if err := p.convertOne(ctx, ui, src, out, format); err != nil {
+			art.Destroy()
+			return nil, false, false, err
+		}
+		art.Paths = append(art.Paths, out)
+		art.ByFormat[format] = out
+		for _, ct := range p.config.ChecksumTypes {
+			sumFile, err := writeChecksum(out, strings.ToLower(ct))
+			if err != nil {
+				art.Destroy()
+				return nil, false, false, err
+			}
+			art.Paths = append(art.Paths, sumFile)
+		}
+	}
+	art.Formats = p.config.Formats
+	if gd := in.State("generated_data"); gd != nil {
+		art.GeneratedData = gd
+	}
+	// The input (a builder's working copy) is deleted unless the template sets Packer's own
+	// keep_input_artifact.
+	return art, false, false, nil
+}
+
+// convertOne writes out through a temporary name and renames it when complete and synced, so
+// an interrupted conversion never leaves a file that looks finished.
+func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src diskimage.Image, out, format string) error {
+	w, err := diskimage.LookupWriter(format)
+	if err != nil {
+		return err
+	}
+	tmp := out + ".part"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	opts := p.config.writeOptions(format)
+	opts.ExtentName = filepath.Base(out)
+	bar := bcommon.NewProgress(ui, filepath.Base(out), src.Size())
+	opts.Progress = bar.Update
+	err = w.Write(ctx, f, src, opts)
+	bar.Close()
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, out)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("convert to %s: %w", format, err)
+	}
+	return nil
+}
+
+// InputImage finds the local disk image of an artifact: the image_path state of chromogenic
+// builders, else the first of its files that the image engine recognises as a disk image.
+func InputImage(a packersdk.Artifact) (string, error) {
+	if p, ok := a.State(bcommon.ArtifactImagePath).(string); ok && p != "" {
+		return p, nil
+	}
+	for _, f := range a.Files() {
+		img, err := diskimage.Open(f)
+		if err != nil {
+			continue
+		}
+		format := img.Format()
+		img.Close()
+		if format != "raw" || strings.HasSuffix(f, ".raw") || strings.HasSuffix(f, ".img") {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("artifact from %s has no local disk image (files: %v)", a.BuilderId(), a.Files())
+}
+
+func newHash(kind string) hash.Hash {
+	switch kind {
+	case "sha512":
+		return sha512.New()
+	case "sha1":
+		return sha1.New()
+	case "md5":
+		return md5.New()
+	}
+	return sha256.New()
+}
+
+// writeChecksum writes path.<kind> in the `sha256sum` format and returns its path.
+func writeChecksum(path, kind string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := newHash(kind)
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("checksum %s: %w", path, err)
+	}
+	sumFile := path + "." + kind
+	line := fmt.Sprintf("%s  %s\n", hex.EncodeToString(h.Sum(nil)), filepath.Base(path))
+	if err := os.WriteFile(sumFile, []byte(line), 0o644); err != nil {
+		return "", err
+	}
+	return sumFile, nil
+}
+
+// Artifact lists the files chromogenic-convert wrote.
+type Artifact struct {
+	Paths         []string
+	Formats       []string
+	ByFormat      map[string]string
+	GeneratedData interface{}
+}
+
+func (a *Artifact) BuilderId() string { return BuilderID }
+func (a *Artifact) Files() []string   { return a.Paths }
+func (a *Artifact) Id() string        { return strings.Join(a.Formats, ",") }
+func (a *Artifact) String() string {
+	var s []string
+	for _, f := range a.Formats {
+		s = append(s, fmt.Sprintf("%s: %s", f, a.ByFormat[f]))
+	}
+	return "Converted disk images: " + strings.Join(s, ", ")
+}
+
+// State answers image_path / image_format with the first format written, so a following
+// post-processor (an import) picks it up, and generated_data of the build.
+func (a *Artifact) State(name string) interface{} {
+	switch name {
+	case bcommon.ArtifactImagePath:
+		if len(a.Formats) > 0 {
+			return a.ByFormat[a.Formats[0]]
+		}
+	case bcommon.ArtifactImageFormat:
+		if len(a.Formats) > 0 {
+			return a.Formats[0]
+		}
+	case "generated_data":
+		return a.GeneratedData
+	case "files_by_format":
+		return a.ByFormat
+	}
+	return nil
+}
+
+func (a *Artifact) Destroy() error {
+	var errs []error
+	for _, p := range a.Paths {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

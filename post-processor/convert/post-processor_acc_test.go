@@ -1,0 +1,67 @@
+package convert
+
+import (
+	_ "embed"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+)
+
+//go:embed test-fixtures/template.pkr.hcl
+var accTemplate string
+
+// TestAccConvert builds the sample with chromogenic-local and converts the working copy with
+// the real packer binary: every output passes qemu-img check, compares identical to the
+// working copy, has a verifying checksum file, and the VMDK boots.
+func TestAccConvert(t *testing.T) {
+	env := packertest.Setup(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "source.raw")
+	packertest.CopySparse(t, testimages.Sample(t), src)
+	out, conv := filepath.Join(dir, "out"), filepath.Join(dir, "converted")
+
+	res := env.Build(t, dir, accTemplate, 15*time.Minute,
+		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "convert_directory="+conv)
+	if res.Err != nil {
+		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
+	}
+	working := filepath.Join(out, "conv.raw")
+	if _, err := os.Stat(working); err != nil {
+		t.Fatalf("keep_input_artifact = true, but the working copy is gone: %v", err)
+	}
+	for _, tc := range []struct{ file, qemuFormat string }{
+		{"conv-disk.vmdk", "vmdk"}, {"conv-disk.vhd", "vpc"}, {"conv-disk.raw", "raw"},
+	} {
+		path := filepath.Join(conv, tc.file)
+		if tc.qemuFormat != "raw" && tc.qemuFormat != "vpc" {
+			if o, err := exec.Command("qemu-img", "check", "-f", tc.qemuFormat, path).CombinedOutput(); err != nil {
+				t.Errorf("qemu-img check %s: %v\n%s", tc.file, err, o)
+			}
+		}
+		if o, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", tc.qemuFormat, working, path).CombinedOutput(); err != nil {
+			t.Errorf("qemu-img compare working copy vs %s: %v\n%s", tc.file, err, o)
+		}
+		sum := exec.Command("sha256sum", "-c", tc.file+".sha256")
+		sum.Dir = conv
+		if o, err := sum.CombinedOutput(); err != nil {
+			t.Errorf("sha256sum -c %s.sha256: %v\n%s", tc.file, err, o)
+		}
+		if _, err := os.Stat(path + ".part"); err == nil {
+			t.Errorf("%s.part left behind", tc.file)
+		}
+	}
+	if !strings.Contains(res.Output, "Converting") {
+		t.Errorf("no conversion messages in the UI:\n%s", res.Output)
+	}
+	got := packertest.GuestFiles(t, filepath.Join(conv, "conv-disk.raw"), "/etc/chromogenic-convert-marker")
+	if string(got["/etc/chromogenic-convert-marker"]) != "converted-by-chromogenic\n" {
+		t.Errorf("provisioned file missing in the converted raw: %q", got["/etc/chromogenic-convert-marker"])
+	}
+	testimages.Boot(t, filepath.Join(conv, "conv-disk.vmdk"), "vmdk", 5*time.Minute)
+}

@@ -1,0 +1,28 @@
+variable "source_path" { type = string }
+variable "output_directory" { type = string }
+variable "convert_directory" { type = string }
+
+source "chromogenic-local" "conv" {
+  source_path      = var.source_path
+  output_directory = var.output_directory
+  mount_path       = "${var.output_directory}/mnt"
+}
+
+build {
+  sources = ["source.chromogenic-local.conv"]
+
+  provisioner "shell" {
+    inline = ["echo converted-by-chromogenic > /etc/chromogenic-convert-marker"]
+  }
+
+  post-processor "chromogenic-convert" {
+    formats             = ["vmdk", "vhd", "raw"]
+    output_directory    = var.convert_directory
+    file_name           = "{{.BuildName}}-disk"
+    checksum_types      = ["sha256"]
+    keep_input_artifact = true
+    vhd {
+      subformat = "fixed"
+    }
+  }
+}
