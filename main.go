@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/builder/local"
+	"github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/post-processor/convert"
 	"github.com/chromogenic/packer-plugin-chromogenic/version"
 )
@@ -16,6 +17,7 @@ import (
 func main() {
 	pps := plugin.NewSet()
 	pps.RegisterBuilder("local", new(local.Builder))
+	pps.RegisterBuilder("openstack", new(openstack.Builder))
 	pps.RegisterPostProcessor("convert", new(convert.PostProcessor))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {

@@ -9,6 +9,11 @@ integration {
     slug = "local"
   }
   component {
+    type = "builder"
+    name = "chromogenic-openstack - Builders"
+    slug = "openstack"
+  }
+  component {
     type = "post-processor"
     name = "chromogenic-convert - Post-Processors"
     slug = "convert"

@@ -1,0 +1,86 @@
+// Package openstack is the chromogenic-openstack builder: it captures a running server (Nova
+// snapshot) or starts from a Glance image, brings the image home as a sparse local working
+// copy, runs provisioners inside it through a chroot, and uploads the result as a new image.
+// The user's server and source image are never modified.
+package openstack
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+)
+
+// BuilderID identifies artifacts of this builder.
+const BuilderID = "chromogenic.openstack"
+
+// Builder is the chromogenic-openstack builder.
+type Builder struct {
+	config Config
+}
+
+func (b *Builder) ConfigSpec() hcldec.ObjectSpec { return b.config.FlatMapstructure().HCL2Spec() }
+
+func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
+	if err := b.config.Prepare(raws...); err != nil {
+		return nil, nil, err
+	}
+	return append([]string{"SourceImageID", "SnapshotID"}, bcommon.GeneratedDataKeys...), nil, nil
+}
+
+func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
+	c := &b.config
+	imageMode := c.Mode == "image"
+	if imageMode && os.Geteuid() != 0 {
+		return nil, errors.New("chromogenic-openstack in image mode must run as root: it attaches loop devices, mounts filesystems and uses chroot")
+	}
+	state := new(multistep.BasicStateBag)
+	state.Put("config", c)
+	state.Put("hook", hook)
+	state.Put("ui", ui)
+
+	steps := []multistep.Step{
+		&StepConnect{Access: &c.AccessConfig},
+		&StepSource{Config: c},
+		&StepSnapshot{Config: c},
+	}
+	if imageMode {
+		steps = append(steps,
+			&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
+			&StepDownload{Target: filepath.Join(c.OutputDir, buildName(c)+".raw"), KeepSnapshot: c.KeepSnapshot},
+		)
+		steps = append(steps, bcommon.ChrootSteps(&c.ChrootConfig, c.ctx)...)
+		if !c.SkipUpload {
+			steps = append(steps, &StepUpload{Config: c})
+		}
+	} else {
+		steps = append(steps, &StepFinishSnapshot{Config: c})
+	}
+
+	runner := commonsteps.NewRunner(steps, c.PackerConfig, ui)
+	runner.Run(ctx, state)
+	if err, ok := state.GetOk("error"); ok {
+		return nil, err.(error)
+	}
+	if _, ok := state.GetOk(multistep.StateCancelled); ok {
+		return nil, errors.New("build was cancelled")
+	}
+	if _, ok := state.GetOk(multistep.StateHalted); ok {
+		return nil, errors.New("build was halted")
+	}
+	return newArtifact(state, c), nil
+}
+
+func buildName(c *Config) string {
+	if c.PackerBuildName != "" {
+		return c.PackerBuildName
+	}
+	return "chromogenic-openstack"
+}

@@ -1,0 +1,147 @@
+package openstack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+)
+
+// StepDownload streams the source image (the snapshot, or the source image) from Glance into
+// the sparse raw working copy, verifying Glance's hash on the way. A raw image is written
+// straight into the working copy, skipping zero blocks. Other formats need random access to
+// their metadata, so they are spooled to a compact file first and converted from there.
+// The intermediate snapshot is deleted as soon as its data is home, unless kept.
+//
+// Produces: working_image string
+type StepDownload struct {
+	Target       string
+	KeepSnapshot bool
+}
+
+func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
+	ui := state.Get("ui").(packersdk.Ui)
+	clients := state.Get("clients").(*cloud.Clients)
+	img := state.Get("source_image").(*images.Image)
+
+	ui.Say(fmt.Sprintf("Downloading image %s (%s, %d MiB) to the working copy %s...", img.ID, img.DiskFormat, img.SizeBytes>>20, s.Target))
+	body, err := cloud.Download(ctx, clients.Image, img)
+	if err != nil {
+		return halt(state, err)
+	}
+	tracked := ui.TrackProgress("download "+img.ID, 0, img.SizeBytes, body)
+	defer tracked.Close()
+
+	switch img.DiskFormat {
+	case "raw":
+		err = writeSparse(ctx, s.Target, tracked)
+	case "qcow2", "vmdk", "vhd", "vpc":
+		err = s.spoolAndConvert(ctx, ui, img.DiskFormat, tracked)
+	default:
+		err = fmt.Errorf("image %s has disk_format %q, which the image engine does not read", img.ID, img.DiskFormat)
+	}
+	if err != nil {
+		os.Remove(s.Target)
+		return halt(state, err)
+	}
+	state.Put(bcommon.StateWorkingImage, s.Target)
+
+	if id, ok := state.GetOk("snapshot_id"); ok && !s.KeepSnapshot {
+		ui.Say(fmt.Sprintf("Deleting the intermediate snapshot %s...", id))
+		if err := cloud.DeleteImage(ctx, clients.Image, id.(string)); err != nil {
+			ui.Error(err.Error())
+		}
+	}
+	return multistep.ActionContinue
+}
+
+func (s *StepDownload) spoolAndConvert(ctx context.Context, ui packersdk.Ui, format string, r io.Reader) error {
+	spool := s.Target + ".download." + format
+	defer os.Remove(spool)
+	if err := writeSparse(ctx, spool, r); err != nil {
+		return err
+	}
+	src, err := diskimage.OpenFormat(spool, format)
+	if err != nil {
+		return fmt.Errorf("downloaded image: %w", err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	bar := bcommon.NewProgress(ui, "working copy", src.Size())
+	err = diskimage.WriteRaw(ctx, dst, src, bar.Update)
+	bar.Close()
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *StepDownload) Cleanup(multistep.StateBag) {}
+
+// writeSparse copies r into a new file at path, leaving holes where whole 4 KiB blocks are
+// zero, and stops when ctx ends.
+func writeSparse(ctx context.Context, path string, r io.Reader) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	const block = 4096
+	buf := make([]byte, 4<<20)
+	var off int64
+	for {
+		if err := ctx.Err(); err != nil {
+			f.Close()
+			return err
+		}
+		n, rerr := io.ReadFull(r, buf)
+		for i := 0; i < n; i += block {
+			end := min(i+block, n)
+			if !allZero(buf[i:end]) {
+				if _, err := f.WriteAt(buf[i:end], off+int64(i)); err != nil {
+					f.Close()
+					return err
+				}
+			}
+		}
+		off += int64(n)
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			f.Close()
+			return rerr
+		}
+	}
+	if err := f.Truncate(off); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
