@@ -10,7 +10,9 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/builder/local"
 	"github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
+	openstackimage "github.com/chromogenic/packer-plugin-chromogenic/datasource/openstack-image"
 	"github.com/chromogenic/packer-plugin-chromogenic/post-processor/convert"
+	openstackimport "github.com/chromogenic/packer-plugin-chromogenic/post-processor/openstack-import"
 	"github.com/chromogenic/packer-plugin-chromogenic/version"
 )
 
@@ -19,6 +21,8 @@ func main() {
 	pps.RegisterBuilder("local", new(local.Builder))
 	pps.RegisterBuilder("openstack", new(openstack.Builder))
 	pps.RegisterPostProcessor("convert", new(convert.PostProcessor))
+	pps.RegisterPostProcessor("openstack-import", new(openstackimport.PostProcessor))
+	pps.RegisterDatasource("openstack-image", new(openstackimage.Datasource))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())

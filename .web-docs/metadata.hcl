@@ -18,4 +18,14 @@ integration {
     name = "chromogenic-convert - Post-Processors"
     slug = "convert"
   }
+  component {
+    type = "post-processor"
+    name = "chromogenic-openstack-import - Post-Processors"
+    slug = "openstack-import"
+  }
+  component {
+    type = "data-source"
+    name = "chromogenic-openstack-image - Data Sources"
+    slug = "openstack-image"
+  }
 }

@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // Artifact state keys post-processors read to find the local image.
@@ -45,3 +49,24 @@ func (a *Artifact) String() string {
 }
 func (a *Artifact) State(name string) interface{} { return a.StateData[name] }
 func (a *Artifact) Destroy() error                { return os.Remove(a.Path) }
+
+// LocalImage finds the local disk image of an artifact: the image_path state of chromogenic
+// builders, else the first of its files that the image engine recognises as a disk image.
+func LocalImage(a packersdk.Artifact) (string, error) {
+	if p, ok := a.State(ArtifactImagePath).(string); ok && p != "" {
+		return p, nil
+	}
+	for _, f := range a.Files() {
+		img, err := diskimage.Open(f)
+		if err != nil {
+			continue
+		}
+		format := img.Format()
+		img.Close()
+		if format != "raw" || strings.HasSuffix(f, ".raw") || strings.HasSuffix(f, ".img") {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("artifact from %s has no local disk image (files: %v)", a.BuilderId(), a.Files())
+}
+

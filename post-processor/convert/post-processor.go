@@ -47,7 +47,7 @@ type nameData struct {
 }
 
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
-	srcPath, err := InputImage(in)
+	srcPath, err := bcommon.LocalImage(in)
 	if err != nil {
 		return nil, false, false, err
 	}
@@ -136,26 +136,6 @@ func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src dis
 		return fmt.Errorf("convert to %s: %w", format, err)
 	}
 	return nil
-}
-
-// InputImage finds the local disk image of an artifact: the image_path state of chromogenic
-// builders, else the first of its files that the image engine recognises as a disk image.
-func InputImage(a packersdk.Artifact) (string, error) {
-	if p, ok := a.State(bcommon.ArtifactImagePath).(string); ok && p != "" {
-		return p, nil
-	}
-	for _, f := range a.Files() {
-		img, err := diskimage.Open(f)
-		if err != nil {
-			continue
-		}
-		format := img.Format()
-		img.Close()
-		if format != "raw" || strings.HasSuffix(f, ".raw") || strings.HasSuffix(f, ".img") {
-			return f, nil
-		}
-	}
-	return "", fmt.Errorf("artifact from %s has no local disk image (files: %v)", a.BuilderId(), a.Files())
 }
 
 func newHash(kind string) hash.Hash {
