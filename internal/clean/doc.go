@@ -1,0 +1,27 @@
+// Package clean is the guest cleaning engine: it removes, empties and edits the files that
+// make a guest tree specific to one machine, one user or one cloud (virt-sysprep's job, plus
+// the Atmosphere/CyVerse cleaning of the original chromogenic), on a guest tree opened as a
+// guestfs.Root.
+//
+// Safety: every guest file is reached through the guestfs.Root (in-root resolution with
+// openat2, descriptor-relative actions), never with package os on a guest path, and no guest
+// binary is ever run. A symlink, a ".." chain, a hard link to a host file, a FIFO or a device
+// node can therefore never make the engine touch a host file; such entries are skipped and
+// listed in the report. Mounts a chroot builder adds (/proc, /sys, /dev, /dev/pts, /dev/shm,
+// /run) and any bind-mounted file or directory are never modified or entered either, even
+// through in-root symlinks. Edits rewrite files in place (same inode, owner, mode, xattrs and
+// SELinux label) and only ever delete, replace or add whole lines.
+//
+// Usage:
+//
+//	root, _ := guestfs.OpenRoot(mountPath)
+//	defer root.Close()
+//	rep, err := clean.Run(ctx, root, clean.Options{
+//		Operations: []string{"defaults", "+user-account", "-tmp-files"},
+//		DryRun:     true,
+//	})
+//	fmt.Print(rep.Summary())   // human summary; rep is also JSON-marshalable
+//
+// Operations are registered by the op_*.go files of this package (one file per operation,
+// registered in init with Register); Operations lists them and Resolve expands a selection.
+package clean

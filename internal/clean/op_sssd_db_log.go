@@ -1,0 +1,10 @@
+package clean
+
+func init() {
+	Register(Op{
+		Name:        "sssd-db-log",
+		Description: "Remove the SSSD caches and logs",
+		Default:     true,
+		Run:         globs([]string{"/var/lib/sss/db/*"}, []string{"/var/log/sssd/*"}),
+	})
+}
