@@ -13,6 +13,7 @@ import (
 	openstackimage "github.com/chromogenic/packer-plugin-chromogenic/datasource/openstack-image"
 	"github.com/chromogenic/packer-plugin-chromogenic/post-processor/convert"
 	openstackimport "github.com/chromogenic/packer-plugin-chromogenic/post-processor/openstack-import"
+	"github.com/chromogenic/packer-plugin-chromogenic/provisioner/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/version"
 )
 
@@ -20,6 +21,7 @@ func main() {
 	pps := plugin.NewSet()
 	pps.RegisterBuilder("local", new(local.Builder))
 	pps.RegisterBuilder("openstack", new(openstack.Builder))
+	pps.RegisterProvisioner("clean", new(clean.Provisioner))
 	pps.RegisterPostProcessor("convert", new(convert.PostProcessor))
 	pps.RegisterPostProcessor("openstack-import", new(openstackimport.PostProcessor))
 	pps.RegisterDatasource("openstack-image", new(openstackimage.Datasource))

@@ -14,6 +14,11 @@ integration {
     slug = "openstack"
   }
   component {
+    type = "provisioner"
+    name = "chromogenic-clean - Provisioners"
+    slug = "clean"
+  }
+  component {
     type = "post-processor"
     name = "chromogenic-convert - Post-Processors"
     slug = "convert"

@@ -1,0 +1,127 @@
+//go:generate packer-sdc struct-markdown
+//go:generate packer-sdc mapstructure-to-hcl2 -type Config,LineRule,AppendRule
+
+package clean
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/packer-plugin-sdk/common"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/template/config"
+	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
+
+	engine "github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
+)
+
+// Config is the chromogenic-clean provisioner's configuration.
+type Config struct {
+	common.PackerConfig `mapstructure:",squash"`
+
+	// The operations to run: group names (`defaults`, `chromogenic` = defaults plus
+	// Atmosphere data, user accounts and Kerberos data, `all`), operation names, `+name` to
+	// add and `-name` to remove one. Defaults to `["defaults"]`.
+	Operations []string `mapstructure:"operations" required:"false"`
+	// List what would change without changing anything.
+	DryRun bool `mapstructure:"dry_run" required:"false"`
+	// user-account: remove only these accounts (default: every ordinary account, by the
+	// guest's login.defs UID range).
+	RemoveUsers []string `mapstructure:"remove_users" required:"false"`
+	// user-account: never remove these accounts.
+	KeepUsers []string `mapstructure:"keep_users" required:"false"`
+	// user-account: keep the home directories, mail spools and crontabs of removed accounts.
+	KeepHomes bool `mapstructure:"keep_homes" required:"false"`
+	// Custom rule: guest globs to remove (directories with their content).
+	Remove []string `mapstructure:"remove" required:"false"`
+	// Custom rule: guest globs of files to empty in place (owner, mode and inode kept).
+	Truncate []string `mapstructure:"truncate" required:"false"`
+	// Custom rule: delete the lines matching `regexp` in `file`.
+	DeleteLines []LineRule `mapstructure:"delete_lines" required:"false"`
+	// Custom rule: replace the matches of `regexp` with `replacement` in each line of `file`.
+	ReplaceLines []LineRule `mapstructure:"replace_lines" required:"false"`
+	// Custom rule: append `line` to `file` unless it is there already.
+	AppendLines []AppendRule `mapstructure:"append_lines" required:"false"`
+	// Where to write the JSON report of every file removed, emptied or edited. Defaults to
+	// `chromogenic-clean-<build name>.json` in the current directory. A human summary is
+	// printed in Packer's output either way.
+	ReportFile string `mapstructure:"report_file" required:"false"`
+	// The guest tree to clean. Defaults to the `MountPath` a chromogenic builder provides.
+	Root string `mapstructure:"root" required:"false"`
+
+	ctx interpolate.Context
+}
+
+// LineRule is a line edit in a guest file.
+type LineRule struct {
+	// The guest file (a glob is allowed).
+	File string `mapstructure:"file" required:"true"`
+	// An RE2 regular expression matched against each line.
+	Regexp string `mapstructure:"regexp" required:"true"`
+	// The replacement (replace_lines only); `$1` and `${name}` refer to groups.
+	Replacement string `mapstructure:"replacement" required:"false"`
+}
+
+// AppendRule appends a line to a guest file when absent.
+type AppendRule struct {
+	// The guest file.
+	File string `mapstructure:"file" required:"true"`
+	// The line to append.
+	Line string `mapstructure:"line" required:"true"`
+	// Create the file (mode 0644) when missing.
+	Create bool `mapstructure:"create" required:"false"`
+}
+
+// Prepare decodes and validates; every error names its field.
+func (c *Config) Prepare(raws ...interface{}) error {
+	if err := config.Decode(c, &config.DecodeOpts{
+		PluginType: "chromogenic-clean", Interpolate: true, InterpolateContext: &c.ctx,
+	}, raws...); err != nil {
+		return err
+	}
+	if len(c.Operations) == 0 {
+		c.Operations = []string{"defaults"}
+	}
+	if c.ReportFile == "" {
+		name := c.PackerBuildName
+		if name == "" {
+			name = "build"
+		}
+		c.ReportFile = "chromogenic-clean-" + name + ".json"
+	}
+	var errs *packersdk.MultiError
+	if _, err := engine.Resolve(c.Operations); err != nil {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("operations: %w", err))
+	} else if err := c.options().Validate(); err != nil {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("rules: %s", strings.TrimPrefix(err.Error(), "clean: ")))
+	}
+	for i, r := range c.DeleteLines {
+		if r.Replacement != "" {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("delete_lines[%d]: replacement is for replace_lines", i))
+		}
+	}
+	if errs != nil && len(errs.Errors) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// options is the engine's form of the configuration.
+func (c *Config) options() *engine.Options {
+	o := &engine.Options{
+		Operations: c.Operations,
+		DryRun:     c.DryRun,
+		Users:      engine.UserOptions{Remove: c.RemoveUsers, Keep: c.KeepUsers, KeepHomes: c.KeepHomes},
+		Rules:      engine.Rules{Remove: c.Remove, Truncate: c.Truncate},
+	}
+	for _, r := range c.DeleteLines {
+		o.Rules.DeleteLines = append(o.Rules.DeleteLines, engine.LineRule{File: r.File, Regexp: r.Regexp})
+	}
+	for _, r := range c.ReplaceLines {
+		o.Rules.ReplaceLines = append(o.Rules.ReplaceLines, engine.LineRule{File: r.File, Regexp: r.Regexp, Replacement: r.Replacement})
+	}
+	for _, r := range c.AppendLines {
+		o.Rules.AppendLines = append(o.Rules.AppendLines, engine.AppendRule{File: r.File, Line: r.Line, Create: r.Create})
+	}
+	return o
+}

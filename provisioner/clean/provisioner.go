@@ -1,0 +1,71 @@
+// Package clean is the chromogenic-clean provisioner: it cleans the guest tree that a
+// chromogenic builder has mounted (Atmosphere data, user accounts and homes, one-time files,
+// logs emptied in place...) with the in-house cleaning engine, resolving every path inside the
+// guest root, and reports each file it removed, emptied or edited.
+package clean
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	engine "github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+)
+
+// Provisioner is chromogenic-clean.
+type Provisioner struct {
+	config Config
+}
+
+func (p *Provisioner) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMapstructure().HCL2Spec() }
+
+func (p *Provisioner) Prepare(raws ...interface{}) error { return p.config.Prepare(raws...) }
+
+func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, generated map[string]interface{}) error {
+	root := p.config.Root
+	if root == "" {
+		if mp, ok := generated["MountPath"].(string); ok && !strings.HasPrefix(mp, "ERR_") {
+			root = mp
+		}
+	}
+	if root == "" {
+		return errors.New("chromogenic-clean works on the guest tree a chromogenic builder mounts (build variable MountPath), or on `root`; " +
+			"this build provides neither: cleaning a live machine through another communicator is not supported yet")
+	}
+	// A mounted guest filesystem cannot hold hard links to host files (links never cross
+	// filesystems), so hard-linked guest files may be edited.
+	r, err := guestfs.OpenRootWithOptions(root, guestfs.Options{AllowHardlinkWrites: true})
+	if err != nil {
+		return fmt.Errorf("open guest tree %s: %w", root, err)
+	}
+	defer r.Close()
+
+	opts := p.config.options()
+	opts.Logf = func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) }
+	what := "Cleaning"
+	if opts.DryRun {
+		what = "Dry run: listing what cleaning"
+	}
+	ui.Say(fmt.Sprintf("%s %s (%s)...", what, root, strings.Join(p.config.Operations, ", ")))
+	rep, runErr := engine.Run(ctx, r, *opts)
+	if rep == nil {
+		return runErr
+	}
+	for _, line := range strings.Split(strings.TrimRight(rep.Summary(), "\n"), "\n") {
+		ui.Message(line)
+	}
+	if js, err := rep.JSON(); err == nil {
+		if err := os.WriteFile(p.config.ReportFile, js, 0o644); err != nil {
+			ui.Error(fmt.Sprintf("report_file: %s", err))
+		} else {
+			ui.Say(fmt.Sprintf("Cleaning report written to %s", p.config.ReportFile))
+		}
+	}
+	return runErr
+}
