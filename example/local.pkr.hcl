@@ -1,6 +1,6 @@
 # The main job: capture the built-in sample image (a bootable Debian 12 disk, made by
-# scripts/images/sample-image.sh), work inside it through the chroot, and leave a sparse raw
-# working copy in output-sample/.
+# scripts/images/sample-image.sh), work inside it through the chroot, clean it, and export it:
+# output-sample/ holds the sparse raw working copy, a stream-optimized VMDK and checksums.
 #
 #   make run-example      (or: packer build -var source_path=IMAGE example/local.pkr.hcl)
 
@@ -41,5 +41,16 @@ build {
 
   provisioner "shell-local" {
     inline = ["echo 'guest mounted at ${build.MountPath} from ${build.Device}'"]
+  }
+
+  provisioner "chromogenic-clean" {
+    operations  = ["defaults"]
+    report_file = "${var.output_directory}/clean-report.json"
+  }
+
+  post-processor "chromogenic-convert" {
+    formats             = ["vmdk"]
+    checksum_types      = ["sha256"]
+    keep_input_artifact = true
   }
 }
