@@ -1,0 +1,467 @@
+package ec2emu
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Instance seeds a running instance (AddInstance). Only RootDisk is required.
+type Instance struct {
+	ID             string            // default a new i- id
+	Name           string            // the Name tag
+	Tags           map[string]string // more tags
+	State          string            // default "running"; also "stopped"
+	ImageID        string            // default a made-up ami-/emi- id
+	InstanceType   string            // default "t3.micro"
+	Architecture   string            // default "x86_64"
+	RootDeviceName string            // default "/dev/xvda"
+	BootMode       string            // default "legacy-bios"
+	EnaSupport     bool
+	// RootDisk is a local raw disk file: the instance's root EBS volume. The emulator reads
+	// it (CreateImage, CreateSnapshot) and never writes it.
+	RootDisk string
+}
+
+// Image seeds an existing image (AddImage), e.g. public images for DescribeImages filters.
+type Image struct {
+	ID                 string // default a new ami-/emi- id
+	Name               string
+	Description        string
+	OwnerID            string // default the emulator's account
+	OwnerAlias         string // e.g. "amazon"
+	Public             bool
+	State              string    // default "available"
+	CreationDate       time.Time // default now
+	Architecture       string    // default "x86_64"
+	RootDeviceName     string    // default "/dev/xvda"
+	VirtualizationType string    // default "hvm"
+	BootMode           string
+	EnaSupport         bool
+	Tags               map[string]string
+	// RootDisk, when set, becomes the root snapshot's content; else the root snapshot is empty
+	// with VolumeSizeGiB (default 8).
+	RootDisk      string
+	VolumeSizeGiB int64
+}
+
+type instance struct {
+	id, state, imageID, instanceType, arch, rootDevice, bootMode, az, privateIP string
+	ena                                                                         bool
+	launch                                                                      time.Time
+	reboots                                                                     int
+}
+
+type volume struct {
+	id, az, volType, state, snapshotID string
+	sizeGiB                            int64
+	sizeBytes                          int64
+	path                               string // backing raw file
+	owned                              bool   // path is ours: remove on delete
+	created                            time.Time
+	attInstance, attDevice             string
+	attTime                            time.Time
+	deleteOnTermination                bool
+}
+
+type snapshot struct {
+	id, volumeID, description, ownerID, state, statusMessage string
+	sizeGiB                                                  int64
+	start, readyAt                                           time.Time
+	blocks                                                   blockMap
+	// EBS direct writes: open until CompleteSnapshot.
+	direct      bool
+	directOpen  bool
+	deadline    time.Time
+	parentID    string
+	clientToken string
+	// written counts PutSnapshotBlock calls accepted since StartSnapshot.
+	written map[int64]bool
+}
+
+type bdm struct {
+	device, snapshotID, volType, virtualName string
+	sizeGiB                                  int64
+	deleteOnTermination, encrypted, noDevice bool
+}
+
+type image struct {
+	id, name, description, ownerID, ownerAlias, state, stateReason string
+	arch, rootDevice, virtType, bootMode, sriov, imds, tpm         string
+	location, sourceInstance, sourceImage, sourceRegion            string
+	kernelID, ramdiskID                                            string
+	ena                                                            bool
+	public                                                         bool
+	created, readyAt                                               time.Time
+	bdms                                                           []bdm
+	launchUsers                                                    map[string]bool
+	// pendingWork is set while snapshots are being produced in the background.
+	pendingWork bool
+	failed      string
+}
+
+type importTask struct {
+	id, kind, description, format, bucket, key, url string
+	arch, bootMode, platform, licenseType           string
+	created, readyAt                                time.Time
+	status, statusMessage, progress                 string
+	snapshotID, imageID                             string
+	diskSize                                        int64
+	done                                            bool // data import finished
+	err                                             string
+	tags                                            map[string]string
+	// ImportVolume
+	az, manifestURL, volumeID string
+	volSizeGiB                int64
+	expires                   time.Time
+}
+
+type state struct {
+	s         *Server
+	instances map[string]*instance
+	volumes   map[string]*volume
+	snapshots map[string]*snapshot
+	images    map[string]*image
+	tasks     map[string]*importTask
+	tags      map[string]map[string]string // resource id → tags
+	tokens    map[string]string            // idempotency: client token → resource id
+	buckets   map[string]*s3Bucket
+	wg        sync.WaitGroup
+}
+
+func newState(s *Server) *state {
+	return &state{
+		s:         s,
+		instances: map[string]*instance{},
+		volumes:   map[string]*volume{},
+		snapshots: map[string]*snapshot{},
+		images:    map[string]*image{},
+		tasks:     map[string]*importTask{},
+		tags:      map[string]map[string]string{},
+		tokens:    map[string]string{},
+		buckets:   map[string]*s3Bucket{},
+	}
+}
+
+func (st *state) closeFiles() {
+	for _, v := range st.volumes {
+		if v.owned {
+			os.Remove(v.path)
+		}
+	}
+}
+
+// id returns a new resource id in the dialect's shape.
+func (st *state) id(prefix string) string {
+	if st.s.opts.Dialect == Eucalyptus {
+		if prefix == "ami" {
+			prefix = "emi"
+		}
+		var b [4]byte
+		rand.Read(b[:])
+		return prefix + "-" + hex.EncodeToString(b[:])
+	}
+	return newID(prefix)
+}
+
+func (st *state) setTags(id string, tags map[string]string) {
+	if len(tags) == 0 {
+		return
+	}
+	m := st.tags[id]
+	if m == nil {
+		m = map[string]string{}
+		st.tags[id] = m
+	}
+	for k, v := range tags {
+		m[k] = v
+	}
+}
+
+// tick advances the time-driven state machines.
+func (st *state) tick() {
+	now := time.Now()
+	for _, sn := range st.snapshots {
+		if sn.state == "pending" && !sn.directOpen && sn.blocks != nil && !now.Before(sn.readyAt) {
+			sn.state = "completed"
+		}
+		if sn.directOpen && !sn.deadline.IsZero() && now.After(sn.deadline) {
+			sn.directOpen = false
+			sn.state = "error"
+			sn.statusMessage = "snapshot was not completed before its timeout"
+		}
+	}
+	for _, im := range st.images {
+		if im.state != "pending" || im.pendingWork || now.Before(im.readyAt) {
+			continue
+		}
+		if im.failed != "" {
+			im.state, im.stateReason = "failed", im.failed
+			continue
+		}
+		ok := true
+		for _, b := range im.bdms {
+			if sn := st.snapshots[b.snapshotID]; b.snapshotID != "" && (sn == nil || sn.state != "completed") {
+				ok = false
+			}
+		}
+		if ok {
+			im.state = "available"
+		}
+	}
+	for _, t := range st.tasks {
+		if t.status != "active" {
+			continue
+		}
+		switch {
+		case t.err != "":
+			t.status, t.statusMessage, t.progress = "deleted", t.err, ""
+			switch t.kind {
+			case "snapshot":
+				t.status = "error"
+			case "volume":
+				t.status = "cancelled"
+			}
+		case t.done && !now.Before(t.readyAt):
+			t.status, t.statusMessage, t.progress = "completed", "", ""
+		default:
+			// Progress grows with time towards the deadline.
+			total := t.readyAt.Sub(t.created)
+			p := 50
+			if total > 0 {
+				p = int(100 * now.Sub(t.created) / total)
+			}
+			p = min(max(p, 1), 99)
+			t.progress = fmt.Sprint(p)
+			if t.kind == "image" {
+				t.statusMessage = "converting"
+				if p < 30 {
+					t.statusMessage = "pending"
+				}
+			} else {
+				t.statusMessage = "pending"
+			}
+		}
+	}
+}
+
+// AddInstance seeds an instance whose root volume is in.RootDisk. It returns the instance id.
+func (s *Server) AddInstance(in Instance) (string, error) {
+	fi, err := os.Stat(in.RootDisk)
+	if err != nil {
+		return "", fmt.Errorf("ec2emu: root disk: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.st
+	inst := &instance{
+		id: in.ID, state: in.State, imageID: in.ImageID, instanceType: in.InstanceType,
+		arch: in.Architecture, rootDevice: in.RootDeviceName, bootMode: in.BootMode,
+		az: s.Region + "a", ena: in.EnaSupport, launch: time.Now().UTC(),
+	}
+	if inst.id == "" {
+		inst.id = st.id("i")
+	}
+	if _, dup := st.instances[inst.id]; dup {
+		return "", fmt.Errorf("ec2emu: instance %s exists", inst.id)
+	}
+	if inst.state == "" {
+		inst.state = "running"
+	}
+	if inst.imageID == "" {
+		inst.imageID = st.id("ami")
+	}
+	if inst.instanceType == "" {
+		inst.instanceType = "t3.micro"
+	}
+	if inst.arch == "" {
+		inst.arch = "x86_64"
+	}
+	if inst.rootDevice == "" {
+		inst.rootDevice = "/dev/xvda"
+	}
+	if inst.bootMode == "" {
+		inst.bootMode = "legacy-bios"
+	}
+	inst.privateIP = fmt.Sprintf("10.0.%d.%d", len(st.instances)/250, len(st.instances)%250+10)
+	st.instances[inst.id] = inst
+	vol := &volume{
+		id: st.id("vol"), az: inst.az, volType: "gp3", state: "in-use",
+		sizeGiB: ceilGiB(fi.Size()), sizeBytes: fi.Size(), path: in.RootDisk,
+		created: inst.launch, attInstance: inst.id, attDevice: inst.rootDevice,
+		attTime: inst.launch, deleteOnTermination: true,
+	}
+	st.volumes[vol.id] = vol
+	tags := map[string]string{}
+	for k, v := range in.Tags {
+		tags[k] = v
+	}
+	if in.Name != "" {
+		tags["Name"] = in.Name
+	}
+	st.setTags(inst.id, tags)
+	return inst.id, nil
+}
+
+// AddImage seeds an image (and its root snapshot). It returns the image id.
+func (s *Server) AddImage(in Image) (string, error) {
+	var (
+		m    blockMap
+		size int64
+		err  error
+	)
+	if in.RootDisk != "" {
+		m, size, err = s.blocks.importFile(in.RootDisk)
+		if err != nil {
+			return "", fmt.Errorf("ec2emu: image root disk: %w", err)
+		}
+	} else {
+		m = blockMap{}
+		size = in.VolumeSizeGiB * gib
+		if size == 0 {
+			size = 8 * gib
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.st
+	owner := in.OwnerID
+	if owner == "" {
+		owner = s.AccountID
+	}
+	now := time.Now().UTC()
+	sn := &snapshot{id: st.id("snap"), volumeID: "vol-ffffffff", ownerID: owner, state: "completed",
+		sizeGiB: ceilGiB(size), start: now, readyAt: now, blocks: m, description: "seeded root of " + in.Name}
+	st.snapshots[sn.id] = sn
+	im := &image{
+		id: in.ID, name: in.Name, description: in.Description, ownerID: owner, ownerAlias: in.OwnerAlias,
+		state: in.State, arch: in.Architecture, rootDevice: in.RootDeviceName, virtType: in.VirtualizationType,
+		bootMode: in.BootMode, ena: in.EnaSupport, public: in.Public, created: in.CreationDate.UTC(),
+	}
+	if im.id == "" {
+		im.id = st.id("ami")
+	}
+	if im.state == "" {
+		im.state = "available"
+	}
+	if im.arch == "" {
+		im.arch = "x86_64"
+	}
+	if im.rootDevice == "" {
+		im.rootDevice = "/dev/xvda"
+	}
+	if im.virtType == "" {
+		im.virtType = "hvm"
+	}
+	if in.CreationDate.IsZero() {
+		im.created = now
+	}
+	im.readyAt = im.created
+	im.bdms = []bdm{{device: im.rootDevice, snapshotID: sn.id, sizeGiB: sn.sizeGiB, volType: "gp3", deleteOnTermination: true}}
+	st.images[im.id] = im
+	st.setTags(im.id, in.Tags)
+	return im.id, nil
+}
+
+// InstanceReboots tells how many times CreateImage rebooted an instance (CreateImage
+// without NoReboot reboots it).
+func (s *Server) InstanceReboots(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in := s.st.instances[id]; in != nil {
+		return in.reboots
+	}
+	return -1
+}
+
+// SnapshotInfo is a read-only view of a snapshot for test assertions.
+type SnapshotInfo struct {
+	ID, State, VolumeID string
+	VolumeSizeGiB       int64
+	Blocks              int // written 512 KiB blocks
+}
+
+// Snapshot returns a snapshot's state, or false when it does not exist.
+func (s *Server) Snapshot(id string) (SnapshotInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.tick()
+	sn, ok := s.st.snapshots[id]
+	if !ok {
+		return SnapshotInfo{}, false
+	}
+	return SnapshotInfo{ID: sn.id, State: sn.state, VolumeID: sn.volumeID, VolumeSizeGiB: sn.sizeGiB, Blocks: len(sn.blocks)}, true
+}
+
+// SnapshotIDs lists every snapshot id (to check that nothing is left behind).
+func (s *Server) SnapshotIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id := range s.st.snapshots {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// ImageIDs lists every image id.
+func (s *Server) ImageIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id := range s.st.images {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// WriteSnapshotFile writes a snapshot's content as a sparse raw file of its volume size
+// (or of size bytes when size > 0), for byte comparisons.
+func (s *Server) WriteSnapshotFile(id, path string, size int64) error {
+	s.mu.Lock()
+	sn, ok := s.st.snapshots[id]
+	var m blockMap
+	var sz int64
+	if ok {
+		m, sz = sn.blocks.clone(), sn.sizeGiB*gib
+	}
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("ec2emu: no snapshot %s", id)
+	}
+	if size > 0 {
+		sz = size
+	}
+	return s.blocks.writeFile(m, path, sz)
+}
+
+// VolumePath returns the local file backing a volume: what a helper instance would see as the
+// attached block device. Tests may read and write it between AttachVolume and CreateSnapshot.
+func (s *Server) VolumePath(id string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.st.volumes[id]
+	if !ok {
+		return "", false
+	}
+	return v.path, true
+}
+
+func ceilGiB(n int64) int64 {
+	g := (n + gib - 1) / gib
+	if g == 0 {
+		g = 1
+	}
+	return g
+}
+
+func (s *Server) volumeFile(id string) string {
+	return filepath.Join(s.dir, "volumes", id+".raw")
+}
