@@ -69,4 +69,3 @@ func LocalImage(a packersdk.Artifact) (string, error) {
 	}
 	return "", fmt.Errorf("artifact from %s has no local disk image (files: %v)", a.BuilderId(), a.Files())
 }
-

@@ -48,6 +48,13 @@ type Config struct {
 	ReportFile string `mapstructure:"report_file" required:"false"`
 	// The guest tree to clean. Defaults to the `MountPath` a chromogenic builder provides.
 	Root string `mapstructure:"root" required:"false"`
+	// Convert the guest for another platform after cleaning. `kvm`: a Xen guest becomes a KVM
+	// guest (Xen consoles to ttyS0, `xvd` disks to `vd` in fstab, crypttab and the bootloader
+	// configuration, modprobe aliases and the initramfs configuration to virtio drivers, the
+	// initramfs rebuilt by the guest's own tool inside the guest root, the old one kept as
+	// `*.pre-chromogenic`, grub.cfg regenerated when the guest has grub-mkconfig). Needs the
+	// builder's chroot mounts (proc, sys, dev). Empty (the default): no conversion.
+	Target string `mapstructure:"target" required:"false"`
 
 	ctx interpolate.Context
 }
@@ -94,6 +101,9 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("operations: %w", err))
 	} else if err := c.options().Validate(); err != nil {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("rules: %s", strings.TrimPrefix(err.Error(), "clean: ")))
+	}
+	if c.Target != "" && c.Target != engine.TargetKVM {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("target: %q is not supported (supported: %s)", c.Target, engine.TargetKVM))
 	}
 	for i, r := range c.DeleteLines {
 		if r.Replacement != "" {

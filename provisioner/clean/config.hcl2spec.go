@@ -57,6 +57,7 @@ type FlatConfig struct {
 	AppendLines         []FlatAppendRule  `mapstructure:"append_lines" required:"false" cty:"append_lines" hcl:"append_lines"`
 	ReportFile          *string           `mapstructure:"report_file" required:"false" cty:"report_file" hcl:"report_file"`
 	Root                *string           `mapstructure:"root" required:"false" cty:"root" hcl:"root"`
+	Target              *string           `mapstructure:"target" required:"false" cty:"target" hcl:"target"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -91,6 +92,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"append_lines":               &hcldec.BlockListSpec{TypeName: "append_lines", Nested: hcldec.ObjectSpec((*FlatAppendRule)(nil).HCL2Spec())},
 		"report_file":                &hcldec.AttrSpec{Name: "report_file", Type: cty.String, Required: false},
 		"root":                       &hcldec.AttrSpec{Name: "root", Type: cty.String, Required: false},
+		"target":                     &hcldec.AttrSpec{Name: "target", Type: cty.String, Required: false},
 	}
 	return s
 }

@@ -67,5 +67,33 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 			ui.Say(fmt.Sprintf("Cleaning report written to %s", p.config.ReportFile))
 		}
 	}
-	return runErr
+	if runErr != nil || p.config.Target == "" {
+		return runErr
+	}
+	return p.convert(ctx, ui, r)
+}
+
+// convert runs the target conversion and writes its report next to the cleaning report.
+func (p *Provisioner) convert(ctx context.Context, ui packersdk.Ui, r *guestfs.Root) error {
+	ui.Say(fmt.Sprintf("Converting %s for %s...", r.Dir(), p.config.Target))
+	rep, err := engine.Convert(ctx, r, engine.ConvertOptions{
+		Target: p.config.Target,
+		DryRun: p.config.DryRun,
+		Logf:   func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
+	})
+	if rep == nil {
+		return err
+	}
+	for _, line := range strings.Split(strings.TrimRight(rep.Summary(), "\n"), "\n") {
+		ui.Message(line)
+	}
+	if js, jerr := rep.JSON(); jerr == nil {
+		file := strings.TrimSuffix(p.config.ReportFile, ".json") + "-convert.json"
+		if werr := os.WriteFile(file, js, 0o644); werr != nil {
+			ui.Error(fmt.Sprintf("conversion report: %s", werr))
+		} else {
+			ui.Say(fmt.Sprintf("Conversion report written to %s", file))
+		}
+	}
+	return err
 }

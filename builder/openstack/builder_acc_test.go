@@ -1,0 +1,165 @@
+package openstack
+
+import (
+	_ "embed"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+)
+
+//go:embed test-fixtures/image-mode.pkr.hcl
+var imageModeTemplate string
+
+//go:embed test-fixtures/snapshot-mode.pkr.hcl
+var snapshotModeTemplate string
+
+// sampleServer uploads the sample Debian image to project A and boots a server from it.
+func sampleServer(t *testing.T) (string, *images.Image, string) {
+	t.Helper()
+	clouds := openstacktest.CloudsFile(t)
+	a := openstacktest.Connect(t, "aio-a")
+	qcow := filepath.Join(t.TempDir(), "sample.qcow2")
+	if out, err := exec.Command("qemu-img", "convert", "-O", "qcow2", testimages.Sample(t), qcow).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert: %v %s", err, out)
+	}
+	name := fmt.Sprintf("acc-src-%d", time.Now().UnixNano())
+	img := openstacktest.UploadImage(t, a, name, qcow, "qcow2")
+	srv := openstacktest.BootServer(t, a, name, img.ID)
+	return clouds, img, srv.ID
+}
+
+// TestAccOpenStack boots one server from the sample Debian image in the all-in-one cloud and
+// captures it in each mode with the real packer binary.
+func TestAccOpenStack(t *testing.T) {
+	packertest.Setup(t)
+	clouds, src, serverID := sampleServer(t)
+	t.Run("image-mode", func(t *testing.T) { testImageMode(t, clouds, src, serverID) })
+	t.Run("snapshot-mode", func(t *testing.T) { testSnapshotMode(t, clouds, serverID) })
+	t.Run("failure-cleans-up", func(t *testing.T) { testFailureCleansUp(t, clouds, serverID) })
+}
+
+// testImageMode captures a running server: Nova snapshot, the data streamed home, a shell
+// provisioner in the chroot, and a new raw image uploaded. The new image holds the
+// provisioner's file and lacks the removed ones, carries the source's properties, is private,
+// and the intermediate snapshot is gone.
+func testImageMode(t *testing.T, clouds string, src *images.Image, serverID string) {
+	env := packertest.Setup(t)
+	a := openstacktest.Connect(t, "aio-a")
+	dir := t.TempDir()
+	name := fmt.Sprintf("acc-image-%d", time.Now().UnixNano())
+	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
+	res := env.Build(t, dir, imageModeTemplate, 30*time.Minute,
+		"-var", "clouds_file="+clouds, "-var", "instance_id="+serverID, "-var", "image_name="+name,
+		"-var", "output_directory="+filepath.Join(dir, "out"), "-var", "marker="+marker)
+	if res.Err != nil {
+		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
+	}
+	var made *images.Image
+	var snapshots []string
+	for _, img := range openstacktest.ListImages(t, a) {
+		if img.Name == name {
+			im := img
+			made = &im
+		}
+		if strings.HasPrefix(img.Name, "chromogenic-") {
+			snapshots = append(snapshots, img.Name)
+		}
+	}
+	if made == nil {
+		t.Fatalf("image %s not in Glance after the build:\n%s", name, res.Output)
+	}
+	t.Cleanup(func() { openstacktest.DeleteImage(t, a, made.ID) })
+	if len(snapshots) > 0 {
+		t.Errorf("intermediate snapshots left behind: %v", snapshots)
+	}
+	if made.Status != images.ImageStatusActive || made.Visibility != images.ImageVisibilityPrivate || made.DiskFormat != "raw" {
+		t.Errorf("new image: status %s visibility %s format %s", made.Status, made.Visibility, made.DiskFormat)
+	}
+	if made.Properties["os_distro"] != "debian" || made.Properties["chromogenic_test"] != "yes" {
+		t.Errorf("properties not carried/added: %v", made.Properties)
+	}
+	if len(made.Tags) != 1 || made.Tags[0] != "chromogenic-acc" {
+		t.Errorf("tags %v", made.Tags)
+	}
+	raw := filepath.Join(dir, "made.raw")
+	openstacktest.DownloadImage(t, a, made.ID, raw)
+	got := packertest.GuestFiles(t, raw, "/root/openstack-acc-marker", "/etc/ssh/ssh_host_rsa_key", "/etc/hostname")
+	if string(got["/root/openstack-acc-marker"]) != marker+"\n" {
+		t.Errorf("provisioned file in the new image = %q", got["/root/openstack-acc-marker"])
+	}
+	if _, ok := got["/etc/ssh/ssh_host_rsa_key"]; ok {
+		t.Errorf("removed file still in the new image")
+	}
+	if _, ok := got["/etc/hostname"]; !ok {
+		t.Errorf("neighbour /etc/hostname missing from the new image")
+	}
+	// The source image is untouched.
+	if again, err := openstackGet(t, src.ID); err != nil || again.Checksum != src.Checksum || again.Status != images.ImageStatusActive {
+		t.Errorf("source image changed: %v %v", again, err)
+	}
+}
+
+// testSnapshotMode only snapshots the server and leaves it as the artifact.
+func testSnapshotMode(t *testing.T, clouds, serverID string) {
+	env := packertest.Setup(t)
+	a := openstacktest.Connect(t, "aio-a")
+	dir := t.TempDir()
+	name := fmt.Sprintf("acc-snap-%d", time.Now().UnixNano())
+	res := env.Build(t, dir, snapshotModeTemplate, 20*time.Minute,
+		"-var", "clouds_file="+clouds, "-var", "instance_id="+serverID, "-var", "image_name="+name)
+	if res.Err != nil {
+		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
+	}
+	found := false
+	for _, img := range openstacktest.ListImages(t, a) {
+		if img.Name == name {
+			found = true
+			t.Cleanup(func() { openstacktest.DeleteImage(t, a, img.ID) })
+			if img.Status != images.ImageStatusActive || img.Visibility != images.ImageVisibilityPrivate || img.SizeBytes == 0 {
+				t.Errorf("snapshot: status %s visibility %s size %d", img.Status, img.Visibility, img.SizeBytes)
+			}
+			if len(img.Tags) != 1 || img.Tags[0] != "chromogenic-acc" {
+				t.Errorf("tags %v", img.Tags)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("snapshot %s not in Glance:\n%s", name, res.Output)
+	}
+}
+
+// testFailureCleansUp: a build that fails after the snapshot leaves no snapshot and no
+// half-made image behind.
+func testFailureCleansUp(t *testing.T, clouds, serverID string) {
+	env := packertest.Setup(t)
+	a := openstacktest.Connect(t, "aio-a")
+	dir := t.TempDir()
+	name := fmt.Sprintf("acc-fail-%d", time.Now().UnixNano())
+	failing := strings.Replace(imageModeTemplate, `"rm -f /etc/ssh/ssh_host_*"`, `"exit 7"`, 1)
+	res := env.Build(t, dir, failing, 20*time.Minute,
+		"-var", "clouds_file="+clouds, "-var", "instance_id="+serverID, "-var", "image_name="+name,
+		"-var", "output_directory="+filepath.Join(dir, "out"), "-var", "marker=x")
+	if res.Err == nil {
+		t.Fatalf("build with a failing provisioner succeeded:\n%s", res.Output)
+	}
+	for _, img := range openstacktest.ListImages(t, a) {
+		if img.Name == name || strings.HasPrefix(img.Name, "chromogenic-") {
+			t.Errorf("left behind after a failed build: %s (%s, %s)", img.Name, img.ID, img.Status)
+			openstacktest.DeleteImage(t, a, img.ID)
+		}
+	}
+}
+
+func openstackGet(t *testing.T, id string) (*images.Image, error) {
+	a := openstacktest.Connect(t, "aio-a")
+	return images.Get(t.Context(), a.Image, id).Extract()
+}

@@ -1,0 +1,282 @@
+package clean
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+)
+
+// Hypervisor and target conversion.
+//
+// Convert turns a guest set up for one hypervisor into one that boots on a target platform.
+// Today the source is Xen (paravirtual or HVM) and the targets are "kvm" (virtio disk and
+// network, serial console on ttyS0) and, prepared but not yet boot-tested, "aws" (ENA and
+// NVMe drivers in the initramfs, ttyS0). The steps follow virt-v2v's Linux conversion:
+//
+//  1. console:          Xen consoles (hvc0, xvc0) become ttyS0 in inittab, systemd getty
+//     units, upstart jobs and securetty;
+//  2. block-devices:    /dev/xvdX names become UUID= (when the caller maps them) or the target's
+//     names in fstab, crypttab and every bootloader configuration (kernel command
+//     lines: root=, resume=, console=); stale LVM and blkid device caches go;
+//  3. modprobe:         Xen block and network aliases point at the target's drivers;
+//  4. initramfs-config: the target's drivers are listed for the guest's initramfs tool
+//     (initramfs-tools modules file, a dracut.conf.d file, SUSE INITRD_MODULES) and Xen
+//     drivers are dropped from those lists;
+//  5. initramfs:        each kernel's initramfs is rebuilt by the guest's own tool, run inside
+//     the guest root with chroot(2) (never on the host), the old one kept as
+//     *.pre-chromogenic;
+//  6. bootloader:       grub.cfg is regenerated when the guest has grub-mkconfig/update-grub
+//     (the in-place edits of step 2 stand otherwise, and for extlinux and
+//     grub-legacy).
+//
+// Every guest file is read and written through guestfs (resolved inside the root), every change
+// is recorded in the Report like a cleaning op's, and DryRun lists it all without changing
+// anything or running anything.
+
+// Conversion targets.
+const (
+	TargetKVM = "kvm"
+	TargetAWS = "aws"
+)
+
+// Report actions added by conversions.
+const (
+	// Copied: a file was copied (Path is the copy; Reason names the original).
+	Copied Action = "copied"
+	// Ran: a guest program ran inside the guest root (Path is the program, Reason its
+	// arguments and outcome).
+	Ran Action = "ran"
+)
+
+// PreConvertSuffix is appended to the name of an initramfs kept from before the conversion.
+const PreConvertSuffix = ".pre-chromogenic"
+
+// targetSpec describes what a target platform needs from a Linux guest.
+type targetSpec struct {
+	name string
+	// modules go into the initramfs (those the guest's kernels have, in this order).
+	modules []string
+	// required: at least one of these must exist for a kernel, or the conversion fails.
+	required []string
+	// blockAlias and netAlias replace Xen drivers in modprobe aliases.
+	blockAlias, netAlias string
+	// diskPrefix replaces "xvd" in device names the caller did not map to a UUID ("" keeps
+	// the Xen names).
+	diskPrefix string
+	// console is the serial console device.
+	console string
+	// dropXen removes Xen drivers from the initramfs module lists.
+	dropXen bool
+}
+
+var targetSpecs = map[string]targetSpec{
+	TargetKVM: {
+		name:       TargetKVM,
+		modules:    []string{"virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "virtio_console"},
+		required:   []string{"virtio_blk", "virtio_scsi"},
+		blockAlias: "virtio_blk", netAlias: "virtio_net",
+		diskPrefix: "vd",
+		console:    "ttyS0",
+		dropXen:    true,
+	},
+	// AWS: Nitro instances see NVMe disks and ENA network cards; older instance types are
+	// still Xen, so Xen drivers stay and disk names are only rewritten to UUIDs.
+	TargetAWS: {
+		name:       TargetAWS,
+		modules:    []string{"nvme", "nvme_core", "ena", "xen_blkfront", "xen_netfront"},
+		required:   []string{"nvme"},
+		blockAlias: "nvme", netAlias: "ena",
+		console: "ttyS0",
+	},
+}
+
+// Targets lists the conversion targets Convert accepts.
+func Targets() []string {
+	var t []string
+	for n := range targetSpecs {
+		t = append(t, n)
+	}
+	sort.Strings(t)
+	return t
+}
+
+// ValidTarget reports whether target is a conversion target ("" is not).
+func ValidTarget(target string) bool { _, ok := targetSpecs[target]; return ok }
+
+// Exec runs a guest program inside the guest root dir (argv[0] is a guest path) and returns
+// its combined output.
+type Exec func(ctx context.Context, dir string, argv []string) ([]byte, error)
+
+// ConvertOptions configure Convert.
+type ConvertOptions struct {
+	// Target is the platform to convert to (TargetKVM, TargetAWS).
+	Target string `json:"target"`
+	// DryRun lists what would change without changing or running anything.
+	DryRun bool `json:"dry_run,omitempty"`
+	// Devices maps guest kernel device names (/dev/xvda1) to what should replace them,
+	// normally "UUID=<filesystem uuid>" (see DeviceSpecs). Unmapped Xen names get the
+	// target's names (/dev/vda1 for kvm). Nil means MountedDeviceSpecs (the UUIDs of the
+	// guest filesystems mounted under the root); an empty map renames every Xen name.
+	Devices map[string]string `json:"devices,omitempty"`
+	// NoRebuild skips rebuilding the initramfs and regenerating the bootloader configuration
+	// (file edits only; the guest will most likely not boot on the target until its
+	// initramfs is rebuilt).
+	NoRebuild bool `json:"no_rebuild,omitempty"`
+	// Exec runs guest programs; nil means ChrootExec, which needs proc, sys and dev mounted in
+	// the root (checked). Another Exec answers for its programs' environment.
+	Exec Exec `json:"-"`
+	// AllowLiveRoot lets Convert work on this machine's own "/".
+	AllowLiveRoot bool `json:"allow_live_root,omitempty"`
+	// MaxEditSize is the largest file read to edit (default 16 MiB).
+	MaxEditSize int64 `json:"max_edit_size,omitempty"`
+	// Logf receives one line per step and per error.
+	Logf func(format string, args ...any) `json:"-"`
+}
+
+// DeviceSpecs maps the Xen names of the partitions of the guest's first disk (/dev/xvda1...,
+// or /dev/xvda for a partitionless disk: key 0) to "UUID=<uuid>", for ConvertOptions.Devices.
+// uuids maps partition numbers to filesystem UUIDs; empty UUIDs are left out.
+func DeviceSpecs(uuids map[int]string) map[string]string {
+	m := map[string]string{}
+	for n, u := range uuids {
+		if u == "" {
+			continue
+		}
+		name := "/dev/xvda"
+		if n > 0 {
+			name += strconv.Itoa(n)
+		}
+		m[name] = "UUID=" + u
+	}
+	return m
+}
+
+// convertStep is one step of a conversion; it works through e like an op.
+type convertStep struct {
+	name, description string
+	run               func(c *converter) error
+	rebuild           bool // skipped with NoRebuild
+}
+
+var convertSteps = []convertStep{
+	{"console", "Xen consoles (hvc0, xvc0) to the target's serial console", (*converter).console, false},
+	{"block-devices", "Xen disk names to UUIDs or the target's names in fstab, crypttab and bootloader configuration", (*converter).blockDevices, false},
+	{"modprobe", "modprobe aliases of Xen drivers to the target's drivers", (*converter).modprobe, false},
+	{"initramfs-config", "the target's drivers listed for the guest's initramfs tool", (*converter).initramfsConfig, false},
+	{"initramfs", "initramfs rebuilt by the guest's own tool inside the guest root", (*converter).rebuildInitramfs, true},
+	{"bootloader", "bootloader configuration regenerated by the guest's own tool", (*converter).regenerateBootloader, true},
+}
+
+// converter carries one conversion.
+type converter struct {
+	e      *Env
+	spec   targetSpec
+	opts   *ConvertOptions
+	exec   Exec
+	mods   []string                   // target modules available for the guest's kernels (set by initramfs-config)
+	kmods  map[string]map[string]bool // kernel version -> its modules (set by initramfs-config)
+	modCfg bool                       // the initramfs configuration was changed
+	steps  bool                       // each step has its own OpReport (Convert)
+	// customExec: programs run through ConvertOptions.Exec, which answers for the
+	// environment they need (no check for proc, sys and dev mounts).
+	customExec bool
+}
+
+// Convert converts the guest tree at root for opts.Target and returns the report (one OpReport
+// per step, named "convert-<step>"). Like Run, it returns the report whenever the steps ran,
+// with the joined step errors.
+func Convert(ctx context.Context, root *guestfs.Root, opts ConvertOptions) (*Report, error) {
+	spec, ok := targetSpecs[opts.Target]
+	if !ok {
+		return nil, fmt.Errorf("clean: unknown conversion target %q (known: %s)", opts.Target, strings.Join(Targets(), ", "))
+	}
+	if opts.MaxEditSize < 0 {
+		return nil, fmt.Errorf("clean: max_edit_size must not be negative")
+	}
+	rootFI, err := root.Stat("/")
+	if err != nil {
+		return nil, fmt.Errorf("clean: %w", err)
+	}
+	rst, _ := rootFI.Sys().(*syscall.Stat_t)
+	if !opts.AllowLiveRoot && isHostRoot(root.Dir(), rst) {
+		return nil, ErrLiveRoot
+	}
+	info, err := guestfs.Inspect(root)
+	if err != nil {
+		return nil, fmt.Errorf("clean: inspect: %w", err)
+	}
+	if !info.Linux {
+		return nil, ErrNotLinux
+	}
+	st := newState(root, rst, opts.DryRun, opts.MaxEditSize)
+	eo := &Options{DryRun: opts.DryRun, MaxEditSize: opts.MaxEditSize, Logf: opts.Logf}
+	var names []string
+	for _, s := range convertSteps {
+		names = append(names, "convert-"+s.name)
+	}
+	rep := &Report{Root: root.Dir(), DryRun: opts.DryRun, Guest: info, Operations: names, Started: time.Now()}
+	if opts.Devices == nil {
+		opts.Devices = MountedDeviceSpecs(ctx, root)
+	}
+	c := &converter{spec: spec, opts: &opts, exec: opts.Exec, steps: true}
+	if c.exec == nil {
+		c.exec = ChrootExec
+	} else {
+		c.customExec = true
+	}
+	for _, s := range convertSteps {
+		or := OpReport{Name: "convert-" + s.name, Description: s.description, Status: StatusDone}
+		if err := ctx.Err(); err != nil {
+			rep.Duration = time.Since(rep.Started)
+			rep.total()
+			return rep, err
+		}
+		if s.rebuild && opts.NoRebuild {
+			or.Status, or.Reason = StatusNotApplicable, "no_rebuild set"
+			rep.Ops = append(rep.Ops, or)
+			continue
+		}
+		if opts.Logf != nil {
+			opts.Logf("convert %s: %s", s.name, s.description)
+		}
+		start := time.Now()
+		c.e = &Env{Root: root, OS: info, Opts: eo, ctx: ctx, st: st, rep: &or}
+		if err := s.run(c); err != nil {
+			c.e.Errorf("%v", err)
+		}
+		if len(or.Errors) > 0 {
+			or.Status = StatusFailed
+		}
+		or.Duration = time.Since(start)
+		rep.Ops = append(rep.Ops, or)
+	}
+	rep.Duration = time.Since(rep.Started)
+	rep.total()
+	return rep, rep.Err()
+}
+
+// newState prepares the shared state of a run on root (rst: the root's stat).
+func newState(root *guestfs.Root, rst *syscall.Stat_t, dry bool, maxEdit int64) *state {
+	st := &state{
+		dry:       dry,
+		removed:   map[string]bool{},
+		removedID: map[[2]uint64]bool{},
+		truncated: map[string]bool{},
+		overlay:   map[string][]byte{},
+		maxEdit:   maxEdit,
+	}
+	if st.maxEdit == 0 {
+		st.maxEdit = defaultMaxEditSize
+	}
+	if rst != nil {
+		st.rootID = [2]uint64{uint64(rst.Dev), rst.Ino}
+	}
+	st.findForeign(root)
+	return st
+}

@@ -1,0 +1,295 @@
+package clean
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The steps of Convert that run guest programs: rebuilding the initramfs and regenerating the
+// bootloader configuration.
+
+// chrootEnv is the whole environment of guest programs (nothing leaks from the host's).
+var chrootEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/root", "LANG=C", "LC_ALL=C", "TERM=dumb", "DEBIAN_FRONTEND=noninteractive",
+}
+
+// ChrootExec is the default Exec: it runs argv with its root directory changed to dir
+// (chroot(2) in the child, before execve, as chroot(8) does), so argv[0] is a guest path and
+// the guest's program, libraries and configuration are used, never the host's. The process
+// gets a fixed environment, no stdin, its own process group (killed when ctx ends) and
+// working directory "/". The guest root must have /proc, /sys and /dev mounted for the usual
+// tools (see chroot.Guest.MountChroot).
+func ChrootExec(ctx context.Context, dir string, argv []string) ([]byte, error) {
+	if len(argv) == 0 || !strings.HasPrefix(argv[0], "/") {
+		return nil, fmt.Errorf("chroot exec: want an absolute guest program path, got %q", argv)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Path = argv[0] // resolved inside the chroot by execve, never looked up on the host
+	cmd.Dir = "/"
+	cmd.Env = chrootEnv
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dir, Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	return cmd.CombinedOutput()
+}
+
+// findProgram returns the guest path of the first of names found in the usual directories.
+func (c *converter) findProgram(names ...string) string {
+	for _, n := range names {
+		for _, d := range []string{"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"} {
+			if c.e.IsFile(d + n) {
+				return d + n
+			}
+		}
+	}
+	return ""
+}
+
+// run runs a guest program (dry run: only records it) and records the outcome. It returns
+// false when the program failed (the error is recorded unless quiet).
+func (c *converter) run(argv []string, quiet bool) (string, bool) {
+	e := c.e
+	ch := Change{Action: Ran, Path: argv[0], Reason: strings.Join(argv[1:], " ")}
+	if e.DryRun() {
+		ch.Reason += " (dry run: not run)"
+		e.record(ch)
+		return "", true
+	}
+	if e.Opts.Logf != nil {
+		e.Opts.Logf("convert: running %s in the guest root", strings.Join(argv, " "))
+	}
+	start := time.Now()
+	out, err := c.exec(e.ctx, e.Root.Dir(), argv)
+	took := time.Since(start).Round(time.Millisecond)
+	if err != nil {
+		ch.Reason += fmt.Sprintf(": failed after %s: %v", took, err)
+		e.record(ch)
+		if !quiet {
+			e.Errorf("%s %s: %v\n%s", argv[0], strings.Join(argv[1:], " "), err, lastLines(string(out), 20))
+		}
+		return string(out), false
+	}
+	ch.Reason += fmt.Sprintf(": ok in %s", took)
+	e.record(ch)
+	return string(out), true
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// chrootReady returns why guest programs cannot run in the root ("" when they can).
+func (c *converter) chrootReady() string {
+	if mp, err := c.e.Root.IsMountPoint("/proc"); err != nil || !mp {
+		return "/proc is not mounted in the guest root"
+	}
+	if mp, err := c.e.Root.IsMountPoint("/sys"); err != nil || !mp {
+		return "/sys is not mounted in the guest root"
+	}
+	if fi, err := c.e.Root.Stat("/dev/null"); err != nil || fi.Mode()&fs.ModeCharDevice == 0 {
+		return "/dev is not mounted in the guest root"
+	}
+	return ""
+}
+
+// copyFile copies regular guest file src to the new name dst (same mode), dry-run aware.
+func (c *converter) copyFile(src, dst string) bool {
+	e := c.e
+	fi, err := e.Lstat(src)
+	if err != nil {
+		e.failOrSkip(src, "", "lstat", err)
+		return false
+	}
+	if !fi.Mode().IsRegular() {
+		e.Skip(src, typeName(fi.Mode()), "not a regular file: not copied")
+		return false
+	}
+	if r := e.guard(dst); r != "" {
+		e.Skip(dst, "file", r)
+		return false
+	}
+	ch := Change{Action: Copied, Path: dst, Type: "file", Size: fi.Size(), Reason: "copy of " + src}
+	if e.DryRun() {
+		e.record(ch)
+		return true
+	}
+	in, err := e.Root.OpenFile(src, syscall.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		e.failOrSkip(src, "file", "open", err)
+		return false
+	}
+	defer in.Close()
+	out, err := e.Root.OpenFile(dst, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_NOFOLLOW, fi.Mode().Perm())
+	if err != nil {
+		e.failOrSkip(dst, "file", "create", err)
+		return false
+	}
+	_, err = io.Copy(out, in)
+	if err1 := out.Sync(); err == nil {
+		err = err1
+	}
+	if err1 := out.Close(); err == nil {
+		err = err1
+	}
+	if err != nil {
+		_ = e.Root.Remove(dst)
+		e.Errorf("copy %s to %s: %v", src, dst, err)
+		return false
+	}
+	e.record(ch)
+	return true
+}
+
+// rebuildInitramfs rebuilds the initramfs of every kernel the target can boot with the guest's
+// own tool, inside the guest root, keeping the old one as *.pre-chromogenic.
+func (c *converter) rebuildInitramfs() error {
+	e := c.e
+	if c.kmods == nil {
+		return fmt.Errorf("not rebuilt: the initramfs configuration step failed")
+	}
+	if !e.DryRun() && !c.customExec {
+		if why := c.chrootReady(); why != "" {
+			return fmt.Errorf("cannot run the guest's initramfs tool: %s (mount proc, sys and dev, as chroot_mounts does)", why)
+		}
+	}
+	tool := e.OS.InitramfsTool
+	prog := c.findProgram(tool)
+	if prog == "" {
+		return fmt.Errorf("initramfs tool %q not found in the guest", tool)
+	}
+	suse := e.IsFile("/etc/sysconfig/kernel") && e.OS.Family == "suse"
+	for _, k := range e.OS.Kernels {
+		switch {
+		case k.Xen:
+			e.Skip(k.Image, "file", "Xen-only kernel flavour: its initramfs is left alone")
+			continue
+		case !k.Modules:
+			e.Skip(k.Image, "file", "no /lib/modules/"+k.Version+": initramfs not rebuilt")
+			continue
+		}
+		set := c.kmods[k.Version]
+		var mods []string
+		for _, m := range c.mods {
+			if set[m] {
+				mods = append(mods, m)
+			}
+		}
+		initrd := k.Initramfs
+		exists := initrd != ""
+		if !exists {
+			switch {
+			case tool == "update-initramfs":
+				initrd = "/boot/initrd.img-" + k.Version
+			case tool == "dracut":
+				initrd = "/boot/initramfs-" + k.Version + ".img"
+			case suse:
+				initrd = "/boot/initrd-" + k.Version
+			default:
+				initrd = "/boot/initrd-" + k.Version + ".img"
+			}
+		} else {
+			backup := initrd + PreConvertSuffix
+			if e.Exists(backup) {
+				e.Skip(backup, "file", "kept from an earlier conversion: not overwritten")
+			} else if !c.copyFile(initrd, backup) {
+				e.Errorf("%s: not rebuilt, the old initramfs could not be kept", k.Version)
+				continue
+			}
+		}
+		var argv []string
+		switch {
+		case tool == "update-initramfs" && exists:
+			argv = []string{prog, "-u", "-k", k.Version}
+		case tool == "update-initramfs":
+			argv = []string{prog, "-c", "-k", k.Version}
+		case tool == "dracut":
+			argv = []string{prog, "-f"}
+			if len(mods) > 0 {
+				argv = append(argv, "--add-drivers", strings.Join(mods, " "))
+			}
+			argv = append(argv, initrd, k.Version)
+		case suse:
+			argv = []string{prog, "-k", k.Image, "-i", initrd}
+		default: // Red Hat's mkinitrd
+			argv = []string{prog, "-f"}
+			for _, m := range mods {
+				argv = append(argv, "--with="+m)
+			}
+			argv = append(argv, initrd, k.Version)
+		}
+		if _, ok := c.run(argv, false); !ok || e.DryRun() {
+			continue
+		}
+		if fi, err := e.Root.Stat(initrd); err != nil || fi.Size() == 0 {
+			e.Errorf("%s: %s ran but %s is missing or empty", k.Version, tool, initrd)
+		}
+	}
+	return nil
+}
+
+// regenerateBootloader regenerates grub.cfg with the guest's grub-mkconfig (or update-grub).
+// Without such a tool, or when it fails, the configuration keeps the in-place edits of the
+// console and block-devices steps.
+func (c *converter) regenerateBootloader() error {
+	e := c.e
+	if e.OS.Bootloader != "grub2" || e.OS.BootloaderConfig == "" {
+		bl := e.OS.Bootloader
+		if bl == "" {
+			bl = "no known bootloader"
+		}
+		c.notApplicable(bl + ": no configuration generator, configuration edited in place")
+		return nil
+	}
+	cfg := e.OS.BootloaderConfig
+	var argv []string
+	if p := c.findProgram("update-grub"); p != "" && strings.HasPrefix(cfg, "/boot/grub/") {
+		argv = []string{p}
+	} else if p := c.findProgram("grub2-mkconfig", "grub-mkconfig"); p != "" {
+		argv = []string{p, "-o", cfg}
+	} else {
+		c.notApplicable("no grub-mkconfig in the guest: " + cfg + " edited in place")
+		return nil
+	}
+	if !e.DryRun() && !c.customExec {
+		if why := c.chrootReady(); why != "" {
+			e.Skip(cfg, "file", "not regenerated ("+why+"): edited in place")
+			return nil
+		}
+	}
+	backup := cfg + PreConvertSuffix
+	if !e.Exists(backup) {
+		c.copyFile(cfg, backup)
+	}
+	if out, ok := c.run(argv, true); !ok {
+		// The in-place edits stand; grub-mkconfig often cannot probe loop devices.
+		e.Skip(cfg, "file", "regeneration failed, the in-place edits stand: "+lastLines(out, 3))
+		if !e.DryRun() && e.Exists(backup) {
+			// grub-mkconfig writes to a temporary file first, but be sure cfg is whole.
+			if fi, err := e.Root.Stat(cfg); err != nil || fi.Size() == 0 {
+				if err := e.Root.Rename(backup, cfg); err != nil {
+					e.Errorf("restore %s: %v", cfg, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// notApplicable marks the current step not applicable (Convert's per-step reports only; inside
+// the xen-to-kvm op the op as a whole stays done).
+func (c *converter) notApplicable(why string) {
+	if c.steps {
+		c.e.rep.Status, c.e.rep.Reason = StatusNotApplicable, why
+	}
+}
