@@ -8,10 +8,13 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
+	ec2builder "github.com/chromogenic/packer-plugin-chromogenic/builder/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/builder/local"
 	"github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
+	ec2image "github.com/chromogenic/packer-plugin-chromogenic/datasource/ec2-image"
 	openstackimage "github.com/chromogenic/packer-plugin-chromogenic/datasource/openstack-image"
 	"github.com/chromogenic/packer-plugin-chromogenic/post-processor/convert"
+	ec2import "github.com/chromogenic/packer-plugin-chromogenic/post-processor/ec2-import"
 	openstackimport "github.com/chromogenic/packer-plugin-chromogenic/post-processor/openstack-import"
 	"github.com/chromogenic/packer-plugin-chromogenic/provisioner/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/version"
@@ -21,10 +24,13 @@ func main() {
 	pps := plugin.NewSet()
 	pps.RegisterBuilder("local", new(local.Builder))
 	pps.RegisterBuilder("openstack", new(openstack.Builder))
+	pps.RegisterBuilder("ec2", new(ec2builder.Builder))
 	pps.RegisterProvisioner("clean", new(clean.Provisioner))
 	pps.RegisterPostProcessor("convert", new(convert.PostProcessor))
 	pps.RegisterPostProcessor("openstack-import", new(openstackimport.PostProcessor))
+	pps.RegisterPostProcessor("ec2-import", new(ec2import.PostProcessor))
 	pps.RegisterDatasource("openstack-image", new(openstackimage.Datasource))
+	pps.RegisterDatasource("ec2-image", new(ec2image.Datasource))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())

@@ -5,6 +5,11 @@ integration {
   identifier = "packer/chromogenic/chromogenic"
   component {
     type = "builder"
+    name = "chromogenic-ec2 - Builders"
+    slug = "ec2"
+  }
+  component {
+    type = "builder"
     name = "chromogenic-local - Builders"
     slug = "local"
   }
@@ -25,8 +30,18 @@ integration {
   }
   component {
     type = "post-processor"
+    name = "chromogenic-ec2-import - Post-Processors"
+    slug = "ec2-import"
+  }
+  component {
+    type = "post-processor"
     name = "chromogenic-openstack-import - Post-Processors"
     slug = "openstack-import"
+  }
+  component {
+    type = "data-source"
+    name = "chromogenic-ec2-image - Data Sources"
+    slug = "ec2-image"
   }
   component {
     type = "data-source"

@@ -1,0 +1,95 @@
+//go:generate packer-sdc struct-markdown
+//go:generate packer-sdc mapstructure-to-hcl2 -type AccessConfig
+
+package ec2
+
+import (
+	"fmt"
+	"os"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+)
+
+// AccessConfig says how to reach AWS or an EC2-compatible cloud. Leave the credentials empty to
+// use the usual AWS sources, as the AWS CLI does: `AWS_ACCESS_KEY_ID` /
+// `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, `AWS_PROFILE` and the shared config and
+// credentials files (with roles to assume and SSO), then container and instance roles.
+type AccessConfig struct {
+	// The access key. With `secret_key`, it overrides every other source.
+	AccessKey string `mapstructure:"access_key" required:"false"`
+	// The secret key.
+	SecretKey string `mapstructure:"secret_key" required:"false"`
+	// A session token for temporary credentials.
+	Token string `mapstructure:"token" required:"false"`
+	// The profile of the shared config and credentials files. Defaults to `AWS_PROFILE` or
+	// `default`.
+	Profile string `mapstructure:"profile" required:"false"`
+	// The shared credentials file. Defaults to `AWS_SHARED_CREDENTIALS_FILE` or
+	// `~/.aws/credentials`.
+	SharedCredentialsFile string `mapstructure:"shared_credentials_file" required:"false"`
+	// The shared config file. Defaults to `AWS_CONFIG_FILE` or `~/.aws/config`.
+	SharedConfigFile string `mapstructure:"shared_config_file" required:"false"`
+	// The region. Defaults to `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile's region.
+	// Any name works for clouds that ignore it (Eucalyptus).
+	Region string `mapstructure:"region" required:"false"`
+	// A custom EC2 endpoint, such as `https://clc.example.org:8773/services/compute`
+	// (Eucalyptus) or a VPC endpoint.
+	CustomEndpointEC2 string `mapstructure:"custom_endpoint_ec2" required:"false"`
+	// A custom endpoint of the EBS direct APIs.
+	CustomEndpointEBS string `mapstructure:"custom_endpoint_ebs" required:"false"`
+	// A custom S3 endpoint (path-style addressing is used), such as
+	// `https://clc.example.org:8773/services/objectstorage`.
+	CustomEndpointS3 string `mapstructure:"custom_endpoint_s3" required:"false"`
+	// Do not verify TLS certificates (self-signed private clouds). `AWS_CA_BUNDLE` is the safer
+	// way to trust a private CA.
+	InsecureSkipTLSVerify bool `mapstructure:"insecure_skip_tls_verify" required:"false"`
+	// How many times the SDK tries one request on throttling and server errors. Defaults to 8.
+	MaxRetries int `mapstructure:"max_retries" required:"false"`
+}
+
+// Prepare validates the settings; every error names its field.
+func (c *AccessConfig) Prepare() []error {
+	var errs []error
+	packersdk.LogSecretFilter.Set(c.SecretKey, c.Token)
+	if (c.AccessKey == "") != (c.SecretKey == "") {
+		errs = append(errs, fmt.Errorf("access_key and secret_key go together"))
+	}
+	if c.Token != "" && c.AccessKey == "" {
+		errs = append(errs, fmt.Errorf("token needs access_key and secret_key"))
+	}
+	for field, path := range map[string]string{"shared_credentials_file": c.SharedCredentialsFile, "shared_config_file": c.SharedConfigFile} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+		}
+	}
+	if c.MaxRetries < 0 {
+		errs = append(errs, fmt.Errorf("max_retries must not be negative"))
+	}
+	return errs
+}
+
+// RequireEBSDirect fails for clouds without the EBS direct APIs (Eucalyptus), which the
+// transfers of the builder and of chromogenic-ec2-import need.
+func (c *AccessConfig) RequireEBSDirect() error {
+	if cloud.IsEucalyptusEndpoint(c.CustomEndpointEC2) && c.CustomEndpointEBS == "" {
+		return fmt.Errorf("custom_endpoint_ec2 %s is a Eucalyptus cloud controller, which has no EBS direct API; "+
+			"the Eucalyptus paths (instance-store bundles, ImportVolume) are not implemented yet", c.CustomEndpointEC2)
+	}
+	return nil
+}
+
+// Access is the adapter's form of the settings.
+func (c *AccessConfig) Access(connections int) cloud.Access {
+	return cloud.Access{
+		AccessKey: c.AccessKey, SecretKey: c.SecretKey, Token: c.Token, Profile: c.Profile,
+		SharedCredentialsFile: c.SharedCredentialsFile, SharedConfigFile: c.SharedConfigFile,
+		Region: c.Region, EC2Endpoint: c.CustomEndpointEC2, EBSEndpoint: c.CustomEndpointEBS,
+		S3Endpoint: c.CustomEndpointS3, Insecure: c.InsecureSkipTLSVerify, MaxRetries: c.MaxRetries,
+		Connections: connections,
+	}
+}

@@ -1,0 +1,86 @@
+// Package ec2 is the chromogenic-ec2 builder: it captures a running EC2 instance (CreateImage)
+// or starts from an EBS-backed AMI, brings the root snapshot home through the EBS direct API
+// as a sparse local working copy, runs provisioners inside it through a chroot, and writes the
+// result back through the EBS direct API as a new snapshot and AMI. The user's instance and
+// source AMI are never modified.
+package ec2
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+)
+
+// BuilderID identifies artifacts of this builder.
+const BuilderID = "chromogenic.ec2"
+
+// Builder is the chromogenic-ec2 builder.
+type Builder struct {
+	config Config
+}
+
+func (b *Builder) ConfigSpec() hcldec.ObjectSpec { return b.config.FlatMapstructure().HCL2Spec() }
+
+func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
+	if err := b.config.Prepare(raws...); err != nil {
+		return nil, nil, err
+	}
+	return append([]string{"SourceAMI", "SourceSnapshot", "IntermediateAMI", "SnapshotID", "ImageID"}, bcommon.GeneratedDataKeys...), nil, nil
+}
+
+func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
+	c := &b.config
+	if os.Geteuid() != 0 {
+		return nil, errors.New("chromogenic-ec2 must run as root: it attaches loop devices, mounts filesystems and uses chroot")
+	}
+	state := new(multistep.BasicStateBag)
+	state.Put("config", c)
+	state.Put("hook", hook)
+	state.Put("ui", ui)
+
+	steps := []multistep.Step{
+		&StepConnect{Config: c},
+		&StepSource{Config: c},
+		&StepCreateImage{Config: c},
+		&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
+		&StepDownload{Config: c, Target: filepath.Join(c.OutputDir, buildName(c)+".raw")},
+	}
+	steps = append(steps, bcommon.ChrootSteps(&c.ChrootConfig, c.ctx)...)
+	if !c.SkipRegister {
+		steps = append(steps, &StepRegister{Config: c})
+	}
+	runner := commonsteps.NewRunner(steps, c.PackerConfig, ui)
+	runner.Run(ctx, state)
+	if err, ok := state.GetOk("error"); ok {
+		return nil, err.(error)
+	}
+	if _, ok := state.GetOk(multistep.StateCancelled); ok {
+		return nil, errors.New("build was cancelled")
+	}
+	if _, ok := state.GetOk(multistep.StateHalted); ok {
+		return nil, errors.New("build was halted")
+	}
+	return newArtifact(state), nil
+}
+
+func halt(state multistep.StateBag, err error) multistep.StepAction {
+	state.Put("error", err)
+	state.Get("ui").(packersdk.Ui).Error(err.Error())
+	return multistep.ActionHalt
+}
+
+// failed tells whether the build is ending in error or interrupted.
+func failed(state multistep.StateBag) bool {
+	_, e := state.GetOk("error")
+	_, c := state.GetOk(multistep.StateCancelled)
+	_, h := state.GetOk(multistep.StateHalted)
+	return e || c || h
+}

@@ -1,0 +1,72 @@
+package ec2
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPrepareDefaults(t *testing.T) {
+	var c Config
+	err := c.Prepare(map[string]interface{}{"instance_id": "i-1", "ami_name": "captured", "packer_build_name": "b",
+		"tags": map[string]string{"k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.VolumeType != "gp3" || c.EBSConcurrency != 16 || c.StateTimeout.Minutes() != 30 || c.OutputDir != "output-b" ||
+		c.SnapshotTags["k"] != "v" || c.NoReboot {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestPrepareErrorsNameTheField(t *testing.T) {
+	base := func(kv ...interface{}) map[string]interface{} {
+		m := map[string]interface{}{"ami_name": "new-ami"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	filter := map[string]interface{}{"filters": map[string]string{"name": "debian-*"}, "owners": []string{"self"}}
+	cases := []struct {
+		raw  map[string]interface{}
+		want string
+	}{
+		{base("instance_id", "i-1"), ""},
+		{base("instance_filter", map[string]string{"tag:Name": "web"}, "no_reboot", true), ""},
+		{base("source_ami_filter", filter), ""},
+		{base("source_ami", "ami-1", "skip_register", true, "ami_name", ""), ""},
+		{base(), "exactly one of instance_id"},
+		{base("instance_id", "i-1", "source_ami", "ami-1"), "exactly one of instance_id"},
+		{base("source_ami_filter", map[string]interface{}{"filters": map[string]string{"name": "x"}}), "source_ami_filter.owners is required"},
+		{base("source_ami", "ami-1", "no_reboot", true), "no_reboot applies"},
+		{base("source_ami", "ami-1", "keep_intermediate_image", true), "keep_intermediate_image applies"},
+		{base("instance_id", "i-1", "ami_name", ""), "ami_name is required"},
+		{base("instance_id", "i-1", "ami_name", "x!"), "ami_name \"x!\""},
+		{base("instance_id", "i-1", "boot_mode", "bios"), "boot_mode \"bios\""},
+		{base("instance_id", "i-1", "volume_type", "ssd"), "volume_type"},
+		{base("instance_id", "i-1", "imds_support", "v1"), "imds_support"},
+		{base("instance_id", "i-1", "ebs_concurrency", 5000), "ebs_concurrency"},
+		{base("instance_id", "i-1", "access_key", "AKID"), "access_key and secret_key go together"},
+		{base("instance_id", "i-1", "shared_credentials_file", "/nonexistent/creds"), "shared_credentials_file"},
+		{base("instance_id", "i-1", "max_retries", -1), "max_retries"},
+		{base("instance_id", "i-1", "root_partition", -2), "root_partition"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", "http://clc.example:8773/services/compute"), "custom_endpoint_ec2 http://clc.example:8773/services/compute is a Eucalyptus cloud controller"},
+	}
+	for _, tc := range cases {
+		var c Config
+		err := c.Prepare(tc.raw)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%v: unexpected error %v", tc.raw, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%v accepted", tc.raw)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error does not say %q: %v", tc.raw, tc.want, err)
+		}
+	}
+}

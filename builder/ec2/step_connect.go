@@ -1,0 +1,32 @@
+package ec2
+
+import (
+	"context"
+
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+)
+
+// StepConnect resolves the credentials and makes the clients.
+//
+// Produces: clients *cloud.Clients
+type StepConnect struct {
+	Config *Config
+}
+
+func (s *StepConnect) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
+	ui := state.Get("ui").(packersdk.Ui)
+	c := s.Config
+	ui.Say("Connecting to EC2...")
+	clients, err := cloud.Connect(ctx, c.Access(c.EBSConcurrency+8))
+	if err != nil {
+		return halt(state, err)
+	}
+	ui.Message("Region " + clients.Region)
+	state.Put("clients", clients)
+	return multistep.ActionContinue
+}
+
+func (s *StepConnect) Cleanup(multistep.StateBag) {}

@@ -1,0 +1,53 @@
+// Package ec2import is the chromogenic-ec2-import post-processor: it pushes the disk image of
+// any artifact that carries a local image (raw, qcow2, VMDK, VHD) to AWS, streaming it from the
+// image engine's reader into a new EBS snapshot through the EBS direct API (per-block SHA-256
+// and a whole-snapshot checksum, no temporary copy, no S3 bucket and no vmimport role), then
+// registering it as an AMI.
+package ec2import
+
+import (
+	"context"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	ec2builder "github.com/chromogenic/packer-plugin-chromogenic/builder/ec2"
+	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+)
+
+// BuilderID identifies artifacts of this post-processor.
+const BuilderID = "chromogenic.post-processor.ec2-import"
+
+// PostProcessor is chromogenic-ec2-import.
+type PostProcessor struct {
+	config Config
+}
+
+func (p *PostProcessor) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMapstructure().HCL2Spec() }
+
+func (p *PostProcessor) Configure(raws ...interface{}) error { return p.config.Prepare(raws...) }
+
+func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
+	c := &p.config
+	src, err := bcommon.LocalImage(in)
+	if err != nil {
+		return nil, false, false, err
+	}
+	ui.Say("Connecting to EC2...")
+	cl, err := cloud.Connect(ctx, c.Access(c.EBSConcurrency+8))
+	if err != nil {
+		return nil, false, false, err
+	}
+	ena := c.ENASupport
+	ami, snap, err := ec2builder.Publish(ctx, ui, cl, src, ec2builder.PublishOptions{
+		Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
+		Architecture: c.Architecture, BootMode: c.BootMode, ENA: &ena, RootDeviceName: c.RootDeviceName,
+		VolumeType: c.VolumeType, IMDSSupport: c.IMDSSupport, Concurrency: c.EBSConcurrency,
+		StateTimeout: c.StateTimeout,
+	})
+	if err != nil {
+		return nil, false, false, err
+	}
+	return ec2builder.NewAMIArtifact(BuilderID, cl, ami, snap, in.State("generated_data")), true, false, nil
+}

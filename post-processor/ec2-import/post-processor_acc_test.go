@@ -1,0 +1,81 @@
+package ec2import
+
+import (
+	_ "embed"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
+)
+
+//go:embed test-fixtures/import.pkr.hcl
+var importTemplate string
+
+// TestAccEC2ImportLocal provisions the sample image with chromogenic-local and pushes it with
+// chromogenic-ec2-import: the registered AMI's snapshot holds exactly the working copy's bytes.
+func TestAccEC2ImportLocal(t *testing.T) {
+	env := packertest.Setup(t)
+	srv := ec2emu.Start(t)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	srv.InjectFault(ec2emu.Fault{Service: "ebs", Action: "PutSnapshotBlock", Skip: 20, Times: 2, Code: "InternalServerException"})
+	dir := t.TempDir()
+	src := filepath.Join(dir, "source.raw")
+	packertest.CopySparse(t, testimages.Sample(t), src)
+	out := filepath.Join(dir, "out")
+	name := "acc-import"
+	res := env.Build(t, dir, importTemplate, 15*time.Minute,
+		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "region="+srv.Region,
+		"-var", "ec2_endpoint="+srv.EC2Endpoint, "-var", "ebs_endpoint="+srv.EBSEndpoint,
+		"-var", "access_key="+srv.AccessKeyID, "-var", "secret_key="+srv.SecretAccessKey, "-var", "ami_name="+name)
+	if res.Err != nil {
+		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
+	}
+	c := sdkec2.NewFromConfig(srv.AWSConfig(), func(o *sdkec2.Options) { o.BaseEndpoint = aws.String(srv.EC2Endpoint) })
+	imgs, err := c.DescribeImages(t.Context(), &sdkec2.DescribeImagesInput{Owners: []string{"self"},
+		Filters: []types.Filter{{Name: aws.String("name"), Values: []string{name}}}})
+	if err != nil || len(imgs.Images) != 1 {
+		t.Fatalf("AMI %s: %v %v\n%s", name, imgs, err, res.Output)
+	}
+	im := imgs.Images[0]
+	if im.BootMode != "uefi" || !aws.ToBool(im.EnaSupport) || im.State != types.ImageStateAvailable || len(im.Tags) != 1 {
+		t.Errorf("AMI %+v", im)
+	}
+	snap := aws.ToString(im.BlockDeviceMappings[0].Ebs.SnapshotId)
+	if ids := srv.SnapshotIDs(); !slices.Equal(ids, []string{snap}) {
+		t.Errorf("snapshots %v", ids)
+	}
+	matches, _ := filepath.Glob(filepath.Join(out, "*.raw"))
+	if len(matches) != 1 {
+		t.Fatalf("working copy in %s: %v", out, matches)
+	}
+	fi, err := os.Stat(matches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := filepath.Join(dir, "snapshot.raw")
+	if err := srv.WriteSnapshotFile(snap, got, fi.Size()); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", "raw", matches[0], got).CombinedOutput(); err != nil {
+		t.Fatalf("snapshot differs from the working copy: %v %s", err, o)
+	}
+	files := packertest.GuestFiles(t, got, "/etc/chromogenic-ec2-import-marker")
+	if !strings.Contains(string(files["/etc/chromogenic-ec2-import-marker"]), "imported-by-chromogenic") {
+		t.Errorf("marker missing from the imported snapshot")
+	}
+}
