@@ -75,7 +75,7 @@ var (
 	vmdkSubformats    = map[string]bool{"": true, "streamoptimized": true, "monolithicsparse": true}
 	vmdkAdapters      = map[string]string{"": "", "lsilogic": "lsilogic", "ide": "ide", "buslogic": "buslogic",
 		"legacyesx": "legacyESX", "pvscsi": "pvscsi", "lsisas1068": "lsisas1068"}
-	vhdSubformats     = map[string]bool{"": true, "dynamic": true, "fixed": true}
+	vhdSubformats = map[string]bool{"": true, "dynamic": true, "fixed": true}
 )
 
 // Prepare decodes and validates; every error names its field.
