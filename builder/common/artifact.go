@@ -16,6 +16,7 @@ import (
 const (
 	ArtifactImagePath   = "image_path"   // string: the local disk image
 	ArtifactImageFormat = "image_format" // string: its format ("raw")
+	ArtifactOSRelease   = "os_release"   // string: the guest's os-release text, if known
 )
 
 // Artifact is a local disk image made by a chromogenic builder.
@@ -37,6 +38,9 @@ func NewArtifact(builderID, path string, state multistep.StateBag) *Artifact {
 		StateData: map[string]interface{}{ArtifactImagePath: abs, ArtifactImageFormat: "raw"}}
 	if gd, ok := state.GetOk("generated_data"); ok {
 		a.StateData["generated_data"] = gd
+	}
+	if osr, ok := state.GetOk(StateOSRelease); ok {
+		a.StateData[ArtifactOSRelease] = osr
 	}
 	return a
 }

@@ -17,6 +17,7 @@ const (
 	StateDisk         = "disk"          // *chroot.Disk
 	StateGuest        = "guest"         // *chroot.Guest
 	StateMountPath    = "mount_path"    // string
+	StateOSRelease    = "os_release"    // string: the guest's /etc/os-release, if any
 )
 
 // StepAttach attaches the working copy (state "working_image") to loop devices, one for the

@@ -62,6 +62,9 @@ func (s *StepMountGuest) Run(ctx context.Context, state multistep.StateBag) mult
 	}
 	state.Put(StateGuest, g)
 	state.Put(StateMountPath, g.Mounts.Root)
+	if osr, err := g.Guest().ReadFile("/etc/os-release"); err == nil && len(osr) < 64<<10 {
+		state.Put(StateOSRelease, string(osr))
+	}
 	gd := &packerbuilderdata.GeneratedData{State: state}
 	gd.Put("MountPath", g.Mounts.Root)
 	gd.Put("Device", d.Device)

@@ -39,6 +39,9 @@ func newArtifact(state multistep.StateBag, c *Config) *Artifact {
 	if gd, ok := state.GetOk("generated_data"); ok {
 		a.StateData["generated_data"] = gd
 	}
+	if osr, ok := state.GetOk(bcommon.StateOSRelease); ok {
+		a.StateData[bcommon.ArtifactOSRelease] = osr
+	}
 	a.clients, _ = state.Get("clients").(*cloud.Clients)
 	return a
 }

@@ -92,12 +92,20 @@ func testImageMode(t *testing.T, clouds string, src *images.Image, serverID stri
 	}
 	raw := filepath.Join(dir, "made.raw")
 	openstacktest.DownloadImage(t, a, made.ID, raw)
-	got := packertest.GuestFiles(t, raw, "/root/openstack-acc-marker", "/etc/ssh/ssh_host_rsa_key", "/etc/hostname")
+	got := packertest.GuestFiles(t, raw, "/root/openstack-acc-marker", "/root/.bash_history", "/etc/machine-id", "/etc/hostname")
 	if string(got["/root/openstack-acc-marker"]) != marker+"\n" {
 		t.Errorf("provisioned file in the new image = %q", got["/root/openstack-acc-marker"])
 	}
-	if _, ok := got["/etc/ssh/ssh_host_rsa_key"]; ok {
-		t.Errorf("removed file still in the new image")
+	if _, ok := got["/root/.bash_history"]; ok {
+		t.Errorf("chromogenic-clean did not remove /root/.bash_history from the new image")
+	}
+	if b, ok := got["/etc/machine-id"]; !ok || len(b) != 0 {
+		t.Errorf("chromogenic-clean did not empty /etc/machine-id: %q", b)
+	}
+	// chromogenic-convert exported the working copy too: identical to what was uploaded.
+	vmdk := filepath.Join(dir, "out", "export", "image.vmdk")
+	if o, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", "vmdk", raw, vmdk).CombinedOutput(); err != nil {
+		t.Errorf("exported VMDK differs from the uploaded image: %v\n%s", err, o)
 	}
 	if _, ok := got["/etc/hostname"]; !ok {
 		t.Errorf("neighbour /etc/hostname missing from the new image")
@@ -144,7 +152,7 @@ func testFailureCleansUp(t *testing.T, clouds, serverID string) {
 	a := openstacktest.Connect(t, "aio-a")
 	dir := t.TempDir()
 	name := fmt.Sprintf("acc-fail-%d", time.Now().UnixNano())
-	failing := strings.Replace(imageModeTemplate, `"rm -f /etc/ssh/ssh_host_*"`, `"exit 7"`, 1)
+	failing := strings.Replace(imageModeTemplate, `"echo history > /root/.bash_history"`, `"exit 7"`, 1)
 	res := env.Build(t, dir, failing, 20*time.Minute,
 		"-var", "clouds_file="+clouds, "-var", "instance_id="+serverID, "-var", "image_name="+name,
 		"-var", "output_directory="+filepath.Join(dir, "out"), "-var", "marker=x")

@@ -12,7 +12,7 @@
 // would follow backing files, allocate the L1 table at the size the header claims, and
 // re-read whole extended L2 tables per cluster).
 //
-// Writers register themselves (RegisterWriter) one file per format: raw, vmdk, vhd. WriteRaw
+// Writers register themselves (RegisterWriter) one file per format: raw, qcow2, vmdk, vhd. WriteRaw
 // is the sparse, parallel raw writer for files.
 //
 // Why in-house: no Go library served here writes these formats correctly and fast. govmomi's

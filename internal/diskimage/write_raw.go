@@ -51,5 +51,11 @@ func writeGuestBytes(ctx context.Context, s *sink, src Image, o WriteOptions) er
 	if err := runUnits(ctx, src, exts, copyChunk, 1, max(4, o.workers()), noop, emit, o.Progress); err != nil {
 		return err
 	}
-	return s.zeros(size - (s.pos - base))
+	if err := s.zeros(size - (s.pos - base)); err != nil {
+		return err
+	}
+	if o.Progress != nil {
+		o.Progress(size, size)
+	}
+	return nil
 }

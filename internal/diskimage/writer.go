@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -31,12 +30,17 @@ type WriteOptions struct {
 	// Subformat: vmdk "streamOptimized" (default) or "monolithicSparse"; vhd "dynamic"
 	// (default) or "fixed".
 	Subformat string
-	// Compression: qcow2 "" (none, default), "zlib" or "zstd".
+	// Compression: qcow2 "" or "none" (default), "zlib" or "zstd".
 	Compression string
+	// ClusterSize is the qcow2 cluster size: a power of two from 512 to 2 MiB; 0 means
+	// 64 KiB.
+	ClusterSize int
 	// Level is the compression level: 0 default, 1 fastest .. 9 smallest (zstd maps it to
 	// its speed levels).
 	Level int
-	// Workers is the number of compressing goroutines; 0 means GOMAXPROCS.
+	// Workers is the number of goroutines reading and compressing (or scanning) the
+	// data; 0 means copyWorkers(): twice GOMAXPROCS, 4..16, so that reads overlap the
+	// compression.
 	Workers int
 	// AdapterType is the VMDK ddb.adapterType: "lsilogic" (default), "ide", "buslogic",
 	// "legacyESX", "pvscsi".
@@ -53,7 +57,7 @@ func (o WriteOptions) workers() int {
 	if o.Workers > 0 {
 		return o.Workers
 	}
-	return runtime.GOMAXPROCS(0)
+	return copyWorkers()
 }
 
 var writers = map[string]Writer{}
@@ -338,8 +342,8 @@ func runUnits(ctx context.Context, src Image, exts []Extent, unit int64, batch i
 // Data extents and zeroing everything else (including past the end of the image).
 func readUnits(src Image, exts []Extent, w *unitWork, size int64) error {
 	b := w.data[:w.n]
-	clear(b)
 	end := w.off + w.n
+	filled := w.off // b is set up to here; only the gaps between reads are cleared
 	i := sort.Search(len(exts), func(i int) bool { return exts[i].Offset+exts[i].Length > w.off })
 	for ; i < len(exts) && exts[i].Offset < end; i++ {
 		e := exts[i]
@@ -348,11 +352,14 @@ func readUnits(src Image, exts []Extent, w *unitWork, size int64) error {
 		}
 		a, z := max(e.Offset, w.off), min(e.Offset+e.Length, end, size)
 		if a < z {
+			clear(b[filled-w.off : a-w.off])
 			if err := readFull(src, b[a-w.off:z-w.off], a); err != nil {
 				return err
 			}
+			filled = z
 		}
 	}
+	clear(b[filled-w.off:])
 	return nil
 }
 

@@ -20,6 +20,13 @@ var writerVariants = []struct {
 	{"vhd-fixed", "vhd", "vpc", WriteOptions{Subformat: "fixed"}},
 	{"vhd-fixed-azure", "vhd", "vpc", WriteOptions{Subformat: "fixed", AzureAlign: true}},
 	{"raw", "raw", "raw", WriteOptions{}},
+	{"qcow2", "qcow2", "qcow2", WriteOptions{}},
+	{"qcow2-zlib", "qcow2", "qcow2", WriteOptions{Compression: "zlib"}},
+	{"qcow2-zstd", "qcow2", "qcow2", WriteOptions{Compression: "zstd", Workers: 3}},
+	{"qcow2-512", "qcow2", "qcow2", WriteOptions{ClusterSize: 512}},
+	{"qcow2-512-zlib", "qcow2", "qcow2", WriteOptions{ClusterSize: 512, Compression: "zlib"}},
+	{"qcow2-2M-zstd", "qcow2", "qcow2", WriteOptions{ClusterSize: 2 << 20, Compression: "zstd", Level: 9}},
+	{"qcow2-4k", "qcow2", "qcow2", WriteOptions{ClusterSize: 4096}},
 }
 
 func qemuCheck(t *testing.T, qfmt, path string) {

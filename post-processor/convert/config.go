@@ -1,5 +1,5 @@
 //go:generate packer-sdc struct-markdown
-//go:generate packer-sdc mapstructure-to-hcl2 -type Config,Qcow2Options,VMDKOptions,VHDOptions
+//go:generate packer-sdc mapstructure-to-hcl2 -type Config,Qcow2Options,VMDKOptions,VHDOptions,OVAOptions
 
 package convert
 
@@ -19,7 +19,8 @@ import (
 // Config is the chromogenic-convert post-processor's configuration.
 type Config struct {
 	common.PackerConfig `mapstructure:",squash"`
-	// The output formats, one file each: `raw`, `qcow2`, `vmdk`, `vhd`.
+	// The output formats, one file each: `raw`, `qcow2`, `vmdk`, `vhd`, `ova` (an OVF 1.0
+	// appliance with a stream-optimized VMDK that VirtualBox imports on double-click).
 	Formats []string `mapstructure:"formats" required:"true"`
 	// Where the files are written. Defaults to the directory of the input image.
 	OutputDir string `mapstructure:"output_directory" required:"false"`
@@ -37,6 +38,8 @@ type Config struct {
 	VMDK VMDKOptions `mapstructure:"vmdk" required:"false"`
 	// Options of the VHD output.
 	VHD VHDOptions `mapstructure:"vhd" required:"false"`
+	// Options of the OVA output.
+	OVA OVAOptions `mapstructure:"ova" required:"false"`
 
 	ctx interpolate.Context
 }
@@ -68,6 +71,23 @@ type VHDOptions struct {
 	Azure bool `mapstructure:"azure"`
 }
 
+// OVAOptions configure the OVA output. The guest OS type comes from the guest's os-release
+// when the builder recorded it.
+type OVAOptions struct {
+	// The virtual machine name. Defaults to the output file name.
+	Name string `mapstructure:"name"`
+	// Virtual CPUs (default 1).
+	CPUs int `mapstructure:"cpus"`
+	// Memory in MiB (default 1024).
+	Memory int `mapstructure:"memory"`
+	// `bios` (default) or `efi`.
+	Firmware string `mapstructure:"firmware"`
+	// Disk controller: `sata` (default), `scsi` or `ide`.
+	Controller string `mapstructure:"controller"`
+	// Manifest digest: `sha256` (default), `sha1` (old vCenter) or `sha512`.
+	Hash string `mapstructure:"hash"`
+}
+
 var checksumTypes = map[string]bool{"sha256": true, "sha512": true, "sha1": true, "md5": true}
 
 var (
@@ -91,14 +111,14 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	}
 	var errs *packersdk.MultiError
 	if len(c.Formats) == 0 {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats is required: one or more of %s", strings.Join(diskimage.WriterFormats(), ", ")))
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats is required: one or more of %s, ova", strings.Join(diskimage.WriterFormats(), ", ")))
 	}
 	seen := map[string]bool{}
 	for i, f := range c.Formats {
 		f = strings.ToLower(strings.TrimSpace(f))
 		c.Formats[i] = f
-		if _, err := diskimage.LookupWriter(f); err != nil {
-			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats: unknown format %q (known: %s)", f, strings.Join(diskimage.WriterFormats(), ", ")))
+		if _, err := diskimage.LookupWriter(f); err != nil && f != "ova" {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats: unknown format %q (known: %s, ova)", f, strings.Join(diskimage.WriterFormats(), ", ")))
 		}
 		if seen[f] {
 			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats: %q given twice", f))
@@ -140,6 +160,18 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	}
 	if c.VHD.Azure && strings.EqualFold(c.VHD.Subformat, "dynamic") {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("vhd.azure needs a fixed VHD, but vhd.subformat is dynamic"))
+	}
+	if c.OVA.CPUs < 0 || c.OVA.Memory < 0 {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("ova.cpus and ova.memory must not be negative"))
+	}
+	if f := c.OVA.Firmware; f != "" && f != "bios" && f != "efi" {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("ova.firmware %q: want bios or efi", f))
+	}
+	if ct := c.OVA.Controller; ct != "" && ct != "sata" && ct != "scsi" && ct != "ide" {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("ova.controller %q: want sata, scsi or ide", ct))
+	}
+	if h := c.OVA.Hash; h != "" && h != "sha256" && h != "sha1" && h != "sha512" {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("ova.hash %q: want sha256, sha1 or sha512", h))
 	}
 	if c.OutputDir != "" {
 		c.OutputDir = filepath.Clean(c.OutputDir)

@@ -26,6 +26,7 @@ type FlatConfig struct {
 	Qcow2               *FlatQcow2Options `mapstructure:"qcow2" required:"false" cty:"qcow2" hcl:"qcow2"`
 	VMDK                *FlatVMDKOptions  `mapstructure:"vmdk" required:"false" cty:"vmdk" hcl:"vmdk"`
 	VHD                 *FlatVHDOptions   `mapstructure:"vhd" required:"false" cty:"vhd" hcl:"vhd"`
+	OVA                 *FlatOVAOptions   `mapstructure:"ova" required:"false" cty:"ova" hcl:"ova"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -56,6 +57,40 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"qcow2":                      &hcldec.BlockSpec{TypeName: "qcow2", Nested: hcldec.ObjectSpec((*FlatQcow2Options)(nil).HCL2Spec())},
 		"vmdk":                       &hcldec.BlockSpec{TypeName: "vmdk", Nested: hcldec.ObjectSpec((*FlatVMDKOptions)(nil).HCL2Spec())},
 		"vhd":                        &hcldec.BlockSpec{TypeName: "vhd", Nested: hcldec.ObjectSpec((*FlatVHDOptions)(nil).HCL2Spec())},
+		"ova":                        &hcldec.BlockSpec{TypeName: "ova", Nested: hcldec.ObjectSpec((*FlatOVAOptions)(nil).HCL2Spec())},
+	}
+	return s
+}
+
+// FlatOVAOptions is an auto-generated flat version of OVAOptions.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatOVAOptions struct {
+	Name       *string `mapstructure:"name" cty:"name" hcl:"name"`
+	CPUs       *int    `mapstructure:"cpus" cty:"cpus" hcl:"cpus"`
+	Memory     *int    `mapstructure:"memory" cty:"memory" hcl:"memory"`
+	Firmware   *string `mapstructure:"firmware" cty:"firmware" hcl:"firmware"`
+	Controller *string `mapstructure:"controller" cty:"controller" hcl:"controller"`
+	Hash       *string `mapstructure:"hash" cty:"hash" hcl:"hash"`
+}
+
+// FlatMapstructure returns a new FlatOVAOptions.
+// FlatOVAOptions is an auto-generated flat version of OVAOptions.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*OVAOptions) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatOVAOptions)
+}
+
+// HCL2Spec returns the hcl spec of a OVAOptions.
+// This spec is used by HCL to read the fields of OVAOptions.
+// The decoded values from this spec will then be applied to a FlatOVAOptions.
+func (*FlatOVAOptions) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"name":       &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: false},
+		"cpus":       &hcldec.AttrSpec{Name: "cpus", Type: cty.Number, Required: false},
+		"memory":     &hcldec.AttrSpec{Name: "memory", Type: cty.Number, Required: false},
+		"firmware":   &hcldec.AttrSpec{Name: "firmware", Type: cty.String, Required: false},
+		"controller": &hcldec.AttrSpec{Name: "controller", Type: cty.String, Required: false},
+		"hash":       &hcldec.AttrSpec{Name: "hash", Type: cty.String, Required: false},
 	}
 	return s
 }

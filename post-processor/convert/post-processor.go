@@ -24,13 +24,14 @@ import (
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 )
 
 // BuilderID identifies artifacts of this post-processor.
 const BuilderID = "chromogenic.post-processor.convert"
 
 // extensions are the output files' extensions by format.
-var extensions = map[string]string{"raw": "raw", "qcow2": "qcow2", "vmdk": "vmdk", "vhd": "vhd"}
+var extensions = map[string]string{"raw": "raw", "qcow2": "qcow2", "vmdk": "vmdk", "vhd": "vhd", "ova": "ova"}
 
 // PostProcessor is chromogenic-convert.
 type PostProcessor struct {
@@ -80,7 +81,8 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 			return nil, false, false, fmt.Errorf("output %s would overwrite the input image; set file_name or output_directory", out)
 		}
 		ui.Say(fmt.Sprintf("Converting %s (%s) to %s: %s", srcPath, src.Format(), format, out))
-		if err := p.convertOne(ctx, ui, src, out, format); err != nil {
+		osRelease, _ := in.State(bcommon.ArtifactOSRelease).(string)
+		if err := p.convertOne(ctx, ui, src, out, format, osRelease); err != nil {
 			art.Destroy()
 			return nil, false, false, err
 		}
@@ -106,21 +108,24 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 
 // convertOne writes out through a temporary name and renames it when complete and synced, so
 // an interrupted conversion never leaves a file that looks finished.
-func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src diskimage.Image, out, format string) error {
-	w, err := diskimage.LookupWriter(format)
-	if err != nil {
-		return err
-	}
+func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src diskimage.Image, out, format, osRelease string) error {
 	tmp := out + ".part"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
-	opts := p.config.writeOptions(format)
-	opts.ExtentName = filepath.Base(out)
 	bar := bcommon.NewProgress(ui, filepath.Base(out), src.Size())
-	opts.Progress = bar.Update
-	err = w.Write(ctx, f, src, opts)
+	if format == "ova" {
+		err = p.writeOVA(ctx, f, src, out, osRelease, bar.Update)
+	} else {
+		var w diskimage.Writer
+		if w, err = diskimage.LookupWriter(format); err == nil {
+			opts := p.config.writeOptions(format)
+			opts.ExtentName = filepath.Base(out)
+			opts.Progress = bar.Update
+			err = w.Write(ctx, f, src, opts)
+		}
+	}
 	bar.Close()
 	if err == nil {
 		err = f.Sync()
@@ -136,6 +141,24 @@ func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src dis
 		return fmt.Errorf("convert to %s: %w", format, err)
 	}
 	return nil
+}
+
+// writeOVA writes an OVF 1.0 appliance; the guest OS type comes from its os-release.
+func (p *PostProcessor) writeOVA(ctx context.Context, f *os.File, src diskimage.Image, out, osRelease string, progress diskimage.Progress) error {
+	o := p.config.OVA
+	name := o.Name
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(out), ".ova")
+	}
+	opts := ova.Options{Name: name, CPUs: o.CPUs, MemoryMiB: o.Memory, Firmware: o.Firmware,
+		Controller: o.Controller, Hash: o.Hash, Workers: p.config.Workers, Progress: progress}
+	if osRelease != "" {
+		if rel, err := ova.ParseOSRelease(strings.NewReader(osRelease)); err == nil {
+			opts.OS = &rel
+		}
+	}
+	_, err := ova.Write(ctx, f, src, opts)
+	return err
 }
 
 func newHash(kind string) hash.Hash {

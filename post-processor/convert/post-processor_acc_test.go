@@ -18,7 +18,9 @@ var accTemplate string
 
 // TestAccConvert builds the sample with chromogenic-local and converts the working copy with
 // the real packer binary: every output passes qemu-img check, compares identical to the
-// working copy, has a verifying checksum file, and the VMDK boots.
+// working copy and has a verifying checksum file; the OVA holds a VMDK identical to it and a
+// descriptor naming the guest's OS. (That these exports boot is proven by internal/ova's
+// TestBootExports on the same engine.)
 func TestAccConvert(t *testing.T) {
 	env := packertest.Setup(t)
 	dir := t.TempDir()
@@ -36,7 +38,7 @@ func TestAccConvert(t *testing.T) {
 		t.Fatalf("keep_input_artifact = true, but the working copy is gone: %v", err)
 	}
 	for _, tc := range []struct{ file, qemuFormat string }{
-		{"conv-disk.vmdk", "vmdk"}, {"conv-disk.vhd", "vpc"}, {"conv-disk.raw", "raw"},
+		{"conv-disk.qcow2", "qcow2"}, {"conv-disk.vmdk", "vmdk"}, {"conv-disk.vhd", "vpc"}, {"conv-disk.raw", "raw"},
 	} {
 		path := filepath.Join(conv, tc.file)
 		if tc.qemuFormat != "raw" && tc.qemuFormat != "vpc" {
@@ -63,5 +65,21 @@ func TestAccConvert(t *testing.T) {
 	if string(got["/etc/chromogenic-convert-marker"]) != "converted-by-chromogenic\n" {
 		t.Errorf("provisioned file missing in the converted raw: %q", got["/etc/chromogenic-convert-marker"])
 	}
-	testimages.Boot(t, filepath.Join(conv, "conv-disk.vmdk"), "vmdk", 5*time.Minute)
+	// The OVA: .ovf first, .mf last, the disk identical to the working copy, OS from os-release.
+	ovaDir := t.TempDir()
+	if o, err := exec.Command("tar", "-xf", filepath.Join(conv, "conv-disk.ova"), "-C", ovaDir).CombinedOutput(); err != nil {
+		t.Fatalf("tar -xf: %v %s", err, o)
+	}
+	list, _ := exec.Command("tar", "-tf", filepath.Join(conv, "conv-disk.ova")).Output()
+	members := strings.Fields(string(list))
+	if len(members) != 3 || !strings.HasSuffix(members[0], ".ovf") || !strings.HasSuffix(members[2], ".mf") {
+		t.Fatalf("OVA members %v", members)
+	}
+	if o, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", "vmdk", working, filepath.Join(ovaDir, members[1])).CombinedOutput(); err != nil {
+		t.Errorf("disk in the OVA differs from the working copy: %v\n%s", err, o)
+	}
+	ovf, _ := os.ReadFile(filepath.Join(ovaDir, members[0]))
+	if !strings.Contains(string(ovf), "Debian") || !strings.Contains(string(ovf), ">2048<") {
+		t.Errorf("OVF descriptor lacks the guest OS or the memory setting:\n%s", ovf)
+	}
 }

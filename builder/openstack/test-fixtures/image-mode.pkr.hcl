@@ -21,9 +21,18 @@ source "chromogenic-openstack" "image" {
 build {
   sources = ["source.chromogenic-openstack.image"]
   provisioner "shell" {
-    inline = ["echo '${var.marker}' > /root/openstack-acc-marker", "rm -f /etc/ssh/ssh_host_*"]
+    inline = ["echo '${var.marker}' > /root/openstack-acc-marker", "echo history > /root/.bash_history"]
+  }
+  provisioner "chromogenic-clean" {
+    operations  = ["defaults"]
+    report_file = "${var.output_directory}/clean-report.json"
   }
   provisioner "shell-local" {
     inline = ["echo SNAPSHOT=${build.SnapshotID}"]
+  }
+  post-processor "chromogenic-convert" {
+    formats             = ["vmdk"]
+    output_directory    = "${var.output_directory}/export"
+    keep_input_artifact = true
   }
 }

@@ -16,13 +16,20 @@ build {
   }
 
   post-processor "chromogenic-convert" {
-    formats             = ["vmdk", "vhd", "raw"]
+    formats             = ["qcow2", "vmdk", "vhd", "ova", "raw"]
     output_directory    = var.convert_directory
     file_name           = "{{.BuildName}}-disk"
     checksum_types      = ["sha256"]
     keep_input_artifact = true
     vhd {
       subformat = "fixed"
+    }
+    qcow2 {
+      compression = "zstd"
+    }
+    ova {
+      cpus   = 2
+      memory = 2048
     }
   }
 }

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+)
+
+const cleanUsage = `usage: chromogenic clean (--root DIR | --image FILE) [--ops LIST] [--target kvm|aws]
+                         [--dry-run] [--json] [--list]
+
+Cleans a guest (the cleaning engine of the chromogenic-clean provisioner) and, with --target,
+converts it for another hypervisor or cloud.
+
+  --root DIR     a guest tree already mounted on DIR (for --target with a real run, proc,
+                 sys and dev must be mounted in it)
+  --image FILE   a raw disk image: attached to loop devices, its root filesystem (and /boot)
+                 mounted, cleaned, converted, trimmed (so the file stays sparse) and released
+  --ops LIST     operations, comma separated: groups (defaults, chromogenic, all), names,
+                 +name, -name; "none" runs no cleaning op (conversion only). Default: defaults
+  --target T     convert for T after cleaning (kvm: Xen guests become KVM guests; aws)
+  --dry-run      list what would change; nothing is changed, nothing runs in the guest
+  --json         print the report(s) as JSON instead of the summary
+  --list         list the operations and exit
+`
+
+// cleanResult is the --json output.
+type cleanResult struct {
+	Clean        *clean.Report `json:"clean,omitempty"`
+	Convert      *clean.Report `json:"convert,omitempty"`
+	TrimmedBytes uint64        `json:"trimmed_bytes,omitempty"`
+}
+
+func cleanCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("clean", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	root := fs.String("root", "", "")
+	image := fs.String("image", "", "")
+	var ops []string
+	fs.Func("ops", "", func(s string) error { ops = append(ops, s); return nil })
+	target := fs.String("target", "", "")
+	dry := fs.Bool("dry-run", false, "")
+	asJSON := fs.Bool("json", false, "")
+	list := fs.Bool("list", false, "")
+	help := fs.Bool("help", false, "")
+	fs.BoolVar(help, "h", false, "")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *help:
+		fmt.Fprint(stdout, cleanUsage)
+		return nil
+	case *list:
+		return listOps(stdout, *asJSON)
+	case len(pos) > 0:
+		return usageError{fmt.Errorf("unexpected argument %q", pos[0])}
+	case (*root == "") == (*image == ""):
+		return usageError{errors.New("give exactly one of --root DIR and --image FILE")}
+	case *target != "" && !clean.ValidTarget(*target):
+		return usageError{fmt.Errorf("unknown --target %q (known: %s)", *target, strings.Join(clean.Targets(), ", "))}
+	}
+	noClean := len(ops) == 1 && ops[0] == "none"
+	opts := clean.Options{Operations: ops, DryRun: *dry}
+	if noClean {
+		opts.Operations = nil
+		if *target == "" {
+			return usageError{errors.New("--ops none without --target does nothing")}
+		}
+	}
+	if err := opts.Validate(); err != nil {
+		return usageError{err}
+	}
+	if !*asJSON {
+		opts.Logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
+	}
+	job := &cleanJob{opts: opts, noClean: noClean, target: *target}
+
+	if *root != "" {
+		r, err := guestfs.OpenRoot(*root)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		err = job.run(ctx, r, nil)
+		return job.print(stdout, *asJSON, err)
+	}
+	err = job.image(ctx, *image, stderr)
+	return job.print(stdout, *asJSON, err)
+}
+
+// cleanJob is one clean (and convert) of a guest.
+type cleanJob struct {
+	opts    clean.Options
+	noClean bool
+	target  string
+	res     cleanResult
+}
+
+func (j *cleanJob) run(ctx context.Context, r *guestfs.Root, devices map[string]string) error {
+	var errs []error
+	if !j.noClean {
+		rep, err := clean.Run(ctx, r, j.opts)
+		j.res.Clean = rep
+		if rep == nil {
+			return err
+		}
+		errs = append(errs, err)
+	}
+	if j.target != "" {
+		rep, err := clean.Convert(ctx, r, clean.ConvertOptions{Target: j.target, DryRun: j.opts.DryRun, Devices: devices, Logf: j.opts.Logf})
+		j.res.Convert = rep
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// image attaches, mounts, cleans, converts, trims and releases a raw disk image.
+func (j *cleanJob) image(ctx context.Context, image string, stderr io.Writer) (err error) {
+	abs, err := filepath.Abs(image)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return err
+	}
+	if loops := chroot.LoopsBackedBy(abs); len(loops) > 0 {
+		return fmt.Errorf("%s is in use (attached to %s)", image, strings.Join(loops, ", "))
+	}
+	dry := j.opts.DryRun
+	d, err := chroot.Attach(abs, dry)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, d.Detach()) }()
+	dir, err := os.MkdirTemp("", "chromogenic-clean-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir)
+	mopts := []string{"nosuid", "nodev"}
+	if dry {
+		mopts = append(mopts, "ro")
+	}
+	g, err := chroot.MountGuest(d, dir, chroot.GuestOptions{MountOptions: mopts, FstabMounts: chroot.DefaultFstabMounts})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, g.UnmountAll()) }()
+	for _, s := range g.Skipped {
+		fmt.Fprintf(stderr, "chromogenic clean: not mounted: %s\n", s)
+	}
+	if j.target != "" && !dry {
+		if err := g.MountChroot(chroot.DefaultChrootMounts); err != nil {
+			return err
+		}
+	}
+	uuids := map[int]string{}
+	for _, p := range d.Partitions {
+		uuids[p.Number] = p.UUID
+	}
+	// The image is the guest's first disk: its partitions by number, then what the guest's
+	// fstab mounts where (more precise when both know a name).
+	devices := clean.DeviceSpecs(uuids)
+	for k, v := range clean.MountedDeviceSpecs(ctx, g.Guest()) {
+		devices[k] = v
+	}
+	runErr := j.run(ctx, g.Guest(), devices)
+	if !dry && (j.res.Clean != nil || j.res.Convert != nil) {
+		if j.target != "" {
+			chroot.KillProcessesIn(g.Mounts.Root)
+		}
+		for _, fsDir := range g.Filesystems {
+			n, err := chroot.Trim(fsDir)
+			if err != nil {
+				runErr = errors.Join(runErr, err)
+			}
+			j.res.TrimmedBytes += n
+		}
+	}
+	return runErr
+}
+
+// print writes the reports (also after an error, when there are any) and passes err on.
+func (j *cleanJob) print(w io.Writer, asJSON bool, err error) error {
+	if j.res.Clean == nil && j.res.Convert == nil {
+		return err
+	}
+	if asJSON {
+		b, jerr := json.MarshalIndent(j.res, "", "  ")
+		if jerr != nil {
+			return errors.Join(err, jerr)
+		}
+		fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	for _, r := range []*clean.Report{j.res.Clean, j.res.Convert} {
+		if r != nil {
+			fmt.Fprint(w, r.Summary())
+		}
+	}
+	if j.res.TrimmedBytes > 0 {
+		fmt.Fprintf(w, "trimmed %d MiB of free space\n", j.res.TrimmedBytes>>20)
+	}
+	return err
+}
+
+func listOps(w io.Writer, asJSON bool) error {
+	ops := clean.Operations()
+	if asJSON {
+		b, err := json.MarshalIndent(ops, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s\n", b)
+		return nil
+	}
+	for _, o := range ops {
+		def := " "
+		if o.Default {
+			def = "*"
+		}
+		fmt.Fprintf(w, "%s %-24s %s\n", def, o.Name, o.Description)
+	}
+	fmt.Fprintln(w, "(* default)")
+	return nil
+}

@@ -1,0 +1,384 @@
+// Command chromogenic converts and inspects disk images with the plugin's image engine.
+//
+//	chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
+//	chromogenic info IMAGE [-f FORMAT] [--json]
+//
+// Output formats: raw, qcow2, vmdk, vhd (alias vpc) and ova. OUT "-" writes to standard
+// output (formats that need no seeking only: raw, uncompressed qcow2, vmdk
+// streamOptimized, fixed vhd).
+//
+// -o options (comma separated):
+//
+//	subformat=streamOptimized|monolithicSparse (vmdk), dynamic|fixed (vhd)
+//	compression=none|zlib|zstd (qcow2), level=1..9, workers=N, cluster_size=BYTES (qcow2)
+//	adapter_type=lsilogic|ide|buslogic|legacyESX|pvscsi (vmdk), azure=on (fixed vhd, 1 MiB)
+//	ova: name=, cpus=, memory=MiB, firmware=bios|efi, controller=sata|scsi|ide,
+//	     hash=sha256|sha1|sha512, os_release=PATH (the guest's os-release file)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
+)
+
+const usage = `usage:
+  chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
+  chromogenic info IMAGE [-f FORMAT] [--json]
+
+output formats: %s, ova
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(os.Stderr, "chromogenic: %v\n"+usage, err, strings.Join(diskimage.WriterFormats(), ", "))
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stderr, "chromogenic: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ error }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{errors.New("no command")}
+	}
+	switch args[0] {
+	case "convert":
+		return convert(ctx, args[1:], stdout, stderr)
+	case "clean":
+		return cleanCmd(ctx, args[1:], stdout, stderr)
+	case "info":
+		return info(ctx, args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintf(stdout, usage, strings.Join(diskimage.WriterFormats(), ", "))
+		return nil
+	}
+	return usageError{fmt.Errorf("unknown command %q", args[0])}
+}
+
+// parseInterleaved parses flags that may come before, between or after the positional
+// arguments, and returns the positionals.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError{err}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+type convertConfig struct {
+	wo      diskimage.WriteOptions
+	ova     ova.Options
+	ovaOnly []string // OVA-only options given
+}
+
+// parseOpts parses -o key=value,... for the given output format.
+func parseOpts(s, format string) (convertConfig, error) {
+	var c convertConfig
+	if s == "" {
+		return c, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			return c, usageError{fmt.Errorf("option %q is not key=value", kv)}
+		}
+		k = strings.ReplaceAll(strings.ToLower(k), "-", "_")
+		num := func() (int, error) {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return 0, usageError{fmt.Errorf("option %s=%q: want a number", k, v)}
+			}
+			return n, nil
+		}
+		var err error
+		switch k {
+		case "name", "cpus", "memory", "firmware", "controller", "hash", "os_release":
+			c.ovaOnly = append(c.ovaOnly, k)
+		}
+		switch k {
+		case "subformat":
+			c.wo.Subformat = v
+		case "compression", "compression_type":
+			c.wo.Compression = v
+		case "level":
+			c.wo.Level, err = num()
+			c.ova.Level = c.wo.Level
+		case "workers":
+			c.wo.Workers, err = num()
+			c.ova.Workers = c.wo.Workers
+		case "cluster_size":
+			c.wo.ClusterSize, err = num()
+		case "adapter_type":
+			c.wo.AdapterType = v
+		case "azure", "force_size":
+			c.wo.AzureAlign = v == "on" || v == "true" || v == "1"
+		case "name":
+			c.ova.Name = v
+		case "cpus":
+			c.ova.CPUs, err = num()
+		case "memory":
+			c.ova.MemoryMiB, err = num()
+		case "firmware":
+			c.ova.Firmware = v
+		case "controller":
+			c.ova.Controller = v
+		case "hash":
+			c.ova.Hash = v
+		case "os_release":
+			var osr ova.OSRelease
+			if osr, err = ova.ReadOSRelease(v); err == nil {
+				c.ova.OS = &osr
+			}
+		default:
+			return c, usageError{fmt.Errorf("unknown option %q for %s", k, format)}
+		}
+		if err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// progressPrinter prints a percentage line on w, rewriting it in place.
+func progressPrinter(w io.Writer) diskimage.Progress {
+	start := time.Now()
+	last := -1
+	return func(done, total int64) {
+		pct := 100
+		if total > 0 {
+			pct = int(done * 100 / total)
+		}
+		if pct == last {
+			return
+		}
+		last = pct
+		fmt.Fprintf(w, "\r    (%3d/100%%) %s", pct, time.Since(start).Round(100*time.Millisecond))
+		if pct >= 100 {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	outFmt := fs.String("O", "", "output format")
+	inFmt := fs.String("f", "", "input format (default: detect)")
+	opts := fs.String("o", "", "output options key=value,...")
+	progress := fs.Bool("progress", false, "show progress on stderr")
+	fs.BoolVar(progress, "p", false, "show progress on stderr")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usageError{errors.New("convert needs IN and OUT")}
+	}
+	if *outFmt == "" {
+		return usageError{errors.New("convert needs -O FORMAT")}
+	}
+	format := strings.ToLower(*outFmt)
+	cfg, err := parseOpts(*opts, format)
+	if err != nil {
+		return err
+	}
+	in, out := pos[0], pos[1]
+	src, err := diskimage.OpenFormat(in, *inFmt)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if *progress {
+		p := progressPrinter(stderr)
+		cfg.wo.Progress, cfg.ova.Progress = p, p
+	}
+	if format == "ova" {
+		if out == "-" {
+			return errors.New("ova output must be a file (its tar headers are patched in place)")
+		}
+		f, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		if _, err := ova.Write(ctx, f, src, cfg.ova); err != nil {
+			f.Close()
+			os.Remove(out)
+			return err
+		}
+		return f.Close()
+	}
+	if len(cfg.ovaOnly) > 0 {
+		return usageError{fmt.Errorf("option %s is for ova output, not %s", cfg.ovaOnly[0], format)}
+	}
+	if out == "-" {
+		w, err := diskimage.LookupWriter(format)
+		if err != nil {
+			return err
+		}
+		if w.NeedsSeek(cfg.wo) {
+			return fmt.Errorf("%s with these options needs a seekable output file, not a stream", format)
+		}
+		// Hide the *os.File: stdout may be a regular file, which the writer would truncate.
+		return w.Write(ctx, struct{ io.Writer }{stdout}, src, cfg.wo)
+	}
+	return diskimage.Convert(ctx, src, out, format, cfg.wo)
+}
+
+// imageInfo is the output of `info`.
+type imageInfo struct {
+	Filename       string               `json:"filename"`
+	Format         string               `json:"format"`
+	Subformat      string               `json:"subformat,omitempty"`
+	VirtualSize    int64                `json:"virtual-size"`
+	FileSize       int64                `json:"file-size"`
+	AllocatedBytes int64                `json:"allocated-bytes"` // blocks the file occupies
+	DataBytes      int64                `json:"data-bytes"`      // guest bytes in Data extents
+	ZeroBytes      int64                `json:"zero-bytes"`
+	Qcow2          *diskimage.Qcow2Info `json:"qcow2,omitempty"`
+	Extents        []extentJSON         `json:"extents"`
+}
+
+type extentJSON struct {
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+	Kind   string `json:"kind"`
+}
+
+var kindNames = map[diskimage.ExtentKind]string{diskimage.Data: "data", diskimage.Zero: "zero", diskimage.Hole: "hole"}
+
+func info(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("info", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "JSON output")
+	inFmt := fs.String("f", "", "format (default: detect)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("info needs one IMAGE")}
+	}
+	img, err := diskimage.OpenFormat(pos[0], *inFmt)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	st, err := os.Stat(pos[0])
+	if err != nil {
+		return err
+	}
+	exts, err := img.Extents(ctx)
+	if err != nil {
+		return err
+	}
+	ii := imageInfo{Filename: pos[0], Format: img.Format(), VirtualSize: img.Size(), FileSize: st.Size(),
+		AllocatedBytes: allocated(st), Extents: []extentJSON{}}
+	switch v := img.(type) {
+	case interface{ Qcow2Info() diskimage.Qcow2Info }:
+		qi := v.Qcow2Info()
+		ii.Qcow2 = &qi
+	case interface{ CreateType() string }:
+		ii.Subformat = v.CreateType()
+	case interface{ VHDSubformat() string }:
+		ii.Subformat = v.VHDSubformat()
+	}
+	// Merge neighbours of the same kind: readers may split extents at table boundaries.
+	for _, e := range exts {
+		k := kindNames[e.Kind]
+		switch e.Kind {
+		case diskimage.Data:
+			ii.DataBytes += e.Length
+		case diskimage.Zero:
+			ii.ZeroBytes += e.Length
+		}
+		if n := len(ii.Extents); n > 0 && ii.Extents[n-1].Kind == k && ii.Extents[n-1].Offset+ii.Extents[n-1].Length == e.Offset {
+			ii.Extents[n-1].Length += e.Length
+			continue
+		}
+		ii.Extents = append(ii.Extents, extentJSON{e.Offset, e.Length, k})
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ii)
+	}
+	fmt.Fprintf(stdout, "image: %s\nfile format: %s\n", ii.Filename, ii.Format)
+	if ii.Subformat != "" {
+		fmt.Fprintf(stdout, "subformat: %s\n", ii.Subformat)
+	}
+	fmt.Fprintf(stdout, "virtual size: %s (%d bytes)\n", human(ii.VirtualSize), ii.VirtualSize)
+	fmt.Fprintf(stdout, "file size: %s (%d bytes)\n", human(ii.FileSize), ii.FileSize)
+	fmt.Fprintf(stdout, "allocated: %s (%d bytes)\n", human(ii.AllocatedBytes), ii.AllocatedBytes)
+	fmt.Fprintf(stdout, "data: %s (%d bytes) in %d extents\n", human(ii.DataBytes), ii.DataBytes, countKind(ii.Extents, "data"))
+	if ii.Qcow2 != nil {
+		fmt.Fprintf(stdout, "qcow2: version %d, cluster size %d, compression %s, extended L2 %v\n",
+			ii.Qcow2.Version, ii.Qcow2.ClusterSize, ii.Qcow2.CompressionType, ii.Qcow2.ExtendedL2)
+	}
+	fmt.Fprintf(stdout, "%-20s %-20s %s\n", "offset", "length", "kind")
+	for _, e := range ii.Extents {
+		fmt.Fprintf(stdout, "%#-20x %#-20x %s\n", e.Offset, e.Length, e.Kind)
+	}
+	return nil
+}
+
+func countKind(exts []extentJSON, kind string) int {
+	n := 0
+	for _, e := range exts {
+		if e.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func allocated(st os.FileInfo) int64 {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return s.Blocks * 512
+	}
+	return st.Size()
+}
+
+func human(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	f := float64(n)
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.3g %s", f, units[i])
+}

@@ -1,0 +1,331 @@
+// Package ova writes OVA appliances: a tar of an OVF 1.0 descriptor, a streamOptimized
+// VMDK and a manifest, for VirtualBox (double-click import) and VMware (ovftool, vSphere).
+//
+// Archive layout, in this order: <name>.ovf, <name>-disk1.vmdk, <name>.mf. Members are
+// USTAR, except a disk of 8 GiB or more, whose header is GNU (base-256 size), as in
+// ova-compose; uid/gid 0, mode 0644.
+//
+// No temporary copy of the disk: Write writes straight into the output file. The VMDK
+// size is not known before it is compressed, so its tar header is written as a
+// placeholder and patched once the disk is complete, and the descriptor reserves a
+// fixed-width slot for the disk's ovf:size that is patched the same way (padded with
+// spaces, which XML ignores inside a tag). The disk's digest is computed while it is
+// written; the descriptor's after its patch; the manifest comes last. The output must
+// therefore be a seekable regular file (the alternative, compressing the disk twice to
+// learn its size first, costs more than a seek).
+package ova
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+)
+
+// Options describe the appliance.
+type Options struct {
+	// Name is the virtual machine name and the base of the member file names; default
+	// "appliance". Characters outside [A-Za-z0-9._-] become "_" in file names.
+	Name string
+	// OS is the guest's os-release, if known (see ReadOSRelease); nil means generic
+	// 64-bit Linux.
+	OS *OSRelease
+	// CPUs (default 1) and MemoryMiB (default 1024) of the virtual machine.
+	CPUs      int
+	MemoryMiB int
+	// Firmware is "bios" (default) or "efi".
+	Firmware string
+	// Controller is the disk controller: "sata" (AHCI, default), "scsi" (LSI Logic) or
+	// "ide".
+	Controller string
+	// Hash is the manifest digest: "sha256" (default), "sha1" (old vCenter) or "sha512".
+	Hash string
+	// Level and Workers tune the VMDK compression (see diskimage.WriteOptions).
+	Level, Workers int
+	// ModTime of the archive members; zero means now.
+	ModTime time.Time
+	// Progress is called with the guest bytes written so far.
+	Progress diskimage.Progress
+}
+
+// Result lists what Write put in the archive.
+type Result struct {
+	Members []Member
+	Size    int64 // size of the OVA file
+}
+
+// Member is one file of the archive with its manifest digest.
+type Member struct {
+	Name   string
+	Size   int64
+	Digest string // hex
+}
+
+func (o *Options) defaults() error {
+	if o.Name == "" {
+		o.Name = "appliance"
+	}
+	if o.CPUs == 0 {
+		o.CPUs = 1
+	}
+	if o.MemoryMiB == 0 {
+		o.MemoryMiB = 1024
+	}
+	if o.CPUs < 1 || o.CPUs > 768 {
+		return fmt.Errorf("ova: %d CPUs", o.CPUs)
+	}
+	if o.MemoryMiB < 4 || o.MemoryMiB > 24<<20 {
+		return fmt.Errorf("ova: %d MiB of memory", o.MemoryMiB)
+	}
+	o.Firmware = strings.ToLower(o.Firmware)
+	switch o.Firmware {
+	case "":
+		o.Firmware = "bios"
+	case "bios", "efi":
+	case "uefi":
+		o.Firmware = "efi"
+	default:
+		return fmt.Errorf("ova: firmware %q (want bios or efi)", o.Firmware)
+	}
+	o.Controller = strings.ToLower(o.Controller)
+	if o.Controller == "" {
+		o.Controller = "sata"
+	}
+	if _, ok := controllers[o.Controller]; !ok {
+		return fmt.Errorf("ova: disk controller %q (want sata, scsi or ide)", o.Controller)
+	}
+	o.Hash = strings.ToLower(o.Hash)
+	if o.Hash == "" {
+		o.Hash = "sha256"
+	}
+	if newHash(o.Hash) == nil {
+		return fmt.Errorf("ova: manifest hash %q (want sha256, sha1 or sha512)", o.Hash)
+	}
+	if o.ModTime.IsZero() {
+		o.ModTime = time.Now()
+	}
+	return nil
+}
+
+func newHash(name string) hash.Hash {
+	switch name {
+	case "sha1":
+		return sha1.New()
+	case "sha256":
+		return sha256.New()
+	case "sha512":
+		return sha512.New()
+	}
+	return nil
+}
+
+// fileBase turns a VM name into a safe member file name base (tar names stay < 100 bytes).
+func fileBase(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	s := strings.TrimLeft(string(b), ".")
+	if len(s) > 80 {
+		s = s[:80]
+	}
+	if s == "" {
+		s = "appliance"
+	}
+	return s
+}
+
+func uuid4() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// tarHeader encodes one 512-byte header block: USTAR below 8 GiB, GNU above.
+func tarHeader(name string, size int64, mtime time.Time) ([]byte, error) {
+	h := &tar.Header{
+		Typeflag: tar.TypeReg,
+		Name:     name,
+		Size:     size,
+		Mode:     0o644,
+		ModTime:  mtime.Truncate(time.Second),
+		Uname:    "root",
+		Gname:    "root",
+		Format:   tar.FormatUSTAR,
+	}
+	if size > 1<<33-1 { // USTAR holds 11 octal digits
+		h.Format = tar.FormatGNU
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := tw.WriteHeader(h); err != nil {
+		return nil, err
+	}
+	if b.Len() != 512 {
+		return nil, fmt.Errorf("ova: tar header for %s is %d bytes", name, b.Len())
+	}
+	return b.Bytes(), nil
+}
+
+// output writes sequentially to the file, tracking the position, hashing on request.
+type output struct {
+	f   *os.File
+	pos int64
+	h   hash.Hash
+}
+
+func (w *output) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if w.h != nil {
+		w.h.Write(p[:n])
+	}
+	w.pos += int64(n)
+	return n, err
+}
+
+func (w *output) pad() error {
+	if r := w.pos % 512; r != 0 {
+		_, err := w.Write(make([]byte, 512-r))
+		return err
+	}
+	return nil
+}
+
+// Write writes src as an OVA appliance into out, which must be a regular file; it is
+// truncated first. It does not fsync.
+func Write(ctx context.Context, out *os.File, src diskimage.Image, o Options) (*Result, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	st, err := out.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("ova: %s is not a regular file (the archive is patched in place)", out.Name())
+	}
+	if err := out.Truncate(0); err != nil {
+		return nil, err
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	base := fileBase(o.Name)
+	ovfName, diskName, mfName := base+".ovf", base+"-disk1.vmdk", base+".mf"
+	guest := genericLinux
+	if o.OS != nil {
+		guest = lookupGuest(*o.OS)
+	}
+	ovf, slot, err := descriptor(descData{
+		Name: o.Name, DiskFile: diskName, DiskID: "vmdisk1",
+		Capacity: src.Size(), CPUs: o.CPUs, MemoryMiB: o.MemoryMiB,
+		OS: guest, EFI: o.Firmware == "efi", Controller: controllers[o.Controller],
+		VMUUID: uuid4(), DiskUUID: uuid4(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	w := &output{f: out}
+	hdr, err := tarHeader(ovfName, int64(len(ovf)), o.ModTime)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return nil, err
+	}
+	ovfOff := w.pos
+	if _, err := w.Write(ovf); err != nil {
+		return nil, err
+	}
+	if err := w.pad(); err != nil {
+		return nil, err
+	}
+
+	// Disk: placeholder header, then the stream, hashed on the way.
+	diskHdrOff := w.pos
+	if _, err := w.Write(make([]byte, 512)); err != nil {
+		return nil, err
+	}
+	diskStart := w.pos
+	w.h = newHash(o.Hash)
+	vw, err := diskimage.LookupWriter("vmdk")
+	if err != nil {
+		return nil, err
+	}
+	adapter := "ide"
+	if o.Controller == "scsi" {
+		adapter = "lsilogic"
+	}
+	wo := diskimage.WriteOptions{Subformat: "streamOptimized", AdapterType: adapter, ExtentName: diskName,
+		Level: o.Level, Workers: o.Workers, Progress: o.Progress}
+	// struct{io.Writer} hides the *os.File: the VMDK writer must stream, not seek.
+	if err := vw.Write(ctx, struct{ io.Writer }{w}, src, wo); err != nil {
+		return nil, err
+	}
+	diskSize := w.pos - diskStart
+	diskSum := hex.EncodeToString(w.h.Sum(nil))
+	w.h = nil
+	if err := w.pad(); err != nil {
+		return nil, err
+	}
+	if hdr, err = tarHeader(diskName, diskSize, o.ModTime); err != nil {
+		return nil, err
+	}
+	if _, err := out.WriteAt(hdr, diskHdrOff); err != nil {
+		return nil, err
+	}
+	if err := patchSize(ovf, slot, diskSize); err != nil {
+		return nil, err
+	}
+	if _, err := out.WriteAt(ovf[slot:slot+sizeSlot], ovfOff+int64(slot)); err != nil {
+		return nil, err
+	}
+	oh := newHash(o.Hash)
+	oh.Write(ovf)
+	ovfSum := hex.EncodeToString(oh.Sum(nil))
+
+	// Manifest, then the end-of-archive blocks.
+	alg := strings.ToUpper(o.Hash)
+	mf := fmt.Sprintf("%s(%s)= %s\n%s(%s)= %s\n", alg, ovfName, ovfSum, alg, diskName, diskSum)
+	if hdr, err = tarHeader(mfName, int64(len(mf)), o.ModTime); err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return nil, err
+	}
+	if _, err := w.Write([]byte(mf)); err != nil {
+		return nil, err
+	}
+	if err := w.pad(); err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(make([]byte, 1024)); err != nil {
+		return nil, err
+	}
+	mh := newHash(o.Hash)
+	mh.Write([]byte(mf))
+	return &Result{
+		Members: []Member{
+			{ovfName, int64(len(ovf)), ovfSum},
+			{diskName, diskSize, diskSum},
+			{mfName, int64(len(mf)), hex.EncodeToString(mh.Sum(nil))},
+		},
+		Size: w.pos,
+	}, nil
+}
