@@ -38,6 +38,14 @@ func (s *StepMountGuest) Run(ctx context.Context, state multistep.StateBag) mult
 	if err != nil {
 		return halt(state, fmt.Errorf("mount_path: %w", err))
 	}
+	// Builds killed without cleanup (SIGKILL) leave their mounts behind: release them first.
+	if released, err := chroot.RecoverStale(); err != nil {
+		ui.Error(err.Error())
+	} else {
+		for _, r := range released {
+			ui.Say(fmt.Sprintf("Released the guest mounts a killed build left on %s", r))
+		}
+	}
 	if busy := chroot.MountedUnder(mountPath); len(busy) > 0 {
 		return halt(state, fmt.Errorf("mount_path %s is already in use (%s mounted)", mountPath, busy[0]))
 	}

@@ -130,3 +130,48 @@ func assertReleased(t *testing.T, mnt, image string) {
 		t.Errorf("loop devices still backed by %s: %v", image, l)
 	}
 }
+
+// TestAccLocalKilledBuildRecovered kills packer and the plugin with SIGKILL while a provisioner
+// runs, so no cleanup runs and the guest stays mounted; the next build releases those mounts
+// and loop devices before it mounts its own guest.
+func TestAccLocalKilledBuildRecovered(t *testing.T) {
+	env := packertest.Setup(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "source.raw")
+	packertest.CopySparse(t, testimages.Sample(t), src)
+	out1, mnt1 := filepath.Join(dir, "out1"), filepath.Join(dir, "mnt1")
+	cmd, output := env.Start(t, dir, interruptTemplate,
+		"-var", "source_path="+src, "-var", "output_directory="+out1, "-var", "mount_path="+mnt1)
+	if !output.WaitFor("PROVISIONER-SLEEPING", 5*time.Minute) {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		t.Fatalf("provisioner never started:\n%s", output)
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	time.Sleep(time.Second)
+	image1 := filepath.Join(out1, "interrupt.raw")
+	if len(chroot.MountedUnder(mnt1)) == 0 {
+		t.Fatalf("after SIGKILL nothing stayed mounted under %s: the test would prove nothing", mnt1)
+	}
+	t.Cleanup(func() { assertReleased(t, mnt1, image1) }) // also unmounts if the test fails
+
+	dir2 := t.TempDir()
+	upload := filepath.Join(dir2, "upload.txt")
+	os.WriteFile(upload, []byte("x"), 0o644)
+	res := env.Build(t, dir2, accTemplate, 10*time.Minute,
+		"-var", "source_path="+src, "-var", "output_directory="+filepath.Join(dir2, "out"),
+		"-var", "mount_path="+filepath.Join(dir2, "mnt"), "-var", "marker=m", "-var", "upload="+upload)
+	if res.Err != nil {
+		t.Errorf("second build: %v\n%s", res.Err, res.Output)
+	}
+	if m := chroot.MountedUnder(mnt1); len(m) > 0 {
+		t.Errorf("the next build did not release the killed build's mounts: %v\n%s", m, res.Output)
+	}
+	if l := chroot.LoopsBackedBy(image1); len(l) > 0 {
+		t.Errorf("loop devices of the killed build still attached: %v", l)
+	}
+	if !strings.Contains(res.Output, "Released the guest mounts a killed build left on "+mnt1) {
+		t.Errorf("no message about the released mounts:\n%s", res.Output)
+	}
+}

@@ -20,6 +20,7 @@ type Mounts struct {
 	Root  string   // host directory the guest root is mounted on
 	paths []string // host paths mounted, in mount order
 	guest *guestfs.Root
+	lease bool // a lease file records this mount (see RecoverStale)
 }
 
 // NewMounts prepares mounting a guest tree on dir, creating dir if needed.
@@ -127,6 +128,10 @@ func (m *Mounts) UnmountAll() error {
 			errs = append(errs, err)
 		}
 		m.paths = m.paths[:len(m.paths)-1]
+	}
+	if m.lease && len(errs) == 0 {
+		dropLease(m.Root)
+		m.lease = false
 	}
 	return errors.Join(errs...)
 }
