@@ -53,15 +53,16 @@ func (s *StepRelease) Run(ctx context.Context, state multistep.StateBag) multist
 	}
 	state.Remove(stateReleasers)
 	if err := errors.Join(errs...); err != nil {
-		return halt(state, err)
+		return Halt(state, err)
 	}
 	return multistep.ActionContinue
 }
 
 func (s *StepRelease) Cleanup(multistep.StateBag) {}
 
-// halt records err for the builder and stops the run.
-func halt(state multistep.StateBag, err error) multistep.StepAction {
+// Halt records err for the builder, shows it, and stops the run: what every failing step of
+// every chromogenic builder returns.
+func Halt(state multistep.StateBag, err error) multistep.StepAction {
 	state.Put("error", err)
 	if ui, ok := state.Get("ui").(packersdk.Ui); ok {
 		ui.Error(err.Error())

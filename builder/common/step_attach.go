@@ -34,7 +34,7 @@ func (s *StepAttach) Run(ctx context.Context, state multistep.StateBag) multiste
 	ui.Say(fmt.Sprintf("Attaching %s to loop devices...", image))
 	d, err := chroot.Attach(image, false)
 	if err != nil {
-		return halt(state, fmt.Errorf("attach working copy: %w", err))
+		return Halt(state, fmt.Errorf("attach working copy: %w", err))
 	}
 	s.disk = d
 	pushRelease(state, s)

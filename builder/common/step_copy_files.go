@@ -26,7 +26,7 @@ func (s *StepCopyFiles) Run(ctx context.Context, state multistep.StateBag) multi
 	for _, f := range s.Files {
 		c, err := s.guest.CopyIn(f)
 		if err != nil {
-			return halt(state, err)
+			return Halt(state, err)
 		}
 		if c != nil {
 			ui.Message(fmt.Sprintf("Copied %s into the guest", f))

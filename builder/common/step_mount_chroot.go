@@ -30,7 +30,7 @@ func (s *StepMountChroot) Run(ctx context.Context, state multistep.StateBag) mul
 	err := g.MountChroot(s.Mounts)
 	s.mounted = len(g.Paths()) - before
 	if err != nil {
-		return halt(state, err)
+		return Halt(state, err)
 	}
 	for _, m := range s.Mounts {
 		ui.Message(fmt.Sprintf("Mounted %s on %s", m[0], m[2]))

@@ -32,11 +32,11 @@ func (s *StepMountGuest) Run(ctx context.Context, state multistep.StateBag) mult
 	s.Ctx.Data = &mountPathData{Device: filepath.Base(d.Device)}
 	mountPath, err := interpolate.Render(s.Config.MountPath, &s.Ctx)
 	if err != nil {
-		return halt(state, fmt.Errorf("mount_path: %w", err))
+		return Halt(state, fmt.Errorf("mount_path: %w", err))
 	}
 	mountPath, err = filepath.Abs(mountPath)
 	if err != nil {
-		return halt(state, fmt.Errorf("mount_path: %w", err))
+		return Halt(state, fmt.Errorf("mount_path: %w", err))
 	}
 	// Builds killed without cleanup (SIGKILL) leave their mounts behind: release them first.
 	if released, err := chroot.RecoverStale(); err != nil {
@@ -47,7 +47,7 @@ func (s *StepMountGuest) Run(ctx context.Context, state multistep.StateBag) mult
 		}
 	}
 	if busy := chroot.MountedUnder(mountPath); len(busy) > 0 {
-		return halt(state, fmt.Errorf("mount_path %s is already in use (%s mounted)", mountPath, busy[0]))
+		return Halt(state, fmt.Errorf("mount_path %s is already in use (%s mounted)", mountPath, busy[0]))
 	}
 
 	ui.Say("Finding the guest's root filesystem...")
@@ -57,7 +57,7 @@ func (s *StepMountGuest) Run(ctx context.Context, state multistep.StateBag) mult
 		FstabMounts:   s.Config.FstabMounts,
 	})
 	if err != nil {
-		return halt(state, err)
+		return Halt(state, err)
 	}
 	s.guest = g
 	pushRelease(state, s)

@@ -1,7 +1,13 @@
 package common
 
 import (
+	"context"
+	"errors"
+
+	"github.com/hashicorp/packer-plugin-sdk/common"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 )
 
@@ -19,4 +25,20 @@ func ChrootSteps(c *ChrootConfig, ctx interpolate.Context) []multistep.Step {
 		&StepChrootProvision{},
 		&StepRelease{SkipTrim: c.SkipTrim},
 	}
+}
+
+// RunSteps runs a builder's recipe with Packer's runner (-debug pauses, on-error handling)
+// and returns the error that stopped it, if any: a step's error, a cancellation or a halt.
+func RunSteps(ctx context.Context, steps []multistep.Step, pc common.PackerConfig, ui packersdk.Ui, state multistep.StateBag) error {
+	commonsteps.NewRunner(steps, pc, ui).Run(ctx, state)
+	if err, ok := state.GetOk("error"); ok {
+		return err.(error)
+	}
+	if _, ok := state.GetOk(multistep.StateCancelled); ok {
+		return errors.New("build was cancelled")
+	}
+	if _, ok := state.GetOk(multistep.StateHalted); ok {
+		return errors.New("build was halted")
+	}
+	return nil
 }

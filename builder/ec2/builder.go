@@ -57,24 +57,10 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	if !c.SkipRegister {
 		steps = append(steps, &StepRegister{Config: c})
 	}
-	runner := commonsteps.NewRunner(steps, c.PackerConfig, ui)
-	runner.Run(ctx, state)
-	if err, ok := state.GetOk("error"); ok {
-		return nil, err.(error)
-	}
-	if _, ok := state.GetOk(multistep.StateCancelled); ok {
-		return nil, errors.New("build was cancelled")
-	}
-	if _, ok := state.GetOk(multistep.StateHalted); ok {
-		return nil, errors.New("build was halted")
+	if err := bcommon.RunSteps(ctx, steps, c.PackerConfig, ui, state); err != nil {
+		return nil, err
 	}
 	return newArtifact(state), nil
-}
-
-func halt(state multistep.StateBag, err error) multistep.StepAction {
-	state.Put("error", err)
-	state.Get("ui").(packersdk.Ui).Error(err.Error())
-	return multistep.ActionHalt
 }
 
 // failed tells whether the build is ending in error or interrupted.

@@ -7,6 +7,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 )
 
 // StepConnect resolves the credentials and makes the clients.
@@ -22,7 +24,7 @@ func (s *StepConnect) Run(ctx context.Context, state multistep.StateBag) multist
 	ui.Say("Connecting to EC2...")
 	clients, err := cloud.Connect(ctx, c.Access(c.EBSConcurrency+8))
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	ui.Message("Region " + clients.Region)
 	state.Put("clients", clients)

@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 )
 
 // StepCreateImage captures the instance with CreateImage (rebooting it unless no_reboot) and
@@ -42,7 +44,7 @@ func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) mul
 	ui.Say(fmt.Sprintf("Creating the intermediate AMI %s of %s (%s)...", name, aws.ToString(inst.InstanceId), how))
 	id, err := cloud.CreateImage(ctx, cl.EC2, aws.ToString(inst.InstanceId), name, "chromogenic-ec2 capture, deleted after the build", c.NoReboot)
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	s.id = id
 	state.Put("intermediate_image", id)
@@ -50,7 +52,7 @@ func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) mul
 	start := time.Now()
 	img, err := cloud.WaitImage(ctx, cl.EC2, id, c.StateTimeout)
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	s.snaps = cloud.Snapshots(img)
 	ui.Message(fmt.Sprintf("AMI %s is available (%s)", id, time.Since(start).Round(time.Second)))

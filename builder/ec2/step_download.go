@@ -33,13 +33,13 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 	img := state.Get("source_image").(*types.Image)
 	snap, _, err := cloud.RootSnapshot(img)
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	(&packerbuilderdata.GeneratedData{State: state}).Put("SourceSnapshot", snap)
 	ui.Say(fmt.Sprintf("Downloading snapshot %s (root of %s) through the EBS direct API into %s...", snap, aws.ToString(img.ImageId), s.Target))
 	f, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	var bar *bcommon.Progress
 	start := time.Now()
@@ -64,7 +64,7 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 	}
 	if err != nil {
 		os.Remove(s.Target)
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	secs := max(time.Since(start).Seconds(), 0.001)
 	ui.Message(fmt.Sprintf("%d blocks (%d MiB of a %d GiB volume) in %s, %.0f MiB/s, %d retries",

@@ -43,7 +43,7 @@ func (s *StepRegister) Run(ctx context.Context, state multistep.StateBag) multis
 		StateTimeout: c.StateTimeout,
 	})
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	state.Put("ami", ami)
 	state.Put("snapshot_id", snap)

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 )
 
 // StepSource finds the instance to capture or the AMI to start from.
@@ -31,17 +33,17 @@ func (s *StepSource) Run(ctx context.Context, state multistep.StateBag) multiste
 			if c.InstanceID == "" {
 				field = "instance_filter"
 			}
-			return halt(state, fmt.Errorf("%s: %w", field, err))
+			return bcommon.Halt(state, fmt.Errorf("%s: %w", field, err))
 		}
 		st := ""
 		if inst.State != nil {
 			st = string(inst.State.Name)
 		}
 		if st != string(types.InstanceStateNameRunning) && st != string(types.InstanceStateNameStopped) {
-			return halt(state, fmt.Errorf("instance %s is %s: only running or stopped instances can be captured", aws.ToString(inst.InstanceId), st))
+			return bcommon.Halt(state, fmt.Errorf("instance %s is %s: only running or stopped instances can be captured", aws.ToString(inst.InstanceId), st))
 		}
 		if inst.RootDeviceType == types.DeviceTypeInstanceStore {
-			return halt(state, fmt.Errorf("instance %s is instance-store backed: only EBS-backed instances can be captured", aws.ToString(inst.InstanceId)))
+			return bcommon.Halt(state, fmt.Errorf("instance %s is instance-store backed: only EBS-backed instances can be captured", aws.ToString(inst.InstanceId)))
 		}
 		ui.Say(fmt.Sprintf("Capturing instance %s (%s, %s)", aws.ToString(inst.InstanceId), inst.InstanceType, st))
 		state.Put("instance", inst)
@@ -60,10 +62,10 @@ func (s *StepSource) Run(ctx context.Context, state multistep.StateBag) multiste
 		img, err = cloud.FindImage(ctx, cl.EC2, c.SourceAMIFilter.Cloud())
 	}
 	if err != nil {
-		return halt(state, fmt.Errorf("%s: %w", field, err))
+		return bcommon.Halt(state, fmt.Errorf("%s: %w", field, err))
 	}
 	if img.State != types.ImageStateAvailable {
-		return halt(state, fmt.Errorf("%s: image %s is %s, not available", field, aws.ToString(img.ImageId), img.State))
+		return bcommon.Halt(state, fmt.Errorf("%s: image %s is %s, not available", field, aws.ToString(img.ImageId), img.State))
 	}
 	ui.Say(fmt.Sprintf("Starting from AMI %s (%s)", aws.ToString(img.Name), aws.ToString(img.ImageId)))
 	state.Put("source_image", img)

@@ -56,17 +56,8 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	}
 	steps = append(steps, bcommon.ChrootSteps(&b.config.ChrootConfig, b.config.ctx)...)
 
-	runner := commonsteps.NewRunner(steps, b.config.PackerConfig, ui)
-	runner.Run(ctx, state)
-
-	if err, ok := state.GetOk("error"); ok {
-		return nil, err.(error)
-	}
-	if _, ok := state.GetOk(multistep.StateCancelled); ok {
-		return nil, errors.New("build was cancelled")
-	}
-	if _, ok := state.GetOk(multistep.StateHalted); ok {
-		return nil, errors.New("build was halted")
+	if err := bcommon.RunSteps(ctx, steps, b.config.PackerConfig, ui, state); err != nil {
+		return nil, err
 	}
 	return bcommon.NewArtifact(BuilderID, image, state), nil
 }

@@ -25,14 +25,14 @@ func (s *StepCopySource) Run(ctx context.Context, state multistep.StateBag) mult
 	ui := state.Get("ui").(packersdk.Ui)
 	src, err := diskimage.OpenFormat(s.Source, s.Format)
 	if err != nil {
-		return halt(state, fmt.Errorf("source_path: %w", err))
+		return bcommon.Halt(state, fmt.Errorf("source_path: %w", err))
 	}
 	defer src.Close()
 	ui.Say(fmt.Sprintf("Copying %s (%s, %d MiB virtual) to the working copy %s...",
 		s.Source, src.Format(), src.Size()>>20, s.Target))
 	dst, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	bar := bcommon.NewProgress(ui, "working copy", src.Size())
 	err = diskimage.WriteRaw(ctx, dst, src, bar.Update)
@@ -45,7 +45,7 @@ func (s *StepCopySource) Run(ctx context.Context, state multistep.StateBag) mult
 	}
 	if err != nil {
 		os.Remove(s.Target)
-		return halt(state, fmt.Errorf("copy source to working copy: %w", err))
+		return bcommon.Halt(state, fmt.Errorf("copy source to working copy: %w", err))
 	}
 	s.ok = true
 	state.Put(bcommon.StateWorkingImage, s.Target)
@@ -53,9 +53,3 @@ func (s *StepCopySource) Run(ctx context.Context, state multistep.StateBag) mult
 }
 
 func (s *StepCopySource) Cleanup(state multistep.StateBag) {}
-
-func halt(state multistep.StateBag, err error) multistep.StepAction {
-	state.Put("error", err)
-	state.Get("ui").(packersdk.Ui).Error(err.Error())
-	return multistep.ActionHalt
-}

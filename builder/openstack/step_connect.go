@@ -7,6 +7,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 )
 
 // StepConnect authenticates to the cloud.
@@ -21,16 +23,10 @@ func (s *StepConnect) Run(ctx context.Context, state multistep.StateBag) multist
 	ui.Say("Connecting to OpenStack...")
 	clients, err := cloud.Connect(ctx, s.Access.Auth())
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	state.Put("clients", clients)
 	return multistep.ActionContinue
 }
 
 func (s *StepConnect) Cleanup(multistep.StateBag) {}
-
-func halt(state multistep.StateBag, err error) multistep.StepAction {
-	state.Put("error", err)
-	state.Get("ui").(packersdk.Ui).Error(err.Error())
-	return multistep.ActionHalt
-}

@@ -35,7 +35,7 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 	ui.Say(fmt.Sprintf("Downloading image %s (%s, %d MiB) to the working copy %s...", img.ID, img.DiskFormat, img.SizeBytes>>20, s.Target))
 	body, err := cloud.Download(ctx, clients.Image, img)
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	tracked := ui.TrackProgress("download "+img.ID, 0, img.SizeBytes, body)
 	defer tracked.Close()
@@ -50,7 +50,7 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 	}
 	if err != nil {
 		os.Remove(s.Target)
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	state.Put(bcommon.StateWorkingImage, s.Target)
 

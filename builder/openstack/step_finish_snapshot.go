@@ -10,6 +10,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 )
 
 // StepFinishSnapshot gives the snapshot (snapshot mode's result) the requested visibility,
@@ -26,16 +28,16 @@ func (s *StepFinishSnapshot) Run(ctx context.Context, state multistep.StateBag) 
 	c := s.Config
 	img := state.Get("source_image").(*images.Image)
 	if err := cloud.UpdateImage(ctx, clients.Image, img.ID, c.ImageVisibility, c.ImageTags, c.Metadata); err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	for _, m := range c.ImageMembers {
 		if _, err := members.Create(ctx, clients.Image, img.ID, m).Extract(); err != nil {
-			return halt(state, fmt.Errorf("image_members: share %s with %s: %w", img.ID, m, err))
+			return bcommon.Halt(state, fmt.Errorf("image_members: share %s with %s: %w", img.ID, m, err))
 		}
 	}
 	final, err := cloud.GetImage(ctx, clients.Image, img.ID)
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	ui.Say(fmt.Sprintf("Snapshot %s (%s) is active", final.Name, final.ID))
 	state.Put("image", final)

@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/uuid"
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 )
 
 // StepSnapshot snapshots the server (Nova createImage) and waits until the snapshot is
@@ -43,7 +45,7 @@ func (s *StepSnapshot) Run(ctx context.Context, state multistep.StateBag) multis
 	ui.Say(fmt.Sprintf("Creating snapshot %s of server %s...", name, srv.ID))
 	id, err := cloud.Snapshot(ctx, clients.Compute, srv.ID, name, nil)
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	s.id = id
 	state.Put("snapshot_id", id)
@@ -55,11 +57,11 @@ func (s *StepSnapshot) Run(ctx context.Context, state multistep.StateBag) multis
 		ui.Message(fmt.Sprintf("Snapshot %s: %s (%s)", id, st, time.Since(start).Round(time.Second)))
 	})
 	if err != nil {
-		return halt(state, fmt.Errorf("snapshot of server %s: %w", srv.ID, err))
+		return bcommon.Halt(state, fmt.Errorf("snapshot of server %s: %w", srv.ID, err))
 	}
 	if img.SizeBytes == 0 {
 		if _, bdm := img.Properties["block_device_mapping"]; bdm {
-			return halt(state, fmt.Errorf("server %s boots from a volume: Nova made a 0-byte snapshot that points at Cinder volume snapshots; capturing boot-from-volume servers is not supported yet", srv.ID))
+			return bcommon.Halt(state, fmt.Errorf("server %s boots from a volume: Nova made a 0-byte snapshot that points at Cinder volume snapshots; capturing boot-from-volume servers is not supported yet", srv.ID))
 		}
 	}
 	s.done = true

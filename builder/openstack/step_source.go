@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 )
 
 // StepSource finds the server to capture or the image to start from.
@@ -28,7 +30,7 @@ func (s *StepSource) Run(ctx context.Context, state multistep.StateBag) multiste
 	if c.InstanceID != "" || c.InstanceName != "" {
 		srv, err := cloud.FindServer(ctx, clients.Compute, c.InstanceID, c.InstanceName)
 		if err != nil {
-			return halt(state, err)
+			return bcommon.Halt(state, err)
 		}
 		ui.Say(fmt.Sprintf("Capturing server %s (%s), status %s", srv.Name, srv.ID, srv.Status))
 		state.Put("server", srv)
@@ -53,10 +55,10 @@ func (s *StepSource) Run(ctx context.Context, state multistep.StateBag) multiste
 		err = wrap("source_image_filter", err)
 	}
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	if img.Status != images.ImageStatusActive {
-		return halt(state, fmt.Errorf("source image %s is %s, not active", img.ID, img.Status))
+		return bcommon.Halt(state, fmt.Errorf("source image %s is %s, not active", img.ID, img.Status))
 	}
 	ui.Say(fmt.Sprintf("Starting from image %s (%s, %s, %d MiB)", img.Name, img.ID, img.DiskFormat, img.SizeBytes>>20))
 	state.Put("source_image", img)

@@ -51,12 +51,12 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 	}
 	img, err := diskimage.OpenFormat(working, "raw")
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	defer img.Close()
 	w, err := diskimage.LookupWriter(format)
 	if err != nil {
-		return halt(state, fmt.Errorf("image_disk_format: %w", err))
+		return bcommon.Halt(state, fmt.Errorf("image_disk_format: %w", err))
 	}
 	opts := diskimage.WriteOptions{}
 
@@ -67,11 +67,11 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 		defer os.Remove(tmp)
 		ui.Say(fmt.Sprintf("Writing %s for upload...", tmp))
 		if err := diskimage.Convert(ctx, img, tmp, format, opts); err != nil {
-			return halt(state, err)
+			return bcommon.Halt(state, err)
 		}
 		f, err := os.Open(tmp)
 		if err != nil {
-			return halt(state, err)
+			return bcommon.Halt(state, err)
 		}
 		defer f.Close()
 		data = f
@@ -92,7 +92,7 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 		ui.Message(fmt.Sprintf("Image %s: %s (%s)", c.ImageName, st, time.Since(start).Round(time.Second)))
 	})
 	if err != nil {
-		return halt(state, err)
+		return bcommon.Halt(state, err)
 	}
 	ui.Say(fmt.Sprintf("Image %s (%s) is active", out.Name, out.ID))
 	state.Put("image", out)
