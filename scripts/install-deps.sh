@@ -9,11 +9,15 @@ PKGS=(
   qemu-system-x86       # boot tests (TCG)
   debootstrap           # sample and test guest trees
   extlinux syslinux-common  # bootloader of the sample image
+  grub-efi-amd64-bin mtools ovmf  # bootable exports: host-side EFI GRUB, ESP written without vfat, EFI boot tests
   fdisk                 # sfdisk: partition tables of test images
   gdisk                 # sgdisk: GPT test images
   e2fsprogs dosfstools xfsprogs lvm2
   util-linux mount
   rsync jq make git ca-certificates
+  openssh-server        # sshd: live-mode tests of chromogenic-clean (SSH communicator)
+  awscli                # /usr/bin/aws: cross-checks test/ec2emu with a client nobody here wrote
+  python3-openstackclient  # /usr/bin/openstack: the user-script baseline of bench/openstack-bench.sh
 )
 
 missing=()

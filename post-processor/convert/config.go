@@ -1,10 +1,11 @@
 //go:generate packer-sdc struct-markdown
-//go:generate packer-sdc mapstructure-to-hcl2 -type Config,Qcow2Options,VMDKOptions,VHDOptions,OVAOptions
+//go:generate packer-sdc mapstructure-to-hcl2 -type Config,Qcow2Options,VMDKOptions,VHDOptions,OVAOptions,BootableOptions
 
 package convert
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
@@ -40,6 +42,11 @@ type Config struct {
 	VHD VHDOptions `mapstructure:"vhd" required:"false"`
 	// Options of the OVA output.
 	OVA OVAOptions `mapstructure:"ova" required:"false"`
+	// Make the image a stand-alone bootable disk first (partition table, kernel and
+	// initramfs with a generic PC's drivers, bootloader, fstab by UUID, serial and VGA
+	// console), and write every format from that disk. For Eucalyptus-style bare
+	// filesystems, images booted with an external kernel, or images without a bootloader.
+	Bootable *BootableOptions `mapstructure:"bootable" required:"false"`
 
 	ctx interpolate.Context
 }
@@ -86,6 +93,30 @@ type OVAOptions struct {
 	Controller string `mapstructure:"controller"`
 	// Manifest digest: `sha256` (default), `sha1` (old vCenter) or `sha512`.
 	Hash string `mapstructure:"hash"`
+}
+
+// BootableOptions turn the image into a disk that boots on its own (bare metal, VirtualBox,
+// VMware, plain QEMU). The bootable disk is made as a temporary sparse file in the output
+// directory and removed once every format is written. Needs root (loop devices, mounts,
+// chroot) and, on the host, extlinux and syslinux-common (BIOS), grub-efi-amd64-bin (EFI,
+// when the guest has no GRUB for EFI), dosfstools and mtools (ESP).
+type BootableOptions struct {
+	// `bios` (the default: MBR, extlinux), `efi` (GPT, EFI system partition with GRUB at
+	// the removable-media path `EFI/BOOT/BOOTX64.EFI`) or `both` (GPT with an ESP and a
+	// legacy-BIOS-bootable root: boots with either firmware). The OVA's firmware follows:
+	// `efi` for `efi`, `bios` otherwise.
+	Firmware string `mapstructure:"firmware"`
+	// Host path of an external kernel (bzImage) to fold into the guest's `/boot`: the
+	// Eucalyptus eki or OpenStack `kernel_id` image. Defaults to the artifact's `kernel_path`
+	// state, else the guest's own newest kernel. The guest must have its modules
+	// (`/lib/modules/<version>`), or `ramdisk` is used as it is.
+	Kernel string `mapstructure:"kernel"`
+	// Host path of the external ramdisk (Eucalyptus eri, OpenStack `ramdisk_id`). Defaults
+	// to the artifact's `ramdisk_path` state. Rebuilt by the guest's own tool when the guest
+	// has the kernel's modules (the original is kept as `*.pre-chromogenic`).
+	Ramdisk string `mapstructure:"ramdisk"`
+	// Grow the root partition and filesystem by this much, e.g. `2G` or `512M`.
+	ExtraSize string `mapstructure:"extra_size"`
 }
 
 var checksumTypes = map[string]bool{"sha256": true, "sha512": true, "sha1": true, "md5": true}
@@ -173,6 +204,43 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	if h := c.OVA.Hash; h != "" && h != "sha256" && h != "sha1" && h != "sha512" {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("ova.hash %q: want sha256, sha1 or sha512", h))
 	}
+	if b := c.Bootable; b != nil {
+		b.Firmware = strings.ToLower(strings.TrimSpace(b.Firmware))
+		if b.Firmware == "" {
+			b.Firmware = bootable.FirmwareBIOS
+		}
+		if b.Firmware == "uefi" {
+			b.Firmware = bootable.FirmwareEFI
+		}
+		if !bootable.ValidFirmware(b.Firmware) {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("bootable.firmware %q: want bios, efi or both", b.Firmware))
+		} else if f := c.OVA.Firmware; f != "" && f != ovaFirmwareFor(b.Firmware) {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("ova.firmware %q does not match bootable.firmware %q (leave ova.firmware unset: it follows the bootloader)", f, b.Firmware))
+		}
+		for name, path := range map[string]string{"bootable.kernel": b.Kernel, "bootable.ramdisk": b.Ramdisk} {
+			if path == "" {
+				continue
+			}
+			if fi, err := os.Stat(path); err != nil {
+				errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("%s: %w", name, err))
+			} else if !fi.Mode().IsRegular() {
+				errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("%s: %s is not a regular file", name, path))
+			}
+		}
+		if b.Kernel != "" {
+			if _, err := bootable.KernelVersion(b.Kernel); err != nil && !os.IsNotExist(err) {
+				errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("bootable.kernel: %w", err))
+			}
+		}
+		if b.Ramdisk != "" && b.Kernel == "" {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("bootable.ramdisk needs bootable.kernel: a ramdisk alone cannot be matched to a kernel"))
+		}
+		if b.ExtraSize != "" {
+			if _, err := bootable.ParseSize(b.ExtraSize); err != nil {
+				errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("bootable.extra_size: %w", err))
+			}
+		}
+	}
 	if c.OutputDir != "" {
 		c.OutputDir = filepath.Clean(c.OutputDir)
 	}
@@ -180,6 +248,15 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		return errs
 	}
 	return nil
+}
+
+// ovaFirmware is the OVA firmware that starts a bootable disk of the given firmware: EFI
+// only for an EFI-only disk; a hybrid disk is started with BIOS, which every hypervisor has.
+func ovaFirmwareFor(bootableFirmware string) string {
+	if bootableFirmware == bootable.FirmwareEFI {
+		return "efi"
+	}
+	return "bios"
 }
 
 // writeOptions returns the engine options for one output format.

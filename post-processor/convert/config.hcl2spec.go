@@ -7,26 +7,56 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
+// FlatBootableOptions is an auto-generated flat version of BootableOptions.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatBootableOptions struct {
+	Firmware  *string `mapstructure:"firmware" cty:"firmware" hcl:"firmware"`
+	Kernel    *string `mapstructure:"kernel" cty:"kernel" hcl:"kernel"`
+	Ramdisk   *string `mapstructure:"ramdisk" cty:"ramdisk" hcl:"ramdisk"`
+	ExtraSize *string `mapstructure:"extra_size" cty:"extra_size" hcl:"extra_size"`
+}
+
+// FlatMapstructure returns a new FlatBootableOptions.
+// FlatBootableOptions is an auto-generated flat version of BootableOptions.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*BootableOptions) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatBootableOptions)
+}
+
+// HCL2Spec returns the hcl spec of a BootableOptions.
+// This spec is used by HCL to read the fields of BootableOptions.
+// The decoded values from this spec will then be applied to a FlatBootableOptions.
+func (*FlatBootableOptions) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"firmware":   &hcldec.AttrSpec{Name: "firmware", Type: cty.String, Required: false},
+		"kernel":     &hcldec.AttrSpec{Name: "kernel", Type: cty.String, Required: false},
+		"ramdisk":    &hcldec.AttrSpec{Name: "ramdisk", Type: cty.String, Required: false},
+		"extra_size": &hcldec.AttrSpec{Name: "extra_size", Type: cty.String, Required: false},
+	}
+	return s
+}
+
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	PackerBuildName     *string           `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
-	PackerBuilderType   *string           `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
-	PackerCoreVersion   *string           `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
-	PackerDebug         *bool             `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
-	PackerForce         *bool             `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
-	PackerOnError       *string           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
-	PackerUserVars      map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
-	PackerSensitiveVars []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
-	Formats             []string          `mapstructure:"formats" required:"true" cty:"formats" hcl:"formats"`
-	OutputDir           *string           `mapstructure:"output_directory" required:"false" cty:"output_directory" hcl:"output_directory"`
-	FileName            *string           `mapstructure:"file_name" required:"false" cty:"file_name" hcl:"file_name"`
-	ChecksumTypes       []string          `mapstructure:"checksum_types" required:"false" cty:"checksum_types" hcl:"checksum_types"`
-	Workers             *int              `mapstructure:"workers" required:"false" cty:"workers" hcl:"workers"`
-	Qcow2               *FlatQcow2Options `mapstructure:"qcow2" required:"false" cty:"qcow2" hcl:"qcow2"`
-	VMDK                *FlatVMDKOptions  `mapstructure:"vmdk" required:"false" cty:"vmdk" hcl:"vmdk"`
-	VHD                 *FlatVHDOptions   `mapstructure:"vhd" required:"false" cty:"vhd" hcl:"vhd"`
-	OVA                 *FlatOVAOptions   `mapstructure:"ova" required:"false" cty:"ova" hcl:"ova"`
+	PackerBuildName     *string              `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
+	PackerBuilderType   *string              `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
+	PackerCoreVersion   *string              `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
+	PackerDebug         *bool                `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
+	PackerForce         *bool                `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
+	PackerOnError       *string              `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
+	PackerUserVars      map[string]string    `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
+	PackerSensitiveVars []string             `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	Formats             []string             `mapstructure:"formats" required:"true" cty:"formats" hcl:"formats"`
+	OutputDir           *string              `mapstructure:"output_directory" required:"false" cty:"output_directory" hcl:"output_directory"`
+	FileName            *string              `mapstructure:"file_name" required:"false" cty:"file_name" hcl:"file_name"`
+	ChecksumTypes       []string             `mapstructure:"checksum_types" required:"false" cty:"checksum_types" hcl:"checksum_types"`
+	Workers             *int                 `mapstructure:"workers" required:"false" cty:"workers" hcl:"workers"`
+	Qcow2               *FlatQcow2Options    `mapstructure:"qcow2" required:"false" cty:"qcow2" hcl:"qcow2"`
+	VMDK                *FlatVMDKOptions     `mapstructure:"vmdk" required:"false" cty:"vmdk" hcl:"vmdk"`
+	VHD                 *FlatVHDOptions      `mapstructure:"vhd" required:"false" cty:"vhd" hcl:"vhd"`
+	OVA                 *FlatOVAOptions      `mapstructure:"ova" required:"false" cty:"ova" hcl:"ova"`
+	Bootable            *FlatBootableOptions `mapstructure:"bootable" required:"false" cty:"bootable" hcl:"bootable"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -58,6 +88,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"vmdk":                       &hcldec.BlockSpec{TypeName: "vmdk", Nested: hcldec.ObjectSpec((*FlatVMDKOptions)(nil).HCL2Spec())},
 		"vhd":                        &hcldec.BlockSpec{TypeName: "vhd", Nested: hcldec.ObjectSpec((*FlatVHDOptions)(nil).HCL2Spec())},
 		"ova":                        &hcldec.BlockSpec{TypeName: "ova", Nested: hcldec.ObjectSpec((*FlatOVAOptions)(nil).HCL2Spec())},
+		"bootable":                   &hcldec.BlockSpec{TypeName: "bootable", Nested: hcldec.ObjectSpec((*FlatBootableOptions)(nil).HCL2Spec())},
 	}
 	return s
 }

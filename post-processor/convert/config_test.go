@@ -1,6 +1,8 @@
 package convert
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,5 +50,53 @@ func TestConfigureErrorsNameTheField(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%v: error does not name %q: %v", tc.raw, tc.field, err)
 		}
+	}
+}
+
+func TestConfigureBootable(t *testing.T) {
+	dir := t.TempDir()
+	notKernel := filepath.Join(dir, "notakernel")
+	os.WriteFile(notKernel, make([]byte, 4096), 0o644)
+	bootable := func(b map[string]interface{}) map[string]interface{} {
+		return map[string]interface{}{"formats": []string{"ova"}, "bootable": b}
+	}
+	cases := []struct {
+		raw   map[string]interface{}
+		field string
+	}{
+		{bootable(map[string]interface{}{"firmware": "coreboot"}), "bootable.firmware"},
+		{bootable(map[string]interface{}{"kernel": filepath.Join(dir, "missing")}), "bootable.kernel"},
+		{bootable(map[string]interface{}{"kernel": notKernel}), "bootable.kernel"},
+		{bootable(map[string]interface{}{"kernel": dir}), "bootable.kernel"},
+		{bootable(map[string]interface{}{"ramdisk": notKernel}), "bootable.ramdisk needs bootable.kernel"},
+		{bootable(map[string]interface{}{"extra_size": "lots"}), "bootable.extra_size"},
+		{map[string]interface{}{"formats": []string{"ova"}, "bootable": map[string]interface{}{"firmware": "efi"},
+			"ova": map[string]interface{}{"firmware": "bios"}}, "ova.firmware"},
+	}
+	for _, tc := range cases {
+		var p PostProcessor
+		err := p.Configure(tc.raw)
+		if err == nil {
+			t.Errorf("%v accepted", tc.raw)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%v: error does not name %q: %v", tc.raw, tc.field, err)
+		}
+	}
+	var p PostProcessor
+	if err := p.Configure(bootable(map[string]interface{}{"firmware": "UEFI", "extra_size": "1G"})); err != nil {
+		t.Fatal(err)
+	}
+	if p.config.Bootable.Firmware != "efi" || ovaFirmwareFor(p.config.Bootable.Firmware) != "efi" || ovaFirmwareFor("both") != "bios" {
+		t.Errorf("firmware %q", p.config.Bootable.Firmware)
+	}
+	p = PostProcessor{}
+	if err := p.Configure(bootable(map[string]interface{}{})); err != nil || p.config.Bootable.Firmware != "bios" {
+		t.Errorf("empty bootable block: %v %+v", err, p.config.Bootable)
+	}
+	p = PostProcessor{}
+	if err := p.Configure(map[string]interface{}{"formats": []string{"ova"}}); err != nil || p.config.Bootable != nil {
+		t.Errorf("no bootable block: %v %+v", err, p.config.Bootable)
 	}
 }

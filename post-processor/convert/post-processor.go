@@ -1,6 +1,8 @@
 // Package convert is the chromogenic-convert post-processor: it writes the image of any
-// artifact that carries a local disk image into one or more formats (raw, qcow2, VMDK, VHD),
-// streaming through the image engine, with checksum files and progress in Packer's UI.
+// artifact that carries a local disk image into one or more formats (raw, qcow2, VMDK, VHD,
+// OVA), streaming through the image engine, with checksum files and progress in Packer's UI.
+// With a bootable block it first makes the image a stand-alone bootable disk
+// (internal/bootable) and writes every format from that.
 package convert
 
 import (
@@ -23,6 +25,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 )
@@ -52,12 +55,6 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
-	src, err := diskimage.Open(srcPath)
-	if err != nil {
-		return nil, false, false, fmt.Errorf("open input image %s: %w", srcPath, err)
-	}
-	defer src.Close()
-
 	outDir := p.config.OutputDir
 	if outDir == "" {
 		outDir = filepath.Dir(srcPath)
@@ -73,16 +70,31 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, false, false, fmt.Errorf("file_name: %w", err)
 	}
 
-	art := &Artifact{ByFormat: map[string]string{}}
 	srcAbs, _ := filepath.Abs(srcPath)
+	imagePath, ovaFirmware := srcPath, p.config.OVA.Firmware
+	if b := p.config.Bootable; b != nil {
+		tmp := filepath.Join(outDir, "."+name+".bootable.raw")
+		defer os.Remove(tmp)
+		if err := p.makeBootable(ctx, ui, in, srcPath, tmp); err != nil {
+			return nil, false, false, err
+		}
+		imagePath, ovaFirmware = tmp, ovaFirmwareFor(b.Firmware)
+	}
+	src, err := diskimage.Open(imagePath)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("open input image %s: %w", imagePath, err)
+	}
+	defer src.Close()
+
+	art := &Artifact{ByFormat: map[string]string{}}
 	for _, format := range p.config.Formats {
 		out := filepath.Join(outDir, name+"."+extensions[format])
 		if abs, _ := filepath.Abs(out); abs == srcAbs {
 			return nil, false, false, fmt.Errorf("output %s would overwrite the input image; set file_name or output_directory", out)
 		}
-		ui.Say(fmt.Sprintf("Converting %s (%s) to %s: %s", srcPath, src.Format(), format, out))
+		ui.Say(fmt.Sprintf("Converting %s (%s) to %s: %s", imagePath, src.Format(), format, out))
 		osRelease, _ := in.State(bcommon.ArtifactOSRelease).(string)
-		if err := p.convertOne(ctx, ui, src, out, format, osRelease); err != nil {
+		if err := p.convertOne(ctx, ui, src, out, format, osRelease, ovaFirmware); err != nil {
 			art.Destroy()
 			return nil, false, false, err
 		}
@@ -108,7 +120,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 
 // convertOne writes out through a temporary name and renames it when complete and synced, so
 // an interrupted conversion never leaves a file that looks finished.
-func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src diskimage.Image, out, format, osRelease string) error {
+func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src diskimage.Image, out, format, osRelease, firmware string) error {
 	tmp := out + ".part"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -116,7 +128,7 @@ func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src dis
 	}
 	bar := bcommon.NewProgress(ui, filepath.Base(out), src.Size())
 	if format == "ova" {
-		err = p.writeOVA(ctx, f, src, out, osRelease, bar.Update)
+		err = p.writeOVA(ctx, f, src, out, osRelease, firmware, bar.Update)
 	} else {
 		var w diskimage.Writer
 		if w, err = diskimage.LookupWriter(format); err == nil {
@@ -143,14 +155,48 @@ func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src dis
 	return nil
 }
 
+// makeBootable writes the stand-alone bootable disk of srcPath to dst. The external kernel
+// and ramdisk come from the configuration, else from the artifact's kernel_path and
+// ramdisk_path.
+func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact, srcPath, dst string) error {
+	b := p.config.Bootable
+	kernel, ramdisk := b.Kernel, b.Ramdisk
+	if kernel == "" {
+		kernel, _ = in.State(bootable.StateKernelPath).(string)
+		if ramdisk == "" {
+			ramdisk, _ = in.State(bootable.StateRamdiskPath).(string)
+		}
+	}
+	var extra int64
+	if b.ExtraSize != "" {
+		var err error
+		if extra, err = bootable.ParseSize(b.ExtraSize); err != nil {
+			return fmt.Errorf("bootable.extra_size: %w", err)
+		}
+	}
+	msg := fmt.Sprintf("Making %s a stand-alone bootable disk (firmware %s)", srcPath, b.Firmware)
+	if kernel != "" {
+		msg += ", external kernel " + kernel
+	}
+	ui.Say(msg)
+	res, err := bootable.Make(ctx, srcPath, dst, bootable.Options{Firmware: b.Firmware, Kernel: kernel, Ramdisk: ramdisk,
+		ExtraSize: extra, WorkDir: filepath.Dir(dst), Logf: func(f string, a ...any) { ui.Message(fmt.Sprintf(f, a...)) }})
+	if err != nil {
+		return err
+	}
+	ui.Say(fmt.Sprintf("Bootable disk ready: %s table, kernel %s, %s; root UUID %s", res.PartitionType, res.KernelVersion,
+		strings.Join(res.Bootloaders, " + "), res.RootUUID))
+	return nil
+}
+
 // writeOVA writes an OVF 1.0 appliance; the guest OS type comes from its os-release.
-func (p *PostProcessor) writeOVA(ctx context.Context, f *os.File, src diskimage.Image, out, osRelease string, progress diskimage.Progress) error {
+func (p *PostProcessor) writeOVA(ctx context.Context, f *os.File, src diskimage.Image, out, osRelease, firmware string, progress diskimage.Progress) error {
 	o := p.config.OVA
 	name := o.Name
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(out), ".ova")
 	}
-	opts := ova.Options{Name: name, CPUs: o.CPUs, MemoryMiB: o.Memory, Firmware: o.Firmware,
+	opts := ova.Options{Name: name, CPUs: o.CPUs, MemoryMiB: o.Memory, Firmware: firmware,
 		Controller: o.Controller, Hash: o.Hash, Workers: p.config.Workers, Progress: progress}
 	if osRelease != "" {
 		if rel, err := ova.ParseOSRelease(strings.NewReader(osRelease)); err == nil {

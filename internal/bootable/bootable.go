@@ -1,0 +1,474 @@
+package bootable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+)
+
+// Options configure Make.
+type Options struct {
+	// Firmware is FirmwareBIOS (MBR, extlinux; the default), FirmwareEFI (GPT, ESP with
+	// GRUB) or FirmwareBoth (GPT with an ESP and a legacy-BIOS-bootable root).
+	Firmware string
+	// Kernel and Ramdisk are host paths of an external kernel (bzImage) and ramdisk to fold
+	// into the guest's /boot (Eucalyptus eki/eri, OpenStack kernel_id/ramdisk_id). Empty:
+	// boot the guest's own newest kernel.
+	Kernel, Ramdisk string
+	// ExtraSize grows the root partition and filesystem by this many bytes.
+	ExtraSize int64
+	// WorkDir holds scratch files and mount points (and a raw copy of a non-raw input);
+	// default: the output's directory.
+	WorkDir string
+	// Logf receives progress lines.
+	Logf func(format string, args ...any)
+}
+
+// Result describes the disk Make wrote.
+type Result struct {
+	Firmware      string
+	PartitionType string // "dos" or "gpt"
+	Bootloaders   []string
+	KernelVersion string
+	Kernel        string // guest path of the kernel booted
+	Initramfs     string // guest path of its initramfs ("" for none)
+	// RamdiskAsIs is true when the external ramdisk is used unchanged (the guest has no
+	// modules for the external kernel).
+	RamdiskAsIs bool
+	Cmdline     string
+	RootUUID    string
+	Size        int64
+}
+
+// copyable filesystems of the source are copied into the new disk; others (an old ESP, a
+// BIOS boot partition, unknown data) are left out.
+var copyable = map[string]bool{"ext2": true, "ext3": true, "ext4": true, "xfs": true, "btrfs": true, "swap": true}
+
+var consoleArgs = "console=tty0 console=ttyS0,115200"
+
+// Make writes a stand-alone bootable raw disk to dst (replaced; removed again on failure)
+// from the image src. It must run as root (loop devices, mounts, chroot).
+func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err error) {
+	if opts.Firmware == "" {
+		opts.Firmware = FirmwareBIOS
+	}
+	if !ValidFirmware(opts.Firmware) {
+		return nil, fmt.Errorf("bootable: firmware %q: want bios, efi or both", opts.Firmware)
+	}
+	if opts.ExtraSize < 0 {
+		return nil, fmt.Errorf("bootable: extra size must not be negative")
+	}
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	kver := ""
+	if opts.Kernel != "" {
+		if kver, err = KernelVersion(opts.Kernel); err != nil {
+			return nil, fmt.Errorf("bootable: %w", err)
+		}
+	}
+	if opts.Ramdisk != "" {
+		if _, err := os.Stat(opts.Ramdisk); err != nil {
+			return nil, fmt.Errorf("bootable: ramdisk: %w", err)
+		}
+	}
+	workDir := opts.WorkDir
+	if workDir == "" {
+		workDir = filepath.Dir(dst)
+	}
+	work, err := os.MkdirTemp(workDir, ".chromogenic-bootable-")
+	if err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	defer removeWork(work)
+
+	// The source as a raw file: loop devices need one.
+	raw := src
+	img, err := diskimage.Open(src)
+	if err != nil {
+		return nil, fmt.Errorf("bootable: open %s: %w", src, err)
+	}
+	if img.Format() != "raw" {
+		raw = filepath.Join(work, "input.raw")
+		logf("bootable: %s is %s: making a raw copy", src, img.Format())
+		err = diskimage.Convert(ctx, img, raw, "raw", diskimage.WriteOptions{})
+	}
+	img.Close()
+	if err != nil {
+		return nil, fmt.Errorf("bootable: raw copy of %s: %w", src, err)
+	}
+
+	// Which filesystems to copy.
+	sd, err := chroot.Attach(raw, true)
+	if err != nil {
+		return nil, fmt.Errorf("bootable: attach %s: %w", src, err)
+	}
+	root, err := chroot.FindRoot(sd, filepath.Join(work, "probe"), 0)
+	sd.Detach()
+	if err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	var parts []*chroot.Partition
+	var fss []srcFS
+	for _, p := range sd.Partitions {
+		if p == root || copyable[p.FSType] {
+			parts = append(parts, p)
+			fss = append(fss, srcFS{Size: p.Size, FSType: p.FSType, Root: p == root})
+		} else {
+			logf("bootable: %s left out (not a Linux filesystem)", p)
+		}
+	}
+	l, err := planLayout(opts.Firmware, fss, opts.ExtraSize)
+	if err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	res = &Result{Firmware: opts.Firmware, PartitionType: l.Label, Size: l.Size, RootUUID: root.UUID}
+
+	// The new disk: table, then the filesystems copied.
+	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(dst)
+			res = nil
+		}
+	}()
+	if err := f.Truncate(l.Size); err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	if err := l.writeTable(dst); err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	in, err := os.Open(raw)
+	if err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	for i, s := range l.Slots {
+		if s.Source < 0 {
+			continue
+		}
+		p := parts[s.Source]
+		logf("bootable: copying %s into partition %d (%d MiB)", p, i+1, s.Size>>20)
+		if err := copyRange(f, s.Start, in, p.Start, p.Size); err != nil {
+			in.Close()
+			return nil, fmt.Errorf("bootable: copy %s: %w", p, err)
+		}
+		if err := ctx.Err(); err != nil {
+			in.Close()
+			return nil, err
+		}
+	}
+	in.Close()
+	for i := range l.Slots {
+		s := &l.Slots[i]
+		if strings.HasPrefix(s.FSType, "ext") {
+			grow := s.Role == roleRoot && s.Size > s.FSSize
+			if err := prepareExt(ctx, dst, s, grow, opts.Firmware != FirmwareEFI, logf); err != nil {
+				return nil, fmt.Errorf("bootable: %w", err)
+			}
+		}
+	}
+
+	// Mount the new disk and make it bootable.
+	nd, err := chroot.Attach(dst, false)
+	if err != nil {
+		return nil, fmt.Errorf("bootable: attach the new disk: %w", err)
+	}
+	defer func() {
+		if derr := nd.Detach(); err == nil && derr != nil {
+			err = fmt.Errorf("bootable: %w", derr)
+		}
+	}()
+	g, err := chroot.MountGuest(nd, filepath.Join(work, "root"), chroot.GuestOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("bootable: mount the new disk: %w", err)
+	}
+	defer func() {
+		if uerr := g.UnmountAll(); err == nil && uerr != nil {
+			err = fmt.Errorf("bootable: %w", uerr)
+		}
+	}()
+	if err := l.growMounted(ctx, g.Root.FSType, g.Mounts.Root, logf); err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	if err := finishGuest(ctx, g, nd, sd, parts, l, f, kver, opts, res, work, logf); err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	return res, nil
+}
+
+// finishGuest does the work inside the mounted new disk: fstab, kernel, initramfs,
+// bootloaders.
+func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, parts []*chroot.Partition, l *layout,
+	disk *os.File, kver string, opts Options, res *Result, work string, logf func(string, ...any)) error {
+	r := g.Guest()
+	rootUUID := res.RootUUID
+
+	// fstab: everything by UUID (the copies keep their filesystems' UUIDs).
+	espID, espUUID := uint32(0), ""
+	if l.slot(roleESP) != nil {
+		espID, espUUID = newVolumeID()
+	}
+	uuids := map[*chroot.Partition]string{}
+	for _, p := range parts {
+		uuids[p] = p.UUID
+	}
+	fstab, rerr := r.ReadFile("/etc/fstab")
+	if rerr != nil {
+		fstab = []byte(fmt.Sprintf("UUID=%s\t/\t%s\tdefaults\t0\t1\n", rootUUID, g.Root.FSType))
+		if err := r.WriteFile("/etc/fstab", fstab, 0o644); err != nil {
+			return err
+		}
+		logf("bootable: the guest had no /etc/fstab: wrote one for the root")
+	} else if text, changed := rewriteFstab(string(fstab), sd, uuids, rootUUID, espUUID); changed {
+		if err := r.WriteFile("/etc/fstab", []byte(text), 0o644); err != nil {
+			return err
+		}
+		fstab = []byte(text)
+		logf("bootable: /etc/fstab now names the filesystems by UUID")
+	}
+
+	// A separate /boot.
+	bootPrefix, bootFS := "/boot", rootUUID
+	if e, ok := chroot.FindFstab(chroot.ParseFstab(string(fstab)), "/boot"); ok {
+		p, err := nd.ResolveSpec(e.Spec)
+		if err != nil || p == nil {
+			return fmt.Errorf("the guest's fstab mounts /boot from %s, which is not on the new disk", e.Spec)
+		}
+		if p != g.Root {
+			if err := g.Mount(p.Device, "/boot", p.FSType, []string{"nosuid", "nodev"}); err != nil {
+				return err
+			}
+			bootPrefix, bootFS = "", p.UUID
+		}
+	}
+	chrootErr := g.MountChroot(chroot.DefaultChrootMounts)
+	if chrootErr != nil {
+		logf("bootable: chroot mounts failed (%v): guest tools cannot run", chrootErr)
+	}
+
+	info, err := guestfs.Inspect(r)
+	if err != nil {
+		return fmt.Errorf("inspect the guest: %w", err)
+	}
+	if !info.Linux {
+		return fmt.Errorf("the root filesystem does not hold a Linux system")
+	}
+
+	// The kernel: the external one folded in, or the guest's newest.
+	switch {
+	case opts.Kernel != "":
+		res.KernelVersion = kver
+		if err := r.MkdirAll("/boot", 0o755); err != nil {
+			return err
+		}
+		if err := copyIn(r, opts.Kernel, "/boot/vmlinuz-"+kver, 0o644); err != nil {
+			return err
+		}
+		if opts.Ramdisk != "" {
+			if err := copyIn(r, opts.Ramdisk, "/boot/"+initrdName(info.InitramfsTool, kver), 0o644); err != nil {
+				return err
+			}
+		}
+		logf("bootable: external kernel %s (version %s) copied to /boot", opts.Kernel, kver)
+		if !hasModules(r, kver) {
+			if opts.Ramdisk == "" {
+				have := guestModuleDirs(r)
+				return fmt.Errorf("%w: the external kernel %s is version %s, but the guest has no /lib/modules/%s "+
+					"(it has modules for: %s) and no ramdisk was given: give the ramdisk the cloud booted it with, "+
+					"or a kernel matching the guest's modules", ErrNoKernel, opts.Kernel, kver, kver, listOrNone(have))
+			}
+			res.RamdiskAsIs = true
+			logf("bootable: the guest has no /lib/modules/%s: the external ramdisk is used as it is (no drivers can be added)", kver)
+		}
+	default:
+		for _, k := range info.Kernels {
+			if !k.Xen && (k.Modules || k.Initramfs != "") {
+				res.KernelVersion = k.Version
+				break
+			}
+		}
+		if res.KernelVersion == "" {
+			if len(info.Kernels) == 0 {
+				return fmt.Errorf("%w: the image has no kernel in /boot (no vmlinuz-*) and no external kernel was given "+
+					"(kernel, or the artifact's %s): Eucalyptus and OpenStack images booted with kernel_id/ramdisk_id need that kernel", ErrNoKernel, StateKernelPath)
+			}
+			return fmt.Errorf("%w: the guest's kernels (%s) are Xen-only or have neither modules nor an initramfs; give an external kernel",
+				ErrNoKernel, kernelList(info.Kernels))
+		}
+	}
+
+	// The initramfs, rebuilt by the guest's own tool with a generic PC's drivers.
+	if !res.RamdiskAsIs && hasModules(r, res.KernelVersion) {
+		switch {
+		case info.InitramfsTool == "":
+			logf("bootable: the guest has no initramfs tool: its initramfs is used as it is")
+		case chrootErr != nil:
+			return fmt.Errorf("cannot run the guest's %s: %v", info.InitramfsTool, chrootErr)
+		default:
+			logf("bootable: rebuilding the initramfs with the guest's %s (drivers for a generic PC)", info.InitramfsTool)
+			rep, err := clean.Convert(ctx, r, clean.ConvertOptions{Target: clean.TargetPC, Logf: logf})
+			if err != nil {
+				return fmt.Errorf("initramfs rebuild: %w", err)
+			}
+			_ = rep
+		}
+	}
+	info, err = guestfs.Inspect(r)
+	if err != nil {
+		return fmt.Errorf("inspect the guest: %w", err)
+	}
+	var kern *guestfs.Kernel
+	for i := range info.Kernels {
+		if info.Kernels[i].Version == res.KernelVersion {
+			kern = &info.Kernels[i]
+		}
+	}
+	if kern == nil {
+		return fmt.Errorf("%w: kernel %s vanished from /boot", ErrNoKernel, res.KernelVersion)
+	}
+	if kern.Initramfs == "" {
+		if !hasModules(r, kern.Version) {
+			return fmt.Errorf("%w: kernel %s has neither an initramfs nor modules in the guest", ErrNoKernel, kern.Version)
+		}
+		logf("bootable: kernel %s has no initramfs: booting without one (the root's drivers must be built in)", kern.Version)
+	}
+	res.Kernel, res.Initramfs = kern.Image, kern.Initramfs
+	rel := func(p string) string {
+		if p == "" || bootPrefix == "/boot" {
+			return p
+		}
+		return strings.TrimPrefix(p, "/boot")
+	}
+	title := info.PrettyName
+	if title == "" {
+		title = "Linux " + kern.Version
+	}
+	res.Cmdline = "root=UUID=" + rootUUID + " ro " + consoleArgs
+	entry := bootEntry{Title: title, Kernel: rel(kern.Image), Initrd: rel(kern.Initramfs), Cmdline: res.Cmdline, BootFS: bootFS}
+
+	if l.Firmware != FirmwareEFI {
+		logf("bootable: installing extlinux (BIOS)")
+		if err := installExtlinux(ctx, r, disk, l.Label == "gpt", entry); err != nil {
+			return err
+		}
+		res.Bootloaders = append(res.Bootloaders, "extlinux")
+	}
+	if esp := l.slot(roleESP); esp != nil {
+		efi := filepath.Join(work, "BOOTX64.EFI")
+		which, err := buildGrubEFI(ctx, r, chrootErr == nil, entry, efi, logf)
+		if err != nil {
+			return err
+		}
+		logf("bootable: EFI system partition with %s", which)
+		espImg := filepath.Join(work, "esp.img")
+		if err := makeESP(ctx, espImg, esp.Size, espID, efi); err != nil {
+			return err
+		}
+		ef, err := os.Open(espImg)
+		if err != nil {
+			return err
+		}
+		err = copyRange(disk, esp.Start, ef, 0, esp.Size)
+		ef.Close()
+		if err != nil {
+			return fmt.Errorf("write the ESP: %w", err)
+		}
+		res.Bootloaders = append(res.Bootloaders, which)
+	}
+	return disk.Sync()
+}
+
+// removeWork removes the scratch directory: the files Make put there, then the (empty)
+// directories. No recursive removal: should anything still be mounted below (an unmount
+// failed), rmdir fails instead of deleting through the mount into a guest or a host /dev.
+func removeWork(work string) {
+	for _, f := range []string{"input.raw", "BOOTX64.EFI", "BOOTX64.EFI.cfg", "esp.img"} {
+		os.Remove(filepath.Join(work, f))
+	}
+	for _, d := range []string{"probe", "root"} {
+		os.Remove(filepath.Join(work, d))
+	}
+	os.Remove(work)
+}
+
+func listOrNone(v []string) string {
+	if len(v) == 0 {
+		return "none"
+	}
+	return strings.Join(v, ", ")
+}
+
+func kernelList(ks []guestfs.Kernel) string {
+	var v []string
+	for _, k := range ks {
+		v = append(v, k.Version)
+	}
+	return strings.Join(v, ", ")
+}
+
+// prepareExt readies an ext filesystem of the new disk before it is mounted: grown to fill
+// its partition, and without metadata_csum_seed when extlinux must read it (syslinux 6.04
+// does not know that feature).
+func prepareExt(ctx context.Context, dst string, s *slot, grow, forExtlinux bool, logf func(string, ...any)) error {
+	loop, err := chroot.AttachLoop(dst, s.Start, s.Size, false)
+	if err != nil {
+		return err
+	}
+	defer loop.Detach()
+	if forExtlinux {
+		out, err := exec.CommandContext(ctx, "tune2fs", "-l", loop.Path).Output()
+		if err != nil {
+			return fmt.Errorf("tune2fs -l: %w", err)
+		}
+		if strings.Contains(string(out), "metadata_csum_seed") {
+			logf("bootable: dropping metadata_csum_seed (extlinux cannot read it)")
+			if err := run(ctx, "tune2fs", "-O", "^metadata_csum_seed", loop.Path); err != nil {
+				return err
+			}
+		}
+	}
+	if !grow {
+		return nil
+	}
+	logf("bootable: growing the root filesystem to %d MiB", s.Size>>20)
+	if err := exec.CommandContext(ctx, "e2fsck", "-f", "-p", loop.Path).Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() >= 4 {
+			return fmt.Errorf("e2fsck -f -p before growing: %v", err)
+		}
+	}
+	return run(ctx, "resize2fs", loop.Path)
+}
+
+// growMounted grows a mounted xfs or btrfs root to fill its partition.
+func (l *layout) growMounted(ctx context.Context, fstype, dir string, logf func(string, ...any)) error {
+	s := l.slot(roleRoot)
+	if s.Size <= s.FSSize {
+		return nil
+	}
+	switch fstype {
+	case "xfs":
+		logf("bootable: growing the xfs root")
+		return run(ctx, "xfs_growfs", dir)
+	case "btrfs":
+		logf("bootable: growing the btrfs root")
+		return run(ctx, "btrfs", "filesystem", "resize", "max", dir)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package testimages
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Eucalyptus makes a Eucalyptus-shaped image in dir from the sample (test/images/eucalyptus.sh):
+// a bare ext4 filesystem (no partition table) holding the sample's Debian tree with nothing
+// in /boot and the fstab root named /dev/sda1, plus its kernel and initramfs as separate files
+// (as eki/eri). The files belong to the caller.
+func Eucalyptus(t testing.TB, dir string) (image, kernel, ramdisk string) {
+	t.Helper()
+	sample := Sample(t)
+	start := time.Now()
+	image, err := run(10*time.Minute, script(t, "test/images/eucalyptus.sh"), sample, dir)
+	if err != nil {
+		t.Fatalf("testimages: eucalyptus image: %v", err)
+	}
+	t.Logf("testimages: Eucalyptus-shaped image made in %s", time.Since(start).Round(time.Millisecond))
+	return image, filepath.Join(dir, "vmlinuz"), filepath.Join(dir, "initrd.img")
+}
+
+// BootOptions choose the virtual machine BootWith starts.
+type BootOptions struct {
+	// Firmware: "bios" (SeaBIOS, the default) or "efi" (OVMF from the ovmf package).
+	Firmware string
+	// Disk is how the disk is attached: "virtio" (default), "sata" (AHCI, as VirtualBox
+	// and VMware attach an OVA's disk) or "ide".
+	Disk string
+	// Memory in MiB (default 1024).
+	Memory int
+}
+
+// OVMF firmware files of Debian's ovmf package.
+const (
+	ovmfCode = "/usr/share/OVMF/OVMF_CODE.fd"
+	ovmfVars = "/usr/share/OVMF/OVMF_VARS.fd"
+)
+
+// BootWith boots image (qemu format) under qemu TCG with -snapshot, on the firmware and disk
+// bus of o, and fails the test unless the guest prints CHROMOGENIC-BOOT-OK on its serial
+// console within timeout. It returns the seconds the boot took. Boot (test/images/boot.sh)
+// covers the default SeaBIOS + virtio case; this one adds OVMF and other disk buses.
+func BootWith(t testing.TB, image, format string, timeout time.Duration, o BootOptions) float64 {
+	t.Helper()
+	if o.Memory == 0 {
+		o.Memory = 1024
+	}
+	dir := t.TempDir()
+	serial := filepath.Join(dir, "serial.log")
+	args := []string{"-accel", "tcg", "-m", fmt.Sprint(o.Memory), "-display", "none", "-monitor", "none",
+		"-nic", "none", "-no-reboot", "-snapshot", "-serial", "file:" + serial}
+	switch o.Firmware {
+	case "", "bios":
+	case "efi":
+		vars := filepath.Join(dir, "OVMF_VARS.fd")
+		b, err := os.ReadFile(ovmfVars)
+		if err != nil {
+			t.Fatalf("testimages: OVMF (apt-get install ovmf): %v", err)
+		}
+		if err := os.WriteFile(vars, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+ovmfCode,
+			"-drive", "if=pflash,format=raw,unit=1,file="+vars)
+	default:
+		t.Fatalf("testimages: firmware %q", o.Firmware)
+	}
+	drive := "file=" + image + ",format=" + format
+	switch o.Disk {
+	case "", "virtio":
+		args = append(args, "-drive", drive+",if=virtio")
+	case "sata":
+		args = append(args, "-device", "ahci,id=ahci", "-drive", drive+",if=none,id=disk0", "-device", "ide-hd,drive=disk0,bus=ahci.0")
+	case "ide":
+		args = append(args, "-drive", drive+",if=ide")
+	default:
+		t.Fatalf("testimages: disk bus %q", o.Disk)
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Fatalf("testimages: qemu-system-x86_64 missing (apt-get install qemu-system-x86)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.Command("qemu-system-x86_64", args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var qout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &qout, &qout
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("testimages: start qemu: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		select {
+		case <-done:
+		default:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		log, _ := os.ReadFile(serial)
+		if bytes.Contains(log, []byte("CHROMOGENIC-BOOT-OK")) {
+			took := time.Since(start).Seconds()
+			t.Logf("testimages: %s (%s, firmware %s, disk %s) booted to the marker in %.1f s",
+				filepath.Base(image), format, or(o.Firmware, "bios"), or(o.Disk, "virtio"), took)
+			return took
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("testimages: qemu exited before the boot marker (%v)\n--- qemu ---\n%s\n--- serial ---\n%s",
+				err, qout.String(), tail(string(log), 40))
+		case <-ctx.Done():
+			t.Fatalf("testimages: no boot marker from %s within %s\n--- serial ---\n%s", image, timeout, tail(string(log), 40))
+		case <-tick.C:
+		}
+	}
+}
+
+func or(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
+}
