@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,8 +64,14 @@ func setup() (*Env, error) {
 	if root == "" {
 		return nil, fmt.Errorf("repository root not found")
 	}
+	// One plugin directory per test process: two checkouts, or the same package run twice at
+	// once, must not swap the plugin under each other's builds. Directories of processes that
+	// are gone are removed.
 	wd, _ := os.Getwd()
-	dir := filepath.Join(cacheDir(), "packertest", strings.ReplaceAll(strings.TrimPrefix(wd, root), "/", "_"))
+	base := filepath.Join(cacheDir(), "packertest")
+	removeStale(base)
+	dir := filepath.Join(base, fmt.Sprintf("%s-%d",
+		strings.ReplaceAll(strings.TrimPrefix(wd, root), "/", "_"), os.Getpid()))
 	os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -83,6 +90,25 @@ func setup() (*Env, error) {
 		return nil, fmt.Errorf("install plugin: %v\n%s", err, out)
 	}
 	return e, nil
+}
+
+// removeStale removes plugin directories (named <package>-<pid>) whose process has ended, and
+// directories of the older layout unused for a day.
+func removeStale(base string) {
+	entries, _ := os.ReadDir(base)
+	for _, e := range entries {
+		i := strings.LastIndexByte(e.Name(), '-')
+		pid, err := strconv.Atoi(e.Name()[i+1:])
+		if err != nil {
+			// The older layout: remove once it has not been used for a day.
+			if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < 24*time.Hour {
+				continue
+			}
+		} else if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			continue
+		}
+		os.RemoveAll(filepath.Join(base, e.Name()))
+	}
 }
 
 // Environ is the environment packer runs with.

@@ -2,7 +2,11 @@ package ec2emu_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,12 +17,22 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
-// TestAWSCLICrossCheck drives the emulator with awscli (botocore: a SigV4 signer, query
-// serializer and XML/JSON parsers nobody here wrote). It skips when awscli is not installed.
+// awsCLI is Debian's awscli package (scripts/install-deps.sh), not a pip/pyenv copy: the
+// cross-check must use a client nobody here wrote or configured.
+const awsCLI = "/usr/bin/aws"
+
+// TestAWSCLICrossCheck drives the emulator with Debian 12's awscli 2.9 (botocore: a SigV4
+// signer, query/REST-JSON serializers, XML/JSON parsers and the s3 transfer manager nobody here
+// wrote): EC2 describe-instances, create-image, describe-images, describe-snapshots,
+// create-tags; EBS direct list-snapshot-blocks, get-snapshot-block, start-snapshot,
+// put-snapshot-block, complete-snapshot; s3 cp up and down in multipart; and refused
+// signatures. It fails when awscli is missing under PACKER_ACC=1 (CI) and skips otherwise.
 func TestAWSCLICrossCheck(t *testing.T) {
-	awsBin, err := exec.LookPath("aws")
-	if err != nil {
-		t.Skip("awscli not installed (apt-get install awscli)")
+	if _, err := os.Stat(awsCLI); err != nil {
+		if os.Getenv("PACKER_ACC") == "1" {
+			t.Fatalf("%s missing: install Debian's awscli package (scripts/install-deps.sh)", awsCLI)
+		}
+		t.Skipf("%s missing (apt-get install awscli)", awsCLI)
 	}
 	srv := ec2emu.Start(t)
 	dir := t.TempDir()
@@ -28,10 +42,11 @@ func TestAWSCLICrossCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(secret string, args ...string) ([]byte, error) {
-		cmd := exec.Command(awsBin, append(args, "--output", "json")...)
-		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+srv.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+secret,
-			"AWS_DEFAULT_REGION="+srv.Region, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-			"AWS_MAX_ATTEMPTS=1", "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1", "AWS_PAGER=")
+		cmd := exec.Command(awsCLI, append(args, "--output", "json")...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "LANG=C.UTF-8",
+			"AWS_ACCESS_KEY_ID=" + srv.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + secret,
+			"AWS_DEFAULT_REGION=" + srv.Region, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+			"AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true", "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1", "AWS_PAGER="}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -40,19 +55,28 @@ func TestAWSCLICrossCheck(t *testing.T) {
 		}
 		return out, nil
 	}
-	ec2 := func(args ...string) map[string]any {
+	call := func(service, endpoint string, args ...string) map[string]any {
 		t.Helper()
-		out, err := run(srv.SecretAccessKey, append([]string{"ec2", "--endpoint-url", srv.EC2Endpoint}, args...)...)
+		out, err := run(srv.SecretAccessKey, append([]string{service, "--endpoint-url", endpoint}, args...)...)
 		if err != nil {
-			t.Fatalf("aws ec2 %v: %v", args, err)
+			t.Fatalf("aws %s %v: %v", service, args, err)
 		}
 		var m map[string]any
-		if err := json.Unmarshal(out, &m); err != nil && len(out) > 0 {
-			t.Fatalf("aws ec2 %v: %v in %s", args, err, out)
+		if err := json.Unmarshal(out, &m); err != nil && len(bytes.TrimSpace(out)) > 0 {
+			t.Fatalf("aws %s %v: %v in %s", service, args, err, out)
 		}
 		return m
 	}
+	ec2 := func(args ...string) map[string]any { t.Helper(); return call("ec2", srv.EC2Endpoint, args...) }
+	ebs := func(args ...string) map[string]any { t.Helper(); return call("ebs", srv.EBSEndpoint, args...) }
 
+	if out, err := exec.Command(awsCLI, "--version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "aws-cli/2.") {
+		t.Fatalf("aws --version: %v %s", err, out)
+	} else {
+		t.Logf("%s", bytes.TrimSpace(out))
+	}
+
+	// EC2 Query API: find the instance, image it, wait for the image.
 	di := ec2("describe-instances", "--filters", "Name=tag:Name,Values=cli-vm", "Name=instance-state-name,Values=running")
 	if got := jsonPath(di, "Reservations", 0, "Instances", 0, "InstanceId"); got != iid {
 		t.Fatalf("describe-instances: %v", di)
@@ -60,32 +84,115 @@ func TestAWSCLICrossCheck(t *testing.T) {
 	ci := ec2("create-image", "--instance-id", iid, "--name", "cli image", "--no-reboot",
 		"--tag-specifications", "ResourceType=image,Tags=[{Key=via,Value=cli}]")
 	ami, _ := ci["ImageId"].(string)
+	if !strings.HasPrefix(ami, "ami-") {
+		t.Fatalf("create-image: %v", ci)
+	}
 	var img map[string]any
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		img = ec2("describe-images", "--owners", "self", "--filters", "Name=tag:via,Values=cli")
 		if jsonPath(img, "Images", 0, "State") == "available" {
 			break
 		}
 	}
+	snap, _ := jsonPath(img, "Images", 0, "BlockDeviceMappings", 0, "Ebs", "SnapshotId").(string)
 	if jsonPath(img, "Images", 0, "ImageId") != ami || jsonPath(img, "Images", 0, "State") != "available" ||
-		jsonPath(img, "Images", 0, "BlockDeviceMappings", 0, "Ebs", "SnapshotId") == nil {
+		jsonPath(img, "Images", 0, "Name") != "cli image" || jsonPath(img, "Images", 0, "OwnerId") != srv.AccountID ||
+		jsonPath(img, "Images", 0, "VirtualizationType") != "hvm" || !strings.HasPrefix(snap, "snap-") {
 		t.Fatalf("describe-images: %v", img)
 	}
 
-	// EBS direct (REST-JSON) through botocore.
-	out, err := run(srv.SecretAccessKey, "ebs", "--endpoint-url", srv.EBSEndpoint, "start-snapshot", "--volume-size", "1", "--timeout", "10")
-	if err != nil {
-		t.Fatalf("aws ebs start-snapshot: %v", err)
+	// describe-snapshots and create-tags: the tag is found by a filter on both resources.
+	ds := ec2("describe-snapshots", "--snapshot-ids", snap)
+	if jsonPath(ds, "Snapshots", 0, "State") != "completed" || jsonPath(ds, "Snapshots", 0, "VolumeSize") != float64(1) ||
+		jsonPath(ds, "Snapshots", 0, "OwnerId") != srv.AccountID {
+		t.Fatalf("describe-snapshots: %v", ds)
 	}
-	var ss map[string]any
-	json.Unmarshal(out, &ss)
-	if ss["Status"] != "pending" || ss["BlockSize"] != float64(ec2emu.BlockSize) {
-		t.Fatalf("start-snapshot: %s", out)
+	ec2("create-tags", "--resources", ami, snap, "--tags", "Key=team,Value=cross check", "Key=empty,Value=")
+	if got := ec2("describe-snapshots", "--owner-ids", "self", "--filters", "Name=tag:team,Values=cross check"); jsonPath(got, "Snapshots", 0, "SnapshotId") != snap || jsonPath(got, "Snapshots", 1) != nil {
+		t.Fatalf("describe-snapshots by the new tag: %v", got)
+	}
+	tagged := ec2("describe-images", "--image-ids", ami)
+	tags := map[string]any{}
+	for _, tg := range jsonPath(tagged, "Images", 0, "Tags").([]any) {
+		m := tg.(map[string]any)
+		tags[m["Key"].(string)] = m["Value"]
+	}
+	if tags["team"] != "cross check" || tags["via"] != "cli" || tags["empty"] != "" {
+		t.Fatalf("image tags after create-tags: %v", tags)
 	}
 
-	// S3 multipart through botocore's transfer manager (8 MiB threshold).
+	// EBS direct (REST-JSON): the snapshot lists exactly the disk's non-zero blocks, and a
+	// block read with get-snapshot-block is the disk's, with its SHA-256.
+	want := cliDataBlocks(t, disk)
+	lb := ebs("list-snapshot-blocks", "--snapshot-id", snap)
+	listed, _ := lb["Blocks"].([]any)
+	if lb["BlockSize"] != float64(ec2emu.BlockSize) || lb["VolumeSize"] != float64(1) || len(listed) != len(want) {
+		t.Fatalf("list-snapshot-blocks: %v, want the blocks %v", lb, want)
+	}
+	for i, b := range listed {
+		if jsonPath(b, "BlockIndex") != float64(want[i]) {
+			t.Fatalf("list-snapshot-blocks: block %d is %v, want %d", i, b, want[i])
+		}
+	}
+	last := listed[len(listed)-1].(map[string]any)
+	idx := int64(last["BlockIndex"].(float64))
+	blockFile := filepath.Join(dir, "block.bin")
+	gb := ebs("get-snapshot-block", "--snapshot-id", snap, "--block-index", fmt.Sprint(idx),
+		"--block-token", last["BlockToken"].(string), blockFile)
+	got, err := os.ReadFile(blockFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantBlock := cliReadBlock(t, disk, idx); !bytes.Equal(got, wantBlock) {
+		t.Fatalf("get-snapshot-block %d: %d bytes differ from the disk's", idx, len(got))
+	}
+	if sum := sha256.Sum256(got); len(got) != ec2emu.BlockSize || gb["Checksum"] != base64.StdEncoding.EncodeToString(sum[:]) ||
+		gb["ChecksumAlgorithm"] != "SHA256" || fmt.Sprint(gb["DataLength"]) != fmt.Sprint(ec2emu.BlockSize) {
+		t.Fatalf("get-snapshot-block: %#v; the block's SHA-256 is %s", gb, base64.StdEncoding.EncodeToString(sum[:]))
+	}
+
+	// EBS direct writes: start, put one block, complete; the new snapshot lists that block.
+	ss := ebs("start-snapshot", "--volume-size", "1", "--timeout", "10", "--description", "from awscli")
+	newSnap, _ := ss["SnapshotId"].(string)
+	if ss["Status"] != "pending" || ss["BlockSize"] != float64(ec2emu.BlockSize) || !strings.HasPrefix(newSnap, "snap-") {
+		t.Fatalf("start-snapshot: %v", ss)
+	}
+	data := bytes.Repeat([]byte("chromogenic awscli "), ec2emu.BlockSize/19+1)[:ec2emu.BlockSize]
+	dataFile := filepath.Join(dir, "put.bin")
+	if err := os.WriteFile(dataFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	b64 := base64.StdEncoding.EncodeToString(sum[:])
+	pb := ebs("put-snapshot-block", "--snapshot-id", newSnap, "--block-index", "7", "--block-data", dataFile,
+		"--data-length", fmt.Sprint(ec2emu.BlockSize), "--checksum", b64, "--checksum-algorithm", "SHA256")
+	if pb["Checksum"] != b64 {
+		t.Fatalf("put-snapshot-block: %v", pb)
+	}
+	agg := sha256.Sum256(sum[:])
+	cs := ebs("complete-snapshot", "--snapshot-id", newSnap, "--changed-blocks-count", "1",
+		"--checksum", base64.StdEncoding.EncodeToString(agg[:]), "--checksum-algorithm", "SHA256",
+		"--checksum-aggregation-method", "LINEAR")
+	if cs["Status"] != "pending" && cs["Status"] != "completed" {
+		t.Fatalf("complete-snapshot: %v", cs)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		d := ec2("describe-snapshots", "--snapshot-ids", newSnap)
+		if jsonPath(d, "Snapshots", 0, "State") == "completed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshot %s never completed: %v", newSnap, d)
+		}
+	}
+	if nb := ebs("list-snapshot-blocks", "--snapshot-id", newSnap); jsonPath(nb, "Blocks", 0, "BlockIndex") != float64(7) || jsonPath(nb, "Blocks", 1) != nil {
+		t.Fatalf("list-snapshot-blocks of the snapshot written by awscli: %v", nb)
+	}
+
+	// S3: the transfer manager uploads 19 MiB in 8 MiB parts and downloads it in ranges.
 	srv.CreateBucket("cli")
 	big := makeDisk(t, dir, 19<<20, 42)
+	before := len(srv.Calls())
 	if _, err := run(srv.SecretAccessKey, "s3", "--endpoint-url", srv.S3Endpoint, "cp", big, "s3://cli/dir/big.raw"); err != nil {
 		t.Fatalf("aws s3 cp: %v", err)
 	}
@@ -100,6 +207,15 @@ func TestAWSCLICrossCheck(t *testing.T) {
 	if fileSHA(t, back, -1) != fileSHA(t, big, -1) {
 		t.Fatal("object downloaded by awscli differs")
 	}
+	ops := map[string]int{}
+	for _, c := range srv.Calls()[before:] {
+		if c.Service == "s3" && c.Status < 300 {
+			ops[c.Action]++
+		}
+	}
+	if ops["CreateMultipartUpload"] != 1 || ops["UploadPart"] != 3 || ops["CompleteMultipartUpload"] != 1 || ops["GetObject"] < 3 {
+		t.Fatalf("awscli did not transfer in parts: %v", ops)
+	}
 
 	// A wrong secret is refused with the real error codes.
 	if _, err := run("wrong", "ec2", "--endpoint-url", srv.EC2Endpoint, "describe-images", "--owners", "self"); err == nil || !strings.Contains(err.Error(), "AuthFailure") {
@@ -108,6 +224,38 @@ func TestAWSCLICrossCheck(t *testing.T) {
 	if _, err := run("wrong", "s3api", "--endpoint-url", srv.S3Endpoint, "list-objects-v2", "--bucket", "cli"); err == nil || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
 		t.Fatalf("s3 with a wrong secret: %v", err)
 	}
+}
+
+// cliDataBlocks lists the indexes of a disk file's 512 KiB blocks holding any non-zero byte.
+func cliDataBlocks(t *testing.T, path string) []int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int64
+	for i := int64(0); i*ec2emu.BlockSize < int64(len(b)); i++ {
+		blk := b[i*ec2emu.BlockSize : min(int64(len(b)), (i+1)*ec2emu.BlockSize)]
+		if !bytes.Equal(blk, make([]byte, len(blk))) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// cliReadBlock is block i of a disk file, zero-padded to the block size.
+func cliReadBlock(t *testing.T, path string, i int64) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, ec2emu.BlockSize)
+	if _, err := f.ReadAt(buf, i*ec2emu.BlockSize); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	return buf
 }
 
 type cliError struct {
