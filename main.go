@@ -21,6 +21,11 @@ import (
 )
 
 func main() {
+	// Hidden entry: the chromogenic-clean provisioner's live mode uploads this binary to the
+	// guest and runs its cleaning engine there (never passed by Packer).
+	if len(os.Args) > 1 && os.Args[1] == clean.GuestCommand {
+		os.Exit(clean.GuestMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	pps := plugin.NewSet()
 	pps.RegisterBuilder("local", new(local.Builder))
 	pps.RegisterBuilder("openstack", new(openstack.Builder))

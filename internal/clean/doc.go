@@ -12,6 +12,11 @@
 // through in-root symlinks. Edits rewrite files in place (same inode, owner, mode, xattrs and
 // SELinux label) and only ever delete, replace or add whole lines.
 //
+// Live systems: with Options.Live the engine runs on a running guest and cleans its own "/"
+// (the chromogenic-clean provisioner's live mode), with extra rules so the running system and
+// the session stay usable (see Live). Only then does it read process information with package
+// os: /proc, the process's own user (os/user) and /etc/machine-id, all read-only.
+//
 // Usage:
 //
 //	root, _ := guestfs.OpenRoot(mountPath)

@@ -27,6 +27,7 @@ type state struct {
 	// /dev, /run) to their guest path; nothing at or below them is touched.
 	foreign map[[2]uint64]string
 	dirOK   map[string]string // guard cache: parent directory -> refusal reason ("" = fine)
+	live    *liveState        // live-system rules (Options.Live), nil otherwise
 }
 
 // foreignMounts are the directories a chroot builder mounts from the host.
@@ -51,6 +52,9 @@ func (st *state) findForeign(r *guestfs.Root) {
 // bind-mounted file or directory), or one of its in-root ancestors is a mount the guest does
 // not own.
 func (e *Env) guard(p string) string {
+	if r := e.liveGuard(p); r != "" {
+		return r
+	}
 	if mp, err := e.Root.IsMountPoint(p); err == nil && mp {
 		return "mount point: not touched"
 	}
@@ -293,6 +297,11 @@ func (e *Env) Remove(p string) {
 	}
 	if clean(p) == "/" {
 		e.Skip(p, "dir", "the root directory is never removed")
+		return
+	}
+	if q, held := e.liveHolds(p); held {
+		e.Skip(p, "dir", "holds "+q+", protected on the live system: only its other contents removed")
+		e.RemoveContents(p)
 		return
 	}
 	if r := e.guard(p); r != "" {

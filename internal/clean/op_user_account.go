@@ -65,6 +65,7 @@ func runUserAccount(e *Env) error {
 			}
 		}
 	}
+	victims = e.liveFilterVictims(victims)
 	if len(victims) == 0 {
 		return nil
 	}

@@ -25,6 +25,9 @@ type Options struct {
 	// AllowLiveRoot lets Run clean a root that is the host's own "/" (the provisioner running
 	// on a live instance through a communicator). Without it such a root is refused.
 	AllowLiveRoot bool `json:"allow_live_root,omitempty"`
+	// Live, when set, applies the live-system rules (see Live): the root is a running
+	// system the engine runs on.
+	Live *Live `json:"live,omitempty"`
 	// Force runs even when inspection finds no Linux guest in the tree.
 	Force bool `json:"force,omitempty"`
 	// MaxEditSize is the largest file the engine reads to edit (default 16 MiB); larger files

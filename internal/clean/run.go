@@ -62,6 +62,9 @@ func Run(ctx context.Context, root *guestfs.Root, opts Options) (*Report, error)
 		st.rootID = [2]uint64{uint64(rst.Dev), rst.Ino}
 	}
 	st.findForeign(root)
+	if err := st.setupLive(root, &opts); err != nil {
+		return nil, err
+	}
 	for _, n := range names {
 		op := registry[n]
 		or := OpReport{Name: op.Name, Description: op.Description, Status: StatusDone}

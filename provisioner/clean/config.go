@@ -4,7 +4,9 @@
 package clean
 
 import (
+	"errors"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
@@ -55,6 +57,26 @@ type Config struct {
 	// `*.pre-chromogenic`, grub.cfg regenerated when the guest has grub-mkconfig). Needs the
 	// builder's chroot mounts (proc, sys, dev). Empty (the default): no conversion.
 	Target string `mapstructure:"target" required:"false"`
+	// Where the guest is cleaned. `mounted`: the guest tree a chromogenic builder mounted
+	// (`MountPath`) or `root`, by the plugin itself. `live`: the running system at the other
+	// end of the build's communicator (SSH, ...): the plugin uploads its own binary there, runs
+	// the same cleaning engine on the guest's `/` with the live-system rules, downloads the
+	// report and removes what it uploaded. Empty (the default): `mounted` when the build
+	// provides `MountPath` or `root` is set, `live` otherwise.
+	Mode string `mapstructure:"mode" required:"false"`
+	// Live mode: the command that runs the uploaded engine on the guest, a template with
+	// `{{.Command}}` (the whole engine command line, quoted), `{{.Path}}` (the uploaded
+	// executable) and `{{.ConfigPath}}` (its JSON configuration). Defaults to `{{.Command}}`;
+	// use `sudo -n {{.Command}}` when the communicator user is not root.
+	ExecuteCommand string `mapstructure:"execute_command" required:"false"`
+	// Live mode: the guest directory in which a private staging directory
+	// (`chromogenic-clean-<random>`, mode 0700) receives the engine, its configuration and
+	// its report; it is removed afterwards. Defaults to `/tmp`.
+	RemoteFolder string `mapstructure:"remote_folder" required:"false"`
+	// Live mode: let ssh-userdir also remove the `authorized_keys` of the communicator's login
+	// user (and of the user the engine runs as). By default they are kept so the machine stays
+	// reachable with the build's key; the running session is not affected either way.
+	RemoveSessionKeys bool `mapstructure:"remove_session_keys" required:"false"`
 
 	ctx interpolate.Context
 }
@@ -83,6 +105,7 @@ type AppendRule struct {
 func (c *Config) Prepare(raws ...interface{}) error {
 	if err := config.Decode(c, &config.DecodeOpts{
 		PluginType: "chromogenic-clean", Interpolate: true, InterpolateContext: &c.ctx,
+		InterpolateFilter: &interpolate.RenderFilter{Exclude: []string{"execute_command"}},
 	}, raws...); err != nil {
 		return err
 	}
@@ -96,7 +119,33 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		}
 		c.ReportFile = "chromogenic-clean-" + name + ".json"
 	}
+	if c.ExecuteCommand == "" {
+		c.ExecuteCommand = "{{.Command}}"
+	}
+	if c.RemoteFolder == "" {
+		c.RemoteFolder = "/tmp"
+	}
 	var errs *packersdk.MultiError
+	switch c.Mode {
+	case "", ModeMounted:
+	case ModeLive:
+		if c.Root != "" {
+			errs = packersdk.MultiErrorAppend(errs, errors.New("root: not used in live mode (the live guest's / is cleaned)"))
+		}
+		if c.Target != "" {
+			errs = packersdk.MultiErrorAppend(errs, errors.New("target: conversion needs a mounted guest tree (mode = \"mounted\"), not a live system"))
+		}
+	default:
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("mode: %q is not one of %q, %q (or empty: automatic)", c.Mode, ModeMounted, ModeLive))
+	}
+	if _, err := renderExecute(c.ExecuteCommand, executeData{Command: "c", Path: "p", ConfigPath: "f"}, &c.ctx); err != nil {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("execute_command: %w", err))
+	} else if !strings.Contains(c.ExecuteCommand, ".Command") && !strings.Contains(c.ExecuteCommand, ".Path") {
+		errs = packersdk.MultiErrorAppend(errs, errors.New("execute_command: must run {{.Command}} (or {{.Path}} with its arguments)"))
+	}
+	if !path.IsAbs(c.RemoteFolder) || path.Clean(c.RemoteFolder) == "/" || strings.ContainsAny(c.RemoteFolder, "\n\x00") {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("remote_folder: %q must be an absolute guest directory other than /", c.RemoteFolder))
+	}
 	if _, err := engine.Resolve(c.Operations); err != nil {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("operations: %w", err))
 	} else if err := c.options().Validate(); err != nil {

@@ -1,7 +1,9 @@
 // Package clean is the chromogenic-clean provisioner: it cleans the guest tree that a
 // chromogenic builder has mounted (Atmosphere data, user accounts and homes, one-time files,
 // logs emptied in place...) with the in-house cleaning engine, resolving every path inside the
-// guest root, and reports each file it removed, emptied or edited.
+// guest root, and reports each file it removed, emptied or edited. Without a mounted tree (live
+// mode) it uploads the plugin's own binary through the build's communicator and runs the same
+// engine on the running guest (GuestCommand), with the live-system rules of the engine.
 package clean
 
 import (
@@ -29,14 +31,17 @@ func (p *Provisioner) Prepare(raws ...interface{}) error { return p.config.Prepa
 
 func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, generated map[string]interface{}) error {
 	root := p.config.Root
-	if root == "" {
-		if mp, ok := generated["MountPath"].(string); ok && !strings.HasPrefix(mp, "ERR_") {
+	if root == "" && p.config.Mode != ModeLive {
+		if mp, ok := generated["MountPath"].(string); ok && mp != "" && !strings.HasPrefix(mp, "ERR_") {
 			root = mp
 		}
 	}
+	if p.config.Mode == ModeLive || (p.config.Mode == "" && root == "") {
+		return p.provisionLive(ctx, ui, comm, generated)
+	}
 	if root == "" {
-		return errors.New("chromogenic-clean works on the guest tree a chromogenic builder mounts (build variable MountPath), or on `root`; " +
-			"this build provides neither: cleaning a live machine through another communicator is not supported yet")
+		return errors.New("mode: \"mounted\" needs the guest tree a chromogenic builder mounts (build variable MountPath) or `root`; " +
+			"this build provides neither (mode = \"live\" cleans the running system through the communicator)")
 	}
 	// A mounted guest filesystem cannot hold hard links to host files (links never cross
 	// filesystems), so hard-linked guest files may be edited.
