@@ -59,7 +59,9 @@ type Config struct {
 	// Only bring the image home and provision it (image mode): no new image is uploaded; the
 	// artifact is the local working copy, for post-processors.
 	SkipUpload bool `mapstructure:"skip_upload" required:"false"`
-	// How long to wait for a snapshot or an upload to become active. Defaults to `30m`.
+	// How long to wait for the snapshot to become active, and for the new image's upload and
+	// Glance's processing of it. When it passes the build fails, naming the image and the
+	// status it was stuck in, and deletes what it made. Defaults to `30m`.
 	StateTimeout time.Duration `mapstructure:"state_timeout" required:"false"`
 
 	// Where the working copy is kept. Defaults to `output-<build name>`.

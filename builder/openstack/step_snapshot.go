@@ -42,9 +42,19 @@ func (s *StepSnapshot) Run(ctx context.Context, state multistep.StateBag) multis
 	if c.Mode == "snapshot" {
 		name = c.ImageName
 	}
+	// In image mode the name is unique; in snapshot mode note the server's snapshots that
+	// already have it, so that one Nova made behind a failed answer can be told apart.
+	before := map[string]bool{}
+	if c.Mode == "snapshot" {
+		var err error
+		if before, err = snapshotsNamed(ctx, clients, srv.ID, name); err != nil {
+			return bcommon.Halt(state, err)
+		}
+	}
 	ui.Say(fmt.Sprintf("Creating snapshot %s of server %s...", name, srv.ID))
 	id, err := cloud.Snapshot(ctx, clients.Compute, srv.ID, name, nil)
 	if err != nil {
+		deleteOrphanSnapshots(ui, clients, srv.ID, name, before, err)
 		return bcommon.Halt(state, err)
 	}
 	s.id = id
@@ -57,7 +67,7 @@ func (s *StepSnapshot) Run(ctx context.Context, state multistep.StateBag) multis
 		ui.Message(fmt.Sprintf("Snapshot %s: %s (%s)", id, st, time.Since(start).Round(time.Second)))
 	})
 	if err != nil {
-		return bcommon.Halt(state, fmt.Errorf("snapshot of server %s: %w", srv.ID, err))
+		return bcommon.Halt(state, fmt.Errorf("snapshot of server %s: %w", srv.ID, timeoutErr(ctx, err, c.StateTimeout)))
 	}
 	if img.SizeBytes == 0 {
 		if _, bdm := img.Properties["block_device_mapping"]; bdm {

@@ -92,7 +92,7 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 		ui.Message(fmt.Sprintf("Image %s: %s (%s)", c.ImageName, st, time.Since(start).Round(time.Second)))
 	})
 	if err != nil {
-		return bcommon.Halt(state, err)
+		return bcommon.Halt(state, timeoutErr(ctx, err, c.StateTimeout))
 	}
 	ui.Say(fmt.Sprintf("Image %s (%s) is active", out.Name, out.ID))
 	state.Put("image", out)

@@ -177,15 +177,16 @@ func Connect(ctx context.Context, a Auth) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	var pc *gophercloud.ProviderClient
-	if tlsConf != nil {
-		pc, err = config.NewProviderClient(ctx, ao, config.WithTLSConfig(tlsConf))
-	} else {
-		pc, err = config.NewProviderClient(ctx, ao, config.WithHTTPClient(http.Client{}))
-	}
+	pc, err := retryConnect(ctx, "authenticate to "+ao.IdentityEndpoint, func() (*gophercloud.ProviderClient, error) {
+		if tlsConf != nil {
+			return config.NewProviderClient(ctx, ao, config.WithTLSConfig(tlsConf))
+		}
+		return config.NewProviderClient(ctx, ao, config.WithHTTPClient(http.Client{}))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("authenticate to %s: %w", ao.IdentityEndpoint, err)
 	}
+	pc.RetryFunc = retryFunc // safe requests survive 5xx and dropped connections (retry.go)
 	compute, err := gos.NewComputeV2(pc, eo)
 	if err != nil {
 		return nil, fmt.Errorf("compute endpoint: %w", err)

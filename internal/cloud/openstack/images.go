@@ -106,8 +106,9 @@ func WaitImage(ctx context.Context, c *gophercloud.ServiceClient, id string, sta
 			switch img.Status {
 			case images.ImageStatusActive:
 				return img, nil
-			case images.ImageStatusKilled, images.ImageStatusDeleted, images.ImageStatusDeactivated, "pending_delete":
-				return nil, fmt.Errorf("image %s went to status %s", id, img.Status)
+			case images.ImageStatusQueued, images.ImageStatusSaving, images.ImageStatusImporting, "uploading":
+			default: // killed, deleted, pending_delete, deactivated, or a status this code does not know
+				return nil, fmt.Errorf("image %s (%s) went to status %s", id, img.Name, img.Status)
 			}
 		case gophercloud.ResponseCodeIs(err, 404):
 			return nil, fmt.Errorf("image %s disappeared while waiting for it", id)
@@ -214,11 +215,20 @@ func Upload(ctx context.Context, c *gophercloud.ServiceClient, n NewImage, data 
 	if cf == "" {
 		cf = "bare"
 	}
+	// The ID is chosen here, so that an image whose creation was answered by an error (a 5xx
+	// after Glance registered it, a dropped connection) can still be found and deleted.
+	id := newImageID()
 	created, err := images.Create(ctx, c, images.CreateOpts{
-		Name: n.Name, DiskFormat: n.DiskFormat, ContainerFormat: cf, Visibility: &vis,
+		ID: id, Name: n.Name, DiskFormat: n.DiskFormat, ContainerFormat: cf, Visibility: &vis,
 		Tags: n.Tags, MinDisk: n.MinDisk, MinRAM: n.MinRAM, Properties: n.Properties,
 	}).Extract()
 	if err != nil {
+		var code gophercloud.ErrUnexpectedResponseCode
+		if !errors.As(err, &code) || code.Actual >= 500 {
+			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			DeleteImage(dctx, c, id)
+			cancel()
+		}
 		return nil, fmt.Errorf("create image %q: %w", n.Name, err)
 	}
 	defer func() {
@@ -233,7 +243,7 @@ func Upload(ctx context.Context, c *gophercloud.ServiceClient, n NewImage, data 
 		status("uploading to " + created.ID)
 	}
 	if err := imagedata.Upload(ctx, c, created.ID, data).ExtractErr(); err != nil {
-		return nil, fmt.Errorf("upload image data to %s: %w", created.ID, err)
+		return nil, fmt.Errorf("upload image data to %s (%q): %w", created.ID, n.Name, err)
 	}
 	img, err = WaitImage(ctx, c, created.ID, status)
 	if err != nil {

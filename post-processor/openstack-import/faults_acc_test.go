@@ -1,0 +1,191 @@
+package openstackimport
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/faultproxy"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+)
+
+// The upload side of the fault tests: chromogenic-openstack-import pushes a small local disk
+// (Packer's file builder hands it over, so no guest is mounted) to project B through
+// internal/faultproxy, which sits in front of Keystone and, through the rewritten catalog, of
+// Glance.
+
+const faultTemplate = `
+variable "source_path" { type = string }
+variable "target" { type = string }
+variable "clouds_file" { type = string }
+variable "image_name" { type = string }
+source "file" "disk" {
+  source = var.source_path
+  target = var.target
+}
+build {
+  sources = ["source.file.disk"]
+  post-processor "chromogenic-openstack-import" {
+    cloud       = "aio-b"
+    clouds_file = var.clouds_file
+    image_name  = var.image_name
+    disk_format = "qcow2"
+  }
+}
+`
+
+func TestAccOpenStackImportFaults(t *testing.T) {
+	if os.Getenv("PACKER_ACC") != "1" {
+		t.Skip("acceptance test: set PACKER_ACC=1")
+	}
+	env := packertest.Setup(t)
+	clouds := openstacktest.CloudsFile(t)
+	b := openstacktest.Connect(t, "aio-b")
+	data, err := os.ReadFile(clouds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := regexp.MustCompile(`auth_url:\s*(https?://[^/\s]+)`).FindSubmatch(data)
+	if ks == nil {
+		t.Fatalf("no auth_url in %s", clouds)
+	}
+	p, err := faultproxy.New(string(ks[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	proxied := filepath.Join(t.TempDir(), "clouds.yaml")
+	if err := p.RewriteClouds(clouds, proxied); err != nil {
+		t.Fatal(err)
+	}
+
+	// A 32 MiB disk with data scattered through it.
+	src := filepath.Join(t.TempDir(), "disk.raw")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(32 << 20)
+	for i := int64(0); i < 32; i += 3 {
+		f.WriteAt([]byte(strings.Repeat(fmt.Sprintf("block %d ", i), 50000)), i<<20)
+	}
+	f.Close()
+
+	build := func(t *testing.T, name string) *packertest.Result {
+		dir := t.TempDir()
+		return env.Build(t, dir, faultTemplate, 10*time.Minute, "-var", "source_path="+src,
+			"-var", "target="+filepath.Join(dir, "disk.raw"), "-var", "clouds_file="+proxied,
+			"-var", "image_name="+name)
+	}
+	// images named name in project B; deleted, so that a failing test leaks nothing.
+	left := func(t *testing.T, name string) []string {
+		var out []string
+		for _, img := range openstacktest.ListImages(t, b) {
+			if img.Name == name {
+				out = append(out, fmt.Sprintf("%s (%s)", img.ID, img.Status))
+				openstacktest.DeleteImage(t, b, img.ID)
+			}
+		}
+		return out
+	}
+	imagePath := regexp.MustCompile(`^/v2/images/[^/]+$`)
+	uniq := func(s string) string { return fmt.Sprintf("acc-ppfault-%s-%d", s, time.Now().UnixNano()) }
+
+	t.Run("retried-5xx", func(t *testing.T) {
+		p.Reset()
+		rules := []*faultproxy.Rule{
+			{Name: "token-500", Service: "identity", Method: "POST", Path: regexp.MustCompile(`/auth/tokens$`), Status: 500, Times: 2},
+			{Name: "status-503", Service: "image", Method: "GET", Path: imagePath, Status: 503, Times: 3},
+		}
+		p.Add(rules...)
+		name := uniq("retry")
+		res := build(t, name)
+		if res.Err != nil {
+			left(t, name)
+			t.Fatalf("import with transient 5xx failed: %v\n%s", res.Err, res.Output)
+		}
+		for _, r := range rules {
+			if r.Applied() != r.Times {
+				t.Errorf("rule %s applied %d times, want %d", r.Name, r.Applied(), r.Times)
+			}
+		}
+		var id string
+		for _, img := range openstacktest.ListImages(t, b) {
+			if img.Name == name {
+				id = img.ID
+				t.Cleanup(func() { openstacktest.DeleteImage(t, b, img.ID) })
+			}
+		}
+		if id == "" {
+			t.Fatalf("image %s not in project B:\n%s", name, res.Output)
+		}
+		got := filepath.Join(t.TempDir(), "got.qcow2")
+		openstacktest.DownloadImage(t, b, id, got)
+		if o, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", "qcow2", src, got).CombinedOutput(); err != nil {
+			t.Errorf("imported image differs from the source: %v\n%s", err, o)
+		}
+	})
+
+	t.Run("dropped-upload", func(t *testing.T) {
+		p.Reset()
+		rule := &faultproxy.Rule{Name: "cut-upload", Service: "image", Method: "PUT", Path: regexp.MustCompile(`/file$`), CutRequest: true, CutRequestAfter: 1 << 20}
+		p.Add(rule)
+		name := uniq("dropup")
+		res := build(t, name)
+		if res.Err == nil {
+			t.Fatalf("import succeeded though the upload was cut:\n%s", res.Output)
+		}
+		if !strings.Contains(res.Output, "upload image data to") {
+			t.Errorf("error does not say the upload failed:\n%s", res.Output)
+		}
+		if rule.Applied() != 1 {
+			t.Errorf("cut rule applied %d times: a data upload must not be repeated", rule.Applied())
+		}
+		if l := left(t, name); len(l) > 0 {
+			t.Errorf("half-made image left: %v", l)
+		}
+	})
+
+	t.Run("create-500-after-forward", func(t *testing.T) {
+		p.Reset()
+		rule := &faultproxy.Rule{Name: "create-500", Service: "image", Method: "POST", Path: regexp.MustCompile(`^/v2/images$`), Status: 500, AfterForward: true}
+		p.Add(rule)
+		name := uniq("create")
+		res := build(t, name)
+		if res.Err == nil {
+			t.Fatalf("import succeeded though the create failed:\n%s", res.Output)
+		}
+		if !strings.Contains(res.Output, fmt.Sprintf("create image %q", name)) {
+			t.Errorf("error does not name the image:\n%s", res.Output)
+		}
+		if rule.Applied() != 1 {
+			t.Errorf("the create was sent %d times: a POST must not be repeated", rule.Applied())
+		}
+		if l := left(t, name); len(l) > 0 {
+			t.Errorf("image registered behind the 500 left: %v", l)
+		}
+	})
+
+	t.Run("image-killed", func(t *testing.T) {
+		p.Reset()
+		rule := &faultproxy.Rule{Name: "killed", Service: "image", Method: "GET", Path: imagePath, Rewrite: map[string]any{"status": "killed"}}
+		p.Add(rule)
+		name := uniq("killed")
+		res := build(t, name)
+		if res.Err == nil {
+			t.Fatalf("import succeeded though the image was killed:\n%s", res.Output)
+		}
+		if !regexp.MustCompile(`image [0-9a-f-]{36} \(` + name + `\) went to status killed`).MatchString(res.Output) {
+			t.Errorf("error does not name the image and its status:\n%s", res.Output)
+		}
+		if l := left(t, name); len(l) > 0 {
+			t.Errorf("killed image left: %v", l)
+		}
+	})
+}
