@@ -73,14 +73,10 @@ func (c *AccessConfig) Prepare() []error {
 	return errs
 }
 
-// RequireEBSDirect fails for clouds without the EBS direct APIs (Eucalyptus), which the
-// transfers of the builder and of chromogenic-ec2-import need.
-func (c *AccessConfig) RequireEBSDirect() error {
-	if cloud.IsEucalyptusEndpoint(c.CustomEndpointEC2) && c.CustomEndpointEBS == "" {
-		return fmt.Errorf("custom_endpoint_ec2 %s is a Eucalyptus cloud controller, which has no EBS direct API; "+
-			"the Eucalyptus paths (instance-store bundles, ImportVolume) are not implemented yet", c.CustomEndpointEC2)
-	}
-	return nil
+// IsEucalyptus tells whether the cloud is a Eucalyptus cloud controller without the EBS
+// direct APIs: images then move as instance-store bundles or through ImportVolume.
+func (c *AccessConfig) IsEucalyptus() bool {
+	return cloud.IsEucalyptusEndpoint(c.CustomEndpointEC2) && c.CustomEndpointEBS == ""
 }
 
 // Access is the adapter's form of the settings.

@@ -23,6 +23,9 @@ type Artifact struct {
 	Amis       map[string]string
 	SnapshotID string
 	LocalPath  string
+	// Bucket and BundleKeys are the objects of an instance-store image's bundle (Eucalyptus).
+	Bucket     string
+	BundleKeys []string
 	StateData  map[string]interface{}
 	clients    *cloud.Clients
 }
@@ -34,6 +37,8 @@ func newArtifact(state multistep.StateBag) *Artifact {
 	if ami, ok := state.GetOk("ami"); ok && cl != nil {
 		a.Amis[cl.Region] = ami.(string)
 		a.SnapshotID, _ = state.Get("snapshot_id").(string)
+		a.Bucket, _ = state.Get("bundle_bucket").(string)
+		a.BundleKeys, _ = state.Get("bundle_keys").([]string)
 	}
 	if p, ok := state.GetOk(bcommon.StateWorkingImage); ok {
 		abs, _ := filepath.Abs(p.(string))
@@ -112,7 +117,8 @@ func (a *Artifact) State(name string) interface{} {
 	return a.StateData[name]
 }
 
-// Destroy deregisters the AMIs, deletes their snapshots and removes the working copy.
+// Destroy deregisters the AMIs, deletes their snapshots (or bundle objects) and removes the
+// working copy.
 func (a *Artifact) Destroy() error {
 	if a.LocalPath != "" {
 		os.Remove(a.LocalPath)
@@ -126,6 +132,9 @@ func (a *Artifact) Destroy() error {
 		if err := cloud.DeleteImage(ctx, a.clients.EC2, id, a.SnapshotID); err != nil {
 			return err
 		}
+	}
+	if len(a.BundleKeys) > 0 {
+		return cloud.DeleteObjects(ctx, a.clients.S3, a.Bucket, a.BundleKeys)
 	}
 	return nil
 }

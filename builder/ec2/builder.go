@@ -1,8 +1,11 @@
 // Package ec2 is the chromogenic-ec2 builder: it captures a running EC2 instance (CreateImage)
 // or starts from an EBS-backed AMI, brings the root snapshot home through the EBS direct API
 // as a sparse local working copy, runs provisioners inside it through a chroot, and writes the
-// result back through the EBS direct API as a new snapshot and AMI. The user's instance and
-// source AMI are never modified.
+// result back through the EBS direct API as a new snapshot and AMI. On Eucalyptus (no EBS
+// direct API) it captures a running instance-store instance with BundleInstance or starts
+// from an instance-store EMI, brings the bundle home (internal/cloud/ec2/bundle), and
+// registers the result as a new bundle or through ImportVolume. The user's instance and
+// source image are never modified.
 package ec2
 
 import (
@@ -46,15 +49,31 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	state.Put("hook", hook)
 	state.Put("ui", ui)
 
-	steps := []multistep.Step{
-		&StepConnect{Config: c},
-		&StepSource{Config: c},
-		&StepCreateImage{Config: c},
-		&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
-		&StepDownload{Config: c, Target: filepath.Join(c.OutputDir, buildName(c)+".raw")},
+	target := filepath.Join(c.OutputDir, buildName(c)+".raw")
+	var steps []multistep.Step
+	if c.IsEucalyptus() {
+		steps = []multistep.Step{
+			&StepConnect{Config: c},
+			&StepSource{Config: c},
+			&StepBundleInstance{Config: c},
+			&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
+			&StepDownloadBundle{Config: c, Target: target},
+		}
+	} else {
+		steps = []multistep.Step{
+			&StepConnect{Config: c},
+			&StepSource{Config: c},
+			&StepCreateImage{Config: c},
+			&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
+			&StepDownload{Config: c, Target: target},
+		}
 	}
 	steps = append(steps, bcommon.ChrootSteps(&c.ChrootConfig, c.ctx)...)
-	if !c.SkipRegister {
+	switch {
+	case c.SkipRegister:
+	case c.IsEucalyptus():
+		steps = append(steps, &StepRegisterEucalyptus{Config: c})
+	default:
 		steps = append(steps, &StepRegister{Config: c})
 	}
 	if err := bcommon.RunSteps(ctx, steps, c.PackerConfig, ui, state); err != nil {

@@ -206,7 +206,8 @@ func TestAccEC2CompleteSnapshotChecksumFails(t *testing.T) {
 	}
 }
 
-// Against a Eucalyptus cloud controller the build fails at once, saying why.
+// Against a Eucalyptus cloud controller without the eucalyptus block the build fails at once,
+// saying what is missing.
 func TestAccEC2EucalyptusFailsEarly(t *testing.T) {
 	env := packertest.Setup(t)
 	srv := emulator(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus})
@@ -214,7 +215,7 @@ func TestAccEC2EucalyptusFailsEarly(t *testing.T) {
 	res := env.Build(t, dir, buildTemplate, 2*time.Minute, "-var", "region="+srv.Region, "-var", "ec2_endpoint="+srv.EC2Endpoint,
 		"-var", "ebs_endpoint=", "-var", "output_directory="+filepath.Join(dir, "out"), "-var", "instance_id=i-12345678",
 		"-var", "ami_name=euca-acc", "-var", "marker=x")
-	if res.Err == nil || !strings.Contains(res.Output, "Eucalyptus cloud controller, which has no EBS direct API") {
+	if res.Err == nil || !strings.Contains(res.Output, "eucalyptus.bucket is required") || !strings.Contains(res.Output, "eucalyptus.user_private_key_file") {
 		t.Fatalf("want an early, clear failure: %v\n%s", res.Err, res.Output)
 	}
 	if n := len(srv.Calls()); n != 0 {

@@ -1,9 +1,41 @@
 package ec2
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 )
+
+type keyFiles struct{ userKey, userCert, cloudKey, cloudCert string }
+
+// eucaKeys writes a user and a cloud identity as PEM files.
+func eucaKeys(t *testing.T) keyFiles {
+	t.Helper()
+	dir := t.TempDir()
+	var k keyFiles
+	for _, who := range []string{"user", "cloud"} {
+		id, err := bundle.NewIdentity(who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kp, cp := filepath.Join(dir, who+"-pk.pem"), filepath.Join(dir, who+"-cert.pem")
+		if err := os.WriteFile(kp, id.KeyPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cp, id.CertPEM, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if who == "user" {
+			k.userKey, k.userCert = kp, cp
+		} else {
+			k.cloudKey, k.cloudCert = kp, cp
+		}
+	}
+	return k
+}
 
 func TestPrepareDefaults(t *testing.T) {
 	var c Config
@@ -27,6 +59,19 @@ func TestPrepareErrorsNameTheField(t *testing.T) {
 		return m
 	}
 	filter := map[string]interface{}{"filters": map[string]string{"name": "debian-*"}, "owners": []string{"self"}}
+	keys := eucaKeys(t)
+	euca := "http://clc.example:8773/services/compute"
+	eucaBlock := func(kv ...string) map[string]interface{} {
+		m := map[string]interface{}{"user_private_key_file": keys.userKey, "user_cert_file": keys.userCert, "cloud_cert_file": keys.cloudCert, "bucket": "bkt"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				delete(m, kv[i])
+			} else {
+				m[kv[i]] = kv[i+1]
+			}
+		}
+		return m
+	}
 	cases := []struct {
 		raw  map[string]interface{}
 		want string
@@ -50,7 +95,19 @@ func TestPrepareErrorsNameTheField(t *testing.T) {
 		{base("instance_id", "i-1", "shared_credentials_file", "/nonexistent/creds"), "shared_credentials_file"},
 		{base("instance_id", "i-1", "max_retries", -1), "max_retries"},
 		{base("instance_id", "i-1", "root_partition", -2), "root_partition"},
-		{base("instance_id", "i-1", "custom_endpoint_ec2", "http://clc.example:8773/services/compute"), "custom_endpoint_ec2 http://clc.example:8773/services/compute is a Eucalyptus cloud controller"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca), "eucalyptus.bucket is required"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock()), ""},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("user_private_key_file", "")), "eucalyptus.user_private_key_file is required"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("cloud_cert_file", "")), ""},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("user_private_key_file", "", "cloud_private_key_file", keys.cloudKey), "skip_register", true), ""},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("user_cert_file", keys.cloudCert)), "eucalyptus.user_private_key_file is not the key of eucalyptus.user_cert_file"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("cloud_cert_file", "/nonexistent.pem")), "eucalyptus.cloud_cert_file"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("user_cert_file", keys.userKey)), "eucalyptus.user_cert_file"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("register", "ebs")), "eucalyptus.register \"ebs\""},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("register", "import-volume")), "eucalyptus.availability_zone is required"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("register", "import-volume", "availability_zone", "PARTI00")), ""},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "boot_mode", "uefi"), "boot_mode is not supported by Eucalyptus"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "ena_support", true), "ena_support is not supported by Eucalyptus"},
 	}
 	for _, tc := range cases {
 		var c Config

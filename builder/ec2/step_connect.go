@@ -27,6 +27,11 @@ func (s *StepConnect) Run(ctx context.Context, state multistep.StateBag) multist
 		return bcommon.Halt(state, err)
 	}
 	ui.Message("Region " + clients.Region)
+	if c.IsEucalyptus() {
+		if err := c.Eucalyptus.Resolve(ctx, clients, c.CustomEndpointEC2); err != nil {
+			return bcommon.Halt(state, err)
+		}
+	}
 	state.Put("clients", clients)
 	return multistep.ActionContinue
 }

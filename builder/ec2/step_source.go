@@ -42,7 +42,14 @@ func (s *StepSource) Run(ctx context.Context, state multistep.StateBag) multiste
 		if st != string(types.InstanceStateNameRunning) && st != string(types.InstanceStateNameStopped) {
 			return bcommon.Halt(state, fmt.Errorf("instance %s is %s: only running or stopped instances can be captured", aws.ToString(inst.InstanceId), st))
 		}
-		if inst.RootDeviceType == types.DeviceTypeInstanceStore {
+		if c.IsEucalyptus() {
+			if inst.RootDeviceType != types.DeviceTypeInstanceStore {
+				return bcommon.Halt(state, fmt.Errorf("instance %s is EBS-backed: on Eucalyptus (no EBS direct API) only instance-store instances can be captured (BundleInstance)", aws.ToString(inst.InstanceId)))
+			}
+			if st != string(types.InstanceStateNameRunning) {
+				return bcommon.Halt(state, fmt.Errorf("instance %s is %s: BundleInstance needs a running instance", aws.ToString(inst.InstanceId), st))
+			}
+		} else if inst.RootDeviceType == types.DeviceTypeInstanceStore {
 			return bcommon.Halt(state, fmt.Errorf("instance %s is instance-store backed: only EBS-backed instances can be captured", aws.ToString(inst.InstanceId)))
 		}
 		ui.Say(fmt.Sprintf("Capturing instance %s (%s, %s)", aws.ToString(inst.InstanceId), inst.InstanceType, st))
@@ -66,6 +73,9 @@ func (s *StepSource) Run(ctx context.Context, state multistep.StateBag) multiste
 	}
 	if img.State != types.ImageStateAvailable {
 		return bcommon.Halt(state, fmt.Errorf("%s: image %s is %s, not available", field, aws.ToString(img.ImageId), img.State))
+	}
+	if c.IsEucalyptus() && (img.RootDeviceType != types.DeviceTypeInstanceStore || aws.ToString(img.ImageLocation) == "") {
+		return bcommon.Halt(state, fmt.Errorf("%s: image %s is not an instance-store image with a bundle location: on Eucalyptus (no EBS direct API) only bundled EMIs can be read", field, aws.ToString(img.ImageId)))
 	}
 	ui.Say(fmt.Sprintf("Starting from AMI %s (%s)", aws.ToString(img.Name), aws.ToString(img.ImageId)))
 	state.Put("source_image", img)

@@ -14,11 +14,13 @@ func TestPrepare(t *testing.T) {
 		t.Errorf("defaults %+v", c)
 	}
 	for raw, want := range map[string]map[string]interface{}{
-		"ami_name is required":   {},
-		"architecture \"sparc\"": {"ami_name": "abc", "architecture": "sparc"},
-		"arm64 images boot":      {"ami_name": "abc", "architecture": "arm64", "boot_mode": "legacy-bios"},
-		"boot_mode \"bios\"":     {"ami_name": "abc", "boot_mode": "bios"},
-		"Eucalyptus":             {"ami_name": "abc", "custom_endpoint_ec2": "http://clc:8773/services/compute"},
+		"ami_name is required":                         {},
+		"architecture \"sparc\"":                       {"ami_name": "abc", "architecture": "sparc"},
+		"arm64 images boot":                            {"ami_name": "abc", "architecture": "arm64", "boot_mode": "legacy-bios"},
+		"boot_mode \"bios\"":                           {"ami_name": "abc", "boot_mode": "bios"},
+		"eucalyptus.bucket is required":                {"ami_name": "abc", "custom_endpoint_ec2": "http://clc:8773/services/compute"},
+		"eucalyptus.user_private_key_file is required": {"ami_name": "abc", "custom_endpoint_ec2": "http://clc:8773/services/compute", "eucalyptus": map[string]interface{}{"bucket": "b"}},
+		"ena_support is not supported by Eucalyptus":   {"ami_name": "abc", "custom_endpoint_ec2": "http://clc:8773/services/compute", "ena_support": true},
 	} {
 		var c Config
 		err := c.Prepare(want)

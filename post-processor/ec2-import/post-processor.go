@@ -2,11 +2,14 @@
 // any artifact that carries a local image (raw, qcow2, VMDK, VHD) to AWS, streaming it from the
 // image engine's reader into a new EBS snapshot through the EBS direct API (per-block SHA-256
 // and a whole-snapshot checksum, no temporary copy, no S3 bucket and no vmimport role), then
-// registering it as an AMI.
+// registering it as an AMI. On Eucalyptus (no EBS direct API) it uploads an instance-store
+// bundle and registers it, or goes through ImportVolume (see builder/ec2.PublishEucalyptus).
 package ec2import
 
 import (
 	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -39,7 +42,25 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
-	ena := c.ENASupport
+	if c.IsEucalyptus() {
+		if c.Eucalyptus.Register == "bundle" {
+			if err := c.Eucalyptus.Resolve(ctx, cl, c.CustomEndpointEC2); err != nil {
+				return nil, false, false, err
+			}
+		}
+		res, err := ec2builder.PublishEucalyptus(ctx, ui, cl, src, ec2builder.EucaPublishOptions{
+			Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
+			Architecture: c.Architecture, RootDeviceName: c.RootDeviceName, VolumeType: c.VolumeType,
+			StateTimeout: c.StateTimeout, Euca: &c.Eucalyptus,
+		})
+		if err != nil {
+			return nil, false, false, err
+		}
+		a := ec2builder.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data"))
+		a.Bucket, a.BundleKeys = res.Bucket, res.Keys
+		return a, true, false, nil
+	}
+	ena := aws.ToBool(c.ENASupport)
 	ami, snap, err := ec2builder.Publish(ctx, ui, cl, src, ec2builder.PublishOptions{
 		Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 		Architecture: c.Architecture, BootMode: c.BootMode, ENA: &ena, RootDeviceName: c.RootDeviceName,

@@ -47,6 +47,9 @@ func init() {
 		"DescribeImportSnapshotTasks": (*reqCtx).describeImportSnapshotTasks,
 		"ImportVolume":                (*reqCtx).importVolume,
 		"DescribeConversionTasks":     (*reqCtx).describeConversionTasks,
+		"BundleInstance":              (*reqCtx).bundleInstance,
+		"DescribeBundleTasks":         (*reqCtx).describeBundleTasks,
+		"CancelBundleTask":            (*reqCtx).cancelBundleTask,
 	}
 }
 
@@ -313,6 +316,9 @@ func (st *state) xInstance(in *instance) xInstance {
 		x.BlockDeviceMapping = append(x.BlockDeviceMapping, xInstanceBDM{DeviceName: v.attDevice, Ebs: xInstanceEbs{
 			VolumeID: v.id, Status: "attached", AttachTime: v.attTime.Format(isoMillis), DeleteOnTermination: v.deleteOnTermination,
 		}})
+	}
+	if in.rootDisk != "" {
+		x.RootDeviceType = "instance-store"
 	}
 	return x
 }

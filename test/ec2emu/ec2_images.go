@@ -2,6 +2,7 @@ package ec2emu
 
 import (
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -18,6 +19,9 @@ func (st *state) xImage(im *image) xImage {
 	}
 	if im.location == "" {
 		x.ImageLocation = im.ownerID + "/" + im.name
+	}
+	if im.rootType != "" {
+		x.RootDeviceType = im.rootType
 	}
 	if im.stateReason != "" {
 		x.StateReason = &xStateReason{Code: "Client.ImageFailed", Message: im.stateReason}
@@ -93,6 +97,9 @@ func (rc *reqCtx) describeImages(p params) (any, *apiError) {
 			case "architecture":
 				return []string{im.arch}, true
 			case "root-device-type":
+				if im.rootType != "" {
+					return []string{im.rootType}, true
+				}
 				return []string{"ebs"}, true
 			case "root-device-name":
 				return []string{im.rootDevice}, true
@@ -192,6 +199,9 @@ func (rc *reqCtx) createImage(p params) (any, *apiError) {
 	}
 	if in.state != "running" && in.state != "stopped" {
 		return nil, errf(400, "IncorrectInstanceState", "The instance '%s' is not in the 'running' or 'stopped' state.", iid)
+	}
+	if in.rootDisk != "" {
+		return nil, errf(400, "InvalidParameterValue", "CreateImage is for EBS-backed instances; %s is instance-store backed (use BundleInstance)", iid)
 	}
 	name := p.get("Name")
 	if name == "" {
@@ -298,6 +308,14 @@ func (rc *reqCtx) registerImage(p params) (any, *apiError) {
 	}
 	if ae := validTagSpecTypes(p, "image"); ae != nil {
 		return nil, ae
+	}
+	if loc := p.get("ImageLocation"); loc != "" && len(p.list("BlockDeviceMapping")) == 0 {
+		im, ae := s.registerBundle(name, p.get("Description"), loc, p.get("Architecture"), p.get("VirtualizationType"), p.get("RootDeviceName"), true)
+		if ae != nil {
+			return nil, ae
+		}
+		st.setTags(im.id, tagSpecs(p, "image"))
+		return imageIDOut{ImageID: im.id}, nil
 	}
 	now := time.Now().UTC()
 	im := &image{id: st.id("ami"), name: name, description: p.get("Description"), ownerID: s.AccountID,
@@ -420,6 +438,9 @@ func (rc *reqCtx) deregisterImage(p params) (any, *apiError) {
 	}
 	delete(st.images, id)
 	delete(st.tags, id)
+	if im.diskPath != "" && !im.pendingWork {
+		os.Remove(im.diskPath)
+	}
 	type result struct {
 		SnapshotID string `xml:"snapshotId"`
 		ReturnCode string `xml:"returnCode"`

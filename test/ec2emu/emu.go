@@ -31,6 +31,15 @@
 // and 8-hex-digit ids, no EBS direct API, ImportImage/ImportSnapshot as empty stubs,
 // ImportVolume with import manifests, and UnknownParameter for parameters newer than EC2 API
 // 2016-09-15.
+//
+// Instance-store (both dialects, used with Eucalyptus): AddInstance with RootDeviceType
+// "instance-store" seeds an instance whose root disk is held as data; BundleInstance /
+// DescribeBundleTasks / CancelBundleTask make real bundles of it in S3; RegisterImage with
+// ImageLocation=bucket/prefix.manifest.xml verifies the manifest with the cloud key pair
+// (CloudCertPEM, CloudKeyPEM; users' certificates via RegisterUserCertificate) and unbundles
+// it (ImageDiskPath). BundledImage seeds such an image. The Eucalyptus dialect also answers
+// the bootstrap service's DescribeServiceCertificates at /services/Empyrean with the cloud
+// certificate, as euca2ools fetches cloud-cert.pem.
 package ec2emu
 
 import (
@@ -50,6 +59,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 )
 
 // Dialect selects which cloud the emulator pretends to be.
@@ -119,7 +130,11 @@ type Server struct {
 	servers   []*httptest.Server
 	certPool  *x509.CertPool
 
+	cloudOnce sync.Once
+	cloud     *bundle.Identity
+
 	mu        sync.Mutex
+	userCerts []*x509.Certificate
 	st        *state
 	blocks    *blockStore
 	faults    []*faultRule
@@ -257,6 +272,8 @@ func (s *Server) serveEucalyptus(w http.ResponseWriter, r *http.Request) {
 		s.handler("ec2", "/services/compute", s.serveEC2).ServeHTTP(w, r)
 	case p == "/services/objectstorage" || strings.HasPrefix(p, "/services/objectstorage/"):
 		s.handler("s3", "/services/objectstorage", s.serveS3).ServeHTTP(w, r)
+	case p == "/services/Empyrean" || p == "/services/Empyrean/":
+		s.handler("empyrean", "/services/Empyrean", s.serveEmpyrean).ServeHTTP(w, r)
 	default:
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusNotFound)

@@ -114,6 +114,22 @@ func (rc *reqCtx) fail(e *apiError) {
 		h.Set("X-Amzn-RequestId", rc.requestID)
 		rc.w.WriteHeader(e.Status)
 		rc.w.Write(b)
+	case "empyrean":
+		// <ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>
+		type xerr struct {
+			Type    string
+			Code    string
+			Message string
+		}
+		type resp struct {
+			XMLName   xml.Name `xml:"ErrorResponse"`
+			Error     xerr
+			RequestID string `xml:"RequestId"`
+		}
+		b, _ := xml.Marshal(resp{Error: xerr{"Sender", e.Code, e.Message}, RequestID: rc.requestID})
+		h.Set("Content-Type", "text/xml;charset=UTF-8")
+		rc.w.WriteHeader(e.Status)
+		rc.w.Write(b)
 	default: // s3
 		type resp struct {
 			XMLName   xml.Name `xml:"Error"`

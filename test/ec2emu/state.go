@@ -23,6 +23,9 @@ type Instance struct {
 	RootDeviceName string            // default "/dev/xvda"
 	BootMode       string            // default "legacy-bios"
 	EnaSupport     bool
+	// RootDeviceType is "ebs" (the default) or "instance-store": then RootDisk is the
+	// instance's ephemeral root disk, which BundleInstance reads, and no volume is attached.
+	RootDeviceType string
 	// RootDisk is a local raw disk file: the instance's root EBS volume. The emulator reads
 	// it (CreateImage, CreateSnapshot) and never writes it.
 	RootDisk string
@@ -53,6 +56,7 @@ type Image struct {
 type instance struct {
 	id, state, imageID, instanceType, arch, rootDevice, bootMode, az, privateIP string
 	ena                                                                         bool
+	rootDisk                                                                    string // instance-store root
 	launch                                                                      time.Time
 	reboots                                                                     int
 }
@@ -100,6 +104,9 @@ type image struct {
 	created, readyAt                                               time.Time
 	bdms                                                           []bdm
 	launchUsers                                                    map[string]bool
+	// rootType is "" (ebs) or "instance-store"; diskPath holds an instance-store image's
+	// unbundled root disk.
+	rootType, diskPath string
 	// pendingWork is set while snapshots are being produced in the background.
 	pendingWork bool
 	failed      string
@@ -131,6 +138,7 @@ type state struct {
 	tags      map[string]map[string]string // resource id → tags
 	tokens    map[string]string            // idempotency: client token → resource id
 	buckets   map[string]*s3Bucket
+	bundles   map[string]*bundleTask
 	wg        sync.WaitGroup
 }
 
@@ -145,6 +153,7 @@ func newState(s *Server) *state {
 		tags:      map[string]map[string]string{},
 		tokens:    map[string]string{},
 		buckets:   map[string]*s3Bucket{},
+		bundles:   map[string]*bundleTask{},
 	}
 }
 
@@ -290,13 +299,6 @@ func (s *Server) AddInstance(in Instance) (string, error) {
 	}
 	inst.privateIP = fmt.Sprintf("10.0.%d.%d", len(st.instances)/250, len(st.instances)%250+10)
 	st.instances[inst.id] = inst
-	vol := &volume{
-		id: st.id("vol"), az: inst.az, volType: "gp3", state: "in-use",
-		sizeGiB: ceilGiB(fi.Size()), sizeBytes: fi.Size(), path: in.RootDisk,
-		created: inst.launch, attInstance: inst.id, attDevice: inst.rootDevice,
-		attTime: inst.launch, deleteOnTermination: true,
-	}
-	st.volumes[vol.id] = vol
 	tags := map[string]string{}
 	for k, v := range in.Tags {
 		tags[k] = v
@@ -305,6 +307,21 @@ func (s *Server) AddInstance(in Instance) (string, error) {
 		tags["Name"] = in.Name
 	}
 	st.setTags(inst.id, tags)
+	switch in.RootDeviceType {
+	case "", "ebs":
+	case "instance-store":
+		inst.rootDisk = in.RootDisk
+		return inst.id, nil
+	default:
+		return "", fmt.Errorf("ec2emu: RootDeviceType %q", in.RootDeviceType)
+	}
+	vol := &volume{
+		id: st.id("vol"), az: inst.az, volType: "gp3", state: "in-use",
+		sizeGiB: ceilGiB(fi.Size()), sizeBytes: fi.Size(), path: in.RootDisk,
+		created: inst.launch, attInstance: inst.id, attDevice: inst.rootDevice,
+		attTime: inst.launch, deleteOnTermination: true,
+	}
+	st.volumes[vol.id] = vol
 	return inst.id, nil
 }
 
