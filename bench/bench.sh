@@ -12,9 +12,12 @@
 #   CHROMOGENIC_CACHE  cache directory (default /var/cache/chromogenic)
 #   BENCH_DIR          scratch directory for outputs (default /var/tmp/chromogenic-bench)
 #   BENCH_CASES        space-separated subset of: qcow2 qcow2-zlib qcow2-zstd vmdk ova
-#                      qcow2-raw vhd (default: all)
-#   BENCH_REPEAT       runs per measurement (default 1); the fastest run is reported, a
-#                      guard against other jobs on a shared machine
+#                      qcow2-raw vhd (default: all), e.g. BENCH_CASES="qcow2 vhd" for the
+#                      uncompressed writers (cp --sparse=always runs whenever a case
+#                      compares with it)
+#   BENCH_REPEAT       rounds (default 1): every measurement runs once per round, round
+#                      robin; the fastest run of each is reported, a guard against other
+#                      jobs on a shared machine
 #   BENCH_TABLE        also write the markdown table to this file
 set -euo pipefail
 
@@ -76,14 +79,15 @@ echo ">> building chromogenic" >&2
 cg=$work/chromogenic
 
 # --- measurement -------------------------------------------------------------------------
-# measure NAME OUT CMD...: cold caches, runs CMD then syncs OUT; appends a result row.
+# measure NAME OUT CMD...: queues a measurement. The queue is run BENCH_REPEAT times round
+# robin (every tool once per round, in the same order), so that a change of load on a shared
+# machine hits chromogenic, qemu-img and cp alike; the fastest run of each is kept.
+# measure1 NAME OUT CMD...: cold caches, runs CMD then syncs OUT; appends a result row.
 results=$work/results.tsv
 : >"$results"
+queue=()
 measure() {
-  local r
-  for ((r = 0; r < ${BENCH_REPEAT:-1}; r++)); do
-    measure1 "$@"
-  done
+  queue+=("$(printf '%q ' "$@")")
 }
 measure1() {
   local name=$1 out=$2
@@ -104,7 +108,7 @@ measure1() {
   size=$(stat -c %s "$out")
   alloc=$(($(stat -c %b "$out") * 512))
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$wall" "$user" "$sys" "$rss" "$size" "$alloc" >>"$results"
-  printf '   %-34s %7.2f s wall %7.2f s cpu %6d MB rss\n' "$name" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" $((rss / 1024)) >&2
+  printf '   %-34s %7.2f s wall %7.2f s cpu %6d MB rss  (load %s)\n' "$name" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" $((rss / 1024)) "$(cut -d' ' -f1 /proc/loadavg)" >&2
   rm -f "$out"
 }
 
@@ -179,6 +183,12 @@ done
 if printf '%s\n' "${rows[@]}" | grep -q '|cp$'; then
   measure "cp --sparse=always" "$work/cp.raw" cp --sparse=always "$raw" "$work/cp.raw"
 fi
+for ((round = 1; round <= ${BENCH_REPEAT:-1}; round++)); do
+  echo ">> round $round of ${BENCH_REPEAT:-1} (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  for m in "${queue[@]}"; do
+    eval "measure1 $m"
+  done
+done
 
 # --- table -----------------------------------------------------------------------------
 # Keep the fastest run of each measurement.

@@ -13,7 +13,10 @@
 // re-read whole extended L2 tables per cluster).
 //
 // Writers register themselves (RegisterWriter) one file per format: raw, qcow2, vmdk, vhd. WriteRaw
-// is the sparse, parallel raw writer for files.
+// is the sparse, parallel raw writer for files. Writers into a regular file start the
+// kernel's writeback of what they have written as they go (sync_file_range), so the output
+// reaches the disk while the input is still being read; raw inputs are read with readahead
+// hints (fadvise SEQUENTIAL, and WILLNEED for the chunks queued to the workers).
 //
 // Why in-house: no Go library served here writes these formats correctly and fast. govmomi's
 // VMDK stream writer produces files qemu cannot read (u64 GD/GT entries, unpadded grains) and

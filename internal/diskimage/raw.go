@@ -24,6 +24,9 @@ func openRaw(f *os.File) (Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Readers go through the file in ascending order (the copy pipelines' workers read
+	// neighbouring chunks): a larger kernel readahead window.
+	adviseSequential(f)
 	return &rawImage{f: f, size: size, name: "raw"}, nil
 }
 
@@ -65,6 +68,10 @@ func (r *rawImage) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, err
 }
+
+// prefetch starts reading [off, off+n) into the page cache without waiting (the copy
+// pipelines call it for the data of the jobs they queue, ahead of the workers' reads).
+func (r *rawImage) prefetch(off, n int64) { adviseWillNeed(r.f, off, n) }
 
 func (r *rawImage) Extents(ctx context.Context) ([]Extent, error) {
 	return seekExtents(ctx, r.f, &r.mu, 0, r.size)

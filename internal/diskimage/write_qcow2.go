@@ -261,6 +261,7 @@ func (l *qcow2Layout) writeStream(ctx context.Context, dst io.Writer, src Image,
 	if err != nil {
 		return err
 	}
+	defer s.close()
 	if err := s.write(l.header()); err != nil {
 		return err
 	}
@@ -501,6 +502,8 @@ func (l *qcow2Layout) writeFile(ctx context.Context, f *os.File, src Image, exts
 		blocks:  map[int64][]byte{},
 		held:    (l.dataStart + l.rbe - 1) / l.rbe,
 	}
+	wb := newWriteback(f)
+	defer wb.stop()
 	cs := l.cs
 	work := func(u *unitWork) error {
 		u.marks = u.marks[:0]
@@ -586,6 +589,11 @@ func (l *qcow2Layout) writeFile(ctx context.Context, f *os.File, src Image, exts
 		}
 		if err := flushRun(u); err != nil {
 			return err
+		}
+		if len(w.pending) > 0 {
+			wb.advance(w.pendOff) // compressed bytes still buffered from pendOff on
+		} else {
+			wb.advance(w.cursor)
 		}
 		return w.retire(w.cursor / cs)
 	}

@@ -26,6 +26,7 @@ func (rawWriter) Write(ctx context.Context, dst io.Writer, src Image, o WriteOpt
 	if err != nil {
 		return err
 	}
+	defer s.close()
 	if err := writeGuestBytes(ctx, s, src, o); err != nil {
 		return err
 	}

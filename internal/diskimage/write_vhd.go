@@ -12,6 +12,8 @@ import (
 // VHD writer: fixed (raw data + footer; streamable; optionally 1 MiB aligned for Azure) and
 // dynamic (footer copy, dynamic header, block allocation table, 2 MiB blocks each preceded
 // by a full sector bitmap, footer; needs a seekable file since the BAT precedes the data).
+// Dynamic blocks are placed so that their data is 4 KiB-aligned in the file (3.5 KiB of hole
+// before each bitmap sector); the BAT entries point at the bitmap sectors as usual.
 // The creator application is "win " (as Hyper-V writes): qemu and Microsoft tools then take
 // the size from the footer's current_size rather than the CHS geometry, which cannot
 // express most sizes (qemu only trusts current_size for a fixed list of creators).
@@ -26,6 +28,15 @@ const (
 )
 
 func (vhdWriter) Format() string { return "vhd" }
+
+// vhdBlockPad is the padding to put before a dynamic block (its one-sector bitmap, then its
+// data) that would otherwise start at pos, so that its data starts on a 4 KiB boundary of
+// the file: guest pages then map to whole file pages, the page cache and the file system
+// are written in whole blocks, and all-zero guest pages become whole holes.
+func vhdBlockPad(pos int64) int64 {
+	const align = 4096
+	return (align - (pos+sector)%align) % align
+}
 
 func (vhdWriter) NeedsSeek(o WriteOptions) bool { return !strings.EqualFold(o.Subformat, "fixed") }
 
@@ -90,6 +101,7 @@ func (vhdWriter) Write(ctx context.Context, dst io.Writer, src Image, o WriteOpt
 	if err != nil {
 		return err
 	}
+	defer s.close()
 	switch sub {
 	case "fixed":
 		if err := writeGuestBytes(ctx, s, src, o); err != nil {
@@ -142,19 +154,29 @@ func (vhdWriter) Write(ctx context.Context, dst io.Writer, src Image, o WriteOpt
 		bitmap[i] = 0xff
 	}
 	vsize := src.Size()
+	// The workers find the non-zero pages of each block (marks: [start, end) pairs within
+	// the block); the emitter only places and writes them. A block without any is not
+	// allocated; its zero pages are holes (the data is page aligned in the file).
+	work := func(w *unitWork) error {
+		w.marks = nonZeroRuns(w.data[:vhdBlock], w.marks[:0])
+		return nil
+	}
 	emit := func(w *unitWork) error {
-		d := w.data[:vhdBlock]
-		if isZero(d[:min(w.n, vsize-w.off)]) {
+		if len(w.marks) == 0 {
 			return nil
+		}
+		// Each block starts with its sector bitmap; a hole before it puts the block's data
+		// on a 4 KiB boundary of the file (the BAT may point at any sector).
+		if err := s.zeros(vhdBlockPad(s.pos)); err != nil {
+			return err
 		}
 		be.PutUint32(bat[(w.off/vhdBlock)*4:], uint32(s.pos/sector))
 		if err := s.write(bitmap); err != nil {
 			return err
 		}
-		return s.data(d)
+		return s.runs(w.data[:vhdBlock], w.marks)
 	}
-	noop := func(*unitWork) error { return nil }
-	if err := runUnits(ctx, src, exts, vhdBlock, 1, max(4, o.workers()), noop, emit, o.Progress); err != nil {
+	if err := runUnits(ctx, src, exts, vhdBlock, 1, max(4, o.workers()), work, emit, o.Progress); err != nil {
 		return err
 	}
 	if err := s.write(footer); err != nil {

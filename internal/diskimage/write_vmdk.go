@@ -164,6 +164,7 @@ func writeVMDKStream(ctx context.Context, dst io.Writer, src Image, o WriteOptio
 	if err != nil {
 		return err
 	}
+	defer s.close()
 	const flags = 1 | vmdkFlagCompress | vmdkFlagMarkers
 	const overhead = 1 + vmdkDescSectors
 	if err := s.write(vmdkHeaderBytes(3, flags, capacity, vmdkGDAtEnd, 0, overhead, 1)); err != nil {
@@ -288,6 +289,7 @@ func writeVMDKSparse(ctx context.Context, dst io.Writer, src Image, o WriteOptio
 	if err != nil {
 		return err
 	}
+	defer s.close()
 	if !s.seekable() {
 		return fmt.Errorf("vmdk monolithicSparse needs a seekable regular file; use streamOptimized for streams")
 	}

@@ -118,7 +118,8 @@ type sink struct {
 	w    io.Writer
 	file *os.File // regular file: positional writes, sparse
 	pos  int64
-	buf  []byte // pending bytes at pos-len(buf)
+	buf  []byte     // pending bytes at pos-len(buf)
+	wb   *writeback // early writeback of what is written (files only)
 }
 
 const sinkBuf = 1 << 20
@@ -131,10 +132,15 @@ func newSink(dst io.Writer) (*sink, error) {
 				return nil, err
 			}
 			s.file = f
+			s.wb = newWriteback(f)
 		}
 	}
 	return s, nil
 }
+
+// close releases the sink's writeback goroutine; finish does it too. Writers defer it so
+// that an error path does not leak it.
+func (s *sink) close() { s.wb.stop() }
 
 func (s *sink) seekable() bool { return s.file != nil }
 
@@ -145,6 +151,7 @@ func (s *sink) flush() error {
 	var err error
 	if s.file != nil {
 		_, err = s.file.WriteAt(s.buf, s.pos-int64(len(s.buf)))
+		s.wb.advance(s.pos)
 	} else {
 		_, err = s.w.Write(s.buf)
 	}
@@ -162,6 +169,7 @@ func (s *sink) write(b []byte) error {
 			s.pos += int64(len(b))
 			if s.file != nil {
 				_, err := s.file.WriteAt(b, s.pos-int64(len(b)))
+				s.wb.advance(s.pos)
 				return err
 			}
 			_, err := s.w.Write(b)
@@ -185,7 +193,47 @@ func (s *sink) data(b []byte) error {
 		return err
 	}
 	s.pos += int64(len(b))
+	s.wb.advance(s.pos)
 	return nil
+}
+
+// runs appends b to a file sink, writing only the ranges [runs[i], runs[i+1]) of it (the
+// rest must read as zero: holes), in one pwrite each.
+func (s *sink) runs(b []byte, runs []int64) error {
+	if s.file == nil {
+		return s.write(b)
+	}
+	if err := s.flush(); err != nil {
+		return err
+	}
+	for i := 0; i+1 < len(runs); i += 2 {
+		if _, err := s.file.WriteAt(b[runs[i]:runs[i+1]], s.pos+runs[i]); err != nil {
+			return err
+		}
+	}
+	s.pos += int64(len(b))
+	s.wb.advance(s.pos)
+	return nil
+}
+
+// nonZeroRuns appends to runs the [start, end) pairs of the maximal runs of b's zeroBlock
+// pages (counted from the start of b; the last may be short) that are not all zero.
+func nonZeroRuns(b []byte, runs []int64) []int64 {
+	open := false
+	for i := 0; i < len(b); i += zeroBlock {
+		j := min(i+zeroBlock, len(b))
+		z := string(b[i:j]) == string(zeros[:j-i])
+		switch {
+		case !z && !open:
+			runs = append(runs, int64(i), int64(j))
+			open = true
+		case !z:
+			runs[len(runs)-1] = int64(j)
+		default:
+			open = false
+		}
+	}
+	return runs
 }
 
 // zeros appends n zero bytes: a hole in a file.
@@ -222,6 +270,7 @@ func (s *sink) finish() error {
 		return err
 	}
 	if s.file != nil {
+		s.wb.stop()
 		return s.file.Truncate(s.pos)
 	}
 	return nil
@@ -255,6 +304,7 @@ func runUnits(ctx context.Context, src Image, exts []Extent, unit int64, batch i
 	}
 	order := make(chan slot, depth)
 	todo := make(chan slot, depth)
+	pf, _ := src.(prefetcher)
 	go func() {
 		defer close(order)
 		defer close(todo)
@@ -262,6 +312,11 @@ func runUnits(ctx context.Context, src Image, exts []Extent, unit int64, batch i
 		send := func() bool {
 			if cur == nil {
 				return true
+			}
+			if pf != nil {
+				// Let the kernel start reading the job's data now, a few jobs ahead of
+				// the worker that will read it.
+				prefetchData(pf, exts, cur.off, cur.n)
 			}
 			s := slot{cur, make(chan error, 1)}
 			cur = nil
@@ -336,6 +391,21 @@ func runUnits(ctx context.Context, src Image, exts []Extent, unit int64, batch i
 		return firstErr
 	}
 	return ctx.Err()
+}
+
+// prefetcher is an Image that can start reading a range ahead of ReadAt calls.
+type prefetcher interface{ prefetch(off, n int64) }
+
+// prefetchData asks pf to prefetch the Data extents of [off, off+n).
+func prefetchData(pf prefetcher, exts []Extent, off, n int64) {
+	end := off + n
+	i := sort.Search(len(exts), func(i int) bool { return exts[i].Offset+exts[i].Length > off })
+	for ; i < len(exts) && exts[i].Offset < end; i++ {
+		if e := exts[i]; e.Kind == Data {
+			a, z := max(e.Offset, off), min(e.Offset+e.Length, end)
+			pf.prefetch(a, z-a)
+		}
+	}
 }
 
 // readUnits fills w.data[:w.n] with the guest bytes of [w.off, w.off+w.n), reading only
