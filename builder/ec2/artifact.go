@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 )
 
@@ -26,8 +27,11 @@ type Artifact struct {
 	// Bucket and BundleKeys are the objects of an instance-store image's bundle (Eucalyptus).
 	Bucket     string
 	BundleKeys []string
-	StateData  map[string]interface{}
-	clients    *cloud.Clients
+	// Extra are the external kernel and ramdisk of a Eucalyptus source image, brought home
+	// next to the working copy (StateData kernel_path, ramdisk_path).
+	Extra     []string
+	StateData map[string]interface{}
+	clients   *cloud.Clients
 }
 
 func newArtifact(state multistep.StateBag) *Artifact {
@@ -45,6 +49,13 @@ func newArtifact(state multistep.StateBag) *Artifact {
 		a.LocalPath = abs
 		a.StateData[bcommon.ArtifactImagePath] = abs
 		a.StateData[bcommon.ArtifactImageFormat] = "raw"
+	}
+	for _, k := range []string{bootable.StateKernelPath, bootable.StateRamdiskPath} {
+		if p, ok := state.GetOk(k); ok {
+			abs, _ := filepath.Abs(p.(string))
+			a.StateData[k] = abs
+			a.Extra = append(a.Extra, abs)
+		}
 	}
 	if gd, ok := state.GetOk("generated_data"); ok {
 		a.StateData["generated_data"] = gd
@@ -68,7 +79,7 @@ func (a *Artifact) Files() []string {
 	if a.LocalPath == "" {
 		return nil
 	}
-	return []string{a.LocalPath}
+	return append([]string{a.LocalPath}, a.Extra...)
 }
 
 // Id is "region:ami-…" per AMI, comma separated, as the amazon plugins do; or the local path.
@@ -118,10 +129,13 @@ func (a *Artifact) State(name string) interface{} {
 }
 
 // Destroy deregisters the AMIs, deletes their snapshots (or bundle objects) and removes the
-// working copy.
+// working copy with the external kernel and ramdisk brought home with it.
 func (a *Artifact) Destroy() error {
 	if a.LocalPath != "" {
 		os.Remove(a.LocalPath)
+	}
+	for _, f := range a.Extra {
+		os.Remove(f)
 	}
 	if a.clients == nil {
 		return nil

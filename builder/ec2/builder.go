@@ -58,6 +58,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 			&StepBundleInstance{Config: c},
 			&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
 			&StepDownloadBundle{Config: c, Target: target},
+			&StepExternalKernel{Config: c, Target: target},
 		}
 	} else {
 		steps = []multistep.Step{

@@ -95,7 +95,7 @@ func deleteBundlePrefix(ctx context.Context, cl *cloud.Clients, bucket, prefix s
 // (signature, part digests, image digest), decrypted with the user's (or the cloud's) key and
 // unpacked, streamed, into the sparse raw working copy.
 //
-// Produces: working_image string
+// Produces: working_image string, source_manifest *bundle.Manifest
 type StepDownloadBundle struct {
 	Config *Config
 	Target string
@@ -139,6 +139,7 @@ func (s *StepDownloadBundle) Run(ctx context.Context, state multistep.StateBag) 
 	ui.Message(fmt.Sprintf("%s: %d MiB image from %d parts (%d MiB) in %s", m.Name, m.Size>>20, len(m.Parts), m.BundledSize>>20, time.Since(start).Round(time.Millisecond)))
 	state.Put(bcommon.StateWorkingImage, s.Target)
 	state.Put("source_arch", m.Architecture)
+	state.Put("source_manifest", m)
 	if _, ok := state.GetOk("instance"); ok && !c.KeepIntermediateImage {
 		bucket, key, _ := cloud.Location(loc)
 		if err := deleteBundlePrefix(ctx, cl, bucket, strings.TrimSuffix(key, ".manifest.xml")); err != nil {

@@ -149,8 +149,32 @@ func (s *Server) BundleTaskStates() map[string]string {
 // manifest is verified; the emulator does not unbundle it again, so ImageDiskPath has
 // nothing for it). It returns the image id once the image is available.
 func (s *Server) BundledImage(name, rootDisk, bucket string, user *bundle.Identity) (string, error) {
-	if err := s.RegisterUserCertificate(user.CertPEM); err != nil {
-		return "", err
+	return s.SeedBundle(SeedBundle{Name: name, File: rootDisk, Bucket: bucket, User: user})
+}
+
+// SeedBundle describes an instance-store image SeedBundle registers.
+type SeedBundle struct {
+	Name, File, Bucket string
+	// User signs the bundle and can open it (its certificate is registered). When Admin is
+	// set instead, the bundle is signed by the cloud and encrypted to the cloud alone, as
+	// kernels bundled by a cloud administrator are: users cannot open it with their keys.
+	User  *bundle.Identity
+	Admin bool
+	// Type is machine (default), kernel (an eki-) or ramdisk (an eri-).
+	Type string
+	// KernelID and RamdiskID go into the manifest of a machine image.
+	KernelID, RamdiskID string
+}
+
+// SeedBundle seeds an instance-store image as BundledImage does, of any image type.
+func (s *Server) SeedBundle(o SeedBundle) (string, error) {
+	name, rootDisk, bucket := o.Name, o.File, o.Bucket
+	signKey, userCert := s.cloudIdentity().Key, (*x509.Certificate)(nil)
+	if !o.Admin {
+		if err := s.RegisterUserCertificate(o.User.CertPEM); err != nil {
+			return "", err
+		}
+		signKey, userCert = o.User.Key, o.User.Cert
 	}
 	f, err := os.Open(rootDisk)
 	if err != nil {
@@ -163,8 +187,8 @@ func (s *Server) BundledImage(name, rootDisk, bucket string, user *bundle.Identi
 	}
 	s.CreateBucket(bucket)
 	m, text, err := bundle.Write(context.Background(), f, fi.Size(), bundle.WriteOptions{
-		Name: name + ".img", Prefix: name, User: s.AccountID, SignKey: user.Key, CloudCert: s.cloudIdentity().Cert, UserCert: user.Cert,
-		BlockDevices: map[string]string{"ami": "sda", "root": "/dev/sda"},
+		Name: name + ".img", Prefix: name, User: s.AccountID, SignKey: signKey, CloudCert: s.cloudIdentity().Cert, UserCert: userCert,
+		BlockDevices: map[string]string{"ami": "sda", "root": "/dev/sda"}, Type: o.Type, KernelID: o.KernelID, RamdiskID: o.RamdiskID,
 	}, func(p bundle.Part, data []byte) error { return s.putObjectBytes(bucket, p.Filename, data) })
 	if err != nil {
 		return "", err
@@ -280,7 +304,25 @@ func (s *Server) registerBundle(name, description, location, arch, virt, rootDev
 		virt = "paravirtual"
 	}
 	now := time.Now().UTC()
-	im := &image{id: st.id("ami"), name: name, description: description, ownerID: s.AccountID, state: "pending",
+	// A kernel or ramdisk bundle (euca-bundle-image --kernel true / --ramdisk true) is
+	// registered as an eki-/eri- image (aki-/ari- in the AWS dialect); its type is its id's.
+	idPrefix := "ami"
+	switch m.Type {
+	case "kernel":
+		idPrefix = "aki"
+		if s.opts.Dialect == Eucalyptus {
+			idPrefix = "eki"
+		}
+	case "ramdisk":
+		idPrefix = "ari"
+		if s.opts.Dialect == Eucalyptus {
+			idPrefix = "eri"
+		}
+	case "", "machine":
+	default:
+		return nil, errf(400, "InvalidManifest", "Manifest %s: unknown image type %q", location, m.Type)
+	}
+	im := &image{id: st.id(idPrefix), name: name, description: description, ownerID: s.AccountID, state: "pending",
 		arch: arch, rootDevice: rootDevice, virtType: virt, location: location, kernelID: m.KernelID, ramdiskID: m.RamdiskID,
 		created: now, readyAt: now.Add(s.opts.ImageDelay), rootType: "instance-store", pendingWork: true}
 	st.images[im.id] = im

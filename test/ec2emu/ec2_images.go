@@ -3,6 +3,7 @@ package ec2emu
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -10,7 +11,7 @@ func (st *state) xImage(im *image) xImage {
 	x := xImage{
 		ImageID: im.id, ImageLocation: im.location, ImageState: im.state, ImageOwnerID: im.ownerID,
 		CreationDate: im.created.Format(isoMillis), IsPublic: im.public, Architecture: im.arch,
-		ImageType: "machine", KernelID: im.kernelID, RamdiskID: im.ramdiskID, ImageOwnerAlias: im.ownerAlias,
+		ImageType: imageType(im), KernelID: im.kernelID, RamdiskID: im.ramdiskID, ImageOwnerAlias: im.ownerAlias,
 		Name: im.name, Description: im.description, RootDeviceType: "ebs", RootDeviceName: im.rootDevice,
 		VirtualizationType: im.virtType, TagSet: st.tagList(im.id), Hypervisor: "xen", EnaSupport: im.ena,
 		SriovNetSupport: im.sriov, BootMode: im.bootMode, ImdsSupport: im.imds, TpmSupport: im.tpm,
@@ -41,6 +42,31 @@ func (st *state) xImage(im *image) xImage {
 		x.BlockDeviceMapping = append(x.BlockDeviceMapping, xb)
 	}
 	return x
+}
+
+// imageType is machine, kernel (aki-, eki-) or ramdisk (ari-, eri-): the id says it.
+func imageType(im *image) string {
+	switch {
+	case strings.HasPrefix(im.id, "aki-"), strings.HasPrefix(im.id, "eki-"):
+		return "kernel"
+	case strings.HasPrefix(im.id, "ari-"), strings.HasPrefix(im.id, "eri-"):
+		return "ramdisk"
+	}
+	return "machine"
+}
+
+// checkKernelRamdisk refuses a KernelId or RamdiskId that is not a registered kernel or
+// ramdisk image, as EC2 and Eucalyptus do.
+func (st *state) checkKernelRamdisk(kernel, ramdisk string) *apiError {
+	for _, c := range []struct{ id, typ string }{{kernel, "kernel"}, {ramdisk, "ramdisk"}} {
+		if c.id == "" {
+			continue
+		}
+		if im := st.images[c.id]; im == nil || imageType(im) != c.typ {
+			return errf(400, "InvalidAMIID.NotFound", "The %s image id '[%s]' does not exist", c.typ, c.id)
+		}
+	}
+	return nil
 }
 
 func (rc *reqCtx) describeImages(p params) (any, *apiError) {
@@ -106,7 +132,11 @@ func (rc *reqCtx) describeImages(p params) (any, *apiError) {
 			case "virtualization-type":
 				return []string{im.virtType}, true
 			case "image-type":
-				return []string{"machine"}, true
+				return []string{imageType(im)}, true
+			case "kernel-id":
+				return []string{im.kernelID}, true
+			case "ramdisk-id":
+				return []string{im.ramdiskID}, true
 			case "is-public":
 				return []string{boolStr(im.public)}, true
 			case "description":
@@ -310,9 +340,18 @@ func (rc *reqCtx) registerImage(p params) (any, *apiError) {
 		return nil, ae
 	}
 	if loc := p.get("ImageLocation"); loc != "" && len(p.list("BlockDeviceMapping")) == 0 {
+		if ae := st.checkKernelRamdisk(p.get("KernelId"), p.get("RamdiskId")); ae != nil {
+			return nil, ae
+		}
 		im, ae := s.registerBundle(name, p.get("Description"), loc, p.get("Architecture"), p.get("VirtualizationType"), p.get("RootDeviceName"), true)
 		if ae != nil {
 			return nil, ae
+		}
+		if k := p.get("KernelId"); k != "" && imageType(im) == "machine" {
+			im.kernelID = k
+		}
+		if r := p.get("RamdiskId"); r != "" && imageType(im) == "machine" {
+			im.ramdiskID = r
 		}
 		st.setTags(im.id, tagSpecs(p, "image"))
 		return imageIDOut{ImageID: im.id}, nil
@@ -323,6 +362,9 @@ func (rc *reqCtx) registerImage(p params) (any, *apiError) {
 		virtType: p.get("VirtualizationType"), bootMode: p.get("BootMode"), sriov: p.get("SriovNetSupport"),
 		imds: p.get("ImdsSupport"), tpm: p.get("TpmSupport"), location: p.get("ImageLocation"),
 		kernelID: p.get("KernelId"), ramdiskID: p.get("RamdiskId"), created: now, readyAt: now.Add(s.opts.ImageDelay)}
+	if ae := st.checkKernelRamdisk(im.kernelID, im.ramdiskID); ae != nil {
+		return nil, ae
+	}
 	im.ena, _ = p.boolean("EnaSupport")
 	if im.arch == "" {
 		im.arch = "x86_64"
