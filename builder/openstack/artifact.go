@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 )
 
@@ -21,6 +22,7 @@ type Artifact struct {
 	ImageName string
 	Region    string
 	LocalPath string
+	Extra     []string // external kernel and ramdisk fetched with the image
 	StateData map[string]interface{}
 	clients   *cloud.Clients
 }
@@ -35,6 +37,12 @@ func newArtifact(state multistep.StateBag, c *Config) *Artifact {
 		a.LocalPath = abs
 		a.StateData[bcommon.ArtifactImagePath] = abs
 		a.StateData[bcommon.ArtifactImageFormat] = "raw"
+	}
+	for _, k := range []string{bootable.StateKernelPath, bootable.StateRamdiskPath} {
+		if p, ok := state.GetOk(k); ok {
+			a.StateData[k] = p
+			a.Extra = append(a.Extra, p.(string))
+		}
 	}
 	if gd, ok := state.GetOk("generated_data"); ok {
 		a.StateData["generated_data"] = gd
@@ -52,7 +60,7 @@ func (a *Artifact) Files() []string {
 	if a.LocalPath == "" {
 		return nil
 	}
-	return []string{a.LocalPath}
+	return append([]string{a.LocalPath}, a.Extra...)
 }
 
 func (a *Artifact) Id() string {
@@ -78,6 +86,9 @@ func (a *Artifact) State(name string) interface{} { return a.StateData[name] }
 func (a *Artifact) Destroy() error {
 	if a.LocalPath != "" {
 		os.Remove(a.LocalPath)
+	}
+	for _, f := range a.Extra {
+		os.Remove(f)
 	}
 	if a.ImageID != "" && a.clients != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

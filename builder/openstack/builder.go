@@ -55,6 +55,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		steps = append(steps,
 			&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
 			&StepDownload{Target: filepath.Join(c.OutputDir, buildName(c)+".raw"), KeepSnapshot: c.KeepSnapshot},
+			&StepExternalKernel{Target: filepath.Join(c.OutputDir, buildName(c)+".raw")},
 		)
 		steps = append(steps, bcommon.ChrootSteps(&c.ChrootConfig, c.ctx)...)
 		if !c.SkipUpload {

@@ -2,9 +2,11 @@ package openstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
@@ -15,10 +17,20 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
-// StepDownload streams the source image (the snapshot, or the source image) from Glance into
-// the sparse raw working copy, verifying Glance's hash on the way. A raw image is written
-// straight into the working copy, skipping zero blocks. Other formats need random access to
-// their metadata, so they are spooled to a compact file first and converted from there.
+// StepDownload brings the source image (the snapshot, or the source image) from Glance into
+// the sparse raw working copy, verifying Glance's hash:
+//
+//   - raw: one streamed GET written straight into the working copy, skipping zero blocks,
+//     hashed on the way;
+//   - qcow2 (what Nova snapshots are): read in place through HTTP Range requests
+//     (cloud.RangeReader) by the image engine's qcow2 reader, which writes only the guest's
+//     data into the working copy: no spool file. The reader hashes the file in order as its
+//     blocks arrive and Verify completes the hash over the bytes no cluster read needed, so
+//     the whole file is verified before the working copy is used; the working copy is
+//     deleted if it is not. A Glance that ignores Range falls back to the spool below;
+//   - vmdk, vhd: spooled to a compact local file (their readers take a local file), then
+//     converted.
+//
 // The intermediate snapshot is deleted as soon as its data is home, unless kept.
 //
 // Produces: working_image string
@@ -33,18 +45,18 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 	img := state.Get("source_image").(*images.Image)
 
 	ui.Say(fmt.Sprintf("Downloading image %s (%s, %d MiB) to the working copy %s...", img.ID, img.DiskFormat, img.SizeBytes>>20, s.Target))
-	body, err := cloud.Download(ctx, clients.Image, img)
-	if err != nil {
-		return bcommon.Halt(state, err)
-	}
-	tracked := ui.TrackProgress("download "+img.ID, 0, img.SizeBytes, body)
-	defer tracked.Close()
-
+	var err error
 	switch img.DiskFormat {
-	case "raw":
-		err = writeSparse(ctx, s.Target, tracked)
-	case "qcow2", "vmdk", "vhd", "vpc":
-		err = s.spoolAndConvert(ctx, ui, img.DiskFormat, tracked)
+	case "raw", "ami": // an AMI-shaped Glance image is a raw filesystem (kernel_id, ramdisk_id apart)
+		err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return writeSparse(ctx, s.Target, r) })
+	case "qcow2":
+		err = s.ranged(ctx, ui, clients, img)
+		if errors.Is(err, cloud.ErrNoRange) {
+			ui.Message(fmt.Sprintf("%v: spooling the image to a local file instead", err))
+			err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return s.spoolAndConvert(ctx, ui, img.DiskFormat, r) })
+		}
+	case "vmdk", "vhd", "vpc":
+		err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return s.spoolAndConvert(ctx, ui, img.DiskFormat, r) })
 	default:
 		err = fmt.Errorf("image %s has disk_format %q, which the image engine does not read", img.ID, img.DiskFormat)
 	}
@@ -61,6 +73,60 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 		}
 	}
 	return multistep.ActionContinue
+}
+
+// stream runs write on the image's data, one GET hashed at EOF.
+func (s *StepDownload) stream(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, img *images.Image, write func(io.Reader) error) error {
+	body, err := cloud.Download(ctx, clients.Image, img)
+	if err != nil {
+		return err
+	}
+	tracked := ui.TrackProgress("download "+img.ID, 0, img.SizeBytes, body)
+	defer tracked.Close()
+	return write(tracked)
+}
+
+// ranged converts a qcow2 image read in place through Range requests into the working copy.
+func (s *StepDownload) ranged(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, img *images.Image) error {
+	start := time.Now()
+	rr, err := cloud.OpenRange(ctx, clients.Image, img)
+	if err != nil {
+		return err
+	}
+	defer rr.Close()
+	src, err := diskimage.OpenReaderAt(rr, rr.Size(), img.DiskFormat, rr)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", img.ID, err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	bar := bcommon.NewProgress(ui, "download "+img.ID, src.Size())
+	err = diskimage.WriteRaw(ctx, dst, src, bar.Update)
+	bar.Close()
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	algo, err := rr.Verify()
+	if err != nil {
+		return err
+	}
+	st := rr.Stats()
+	verified := "Glance recorded no hash: NOT verified"
+	if algo != "" {
+		verified = algo + " of the whole file verified"
+	}
+	ui.Message(fmt.Sprintf("Read %d MiB of the %d MiB image in %d range requests in %s (%d MiB more for the hash); %s",
+		st.Fetched>>20, img.SizeBytes>>20, st.Requests, time.Since(start).Round(time.Second), st.HashFetched>>20, verified))
+	return nil
 }
 
 func (s *StepDownload) spoolAndConvert(ctx context.Context, ui packersdk.Ui, format string, r io.Reader) error {

@@ -144,7 +144,7 @@ func parseQcow2Header(ra io.ReaderAt, fileSize int64) (*qcow2Info, error) {
 }
 
 type qcow2Image struct {
-	f    *os.File
+	f    io.Closer    // the file, or whatever backs the io.ReaderAt of OpenReaderAt
 	img  qimage.Image // nil for a zero-size image
 	m    *qcow2Map    // our own L1/L2 walker: extents, and reads of extended-L2 images
 	info *qcow2Info
@@ -155,15 +155,20 @@ func openQcow2(f *os.File) (Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := parseQcow2Header(f, size)
+	return openQcow2At(f, size, f)
+}
+
+// openQcow2At opens a qcow2 image of size bytes read through ra; Close closes c.
+func openQcow2At(ra io.ReaderAt, size int64, c io.Closer) (Image, error) {
+	info, err := parseQcow2Header(ra, size)
 	if err != nil {
 		return nil, err
 	}
-	q := &qcow2Image{f: f, info: info}
+	q := &qcow2Image{f: c, info: info}
 	if info.Size == 0 {
 		return q, nil
 	}
-	img, err := qcow2.Open(f, nil)
+	img, err := qcow2.Open(ra, nil)
 	if err != nil {
 		return nil, fmt.Errorf("qcow2: %w", err)
 	}
@@ -171,7 +176,7 @@ func openQcow2(f *os.File) (Image, error) {
 		return nil, fmt.Errorf("%w: qcow2: %v", ErrUnsupported, err)
 	}
 	q.img = img
-	if q.m, err = newQcow2Map(f, info); err != nil {
+	if q.m, err = newQcow2Map(ra, info); err != nil {
 		return nil, err
 	}
 	return q, nil

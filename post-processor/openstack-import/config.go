@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	osbuilder "github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
+	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
@@ -25,7 +26,8 @@ type Config struct {
 	// The name of the image to create in the target cloud.
 	ImageName string `mapstructure:"image_name" required:"true"`
 	// The disk format to upload: `qcow2` (default), `raw`, `vmdk` or `vhd`. The input is
-	// converted on the fly.
+	// converted on the fly. When the input is a Glance image, the default is its own disk
+	// format (no conversion).
 	DiskFormat string `mapstructure:"disk_format" required:"false"`
 	// `private` (the default), `shared`, `community` or `public`.
 	Visibility string `mapstructure:"visibility" required:"false"`
@@ -40,9 +42,28 @@ type Config struct {
 	MinRAM  int `mapstructure:"min_ram" required:"false"`
 	// How long to wait for the image to become active. Defaults to `30m`.
 	StateTimeout time.Duration `mapstructure:"state_timeout" required:"false"`
+	// How the data is sent to Glance: `upload` (the default: `PUT /v2/images/{id}/file`)
+	// or `glance-direct` (the interoperable image import: the data is staged, then imported,
+	// which is what clouds that disable the plain upload accept, and which runs the cloud's
+	// import plugins).
+	ImportMethod string `mapstructure:"import_method" required:"false"`
+	// How to reach the cloud holding the input image, when the input is an image in Glance
+	// rather than a local file: an artifact of `chromogenic-openstack` in snapshot mode,
+	// of this post-processor, or `source_image`. It takes the same settings as the
+	// builder's access (`cloud`, `clouds_file`, `identity_endpoint`, credentials, `region`,
+	// ...). The image data then streams from the source Glance to the target Glance, converted
+	// on the way when `disk_format` differs from the source's.
+	Source osbuilder.AccessConfig `mapstructure:"source" required:"false"`
+	// A Glance image ID in the source cloud to push, instead of the input artifact (for
+	// example the `id` of a `chromogenic-openstack-image` data source). Needs `source`.
+	SourceImage string `mapstructure:"source_image" required:"false"`
 
-	ctx interpolate.Context
+	diskFormatSet bool
+	ctx           interpolate.Context
 }
+
+// HasSource says whether the source block is set.
+func (c *Config) HasSource() bool { return c.Source != (osbuilder.AccessConfig{}) }
 
 var diskFormats = map[string]bool{"raw": true, "qcow2": true, "vmdk": true, "vhd": true}
 var visibilities = map[string]bool{"private": true, "shared": true, "community": true, "public": true}
@@ -59,6 +80,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	if c.ImageName == "" {
 		errs = packersdk.MultiErrorAppend(errs, errors.New("image_name is required"))
 	}
+	c.diskFormatSet = c.DiskFormat != ""
 	if c.DiskFormat == "" {
 		c.DiskFormat = "qcow2"
 	}
@@ -82,6 +104,20 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		c.StateTimeout = 30 * time.Minute
 	} else if c.StateTimeout < 0 {
 		errs = packersdk.MultiErrorAppend(errs, errors.New("state_timeout must be positive"))
+	}
+	switch c.ImportMethod {
+	case "":
+		c.ImportMethod = cloud.MethodUpload
+	case cloud.MethodUpload, cloud.MethodGlanceDirect:
+	default:
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("import_method %q: want %s or %s", c.ImportMethod, cloud.MethodUpload, cloud.MethodGlanceDirect))
+	}
+	if c.HasSource() {
+		for _, err := range c.Source.Prepare() {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("source: %w", err))
+		}
+	} else if c.SourceImage != "" {
+		errs = packersdk.MultiErrorAppend(errs, errors.New("source_image needs a source block saying how to reach its cloud"))
 	}
 	if errs != nil && len(errs.Errors) > 0 {
 		return errs

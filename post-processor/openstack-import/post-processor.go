@@ -1,8 +1,11 @@
-// Package openstackimport is the chromogenic-openstack-import post-processor: it pushes the
-// disk image of any artifact that carries a local image into a Glance of any cloud, region
-// and project, converting it to the target disk format on the fly and streaming it: no
-// temporary copy for the formats that stream (raw, qcow2 uncompressed, VMDK stream, fixed
-// VHD).
+// Package openstackimport is the chromogenic-openstack-import post-processor: it pushes a
+// disk image into a Glance of any cloud, region and project. The input is either a local
+// image (any artifact that carries one), converted to the target disk format on the fly and
+// streamed: no temporary copy for the formats that stream (raw, qcow2 uncompressed, VMDK
+// stream, fixed VHD); or a Glance image of another cloud (an artifact of
+// chromogenic-openstack in snapshot mode, of this post-processor, or source_image), streamed
+// Glance to Glance (migrate.go). The data goes in by plain upload or by the interoperable
+// image import (glance-direct).
 package openstackimport
 
 import (
@@ -13,10 +16,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	osbuilder "github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
@@ -35,73 +40,158 @@ func (p *PostProcessor) Configure(raws ...interface{}) error { return p.config.P
 
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
 	c := &p.config
-	srcPath, err := bcommon.LocalImage(in)
+	imageID, srcPath, err := p.input(in)
 	if err != nil {
 		return nil, false, false, err
 	}
-	src, err := diskimage.Open(srcPath)
-	if err != nil {
-		return nil, false, false, fmt.Errorf("open %s: %w", srcPath, err)
-	}
-	defer src.Close()
-
 	ui.Say("Connecting to the target OpenStack...")
 	clients, err := cloud.Connect(ctx, c.Auth())
 	if err != nil {
 		return nil, false, false, err
 	}
-	w, err := diskimage.LookupWriter(c.DiskFormat)
-	if err != nil {
-		return nil, false, false, fmt.Errorf("disk_format: %w", err)
-	}
-	opts := diskimage.WriteOptions{}
-	var data io.Reader
-	if src.Format() == c.DiskFormat && c.DiskFormat != "raw" {
-		// Already in the target format: upload the file as it is.
-		f, err := os.Open(srcPath)
-		if err != nil {
-			return nil, false, false, err
-		}
-		defer f.Close()
-		data = f
-	} else if w.NeedsSeek(opts) {
-		tmp := filepath.Join(filepath.Dir(srcPath), filepath.Base(srcPath)+".upload."+c.DiskFormat)
-		defer os.Remove(tmp)
-		ui.Say(fmt.Sprintf("Writing %s for upload (this format cannot stream)...", tmp))
-		if err := diskimage.Convert(ctx, src, tmp, c.DiskFormat, opts); err != nil {
-			return nil, false, false, err
-		}
-		f, err := os.Open(tmp)
-		if err != nil {
-			return nil, false, false, err
-		}
-		defer f.Close()
-		data = f
+	var img *images.Image
+	if srcPath != "" {
+		img, err = p.pushLocal(ctx, ui, clients, srcPath)
 	} else {
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(w.Write(ctx, pw, src, opts)) }()
-		defer pr.Close()
-		data = pr
+		img, err = p.migrate(ctx, ui, clients, imageID)
 	}
-	tracked := ui.TrackProgress("upload "+c.ImageName, 0, src.Size(), io.NopCloser(data))
-	defer tracked.Close()
-
-	ui.Say(fmt.Sprintf("Uploading %s as image %q (%s, %s)...", srcPath, c.ImageName, c.DiskFormat, c.Visibility))
-	wctx, cancel := context.WithTimeout(ctx, c.StateTimeout)
-	defer cancel()
-	start := time.Now()
-	img, err := cloud.Upload(wctx, clients.Image, cloud.NewImage{
-		Name: c.ImageName, DiskFormat: c.DiskFormat, Visibility: c.Visibility, Tags: c.Tags,
-		MinDisk: c.MinDisk, MinRAM: c.MinRAM, Properties: c.Properties, Members: c.Members,
-	}, tracked, func(st string) {
-		ui.Message(fmt.Sprintf("Image %s: %s (%s)", c.ImageName, st, time.Since(start).Round(time.Second)))
-	})
 	if err != nil {
 		return nil, false, false, err
 	}
 	ui.Say(fmt.Sprintf("Image %s (%s) is active", img.Name, img.ID))
 	return &Artifact{ImageID: img.ID, ImageName: img.Name, Region: c.Region, clients: clients,
 		generated: in.State("generated_data")}, true, false, nil
+}
+
+// input says what to push: a Glance image of the source cloud (source_image, or an artifact
+// that is a Glance image with no local copy), or a local image file.
+func (p *PostProcessor) input(in packersdk.Artifact) (imageID, path string, err error) {
+	c := &p.config
+	if c.SourceImage != "" {
+		return c.SourceImage, "", nil
+	}
+	path, lerr := bcommon.LocalImage(in)
+	if lerr == nil {
+		return "", path, nil
+	}
+	switch in.BuilderId() {
+	case osbuilder.BuilderID, BuilderID:
+		if in.Id() == "" {
+			return "", "", lerr
+		}
+		if !c.HasSource() {
+			return "", "", fmt.Errorf("the input is Glance image %s, with no local copy: set the source block (how to reach the cloud holding it) to migrate it", in.Id())
+		}
+		return in.Id(), "", nil
+	}
+	return "", "", lerr
+}
+
+// pushLocal converts a local image file to disk_format on the fly and uploads it.
+func (p *PostProcessor) pushLocal(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, srcPath string) (*images.Image, error) {
+	c := &p.config
+	src, err := diskimage.Open(srcPath)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", srcPath, err)
+	}
+	defer src.Close()
+	ui.Say(fmt.Sprintf("Uploading %s as image %q (%s, %s, %s)...", srcPath, c.ImageName, c.DiskFormat, c.Visibility, c.ImportMethod))
+	return p.convertAndUpload(ctx, ui, clients, src, srcPath, c.newImage(nil, c.DiskFormat), nil)
+}
+
+// convertAndUpload uploads src as n.DiskFormat: the file as it is when it already has that
+// format (and srcPath is set), streamed through the format's writer when it can stream,
+// else through a temporary file of the target format. finish, if set, runs after the last
+// byte is produced and before the upload sees EOF: its error aborts the upload.
+func (p *PostProcessor) convertAndUpload(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, src diskimage.Image, srcPath string, n cloud.NewImage, finish func() error) (*images.Image, error) {
+	w, err := diskimage.LookupWriter(n.DiskFormat)
+	if err != nil {
+		return nil, fmt.Errorf("disk_format: %w", err)
+	}
+	opts := diskimage.WriteOptions{}
+	var data io.Reader
+	switch {
+	case srcPath != "" && src.Format() == n.DiskFormat && n.DiskFormat != "raw":
+		// Already in the target format: upload the file as it is.
+		f, err := os.Open(srcPath)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		data = f
+	case w.NeedsSeek(opts):
+		dir, err := tempDir(srcPath)
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		tmp := filepath.Join(dir, "upload."+n.DiskFormat)
+		ui.Say(fmt.Sprintf("Writing %s for upload (this format cannot stream)...", tmp))
+		if err := diskimage.Convert(ctx, src, tmp, n.DiskFormat, opts); err != nil {
+			return nil, err
+		}
+		if finish != nil {
+			if err := finish(); err != nil {
+				return nil, err
+			}
+		}
+		f, err := os.Open(tmp)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		data = f
+	default:
+		pr, pw := io.Pipe()
+		go func() {
+			err := w.Write(ctx, pw, src, opts)
+			if err == nil && finish != nil {
+				err = finish()
+			}
+			pw.CloseWithError(err)
+		}()
+		defer pr.Close()
+		data = pr
+	}
+	return p.upload(ctx, ui, clients, n, data, src.Size())
+}
+
+// tempDir makes a temporary directory next to srcPath, or in $TMPDIR.
+func tempDir(srcPath string) (string, error) {
+	parent := ""
+	if srcPath != "" {
+		parent = filepath.Dir(srcPath)
+	}
+	return os.MkdirTemp(parent, "chromogenic-import-")
+}
+
+// upload sends data to the target Glance with the configured import method.
+func (p *PostProcessor) upload(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, n cloud.NewImage, data io.Reader, size int64) (*images.Image, error) {
+	c := &p.config
+	tracked := ui.TrackProgress("upload "+n.Name, 0, size, io.NopCloser(data))
+	defer tracked.Close()
+	wctx, cancel := context.WithTimeout(ctx, c.StateTimeout)
+	defer cancel()
+	start := time.Now()
+	return cloud.UploadWith(wctx, clients.Image, c.ImportMethod, n, tracked, func(st string) {
+		ui.Message(fmt.Sprintf("Image %s: %s (%s)", n.Name, st, time.Since(start).Round(time.Second)))
+	})
+}
+
+// newImage describes the target image: the settings, over what the source image carries.
+func (c *Config) newImage(src *images.Image, format string) cloud.NewImage {
+	n := cloud.NewImage{Name: c.ImageName, DiskFormat: format, Visibility: c.Visibility, Tags: c.Tags,
+		MinDisk: c.MinDisk, MinRAM: c.MinRAM, Properties: c.Properties, Members: c.Members}
+	if src != nil {
+		n.Properties = cloud.InheritProperties(src, c.Properties)
+		if n.MinDisk == 0 {
+			n.MinDisk = src.MinDiskGigabytes
+		}
+		if n.MinRAM == 0 {
+			n.MinRAM = src.MinRAMMegabytes
+		}
+	}
+	return n
 }
 
 // Artifact is the image created in the target cloud.

@@ -1,0 +1,270 @@
+package openstackimport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+)
+
+// migrate copies a Glance image of the source cloud into the target cloud:
+//
+//   - same disk format: the download streams straight into the upload, nothing local; the
+//     download is hashed and a mismatch with the source's os_hash_value fails the last read
+//     (aborting the upload), and the target's own hash must then equal the source's;
+//   - qcow2 source, other format: the source is read in place through HTTP Range requests
+//     (cloud.RangeReader), converted by the image engine and streamed into the upload (or
+//     through a temporary file of the target format when that format cannot stream); the
+//     whole source file's hash is verified before the upload sees its end;
+//   - other source formats (raw, vmdk, vhd): downloaded to a sparse temporary file (holes
+//     stay holes), hashed, then converted as a local image.
+//
+// The new image carries the source's properties (os_distro, hw_*, architecture...),
+// min_disk and min_ram, overridden by the settings.
+func (p *PostProcessor) migrate(ctx context.Context, ui packersdk.Ui, target *cloud.Clients, id string) (*images.Image, error) {
+	c := &p.config
+	ui.Say("Connecting to the source OpenStack...")
+	source, err := cloud.Connect(ctx, c.Source.Auth())
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	src, err := cloud.GetImage(ctx, source.Image, id)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	switch {
+	case src.Status != images.ImageStatusActive:
+		return nil, fmt.Errorf("source image %s is %s, not active", id, src.Status)
+	case src.SizeBytes == 0:
+		return nil, fmt.Errorf("source image %s has no data (a snapshot of a boot-from-volume server?): nothing to migrate", id)
+	}
+	format := c.DiskFormat
+	if !c.diskFormatSet {
+		format = src.DiskFormat
+		if _, err := diskimage.LookupWriter(format); err != nil {
+			return nil, fmt.Errorf("source image %s has disk_format %q; set disk_format to convert it", id, format)
+		}
+	}
+	n := c.newImage(src, format)
+	ui.Say(fmt.Sprintf("Migrating image %s (%s, %s, %d MiB) to image %q (%s, %s, %s)...",
+		src.ID, src.Name, src.DiskFormat, src.SizeBytes>>20, c.ImageName, format, c.Visibility, c.ImportMethod))
+
+	if src.DiskFormat == format {
+		return p.passThrough(ctx, ui, source, target, src, n)
+	}
+	if src.DiskFormat == "qcow2" {
+		img, err := p.convertRanged(ctx, ui, source, target, src, n)
+		if !errors.Is(err, cloud.ErrNoRange) {
+			return img, err
+		}
+		ui.Message(fmt.Sprintf("%v: downloading the image to a temporary file instead", err))
+	}
+	return p.convertSpooled(ctx, ui, source, target, src, n)
+}
+
+func (p *PostProcessor) passThrough(ctx context.Context, ui packersdk.Ui, source, target *cloud.Clients, src *images.Image, n cloud.NewImage) (*images.Image, error) {
+	body, err := cloud.Download(ctx, source.Image, src)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	// The download runs up to 32 MiB ahead of the upload in its own goroutine, so that
+	// neither waits for the other's every round trip.
+	ahead := newReadAhead(body, 1<<20, 32)
+	defer ahead.Close()
+	img, err := p.upload(ctx, ui, target, n, ahead, src.SizeBytes)
+	if err != nil {
+		return nil, err
+	}
+	// The target hashed what it stored; it must be what the source holds.
+	if err := sameHash(src, img); err != nil {
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cloud.DeleteImage(dctx, target.Image, img.ID)
+		cancel()
+		return nil, err
+	}
+	return img, nil
+}
+
+func sameHash(src, dst *images.Image) error {
+	sa, _ := src.Properties["os_hash_algo"].(string)
+	sv, _ := src.Properties["os_hash_value"].(string)
+	da, _ := dst.Properties["os_hash_algo"].(string)
+	dv, _ := dst.Properties["os_hash_value"].(string)
+	switch {
+	case sa != "" && sa == da && sv != "" && dv != "":
+		if sv != dv {
+			return fmt.Errorf("target image %s: %s %s differs from the source's %s", dst.ID, da, dv, sv)
+		}
+	case src.Checksum != "" && dst.Checksum != "" && src.Checksum != dst.Checksum:
+		return fmt.Errorf("target image %s: md5 %s differs from the source's %s", dst.ID, dst.Checksum, src.Checksum)
+	}
+	if src.SizeBytes != dst.SizeBytes {
+		return fmt.Errorf("target image %s holds %d bytes, the source %d", dst.ID, dst.SizeBytes, src.SizeBytes)
+	}
+	return nil
+}
+
+func (p *PostProcessor) convertRanged(ctx context.Context, ui packersdk.Ui, source, target *cloud.Clients, src *images.Image, n cloud.NewImage) (*images.Image, error) {
+	rr, err := cloud.OpenRange(ctx, source.Image, src)
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Close()
+	disk, err := diskimage.OpenReaderAt(rr, rr.Size(), src.DiskFormat, rr)
+	if err != nil {
+		return nil, fmt.Errorf("source image %s: %w", src.ID, err)
+	}
+	defer disk.Close()
+	verify := func() error {
+		algo, err := rr.Verify()
+		if err != nil {
+			return err
+		}
+		st := rr.Stats()
+		if algo == "" {
+			algo = "no hash recorded by the source Glance: NOT verified"
+		} else {
+			algo += " of the source file verified"
+		}
+		ui.Message(fmt.Sprintf("Read %d MiB of the %d MiB source in %d range requests (%d MiB more for the hash); %s",
+			st.Fetched>>20, src.SizeBytes>>20, st.Requests, st.HashFetched>>20, algo))
+		return nil
+	}
+	return p.convertAndUpload(ctx, ui, target, disk, "", n, verify)
+}
+
+func (p *PostProcessor) convertSpooled(ctx context.Context, ui packersdk.Ui, source, target *cloud.Clients, src *images.Image, n cloud.NewImage) (*images.Image, error) {
+	dir, err := tempDir("")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	spool := filepath.Join(dir, "source."+src.DiskFormat)
+	body, err := cloud.Download(ctx, source.Image, src)
+	if err != nil {
+		return nil, err
+	}
+	tracked := ui.TrackProgress("download "+src.ID, 0, src.SizeBytes, body)
+	err = spoolSparse(ctx, spool, tracked)
+	tracked.Close()
+	if err != nil {
+		return nil, err
+	}
+	disk, err := diskimage.OpenFormat(spool, src.DiskFormat)
+	if err != nil {
+		return nil, fmt.Errorf("source image %s: %w", src.ID, err)
+	}
+	defer disk.Close()
+	return p.convertAndUpload(ctx, ui, target, disk, spool, n, nil)
+}
+
+// spoolSparse copies r into a new file, leaving holes for all-zero 4 KiB blocks.
+func spoolSparse(ctx context.Context, path string, r io.Reader) (err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	buf := make([]byte, 4<<20)
+	var off int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, rerr := io.ReadFull(r, buf)
+		for i := 0; i < n; i += 4096 {
+			b := buf[i:min(i+4096, n)]
+			if !allZero(b) {
+				if _, err := f.WriteAt(b, off+int64(i)); err != nil {
+					return err
+				}
+			}
+		}
+		off += int64(n)
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	return f.Truncate(off)
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// readAhead reads r in a goroutine, up to depth chunks of chunk bytes ahead of its reader.
+// r's error (a hash mismatch at the end of a download) reaches the reader after the data.
+type readAhead struct {
+	ch   chan raChunk
+	stop chan struct{}
+	cur  []byte
+	err  error
+}
+
+type raChunk struct {
+	b   []byte
+	err error
+}
+
+func newReadAhead(r io.Reader, chunk, depth int) *readAhead {
+	ra := &readAhead{ch: make(chan raChunk, depth), stop: make(chan struct{})}
+	go func() {
+		for {
+			buf := make([]byte, chunk)
+			n, err := io.ReadFull(r, buf)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF
+			}
+			select {
+			case ra.ch <- raChunk{b: buf[:n], err: err}:
+			case <-ra.stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ra
+}
+
+func (ra *readAhead) Read(p []byte) (int, error) {
+	for len(ra.cur) == 0 {
+		if ra.err != nil {
+			return 0, ra.err
+		}
+		c := <-ra.ch
+		ra.cur, ra.err = c.b, c.err
+	}
+	n := copy(p, ra.cur)
+	ra.cur = ra.cur[n:]
+	return n, nil
+}
+
+// Close stops the goroutine (the caller closes r, which ends a read in flight).
+func (ra *readAhead) Close() error {
+	close(ra.stop)
+	return nil
+}
