@@ -1,7 +1,6 @@
 package openstack
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
@@ -11,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
@@ -72,34 +69,6 @@ func TestAccOpenStackExternalKernel(t *testing.T) {
 			t.Errorf("build output lacks %q", want)
 		}
 	}
-	disks, _ := filepath.Glob(filepath.Join(out, "*.raw"))
-	if len(disks) != 1 {
-		t.Fatalf("bootable outputs %v", disks)
-	}
-	if _, parts, err := chroot.ReadPartitions(disks[0]); err != nil || len(parts) == 0 {
-		t.Fatalf("bootable disk %s has no partition table: %v %v", disks[0], parts, err)
-	}
-	kernelData, err := os.ReadFile(kernel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ver, err := bootable.KernelVersion(kernel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := packertest.GuestFiles(t, disks[0], "/boot/vmlinuz-"+ver, "/boot/initrd.img-"+ver, "/etc/chromogenic-kernel-test")
-	if !bytes.Equal(files["/boot/vmlinuz-"+ver], kernelData) {
-		t.Errorf("/boot/vmlinuz-%s on the bootable disk (%d bytes) is not the kernel_id image (%d bytes)",
-			ver, len(files["/boot/vmlinuz-"+ver]), len(kernelData))
-	}
-	if len(files["/boot/initrd.img-"+ver]) == 0 {
-		t.Errorf("/boot/initrd.img-%s missing on the bootable disk", ver)
-	}
-	if string(files["/etc/chromogenic-kernel-test"]) != "folded\n" {
-		t.Errorf("provisioner's file = %q", files["/etc/chromogenic-kernel-test"])
-	}
 	// The working copy and the fetched kernel and ramdisk went with the input artifact.
-	if left, _ := filepath.Glob(filepath.Join(out, "work", "*")); len(left) != 0 {
-		t.Errorf("left in the builder's output directory: %v", left)
-	}
+	packertest.CheckFoldedKernel(t, out, kernel, filepath.Join(out, "work"), "/etc/chromogenic-kernel-test", "folded\n")
 }

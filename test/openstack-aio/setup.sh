@@ -302,8 +302,12 @@ auth_unix_rw = "none"
 listen_tls = 0
 listen_tcp = 0
 EOF
+# namespaces = []: no private mount namespace per guest. This host's / is private (no
+# systemd), so a guest started while a build elsewhere has an image mounted would keep a copy
+# of that mount, and its loop device, alive until the guest stops.
 block /etc/libvirt/qemu.conf libvirtd <<'EOF'
 security_driver = "none"
+namespaces = []
 EOF
 # libvirt's "default" NAT network would put dnsmasq on 192.168.122.1: never start it.
 if [ -e /etc/libvirt/qemu/networks/autostart/default.xml ]; then

@@ -206,7 +206,24 @@ type NewImage struct {
 
 // Upload creates an image, streams data into it and waits until it is active. On any
 // failure the image is deleted, so no half-uploaded image is left behind.
-func Upload(ctx context.Context, c *gophercloud.ServiceClient, n NewImage, data io.Reader, status func(string)) (img *images.Image, err error) {
+func Upload(ctx context.Context, c *gophercloud.ServiceClient, n NewImage, data io.Reader, status func(string)) (*images.Image, error) {
+	return createAndFill(ctx, c, n, status, func(id string) (*images.Image, error) {
+		if status != nil {
+			status("uploading to " + id)
+		}
+		if err := imagedata.Upload(ctx, c, id, data).ExtractErr(); err != nil {
+			return nil, fmt.Errorf("upload image data to %s (%q): %w", id, n.Name, err)
+		}
+		return WaitImage(ctx, c, id, status)
+	})
+}
+
+// createAndFill creates the image record of n, has fill bring its data in until it is active,
+// then shares it with n's members. On any failure the image is deleted, so no half-made image
+// is left behind: the ID is chosen here, so that an image whose creation was answered by an
+// error (a 5xx after Glance registered it, a dropped connection) can still be found and
+// deleted.
+func createAndFill(ctx context.Context, c *gophercloud.ServiceClient, n NewImage, status func(string), fill func(id string) (*images.Image, error)) (img *images.Image, err error) {
 	vis := images.ImageVisibility(n.Visibility)
 	if vis == "" {
 		vis = images.ImageVisibilityPrivate
@@ -215,8 +232,6 @@ func Upload(ctx context.Context, c *gophercloud.ServiceClient, n NewImage, data 
 	if cf == "" {
 		cf = "bare"
 	}
-	// The ID is chosen here, so that an image whose creation was answered by an error (a 5xx
-	// after Glance registered it, a dropped connection) can still be found and deleted.
 	id := newImageID()
 	created, err := images.Create(ctx, c, images.CreateOpts{
 		ID: id, Name: n.Name, DiskFormat: n.DiskFormat, ContainerFormat: cf, Visibility: &vis,
@@ -239,14 +254,7 @@ func Upload(ctx context.Context, c *gophercloud.ServiceClient, n NewImage, data 
 			cancel()
 		}
 	}()
-	if status != nil {
-		status("uploading to " + created.ID)
-	}
-	if err := imagedata.Upload(ctx, c, created.ID, data).ExtractErr(); err != nil {
-		return nil, fmt.Errorf("upload image data to %s (%q): %w", created.ID, n.Name, err)
-	}
-	img, err = WaitImage(ctx, c, created.ID, status)
-	if err != nil {
+	if img, err = fill(created.ID); err != nil {
 		return nil, err
 	}
 	for _, m := range n.Members {

@@ -2,7 +2,6 @@ package openstack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/imagedata"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
-	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/members"
 )
 
 // Glance has two ways of receiving image data: the plain upload (PUT /v2/images/{id}/file,
@@ -59,7 +57,7 @@ func UploadWith(ctx context.Context, c *gophercloud.ServiceClient, method string
 	return nil, fmt.Errorf("import method %q: want %s or %s", method, MethodUpload, MethodGlanceDirect)
 }
 
-func importDirect(ctx context.Context, c *gophercloud.ServiceClient, n NewImage, data io.Reader, status func(string)) (img *images.Image, err error) {
+func importDirect(ctx context.Context, c *gophercloud.ServiceClient, n NewImage, data io.Reader, status func(string)) (*images.Image, error) {
 	enabled, err := ImportMethods(ctx, c)
 	if err != nil {
 		return nil, err
@@ -67,57 +65,19 @@ func importDirect(ctx context.Context, c *gophercloud.ServiceClient, n NewImage,
 	if !slices.Contains(enabled, MethodGlanceDirect) {
 		return nil, fmt.Errorf("this Glance does not enable the %s import method (enabled: %s); use the plain upload", MethodGlanceDirect, strings.Join(enabled, ", "))
 	}
-	vis := images.ImageVisibility(n.Visibility)
-	if vis == "" {
-		vis = images.ImageVisibilityPrivate
-	}
-	cf := n.ContainerFormat
-	if cf == "" {
-		cf = "bare"
-	}
-	// The ID is chosen here so that a creation answered by an error can still be cleaned up
-	// (as Upload does).
-	id := newImageID()
-	created, err := images.Create(ctx, c, images.CreateOpts{
-		ID: id, Name: n.Name, DiskFormat: n.DiskFormat, ContainerFormat: cf, Visibility: &vis,
-		Tags: n.Tags, MinDisk: n.MinDisk, MinRAM: n.MinRAM, Properties: n.Properties,
-	}).Extract()
-	if err != nil {
-		var code gophercloud.ErrUnexpectedResponseCode
-		if !errors.As(err, &code) || code.Actual >= 500 {
-			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			DeleteImage(dctx, c, id)
-			cancel()
+	return createAndFill(ctx, c, n, status, func(id string) (*images.Image, error) {
+		if status != nil {
+			status("staging data for " + id)
 		}
-		return nil, fmt.Errorf("create image %q: %w", n.Name, err)
-	}
-	defer func() {
-		if err != nil {
-			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			DeleteImage(dctx, c, created.ID)
-			cancel()
+		if err := imagedata.Stage(ctx, c, id, data).ExtractErr(); err != nil {
+			return nil, fmt.Errorf("stage image data of %s: %w", id, err)
 		}
-	}()
-	if status != nil {
-		status("staging data for " + created.ID)
-	}
-	if err := imagedata.Stage(ctx, c, created.ID, data).ExtractErr(); err != nil {
-		return nil, fmt.Errorf("stage image data of %s: %w", created.ID, err)
-	}
-	body := map[string]any{"method": map[string]any{"name": MethodGlanceDirect}}
-	if _, err := c.Post(ctx, c.ServiceURL("images", created.ID, "import"), body, nil, &gophercloud.RequestOpts{OkCodes: []int{202}}); err != nil {
-		return nil, fmt.Errorf("import image %s (%s): %w", created.ID, MethodGlanceDirect, err)
-	}
-	img, err = waitImport(ctx, c, created.ID, status)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range n.Members {
-		if _, err := members.Create(ctx, c, img.ID, m).Extract(); err != nil {
-			return nil, fmt.Errorf("share image %s with %s: %w", img.ID, m, err)
+		body := map[string]any{"method": map[string]any{"name": MethodGlanceDirect}}
+		if _, err := c.Post(ctx, c.ServiceURL("images", id, "import"), body, nil, &gophercloud.RequestOpts{OkCodes: []int{202}}); err != nil {
+			return nil, fmt.Errorf("import image %s (%s): %w", id, MethodGlanceDirect, err)
 		}
-	}
-	return img, nil
+		return waitImport(ctx, c, id, status)
+	})
 }
 
 // waitImport polls an image under import until it is active. A failed import shows as the
