@@ -121,7 +121,8 @@ block() {
     echo '# BEGIN chromogenic-aio'
     cat
     echo '# END chromogenic-aio'))
-  printf '%s\n' "$new" | put "$f" root:root 644 "$@"
+  # not a pipeline: put must run in this shell, or the services it marks for restart are lost
+  put "$f" root:root 644 "$@" < <(printf '%s\n' "$new")
 }
 
 P=$AIO_PASSWORD
