@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
@@ -78,7 +79,11 @@ func TestAccEucaExternalKernel(t *testing.T) {
 		}
 	}
 	// The working copy and the fetched kernel and ramdisk went with the input artifact.
-	packertest.CheckFoldedKernel(t, out, kernel, filepath.Join(out, "work"), "/etc/chromogenic-kernel-test", "folded\n")
+	ver, err := bootable.KernelVersion(kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packertest.CheckFoldedKernel(t, out, kernel, ver, filepath.Join(out, "work"), "/etc/chromogenic-kernel-test", "folded\n")
 	if got := e.srv.ImageIDs(); len(got) != len(images) {
 		t.Errorf("images %v, before %v", got, images)
 	}

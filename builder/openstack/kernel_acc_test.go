@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
@@ -70,5 +71,9 @@ func TestAccOpenStackExternalKernel(t *testing.T) {
 		}
 	}
 	// The working copy and the fetched kernel and ramdisk went with the input artifact.
-	packertest.CheckFoldedKernel(t, out, kernel, filepath.Join(out, "work"), "/etc/chromogenic-kernel-test", "folded\n")
+	ver, err := bootable.KernelVersion(kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packertest.CheckFoldedKernel(t, out, kernel, ver, filepath.Join(out, "work"), "/etc/chromogenic-kernel-test", "folded\n")
 }
