@@ -85,7 +85,10 @@ func TestAccRangeReaderQcow2(t *testing.T) {
 			st := rr.Stats()
 			t.Logf("%s: %d-byte file, %d requests, %d bytes read, %d more for the %s hash, %s",
 				c.name, img.SizeBytes, st.Requests, st.Fetched, st.HashFetched, algo, time.Since(start).Round(time.Millisecond))
-			if st.Fetched+st.HashFetched > img.SizeBytes+4<<20 {
+			// Each byte should come once; under load the parallel readers run far enough apart
+			// that an evicted block is fetched again (seen: 1.36x with other test packages
+			// running). 1.5x still catches a reader that fetches the file twice.
+			if st.Fetched+st.HashFetched > img.SizeBytes*3/2+4<<20 {
 				t.Errorf("fetched %d bytes for a %d-byte file", st.Fetched+st.HashFetched, img.SizeBytes)
 			}
 			if o, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", "raw", disk, out).CombinedOutput(); err != nil {
