@@ -176,7 +176,7 @@ func writeSparse(ctx context.Context, path string, r io.Reader) error {
 		n, rerr := io.ReadFull(r, buf)
 		for i := 0; i < n; i += block {
 			end := min(i+block, n)
-			if !allZero(buf[i:end]) {
+			if !diskimage.IsZero(buf[i:end]) {
 				if _, err := f.WriteAt(buf[i:end], off+int64(i)); err != nil {
 					f.Close()
 					return err
@@ -201,13 +201,4 @@ func writeSparse(ctx context.Context, path string, r io.Reader) error {
 		return err
 	}
 	return f.Close()
-}
-
-func allZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // copyRange copies n bytes of src at srcOff to dst at dstOff, visiting only the data
@@ -46,7 +48,7 @@ func copyRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) error 
 			if _, err := src.ReadAt(b, p); err != nil && err != io.EOF {
 				return fmt.Errorf("read %s: %w", src.Name(), err)
 			}
-			if !isZero(b) {
+			if !diskimage.IsZero(b) {
 				if _, err := dst.WriteAt(b, dstOff+(p-srcOff)); err != nil {
 					return fmt.Errorf("write %s: %w", dst.Name(), err)
 				}
@@ -56,21 +58,6 @@ func copyRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) error 
 		off = hole
 	}
 	return nil
-}
-
-func isZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // ParseSize parses a size such as "2G", "512M", "1GiB", "1.5g" or a byte count; suffixes

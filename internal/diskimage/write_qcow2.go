@@ -511,7 +511,7 @@ func (l *qcow2Layout) writeFile(ctx context.Context, f *os.File, src Image, exts
 		for g := int64(0); g < u.n; g += cs {
 			c := u.data[g : g+cs]
 			switch {
-			case isZero(c):
+			case IsZero(c):
 				u.marks = append(u.marks, qmZero, 0, 0)
 			case compress != nil:
 				start := out.Len()

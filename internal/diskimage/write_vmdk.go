@@ -210,7 +210,7 @@ func writeVMDKStream(ctx context.Context, dst io.Writer, src Image, o WriteOptio
 		w.marks = w.marks[:0]
 		for g := int64(0); g < w.n; g += vmdkGrain {
 			grain := w.data[g : g+vmdkGrain]
-			if isZero(grain) {
+			if IsZero(grain) {
 				continue
 			}
 			start := out.Len()
@@ -328,7 +328,7 @@ func writeVMDKSparse(ctx context.Context, dst io.Writer, src Image, o WriteOptio
 	emit := func(w *unitWork) error {
 		for g := int64(0); g < w.n; g += vmdkGrain {
 			grain := w.data[g : g+vmdkGrain]
-			if isZero(grain) {
+			if IsZero(grain) {
 				continue
 			}
 			gi := (w.off + g) / vmdkGrain

@@ -433,8 +433,9 @@ func readUnits(src Image, exts []Extent, w *unitWork, size int64) error {
 	return nil
 }
 
-// isZero reports whether b is all zeros.
-func isZero(b []byte) bool {
+// IsZero reports whether b is all zeros (compared a zero page at a time). Every sparse
+// writer in the project uses it to skip zero blocks.
+func IsZero(b []byte) bool {
 	for len(b) > 0 {
 		k := min(len(b), len(zeros))
 		if string(b[:k]) != string(zeros[:k]) {

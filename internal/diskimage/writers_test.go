@@ -119,7 +119,7 @@ func sameContentPrefix(t *testing.T, a, b string) {
 	if len(db) < len(da) {
 		t.Fatalf("%s is shorter (%d) than %s (%d)", b, len(db), a, len(da))
 	}
-	if !isZero(db[len(da):]) {
+	if !IsZero(db[len(da):]) {
 		t.Fatalf("%s has data past %d", b, len(da))
 	}
 	if string(da) != string(db[:len(da)]) {

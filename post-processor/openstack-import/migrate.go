@@ -188,7 +188,7 @@ func spoolSparse(ctx context.Context, path string, r io.Reader) (err error) {
 		n, rerr := io.ReadFull(r, buf)
 		for i := 0; i < n; i += 4096 {
 			b := buf[i:min(i+4096, n)]
-			if !allZero(b) {
+			if !diskimage.IsZero(b) {
 				if _, err := f.WriteAt(b, off+int64(i)); err != nil {
 					return err
 				}
@@ -203,15 +203,6 @@ func spoolSparse(ctx context.Context, path string, r io.Reader) (err error) {
 		}
 	}
 	return f.Truncate(off)
-}
-
-func allZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // readAhead reads r in a goroutine, up to depth chunks of chunk bytes ahead of its reader.

@@ -1,7 +1,6 @@
 package ec2
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	ebstypes "github.com/aws/aws-sdk-go-v2/service/ebs/types"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // BlockSize is the EBS direct API block size.
@@ -157,7 +158,7 @@ func DownloadSnapshot(ctx context.Context, c EBSReader, snapshotID string, dst *
 					fail(fmt.Errorf("snapshot %s block %d: %w", snapshotID, b.index, err))
 					continue
 				}
-				if !isZero(buf) {
+				if !diskimage.IsZero(buf) {
 					off := int64(b.index) * int64(blockSize)
 					n := int64(blockSize)
 					if off+n > volume {
@@ -229,17 +230,4 @@ func getBlock(ctx context.Context, c EBSReader, snapshotID string, b listedBlock
 		return errors.New("the block came without a checksum")
 	}
 	return nil
-}
-
-var zeroBlock = make([]byte, BlockSize)
-
-func isZero(b []byte) bool {
-	for len(b) > 0 {
-		n := min(len(b), len(zeroBlock))
-		if !bytes.Equal(b[:n], zeroBlock[:n]) {
-			return false
-		}
-		b = b[n:]
-	}
-	return true
 }

@@ -14,6 +14,8 @@ import (
 	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 func init() { WaitPoll.Min, WaitPoll.Max = 50*time.Millisecond, 200*time.Millisecond }
@@ -108,7 +110,7 @@ func TestUploadDownloadRoundTripWithFaults(t *testing.T) {
 		t.Errorf("download stats %+v", dst)
 	}
 	got := readAll(t, out)
-	if int64(len(got)) != GiB || !bytes.Equal(got[:size], want) || !isZero(got[size:]) {
+	if int64(len(got)) != GiB || !bytes.Equal(got[:size], want) || !diskimage.IsZero(got[size:]) {
 		t.Fatal("downloaded bytes differ from the uploaded image")
 	}
 }

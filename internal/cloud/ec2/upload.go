@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	ebstypes "github.com/aws/aws-sdk-go-v2/service/ebs/types"
 	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // Range is a byte range [Offset, Offset+Length) of a disk that may hold data.
@@ -146,7 +148,7 @@ func putBlocks(ctx context.Context, c EBSWriter, id string, src io.ReaderAt, siz
 					continue
 				}
 				clear(buf[n:]) // the last block is zero-padded to the full size
-				if !isZero(buf) {
+				if !diskimage.IsZero(buf) {
 					sum := sha256.Sum256(buf)
 					b64 := base64.StdEncoding.EncodeToString(sum[:])
 					err := withRetry(ctx, o.attempts(), func(err error) {

@@ -13,6 +13,8 @@ import (
 	"io"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // PartSource opens one part (e.g. an S3 GetObject of bucket/dir/<p.Filename>).
@@ -105,7 +107,7 @@ func copySparse(ctx context.Context, dst io.WriterAt, r io.Reader, size int64, p
 		n, err := io.ReadFull(r, buf[:want])
 		for i := 0; i < n; i += sub {
 			j := min(i+sub, n)
-			if !isZero(buf[i:j]) {
+			if !diskimage.IsZero(buf[i:j]) {
 				if _, werr := dst.WriteAt(buf[i:j], off+int64(i)); werr != nil {
 					return off, werr
 				}
@@ -123,12 +125,6 @@ func copySparse(ctx context.Context, dst io.WriterAt, r io.Reader, size int64, p
 		}
 	}
 	return off, nil
-}
-
-var zeros = make([]byte, 64<<10)
-
-func isZero(b []byte) bool {
-	return bytes.Equal(b, zeros[:len(b)])
 }
 
 // partsReader concatenates the parts, each read whole into memory and checked against its
