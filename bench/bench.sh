@@ -209,8 +209,9 @@ table=$(
       tool=${n##* }
       awk -F'\t' -v n="$n" -v title="$title" -v tool="$tool" -v qw="$qw" -v ow="$ow" -v cpw="$cpw" -v cp="$cp" -v ours="$ours" -v qc="$qc" -v oc="$oc" '
         $1 == n {
-          ratio = (n == ours) ? sprintf("**%.1f×**", qw / ow) : ""
-          cratio = (n == ours && oc > 0) ? sprintf("%.1f×", qc / oc) : ""
+          # two decimals near the 1.1x targets, so that 1.06 does not print as 1.1
+          ratio = (n == ours) ? sprintf(qw / ow < 2 ? "**%.2f×**" : "**%.1f×**", qw / ow) : ""
+          cratio = (n == ours && oc > 0) ? sprintf(qc / oc < 2 ? "%.2f×" : "%.1f×", qc / oc) : ""
           vscp = (n == ours && cp != "" && cpw > 0) ? sprintf("%.2f", ow / cpw) : ""
           printf "| %s | %s | %.2f | %.2f | %d | %.0f (%.0f) | %s | %s | %s |\n", title, tool, $2, $3 + $4, $5 / 1024, $6 / 1048576, $7 / 1048576, ratio, cratio, vscp
         }' "$results"

@@ -154,26 +154,16 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	if err := l.writeTable(dst); err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
 	}
-	in, err := os.Open(raw)
-	if err != nil {
-		return nil, fmt.Errorf("bootable: %w", err)
-	}
 	for i, s := range l.Slots {
 		if s.Source < 0 {
 			continue
 		}
 		p := parts[s.Source]
 		logf("bootable: copying %s into partition %d (%d MiB)", p, i+1, s.Size>>20)
-		if err := copyRange(f, s.Start, in, p.Start, p.Size); err != nil {
-			in.Close()
+		if err := copyRange(ctx, f, s.Start, raw, p.Start, p.Size); err != nil {
 			return nil, fmt.Errorf("bootable: copy %s: %w", p, err)
 		}
-		if err := ctx.Err(); err != nil {
-			in.Close()
-			return nil, err
-		}
 	}
-	in.Close()
 	for i := range l.Slots {
 		s := &l.Slots[i]
 		if strings.HasPrefix(s.FSType, "ext") {
@@ -380,13 +370,7 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 		if err := makeESP(ctx, espImg, esp.Size, espID, efi); err != nil {
 			return err
 		}
-		ef, err := os.Open(espImg)
-		if err != nil {
-			return err
-		}
-		err = copyRange(disk, esp.Start, ef, 0, esp.Size)
-		ef.Close()
-		if err != nil {
+		if err := copyRange(ctx, disk, esp.Start, espImg, 0, esp.Size); err != nil {
 			return fmt.Errorf("write the ESP: %w", err)
 		}
 		res.Bootloaders = append(res.Bootloaders, which)

@@ -1,63 +1,29 @@
 package bootable
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
-// copyRange copies n bytes of src at srcOff to dst at dstOff, visiting only the data
-// extents of src (SEEK_DATA/SEEK_HOLE) and skipping blocks of zeros, so holes stay holes.
-// dst must read as zeros where nothing is written (a fresh sparse file).
-func copyRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) error {
-	const chunk = 1 << 20
-	buf := make([]byte, chunk)
-	end := srcOff + n
-	fd := int(src.Fd())
-	for off := srcOff; off < end; {
-		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
-		if errors.Is(err, unix.ENXIO) {
-			return nil // only a hole remains
-		}
-		if err != nil {
-			return fmt.Errorf("seek data in %s: %w", src.Name(), err)
-		}
-		if data >= end {
-			return nil
-		}
-		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
-		if err != nil {
-			return fmt.Errorf("seek hole in %s: %w", src.Name(), err)
-		}
-		if hole > end {
-			hole = end
-		}
-		for p := data; p < hole; {
-			k := int64(chunk)
-			if hole-p < k {
-				k = hole - p
-			}
-			b := buf[:k]
-			if _, err := src.ReadAt(b, p); err != nil && err != io.EOF {
-				return fmt.Errorf("read %s: %w", src.Name(), err)
-			}
-			if !diskimage.IsZero(b) {
-				if _, err := dst.WriteAt(b, dstOff+(p-srcOff)); err != nil {
-					return fmt.Errorf("write %s: %w", dst.Name(), err)
-				}
-			}
-			p += k
-		}
-		off = hole
+// copyRange copies n bytes of the raw file src at srcOff into dst at dstOff, through
+// diskimage's sparse copy: only src's data extents are read and its zero blocks are not
+// written, so dst must read as zero there (a fresh sparse file).
+func copyRange(ctx context.Context, dst *os.File, dstOff int64, src string, srcOff, n int64) error {
+	img, err := diskimage.OpenFormat(src, "raw")
+	if err != nil {
+		return err
 	}
-	return nil
+	defer img.Close()
+	sec, err := diskimage.Section(img, srcOff, n)
+	if err != nil {
+		return err
+	}
+	return diskimage.WriteRawAt(ctx, dst, dstOff, sec, nil)
 }
 
 // ParseSize parses a size such as "2G", "512M", "1GiB", "1.5g" or a byte count; suffixes

@@ -118,20 +118,43 @@ func WriteRaw(ctx context.Context, dst *os.File, src Image, progress Progress) e
 			return fmt.Errorf("%s is %d bytes, smaller than the %d-byte image", dst.Name(), devSize, size)
 		}
 	}
-	return runCopy(ctx, exts, size, progress, func(buf []byte, j chunkJob) error {
+	return copyAt(ctx, dst, 0, src, exts, progress, !regular)
+}
+
+// WriteRawAt writes src into the regular file dst at dstOff, sparsely: only the non-zero
+// 4 KiB blocks (counted in dst) of src's data extents are written, so [dstOff,
+// dstOff+src.Size()) of dst must read as zero already, as a fresh sparse file does. dst is
+// neither truncated nor synced; it grows only as far as the last byte written. With
+// Section, it copies a partition or file system from one disk into another.
+func WriteRawAt(ctx context.Context, dst *os.File, dstOff int64, src Image, progress Progress) error {
+	exts, err := src.Extents(ctx)
+	if err != nil {
+		return err
+	}
+	if err := CheckExtents(exts, src.Size()); err != nil {
+		return fmt.Errorf("%s reader: %w", src.Format(), err)
+	}
+	return copyAt(ctx, dst, dstOff, src, exts, progress, false)
+}
+
+// copyAt copies the extents of src to dst at dstOff on the copy workers. zeroAll: dst may
+// hold old data (a block device), so every byte is written and zero extents are zeroed;
+// otherwise dst reads as zero and only non-zero blocks are written.
+func copyAt(ctx context.Context, dst *os.File, dstOff int64, src Image, exts []Extent, progress Progress, zeroAll bool) error {
+	return runCopy(ctx, exts, src.Size(), progress, func(buf []byte, j chunkJob) error {
 		if j.zero {
-			return zeroRange(dst, j.off, j.n)
+			return zeroRange(dst, dstOff+j.off, j.n)
 		}
 		b := buf[:j.n]
 		if err := readFull(src, b, j.off); err != nil {
 			return err
 		}
-		if !regular {
-			_, err := dst.WriteAt(b, j.off)
+		if zeroAll {
+			_, err := dst.WriteAt(b, dstOff+j.off)
 			return err
 		}
-		return writeNonZero(dst, b, j.off)
-	}, !regular)
+		return writeNonZero(dst, b, dstOff+j.off)
+	}, zeroAll)
 }
 
 // readFull reads exactly len(b) bytes at off.
