@@ -4,8 +4,10 @@
 // result back through the EBS direct API as a new snapshot and AMI. On Eucalyptus (no EBS
 // direct API) it captures a running instance-store instance with BundleInstance or starts
 // from an instance-store EMI, brings the bundle home (internal/cloud/ec2/bundle), and
-// registers the result as a new bundle or through ImportVolume. The user's instance and
-// source image are never modified.
+// registers the result as a new bundle or through ImportVolume. With capture_method "attach"
+// (the default for EBS-backed sources on Eucalyptus) the root snapshot is instead made into a
+// volume attached to the instance Packer runs on and read as a block device, as the amazon
+// plugin's chroot builder does. The user's instance and source image are never modified.
 package ec2
 
 import (
@@ -50,24 +52,22 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	state.Put("ui", ui)
 
 	target := filepath.Join(c.OutputDir, buildName(c)+".raw")
-	var steps []multistep.Step
+	// Each capture step acts only for the capture method StepSource settles on.
+	steps := []multistep.Step{
+		&StepConnect{Config: c},
+		&StepSource{Config: c},         // the instance or image, and the capture method
+		&StepInstanceInfo{Config: c},   // attach: this host, from the metadata service
+		&StepCreateImage{Config: c},    // instance, ebs-direct or attach: intermediate AMI
+		&StepBundleInstance{Config: c}, // instance, bundle: BundleInstance
+		&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
+		&StepDownload{Config: c, Target: target},       // ebs-direct: EBS direct API
+		&StepDownloadBundle{Config: c, Target: target}, // bundle: download and unbundle
+		&StepCreateVolume{Config: c},                   // attach: volume from the root snapshot
+		&StepAttachVolume{Config: c},                   // attach: to this host, wait for the device
+		&StepCopyDevice{Config: c, Target: target},     // attach: device → working copy; release
+	}
 	if c.IsEucalyptus() {
-		steps = []multistep.Step{
-			&StepConnect{Config: c},
-			&StepSource{Config: c},
-			&StepBundleInstance{Config: c},
-			&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
-			&StepDownloadBundle{Config: c, Target: target},
-			&StepExternalKernel{Config: c, Target: target},
-		}
-	} else {
-		steps = []multistep.Step{
-			&StepConnect{Config: c},
-			&StepSource{Config: c},
-			&StepCreateImage{Config: c},
-			&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
-			&StepDownload{Config: c, Target: target},
-		}
+		steps = append(steps, &StepExternalKernel{Config: c, Target: target})
 	}
 	steps = append(steps, bcommon.ChrootSteps(&c.ChrootConfig, c.ctx)...)
 	switch {

@@ -48,6 +48,27 @@ type Config struct {
 	// `custom_endpoint_ec2` is a Eucalyptus cloud controller.
 	Eucalyptus EucalyptusConfig `mapstructure:"eucalyptus" required:"false"`
 
+	// How the source's root disk is brought home:
+	//
+	// - `ebs-direct`: the root snapshot is read through the EBS direct API (AWS).
+	// - `bundle`: Eucalyptus instance-store sources: BundleInstance of the instance, or the
+	//   EMI's bundle, downloaded and unbundled with `eucalyptus` keys.
+	// - `attach`: a volume is made from the root snapshot (of a CreateImage of the instance
+	//   first when capturing an instance), attached to the instance Packer itself runs on
+	//   (found with the instance metadata service), read as a block device, then detached and
+	//   deleted. Packer must run as root on an instance of the same cloud, in a zone where the
+	//   volume can be attached. This is how EBS-backed Eucalyptus images and instances are
+	//   captured, and it works on AWS without the EBS direct API.
+	//
+	// Defaults to `ebs-direct` on AWS; on Eucalyptus to `bundle` for instance-store sources
+	// and `attach` for EBS-backed ones.
+	CaptureMethod string `mapstructure:"capture_method" required:"false"`
+	// With `capture_method = "attach"`: the device path where the volume shows up on this
+	// host, such as `/dev/xvdf` (it is attached as `/dev/sdf`). Defaults to the first free
+	// name of `/dev/sd[f-p]`, found as `/dev/sdX`, `/dev/xvdX`, `/dev/vdX`, or the NVMe
+	// namespace (or virtio disk) whose serial number is the volume id.
+	DevicePath string `mapstructure:"device_path" required:"false"`
+
 	// Only bring the image home and provision it: nothing is registered; the artifact is the
 	// local working copy, for post-processors.
 	SkipRegister bool `mapstructure:"skip_register" required:"false"`
@@ -59,6 +80,13 @@ type Config struct {
 
 	ctx interpolate.Context
 }
+
+// Capture methods (capture_method).
+const (
+	CaptureEBSDirect = "ebs-direct"
+	CaptureAttach    = "attach"
+	CaptureBundle    = "bundle"
+)
 
 // AMIFilter finds an AMI, as the amazon plugins' `source_ami_filter` does.
 type AMIFilter struct {
@@ -120,9 +148,32 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	if !instance && c.KeepIntermediateImage {
 		errs = packersdk.MultiErrorAppend(errs, errors.New("keep_intermediate_image applies to instance captures (instance_id or instance_filter) only"))
 	}
+	switch c.CaptureMethod {
+	case "", CaptureAttach:
+	case CaptureEBSDirect:
+		if euca {
+			errs = packersdk.MultiErrorAppend(errs, errors.New(`capture_method "ebs-direct": Eucalyptus has no EBS direct API; use "attach" (EBS-backed sources) or "bundle" (instance-store)`))
+		}
+	case CaptureBundle:
+		if !euca {
+			errs = packersdk.MultiErrorAppend(errs, errors.New(`capture_method "bundle" is for Eucalyptus instance-store sources; on AWS use "ebs-direct" or "attach"`))
+		}
+	default:
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("capture_method %q: want ebs-direct, attach or bundle (or leave it empty)", c.CaptureMethod))
+	}
+	if c.DevicePath != "" {
+		if cloud.AttachName(c.DevicePath) == "" {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("device_path %q: want a disk name such as /dev/sdf or /dev/xvdf", c.DevicePath))
+		}
+		if c.CaptureMethod != CaptureAttach && !(euca && c.CaptureMethod == "") {
+			errs = packersdk.MultiErrorAppend(errs, errors.New(`device_path applies to capture_method = "attach" only`))
+		}
+	}
 	errs = packersdk.MultiErrorAppend(errs, c.RegisterConfig.Prepare(!c.SkipRegister, euca)...)
 	if euca {
-		errs = packersdk.MultiErrorAppend(errs, c.Eucalyptus.Prepare(true, !c.SkipRegister)...)
+		// The bundle keys are checked here when the bundle path is asked for, else when the
+		// source turns out to be instance-store (StepSource).
+		errs = packersdk.MultiErrorAppend(errs, c.Eucalyptus.Prepare(c.CaptureMethod == CaptureBundle, !c.SkipRegister)...)
 	}
 	if c.OutputDir == "" {
 		c.OutputDir = "output-" + buildName(c)

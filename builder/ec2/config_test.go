@@ -108,6 +108,20 @@ func TestPrepareErrorsNameTheField(t *testing.T) {
 		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("register", "import-volume", "availability_zone", "PARTI00")), ""},
 		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "boot_mode", "uefi"), "boot_mode is not supported by Eucalyptus"},
 		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "ena_support", true), "ena_support is not supported by Eucalyptus"},
+		{base("instance_id", "i-1", "capture_method", "attach"), ""},
+		{base("instance_id", "i-1", "capture_method", "ebs-direct"), ""},
+		{base("instance_id", "i-1", "capture_method", "attach", "device_path", "/dev/xvdf"), ""},
+		{base("instance_id", "i-1", "capture_method", "scp"), `capture_method "scp"`},
+		{base("instance_id", "i-1", "capture_method", "bundle"), `capture_method "bundle" is for Eucalyptus`},
+		{base("instance_id", "i-1", "device_path", "/dev/xvdf"), "device_path applies to capture_method = \"attach\" only"},
+		{base("instance_id", "i-1", "capture_method", "attach", "device_path", "/dev/nvme1n1"), `device_path "/dev/nvme1n1"`},
+		{base("instance_id", "i-1", "capture_method", "attach", "device_path", "xvdf"), `device_path "xvdf"`},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "capture_method", "ebs-direct"), "Eucalyptus has no EBS direct API"},
+		// EBS-backed Eucalyptus sources (attach, the default there) need no keys to be read.
+		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "skip_register", true), ""},
+		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "skip_register", true, "device_path", "/dev/sdg"), ""},
+		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "skip_register", true, "capture_method", "bundle"), "eucalyptus.bucket is required"},
+		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "skip_register", true, "capture_method", "bundle"), "eucalyptus.user_private_key_file (or cloud_private_key_file) is required"},
 	}
 	for _, tc := range cases {
 		var c Config
@@ -124,6 +138,45 @@ func TestPrepareErrorsNameTheField(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error does not say %q: %v", tc.raw, tc.want, err)
+		}
+	}
+}
+
+// The capture method follows the cloud and the source's root device type unless set; a set
+// one that cannot read the source is an error saying what would.
+func TestCaptureMethodResolution(t *testing.T) {
+	keys := eucaKeys(t)
+	euca := map[string]interface{}{"custom_endpoint_ec2": "http://clc:8773/services/compute"}
+	withKeys := map[string]interface{}{"user_private_key_file": keys.userKey, "bucket": "b"}
+	cases := []struct {
+		cfg           map[string]interface{}
+		instanceStore bool
+		want, err     string
+	}{
+		{nil, false, CaptureEBSDirect, ""},
+		{map[string]interface{}{"capture_method": "attach"}, false, CaptureAttach, ""},
+		{nil, true, "", "only EBS-backed sources can be captured on AWS"},
+		{euca, false, CaptureAttach, ""},
+		{euca, true, "", "eucalyptus.bucket is required"},
+		{map[string]interface{}{"eucalyptus": withKeys}, true, CaptureBundle, ""},
+		{map[string]interface{}{"capture_method": "attach", "custom_endpoint_ec2": euca["custom_endpoint_ec2"]}, true, "", `capture_method "attach" needs an EBS root snapshot`},
+		{map[string]interface{}{"capture_method": "bundle", "eucalyptus": withKeys}, false, "", `capture_method "bundle" is for instance-store sources`},
+	}
+	for i, tc := range cases {
+		raw := map[string]interface{}{"source_ami": "ami-1", "skip_register": true}
+		for k, v := range tc.cfg {
+			raw[k] = v
+		}
+		if tc.cfg["eucalyptus"] != nil || tc.cfg["capture_method"] == "bundle" {
+			raw["custom_endpoint_ec2"] = euca["custom_endpoint_ec2"]
+		}
+		var c Config
+		if err := c.Prepare(raw); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		got, err := (&StepSource{Config: &c}).method(tc.instanceStore)
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("case %d %v (instance-store %v): %q, %v; want %q, %q", i, tc.cfg, tc.instanceStore, got, err, tc.want, tc.err)
 		}
 	}
 }

@@ -31,7 +31,12 @@ type eucaCloud struct {
 
 func newEucaCloud(t *testing.T) *eucaCloud {
 	t.Helper()
-	srv := emulator(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus})
+	return newEucaCloudOn(t, emulator(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus}))
+}
+
+// newEucaCloudOn is newEucaCloud on a Eucalyptus-dialect emulator already started.
+func newEucaCloudOn(t *testing.T, srv *ec2emu.Server) *eucaCloud {
+	t.Helper()
 	user, err := bundle.NewIdentity("packer-user")
 	if err != nil {
 		t.Fatal(err)

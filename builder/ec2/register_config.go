@@ -175,11 +175,10 @@ func (e *EucalyptusConfig) Prepare(read, write bool) []error {
 	if e.AccountID == "" {
 		e.AccountID = "000000000000"
 	}
-	if (read || write) && e.Bucket == "" {
+	if read {
+		errs = append(errs, e.readErrors()...)
+	} else if write && e.Bucket == "" {
 		errs = append(errs, errors.New("eucalyptus.bucket is required"))
-	}
-	if read && e.UserPrivateKeyFile == "" && e.CloudPrivateKeyFile == "" {
-		errs = append(errs, errors.New("eucalyptus.user_private_key_file (or cloud_private_key_file) is required to open the source bundle"))
 	}
 	if write && e.Register == "bundle" {
 		for field, v := range map[string]string{"user_private_key_file": e.UserPrivateKeyFile, "user_cert_file": e.UserCertFile} {
@@ -190,6 +189,18 @@ func (e *EucalyptusConfig) Prepare(read, write bool) []error {
 	}
 	if write && e.Register == "import-volume" && e.AvailabilityZone == "" {
 		errs = append(errs, errors.New("eucalyptus.availability_zone is required with register = \"import-volume\""))
+	}
+	return errs
+}
+
+// readErrors lists what is missing to bring a bundle home (capture_method bundle).
+func (e *EucalyptusConfig) readErrors() []error {
+	var errs []error
+	if e.Bucket == "" {
+		errs = append(errs, errors.New("eucalyptus.bucket is required"))
+	}
+	if e.UserPrivateKeyFile == "" && e.CloudPrivateKeyFile == "" {
+		errs = append(errs, errors.New("eucalyptus.user_private_key_file (or cloud_private_key_file) is required to open the source bundle"))
 	}
 	return errs
 }

@@ -17,8 +17,9 @@ import (
 )
 
 // StepCreateImage captures the instance with CreateImage (rebooting it unless no_reboot) and
-// waits until the intermediate AMI is available. The intermediate AMI and its snapshots are
-// deleted by StepDownload once the data is home, or here on failure, unless kept.
+// waits until the intermediate AMI is available (capture methods ebs-direct and attach). The
+// intermediate AMI and its snapshots are deleted by StepDownload or StepCopyDevice once the
+// data is home, or here on failure, unless kept.
 //
 // Produces: source_image *types.Image, intermediate_image string
 type StepCreateImage struct {
@@ -29,8 +30,8 @@ type StepCreateImage struct {
 
 func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	raw, ok := state.GetOk("instance")
-	if !ok {
-		return multistep.ActionContinue // starting from an AMI
+	if !ok || captureMethod(state) == CaptureBundle {
+		return multistep.ActionContinue // starting from an AMI, or BundleInstance captures
 	}
 	inst := raw.(*types.Instance)
 	ui := state.Get("ui").(packersdk.Ui)

@@ -16,9 +16,10 @@ import (
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 )
 
-// StepDownload reads the source image's root snapshot through the EBS direct API, in
-// parallel with a SHA-256 check per block, into the sparse raw working copy. The intermediate
-// AMI of an instance capture is deleted as soon as its data is home, unless kept.
+// StepDownload (capture_method ebs-direct) reads the source image's root snapshot through the
+// EBS direct API, in parallel with a SHA-256 check per block, into the sparse raw working
+// copy. The intermediate AMI of an instance capture is deleted as soon as its data is home,
+// unless kept.
 //
 // Produces: working_image string, source_volume_gib int64
 type StepDownload struct {
@@ -27,6 +28,9 @@ type StepDownload struct {
 }
 
 func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
+	if captureMethod(state) != CaptureEBSDirect {
+		return multistep.ActionContinue
+	}
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	c := s.Config

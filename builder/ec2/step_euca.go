@@ -35,8 +35,8 @@ type StepBundleInstance struct {
 
 func (s *StepBundleInstance) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	raw, ok := state.GetOk("instance")
-	if !ok {
-		return multistep.ActionContinue // starting from an EMI
+	if !ok || captureMethod(state) != CaptureBundle {
+		return multistep.ActionContinue // starting from an EMI, or not a bundle capture
 	}
 	inst := raw.(*types.Instance)
 	ui := state.Get("ui").(packersdk.Ui)
@@ -102,6 +102,9 @@ type StepDownloadBundle struct {
 }
 
 func (s *StepDownloadBundle) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
+	if captureMethod(state) != CaptureBundle {
+		return multistep.ActionContinue
+	}
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	c := s.Config

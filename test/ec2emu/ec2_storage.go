@@ -130,9 +130,44 @@ func (st *state) xVolume(v *volume) xVolume {
 	}
 	if v.attInstance != "" {
 		x.AttachmentSet = []xAttachment{{VolumeID: v.id, InstanceID: v.attInstance, Device: v.attDevice,
-			Status: "attached", AttachTime: v.attTime.Format(isoMillis), DeleteOnTermination: v.deleteOnTermination}}
+			Status: v.attState, AttachTime: v.attTime.Format(isoMillis), DeleteOnTermination: v.deleteOnTermination}}
 	}
 	return x
+}
+
+// tickVolumes advances volume and attachment states: creating → available, attaching →
+// attached, detaching → available (or busy while the host still holds the device).
+func (st *state) tickVolumes(now time.Time) {
+	for _, v := range st.volumes {
+		if v.state == "creating" && !now.Before(v.readyAt) {
+			v.state = "available"
+		}
+		if v.attInstance == "" {
+			continue
+		}
+		switch v.attState {
+		case "attaching":
+			if !now.Before(v.attReady) {
+				v.attState = "attached"
+			}
+		case "detaching", "busy":
+			if now.Before(v.detachAt) {
+				continue
+			}
+			if v.loop != nil {
+				if err := v.loop.release(v.forceDetach); err != nil {
+					if v.attState != "busy" {
+						st.s.logf("detach %s: %v", v.id, err)
+						st.s.busyDetaches++
+					}
+					v.attState = "busy"
+					continue
+				}
+				v.loop = nil
+			}
+			v.attInstance, v.attDevice, v.attState, v.state, v.forceDetach = "", "", "", "available", false
+		}
+	}
 }
 
 func (rc *reqCtx) createVolume(p params) (any, *apiError) {
@@ -148,8 +183,9 @@ func (rc *reqCtx) createVolume(p params) (any, *apiError) {
 	if ae := validTagSpecTypes(p, "volume"); ae != nil {
 		return nil, ae
 	}
-	v := &volume{id: st.id("vol"), az: az, volType: p.get("VolumeType"), state: "available",
-		sizeGiB: p.int64("Size"), snapshotID: p.get("SnapshotId"), created: time.Now().UTC(), owned: true}
+	now := time.Now().UTC()
+	v := &volume{id: st.id("vol"), az: az, volType: p.get("VolumeType"), state: "creating",
+		sizeGiB: p.int64("Size"), snapshotID: p.get("SnapshotId"), created: now, owned: true}
 	if v.volType == "" {
 		v.volType = "gp2"
 	}
@@ -177,15 +213,17 @@ func (rc *reqCtx) createVolume(p params) (any, *apiError) {
 	if err := s.blocks.writeFile(m, v.path, v.sizeBytes); err != nil {
 		return nil, errf(500, "InternalError", "creating volume file: %v", err)
 	}
+	v.readyAt = time.Now().Add(s.opts.VolumeDelay) // from when the data is in place
 	st.volumes[v.id] = v
 	st.setTags(v.id, tagSpecs(p, "volume"))
 	x := st.xVolume(v)
-	x.Status = "creating"
+	st.tickVolumes(time.Now())
 	return x, nil
 }
 
 func (rc *reqCtx) attachVolume(p params) (any, *apiError) {
-	st := rc.s.st
+	s := rc.s
+	st := s.st
 	v := st.volumes[p.get("VolumeId")]
 	if v == nil {
 		return nil, errf(400, "InvalidVolume.NotFound", "The volume '%s' does not exist.", p.get("VolumeId"))
@@ -198,8 +236,14 @@ func (rc *reqCtx) attachVolume(p params) (any, *apiError) {
 	if dev == "" {
 		return nil, errf(400, "MissingParameter", "The request must contain the parameter device")
 	}
-	if v.state != "available" {
+	if v.attInstance != "" {
 		return nil, errf(400, "VolumeInUse", "%s is already attached to an instance", v.id)
+	}
+	if v.state != "available" {
+		return nil, errf(400, "IncorrectState", "The volume '%s' is not 'available'.", v.id)
+	}
+	if in.state != "running" && in.state != "stopped" {
+		return nil, errf(400, "IncorrectInstanceState", "The instance '%s' is not 'running' or 'stopped'.", in.id)
 	}
 	if v.az != in.az {
 		return nil, errf(400, "InvalidVolume.ZoneMismatch", "The volume '%s' is not in the same availability zone as instance '%s'", v.id, in.id)
@@ -209,8 +253,20 @@ func (rc *reqCtx) attachVolume(p params) (any, *apiError) {
 			return nil, errf(400, "InvalidParameterValue", "Invalid value '%s' for unixDevice. Attachment point %s is already in use", dev, dev)
 		}
 	}
-	v.attInstance, v.attDevice, v.attTime, v.state = in.id, dev, time.Now().UTC(), "in-use"
-	return xAttachment{VolumeID: v.id, InstanceID: in.id, Device: dev, Status: "attaching", AttachTime: v.attTime.Format(isoMillis)}, nil
+	if h := s.host; h != nil && h.id == in.id && h.loopDevices {
+		la, ae := attachLoop(v.path, dev)
+		if ae != nil {
+			return nil, ae
+		}
+		v.loop = la
+		s.logf("attached %s as %s (%s)", v.id, dev, la.loopDev)
+	}
+	now := time.Now().UTC()
+	v.attInstance, v.attDevice, v.attTime, v.state, v.forceDetach = in.id, dev, now, "in-use", false
+	v.attState, v.attReady = "attaching", now.Add(s.opts.VolumeDelay)
+	x := xAttachment{VolumeID: v.id, InstanceID: in.id, Device: dev, Status: "attaching", AttachTime: v.attTime.Format(isoMillis)}
+	st.tickVolumes(now)
+	return x, nil
 }
 
 func (rc *reqCtx) detachVolume(p params) (any, *apiError) {
@@ -222,8 +278,16 @@ func (rc *reqCtx) detachVolume(p params) (any, *apiError) {
 	if v.attInstance == "" {
 		return nil, errf(400, "IncorrectState", "Volume '%s' is in the 'available' state.", v.id)
 	}
+	if iid := p.get("InstanceId"); iid != "" && iid != v.attInstance {
+		return nil, errf(400, "InvalidAttachment.NotFound", "The volume %s is not attached to instance %s", v.id, iid)
+	}
+	force, _ := p.boolean("Force")
+	v.forceDetach = v.forceDetach || force
+	if v.attState != "detaching" && v.attState != "busy" {
+		v.attState, v.detachAt = "detaching", time.Now().Add(rc.s.opts.VolumeDelay)
+	}
 	x := xAttachment{VolumeID: v.id, InstanceID: v.attInstance, Device: v.attDevice, Status: "detaching", AttachTime: v.attTime.Format(isoMillis)}
-	v.attInstance, v.attDevice, v.state = "", "", "available"
+	st.tickVolumes(time.Now())
 	return x, nil
 }
 
@@ -258,7 +322,7 @@ func (rc *reqCtx) describeVolumes(p params) (any, *apiError) {
 				return []string{v.attDevice}, true
 			case "attachment.status":
 				if v.attInstance != "" {
-					return []string{"attached"}, true
+					return []string{v.attState}, true
 				}
 				return nil, true
 			}

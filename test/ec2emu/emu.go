@@ -24,7 +24,16 @@
 // HTTP status, delays, cuts the connection mid-body, or corrupts a block/object payload.
 //
 // State machines are time driven: images, snapshots and import tasks stay pending for
-// Options.ImageDelay / SnapshotDelay / ImportDelay (and until their data is copied).
+// Options.ImageDelay / SnapshotDelay / ImportDelay (and until their data is copied); new
+// volumes stay "creating" and attachments "attaching" / "detaching" for Options.VolumeDelay.
+//
+// The Packer host (AddPackerHost): the instance a build runs on, described by an instance
+// metadata service on its own listener (IMDSEndpoint, for AWS_EC2_METADATA_SERVICE_ENDPOINT;
+// IMDSv2 in the AWS dialect, IMDSv1 in the Eucalyptus one). With PackerHost.LoopDevices, a
+// volume attached to it becomes a real block device (a loop device over the volume's file and
+// a node at the requested /dev/sdX or /dev/xvdX path); a detach while the device is mounted
+// or held exclusively stays "busy" (BusyDetaches); HostDevices lists what is held and Close
+// releases it.
 //
 // With Options.Dialect = Eucalyptus the emulator answers like a Eucalyptus 4.4 cloud
 // controller: EC2 at /services/compute and S3 at /services/objectstorage on one port, emi-
@@ -100,6 +109,9 @@ type Options struct {
 	ImageDelay    time.Duration
 	SnapshotDelay time.Duration
 	ImportDelay   time.Duration
+	// VolumeDelay is how long a new volume stays "creating" and an attachment "attaching"
+	// or "detaching" (DescribeVolumes), as EBS takes a few seconds for each.
+	VolumeDelay time.Duration
 	// Latency is added to every request (for benchmarks with AWS-like latencies).
 	Latency time.Duration
 	// Dir holds the emulator's data files; default a new temporary directory removed on Close.
@@ -118,6 +130,9 @@ type Server struct {
 	EC2Endpoint string
 	EBSEndpoint string
 	S3Endpoint  string
+	// IMDSEndpoint is the instance metadata service of the Packer host (AddPackerHost), for
+	// AWS_EC2_METADATA_SERVICE_ENDPOINT; empty until a host is added.
+	IMDSEndpoint string
 	// Credentials and region the emulator verifies signatures with.
 	AccessKeyID     string
 	SecretAccessKey string
@@ -140,6 +155,9 @@ type Server struct {
 	faults    []*faultRule
 	calls     []Call
 	closeOnce sync.Once
+
+	host         *packerHost
+	busyDetaches int
 }
 
 // Call records one request the emulator answered.

@@ -71,6 +71,14 @@ type volume struct {
 	attInstance, attDevice             string
 	attTime                            time.Time
 	deleteOnTermination                bool
+	// readyAt ends the "creating" state. attState is the attachment's state (attaching,
+	// attached, detaching, busy) while attInstance is set; attReady / detachAt end the
+	// attaching / detaching phases. forceDetach releases a busy device anyway.
+	readyAt            time.Time
+	attState           string
+	attReady, detachAt time.Time
+	forceDetach        bool
+	loop               *loopAttachment // the volume as a host block device (PackerHost.LoopDevices)
 }
 
 type snapshot struct {
@@ -159,6 +167,12 @@ func newState(s *Server) *state {
 
 func (st *state) closeFiles() {
 	for _, v := range st.volumes {
+		if v.loop != nil {
+			if err := v.loop.release(true); err != nil {
+				st.s.logf("releasing %s: %v", v.id, err)
+			}
+			v.loop = nil
+		}
 		if v.owned {
 			os.Remove(v.path)
 		}
@@ -205,6 +219,7 @@ func (st *state) tick() {
 			sn.statusMessage = "snapshot was not completed before its timeout"
 		}
 	}
+	st.tickVolumes(now)
 	for _, im := range st.images {
 		if im.state != "pending" || im.pendingWork || now.Before(im.readyAt) {
 			continue
@@ -319,7 +334,7 @@ func (s *Server) AddInstance(in Instance) (string, error) {
 		id: st.id("vol"), az: inst.az, volType: "gp3", state: "in-use",
 		sizeGiB: ceilGiB(fi.Size()), sizeBytes: fi.Size(), path: in.RootDisk,
 		created: inst.launch, attInstance: inst.id, attDevice: inst.rootDevice,
-		attTime: inst.launch, deleteOnTermination: true,
+		attTime: inst.launch, deleteOnTermination: true, attState: "attached",
 	}
 	st.volumes[vol.id] = vol
 	return inst.id, nil

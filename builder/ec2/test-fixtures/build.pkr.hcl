@@ -9,6 +9,10 @@ variable "source_ami" {
   type    = string
   default = ""
 }
+variable "capture_method" {
+  type    = string
+  default = ""
+}
 variable "ami_name" { type = string }
 variable "output_directory" { type = string }
 variable "marker" { type = string }
@@ -24,6 +28,7 @@ source "chromogenic-ec2" "acc" {
   instance_id         = var.instance_id
   source_ami          = var.source_ami
   ami_name            = var.ami_name
+  capture_method      = var.capture_method
   tags = {
     Name        = var.ami_name
     chromogenic = "acc"

@@ -9,12 +9,20 @@ variable "source_ami" {
   type    = string
   default = ""
 }
+variable "capture_method" {
+  type    = string
+  default = ""
+}
 variable "ami_name" { type = string }
 variable "output_directory" { type = string }
 variable "marker" { type = string }
 variable "cloud_cert_file" {
   type    = string
   default = ""
+}
+variable "skip_register" {
+  type    = bool
+  default = false
 }
 variable "register" {
   type    = string
@@ -28,6 +36,8 @@ source "chromogenic-ec2" "euca" {
   instance_id         = var.instance_id
   source_ami          = var.source_ami
   ami_name            = var.ami_name
+  skip_register       = var.skip_register
+  capture_method      = var.capture_method
   tags = {
     chromogenic = "euca-acc"
   }
@@ -45,9 +55,14 @@ source "chromogenic-ec2" "euca" {
   }
 }
 
+variable "command" {
+  type    = string
+  default = "true"
+}
+
 build {
   sources = ["source.chromogenic-ec2.euca"]
   provisioner "shell" {
-    inline = ["echo '${var.marker}' > /root/ec2-acc-marker"]
+    inline = ["echo '${var.marker}' > /root/ec2-acc-marker", var.command]
   }
 }

@@ -1,7 +1,12 @@
 // Package ec2 is the chromogenic adapter to AWS EC2, the EBS direct APIs and S3 (and to
 // EC2-compatible clouds through custom endpoints). It knows aws-sdk-go-v2 and nothing of
 // Packer: credentials and endpoints, parallel EBS direct transfers of whole snapshots with
-// per-block checksums, image registration, waits and cleanup.
+// per-block checksums, image registration, waits and cleanup, and volumes attached to the
+// instance this process runs on: its identity from the instance metadata service (the SDK's
+// feature/ec2/imds) and the discovery of an attached volume's block device (device.go:
+// requested name, Xen/KVM spellings, NVMe or virtio serial = volume id). The discovery is
+// in-house because no library offers it: the amazon plugin's equivalent is internal to its
+// chroot builder, and it is a few dozen lines of sysfs reading.
 package ec2
 
 import (

@@ -1,0 +1,113 @@
+package ec2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+)
+
+// StepCopyDevice (capture_method attach) copies the attached volume's block device, whole,
+// into the sparse raw working copy (diskimage.WriteRaw: parallel 2 MiB reads, all-zero 4 KiB
+// blocks left as holes). Once the data is home the volume is detached and deleted, and the
+// intermediate AMI of an instance capture deleted unless kept, so nothing of the cloud's is
+// held while provisioners run.
+//
+// Produces: working_image string, source_volume_gib int64
+type StepCopyDevice struct {
+	Config *Config
+	Target string
+}
+
+func (s *StepCopyDevice) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
+	if captureMethod(state) != CaptureAttach {
+		return multistep.ActionContinue
+	}
+	ui := state.Get("ui").(packersdk.Ui)
+	cl := state.Get("clients").(*cloud.Clients)
+	dev := state.Get("capture_device").(string)
+	src, err := diskimage.OpenFormat(dev, "raw")
+	if err != nil {
+		return bcommon.Halt(state, err)
+	}
+	size := src.Size()
+	ui.Say(fmt.Sprintf("Copying %s (%d MiB) into %s...", dev, size>>20, s.Target))
+	f, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		src.Close()
+		return bcommon.Halt(state, err)
+	}
+	bar := bcommon.NewProgress(ui, "copy "+dev, size)
+	start := time.Now()
+	err = diskimage.WriteRaw(ctx, f, src, bar.Update)
+	bar.Close()
+	err = errors.Join(err, src.Close())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(s.Target)
+		return bcommon.Halt(state, fmt.Errorf("copy %s: %w", dev, err))
+	}
+	secs := max(time.Since(start).Seconds(), 0.001)
+	ui.Message(fmt.Sprintf("%d MiB in %s, %.0f MiB/s", size>>20, time.Since(start).Round(time.Millisecond), float64(size)/secs/(1<<20)))
+	state.Put(bcommon.StateWorkingImage, s.Target)
+	state.Put("source_volume_gib", (size+cloud.GiB-1)/cloud.GiB)
+
+	if err := releaseVolume(state); err != nil {
+		ui.Error(err.Error()) // the steps' cleanups try again
+	}
+	if id, ok := state.GetOk("intermediate_image"); ok && !s.Config.KeepIntermediateImage {
+		img := state.Get("source_image").(*types.Image)
+		ui.Say(fmt.Sprintf("Deleting the intermediate AMI %s and its snapshots...", id))
+		if err := cloud.DeleteImage(ctx, cl.EC2, id.(string), cloud.Snapshots(img)...); err != nil {
+			ui.Error(err.Error()) // StepCreateImage's cleanup tries again
+		} else {
+			state.Put("intermediate_deleted", true)
+		}
+	}
+	return multistep.ActionContinue
+}
+
+func (s *StepCopyDevice) Cleanup(multistep.StateBag) {}
+
+// The capture volume's steps record how to undo what they did (detach, delete), so that
+// StepCopyDevice can release the volume as soon as its data is home, in reverse order; each
+// step's Cleanup does the same on failure and interrupts, and a release done is not redone.
+
+const stateVolumeReleases = "capture_volume_releases"
+
+func pushVolumeRelease(state multistep.StateBag, fn func(multistep.StateBag) error) {
+	list, _ := state.Get(stateVolumeReleases).([]func(multistep.StateBag) error)
+	state.Put(stateVolumeReleases, append(list, fn))
+}
+
+// releaseVolume runs the recorded releases, last first, stopping at the first failure (a
+// volume that did not detach cannot be deleted).
+func releaseVolume(state multistep.StateBag) error {
+	list, _ := state.Get(stateVolumeReleases).([]func(multistep.StateBag) error)
+	for i := len(list) - 1; i >= 0; i-- {
+		if err := list[i](state); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cleanupVolumeRelease(state multistep.StateBag, fn func(multistep.StateBag) error) {
+	if err := fn(state); err != nil {
+		state.Get("ui").(packersdk.Ui).Error(err.Error())
+	}
+}
