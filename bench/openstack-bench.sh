@@ -26,6 +26,9 @@
 #   BENCH_TABLE        also write the markdown tables to this file
 #   BENCH_STRICT=1     exit 1 when a goal is not met
 #   BENCH_PARTS        "capture migrate" (default): which of the two parts to run
+#   BENCH_REPEAT       rounds of the migration part (default 1): each measurement runs once
+#                      per round, round robin, and the fastest of each is reported with every
+#                      round's ratio (a guard against other load on the machine)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -178,7 +181,7 @@ fi
 # --- Glance -> Glance --------------------------------------------------------------------
 if [[ $parts == *" migrate "* ]]; then
   echo ">> Glance -> Glance migration (bench/openstack)" >&2
-  mig=$("$work/migrate-bench" -clouds "$clouds" -image "$src_id" -qcow2 "$work/src.qcow2" -raw "$sample" 2>"$work/migrate.log") ||
+  mig=$("$work/migrate-bench" -clouds "$clouds" -image "$src_id" -qcow2 "$work/src.qcow2" -raw "$sample" -rounds "${BENCH_REPEAT:-1}" 2>"$work/migrate.log") ||
     { tail -n 30 "$work/migrate.log" >&2; exit 1; }
 fi
 

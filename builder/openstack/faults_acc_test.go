@@ -111,6 +111,7 @@ func TestAccOpenStackFaults(t *testing.T) {
 	t.Run("snapshot-error", fe.testSnapshotError)
 	t.Run("wait-timeout", fe.testWaitTimeout)
 	t.Run("interrupt-mid-download", fe.testInterruptMidDownload)
+	t.Run("interrupt-mid-upload", fe.testInterruptMidUpload)
 	t.Run("unknown-instance", fe.testUnknownInstance)
 }
 
@@ -594,6 +595,77 @@ func (fe *faultEnv) testInterruptMidDownload(t *testing.T) {
 	if err != nil || srv.Status != "ACTIVE" {
 		t.Errorf("server after the interrupted build: %v %v", srv, err)
 	}
+}
+
+// testInterruptMidUpload: image mode from the tiny image; the proxy holds the upload of the
+// working copy (PUT .../file) for 90 s before passing it on, so the client is in the middle
+// of sending the data (the image created, queued) when Ctrl-C comes (SIGINT to packer's
+// process group). Packer exits non-zero within a minute; the image being uploaded is deleted
+// (no image of the build in any status), the output directory with the working copy is
+// removed, and nothing is mounted or attached. (Glance's own `saving` state under an
+// interrupt is what post-processor/openstack-import's TestAccOpenStackImportInterrupt
+// covers: this tiny image uploads in well under a second once let through.)
+func (fe *faultEnv) testInterruptMidUpload(t *testing.T) {
+	fe.proxy.Reset()
+	t.Cleanup(fe.proxy.Reset)
+	fe.proxy.Add(&faultproxy.Rule{Name: "hold-upload", Service: "image", Method: "PUT", Path: regexp.MustCompile(`/file$`), Delay: 90 * time.Second})
+	name, out := uniq("sigint-up"), filepath.Join(t.TempDir(), "out")
+	dir := t.TempDir()
+	cmd, output := fe.packer.Start(t, dir, faultImageTemplate, "-var", "clouds_file="+fe.clouds,
+		"-var", "image_name="+name, "-var", "output_directory="+out, "-var", "marker=x",
+		"-var", "source_image="+fe.image.ID)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(5 * time.Minute)
+	queued := false
+	for !queued {
+		select {
+		case err := <-done:
+			fe.leftovers(t, name)
+			t.Fatalf("packer ended (%v) before the upload started:\n%s", err, output)
+		case <-time.After(250 * time.Millisecond):
+		}
+		if strings.Contains(output.String(), "Uploading the working copy") {
+			for _, img := range openstacktest.ListImages(t, fe.direct) {
+				queued = queued || (img.Name == name && img.Status == images.ImageStatusQueued)
+			}
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+			fe.leftovers(t, name)
+			t.Fatalf("the upload never started:\n%s", output)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	interrupted := time.Now()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("packer build succeeded after an interrupt:\n%s", output)
+		}
+	case <-time.After(time.Minute):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Fatalf("packer did not stop within a minute of SIGINT:\n%s", output)
+	}
+	t.Logf("packer exited %s after SIGINT", time.Since(interrupted).Round(100*time.Millisecond))
+	failure(t, output.String())
+	if strings.Contains(output.String(), "is active") {
+		t.Errorf("the upload finished before the interrupt: the test proved nothing")
+	}
+	fe.assertNothingLeft(t, name, out)
+	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("left in the output directory: %v", names)
+	}
+	fe.assertSourceUntouched(t)
 }
 
 func (fe *faultEnv) assertSourceUntouched(t *testing.T) {

@@ -79,7 +79,11 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(w.Write(ctx, pw, img, opts)) }()
 		defer pr.Close()
-		data = pr
+		// Up to 32 MiB of the converted stream kept ready: io.Pipe has no buffer, so the
+		// converter and the upload would otherwise wait for each other's every write.
+		ahead := cloud.NewReadAhead(pr, 1<<20, 32)
+		defer ahead.Close()
+		data = ahead
 	}
 	tracked := ui.TrackProgress("upload "+c.ImageName, 0, img.Size(), io.NopCloser(data))
 	defer tracked.Close()

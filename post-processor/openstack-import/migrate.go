@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
@@ -21,26 +22,24 @@ import (
 //   - same disk format: the download streams straight into the upload, nothing local; the
 //     download is hashed and a mismatch with the source's os_hash_value fails the last read
 //     (aborting the upload), and the target's own hash must then equal the source's;
-//   - qcow2 source, other format: the source is read in place through HTTP Range requests
-//     (cloud.RangeReader), converted by the image engine and streamed into the upload (or
-//     through a temporary file of the target format when that format cannot stream); the
-//     whole source file's hash is verified before the upload sees its end;
-//   - other source formats (raw, vmdk, vhd): downloaded to a sparse temporary file (holes
-//     stay holes), hashed, then converted as a local image.
+//   - a source format the image engine reads through an io.ReaderAt
+//     (diskimage.ReaderAtFormats: qcow2), other target format: the source is read in place
+//     through HTTP Range requests (cloud.RangeReader), converted by the image engine and
+//     streamed into the upload (or through a temporary file of the target format when that
+//     format cannot stream); the whole source file's hash is verified before the upload
+//     sees its end;
+//   - other source formats (raw, vmdk, vhd: their readers in internal/diskimage take a local
+//     file only): downloaded to a sparse temporary file (holes stay holes), hashed, then
+//     converted as a local image.
 //
 // The new image carries the source's properties (os_distro, hw_*, architecture...),
 // min_disk and min_ram, overridden by the settings.
-func (p *PostProcessor) migrate(ctx context.Context, ui packersdk.Ui, target *cloud.Clients, id string) (*images.Image, error) {
+func (p *PostProcessor) migrate(ctx context.Context, ui packersdk.Ui, target *cloud.Clients, s sourceResult) (*images.Image, error) {
 	c := &p.config
-	ui.Say("Connecting to the source OpenStack...")
-	source, err := cloud.Connect(ctx, c.Source.Auth())
-	if err != nil {
-		return nil, fmt.Errorf("source: %w", err)
+	if s.err != nil {
+		return nil, s.err
 	}
-	src, err := cloud.GetImage(ctx, source.Image, id)
-	if err != nil {
-		return nil, fmt.Errorf("source: %w", err)
-	}
+	source, src, id := s.clients, s.img, s.img.ID
 	switch {
 	case src.Status != images.ImageStatusActive:
 		return nil, fmt.Errorf("source image %s is %s, not active", id, src.Status)
@@ -61,7 +60,7 @@ func (p *PostProcessor) migrate(ctx context.Context, ui packersdk.Ui, target *cl
 	if src.DiskFormat == format {
 		return p.passThrough(ctx, ui, source, target, src, n)
 	}
-	if src.DiskFormat == "qcow2" {
+	if slices.Contains(diskimage.ReaderAtFormats(), src.DiskFormat) {
 		img, err := p.convertRanged(ctx, ui, source, target, src, n)
 		if !errors.Is(err, cloud.ErrNoRange) {
 			return img, err
@@ -69,6 +68,26 @@ func (p *PostProcessor) migrate(ctx context.Context, ui packersdk.Ui, target *cl
 		ui.Message(fmt.Sprintf("%v: downloading the image to a temporary file instead", err))
 	}
 	return p.convertSpooled(ctx, ui, source, target, src, n)
+}
+
+// sourceResult is the source cloud's clients and the image to migrate.
+type sourceResult struct {
+	clients *cloud.Clients
+	img     *images.Image
+	err     error
+}
+
+// connectSource authenticates to the source cloud and looks the image up.
+func (p *PostProcessor) connectSource(ctx context.Context, id string) sourceResult {
+	source, err := cloud.Connect(ctx, p.config.Source.Auth())
+	if err != nil {
+		return sourceResult{err: fmt.Errorf("source: %w", err)}
+	}
+	src, err := cloud.GetImage(ctx, source.Image, id)
+	if err != nil {
+		return sourceResult{err: fmt.Errorf("source: %w", err)}
+	}
+	return sourceResult{clients: source, img: src}
 }
 
 func (p *PostProcessor) passThrough(ctx context.Context, ui packersdk.Ui, source, target *cloud.Clients, src *images.Image, n cloud.NewImage) (*images.Image, error) {
@@ -79,7 +98,7 @@ func (p *PostProcessor) passThrough(ctx context.Context, ui packersdk.Ui, source
 	defer body.Close()
 	// The download runs up to 32 MiB ahead of the upload in its own goroutine, so that
 	// neither waits for the other's every round trip.
-	ahead := newReadAhead(body, 1<<20, 32)
+	ahead := cloud.NewReadAhead(body, 1<<20, 32)
 	defer ahead.Close()
 	img, err := p.upload(ctx, ui, target, n, ahead, src.SizeBytes)
 	if err != nil {
@@ -203,59 +222,4 @@ func spoolSparse(ctx context.Context, path string, r io.Reader) (err error) {
 		}
 	}
 	return f.Truncate(off)
-}
-
-// readAhead reads r in a goroutine, up to depth chunks of chunk bytes ahead of its reader.
-// r's error (a hash mismatch at the end of a download) reaches the reader after the data.
-type readAhead struct {
-	ch   chan raChunk
-	stop chan struct{}
-	cur  []byte
-	err  error
-}
-
-type raChunk struct {
-	b   []byte
-	err error
-}
-
-func newReadAhead(r io.Reader, chunk, depth int) *readAhead {
-	ra := &readAhead{ch: make(chan raChunk, depth), stop: make(chan struct{})}
-	go func() {
-		for {
-			buf := make([]byte, chunk)
-			n, err := io.ReadFull(r, buf)
-			if err == io.ErrUnexpectedEOF {
-				err = io.EOF
-			}
-			select {
-			case ra.ch <- raChunk{b: buf[:n], err: err}:
-			case <-ra.stop:
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return ra
-}
-
-func (ra *readAhead) Read(p []byte) (int, error) {
-	for len(ra.cur) == 0 {
-		if ra.err != nil {
-			return 0, ra.err
-		}
-		c := <-ra.ch
-		ra.cur, ra.err = c.b, c.err
-	}
-	n := copy(p, ra.cur)
-	ra.cur = ra.cur[n:]
-	return n, nil
-}
-
-// Close stops the goroutine (the caller closes r, which ends a read in flight).
-func (ra *readAhead) Close() error {
-	close(ra.stop)
-	return nil
 }

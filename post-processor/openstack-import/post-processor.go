@@ -44,6 +44,15 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
+	// A migration authenticates to the source cloud and looks up its image while this
+	// authenticates to the target: each is a round trip or more to a Keystone (and the first
+	// request of a new token costs a validation on the Glance side).
+	var source chan sourceResult
+	if srcPath == "" {
+		ui.Say("Connecting to the source OpenStack...")
+		source = make(chan sourceResult, 1)
+		go func() { source <- p.connectSource(ctx, imageID) }()
+	}
 	ui.Say("Connecting to the target OpenStack...")
 	clients, err := cloud.Connect(ctx, c.Auth())
 	if err != nil {
@@ -53,7 +62,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if srcPath != "" {
 		img, err = p.pushLocal(ctx, ui, clients, srcPath)
 	} else {
-		img, err = p.migrate(ctx, ui, clients, imageID)
+		img, err = p.migrate(ctx, ui, clients, <-source)
 	}
 	if err != nil {
 		return nil, false, false, err
@@ -151,7 +160,12 @@ func (p *PostProcessor) convertAndUpload(ctx context.Context, ui packersdk.Ui, c
 			pw.CloseWithError(err)
 		}()
 		defer pr.Close()
-		data = pr
+		// io.Pipe has no buffer: the writer would wait for the upload's every read and the
+		// upload for every block the writer reads (a Range request of the source, a disk
+		// read). Up to 32 MiB of the converted stream is kept ready instead.
+		ahead := cloud.NewReadAhead(pr, 1<<20, 32)
+		defer ahead.Close()
+		data = ahead
 	}
 	return p.upload(ctx, ui, clients, n, data, src.Size())
 }
