@@ -191,13 +191,31 @@ for ((round = 1; round <= ${BENCH_REPEAT:-1}; round++)); do
 done
 
 # --- table -----------------------------------------------------------------------------
-# Keep the fastest run of each measurement.
+# Keep every run for the per-round ratios, then the fastest run of each measurement.
+cp "$results" "$work/all-runs.tsv"
+# roundratio Q OURS: the geometric mean of qemu-img's wall time over chromogenic's, round by
+# round (both ran in the same round, one after the other), and the range: steadier than the
+# ratio of the fastest runs when the machine's disk or CPU is shared.
+roundratio() {
+  awk -F'\t' -v q="$1" -v o="$2" '
+    $1 == q { qs[++nq] = $2 } $1 == o { os[++no] = $2 }
+    END {
+      n = nq < no ? nq : no
+      if (n < 2) exit
+      for (i = 1; i <= n; i++) {
+        r = qs[i] / os[i]; s += log(r)
+        if (i == 1 || r < lo) lo = r
+        if (i == 1 || r > hi) hi = r
+      }
+      printf "%.2f× (%.2f–%.2f, %d rounds)", exp(s / n), lo, hi, n
+    }' "$work/all-runs.tsv"
+}
 sort -t$'\t' -k1,1 -k2,2g "$results" | awk -F'\t' '!seen[$1]++' >"$results.best"
 mv "$results.best" "$results"
 get() { awk -F'\t' -v n="$1" -v f="$2" '$1 == n { print $f }' "$results"; }
 table=$(
-  echo "| case | tool | wall s | CPU s (user+sys) | peak RSS MB | output MB (allocated) | wall: qemu-img / chromogenic | CPU: qemu-img / chromogenic | wall: chromogenic / cp |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| case | tool | wall s | CPU s (user+sys) | peak RSS MB | output MB (allocated) | wall: qemu-img / chromogenic | CPU: qemu-img / chromogenic | wall: chromogenic / cp | wall: qemu-img / chromogenic per round, geometric mean (range) |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   cpw=$(get "cp --sparse=always" 2)
   for r in "${rows[@]}"; do
     IFS='|' read -r title q ours cp <<<"$r"
@@ -205,20 +223,21 @@ table=$(
     ow=$(get "$ours" 2)
     qc=$(awk -v u="$(get "$q" 3)" -v s="$(get "$q" 4)" 'BEGIN { print u + s }')
     oc=$(awk -v u="$(get "$ours" 3)" -v s="$(get "$ours" 4)" 'BEGIN { print u + s }')
+    rr=$(roundratio "$q" "$ours")
     for n in "$q" "$ours"; do
       tool=${n##* }
-      awk -F'\t' -v n="$n" -v title="$title" -v tool="$tool" -v qw="$qw" -v ow="$ow" -v cpw="$cpw" -v cp="$cp" -v ours="$ours" -v qc="$qc" -v oc="$oc" '
+      awk -F'\t' -v n="$n" -v title="$title" -v tool="$tool" -v qw="$qw" -v ow="$ow" -v cpw="$cpw" -v cp="$cp" -v ours="$ours" -v qc="$qc" -v oc="$oc" -v rr="$rr" '
         $1 == n {
           # two decimals near the 1.1x targets, so that 1.06 does not print as 1.1
           ratio = (n == ours) ? sprintf(qw / ow < 2 ? "**%.2f×**" : "**%.1f×**", qw / ow) : ""
           cratio = (n == ours && oc > 0) ? sprintf(qc / oc < 2 ? "%.2f×" : "%.1f×", qc / oc) : ""
           vscp = (n == ours && cp != "" && cpw > 0) ? sprintf("%.2f", ow / cpw) : ""
-          printf "| %s | %s | %.2f | %.2f | %d | %.0f (%.0f) | %s | %s | %s |\n", title, tool, $2, $3 + $4, $5 / 1024, $6 / 1048576, $7 / 1048576, ratio, cratio, vscp
+          printf "| %s | %s | %.2f | %.2f | %d | %.0f (%.0f) | %s | %s | %s | %s |\n", title, tool, $2, $3 + $4, $5 / 1024, $6 / 1048576, $7 / 1048576, ratio, cratio, vscp, (n == ours) ? rr : ""
         }' "$results"
     done
   done
   if [ -n "$cpw" ]; then
-    awk -F'\t' '$1 == "cp --sparse=always" { printf "| raw copy (reference) | cp --sparse=always | %.2f | %.2f | %d | %.0f (%.0f) | | | |\n", $2, $3 + $4, $5 / 1024, $6 / 1048576, $7 / 1048576 }' "$results"
+    awk -F'\t' '$1 == "cp --sparse=always" { printf "| raw copy (reference) | cp --sparse=always | %.2f | %.2f | %d | %.0f (%.0f) | | | | |\n", $2, $3 + $4, $5 / 1024, $6 / 1048576, $7 / 1048576 }' "$results"
   fi
 )
 echo

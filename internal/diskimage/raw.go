@@ -11,9 +11,12 @@ import (
 )
 
 // rawImage is a raw disk image: the file is the disk. Its extent map comes from
-// SEEK_DATA/SEEK_HOLE, so holes of a sparse file are never read.
+// SEEK_DATA/SEEK_HOLE, so holes of a sparse file are never read. Read through an
+// io.ReaderAt that is not a local file (OpenReaderAt), it is all Data.
 type rawImage struct {
-	f    *os.File
+	f    *os.File    // the local file, or nil
+	ra   io.ReaderAt // f, or what OpenReaderAt was given
+	c    io.Closer   // closed by Close
 	size int64
 	name string
 	mu   sync.Mutex // serialises lseek(SEEK_DATA/SEEK_HOLE), which moves the file offset
@@ -27,7 +30,7 @@ func openRaw(f *os.File) (Image, error) {
 	// Readers go through the file in ascending order (the copy pipelines' workers read
 	// neighbouring chunks): a larger kernel readahead window.
 	adviseSequential(f)
-	return &rawImage{f: f, size: size, name: "raw"}, nil
+	return &rawImage{f: f, ra: f, c: f, size: size, name: "raw"}, nil
 }
 
 // fileSize returns the size of a regular file or a block device.
@@ -48,7 +51,7 @@ func fileSize(f *os.File) (int64, error) {
 
 func (r *rawImage) Format() string { return r.name }
 func (r *rawImage) Size() int64    { return r.size }
-func (r *rawImage) Close() error   { return r.f.Close() }
+func (r *rawImage) Close() error   { return r.c.Close() }
 
 func (r *rawImage) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
@@ -62,7 +65,7 @@ func (r *rawImage) ReadAt(p []byte, off int64) (int, error) {
 		p = p[:rem]
 		short = true
 	}
-	n, err := r.f.ReadAt(p, off)
+	n, err := r.ra.ReadAt(p, off)
 	if err == nil && short {
 		err = io.EOF
 	}
@@ -71,9 +74,16 @@ func (r *rawImage) ReadAt(p []byte, off int64) (int, error) {
 
 // prefetch starts reading [off, off+n) into the page cache without waiting (the copy
 // pipelines call it for the data of the jobs they queue, ahead of the workers' reads).
-func (r *rawImage) prefetch(off, n int64) { adviseWillNeed(r.f, off, n) }
+func (r *rawImage) prefetch(off, n int64) {
+	if r.f != nil {
+		adviseWillNeed(r.f, off, n)
+	}
+}
 
 func (r *rawImage) Extents(ctx context.Context) ([]Extent, error) {
+	if r.f == nil {
+		return appendExtent(nil, Extent{Offset: 0, Length: r.size, Kind: Data}), nil
+	}
 	return seekExtents(ctx, r.f, &r.mu, 0, r.size)
 }
 

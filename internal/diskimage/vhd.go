@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -29,8 +30,10 @@ func init() {
 		if bytes.HasPrefix(head, []byte(vhdCookie)) {
 			return "vhd", true // dynamic: footer copy at 0
 		}
-		if _, err := readVHDFooterAtEnd(f); err == nil {
-			return "vhd", true // fixed
+		if size, err := fileSize(f); err == nil {
+			if _, err := readVHDFooterAtEnd(f, size); err == nil {
+				return "vhd", true // fixed
+			}
 		}
 		return "", false
 	})
@@ -77,9 +80,8 @@ func parseVHDFooter(b []byte) (*vhdFooter, error) {
 	}, nil
 }
 
-func readVHDFooterAtEnd(f *os.File) (*vhdFooter, error) {
-	size, err := fileSize(f)
-	if err != nil || size < sector {
+func readVHDFooterAtEnd(f io.ReaderAt, size int64) (*vhdFooter, error) {
+	if size < sector {
 		return nil, fmt.Errorf("%w: no VHD footer", ErrCorrupt)
 	}
 	b := make([]byte, sector)
@@ -119,18 +121,25 @@ func openVHD(f *os.File) (Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	ft, err := readVHDFooterAtEnd(f)
+	return openVHDAt(f, fsize, f)
+}
+
+// openVHDAt opens a VHD of fsize bytes read through ra; Close closes c. When ra is a local
+// file, a fixed disk's extents come from SEEK_DATA/SEEK_HOLE.
+func openVHDAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
+	f, _ := ra.(*os.File)
+	ft, err := readVHDFooterAtEnd(ra, fsize)
 	if err != nil {
 		// A dynamic disk whose trailing footer is damaged still has the copy at 0.
 		head := make([]byte, sector)
-		if rerr := readFull(f, head, 0); rerr != nil {
+		if rerr := readFull(ra, head, 0); rerr != nil {
 			return nil, err
 		}
 		if ft, err = parseVHDFooter(head); err != nil {
 			return nil, err
 		}
 	}
-	v := &vhdImage{rawImage: rawImage{f: f, name: "vhd"}, footer: ft}
+	v := &vhdImage{rawImage: rawImage{f: f, ra: ra, c: c, name: "vhd"}, footer: ft}
 	size := ft.virtualSize()
 	switch ft.DiskType {
 	case vhdTypeFixed:
@@ -150,7 +159,7 @@ func openVHD(f *os.File) (Image, error) {
 		return nil, fmt.Errorf("%w: VHD dynamic header offset %d", ErrCorrupt, ft.DataOffset)
 	}
 	dh := make([]byte, 1024)
-	if err := readFull(f, dh, int64(ft.DataOffset)); err != nil {
+	if err := readFull(ra, dh, int64(ft.DataOffset)); err != nil {
 		return nil, err
 	}
 	be := binary.BigEndian
@@ -174,7 +183,7 @@ func openVHD(f *os.File) (Image, error) {
 	v.size = size
 	v.bitmap = (v.blockSize/sector/8 + sector - 1) / sector * sector
 	raw := make([]byte, int(entries)*4)
-	if err := readFull(f, raw, int64(tableOff)); err != nil {
+	if err := readFull(ra, raw, int64(tableOff)); err != nil {
 		return nil, err
 	}
 	v.bat = make([]uint32, entries)
@@ -223,10 +232,18 @@ func (v *vhdImage) ReadAt(p []byte, off int64) (int, error) {
 		e := v.bat[cur/v.blockSize]
 		if e == vhdUnallocated {
 			clear(q[n : n+l])
-		} else if err := readFull(v.f, q[n:n+l], int64(e)*sector+v.bitmap+in); err != nil {
+		} else if err := readFull(v.ra, q[n:n+l], int64(e)*sector+v.bitmap+in); err != nil {
 			return n, fmt.Errorf("%w: VHD block %d: %v", ErrCorrupt, cur/v.blockSize, err)
 		}
 		n += l
 	}
 	return n, eof
+}
+
+// prefetch: a fixed disk's guest offsets are file offsets; a dynamic disk's are not (the
+// blocks lie where the block table says), so nothing is prefetched for it.
+func (v *vhdImage) prefetch(off, n int64) {
+	if !v.dynamic {
+		v.rawImage.prefetch(off, n)
+	}
 }

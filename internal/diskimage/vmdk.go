@@ -79,7 +79,8 @@ func parseVMDKHeader(b []byte) (*vmdkHeader, error) {
 }
 
 type vmdkImage struct {
-	f          *os.File
+	f          io.ReaderAt
+	c          io.Closer
 	h          *vmdkHeader
 	size       int64
 	grain      int64 // bytes
@@ -101,6 +102,11 @@ func openVMDK(f *os.File) (Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openVMDKAt(f, fsize, f)
+}
+
+// openVMDKAt opens a VMDK of fsize bytes read through f; Close closes c.
+func openVMDKAt(f io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 	head := make([]byte, sector)
 	n, _ := f.ReadAt(head, 0)
 	head = head[:n]
@@ -153,6 +159,7 @@ func openVMDK(f *os.File) (Image, error) {
 	}
 	img := &vmdkImage{
 		f:       f,
+		c:       c,
 		h:       h,
 		size:    int64(h.Capacity) * sector,
 		grain:   int64(h.GrainSize) * sector,
@@ -200,7 +207,7 @@ func openVMDK(f *os.File) (Image, error) {
 
 func (v *vmdkImage) Format() string { return "vmdk" }
 func (v *vmdkImage) Size() int64    { return v.size }
-func (v *vmdkImage) Close() error   { return v.f.Close() }
+func (v *vmdkImage) Close() error   { return v.c.Close() }
 
 // CreateType is the createType of the embedded descriptor ("monolithicSparse",
 // "streamOptimized"), or "" if there is none.

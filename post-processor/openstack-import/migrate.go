@@ -23,14 +23,13 @@ import (
 //     download is hashed and a mismatch with the source's os_hash_value fails the last read
 //     (aborting the upload), and the target's own hash must then equal the source's;
 //   - a source format the image engine reads through an io.ReaderAt
-//     (diskimage.ReaderAtFormats: qcow2), other target format: the source is read in place
-//     through HTTP Range requests (cloud.RangeReader), converted by the image engine and
-//     streamed into the upload (or through a temporary file of the target format when that
-//     format cannot stream); the whole source file's hash is verified before the upload
-//     sees its end;
-//   - other source formats (raw, vmdk, vhd: their readers in internal/diskimage take a local
-//     file only): downloaded to a sparse temporary file (holes stay holes), hashed, then
-//     converted as a local image.
+//     (diskimage.ReaderAtFormats: qcow2, raw, vhd, vmdk), other target format: the source
+//     is read in place through HTTP Range requests (cloud.RangeReader), converted by the
+//     image engine and streamed into the upload (or through a temporary file of the target
+//     format when that format cannot stream); the whole source file's hash is verified
+//     before the upload sees its end;
+//   - other source formats (ami, or a Glance that refuses Range requests): downloaded to a
+//     sparse temporary file (holes stay holes), hashed, then converted as a local image.
 //
 // The new image carries the source's properties (os_distro, hw_*, architecture...),
 // min_disk and min_ram, overridden by the settings.
