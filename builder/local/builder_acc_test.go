@@ -87,31 +87,14 @@ func TestAccLocalInterrupt(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	mnt := filepath.Join(dir, "mnt")
 
-	cmd, output := env.Start(t, dir, interruptTemplate,
+	run := env.Start(t, dir, interruptTemplate,
 		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "mount_path="+mnt)
-	if !output.WaitFor("PROVISIONER-SLEEPING", 5*time.Minute) {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-		t.Fatalf("provisioner never started:\n%s", output)
-	}
+	run.Until(t, "the provisioner started", 5*time.Minute, func() bool { return strings.Contains(run.Output.String(), "PROVISIONER-SLEEPING") })
 	if len(chroot.MountedUnder(mnt)) == 0 {
+		run.Kill()
 		t.Fatalf("nothing mounted under %s while the provisioner runs", mnt)
 	}
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Errorf("packer build succeeded after an interrupt")
-		}
-	case <-time.After(2 * time.Minute):
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		t.Fatalf("packer did not stop within 2 minutes of SIGINT:\n%s", output)
-	}
+	run.Interrupt(t, 2*time.Minute)
 	assertReleased(t, mnt, filepath.Join(out, "interrupt.raw"))
 	if after := packertest.FileSHA256(t, src); after != before {
 		t.Errorf("source image changed by an interrupted build")
@@ -140,15 +123,10 @@ func TestAccLocalKilledBuildRecovered(t *testing.T) {
 	src := filepath.Join(dir, "source.raw")
 	packertest.CopySparse(t, testimages.Sample(t), src)
 	out1, mnt1 := filepath.Join(dir, "out1"), filepath.Join(dir, "mnt1")
-	cmd, output := env.Start(t, dir, interruptTemplate,
+	run := env.Start(t, dir, interruptTemplate,
 		"-var", "source_path="+src, "-var", "output_directory="+out1, "-var", "mount_path="+mnt1)
-	if !output.WaitFor("PROVISIONER-SLEEPING", 5*time.Minute) {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-		t.Fatalf("provisioner never started:\n%s", output)
-	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	cmd.Wait()
+	run.Until(t, "the provisioner started", 5*time.Minute, func() bool { return strings.Contains(run.Output.String(), "PROVISIONER-SLEEPING") })
+	run.Kill()
 	time.Sleep(time.Second)
 	image1 := filepath.Join(out1, "interrupt.raw")
 	if len(chroot.MountedUnder(mnt1)) == 0 {

@@ -548,40 +548,14 @@ func (fe *faultEnv) testInterruptMidDownload(t *testing.T) {
 	fe.proxy.Add(&faultproxy.Rule{Name: "slow-download", Service: "image", Method: "GET", Path: regexp.MustCompile(`/file$`), Throttle: 32 << 10})
 	name, out := uniq("sigint"), filepath.Join(t.TempDir(), "out")
 	dir := t.TempDir()
-	cmd, output := fe.packer.Start(t, dir, faultImageTemplate, "-var", "clouds_file="+fe.clouds,
+	run := fe.packer.Start(t, dir, faultImageTemplate, "-var", "clouds_file="+fe.clouds,
 		"-var", "image_name="+name, "-var", "output_directory="+out, "-var", "marker=x",
 		"-var", "instance_id="+fe.serverID)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	deadline := time.Now().Add(5 * time.Minute)
-	for !strings.Contains(output.String(), "Downloading image") {
-		select {
-		case err := <-done:
-			fe.leftovers(t, name)
-			t.Fatalf("packer ended (%v) before the download started:\n%s", err, output)
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-			fe.leftovers(t, name)
-			t.Fatalf("the download never started:\n%s", output)
-		}
-	}
+	output := run.Output
+	run.Until(t, "the download started", 5*time.Minute, func() bool { return strings.Contains(output.String(), "Downloading image") },
+		func() { fe.leftovers(t, name) })
 	time.Sleep(3 * time.Second)
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Errorf("packer build succeeded after an interrupt:\n%s", output)
-		}
-	case <-time.After(2 * time.Minute):
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		t.Fatalf("packer did not stop within 2 minutes of SIGINT:\n%s", output)
-	}
+	run.Interrupt(t, 2*time.Minute)
 	failure(t, output.String())
 	if strings.Contains(output.String(), "Finding the guest's root filesystem") {
 		t.Errorf("the download finished before the interrupt: the test proved nothing")
@@ -611,48 +585,23 @@ func (fe *faultEnv) testInterruptMidUpload(t *testing.T) {
 	fe.proxy.Add(&faultproxy.Rule{Name: "hold-upload", Service: "image", Method: "PUT", Path: regexp.MustCompile(`/file$`), Delay: 90 * time.Second})
 	name, out := uniq("sigint-up"), filepath.Join(t.TempDir(), "out")
 	dir := t.TempDir()
-	cmd, output := fe.packer.Start(t, dir, faultImageTemplate, "-var", "clouds_file="+fe.clouds,
+	run := fe.packer.Start(t, dir, faultImageTemplate, "-var", "clouds_file="+fe.clouds,
 		"-var", "image_name="+name, "-var", "output_directory="+out, "-var", "marker=x",
 		"-var", "source_image="+fe.image.ID)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	deadline := time.Now().Add(5 * time.Minute)
-	queued := false
-	for !queued {
-		select {
-		case err := <-done:
-			fe.leftovers(t, name)
-			t.Fatalf("packer ended (%v) before the upload started:\n%s", err, output)
-		case <-time.After(250 * time.Millisecond):
+	output := run.Output
+	run.Until(t, "the upload started", 5*time.Minute, func() bool {
+		if !strings.Contains(output.String(), "Uploading the working copy") {
+			return false
 		}
-		if strings.Contains(output.String(), "Uploading the working copy") {
-			for _, img := range openstacktest.ListImages(t, fe.direct) {
-				queued = queued || (img.Name == name && img.Status == images.ImageStatusQueued)
+		for _, img := range openstacktest.ListImages(t, fe.direct) {
+			if img.Name == name && img.Status == images.ImageStatusQueued {
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-			fe.leftovers(t, name)
-			t.Fatalf("the upload never started:\n%s", output)
-		}
-	}
+		return false
+	}, func() { fe.leftovers(t, name) })
 	time.Sleep(2 * time.Second)
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	interrupted := time.Now()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Errorf("packer build succeeded after an interrupt:\n%s", output)
-		}
-	case <-time.After(time.Minute):
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		t.Fatalf("packer did not stop within a minute of SIGINT:\n%s", output)
-	}
-	t.Logf("packer exited %s after SIGINT", time.Since(interrupted).Round(100*time.Millisecond))
+	run.Interrupt(t, time.Minute)
 	failure(t, output.String())
 	if strings.Contains(output.String(), "is active") {
 		t.Errorf("the upload finished before the interrupt: the test proved nothing")

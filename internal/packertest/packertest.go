@@ -160,15 +160,93 @@ func (e *Env) Build(t testing.TB, dir, template string, timeout time.Duration, a
 	return &Result{Err: err, Output: out.String(), Log: string(logText)}
 }
 
-// Start starts `packer build` like Build but returns at once; the caller waits on the
-// command and reads the output buffer.
-func (e *Env) Start(t testing.TB, dir, template string, args ...string) (*exec.Cmd, *SyncBuffer) {
+// Run is a packer build running in the background (Start), for tests that act while it
+// runs: interrupt it, kill it, or watch the cloud.
+type Run struct {
+	Cmd    *exec.Cmd
+	Output *SyncBuffer // stdout and stderr interleaved, as they come
+	done   chan error
+	ended  bool
+	err    error
+}
+
+// Start starts `packer build` like Build but returns at once.
+func (e *Env) Start(t testing.TB, dir, template string, args ...string) *Run {
 	t.Helper()
 	cmd, out, _ := e.prepareBuild(t, dir, template, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start packer: %v", err)
 	}
-	return cmd, out
+	r := &Run{Cmd: cmd, Output: out, done: make(chan error, 1)}
+	go func() { r.done <- cmd.Wait() }()
+	return r
+}
+
+// wait waits up to d for packer to end; it reports whether it has.
+func (r *Run) wait(d time.Duration) bool {
+	if r.ended {
+		return true
+	}
+	select {
+	case r.err = <-r.done:
+		r.ended = true
+	case <-time.After(d):
+	}
+	return r.ended
+}
+
+// Kill kills packer's whole process group (packer and its plugins, no cleanup runs) and
+// waits for it.
+func (r *Run) Kill() {
+	if !r.ended {
+		syscall.Kill(-r.Cmd.Process.Pid, syscall.SIGKILL)
+		r.wait(time.Hour)
+	}
+}
+
+// Until polls cond every 200 ms until it holds. It fails the test if packer ends first or
+// timeout passes (packer is then killed); before failing it calls each of onFail (to
+// clean up what the build made).
+func (r *Run) Until(t testing.TB, what string, timeout time.Duration, cond func() bool, onFail ...func()) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if r.wait(200 * time.Millisecond) {
+			for _, f := range onFail {
+				f()
+			}
+			t.Fatalf("packer ended (%v) before %s:\n%s", r.err, what, r.Output)
+		}
+		if time.Now().After(deadline) {
+			r.Kill()
+			for _, f := range onFail {
+				f()
+			}
+			t.Fatalf("%s: not within %s:\n%s", what, timeout, r.Output)
+		}
+	}
+}
+
+// Interrupt sends SIGINT to packer's process group, as a user's Ctrl-C in its terminal
+// does, and waits up to within for packer to exit. The test fails if packer does not exit
+// in time (it is then killed) or if the build succeeds anyway. It returns how long packer
+// took to exit.
+func (r *Run) Interrupt(t testing.TB, within time.Duration) time.Duration {
+	t.Helper()
+	if err := syscall.Kill(-r.Cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if !r.wait(within) {
+		r.Kill()
+		t.Fatalf("packer did not stop within %s of SIGINT:\n%s", within, r.Output)
+	}
+	took := time.Since(start)
+	if r.err == nil {
+		t.Errorf("packer build succeeded after an interrupt:\n%s", r.Output)
+	}
+	t.Logf("packer exited %s after SIGINT", took.Round(100*time.Millisecond))
+	return took
 }
 
 func (e *Env) prepareBuild(t testing.TB, dir, template string, args ...string) (*exec.Cmd, *SyncBuffer, string) {
@@ -201,16 +279,4 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// WaitFor polls the buffer until it contains substr or timeout passes.
-func (s *SyncBuffer) WaitFor(substr string, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if strings.Contains(s.String(), substr) {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
 }

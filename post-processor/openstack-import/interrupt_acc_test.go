@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -68,50 +67,22 @@ func TestAccOpenStackImportInterrupt(t *testing.T) {
 			}
 		}
 	})
-	cmd, output := env.Start(t, dir, interruptTemplate, "-var", "source_path="+src,
+	run := env.Start(t, dir, interruptTemplate, "-var", "source_path="+src,
 		"-var", "target="+filepath.Join(dir, "disk.qcow2"), "-var", "clouds_file="+clouds,
 		"-var", "image_name="+name)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	kill := func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
-
 	// Wait for Glance to be receiving the data.
-	deadline := time.Now().Add(5 * time.Minute)
-	saving := ""
-	for saving == "" {
-		select {
-		case err := <-done:
-			t.Fatalf("packer ended (%v) before the upload was seen:\n%s", err, output)
-		case <-time.After(250 * time.Millisecond):
-		}
+	run.Until(t, "image "+name+" went to saving", 5*time.Minute, func() bool {
 		for _, img := range openstacktest.ListImages(t, b) {
 			if img.Name == name && (img.Status == "saving" || img.Status == "uploading") {
-				saving = img.ID
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			kill()
-			t.Fatalf("image %s never went to saving:\n%s", name, output)
-		}
-	}
+		return false
+	})
 	time.Sleep(time.Second) // well inside the upload: 8 GiB take minutes here
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	interrupted := time.Now()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Errorf("packer build succeeded after an interrupt:\n%s", output)
-		}
-	case <-time.After(time.Minute):
-		kill()
-		t.Fatalf("packer did not stop within a minute of SIGINT:\n%s", output)
-	}
-	t.Logf("packer exited %s after SIGINT; its last lines:\n%s", time.Since(interrupted).Round(100*time.Millisecond), lastLines(output.String(), 8))
+	run.Interrupt(t, time.Minute)
+	output := run.Output
+	t.Logf("packer's last lines:\n%s", lastLines(output.String(), 8))
 	if strings.Contains(output.String(), "is active") {
 		t.Fatalf("the upload finished before the interrupt: the test proved nothing:\n%s", output)
 	}
