@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
@@ -33,7 +32,6 @@ func (s *StepCopyDevice) Run(ctx context.Context, state multistep.StateBag) mult
 		return multistep.ActionContinue
 	}
 	ui := state.Get("ui").(packersdk.Ui)
-	cl := state.Get("clients").(*cloud.Clients)
 	dev := state.Get("capture_device").(string)
 	src, err := diskimage.OpenFormat(dev, "raw")
 	if err != nil {
@@ -69,15 +67,7 @@ func (s *StepCopyDevice) Run(ctx context.Context, state multistep.StateBag) mult
 	if err := releaseVolume(state); err != nil {
 		ui.Error(err.Error()) // the steps' cleanups try again
 	}
-	if id, ok := state.GetOk("intermediate_image"); ok && !s.Config.KeepIntermediateImage {
-		img := state.Get("source_image").(*types.Image)
-		ui.Say(fmt.Sprintf("Deleting the intermediate AMI %s and its snapshots...", id))
-		if err := cloud.DeleteImage(ctx, cl.EC2, id.(string), cloud.Snapshots(img)...); err != nil {
-			ui.Error(err.Error()) // StepCreateImage's cleanup tries again
-		} else {
-			state.Put("intermediate_deleted", true)
-		}
-	}
+	releaseIntermediate(ctx, state, s.Config.KeepIntermediateImage)
 	return multistep.ActionContinue
 }
 

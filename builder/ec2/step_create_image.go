@@ -84,6 +84,25 @@ func (s *StepCreateImage) Cleanup(state multistep.StateBag) {
 	}
 }
 
+// releaseIntermediate deletes the intermediate AMI of an instance capture (source_image)
+// and its snapshots as soon as the data is home, unless the user keeps them. If that fails,
+// StepCreateImage's Cleanup tries again.
+func releaseIntermediate(ctx context.Context, state multistep.StateBag, keep bool) {
+	id, ok := state.GetOk("intermediate_image")
+	if !ok || keep {
+		return
+	}
+	ui := state.Get("ui").(packersdk.Ui)
+	cl := state.Get("clients").(*cloud.Clients)
+	img := state.Get("source_image").(*types.Image)
+	ui.Say(fmt.Sprintf("Deleting the intermediate AMI %s and its snapshots...", id))
+	if err := cloud.DeleteImage(ctx, cl.EC2, id.(string), cloud.Snapshots(img)...); err != nil {
+		ui.Error(err.Error())
+		return
+	}
+	state.Put("intermediate_deleted", true)
+}
+
 // deleteIntermediate deletes an AMI made by CreateImage. A pending AMI's snapshots are not
 // known yet: wait (bounded) for it to settle so that none is left behind.
 func deleteIntermediate(ctx context.Context, cl *cloud.Clients, id string, snaps []string, timeout time.Duration) error {

@@ -76,14 +76,7 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 	state.Put(bcommon.StateWorkingImage, s.Target)
 	state.Put("source_volume_gib", st.VolumeSize/cloud.GiB)
 
-	if id, ok := state.GetOk("intermediate_image"); ok && !c.KeepIntermediateImage {
-		ui.Say(fmt.Sprintf("Deleting the intermediate AMI %s and its snapshots...", id))
-		if err := cloud.DeleteImage(ctx, cl.EC2, id.(string), cloud.Snapshots(img)...); err != nil {
-			ui.Error(err.Error()) // StepCreateImage's cleanup tries again
-		} else {
-			state.Put("intermediate_deleted", true)
-		}
-	}
+	releaseIntermediate(ctx, state, c.KeepIntermediateImage)
 	return multistep.ActionContinue
 }
 
