@@ -273,10 +273,34 @@ func (fe *faultEnv) imageMode(t *testing.T, name, out string, args ...string) *p
 }
 
 func (fe *faultEnv) snapshotMode(t *testing.T, name string, args ...string) *packertest.Result {
+	fe.waitServerIdle(t)
 	dir := t.TempDir()
 	return fe.packer.Build(t, dir, faultSnapshotTemplate, 15*time.Minute, append([]string{
 		"-var", "clouds_file=" + fe.clouds, "-var", "image_name=" + name,
 		"-var", "instance_id=" + fe.serverID}, args...)...)
+}
+
+// waitServerIdle waits until Nova has finished with the test server: a snapshot that an
+// earlier subtest's build deleted while Nova still uploaded it keeps the server in
+// task_state image_uploading for a while, and Nova refuses another createImage (409) until
+// then.
+func (fe *faultEnv) waitServerIdle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		state := "?"
+		srv, err := servers.Get(context.Background(), fe.direct.Compute, fe.serverID).Extract()
+		if err == nil {
+			if srv.TaskState == "" {
+				return
+			}
+			state = srv.TaskState
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server %s still busy after 3 minutes (task_state %s, %v)", fe.serverID, state, err)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // failure logs the lines of packer's output that say why the build failed.
@@ -547,6 +571,7 @@ func (fe *faultEnv) testInterruptMidDownload(t *testing.T) {
 	t.Cleanup(fe.proxy.Reset)
 	fe.proxy.Add(&faultproxy.Rule{Name: "slow-download", Service: "image", Method: "GET", Path: regexp.MustCompile(`/file$`), Throttle: 32 << 10})
 	name, out := uniq("sigint"), filepath.Join(t.TempDir(), "out")
+	fe.waitServerIdle(t)
 	dir := t.TempDir()
 	run := fe.packer.Start(t, dir, faultImageTemplate, "-var", "clouds_file="+fe.clouds,
 		"-var", "image_name="+name, "-var", "output_directory="+out, "-var", "marker=x",
