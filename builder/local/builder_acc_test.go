@@ -120,6 +120,9 @@ func assertReleased(t *testing.T, mnt, image string) {
 func TestAccLocalKilledBuildRecovered(t *testing.T) {
 	env := packertest.Setup(t)
 	dir := t.TempDir()
+	// Leases of its own: any chromogenic build releases a dead build's leftovers, and other
+	// tests' builds run on this host at the same time.
+	t.Setenv("CHROMOGENIC_LEASE_DIR", filepath.Join(dir, "leases"))
 	src := filepath.Join(dir, "source.raw")
 	packertest.CopySparse(t, testimages.Sample(t), src)
 	out1, mnt1 := filepath.Join(dir, "out1"), filepath.Join(dir, "mnt1")

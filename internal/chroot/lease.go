@@ -16,8 +16,18 @@ import (
 )
 
 // LeaseDir holds one lease per mounted guest. It is on /run, a tmpfs, so leases vanish at
-// reboot together with the mounts they describe.
-var LeaseDir = "/run/chromogenic/leases"
+// reboot together with the mounts they describe. Every build releases the leftovers of any
+// dead build it finds there; the environment variable CHROMOGENIC_LEASE_DIR (an absolute
+// path) gives builds that must not touch each other's leftovers, such as tests running side
+// by side on one host, directories of their own.
+var LeaseDir = leaseDir()
+
+func leaseDir() string {
+	if d := os.Getenv("CHROMOGENIC_LEASE_DIR"); d != "" && filepath.IsAbs(d) {
+		return d
+	}
+	return "/run/chromogenic/leases"
+}
 
 // lease records who mounted a guest tree, so that a later build can release what a build
 // killed with SIGKILL (no cleanup ran) left mounted.
