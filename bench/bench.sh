@@ -19,6 +19,11 @@
 #                      robin; the fastest run of each is reported, a guard against other
 #                      jobs on a shared machine
 #   BENCH_TABLE        also write the markdown table to this file
+#   BENCH_STORAGE      "disk" (default) or "memory": with memory, the inputs are copied
+#                      into a tmpfs (/dev/shm) and the outputs are written there, so no disk
+#                      is involved and the table shows the conversion work of each tool on
+#                      its own. On a virtual disk whose flush dominates the synced times (see
+#                      docs/benchmarks.md) this is the part a tool can change.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -72,6 +77,29 @@ if [ ! -s "$cache/disk.qcow2" ]; then
   mv "$cache/disk.qcow2.tmp" "$cache/disk.qcow2"
 fi
 qcow=$cache/disk.qcow2
+storage=${BENCH_STORAGE:-disk}
+case $storage in
+disk) ;;
+memory)
+  # 1 GiB allocated per input copy and per output at a time, plus room: 5 GiB.
+  work=${BENCH_MEMORY_DIR:-/dev/shm/chromogenic-bench}
+  mkdir -p "$work"
+  avail=$(df --output=avail -k "$work" | tail -1)
+  if [ "$avail" -lt $((5 << 20)) ]; then
+    echo "bench.sh: BENCH_STORAGE=memory needs 5 GiB free in $work (tmpfs); it has $((avail >> 10)) MiB" >&2
+    exit 2
+  fi
+  echo ">> copying the inputs into $work (tmpfs)" >&2
+  cp --sparse=always "$raw" "$work/in.raw"
+  cp --sparse=always "$qcow" "$work/in.qcow2"
+  raw=$work/in.raw qcow=$work/in.qcow2
+  trap 'rm -f "$work/in.raw" "$work/in.qcow2"' EXIT
+  ;;
+*)
+  echo "bench.sh: BENCH_STORAGE is disk or memory, not $storage" >&2
+  exit 2
+  ;;
+esac
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo ">> building chromogenic" >&2
@@ -241,7 +269,12 @@ table=$(
   fi
 )
 echo
-echo "Input: $raw ($(($(stat -c %s "$raw") >> 20)) MiB virtual, $(($(stat -c %b "$raw") * 512 >> 20)) MiB allocated); $(nproc) CPUs; qemu-img $(qemu-img --version | awk 'NR == 1 { print $3 }'); cold cache, output synced; fastest of ${BENCH_REPEAT:-1} run(s); load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
+if [ "$storage" = memory ]; then
+  how="input and output in tmpfs (no disk involved)"
+else
+  how="cold cache, output synced"
+fi
+echo "Input: $raw ($(($(stat -c %s "$raw") >> 20)) MiB virtual, $(($(stat -c %b "$raw") * 512 >> 20)) MiB allocated); $(nproc) CPUs; qemu-img $(qemu-img --version | awk 'NR == 1 { print $3 }'); $how; fastest of ${BENCH_REPEAT:-1} run(s); load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 echo
 echo "$table"
 if [ -n "${BENCH_TABLE:-}" ]; then
