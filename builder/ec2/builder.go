@@ -82,11 +82,3 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	}
 	return newArtifact(state), nil
 }
-
-// failed tells whether the build is ending in error or interrupted.
-func failed(state multistep.StateBag) bool {
-	_, e := state.GetOk("error")
-	_, c := state.GetOk(multistep.StateCancelled)
-	_, h := state.GetOk(multistep.StateHalted)
-	return e || c || h
-}

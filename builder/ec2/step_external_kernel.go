@@ -35,7 +35,7 @@ import (
 type StepExternalKernel struct {
 	Config *Config
 	Target string // the working copy
-	files  []string
+	files  bcommon.ArtifactFiles
 }
 
 func (s *StepExternalKernel) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
@@ -111,18 +111,11 @@ func (s *StepExternalKernel) fetch(ctx context.Context, cl *cloud.Clients, id, p
 	if _, _, err := cloud.Location(loc); err != nil {
 		return 0, fmt.Errorf("%s is not a bundled image (image location %q)", id, loc)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	s.files = append(s.files, path)
-	m, err := cloud.DownloadBundle(ctx, cl, loc, s.Config.Eucalyptus.Keys(), f, nil)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	var m *bundle.Manifest
+	err = s.files.Write(path, func(f *os.File) error {
+		m, err = cloud.DownloadBundle(ctx, cl, loc, s.Config.Eucalyptus.Keys(), f, nil)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -131,11 +124,4 @@ func (s *StepExternalKernel) fetch(ctx context.Context, cl *cloud.Clients, id, p
 
 // Cleanup removes the files when the build failed; a successful build hands them to the
 // artifact, whose Destroy removes them.
-func (s *StepExternalKernel) Cleanup(state multistep.StateBag) {
-	if !failed(state) {
-		return
-	}
-	for _, f := range s.files {
-		os.Remove(f)
-	}
-}
+func (s *StepExternalKernel) Cleanup(state multistep.StateBag) { s.files.Cleanup(state) }

@@ -21,7 +21,7 @@ import (
 
 // externalKernelRun prepares a Eucalyptus configuration for source_ami emi, connects to
 // the emulator and runs StepExternalKernel for a working copy in a temporary directory.
-func externalKernelRun(t *testing.T, e *eucaCloud, emi string) (multistep.StateBag, multistep.StepAction, string, *bytes.Buffer) {
+func externalKernelRun(t *testing.T, e *eucaCloud, emi string) (*StepExternalKernel, multistep.StateBag, multistep.StepAction, string, *bytes.Buffer) {
 	t.Helper()
 	var c Config
 	if err := c.Prepare(map[string]interface{}{"region": "eucalyptus", "custom_endpoint_ec2": e.srv.EC2Endpoint,
@@ -45,7 +45,7 @@ func externalKernelRun(t *testing.T, e *eucaCloud, emi string) (multistep.StateB
 	step := &StepExternalKernel{Config: &c, Target: target}
 	action := step.Run(context.Background(), state)
 	t.Cleanup(func() { step.Cleanup(state) })
-	return state, action, target, &out
+	return step, state, action, target, &out
 }
 
 func randomFile(t *testing.T, name string, size int) (string, []byte) {
@@ -105,7 +105,7 @@ func TestStepExternalKernelUnbundles(t *testing.T) {
 		t.Error("a ramdisk was accepted as KernelId")
 	}
 
-	state, action, target, out := externalKernelRun(t, e, emi)
+	step, state, action, target, out := externalKernelRun(t, e, emi)
 	if action != multistep.ActionContinue {
 		t.Fatalf("action %v: %v\n%s", action, state.Get("error"), out)
 	}
@@ -123,7 +123,7 @@ func TestStepExternalKernelUnbundles(t *testing.T) {
 		t.Errorf("output does not name the eki and eri:\n%s", out)
 	}
 	state.Put("error", os.ErrInvalid)
-	(&StepExternalKernel{Config: nil, Target: target, files: []string{target + ".kernel", target + ".ramdisk"}}).Cleanup(state)
+	step.Cleanup(state)
 	for _, p := range []string{target + ".kernel", target + ".ramdisk"} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s left after a failed build: %v", p, err)
@@ -151,7 +151,7 @@ func TestStepExternalKernelAdminBundleWarns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	state, action, target, out := externalKernelRun(t, e, emi)
+	_, state, action, target, out := externalKernelRun(t, e, emi)
 	if action != multistep.ActionContinue {
 		t.Fatalf("an unopenable kernel failed the build: %v\n%s", state.Get("error"), out)
 	}

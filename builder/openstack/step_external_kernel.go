@@ -24,7 +24,7 @@ import (
 // Produces: kernel_path string, ramdisk_path string (when the image names them)
 type StepExternalKernel struct {
 	Target string // the working copy; the files are Target.kernel and Target.ramdisk
-	files  []string
+	files  bcommon.ArtifactFiles
 }
 
 func (s *StepExternalKernel) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
@@ -60,30 +60,12 @@ func (s *StepExternalKernel) fetch(ctx context.Context, clients *cloud.Clients, 
 		return err
 	}
 	defer body.Close()
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+	return s.files.Write(path, func(f *os.File) error {
+		_, err := io.Copy(f, body)
 		return err
-	}
-	s.files = append(s.files, path)
-	_, err = io.Copy(f, body)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	})
 }
 
 // Cleanup removes the files when the build failed; a successful build hands them to the
 // artifact, whose Destroy removes them.
-func (s *StepExternalKernel) Cleanup(state multistep.StateBag) {
-	_, cancelled := state.GetOk(multistep.StateCancelled)
-	_, halted := state.GetOk(multistep.StateHalted)
-	if !cancelled && !halted {
-		return
-	}
-	for _, f := range s.files {
-		os.Remove(f)
-	}
-}
+func (s *StepExternalKernel) Cleanup(state multistep.StateBag) { s.files.Cleanup(state) }
