@@ -93,7 +93,7 @@ memory)
   cp --sparse=always "$raw" "$work/in.raw"
   cp --sparse=always "$qcow" "$work/in.qcow2"
   raw=$work/in.raw qcow=$work/in.qcow2
-  trap 'rm -f "$work/in.raw" "$work/in.qcow2"' EXIT
+  trap 'rm -f "$work/in.raw" "$work/in.qcow2" "$work/chromogenic"' EXIT
   ;;
 *)
   echo "bench.sh: BENCH_STORAGE is disk or memory, not $storage" >&2

@@ -138,18 +138,9 @@ func TestAccEucaAttachEBSBackedEMI(t *testing.T) {
 	images, snaps := h.srv.ImageIDs(), h.srv.SnapshotIDs()
 	dir := t.TempDir()
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
-	start := time.Now()
-	res := env.Build(t, dir, eucaTemplate, 15*time.Minute, e.args(dir, "source_ami", src, "ami_name", "unused", "marker", marker,
+	res := env.MustBuild(t, dir, eucaTemplate, 15*time.Minute, e.args(dir, "source_ami", src, "ami_name", "unused", "marker", marker,
 		"skip_register", "true")...)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
-	t.Logf("build took %s", time.Since(start).Round(time.Second))
-	for _, want := range []string{`capture_method "attach"`, "This host is instance " + h.id, "Deleting volume vol-"} {
-		if !strings.Contains(res.Output, want) {
-			t.Errorf("output lacks %q:\n%s", want, res.Output)
-		}
-	}
+	res.WantOutput(t, `capture_method "attach"`, "This host is instance "+h.id, "Deleting volume vol-")
 	h.checkNothingLeft(t, dir)
 	if got := h.srv.ImageIDs(); !slices.Equal(got, images) {
 		t.Errorf("images %v, before %v", got, images)
@@ -196,13 +187,8 @@ func TestAccEC2AttachCaptureInstance(t *testing.T) {
 	dir := t.TempDir()
 	name := fmt.Sprintf("acc-attach-%d", time.Now().UnixNano())
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
-	start := time.Now()
-	res := env.Build(t, dir, buildTemplate, 15*time.Minute, buildArgs(h.srv, dir, "instance_id", iid, "ami_name", name, "marker", marker,
+	res := env.MustBuild(t, dir, buildTemplate, 15*time.Minute, buildArgs(h.srv, dir, "instance_id", iid, "ami_name", name, "marker", marker,
 		"capture_method", "attach")...)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
-	t.Logf("build took %s", time.Since(start).Round(time.Second))
 	h.volumes = volumes
 	h.checkNothingLeft(t, dir)
 	if n := h.srv.CallCount("AttachVolume"); n != 2 || !strings.Contains(res.Output, "is in use: trying the next name") {
@@ -267,18 +253,9 @@ func TestAccEucaAttachCaptureInstance(t *testing.T) {
 	dir := t.TempDir()
 	name := fmt.Sprintf("euca-attach-%d", time.Now().UnixNano())
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
-	start := time.Now()
-	res := env.Build(t, dir, eucaTemplate, 15*time.Minute, e.args(dir, "instance_id", iid, "ami_name", name, "marker", marker,
+	res := env.MustBuild(t, dir, eucaTemplate, 15*time.Minute, e.args(dir, "instance_id", iid, "ami_name", name, "marker", marker,
 		"register", "import-volume")...)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
-	t.Logf("build took %s", time.Since(start).Round(time.Second))
-	for _, want := range []string{`capture_method "attach"`, "This host is instance " + h.id, "Creating the intermediate AMI"} {
-		if !strings.Contains(res.Output, want) {
-			t.Errorf("output lacks %q:\n%s", want, res.Output)
-		}
-	}
+	res.WantOutput(t, `capture_method "attach"`, "This host is instance "+h.id, "Creating the intermediate AMI")
 	h.checkNothingLeft(t, dir)
 	if n := h.srv.CallCount("CreateImage"); n != 1 {
 		t.Errorf("%d CreateImage calls", n)

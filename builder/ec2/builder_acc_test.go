@@ -95,12 +95,7 @@ func TestAccEC2CaptureInstance(t *testing.T) {
 	dir := t.TempDir()
 	name := fmt.Sprintf("acc-capture-%d", time.Now().UnixNano())
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
-	start := time.Now()
-	res := env.Build(t, dir, buildTemplate, 15*time.Minute, buildArgs(srv, dir, "instance_id", iid, "ami_name", name, "marker", marker)...)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
-	t.Logf("build took %s", time.Since(start).Round(time.Second))
+	res := env.MustBuild(t, dir, buildTemplate, 15*time.Minute, buildArgs(srv, dir, "instance_id", iid, "ami_name", name, "marker", marker)...)
 	if n := srv.FaultsFired(); n != 9 {
 		t.Errorf("%d faults fired, want 9", n)
 	}

@@ -95,13 +95,8 @@ func TestAccEucaEMIToEMI(t *testing.T) {
 	dir := t.TempDir()
 	name := fmt.Sprintf("euca-acc-%d", time.Now().UnixNano())
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
-	start := time.Now()
-	res := env.Build(t, dir, eucaTemplate, 15*time.Minute, e.args(dir, "source_ami", src, "ami_name", name, "marker", marker,
+	res := env.MustBuild(t, dir, eucaTemplate, 15*time.Minute, e.args(dir, "source_ami", src, "ami_name", name, "marker", marker,
 		"cloud_cert_file", filepath.Join(e.keys, "cloud-cert.pem"))...)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
-	t.Logf("build took %s", time.Since(start).Round(time.Second))
 	made := imageByName(t, e.srv, name)
 	if made == nil {
 		t.Fatalf("EMI %s not registered:\n%s", name, res.Output)
@@ -156,12 +151,7 @@ func TestAccEucaBundleInstanceImportVolume(t *testing.T) {
 	dir := t.TempDir()
 	name := fmt.Sprintf("euca-capture-%d", time.Now().UnixNano())
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
-	start := time.Now()
-	res := env.Build(t, dir, eucaTemplate, 20*time.Minute, e.args(dir, "instance_id", iid, "ami_name", name, "marker", marker, "register", "import-volume")...)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
-	t.Logf("build took %s", time.Since(start).Round(time.Second))
+	res := env.MustBuild(t, dir, eucaTemplate, 20*time.Minute, e.args(dir, "instance_id", iid, "ami_name", name, "marker", marker, "register", "import-volume")...)
 	if n := e.srv.CallCount("DescribeServiceCertificates"); n != 1 {
 		t.Errorf("%d DescribeServiceCertificates calls", n)
 	}

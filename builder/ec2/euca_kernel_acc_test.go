@@ -66,13 +66,8 @@ func TestAccEucaExternalKernel(t *testing.T) {
 	images := e.srv.ImageIDs()
 
 	out := filepath.Join(dir, "out")
-	start := time.Now()
-	res := env.Build(t, dir, eucaKernelTemplate, 15*time.Minute, "-var", "ec2_endpoint="+e.srv.EC2Endpoint, "-var", "s3_endpoint="+e.srv.S3Endpoint,
+	res := env.MustBuild(t, dir, eucaKernelTemplate, 15*time.Minute, "-var", "ec2_endpoint="+e.srv.EC2Endpoint, "-var", "s3_endpoint="+e.srv.S3Endpoint,
 		"-var", "keys_dir="+e.keys, "-var", "source_ami="+emi, "-var", "output_directory="+out)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
-	t.Logf("build took %s", time.Since(start).Round(time.Second))
 	for _, want := range []string{"external kernel " + eki, "external ramdisk " + eri, "external kernel " + filepath.Join(out, "work")} {
 		if !strings.Contains(res.Output, want) {
 			t.Errorf("build output lacks %q", want)

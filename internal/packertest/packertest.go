@@ -160,6 +160,29 @@ func (e *Env) Build(t testing.TB, dir, template string, timeout time.Duration, a
 	return &Result{Err: err, Output: out.String(), Log: string(logText)}
 }
 
+// MustBuild is Build for a build that has to succeed: it fails the test with packer's output
+// when the build fails, and logs how long it took.
+func (e *Env) MustBuild(t testing.TB, dir, template string, timeout time.Duration, args ...string) *Result {
+	t.Helper()
+	start := time.Now()
+	res := e.Build(t, dir, template, timeout, args...)
+	if res.Err != nil {
+		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
+	}
+	t.Logf("build took %s", time.Since(start).Round(time.Second))
+	return res
+}
+
+// WantOutput fails the test, showing the output, if the build's output lacks any of wants.
+func (r *Result) WantOutput(t testing.TB, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(r.Output, w) {
+			t.Errorf("output lacks %q:\n%s", w, r.Output)
+		}
+	}
+}
+
 // Run is a packer build running in the background (Start), for tests that act while it
 // runs: interrupt it, kill it, or watch the cloud.
 type Run struct {

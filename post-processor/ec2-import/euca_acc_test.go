@@ -88,12 +88,7 @@ func TestAccAWSToEucalyptus(t *testing.T) {
 	dir := t.TempDir()
 	name := fmt.Sprintf("from-aws-%d", time.Now().UnixNano())
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
-	start := time.Now()
-	res := env.Build(t, dir, awsToEucaTemplate, 20*time.Minute, m.args(dir, name, marker)...)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
-	t.Logf("build took %s", time.Since(start).Round(time.Second))
+	res := env.MustBuild(t, dir, awsToEucaTemplate, 20*time.Minute, m.args(dir, name, marker)...)
 	c := sdkec2.NewFromConfig(m.euca.AWSConfig(), func(o *sdkec2.Options) { o.BaseEndpoint = aws.String(m.euca.EC2Endpoint) })
 	out, err := c.DescribeImages(t.Context(), &sdkec2.DescribeImagesInput{Owners: []string{"self"},
 		Filters: []types.Filter{{Name: aws.String("name"), Values: []string{name}}}})
