@@ -112,9 +112,9 @@ func (s *StepExternalKernel) fetch(ctx context.Context, cl *cloud.Clients, id, p
 		return 0, fmt.Errorf("%s is not a bundled image (image location %q)", id, loc)
 	}
 	var m *bundle.Manifest
-	err = s.files.Write(path, func(f *os.File) error {
-		m, err = cloud.DownloadBundle(ctx, cl, loc, s.Config.Eucalyptus.Keys(), f, nil)
-		return err
+	err = s.files.Write(path, func(f *os.File) (ferr error) {
+		m, ferr = cloud.DownloadBundle(ctx, cl, loc, s.Config.Eucalyptus.Keys(), f, nil)
+		return ferr
 	})
 	if err != nil {
 		return 0, err

@@ -39,12 +39,9 @@ func TestAccLocalBuild(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	mnt := filepath.Join(dir, "mnt")
 
-	res := env.Build(t, dir, accTemplate, 10*time.Minute,
+	res := env.MustBuild(t, dir, accTemplate, 10*time.Minute,
 		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "mount_path="+mnt,
 		"-var", "marker="+marker, "-var", "upload="+upload)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
 	artifact := filepath.Join(out, "acc.raw")
 	if !strings.Contains(res.Output, "MOUNT="+mnt+" DEVICE=/dev/loop") || !strings.Contains(res.Output, "IMAGE="+artifact) {
 		t.Errorf("build variables MountPath/Device/WorkingImage not as expected:\n%s", res.Output)

@@ -57,12 +57,9 @@ func testImageMode(t *testing.T, clouds string, src *images.Image, serverID stri
 	dir := t.TempDir()
 	name := fmt.Sprintf("acc-image-%d", time.Now().UnixNano())
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
-	res := env.Build(t, dir, imageModeTemplate, 30*time.Minute,
+	res := env.MustBuild(t, dir, imageModeTemplate, 30*time.Minute,
 		"-var", "clouds_file="+clouds, "-var", "instance_id="+serverID, "-var", "image_name="+name,
 		"-var", "output_directory="+filepath.Join(dir, "out"), "-var", "marker="+marker)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
 	var made *images.Image
 	var snapshots []string
 	for _, img := range openstacktest.ListImages(t, a) {
@@ -122,11 +119,8 @@ func testSnapshotMode(t *testing.T, clouds, serverID string) {
 	a := openstacktest.Connect(t, "aio-a")
 	dir := t.TempDir()
 	name := fmt.Sprintf("acc-snap-%d", time.Now().UnixNano())
-	res := env.Build(t, dir, snapshotModeTemplate, 20*time.Minute,
+	res := env.MustBuild(t, dir, snapshotModeTemplate, 20*time.Minute,
 		"-var", "clouds_file="+clouds, "-var", "instance_id="+serverID, "-var", "image_name="+name)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
 	found := false
 	for _, img := range openstacktest.ListImages(t, a) {
 		if img.Name == name {

@@ -60,11 +60,8 @@ func TestAccOpenStackExternalKernel(t *testing.T) {
 	os.Remove(image)
 
 	out := filepath.Join(dir, "out")
-	res := env.Build(t, dir, externalKernelTemplate, 30*time.Minute,
+	res := env.MustBuild(t, dir, externalKernelTemplate, 30*time.Minute,
 		"-var", "clouds_file="+clouds, "-var", "source_image="+ami, "-var", "output_directory="+out)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
 	for _, want := range []string{"external kernel_id " + aki, "external ramdisk_id " + ari} {
 		if !strings.Contains(res.Output, want) {
 			t.Errorf("build output lacks %q", want)

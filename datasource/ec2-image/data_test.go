@@ -101,11 +101,8 @@ func TestAccEC2ImageDatasource(t *testing.T) {
 	newest := seed(t, srv)
 	dir := t.TempDir()
 	target := filepath.Join(dir, "out.txt")
-	res := env.Build(t, dir, lookupTemplate, 5*time.Minute, "-var", "region="+srv.Region,
+	env.MustBuild(t, dir, lookupTemplate, 5*time.Minute, "-var", "region="+srv.Region,
 		"-var", "ec2_endpoint="+srv.EC2Endpoint, "-var", "target="+target)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
 	b, err := os.ReadFile(target)
 	if err != nil {
 		t.Fatal(err)

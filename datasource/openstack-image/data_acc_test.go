@@ -30,10 +30,7 @@ func TestAccOpenStackImageDatasource(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // created_at has a one-second resolution
 	newest := openstacktest.UploadImage(t, a, prefix+"-new", disk, "raw")
 
-	res := env.Build(t, dir, accTemplate, 10*time.Minute, "-var", "clouds_file="+clouds, "-var", "name_regex=^"+prefix+"-")
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
+	res := env.MustBuild(t, dir, accTemplate, 10*time.Minute, "-var", "clouds_file="+clouds, "-var", "name_regex=^"+prefix+"-")
 	if !strings.Contains(res.Output, "FOUND="+newest.ID+" FORMAT=raw") {
 		t.Errorf("datasource did not return the newest image %s:\n%s", newest.ID, res.Output)
 	}

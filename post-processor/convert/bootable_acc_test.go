@@ -28,12 +28,9 @@ func TestAccBootableOVA(t *testing.T) {
 	img, kernel, ramdisk := testimages.Eucalyptus(t, dir)
 	out, conv := filepath.Join(dir, "out"), filepath.Join(dir, "converted")
 	start := time.Now()
-	res := env.Build(t, dir, bootableTemplate, 20*time.Minute,
+	res := env.MustBuild(t, dir, bootableTemplate, 20*time.Minute,
 		"-var", "source_path="+img, "-var", "output_directory="+out, "-var", "convert_directory="+conv,
 		"-var", "kernel="+kernel, "-var", "ramdisk="+ramdisk)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
 	t.Logf("packer build with a bootable export took %s", time.Since(start).Round(time.Second))
 	for _, want := range []string{"stand-alone bootable disk", "Bootable disk ready: gpt table", "grub-efi"} {
 		if !strings.Contains(res.Output, want) {

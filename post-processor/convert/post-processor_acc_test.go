@@ -28,11 +28,8 @@ func TestAccConvert(t *testing.T) {
 	packertest.CopySparse(t, testimages.Sample(t), src)
 	out, conv := filepath.Join(dir, "out"), filepath.Join(dir, "converted")
 
-	res := env.Build(t, dir, accTemplate, 15*time.Minute,
+	res := env.MustBuild(t, dir, accTemplate, 15*time.Minute,
 		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "convert_directory="+conv)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
 	working := filepath.Join(out, "conv.raw")
 	if _, err := os.Stat(working); err != nil {
 		t.Fatalf("keep_input_artifact = true, but the working copy is gone: %v", err)

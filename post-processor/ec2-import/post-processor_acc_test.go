@@ -38,13 +38,10 @@ func TestAccEC2ImportLocal(t *testing.T) {
 	packertest.CopySparse(t, testimages.Sample(t), src)
 	out := filepath.Join(dir, "out")
 	name := "acc-import"
-	res := env.Build(t, dir, importTemplate, 15*time.Minute,
+	res := env.MustBuild(t, dir, importTemplate, 15*time.Minute,
 		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "region="+srv.Region,
 		"-var", "ec2_endpoint="+srv.EC2Endpoint, "-var", "ebs_endpoint="+srv.EBSEndpoint,
 		"-var", "access_key="+srv.AccessKeyID, "-var", "secret_key="+srv.SecretAccessKey, "-var", "ami_name="+name)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
 	c := sdkec2.NewFromConfig(srv.AWSConfig(), func(o *sdkec2.Options) { o.BaseEndpoint = aws.String(srv.EC2Endpoint) })
 	imgs, err := c.DescribeImages(t.Context(), &sdkec2.DescribeImagesInput{Owners: []string{"self"},
 		Filters: []types.Filter{{Name: aws.String("name"), Values: []string{name}}}})

@@ -28,11 +28,8 @@ func TestAccOpenStackImport(t *testing.T) {
 	packertest.CopySparse(t, testimages.Sample(t), src)
 	out := filepath.Join(dir, "out")
 	name := fmt.Sprintf("acc-import-%d", time.Now().UnixNano())
-	res := env.Build(t, dir, accTemplate, 20*time.Minute, "-var", "source_path="+src,
+	res := env.MustBuild(t, dir, accTemplate, 20*time.Minute, "-var", "source_path="+src,
 		"-var", "output_directory="+out, "-var", "clouds_file="+clouds, "-var", "image_name="+name)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
 	var id string
 	for _, img := range openstacktest.ListImages(t, b) {
 		if img.Name == name {

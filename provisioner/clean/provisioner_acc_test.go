@@ -31,11 +31,8 @@ func build(t *testing.T, dryRun bool) (map[string][]byte, string, string) {
 	if dryRun {
 		dry = "true"
 	}
-	res := env.Build(t, dir, accTemplate, 15*time.Minute, "-var", "source_path="+src,
+	res := env.MustBuild(t, dir, accTemplate, 15*time.Minute, "-var", "source_path="+src,
 		"-var", "output_directory="+out, "-var", "report_file="+report, "-var", "dry_run="+dry)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
 	return packertest.GuestFiles(t, filepath.Join(out, "clean.raw"), checked...), report, res.Output
 }
 

@@ -149,12 +149,9 @@ func TestAccMigrateEucalyptusToOpenStack(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	name := uniqueName("mig-euca-os")
 	start := time.Now()
-	res := env.Build(t, dir, eucaToOpenStack, 25*time.Minute, "-var", "ec2_endpoint="+srv.EC2Endpoint, "-var", "s3_endpoint="+srv.S3Endpoint,
+	env.MustBuild(t, dir, eucaToOpenStack, 25*time.Minute, "-var", "ec2_endpoint="+srv.EC2Endpoint, "-var", "s3_endpoint="+srv.S3Endpoint,
 		"-var", "keys_dir="+keys, "-var", "source_emi="+emi, "-var", "output_directory="+out,
 		"-var", "clouds_file="+clouds, "-var", "image_name="+name)
-	if res.Err != nil {
-		t.Fatalf("packer build: %v\n%s", res.Err, res.Output)
-	}
 	t.Logf("packer build took %s", time.Since(start).Round(time.Second))
 
 	var id string
