@@ -325,46 +325,31 @@ func (st *state) xInstance(in *instance) xInstance {
 
 func (rc *reqCtx) describeInstances(p params) (any, *apiError) {
 	st := rc.s.st
-	ids := p.strings("InstanceId")
-	for _, id := range ids {
-		if st.instances[id] == nil {
-			return nil, errf(400, "InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
+	match, ae := describe(p, st.instances, "InstanceId", func(id string) *apiError {
+		return errf(400, "InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
+	}, nil, func(in *instance, name string) ([]string, bool) {
+		switch name {
+		case "instance-id":
+			return []string{in.id}, true
+		case "instance-state-name":
+			return []string{in.state}, true
+		case "instance-state-code":
+			return []string{strconv.Itoa(int(stateCode(in.state)))}, true
+		case "image-id":
+			return []string{in.imageID}, true
+		case "instance-type":
+			return []string{in.instanceType}, true
+		case "availability-zone":
+			return []string{in.az}, true
+		case "private-ip-address":
+			return []string{in.privateIP}, true
+		case "architecture":
+			return []string{in.arch}, true
 		}
-	}
-	fs := p.filters("Filter")
-	var match []string
-	for _, id := range sortedKeys(st.instances) {
-		in := st.instances[id]
-		if len(ids) > 0 && !contains(ids, id) {
-			continue
-		}
-		ok, ae := matchFilters(fs, func(name string) ([]string, bool) {
-			switch name {
-			case "instance-id":
-				return []string{in.id}, true
-			case "instance-state-name":
-				return []string{in.state}, true
-			case "instance-state-code":
-				return []string{strconv.Itoa(int(stateCode(in.state)))}, true
-			case "image-id":
-				return []string{in.imageID}, true
-			case "instance-type":
-				return []string{in.instanceType}, true
-			case "availability-zone":
-				return []string{in.az}, true
-			case "private-ip-address":
-				return []string{in.privateIP}, true
-			case "architecture":
-				return []string{in.arch}, true
-			}
-			return nil, false
-		}, st.tags[id])
-		if ae != nil {
-			return nil, ae
-		}
-		if ok {
-			match = append(match, id)
-		}
+		return nil, false
+	}, st.tags)
+	if ae != nil {
+		return nil, ae
 	}
 	pg, next, ae := page(p, match, 5)
 	if ae != nil {

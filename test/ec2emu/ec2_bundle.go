@@ -515,42 +515,31 @@ func (rc *reqCtx) bundleInstance(p params) (any, *apiError) {
 
 func (rc *reqCtx) describeBundleTasks(p params) (any, *apiError) {
 	st := rc.s.st
-	ids := p.strings("BundleId")
-	for _, id := range ids {
-		if st.bundles[id] == nil {
-			return nil, errf(400, "InvalidBundleID.NotFound", "The bundle task '%s' does not exist", id)
+	match, ae := describe(p, st.bundles, "BundleId", func(id string) *apiError {
+		return errf(400, "InvalidBundleID.NotFound", "The bundle task '%s' does not exist", id)
+	}, nil, func(t *bundleTask, name string) ([]string, bool) {
+		switch name {
+		case "bundle-id":
+			return []string{t.id}, true
+		case "instance-id":
+			return []string{t.instanceID}, true
+		case "state":
+			return []string{t.state}, true
+		case "s3-bucket":
+			return []string{t.bucket}, true
+		case "s3-prefix":
+			return []string{t.prefix}, true
 		}
+		return nil, false
+	}, nil)
+	if ae != nil {
+		return nil, ae
 	}
-	fs := p.filters("Filter")
 	out := struct {
 		Tasks []xBundleTask `xml:"bundleInstanceTasksSet>item"`
 	}{}
-	for _, id := range sortedKeys(st.bundles) {
-		t := st.bundles[id]
-		if len(ids) > 0 && !contains(ids, id) {
-			continue
-		}
-		ok, ae := matchFilters(fs, func(name string) ([]string, bool) {
-			switch name {
-			case "bundle-id":
-				return []string{t.id}, true
-			case "instance-id":
-				return []string{t.instanceID}, true
-			case "state":
-				return []string{t.state}, true
-			case "s3-bucket":
-				return []string{t.bucket}, true
-			case "s3-prefix":
-				return []string{t.prefix}, true
-			}
-			return nil, false
-		}, nil)
-		if ae != nil {
-			return nil, ae
-		}
-		if ok {
-			out.Tasks = append(out.Tasks, t.x())
-		}
+	for _, id := range match {
+		out.Tasks = append(out.Tasks, st.bundles[id].x())
 	}
 	return out, nil
 }

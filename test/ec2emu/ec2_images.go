@@ -74,25 +74,16 @@ func (rc *reqCtx) describeImages(p params) (any, *apiError) {
 	ids := p.strings("ImageId")
 	owners := p.strings("Owner")
 	execBy := p.strings("ExecutableBy")
-	fs := p.filters("Filter")
-	for _, id := range ids {
-		if st.images[id] == nil {
-			return nil, errf(400, "InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
-		}
-	}
-	var match []string
-	for _, id := range sortedKeys(st.images) {
-		im := st.images[id]
-		if len(ids) > 0 && !contains(ids, id) {
-			continue
-		}
+	match, ae := describe(p, st.images, "ImageId", func(id string) *apiError {
+		return errf(400, "InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
+	}, func(im *image) bool {
 		if len(owners) > 0 {
 			ok := false
 			for _, o := range owners {
 				ok = ok || o == im.ownerID || (o == "self" && im.ownerID == rc.s.AccountID) || (o != "" && o == im.ownerAlias)
 			}
 			if !ok {
-				continue
+				return false
 			}
 		}
 		if len(execBy) > 0 {
@@ -101,73 +92,70 @@ func (rc *reqCtx) describeImages(p params) (any, *apiError) {
 				ok = ok || e == "all" && im.public || (e == "self" || e == rc.s.AccountID) && (im.ownerID == rc.s.AccountID || im.public || im.launchUsers[rc.s.AccountID]) || im.launchUsers[e]
 			}
 			if !ok {
-				continue
+				return false
 			}
 		}
 		// Without ids or owners, the caller sees its own, public and shared images.
 		if len(ids) == 0 && len(owners) == 0 && !(im.ownerID == rc.s.AccountID || im.public || im.launchUsers[rc.s.AccountID]) {
-			continue
+			return false
 		}
-		ok, ae := matchFilters(fs, func(name string) ([]string, bool) {
-			switch name {
-			case "name":
-				return []string{im.name}, true
-			case "image-id":
-				return []string{im.id}, true
-			case "state":
-				return []string{im.state}, true
-			case "owner-id":
-				return []string{im.ownerID}, true
-			case "owner-alias":
-				return []string{im.ownerAlias}, true
-			case "architecture":
-				return []string{im.arch}, true
-			case "root-device-type":
-				if im.rootType != "" {
-					return []string{im.rootType}, true
-				}
-				return []string{"ebs"}, true
-			case "root-device-name":
-				return []string{im.rootDevice}, true
-			case "virtualization-type":
-				return []string{im.virtType}, true
-			case "image-type":
-				return []string{imageType(im)}, true
-			case "kernel-id":
-				return []string{im.kernelID}, true
-			case "ramdisk-id":
-				return []string{im.ramdiskID}, true
-			case "is-public":
-				return []string{boolStr(im.public)}, true
-			case "description":
-				return []string{im.description}, true
-			case "ena-support":
-				return []string{boolStr(im.ena)}, true
-			case "hypervisor":
-				return []string{"xen"}, true
-			case "creation-date":
-				return []string{im.created.Format(isoMillis)}, true
-			case "block-device-mapping.snapshot-id":
-				var v []string
-				for _, b := range im.bdms {
-					v = append(v, b.snapshotID)
-				}
-				return v, true
-			case "block-device-mapping.device-name":
-				var v []string
-				for _, b := range im.bdms {
-					v = append(v, b.device)
-				}
-				return v, true
+		return true
+	}, func(im *image, name string) ([]string, bool) {
+		switch name {
+		case "name":
+			return []string{im.name}, true
+		case "image-id":
+			return []string{im.id}, true
+		case "state":
+			return []string{im.state}, true
+		case "owner-id":
+			return []string{im.ownerID}, true
+		case "owner-alias":
+			return []string{im.ownerAlias}, true
+		case "architecture":
+			return []string{im.arch}, true
+		case "root-device-type":
+			if im.rootType != "" {
+				return []string{im.rootType}, true
 			}
-			return nil, false
-		}, st.tags[id])
-		if ae != nil {
-			return nil, ae
+			return []string{"ebs"}, true
+		case "root-device-name":
+			return []string{im.rootDevice}, true
+		case "virtualization-type":
+			return []string{im.virtType}, true
+		case "image-type":
+			return []string{imageType(im)}, true
+		case "kernel-id":
+			return []string{im.kernelID}, true
+		case "ramdisk-id":
+			return []string{im.ramdiskID}, true
+		case "is-public":
+			return []string{boolStr(im.public)}, true
+		case "description":
+			return []string{im.description}, true
+		case "ena-support":
+			return []string{boolStr(im.ena)}, true
+		case "hypervisor":
+			return []string{"xen"}, true
+		case "creation-date":
+			return []string{im.created.Format(isoMillis)}, true
+		case "block-device-mapping.snapshot-id":
+			var v []string
+			for _, b := range im.bdms {
+				v = append(v, b.snapshotID)
+			}
+			return v, true
+		case "block-device-mapping.device-name":
+			var v []string
+			for _, b := range im.bdms {
+				v = append(v, b.device)
+			}
+			return v, true
 		}
-		if ok {
-			match = append(match, id)
-		}
+		return nil, false
+	}, st.tags)
+	if ae != nil {
+		return nil, ae
 	}
 	pg, next, ae := page(p, match, 1)
 	if ae != nil {

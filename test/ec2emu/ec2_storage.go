@@ -30,46 +30,30 @@ func (st *state) xSnapshot(sn *snapshot) xSnapshot {
 
 func (rc *reqCtx) describeSnapshots(p params) (any, *apiError) {
 	st := rc.s.st
-	ids := p.strings("SnapshotId")
-	for _, id := range ids {
-		if st.snapshots[id] == nil {
-			return nil, errf(400, "InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
-		}
-	}
 	owners := p.strings("Owner")
-	fs := p.filters("Filter")
-	var match []string
-	for _, id := range sortedKeys(st.snapshots) {
-		sn := st.snapshots[id]
-		if len(ids) > 0 && !contains(ids, id) {
-			continue
+	match, ae := describe(p, st.snapshots, "SnapshotId", func(id string) *apiError {
+		return errf(400, "InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+	}, func(sn *snapshot) bool {
+		return len(owners) == 0 || contains(owners, sn.ownerID) || contains(owners, "self") && sn.ownerID == rc.s.AccountID
+	}, func(sn *snapshot, name string) ([]string, bool) {
+		switch name {
+		case "snapshot-id":
+			return []string{sn.id}, true
+		case "status":
+			return []string{sn.state}, true
+		case "volume-id":
+			return []string{sn.volumeID}, true
+		case "owner-id":
+			return []string{sn.ownerID}, true
+		case "description":
+			return []string{sn.description}, true
+		case "volume-size":
+			return []string{fmt.Sprint(sn.sizeGiB)}, true
 		}
-		if len(owners) > 0 && !contains(owners, sn.ownerID) && !(contains(owners, "self") && sn.ownerID == rc.s.AccountID) {
-			continue
-		}
-		ok, ae := matchFilters(fs, func(name string) ([]string, bool) {
-			switch name {
-			case "snapshot-id":
-				return []string{sn.id}, true
-			case "status":
-				return []string{sn.state}, true
-			case "volume-id":
-				return []string{sn.volumeID}, true
-			case "owner-id":
-				return []string{sn.ownerID}, true
-			case "description":
-				return []string{sn.description}, true
-			case "volume-size":
-				return []string{fmt.Sprint(sn.sizeGiB)}, true
-			}
-			return nil, false
-		}, st.tags[id])
-		if ae != nil {
-			return nil, ae
-		}
-		if ok {
-			match = append(match, id)
-		}
+		return nil, false
+	}, st.tags)
+	if ae != nil {
+		return nil, ae
 	}
 	pg, next, ae := page(p, match, 5)
 	if ae != nil {
@@ -293,47 +277,32 @@ func (rc *reqCtx) detachVolume(p params) (any, *apiError) {
 
 func (rc *reqCtx) describeVolumes(p params) (any, *apiError) {
 	st := rc.s.st
-	ids := p.strings("VolumeId")
-	for _, id := range ids {
-		if st.volumes[id] == nil {
-			return nil, errf(400, "InvalidVolume.NotFound", "The volume '%s' does not exist.", id)
-		}
-	}
-	fs := p.filters("Filter")
-	var match []string
-	for _, id := range sortedKeys(st.volumes) {
-		v := st.volumes[id]
-		if len(ids) > 0 && !contains(ids, id) {
-			continue
-		}
-		ok, ae := matchFilters(fs, func(name string) ([]string, bool) {
-			switch name {
-			case "volume-id":
-				return []string{v.id}, true
-			case "status":
-				return []string{v.state}, true
-			case "snapshot-id":
-				return []string{v.snapshotID}, true
-			case "availability-zone":
-				return []string{v.az}, true
-			case "attachment.instance-id":
-				return []string{v.attInstance}, true
-			case "attachment.device":
-				return []string{v.attDevice}, true
-			case "attachment.status":
-				if v.attInstance != "" {
-					return []string{v.attState}, true
-				}
-				return nil, true
+	match, ae := describe(p, st.volumes, "VolumeId", func(id string) *apiError {
+		return errf(400, "InvalidVolume.NotFound", "The volume '%s' does not exist.", id)
+	}, nil, func(v *volume, name string) ([]string, bool) {
+		switch name {
+		case "volume-id":
+			return []string{v.id}, true
+		case "status":
+			return []string{v.state}, true
+		case "snapshot-id":
+			return []string{v.snapshotID}, true
+		case "availability-zone":
+			return []string{v.az}, true
+		case "attachment.instance-id":
+			return []string{v.attInstance}, true
+		case "attachment.device":
+			return []string{v.attDevice}, true
+		case "attachment.status":
+			if v.attInstance != "" {
+				return []string{v.attState}, true
 			}
-			return nil, false
-		}, st.tags[id])
-		if ae != nil {
-			return nil, ae
+			return nil, true
 		}
-		if ok {
-			match = append(match, id)
-		}
+		return nil, false
+	}, st.tags)
+	if ae != nil {
+		return nil, ae
 	}
 	pg, next, ae := page(p, match, 5)
 	if ae != nil {

@@ -178,3 +178,33 @@ func wildcard(p, s string) bool {
 	}
 	return i == len(p)
 }
+
+// describe is what the Describe* actions share. The ids named by idParam must all exist
+// (notFound(id) otherwise). Of them, or of all items when none is named, it returns in id
+// order those that keep accepts (nil keeps all) and whose attributes (attrs) and tags match
+// the request's filters.
+func describe[V any](p params, items map[string]V, idParam string, notFound func(id string) *apiError,
+	keep func(V) bool, attrs func(v V, name string) ([]string, bool), tags map[string]map[string]string) ([]string, *apiError) {
+	ids := p.strings(idParam)
+	for _, id := range ids {
+		if _, ok := items[id]; !ok {
+			return nil, notFound(id)
+		}
+	}
+	fs := p.filters("Filter")
+	var match []string
+	for _, id := range sortedKeys(items) {
+		v := items[id]
+		if len(ids) > 0 && !contains(ids, id) || keep != nil && !keep(v) {
+			continue
+		}
+		ok, ae := matchFilters(fs, func(name string) ([]string, bool) { return attrs(v, name) }, tags[id])
+		if ae != nil {
+			return nil, ae
+		}
+		if ok {
+			match = append(match, id)
+		}
+	}
+	return match, nil
+}
