@@ -17,6 +17,7 @@ PKGS=(
   rsync jq make git ca-certificates
   openssh-server        # sshd: live-mode tests of chromogenic-clean (SSH communicator)
   awscli                # /usr/bin/aws: cross-checks test/ec2emu with a client nobody here wrote
+  python3-boto3         # botocore's S3 signature version 2 signer (awscli v2 has none): cross-checks the emulator's version 2 verifier
   python3-openstackclient  # /usr/bin/openstack: the user-script baseline of bench/openstack-bench.sh
 )
 

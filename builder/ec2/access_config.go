@@ -42,6 +42,10 @@ type AccessConfig struct {
 	// A custom S3 endpoint (path-style addressing is used), such as
 	// `https://clc.example.org:8773/services/objectstorage`.
 	CustomEndpointS3 string `mapstructure:"custom_endpoint_s3" required:"false"`
+	// How S3 requests are signed: `v4` (the default) or `v2`, for the object storage of
+	// Eucalyptus before 4.4, which accepts only signature version 2. `v2` needs
+	// `custom_endpoint_s3`.
+	S3SignatureVersion string `mapstructure:"s3_signature_version" required:"false"`
 	// Do not verify TLS certificates (self-signed private clouds). `AWS_CA_BUNDLE` is the safer
 	// way to trust a private CA.
 	InsecureSkipTLSVerify bool `mapstructure:"insecure_skip_tls_verify" required:"false"`
@@ -70,6 +74,16 @@ func (c *AccessConfig) Prepare() []error {
 	if c.MaxRetries < 0 {
 		errs = append(errs, fmt.Errorf("max_retries must not be negative"))
 	}
+	switch c.S3SignatureVersion {
+	case "", "v4":
+		c.S3SignatureVersion = "v4"
+	case "v2":
+		if c.CustomEndpointS3 == "" {
+			errs = append(errs, fmt.Errorf("s3_signature_version v2 is for Eucalyptus object storage before 4.4: set custom_endpoint_s3 too"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("s3_signature_version %q: want v4 or v2", c.S3SignatureVersion))
+	}
 	return errs
 }
 
@@ -86,6 +100,6 @@ func (c *AccessConfig) Access(connections int) cloud.Access {
 		SharedCredentialsFile: c.SharedCredentialsFile, SharedConfigFile: c.SharedConfigFile,
 		Region: c.Region, EC2Endpoint: c.CustomEndpointEC2, EBSEndpoint: c.CustomEndpointEBS,
 		S3Endpoint: c.CustomEndpointS3, Insecure: c.InsecureSkipTLSVerify, MaxRetries: c.MaxRetries,
-		Connections: connections,
+		Connections: connections, S3SigV2: c.S3SignatureVersion == "v2",
 	}
 }

@@ -82,11 +82,12 @@ func bundleKeysOf(t *testing.T, srv *ec2emu.Server, im *types.Image) (string, []
 // shell provisioner in the chroot, bundles the result and registers a new EMI. The cloud
 // (the emulator, with its own key) unbundles the new EMI: it holds the marker. The source
 // EMI and its bundle are untouched; the only objects in the build's bucket are the new EMI's
-// bundle.
+// bundle. The cloud is a Eucalyptus before 4.4: its object storage accepts only S3 signature
+// version 2 (s3_signature_version = "v2"); every S3 request of the build was signed so.
 func TestAccEucaEMIToEMI(t *testing.T) {
 	eucaAccOnly(t)
 	env := packertest.Setup(t)
-	e := newEucaCloud(t)
+	e := newEucaCloudOn(t, emulator(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus, S3SigV2: true}))
 	src, err := e.srv.BundledImage("debian-12-sample", sampleCopy(t), "images", e.user)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +97,19 @@ func TestAccEucaEMIToEMI(t *testing.T) {
 	name := fmt.Sprintf("euca-acc-%d", time.Now().UnixNano())
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
 	res := env.MustBuild(t, dir, eucaTemplate, 15*time.Minute, e.args(dir, "source_ami", src, "ami_name", name, "marker", marker,
-		"cloud_cert_file", filepath.Join(e.keys, "cloud-cert.pem"))...)
+		"cloud_cert_file", filepath.Join(e.keys, "cloud-cert.pem"), "s3_signature_version", "v2")...)
+	var s3Calls int
+	for _, c := range e.srv.Calls() {
+		if c.Service == "s3" {
+			s3Calls++
+			if c.Status >= 300 && c.Status != 404 {
+				t.Errorf("S3 %s answered %d", c.Action, c.Status)
+			}
+		}
+	}
+	if s3Calls == 0 {
+		t.Error("no S3 request")
+	}
 	made := imageByName(t, e.srv, name)
 	if made == nil {
 		t.Fatalf("EMI %s not registered:\n%s", name, res.Output)

@@ -28,6 +28,7 @@ type FlatConfig struct {
 	CustomEndpointEC2     *string           `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
 	CustomEndpointEBS     *string           `mapstructure:"custom_endpoint_ebs" required:"false" cty:"custom_endpoint_ebs" hcl:"custom_endpoint_ebs"`
 	CustomEndpointS3      *string           `mapstructure:"custom_endpoint_s3" required:"false" cty:"custom_endpoint_s3" hcl:"custom_endpoint_s3"`
+	S3SignatureVersion    *string           `mapstructure:"s3_signature_version" required:"false" cty:"s3_signature_version" hcl:"s3_signature_version"`
 	InsecureSkipTLSVerify *bool             `mapstructure:"insecure_skip_tls_verify" required:"false" cty:"insecure_skip_tls_verify" hcl:"insecure_skip_tls_verify"`
 	MaxRetries            *int              `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
 	Filters               map[string]string `mapstructure:"filters" required:"false" cty:"filters" hcl:"filters"`
@@ -65,6 +66,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"custom_endpoint_ec2":        &hcldec.AttrSpec{Name: "custom_endpoint_ec2", Type: cty.String, Required: false},
 		"custom_endpoint_ebs":        &hcldec.AttrSpec{Name: "custom_endpoint_ebs", Type: cty.String, Required: false},
 		"custom_endpoint_s3":         &hcldec.AttrSpec{Name: "custom_endpoint_s3", Type: cty.String, Required: false},
+		"s3_signature_version":       &hcldec.AttrSpec{Name: "s3_signature_version", Type: cty.String, Required: false},
 		"insecure_skip_tls_verify":   &hcldec.AttrSpec{Name: "insecure_skip_tls_verify", Type: cty.Bool, Required: false},
 		"max_retries":                &hcldec.AttrSpec{Name: "max_retries", Type: cty.Number, Required: false},
 		"filters":                    &hcldec.AttrSpec{Name: "filters", Type: cty.Map(cty.String), Required: false},

@@ -121,6 +121,10 @@ type Options struct {
 	EC2Addr, EBSAddr, S3Addr string
 	// Logf, when set, receives one line per request.
 	Logf func(format string, args ...any)
+	// S3SigV2 makes the object storage answer like Eucalyptus before 4.4: S3 requests must
+	// carry an AWS signature version 2 ("Authorization: AWS key:signature"); version 4 is
+	// refused.
+	S3SigV2 bool
 }
 
 // Server is a running emulator. Its exported fields are read-only.

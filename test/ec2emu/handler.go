@@ -18,6 +18,7 @@ type reqCtx struct {
 	service   string
 	action    string
 	path      string // URL path without the dialect's service prefix
+	prefix    string // that prefix ("/services/objectstorage" on Eucalyptus)
 	requestID string
 	sig       *sigInfo
 
@@ -47,7 +48,7 @@ func errf(status int, code, format string, args ...any) *apiError {
 
 func (s *Server) handler(service, prefix string, fn func(*reqCtx)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := &reqCtx{s: s, w: w, r: r, service: service, requestID: newRequestID()}
+		rc := &reqCtx{s: s, w: w, r: r, service: service, prefix: prefix, requestID: newRequestID()}
 		rc.path = strings.TrimPrefix(r.URL.Path, prefix)
 		if rc.path == "" {
 			rc.path = "/"

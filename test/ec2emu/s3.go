@@ -180,17 +180,24 @@ func (s *Server) serveS3(rc *reqCtx) {
 	p := strings.TrimPrefix(rc.path, "/")
 	bucket, key, _ := strings.Cut(p, "/")
 	rc.action = s3Op(rc.r, bucket, key)
-	mode := rc.r.Header.Get("X-Amz-Content-Sha256")
-	if mode == "" && rc.r.Header.Get("Authorization") != "" {
-		rc.fail(errf(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"))
-		return
+	if s.opts.S3SigV2 {
+		if ae := s.verifySigV2(rc.r, rc.prefix); ae != nil {
+			rc.authFail(ae)
+			return
+		}
+	} else {
+		mode := rc.r.Header.Get("X-Amz-Content-Sha256")
+		if mode == "" && rc.r.Header.Get("Authorization") != "" {
+			rc.fail(errf(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"))
+			return
+		}
+		sig, ae := s.verifySigV4(rc.r, mode, true)
+		if ae != nil {
+			rc.authFail(ae)
+			return
+		}
+		rc.sig = sig
 	}
-	sig, ae := s.verifySigV4(rc.r, mode, true)
-	if ae != nil {
-		rc.authFail(ae)
-		return
-	}
-	rc.sig = sig
 	if rc.action == "" {
 		rc.fail(errf(405, "MethodNotAllowed", "The specified method is not allowed against this resource."))
 		return

@@ -28,16 +28,21 @@ variable "register" {
   type    = string
   default = "bundle"
 }
+variable "s3_signature_version" {
+  type    = string
+  default = "v4"
+}
 
 source "chromogenic-ec2" "euca" {
-  region              = "eucalyptus"
-  custom_endpoint_ec2 = var.ec2_endpoint
-  custom_endpoint_s3  = var.s3_endpoint
-  instance_id         = var.instance_id
-  source_ami          = var.source_ami
-  ami_name            = var.ami_name
-  skip_register       = var.skip_register
-  capture_method      = var.capture_method
+  region               = "eucalyptus"
+  custom_endpoint_ec2  = var.ec2_endpoint
+  custom_endpoint_s3   = var.s3_endpoint
+  s3_signature_version = var.s3_signature_version
+  instance_id          = var.instance_id
+  source_ami           = var.source_ami
+  ami_name             = var.ami_name
+  skip_register        = var.skip_register
+  capture_method       = var.capture_method
   tags = {
     chromogenic = "euca-acc"
   }

@@ -51,6 +51,9 @@ type Access struct {
 	// Connections is the number of HTTP connections kept per host (default 64): EBS direct
 	// transfers use one per worker.
 	Connections int
+	// S3SigV2 signs S3 requests with AWS signature version 2 instead of 4: Eucalyptus object
+	// storage before 4.4 knows no other.
+	S3SigV2 bool
 }
 
 // Clients are the SDK clients for one region.
@@ -167,6 +170,9 @@ func NewClients(ctx context.Context, cfg aws.Config, a Access) (*Clients, error)
 			// checksums the SDK sends by default.
 			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		}
+		if a.S3SigV2 {
+			o.APIOptions = append(o.APIOptions, useSigV2(cfg.Credentials, time.Now))
 		}
 	})
 	if IsEucalyptusEndpoint(a.EC2Endpoint) && a.EBSEndpoint == "" {
