@@ -24,6 +24,8 @@
 #                      is involved and the table shows the conversion work of each tool on
 #                      its own. On a virtual disk whose flush dominates the synced times (see
 #                      docs/benchmarks.md) this is the part a tool can change.
+#   BENCH_MEMORY_DIR   the tmpfs directory of BENCH_STORAGE=memory (default
+#                      /dev/shm/chromogenic-bench); it needs 5 GiB free
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
