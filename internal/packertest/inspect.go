@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,5 +109,28 @@ func CopySparse(t testing.TB, src, dst string) {
 	t.Helper()
 	if out, err := exec.Command("cp", "--sparse=always", src, dst).CombinedOutput(); err != nil {
 		t.Fatalf("cp %s: %v %s", src, err, out)
+	}
+}
+
+// RandomDisk writes a sparse disk of sizeMiB MiB at path holding pieces MiB of random data
+// (seeded: the same arguments give the same disk), each 1 MiB piece at a random MiB from
+// fromMiB on; pieces may overlap.
+func RandomDisk(t testing.TB, path string, sizeMiB, pieces int, seed int64, fromMiB int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rng := rand.New(rand.NewSource(seed))
+	buf := make([]byte, 1<<20)
+	for range pieces {
+		rng.Read(buf)
+		if _, err := f.WriteAt(buf, int64(fromMiB+rng.Intn(sizeMiB-1-fromMiB))<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Truncate(int64(sizeMiB) << 20); err != nil {
+		t.Fatal(err)
 	}
 }

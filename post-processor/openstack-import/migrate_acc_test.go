@@ -3,7 +3,6 @@ package openstackimport
 import (
 	_ "embed"
 	"fmt"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,20 +40,7 @@ func TestAccOpenStackMigrate(t *testing.T) {
 	// 256 MiB disk, 32 MiB of random data in 1 MiB pieces; not bootable (the guest sits in
 	// SeaBIOS and writes nothing, so the snapshot holds exactly this disk).
 	disk := filepath.Join(dir, "disk.raw")
-	f, err := os.Create(disk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewSource(11))
-	buf := make([]byte, 1<<20)
-	for i := 0; i < 32; i++ {
-		rng.Read(buf)
-		if _, err := f.WriteAt(buf, int64(1+rng.Intn(254))<<20); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Truncate(256 << 20)
-	f.Close()
+	packertest.RandomDisk(t, disk, 256, 32, 11, 1)
 	qcow := filepath.Join(dir, "disk.qcow2")
 	if out, err := exec.Command("qemu-img", "convert", "-O", "qcow2", disk, qcow).CombinedOutput(); err != nil {
 		t.Fatalf("qemu-img: %v %s", err, out)

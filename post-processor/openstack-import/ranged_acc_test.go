@@ -2,7 +2,6 @@ package openstackimport
 
 import (
 	"fmt"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,20 +72,7 @@ func TestAccOpenStackMigrateRanged(t *testing.T) {
 
 	// 64 MiB disk with 12 MiB of random data in 1 MiB pieces.
 	disk := filepath.Join(dir, "disk.raw")
-	f, err := os.Create(disk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewSource(23))
-	buf := make([]byte, 1<<20)
-	for i := 0; i < 12; i++ {
-		rng.Read(buf)
-		if _, err := f.WriteAt(buf, int64(rng.Intn(63))<<20); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Truncate(64 << 20)
-	f.Close()
+	packertest.RandomDisk(t, disk, 64, 12, 23, 0)
 	name := fmt.Sprintf("acc-ranged-%d", time.Now().UnixNano())
 	ids := map[string]string{}
 	for _, v := range []struct{ format, qemu, opts string }{
