@@ -172,7 +172,7 @@ func NewClients(ctx context.Context, cfg aws.Config, a Access) (*Clients, error)
 			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		}
 		if a.S3SigV2 {
-			o.APIOptions = append(o.APIOptions, useSigV2(cfg.Credentials, time.Now))
+			o.APIOptions = append(o.APIOptions, useSigV2(cfg.Credentials))
 		}
 	})
 	if IsEucalyptusEndpoint(a.EC2Endpoint) && a.EBSEndpoint == "" {

@@ -25,13 +25,12 @@ import (
 // sigV2 is the finalize middleware that signs each attempt of an S3 request.
 type sigV2 struct {
 	creds aws.CredentialsProvider
-	now   func() time.Time
 }
 
 // useSigV2 returns the S3 client option that replaces version 4 signing with sigV2.
-func useSigV2(creds aws.CredentialsProvider, now func() time.Time) func(*middleware.Stack) error {
+func useSigV2(creds aws.CredentialsProvider) func(*middleware.Stack) error {
 	return func(st *middleware.Stack) error {
-		_, err := st.Finalize.Swap("Signing", &sigV2{creds: creds, now: now})
+		_, err := st.Finalize.Swap("Signing", &sigV2{creds: creds})
 		return err
 	}
 }
@@ -53,7 +52,7 @@ func (m *sigV2) HandleFinalize(ctx context.Context, in middleware.FinalizeInput,
 	}
 	// Date only: servers disagree on where an x-amz-date goes in the string to sign.
 	req.Header.Del("X-Amz-Date")
-	req.Header.Set("Date", m.now().UTC().Format(http.TimeFormat))
+	req.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	if c.SessionToken != "" {
 		req.Header.Set("X-Amz-Security-Token", c.SessionToken)
 	}
