@@ -51,6 +51,7 @@ func (s *Server) verifySigV2(r *http.Request, servicePath string) *authError {
 	}
 	path, _, _ := strings.Cut(r.RequestURI, "?")
 	head := r.Method + "\n" + r.Header.Get("Content-MD5") + "\n" + r.Header.Get("Content-Type") + "\n" + date + "\n" + amzHeadersV2(r.Header)
+	sub := subResourcesV2(r)
 	tries := []string{path}
 	if servicePath != "" && strings.HasPrefix(path, servicePath) {
 		tries = append(tries, strings.TrimPrefix(path, servicePath))
@@ -60,13 +61,13 @@ func (s *Server) verifySigV2(r *http.Request, servicePath string) *authError {
 			p = "/"
 		}
 		mac := hmac.New(sha1.New, []byte(s.SecretAccessKey))
-		mac.Write([]byte(head + p + subResourcesV2(r)))
+		mac.Write([]byte(head + p + sub))
 		if hmac.Equal([]byte(base64.StdEncoding.EncodeToString(mac.Sum(nil))), []byte(sig)) {
 			return nil
 		}
 	}
 	return &authError{msg: "The request signature we calculated does not match the signature you provided (version 2, string to sign " +
-		strings.ReplaceAll(head+tries[0]+subResourcesV2(r), "\n", `\n`) + ")"}
+		strings.ReplaceAll(head+tries[0]+sub, "\n", `\n`) + ")"}
 }
 
 // amzHeadersV2 is the canonical x-amz-* header block: names lower-cased and sorted, one
