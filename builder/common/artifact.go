@@ -1,6 +1,7 @@
 package common
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,7 +53,27 @@ func (a *Artifact) String() string {
 	return fmt.Sprintf("Disk image (%s): %s", a.Format, a.Path)
 }
 func (a *Artifact) State(name string) interface{} { return a.StateData[name] }
-func (a *Artifact) Destroy() error                { return os.Remove(a.Path) }
+
+// Destroy removes the working copy: Packer calls it when no post-processor keeps the input
+// artifact (keep_input_artifact). It is the only thing this artifact owns (docs/ownership.md).
+func (a *Artifact) Destroy() error { return RemoveLocal(a.Path) }
+
+// RemoveLocal removes the local files of an artifact (working copy, kernel and ramdisk brought
+// home with it); files already gone are no error. Every chromogenic artifact's Destroy is
+// RemoveLocal of its local files and nothing else: a cloud image, AMI, snapshot or bundle a
+// build published is never deleted by a later step (docs/ownership.md).
+func RemoveLocal(files ...string) error {
+	var errs []error
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // LocalImage finds the local disk image of an artifact: the image_path state of chromogenic
 // builders, else the first of its files that the image engine recognises as a disk image.

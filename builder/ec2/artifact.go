@@ -1,13 +1,10 @@
 package ec2
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
@@ -31,13 +28,11 @@ type Artifact struct {
 	// next to the working copy (StateData kernel_path, ramdisk_path).
 	Extra     []string
 	StateData map[string]interface{}
-	clients   *cloud.Clients
 }
 
 func newArtifact(state multistep.StateBag) *Artifact {
 	a := &Artifact{BuilderIDValue: BuilderID, Amis: map[string]string{}, StateData: map[string]interface{}{}}
 	cl, _ := state.Get("clients").(*cloud.Clients)
-	a.clients = cl
 	if ami, ok := state.GetOk("ami"); ok && cl != nil {
 		a.Amis[cl.Region] = ami.(string)
 		a.SnapshotID, _ = state.Get("snapshot_id").(string)
@@ -66,7 +61,7 @@ func newArtifact(state multistep.StateBag) *Artifact {
 // NewAMIArtifact is the artifact of a registered AMI alone.
 func NewAMIArtifact(builderID string, cl *cloud.Clients, ami, snapshot string, generated interface{}) *Artifact {
 	a := &Artifact{BuilderIDValue: builderID, Amis: map[string]string{cl.Region: ami}, SnapshotID: snapshot,
-		StateData: map[string]interface{}{}, clients: cl}
+		StateData: map[string]interface{}{}}
 	if generated != nil {
 		a.StateData["generated_data"] = generated
 	}
@@ -128,27 +123,7 @@ func (a *Artifact) State(name string) interface{} {
 	return a.StateData[name]
 }
 
-// Destroy deregisters the AMIs, deletes their snapshots (or bundle objects) and removes the
-// working copy with the external kernel and ramdisk brought home with it.
-func (a *Artifact) Destroy() error {
-	if a.LocalPath != "" {
-		os.Remove(a.LocalPath)
-	}
-	for _, f := range a.Extra {
-		os.Remove(f)
-	}
-	if a.clients == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	for _, id := range a.Amis {
-		if err := cloud.DeleteImage(ctx, a.clients.EC2, id, a.SnapshotID); err != nil {
-			return err
-		}
-	}
-	if len(a.BundleKeys) > 0 {
-		return cloud.DeleteObjects(ctx, a.clients.S3, a.Bucket, a.BundleKeys)
-	}
-	return nil
-}
+// Destroy removes the local working copy and the kernel and ramdisk brought home with it.
+// AMIs, their snapshots and bundles are published: they are never deregistered or deleted
+// here, whatever keep_input_artifact says (docs/ownership.md).
+func (a *Artifact) Destroy() error { return bcommon.RemoveLocal(a.Files()...) }

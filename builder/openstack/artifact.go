@@ -1,18 +1,14 @@
 package openstack
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
-	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 )
 
 // Artifact is a Glance image made by the builder, and the local working copy it came from
@@ -24,7 +20,6 @@ type Artifact struct {
 	LocalPath string
 	Extra     []string // external kernel and ramdisk fetched with the image
 	StateData map[string]interface{}
-	clients   *cloud.Clients
 }
 
 func newArtifact(state multistep.StateBag, c *Config) *Artifact {
@@ -50,7 +45,6 @@ func newArtifact(state multistep.StateBag, c *Config) *Artifact {
 	if osr, ok := state.GetOk(bcommon.StateOSRelease); ok {
 		a.StateData[bcommon.ArtifactOSRelease] = osr
 	}
-	a.clients, _ = state.Get("clients").(*cloud.Clients)
 	return a
 }
 
@@ -82,18 +76,7 @@ func (a *Artifact) String() string {
 
 func (a *Artifact) State(name string) interface{} { return a.StateData[name] }
 
-// Destroy deletes the Glance image and the working copy.
-func (a *Artifact) Destroy() error {
-	if a.LocalPath != "" {
-		os.Remove(a.LocalPath)
-	}
-	for _, f := range a.Extra {
-		os.Remove(f)
-	}
-	if a.ImageID != "" && a.clients != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		return cloud.DeleteImage(ctx, a.clients.Image, a.ImageID)
-	}
-	return nil
-}
+// Destroy removes the local working copy and the kernel and ramdisk brought home with it.
+// The Glance image is published: it is never deleted here, whatever keep_input_artifact says
+// (docs/ownership.md).
+func (a *Artifact) Destroy() error { return bcommon.RemoveLocal(a.Files()...) }

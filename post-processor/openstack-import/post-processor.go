@@ -68,7 +68,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, false, false, err
 	}
 	ui.Say(fmt.Sprintf("Image %s (%s) is active", img.Name, img.ID))
-	return &Artifact{ImageID: img.ID, ImageName: img.Name, Region: c.Region, clients: clients,
+	return &Artifact{ImageID: img.ID, ImageName: img.Name, Region: c.Region,
 		generated: in.State("generated_data")}, true, false, nil
 }
 
@@ -211,7 +211,6 @@ func (c *Config) newImage(src *images.Image, format string) cloud.NewImage {
 // Artifact is the image created in the target cloud.
 type Artifact struct {
 	ImageID, ImageName, Region string
-	clients                    *cloud.Clients
 	generated                  interface{}
 }
 
@@ -228,12 +227,6 @@ func (a *Artifact) State(name string) interface{} {
 	return nil
 }
 
-// Destroy deletes the image.
-func (a *Artifact) Destroy() error {
-	if a.clients == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	return cloud.DeleteImage(ctx, a.clients.Image, a.ImageID)
-}
+// Destroy does nothing: the image is published and this artifact has no local file. A later
+// post-processor never deletes it, whatever keep_input_artifact says (docs/ownership.md).
+func (a *Artifact) Destroy() error { return nil }

@@ -44,6 +44,21 @@ die() {
 need_root() { [ "$(id -u)" -eq 0 ] || die "must run as root"; }
 aio_dirs() { mkdir -p "$AIO_LOGS" "$AIO_RUN" "$AIO_STATE" && chmod 700 "$AIO_STATE"; }
 
+# aio_lock: one setup at a time. Test binaries started together (go test -p N) each run
+# setup.sh; apt and dpkg do not queue, and two runs would configure and start the same daemons.
+# A second caller waits here for the first (bounded by AIO_LOCK_WAIT seconds, default 3600),
+# then finds every step done. The lock is fd 197, which aio_start_one closes so that no daemon
+# inherits it (a daemon holding it would make every later setup.sh wait forever).
+AIO_LOCK="$AIO_HOME/setup.lock"
+aio_lock() {
+  exec 197>>"$AIO_LOCK"
+  if ! flock -n 197; then
+    log "another setup.sh holds $AIO_LOCK: waiting for it"
+    flock -w "${AIO_LOCK_WAIT:-3600}" 197 || die "still locked after ${AIO_LOCK_WAIT:-3600}s: $AIO_LOCK"
+    log "lock acquired: the other setup.sh finished"
+  fi
+}
+
 # The command line of each service (printed one word a line, for mapfile).
 aio_cmd() {
   local uw=(/usr/bin/uwsgi_python3 --master --processes 1 --threads 4 --lazy-apps --need-app
@@ -129,11 +144,11 @@ aio_start_one() {
   printf '\n===== %s start %s =====\n' "$(date '+%F %T')" "$name" >>"$AIO_LOGS/$name.log"
   if [ "$user" = root ]; then
     setsid env -i -C "${home:-/}" PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "${env[@]}" "${cmd[@]}" \
-      </dev/null >>"$AIO_LOGS/$name.log" 2>&1 &
+      </dev/null >>"$AIO_LOGS/$name.log" 2>&1 197>&- &
   else
     setsid setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups --reset-env -- \
       env -C "${home:-/}" PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 USER="$user" "${env[@]}" "${cmd[@]}" \
-      </dev/null >>"$AIO_LOGS/$name.log" 2>&1 &
+      </dev/null >>"$AIO_LOGS/$name.log" 2>&1 197>&- &
   fi
   pid=$!
   echo "$pid" >"$AIO_RUN/$name.pid"

@@ -11,11 +11,13 @@
 # stop it with stop.sh.
 #
 # Env: AIO_PASSWORD (every password, default chromogenic-aio), CHROMOGENIC_CACHE
-# (default /var/cache/chromogenic), AIO_APT_OPTS (extra apt-get options), AIO_WAIT_FACTOR.
+# (default /var/cache/chromogenic), AIO_APT_OPTS (extra apt-get options), AIO_WAIT_FACTOR,
+# AIO_LOCK_WAIT (seconds a second caller waits for a running setup.sh, default 3600).
 set -euo pipefail
 . "$(dirname "$(realpath "$0")")/lib.sh"
 need_root
 aio_dirs
+aio_lock
 T0=$SECONDS
 declare -A PHASE
 phase() { PHASE[$1]=$((SECONDS - ${2:-$T0})); }
@@ -69,12 +71,12 @@ EOF
   trap restore_prc EXIT
   printf '#!/bin/sh\nexit 101\n' >"$prc"
   chmod 755 "$prc"
-  apt-get update -q >"$AIO_LOGS/apt.log" 2>&1 || {
+  apt-get -o DPkg::Lock::Timeout=600 update -q >"$AIO_LOGS/apt.log" 2>&1 || {
     tail -20 "$AIO_LOGS/apt.log" >&2
     die "apt-get update failed"
   }
   # shellcheck disable=SC2086
-  if ! apt-get install -y -q --no-install-recommends ${AIO_APT_OPTS:-} \
+  if ! apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends ${AIO_APT_OPTS:-} \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${missing[@]}" >>"$AIO_LOGS/apt.log" 2>&1; then
     tail -30 "$AIO_LOGS/apt.log" >&2
