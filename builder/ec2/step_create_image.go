@@ -40,8 +40,12 @@ type StepCreateImage struct {
 	snaps  []string
 }
 
-// BuildTag is the tag key of the intermediate AMI and snapshots of one build.
-const BuildTag = "chromogenic:build"
+// BuildTag is the tag key of the intermediate AMI and snapshots of one build (and of the
+// capture volume made from them); the value is in the state under stateBuildTag.
+const (
+	BuildTag      = "chromogenic:build"
+	stateBuildTag = "build_tag"
+)
 
 func newBuildID() string {
 	b := make([]byte, 12)
@@ -77,6 +81,7 @@ func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) mul
 		how = "without a reboot"
 	}
 	s.build = newBuildID()
+	state.Put(stateBuildTag, s.build)
 	ui.Say(fmt.Sprintf("Creating the intermediate AMI %s of %s (%s, tag %s=%s)...", name, aws.ToString(inst.InstanceId), how, BuildTag, s.build))
 	var imageTags, snapTags map[string]string
 	if !c.IsEucalyptus() {

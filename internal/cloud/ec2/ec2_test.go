@@ -175,9 +175,14 @@ func TestCaptureRegisterAndDelete(t *testing.T) {
 	if got := readAll(t, out); !bytes.Equal(got[:len(want)], want) {
 		t.Fatal("captured bytes differ")
 	}
-	newID, err := RegisterImage(ctx, cl.EC2, NewImage{Name: "re-registered", SnapshotID: snap, BootMode: string(im.BootMode), ENA: aws.ToBool(im.EnaSupport)})
+	newID, err := RegisterImage(ctx, cl.EC2, NewImage{Name: "re-registered", SnapshotID: snap, BootMode: string(im.BootMode), ENA: aws.ToBool(im.EnaSupport),
+		Tags: map[string]string{"at": "registration"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Tagged at registration, while still pending.
+	if tagged, _, err := FindTagged(ctx, cl.EC2, "at", "registration"); err != nil || len(tagged) != 1 || aws.ToString(tagged[0].ImageId) != newID || tagged[0].State != types.ImageStatePending {
+		t.Fatalf("tagged at registration: %v %v", tagged, err)
 	}
 	reg, err := WaitImage(ctx, cl.EC2, newID, time.Minute)
 	if err != nil || reg.BootMode != "uefi" || !aws.ToBool(reg.EnaSupport) {

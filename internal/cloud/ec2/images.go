@@ -231,8 +231,11 @@ type NewImage struct {
 	SriovNetSupport string
 	ImdsSupport     string
 	TpmSupport      string
-	// Minimal sends only what EC2 API 2016-09-15 knows (Eucalyptus): no boot mode, ENA, IMDS
-	// or TPM settings.
+	// Tags are set at registration (TagSpecifications), except with Minimal: then the
+	// caller tags the image with CreateTags.
+	Tags map[string]string
+	// Minimal sends only what EC2 API 2016-09-15 knows (Eucalyptus): no boot mode, ENA, IMDS,
+	// TPM settings or tags.
 	Minimal bool
 }
 
@@ -278,6 +281,7 @@ func RegisterImage(ctx context.Context, c *sdkec2.Client, n NewImage) (string, e
 		if n.TpmSupport != "" {
 			in.TpmSupport = types.TpmSupportValues(n.TpmSupport)
 		}
+		in.TagSpecifications = tagSpec(types.ResourceTypeImage, n.Tags)
 	}
 	out, err := c.RegisterImage(ctx, in)
 	if err != nil {
