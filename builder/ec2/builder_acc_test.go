@@ -217,3 +217,43 @@ func TestAccEC2EucalyptusFailsEarly(t *testing.T) {
 		t.Errorf("%d requests reached the cloud", n)
 	}
 }
+
+// TestAccEC2InterruptPendingCapture is a user's Ctrl-C while the intermediate AMI is pending
+// (the emulator keeps it pending for an hour): packer exits, and neither the AMI nor its
+// snapshot is left; the user's own AMI and snapshot (made before, untagged) survive and the
+// instance still runs.
+func TestAccEC2InterruptPendingCapture(t *testing.T) {
+	env := packertest.Setup(t)
+	srv := emulator(t, ec2emu.Options{ImageDelay: time.Hour})
+	iid, err := srv.AddInstance(ec2emu.Instance{Name: "web", RootDisk: sampleCopy(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ec2Client(srv)
+	if _, err := c.CreateImage(t.Context(), &sdkec2.CreateImageInput{InstanceId: aws.String(iid), Name: aws.String("users own"), NoReboot: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	images, snaps := srv.ImageIDs(), srv.SnapshotIDs()
+	if len(images) != 1 || len(snaps) != 1 {
+		t.Fatalf("the user's own AMI and snapshot: %v %v", images, snaps)
+	}
+	dir := t.TempDir()
+	run := env.Start(t, dir, buildTemplate, buildArgs(srv, dir, "instance_id", iid, "ami_name", "acc-int-pending", "marker", "x", "state_timeout", "20s")...)
+	run.Until(t, "the intermediate AMI exists", 3*time.Minute, func() bool { return len(srv.ImageIDs()) > 1 })
+	time.Sleep(time.Second)
+	run.Interrupt(t, 2*time.Minute)
+	output := run.Output.String()
+	if !strings.Contains(output, "Deleting the intermediate AMI") {
+		t.Errorf("no cleanup of the intermediate AMI reported:\n%s", output)
+	}
+	if got := srv.ImageIDs(); !slices.Equal(got, images) {
+		t.Errorf("images %v, before the build %v\n%s", got, images, output)
+	}
+	if got := srv.SnapshotIDs(); !slices.Equal(got, snaps) {
+		t.Errorf("snapshots %v, before the build %v\n%s", got, snaps, output)
+	}
+	inst, err := c.DescribeInstances(t.Context(), &sdkec2.DescribeInstancesInput{InstanceIds: []string{iid}})
+	if err != nil || len(inst.Reservations) != 1 || inst.Reservations[0].Instances[0].State.Name != types.InstanceStateNameRunning {
+		t.Errorf("the instance after the interrupt: %+v %v", inst, err)
+	}
+}

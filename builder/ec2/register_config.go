@@ -23,7 +23,7 @@ type RegisterConfig struct {
 	AMIName string `mapstructure:"ami_name" required:"true"`
 	// Its description.
 	AMIDescription string `mapstructure:"ami_description" required:"false"`
-	// Tags of the new AMI (set with CreateTags after registration).
+	// Tags of the new AMI, set at registration (on Eucalyptus with CreateTags after it). The intermediate AMI of an instance capture carries them too, with the tag `chromogenic:build`.
 	Tags map[string]string `mapstructure:"tags" required:"false"`
 	// Tags of the new snapshot. Defaults to `tags`.
 	SnapshotTags map[string]string `mapstructure:"snapshot_tags" required:"false"`

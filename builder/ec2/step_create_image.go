@@ -2,6 +2,9 @@ package ec2
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,11 +24,46 @@ import (
 // intermediate AMI and its snapshots are deleted by StepDownload or StepCopyDevice once the
 // data is home, or here on failure, unless kept.
 //
+// The AMI and its snapshots are tagged at creation (TagSpecifications) with BuildTag = a
+// random id of this build, besides the user's tags and snapshot_tags: when the AMI never
+// became available (the build was interrupted or failed while it was pending, or
+// CreateImage's answer was lost, so that its id is not even known) Cleanup finds what
+// CreateImage made by that tag and deletes it, and nothing without the tag. Eucalyptus knows
+// no TagSpecifications: there the AMI is tagged right after CreateImage.
+//
 // Produces: source_image *types.Image, intermediate_image string
 type StepCreateImage struct {
 	Config *Config
+	build  string // the BuildTag value, set once CreateImage was sent
+	tagged bool   // the snapshots carry the tag (not on Eucalyptus)
 	id     string
 	snaps  []string
+}
+
+// BuildTag is the tag key of the intermediate AMI and snapshots of one build (and of the
+// capture volume made from them); the value is in the state under stateBuildTag.
+const (
+	BuildTag      = "chromogenic:build"
+	stateBuildTag = "build_tag"
+)
+
+func newBuildID() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// withTag returns tags plus key=value.
+func withTag(tags map[string]string, key, value string) map[string]string {
+	out := map[string]string{key: value}
+	for k, v := range tags {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
@@ -42,12 +80,24 @@ func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) mul
 	if c.NoReboot {
 		how = "without a reboot"
 	}
-	ui.Say(fmt.Sprintf("Creating the intermediate AMI %s of %s (%s)...", name, aws.ToString(inst.InstanceId), how))
-	id, err := cloud.CreateImage(ctx, cl.EC2, aws.ToString(inst.InstanceId), name, "chromogenic-ec2 capture, deleted after the build", c.NoReboot)
+	s.build = newBuildID()
+	state.Put(stateBuildTag, s.build)
+	ui.Say(fmt.Sprintf("Creating the intermediate AMI %s of %s (%s, tag %s=%s)...", name, aws.ToString(inst.InstanceId), how, BuildTag, s.build))
+	var imageTags, snapTags map[string]string
+	if !c.IsEucalyptus() {
+		imageTags, snapTags = withTag(c.Tags, BuildTag, s.build), withTag(c.SnapshotTags, BuildTag, s.build)
+		s.tagged = true
+	}
+	id, err := cloud.CreateImage(ctx, cl.EC2, aws.ToString(inst.InstanceId), name, "chromogenic-ec2 capture, deleted after the build", c.NoReboot, imageTags, snapTags)
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}
 	s.id = id
+	if !s.tagged {
+		if err := cloud.CreateTags(ctx, cl.EC2, withTag(c.Tags, BuildTag, s.build), id); err != nil {
+			ui.Error(err.Error()) // Cleanup still knows the id
+		}
+	}
 	state.Put("intermediate_image", id)
 	(&packerbuilderdata.GeneratedData{State: state}).Put("IntermediateAMI", id)
 	start := time.Now()
@@ -63,10 +113,12 @@ func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) mul
 }
 
 // Cleanup deletes the intermediate AMI and its snapshots if StepDownload did not, unless the
-// user keeps them (a build that failed before the AMI was available never keeps it).
+// user keeps them (a build that failed before the AMI was available never keeps it). When the
+// AMI never became available, what carries this build's tag is deleted too: snapshots a
+// pending AMI did not list yet, an AMI whose CreateImage answer was lost.
 func (s *StepCreateImage) Cleanup(state multistep.StateBag) {
-	if s.id == "" {
-		return
+	if s.build == "" {
+		return // CreateImage was never sent
 	}
 	if _, done := state.GetOk("intermediate_deleted"); done {
 		return
@@ -78,10 +130,47 @@ func (s *StepCreateImage) Cleanup(state multistep.StateBag) {
 	cl := state.Get("clients").(*cloud.Clients)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ui.Say(fmt.Sprintf("Deleting the intermediate AMI %s and its snapshots...", s.id))
-	if err := deleteIntermediate(ctx, cl, s.id, s.snaps, s.Config.StateTimeout); err != nil {
+	if s.id != "" {
+		ui.Say(fmt.Sprintf("Deleting the intermediate AMI %s and its snapshots...", s.id))
+		if err := deleteIntermediate(ctx, cl, s.id, s.snaps, s.Config.StateTimeout); err != nil {
+			ui.Error(err.Error())
+		}
+	}
+	if s.snaps != nil || !s.tagged {
+		return
+	}
+	ui.Say(fmt.Sprintf("Deleting what CreateImage made for this build (tag %s=%s)...", BuildTag, s.build))
+	if err := deleteTagged(ctx, cl, s.build, s.Config.StateTimeout); err != nil {
 		ui.Error(err.Error())
 	}
+}
+
+// deleteTagged deletes the AMIs, then the snapshots, that carry BuildTag=build.
+func deleteTagged(ctx context.Context, cl *cloud.Clients, build string, timeout time.Duration) error {
+	imgs, _, err := cloud.FindTagged(ctx, cl.EC2, BuildTag, build)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, im := range imgs {
+		var snaps []string
+		if im.State == types.ImageStateAvailable {
+			snaps = cloud.Snapshots(&im)
+		}
+		if err := deleteIntermediate(ctx, cl, aws.ToString(im.ImageId), snaps, timeout); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	_, snaps, err := cloud.FindTagged(ctx, cl.EC2, BuildTag, build)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, sn := range snaps {
+		if err := cloud.DeleteSnapshot(ctx, cl.EC2, sn); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // releaseIntermediate deletes the intermediate AMI of an instance capture (source_image)

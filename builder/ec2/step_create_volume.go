@@ -40,9 +40,11 @@ func (s *StepCreateVolume) Run(ctx context.Context, state multistep.StateBag) mu
 	}
 	(&packerbuilderdata.GeneratedData{State: state}).Put("SourceSnapshot", snap)
 	ui.Say(fmt.Sprintf("Creating a volume from snapshot %s (root of %s) in %s...", snap, aws.ToString(img.ImageId), host.AvailabilityZone))
-	id, err := cloud.CreateVolume(ctx, cl.EC2, snap, host.AvailabilityZone, map[string]string{
-		"Name": fmt.Sprintf("chromogenic-ec2 capture of %s (deleted after the build)", aws.ToString(img.ImageId)),
-	})
+	tags := map[string]string{"Name": fmt.Sprintf("chromogenic-ec2 capture of %s (deleted after the build)", aws.ToString(img.ImageId))}
+	if b, ok := state.GetOk(stateBuildTag); ok {
+		tags[BuildTag] = b.(string)
+	}
+	id, err := cloud.CreateVolume(ctx, cl.EC2, snap, host.AvailabilityZone, tags, s.Config.IsEucalyptus())
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}

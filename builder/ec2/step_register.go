@@ -119,7 +119,8 @@ func Publish(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, path strin
 
 	size := (img.Size() + cloud.GiB - 1) / cloud.GiB
 	n := cloud.NewImage{VolumeSizeGiB: max(o.VolumeSizeGiB, size), Name: o.Name, Description: o.Description, SnapshotID: snap, VolumeType: o.VolumeType,
-		Architecture: o.Architecture, BootMode: o.BootMode, RootDeviceName: o.RootDeviceName, ImdsSupport: o.IMDSSupport}
+		Architecture: o.Architecture, BootMode: o.BootMode, RootDeviceName: o.RootDeviceName, ImdsSupport: o.IMDSSupport,
+		Tags: o.Tags} // tagged at registration
 	if s := o.Source; s != nil {
 		if n.Architecture == "" {
 			n.Architecture = string(s.Architecture)
@@ -160,10 +161,6 @@ func Publish(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, path strin
 		return "", "", err
 	}
 	if _, err := cloud.WaitImage(ctx, cl.EC2, ami, o.StateTimeout); err != nil {
-		undo(ami)
-		return "", "", err
-	}
-	if err := cloud.CreateTags(ctx, cl.EC2, o.Tags, ami); err != nil {
 		undo(ami)
 		return "", "", err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
-	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/members"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
@@ -14,8 +13,10 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 )
 
-// StepFinishSnapshot gives the snapshot (snapshot mode's result) the requested visibility,
-// tags, properties and members.
+// StepFinishSnapshot gives the snapshot (snapshot mode's result, active: StepSnapshot waited
+// for it) the requested tags and properties, then the requested visibility and members. Nova
+// makes snapshots private, so until this step the snapshot is seen by its project only; if
+// anything here fails, StepSnapshot's Cleanup deletes it.
 //
 // Produces: image *images.Image
 type StepFinishSnapshot struct {
@@ -27,13 +28,11 @@ func (s *StepFinishSnapshot) Run(ctx context.Context, state multistep.StateBag) 
 	clients := state.Get("clients").(*cloud.Clients)
 	c := s.Config
 	img := state.Get("source_image").(*images.Image)
-	if err := cloud.UpdateImage(ctx, clients.Image, img.ID, c.ImageVisibility, c.ImageTags, c.Metadata); err != nil {
+	if err := cloud.UpdateImage(ctx, clients.Image, img.ID, c.ImageTags, c.Metadata); err != nil {
 		return bcommon.Halt(state, err)
 	}
-	for _, m := range c.ImageMembers {
-		if _, err := members.Create(ctx, clients.Image, img.ID, m).Extract(); err != nil {
-			return bcommon.Halt(state, fmt.Errorf("image_members: share %s with %s: %w", img.ID, m, err))
-		}
+	if _, err := cloud.Publish(ctx, clients.Image, img, c.ImageVisibility, c.ImageMembers, nil); err != nil {
+		return bcommon.Halt(state, err)
 	}
 	final, err := cloud.GetImage(ctx, clients.Image, img.ID)
 	if err != nil {

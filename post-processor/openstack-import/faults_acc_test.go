@@ -1,6 +1,7 @@
 package openstackimport
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+
+	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/faultproxy"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
@@ -25,6 +30,14 @@ variable "source_path" { type = string }
 variable "target" { type = string }
 variable "clouds_file" { type = string }
 variable "image_name" { type = string }
+variable "visibility" {
+  type    = string
+  default = "private"
+}
+variable "members" {
+  type    = list(string)
+  default = []
+}
 source "file" "disk" {
   source = var.source_path
   target = var.target
@@ -36,6 +49,8 @@ build {
     clouds_file = var.clouds_file
     image_name  = var.image_name
     disk_format = "qcow2"
+    visibility  = var.visibility
+    members     = var.members
   }
 }
 `
@@ -77,11 +92,11 @@ func TestAccOpenStackImportFaults(t *testing.T) {
 	}
 	f.Close()
 
-	build := func(t *testing.T, name string) *packertest.Result {
+	build := func(t *testing.T, name string, more ...string) *packertest.Result {
 		dir := t.TempDir()
-		return env.Build(t, dir, faultTemplate, 10*time.Minute, "-var", "source_path="+src,
-			"-var", "target="+filepath.Join(dir, "disk.raw"), "-var", "clouds_file="+proxied,
-			"-var", "image_name="+name)
+		return env.Build(t, dir, faultTemplate, 10*time.Minute, append([]string{"-var", "source_path=" + src,
+			"-var", "target=" + filepath.Join(dir, "disk.raw"), "-var", "clouds_file=" + proxied,
+			"-var", "image_name=" + name}, more...)...)
 	}
 	// images named name in project B; deleted, so that a failing test leaks nothing.
 	left := func(t *testing.T, name string) []string {
@@ -188,4 +203,88 @@ func TestAccOpenStackImportFaults(t *testing.T) {
 			t.Errorf("killed image left: %v", l)
 		}
 	})
+	// The upload is held 8 s before it reaches Glance: the image, asked shared with project A,
+	// sits queued meanwhile. Project A must not see it until it is active; then it does.
+	t.Run("shared-only-when-active", func(t *testing.T) {
+		p.Reset()
+		a := openstacktest.Connect(t, "aio-a")
+		aProject := projectOf(t, a)
+		rule := &faultproxy.Rule{Name: "hold-upload", Service: "image", Method: "PUT", Path: regexp.MustCompile(`/(file|stage)$`), Delay: 8 * time.Second}
+		p.Add(rule)
+		name := uniq("shared")
+		stop := make(chan struct{})
+		seen := make(chan []string)
+		go func() {
+			var out []string
+			last := ""
+			for {
+				select {
+				case <-stop:
+					seen <- out
+					return
+				case <-time.After(300 * time.Millisecond):
+				}
+				found, _ := cloud.FindImages(context.Background(), b.Image, cloud.ImageFilter{Name: name})
+				for _, img := range found {
+					other := "hidden"
+					if got, err := images.Get(context.Background(), a.Image, img.ID).Extract(); err == nil {
+						other = "visible:" + string(got.Visibility)
+					}
+					s := fmt.Sprintf("%s/%s A:%s", img.Status, img.Visibility, other)
+					if s != last {
+						out = append(out, s)
+						last = s
+					}
+				}
+			}
+		}()
+		res := build(t, name, "-var", "visibility=shared", "-var", fmt.Sprintf(`members=["%s"]`, aProject))
+		close(stop)
+		states := <-seen
+		t.Logf("seen: %v", states)
+		var id string
+		for _, img := range openstacktest.ListImages(t, b) {
+			if img.Name == name {
+				id = img.ID
+				t.Cleanup(func() { openstacktest.DeleteImage(t, b, img.ID) })
+			}
+		}
+		if res.Err != nil {
+			t.Fatalf("import failed: %v\n%s", res.Err, res.Output)
+		}
+		if rule.Applied() != 1 {
+			t.Errorf("hold rule applied %d times", rule.Applied())
+		}
+		early := 0
+		for _, st := range states {
+			if strings.HasPrefix(st, "active/") {
+				continue
+			}
+			early++
+			if st != "queued/private A:hidden" && st != "saving/private A:hidden" {
+				t.Errorf("before active: %s; want private and hidden from project A", st)
+			}
+		}
+		if early == 0 {
+			t.Errorf("never saw the image before it was active: %v", states)
+		}
+		got, err := images.Get(context.Background(), a.Image, id).Extract()
+		if err != nil || got.Visibility != images.ImageVisibilityShared || got.Status != images.ImageStatusActive {
+			t.Errorf("project A sees the finished image as %+v, %v; want active and shared", got, err)
+		}
+	})
+}
+
+// projectOf is the project ID of a cloud's token.
+func projectOf(t *testing.T, c *cloud.Clients) string {
+	t.Helper()
+	r, ok := c.Provider.GetAuthResult().(tokens.CreateResult)
+	if !ok {
+		t.Fatalf("auth result %T", c.Provider.GetAuthResult())
+	}
+	p, err := r.ExtractProject()
+	if err != nil || p == nil {
+		t.Fatalf("project of the token: %v", err)
+	}
+	return p.ID
 }

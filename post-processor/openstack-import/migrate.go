@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -99,18 +98,10 @@ func (p *PostProcessor) passThrough(ctx context.Context, ui packersdk.Ui, source
 	// neither waits for the other's every round trip.
 	ahead := cloud.NewReadAhead(body, 1<<20, 32)
 	defer ahead.Close()
-	img, err := p.upload(ctx, ui, target, n, ahead, src.SizeBytes)
-	if err != nil {
-		return nil, err
-	}
-	// The target hashed what it stored; it must be what the source holds.
-	if err := sameHash(src, img); err != nil {
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		cloud.DeleteImage(dctx, target.Image, img.ID)
-		cancel()
-		return nil, err
-	}
-	return img, nil
+	// The target hashed what it stored; it must be what the source holds, before the image
+	// gets its visibility (a mismatch deletes it).
+	n.Verify = func(img *images.Image) error { return sameHash(src, img) }
+	return p.upload(ctx, ui, target, n, ahead, src.SizeBytes)
 }
 
 func sameHash(src, dst *images.Image) error {

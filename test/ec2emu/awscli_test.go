@@ -82,7 +82,7 @@ func TestAWSCLICrossCheck(t *testing.T) {
 		t.Fatalf("describe-instances: %v", di)
 	}
 	ci := ec2("create-image", "--instance-id", iid, "--name", "cli image", "--no-reboot",
-		"--tag-specifications", "ResourceType=image,Tags=[{Key=via,Value=cli}]")
+		"--tag-specifications", "ResourceType=image,Tags=[{Key=via,Value=cli}]", "ResourceType=snapshot,Tags=[{Key=chromogenic:build,Value=cli-1}]")
 	ami, _ := ci["ImageId"].(string)
 	if !strings.HasPrefix(ami, "ami-") {
 		t.Fatalf("create-image: %v", ci)
@@ -99,6 +99,14 @@ func TestAWSCLICrossCheck(t *testing.T) {
 		jsonPath(img, "Images", 0, "Name") != "cli image" || jsonPath(img, "Images", 0, "OwnerId") != srv.AccountID ||
 		jsonPath(img, "Images", 0, "VirtualizationType") != "hvm" || !strings.HasPrefix(snap, "snap-") {
 		t.Fatalf("describe-images: %v", img)
+	}
+
+	// The snapshot CreateImage made carries the snapshot TagSpecification, the image not.
+	if got := ec2("describe-snapshots", "--owner-ids", "self", "--filters", "Name=tag:chromogenic:build,Values=cli-1"); jsonPath(got, "Snapshots", 0, "SnapshotId") != snap || jsonPath(got, "Snapshots", 1) != nil {
+		t.Fatalf("describe-snapshots by the CreateImage snapshot tag: %v", got)
+	}
+	if got := ec2("describe-images", "--owners", "self", "--filters", "Name=tag:chromogenic:build,Values=cli-1"); jsonPath(got, "Images", 0) != nil {
+		t.Fatalf("the snapshot's tag is on an image: %v", got)
 	}
 
 	// describe-snapshots and create-tags: the tag is found by a filter on both resources.

@@ -135,6 +135,9 @@ func (s *Server) serveEC2(rc *reqCtx) {
 	s.st.tick()
 	out, ae := h(rc, p)
 	s.mu.Unlock()
+	if rc.applyAfterFault() {
+		return
+	}
 	if ae != nil {
 		rc.fail(ae)
 		return

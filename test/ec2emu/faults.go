@@ -16,7 +16,8 @@ import (
 // answer that error with Status (default 400, 503 for RequestLimitExceeded and SlowDown,
 // 500 for InternalError/InternalServerException); else, if CorruptData, serve the real
 // response with one byte of the payload flipped (EBS GetSnapshotBlock, S3 GetObject); else
-// just handle the request late.
+// just handle the request late. With AfterHandle (EC2 Query actions), the request is handled
+// first (its effects stay) and the fault replaces the answer: a response lost on the way back.
 type Fault struct {
 	Service        string // "ec2", "ebs", "s3" or "" for any
 	Action         string // EC2 Action, EBS/S3 operation name (e.g. "PutSnapshotBlock", "UploadPart") or ""
@@ -28,6 +29,7 @@ type Fault struct {
 	Status         int
 	Message        string
 	CorruptData    bool
+	AfterHandle    bool
 }
 
 type faultRule struct {
@@ -117,6 +119,25 @@ func (rc *reqCtx) applyFault() bool {
 		return false
 	}
 	rc.s.logf("%s %s: fault %+v", rc.service, rc.action, *f)
+	if f.AfterHandle && rc.service == "ec2" {
+		rc.afterFault = f
+		return false
+	}
+	return rc.runFault(f)
+}
+
+// applyAfterFault runs an AfterHandle fault once the request is handled. It reports whether
+// the fault answered (or cut) instead of the handler's answer.
+func (rc *reqCtx) applyAfterFault() bool {
+	f := rc.afterFault
+	if f == nil {
+		return false
+	}
+	rc.afterFault = nil
+	return rc.runFault(f)
+}
+
+func (rc *reqCtx) runFault(f *Fault) bool {
 	if f.Delay > 0 {
 		select {
 		case <-time.After(f.Delay):

@@ -387,3 +387,34 @@ func volumeFlow(t *testing.T, opts ec2emu.Options) {
 		t.Fatalf("tagging a missing image: %v", err)
 	}
 }
+
+// An AfterHandle fault loses the answer of a request that took effect: the CreateImage
+// retried by the SDK after the lost answer finds its name taken by the AMI the first one made,
+// which carries the TagSpecifications (image and snapshot) it was asked for.
+func TestFaultAfterHandle(t *testing.T) {
+	ctx := context.Background()
+	srv := ec2emu.Start(t, ec2emu.Options{ImageDelay: time.Hour})
+	c := newClients(srv)
+	iid, err := srv.AddInstance(ec2emu.Instance{Name: "vm", RootDisk: makeDisk(t, t.TempDir(), 1<<20, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.InjectFault(ec2emu.Fault{Service: "ec2", Action: "CreateImage", AfterHandle: true, Code: "InternalError"})
+	_, err = c.ec2.CreateImage(ctx, &ec2.CreateImageInput{InstanceId: aws.String(iid), Name: aws.String("lost"), NoReboot: aws.Bool(true),
+		TagSpecifications: []types.TagSpecification{
+			{ResourceType: types.ResourceTypeImage, Tags: []types.Tag{{Key: aws.String("b"), Value: aws.String("1")}}},
+			{ResourceType: types.ResourceTypeSnapshot, Tags: []types.Tag{{Key: aws.String("b"), Value: aws.String("1")}}},
+		}})
+	if apiCode(err) != "InvalidAMIName.Duplicate" || srv.CallCount("CreateImage") != 2 {
+		t.Fatalf("CreateImage after a lost answer: %v, %d calls", err, srv.CallCount("CreateImage"))
+	}
+	f := []types.Filter{{Name: aws.String("tag:b"), Values: []string{"1"}}}
+	imgs, err := c.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: f})
+	if err != nil || len(imgs.Images) != 1 || imgs.Images[0].State != types.ImageStatePending {
+		t.Fatalf("images made behind the lost answer: %+v %v", imgs, err)
+	}
+	snaps, err := c.ec2.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: f})
+	if err != nil || len(snaps.Snapshots) != 1 {
+		t.Fatalf("snapshots made behind the lost answer: %+v %v", snaps, err)
+	}
+}

@@ -25,6 +25,7 @@ type reqCtx struct {
 	status      int
 	code        string
 	corrupt     bool
+	afterFault  *Fault // an AfterHandle fault, applied once the request is handled
 	dropMidBody bool
 	dropped     bool
 	recorded    bool

@@ -16,6 +16,10 @@ variable "capture_method" {
 variable "ami_name" { type = string }
 variable "output_directory" { type = string }
 variable "marker" { type = string }
+variable "state_timeout" {
+  type    = string
+  default = "5m"
+}
 variable "command" {
   type    = string
   default = "true"
@@ -34,7 +38,7 @@ source "chromogenic-ec2" "acc" {
     chromogenic = "acc"
   }
   ebs_concurrency  = 8
-  state_timeout    = "5m"
+  state_timeout    = var.state_timeout
   output_directory = var.output_directory
   mount_path       = "${var.output_directory}/mnt"
 }

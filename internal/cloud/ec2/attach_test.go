@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"golang.org/x/sys/unix"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
@@ -181,9 +182,14 @@ func TestVolumeLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap, _, _ := RootSnapshot(im)
-	vol, err := CreateVolume(ctx, cl.EC2, snap, srv.Region+"a", map[string]string{"Name": "capture"})
+	vol, err := CreateVolume(ctx, cl.EC2, snap, srv.Region+"a", map[string]string{"Name": "capture"}, false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Tagged at creation: no CreateTags call, the tag is there while the volume is creating.
+	if v, err := GetVolume(ctx, cl.EC2, vol); err != nil || v.State != types.VolumeStateCreating || len(v.Tags) != 1 ||
+		aws.ToString(v.Tags[0].Key) != "Name" || aws.ToString(v.Tags[0].Value) != "capture" || srv.CallCount("CreateTags") != 0 {
+		t.Fatalf("new volume %+v, %v, %d CreateTags calls", v, err, srv.CallCount("CreateTags"))
 	}
 	if err := WaitVolume(ctx, cl.EC2, vol, "available", 10*time.Second, VolumeAvailable); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 
@@ -145,9 +146,17 @@ func TestCaptureRegisterAndDelete(t *testing.T) {
 	if err != nil || aws.ToString(inst.InstanceId) != iid {
 		t.Fatalf("FindInstance: %v %v", inst, err)
 	}
-	imgID, err := CreateImage(ctx, cl.EC2, iid, "cap", "", true)
+	imgID, err := CreateImage(ctx, cl.EC2, iid, "cap", "", true, map[string]string{"chromogenic:build": "b1", "team": "x"}, map[string]string{"chromogenic:build": "b1"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Tagged at creation: found by the tag while still pending.
+	timgs, tsnaps, err := FindTagged(ctx, cl.EC2, "chromogenic:build", "b1")
+	if err != nil || len(timgs) != 1 || aws.ToString(timgs[0].ImageId) != imgID || timgs[0].State != types.ImageStatePending || len(tsnaps) != 1 {
+		t.Fatalf("FindTagged right after CreateImage: %v %v %v", timgs, tsnaps, err)
+	}
+	if other, _, _ := FindTagged(ctx, cl.EC2, "chromogenic:build", "b2"); len(other) != 0 {
+		t.Fatalf("FindTagged b2 found %v", other)
 	}
 	im, err := WaitImage(ctx, cl.EC2, imgID, time.Minute)
 	if err != nil {
@@ -166,9 +175,14 @@ func TestCaptureRegisterAndDelete(t *testing.T) {
 	if got := readAll(t, out); !bytes.Equal(got[:len(want)], want) {
 		t.Fatal("captured bytes differ")
 	}
-	newID, err := RegisterImage(ctx, cl.EC2, NewImage{Name: "re-registered", SnapshotID: snap, BootMode: string(im.BootMode), ENA: aws.ToBool(im.EnaSupport)})
+	newID, err := RegisterImage(ctx, cl.EC2, NewImage{Name: "re-registered", SnapshotID: snap, BootMode: string(im.BootMode), ENA: aws.ToBool(im.EnaSupport),
+		Tags: map[string]string{"at": "registration"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Tagged at registration, while still pending.
+	if tagged, _, err := FindTagged(ctx, cl.EC2, "at", "registration"); err != nil || len(tagged) != 1 || aws.ToString(tagged[0].ImageId) != newID || tagged[0].State != types.ImageStatePending {
+		t.Fatalf("tagged at registration: %v %v", tagged, err)
 	}
 	reg, err := WaitImage(ctx, cl.EC2, newID, time.Minute)
 	if err != nil || reg.BootMode != "uefi" || !aws.ToBool(reg.EnaSupport) {

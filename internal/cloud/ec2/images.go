@@ -139,17 +139,54 @@ func Snapshots(im *types.Image) []string {
 }
 
 // CreateImage captures an instance (CreateImage). The instance is rebooted first unless
-// noReboot.
-func CreateImage(ctx context.Context, c *sdkec2.Client, instanceID, name, description string, noReboot bool) (string, error) {
+// noReboot. The new image gets imageTags and the snapshots it makes get snapshotTags at
+// creation (TagSpecifications): with a tag unique to the build, what an interrupted build or
+// a lost answer left behind can be found and deleted. Eucalyptus (EC2 API 2016-09-15) knows no
+// TagSpecifications: pass no tags there.
+func CreateImage(ctx context.Context, c *sdkec2.Client, instanceID, name, description string, noReboot bool, imageTags, snapshotTags map[string]string) (string, error) {
 	in := &sdkec2.CreateImageInput{InstanceId: aws.String(instanceID), Name: aws.String(name), NoReboot: aws.Bool(noReboot)}
 	if description != "" {
 		in.Description = aws.String(description)
 	}
+	in.TagSpecifications = append(tagSpec(types.ResourceTypeImage, imageTags), tagSpec(types.ResourceTypeSnapshot, snapshotTags)...)
 	out, err := c.CreateImage(ctx, in)
 	if err != nil {
 		return "", fmt.Errorf("CreateImage of %s: %w", instanceID, err)
 	}
 	return aws.ToString(out.ImageId), nil
+}
+
+// tagSpec is a TagSpecification of tags for one resource type, or none without tags.
+func tagSpec(rt types.ResourceType, tags map[string]string) []types.TagSpecification {
+	if len(tags) == 0 {
+		return nil
+	}
+	ts := types.TagSpecification{ResourceType: rt}
+	for _, k := range sortedKeys(tags) {
+		ts.Tags = append(ts.Tags, types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	return []types.TagSpecification{ts}
+}
+
+// FindTagged lists this account's images and snapshots that carry the tag key=value.
+func FindTagged(ctx context.Context, c *sdkec2.Client, key, value string) ([]types.Image, []string, error) {
+	filter := []types.Filter{{Name: aws.String("tag:" + key), Values: []string{value}}}
+	imgs, err := c.DescribeImages(ctx, &sdkec2.DescribeImagesInput{Owners: []string{"self"}, Filters: filter})
+	if err != nil {
+		return nil, nil, fmt.Errorf("DescribeImages tagged %s=%s: %w", key, value, err)
+	}
+	var snaps []string
+	p := sdkec2.NewDescribeSnapshotsPaginator(c, &sdkec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}, Filters: filter})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("DescribeSnapshots tagged %s=%s: %w", key, value, err)
+		}
+		for _, sn := range out.Snapshots {
+			snaps = append(snaps, aws.ToString(sn.SnapshotId))
+		}
+	}
+	return imgs.Images, snaps, nil
 }
 
 // WaitPoll sets the waits' first and longest polling delays; tests lower them.
@@ -194,8 +231,11 @@ type NewImage struct {
 	SriovNetSupport string
 	ImdsSupport     string
 	TpmSupport      string
-	// Minimal sends only what EC2 API 2016-09-15 knows (Eucalyptus): no boot mode, ENA, IMDS
-	// or TPM settings.
+	// Tags are set at registration (TagSpecifications), except with Minimal: then the
+	// caller tags the image with CreateTags.
+	Tags map[string]string
+	// Minimal sends only what EC2 API 2016-09-15 knows (Eucalyptus): no boot mode, ENA, IMDS,
+	// TPM settings or tags.
 	Minimal bool
 }
 
@@ -241,6 +281,7 @@ func RegisterImage(ctx context.Context, c *sdkec2.Client, n NewImage) (string, e
 		if n.TpmSupport != "" {
 			in.TpmSupport = types.TpmSupportValues(n.TpmSupport)
 		}
+		in.TagSpecifications = tagSpec(types.ResourceTypeImage, n.Tags)
 	}
 	out, err := c.RegisterImage(ctx, in)
 	if err != nil {

@@ -12,14 +12,22 @@ import (
 )
 
 // CreateVolume creates a volume from a snapshot in a zone (of the snapshot's size, of the
-// cloud's default type) and tags it with a separate CreateTags call, which every EC2 API
-// version knows. A volume whose tagging fails is deleted.
-func CreateVolume(ctx context.Context, c *sdkec2.Client, snapshot, zone string, tags map[string]string) (string, error) {
-	out, err := c.CreateVolume(ctx, &sdkec2.CreateVolumeInput{SnapshotId: aws.String(snapshot), AvailabilityZone: aws.String(zone)})
+// cloud's default type) tagged at creation (TagSpecifications). With separateTags (Eucalyptus:
+// EC2 API 2016-09-15 has no TagSpecifications) the tags are set with a separate CreateTags call
+// instead, and a volume whose tagging fails is deleted.
+func CreateVolume(ctx context.Context, c *sdkec2.Client, snapshot, zone string, tags map[string]string, separateTags bool) (string, error) {
+	in := &sdkec2.CreateVolumeInput{SnapshotId: aws.String(snapshot), AvailabilityZone: aws.String(zone)}
+	if !separateTags {
+		in.TagSpecifications = tagSpec(types.ResourceTypeVolume, tags)
+	}
+	out, err := c.CreateVolume(ctx, in)
 	if err != nil {
 		return "", fmt.Errorf("CreateVolume from %s in %s: %w", snapshot, zone, err)
 	}
 	id := aws.ToString(out.VolumeId)
+	if !separateTags {
+		return id, nil
+	}
 	if err := CreateTags(ctx, c, tags, id); err != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()

@@ -202,6 +202,9 @@ type NewImage struct {
 	MinDisk, MinRAM int
 	Properties      map[string]string
 	Members         []string
+	// Verify, if set, checks the image once it is active (its hash against the source's,
+	// say), before it gets its visibility and members; an error deletes it.
+	Verify func(*images.Image) error
 }
 
 // Upload creates an image, streams data into it and waits until it is active. On any
@@ -218,23 +221,26 @@ func Upload(ctx context.Context, c *gophercloud.ServiceClient, n NewImage, data 
 	})
 }
 
-// createAndFill creates the image record of n, has fill bring its data in until it is active,
-// then shares it with n's members. On any failure the image is deleted, so no half-made image
-// is left behind: the ID is chosen here, so that an image whose creation was answered by an
-// error (a 5xx after Glance registered it, a dropped connection) can still be found and
+// createAndFill creates the image record of n, private, has fill bring its data in until it
+// is active, has n.Verify check it, and only then gives it n's visibility and shares it with
+// n's members: an image that is still queued, saving or importing, or that fails its check,
+// was never visible to another project. On any failure the image is deleted, so no half-made
+// image is left behind: the ID is chosen here, so that an image whose creation was answered
+// by an error (a 5xx after Glance registered it, a dropped connection) can still be found and
 // deleted.
 func createAndFill(ctx context.Context, c *gophercloud.ServiceClient, n NewImage, status func(string), fill func(id string) (*images.Image, error)) (img *images.Image, err error) {
-	vis := images.ImageVisibility(n.Visibility)
-	if vis == "" {
-		vis = images.ImageVisibilityPrivate
+	want := images.ImageVisibility(n.Visibility)
+	if want == "" {
+		want = images.ImageVisibilityPrivate
 	}
+	private := images.ImageVisibilityPrivate
 	cf := n.ContainerFormat
 	if cf == "" {
 		cf = "bare"
 	}
 	id := newImageID()
 	created, err := images.Create(ctx, c, images.CreateOpts{
-		ID: id, Name: n.Name, DiskFormat: n.DiskFormat, ContainerFormat: cf, Visibility: &vis,
+		ID: id, Name: n.Name, DiskFormat: n.DiskFormat, ContainerFormat: cf, Visibility: &private,
 		Tags: n.Tags, MinDisk: n.MinDisk, MinRAM: n.MinRAM, Properties: n.Properties,
 	}).Extract()
 	if err != nil {
@@ -257,7 +263,29 @@ func createAndFill(ctx context.Context, c *gophercloud.ServiceClient, n NewImage
 	if img, err = fill(created.ID); err != nil {
 		return nil, err
 	}
-	for _, m := range n.Members {
+	if n.Verify != nil {
+		if err = n.Verify(img); err != nil {
+			return nil, err
+		}
+	}
+	return Publish(ctx, c, img, string(want), n.Members, status)
+}
+
+// Publish gives an active image its visibility, then shares it with members (Glance takes
+// members only on a shared image). It is the last step of making an image: nothing is
+// visible to another project before.
+func Publish(ctx context.Context, c *gophercloud.ServiceClient, img *images.Image, visibility string, shareWith []string, status func(string)) (*images.Image, error) {
+	if visibility != "" && images.ImageVisibility(visibility) != img.Visibility {
+		if status != nil {
+			status("active; setting visibility " + visibility)
+		}
+		up, err := images.Update(ctx, c, img.ID, images.UpdateOpts{images.UpdateVisibility{Visibility: images.ImageVisibility(visibility)}}).Extract()
+		if err != nil {
+			return nil, fmt.Errorf("set visibility %s on image %s (%s): %w", visibility, img.ID, img.Name, err)
+		}
+		img = up
+	}
+	for _, m := range shareWith {
 		if _, err := members.Create(ctx, c, img.ID, m).Extract(); err != nil {
 			return nil, fmt.Errorf("share image %s with %s: %w", img.ID, m, err)
 		}
@@ -286,12 +314,10 @@ func InheritProperties(src *images.Image, extra map[string]string) map[string]st
 	return out
 }
 
-// UpdateImage applies visibility, tags and properties to an existing image (a snapshot).
-func UpdateImage(ctx context.Context, c *gophercloud.ServiceClient, id, visibility string, tags []string, props map[string]string) error {
+// UpdateImage applies tags and properties to an existing image (a snapshot); Publish gives
+// it its visibility.
+func UpdateImage(ctx context.Context, c *gophercloud.ServiceClient, id string, tags []string, props map[string]string) error {
 	var ops images.UpdateOpts
-	if visibility != "" {
-		ops = append(ops, images.UpdateVisibility{Visibility: images.ImageVisibility(visibility)})
-	}
 	if len(tags) > 0 {
 		ops = append(ops, images.ReplaceImageTags{NewTags: tags})
 	}
