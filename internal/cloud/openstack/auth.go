@@ -407,7 +407,9 @@ func Connect(ctx context.Context, a Auth) (*Clients, error) {
 // (the original error stays wrapped). Other errors are returned as they are.
 func KeystoneError(err error) error {
 	var ue gophercloud.ErrUnexpectedResponseCode
-	if !errors.As(err, &ue) {
+	if pue := (*gophercloud.ErrUnexpectedResponseCode)(nil); errors.As(err, &pue) && pue != nil {
+		ue = *pue
+	} else if !errors.As(err, &ue) {
 		return err
 	}
 	var body struct {

@@ -305,3 +305,20 @@ func TestKeystoneErrorShown(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// A certificate the client does not trust fails at once with the certificate error, never
+// retried as if the network were down.
+func TestCertificateErrorNotRetried(t *testing.T) {
+	clearEnv(t)
+	ks := httptest.NewTLSServer(http.NotFoundHandler())
+	defer ks.Close()
+	setEnv(t, "OS_AUTH_URL", ks.URL+"/v3", "OS_USERNAME", "u", "OS_PASSWORD", "pw")
+	start := time.Now()
+	_, err := Connect(t.Context(), Auth{})
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("want a certificate error, got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("retried for %s", d)
+	}
+}
