@@ -256,8 +256,8 @@ func merge(layers ...clouds.Cloud) clouds.Cloud {
 // Resolve merges the layers into one cloud, as the openstack client does: explicit settings,
 // then the clouds.yaml entry (Cloud or $OS_CLOUD), then the OS_* environment variables. It
 // then keeps only what the authentication method uses: a token, an application credential
-// or a password (the auth type says which; without one, the first that is set, in that
-// order, with a password before the others when both are there).
+// or a password. The auth type says which; without one, the kind of credential of the first
+// layer that holds one (a password before a token before an application credential).
 func (a Auth) Resolve() (clouds.Cloud, error) {
 	layers := []clouds.Cloud{a.explicit()}
 	name := a.Cloud
@@ -276,6 +276,15 @@ func (a Auth) Resolve() (clouds.Cloud, error) {
 	layers = append(layers, EnvCloud())
 	c := merge(layers...)
 	ai := c.AuthInfo
+	// Without an auth type, the first layer holding a credential says which kind is used: an
+	// application credential in clouds.yaml is not overridden by a leftover OS_PASSWORD.
+	credLayer := clouds.AuthInfo{}
+	for _, l := range layers {
+		if l.AuthInfo != nil && (l.AuthInfo.Password != "" || l.AuthInfo.Token != "" || l.AuthInfo.ApplicationCredentialSecret != "") {
+			credLayer = *l.AuthInfo
+			break
+		}
+	}
 	if ai.AuthURL == "" {
 		return c, errors.New("no OpenStack credentials (no auth URL): set cloud (a clouds.yaml entry) or OS_CLOUD, or identity_endpoint or OS_AUTH_URL with credentials")
 	}
@@ -283,9 +292,9 @@ func (a Auth) Resolve() (clouds.Cloud, error) {
 	switch method {
 	case "":
 		switch {
-		case ai.Password != "" || ai.Token == "" && ai.ApplicationCredentialSecret == "":
+		case credLayer.Password != "" || credLayer.Token == "" && credLayer.ApplicationCredentialSecret == "":
 			method = "password"
-		case ai.Token != "":
+		case credLayer.Token != "":
 			method = "token"
 		default:
 			method = "applicationcredential"

@@ -268,6 +268,20 @@ func TestPrecedence(t *testing.T) {
 	if ao, _ = options(t, Auth{}); ao.Password != "secure-pw" {
 		t.Errorf("secure.yaml: password %q", ao.Password)
 	}
+	// An application credential of the entry wins over the password of a leftover openrc.
+	os.Remove(filepath.Join(dir, "secure.yaml"))
+	os.WriteFile(clouds, []byte(`clouds:
+  app:
+    auth_type: ""
+    auth:
+      auth_url: http://yaml:5000/v3
+      application_credential_id: ac-yaml
+      application_credential_secret: s
+`), 0o600)
+	t.Setenv("OS_CLOUD", "app")
+	if ao, _ = options(t, Auth{}); ao.ApplicationCredentialID != "ac-yaml" || ao.Password != "" || ao.Username != "" || ao.Scope != nil {
+		t.Errorf("application credential of clouds.yaml: %+v", ao)
+	}
 	// An unknown entry says which file was read.
 	t.Setenv("OS_CLOUD", "nope")
 	if _, _, _, err := (Auth{}).Options(); err == nil || !strings.Contains(err.Error(), `no cloud "nope" in `+clouds) {
