@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 )
 
@@ -218,6 +221,31 @@ func TestEucalyptusBlockDecides(t *testing.T) {
 		}
 		if want := map[bool]string{true: "standard", false: "gp3"}[block]; c.VolumeType != want {
 			t.Errorf("block %v: volume_type %q, want %q", block, c.VolumeType, want)
+		}
+	}
+}
+
+// In HCL2 (the cty value packer hands the plugin), an empty `eucalyptus {}` block is
+// Eucalyptus and no block is not.
+func TestEucalyptusBlockInHCL(t *testing.T) {
+	for src, want := range map[string]bool{
+		"source_ami = \"emi-1\"\nskip_register = true\ncustom_endpoint_ec2 = \"https://gw.example.org/euca\"\neucalyptus {}\n": true,
+		"source_ami = \"emi-1\"\nskip_register = true\ncustom_endpoint_ec2 = \"https://gw.example.org/euca\"\n":                false,
+	} {
+		f, diags := hclparse.NewParser().ParseHCL([]byte(src), "t.pkr.hcl")
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		var c Config
+		v, diags := hcldec.Decode(f.Body, hcldec.ObjectSpec(c.FlatMapstructure().HCL2Spec()), nil)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if err := c.Prepare(v); err != nil {
+			t.Fatal(err)
+		}
+		if c.IsEucalyptus() != want {
+			t.Errorf("%q: IsEucalyptus %v", src, c.IsEucalyptus())
 		}
 	}
 }
