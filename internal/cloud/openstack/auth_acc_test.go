@@ -112,6 +112,7 @@ func TestAccOpenrcWrongPassword(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "The request you have made requires authentication") {
 		t.Fatalf("want Keystone's 401 message, got %v", err)
 	}
+	t.Log(err)
 }
 
 // OS_CACERT against Keystone behind TLS (an in-process reverse proxy with a certificate of
@@ -136,6 +137,7 @@ func TestAccOpenrcCACert(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("without OS_CACERT: want a certificate error, got %v", err)
 	}
+	t.Log(err)
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("a certificate error was retried for %s", d)
 	}
