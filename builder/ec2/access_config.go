@@ -4,6 +4,7 @@
 package ec2
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -34,13 +35,17 @@ type AccessConfig struct {
 	// The region. Defaults to `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile's region.
 	// Any name works for clouds that ignore it (Eucalyptus).
 	Region string `mapstructure:"region" required:"false"`
-	// A custom EC2 endpoint, such as `https://clc.example.org:8773/services/compute`
-	// (Eucalyptus) or a VPC endpoint.
+	// A custom EC2 endpoint, such as a VPC endpoint, or the compute endpoint of a Eucalyptus
+	// cloud controller (`https://clc.example.org:8773/services/compute`, or whatever URL a
+	// proxy or the cloud's DNS names give it). It is the `eucalyptus` block, not the shape of
+	// this URL, that makes a build go the Eucalyptus way; an endpoint ending in
+	// `/services/compute` without that block (and without `custom_endpoint_ebs`) is an error.
 	CustomEndpointEC2 string `mapstructure:"custom_endpoint_ec2" required:"false"`
 	// A custom endpoint of the EBS direct APIs.
 	CustomEndpointEBS string `mapstructure:"custom_endpoint_ebs" required:"false"`
 	// A custom S3 endpoint (path-style addressing is used), such as
-	// `https://clc.example.org:8773/services/objectstorage`.
+	// `https://clc.example.org:8773/services/objectstorage`. S3 carries Eucalyptus bundles
+	// and import parts only: it needs a `eucalyptus` block.
 	CustomEndpointS3 string `mapstructure:"custom_endpoint_s3" required:"false"`
 	// How S3 requests are signed: `v4` (the default) or `v2`, for the object storage of
 	// Eucalyptus before 4.4, which accepts only signature version 2. `v2` needs
@@ -87,19 +92,42 @@ func (c *AccessConfig) Prepare() []error {
 	return errs
 }
 
-// IsEucalyptus tells whether the cloud is a Eucalyptus cloud controller without the EBS
-// direct APIs: images then move as instance-store bundles or through ImportVolume.
-func (c *AccessConfig) IsEucalyptus() bool {
-	return cloud.IsEucalyptusEndpoint(c.CustomEndpointEC2) && c.CustomEndpointEBS == ""
+// PrepareCloud checks the endpoints against the cloud the template chose: eucalyptus is true
+// when the template has a `eucalyptus` block, which alone makes the cloud Eucalyptus. The
+// endpoints never decide it silently: one that contradicts the choice is an error naming the
+// field.
+func (c *AccessConfig) PrepareCloud(eucalyptus bool) []error {
+	var errs []error
+	if eucalyptus {
+		if c.CustomEndpointEC2 == "" {
+			errs = append(errs, errors.New("custom_endpoint_ec2 is required with a eucalyptus block: the cloud controller's compute endpoint, such as https://clc.example.org:8773/services/compute"))
+		}
+		if c.CustomEndpointEBS != "" {
+			errs = append(errs, errors.New("custom_endpoint_ebs: Eucalyptus has no EBS direct API; remove it, or the eucalyptus block if this cloud is AWS-compatible"))
+		}
+		return errs
+	}
+	if cloud.IsEucalyptusEndpoint(c.CustomEndpointEC2) && c.CustomEndpointEBS == "" {
+		errs = append(errs, fmt.Errorf("custom_endpoint_ec2 %q is a Eucalyptus cloud controller: add a eucalyptus block (keys, bucket), or set custom_endpoint_ebs if this cloud has the EBS direct API", c.CustomEndpointEC2))
+	}
+	// S3 carries Eucalyptus bundles and import parts only.
+	if c.CustomEndpointS3 != "" {
+		errs = append(errs, errors.New("custom_endpoint_s3 is used by Eucalyptus builds only (bundles, ImportVolume parts): add a eucalyptus block or remove it"))
+	}
+	if c.S3SignatureVersion == "v2" {
+		errs = append(errs, errors.New(`s3_signature_version "v2" is for Eucalyptus object storage before 4.4: add a eucalyptus block or remove it`))
+	}
+	return errs
 }
 
-// Access is the adapter's form of the settings.
-func (c *AccessConfig) Access(connections int) cloud.Access {
+// Access is the adapter's form of the settings; eucalyptus says the cloud is Eucalyptus (no
+// EBS direct API).
+func (c *AccessConfig) Access(connections int, eucalyptus bool) cloud.Access {
 	return cloud.Access{
 		AccessKey: c.AccessKey, SecretKey: c.SecretKey, Token: c.Token, Profile: c.Profile,
 		SharedCredentialsFile: c.SharedCredentialsFile, SharedConfigFile: c.SharedConfigFile,
 		Region: c.Region, EC2Endpoint: c.CustomEndpointEC2, EBSEndpoint: c.CustomEndpointEBS,
 		S3Endpoint: c.CustomEndpointS3, Insecure: c.InsecureSkipTLSVerify, MaxRetries: c.MaxRetries,
-		Connections: connections, S3SigV2: c.S3SignatureVersion == "v2",
+		Connections: connections, S3SigV2: c.S3SignatureVersion == "v2", Eucalyptus: eucalyptus,
 	}
 }

@@ -202,7 +202,7 @@ func TestAccEC2CompleteSnapshotChecksumFails(t *testing.T) {
 }
 
 // Against a Eucalyptus cloud controller without the eucalyptus block the build fails at once,
-// saying what is missing.
+// saying what is missing: the cloud is never guessed from the endpoint.
 func TestAccEC2EucalyptusFailsEarly(t *testing.T) {
 	env := packertest.Setup(t)
 	srv := emulator(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus})
@@ -210,7 +210,7 @@ func TestAccEC2EucalyptusFailsEarly(t *testing.T) {
 	res := env.Build(t, dir, buildTemplate, 2*time.Minute, "-var", "region="+srv.Region, "-var", "ec2_endpoint="+srv.EC2Endpoint,
 		"-var", "ebs_endpoint=", "-var", "output_directory="+filepath.Join(dir, "out"), "-var", "instance_id=i-12345678",
 		"-var", "ami_name=euca-acc", "-var", "marker=x")
-	if res.Err == nil || !strings.Contains(res.Output, "eucalyptus.bucket is required") || !strings.Contains(res.Output, "eucalyptus.user_private_key_file") {
+	if res.Err == nil || !strings.Contains(res.Output, "is a Eucalyptus cloud controller: add a eucalyptus block") {
 		t.Fatalf("want an early, clear failure: %v\n%s", res.Err, res.Output)
 	}
 	if n := len(srv.Calls()); n != 0 {

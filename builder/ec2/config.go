@@ -44,9 +44,10 @@ type Config struct {
 	SourceAMIFilter AMIFilter `mapstructure:"source_ami_filter" required:"false"`
 
 	RegisterConfig `mapstructure:",squash"`
-	// Eucalyptus settings (keys, bucket, how to register), required when
-	// `custom_endpoint_ec2` is a Eucalyptus cloud controller.
-	Eucalyptus EucalyptusConfig `mapstructure:"eucalyptus" required:"false"`
+	// The cloud is Eucalyptus: this block (even empty) makes the build go the Eucalyptus
+	// way, whatever the shape of `custom_endpoint_ec2` (which it requires); without it the
+	// cloud is AWS or AWS-compatible. It holds the keys, the bucket and how to register.
+	Eucalyptus *EucalyptusConfig `mapstructure:"eucalyptus" required:"false"`
 
 	// How the source's root disk is brought home:
 	//
@@ -128,7 +129,8 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	}
 	var errs *packersdk.MultiError
 	errs = packersdk.MultiErrorAppend(errs, c.AccessConfig.Prepare()...)
-	euca := c.AccessConfig.IsEucalyptus()
+	euca := c.IsEucalyptus()
+	errs = packersdk.MultiErrorAppend(errs, c.AccessConfig.PrepareCloud(euca)...)
 	instance := c.InstanceID != "" || len(c.InstanceFilter) > 0
 	sources := 0
 	for _, set := range []bool{c.InstanceID != "", len(c.InstanceFilter) > 0, c.SourceAMI != "", !c.SourceAMIFilter.empty()} {
@@ -185,6 +187,11 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	}
 	return nil
 }
+
+// IsEucalyptus tells whether the template chose Eucalyptus (a `eucalyptus` block): images
+// then move as instance-store bundles, through attached volumes or ImportVolume, never
+// through the EBS direct API.
+func (c *Config) IsEucalyptus() bool { return c.Eucalyptus != nil }
 
 func buildName(c *Config) string {
 	if c.PackerBuildName != "" {

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 )
 
@@ -83,7 +86,20 @@ func TestPrepareErrorsNameTheField(t *testing.T) {
 		{base(), "exactly one of instance_id"},
 		{base("instance_id", "i-1", "s3_signature_version", "v3"), `s3_signature_version "v3": want v4 or v2`},
 		{base("instance_id", "i-1", "s3_signature_version", "v2"), "s3_signature_version v2 is for Eucalyptus object storage before 4.4: set custom_endpoint_s3"},
-		{base("instance_id", "i-1", "s3_signature_version", "v2", "custom_endpoint_s3", "http://clc.example:8773/services/objectstorage"), ""},
+		{base("instance_id", "i-1", "s3_signature_version", "v2", "custom_endpoint_s3", "http://clc.example:8773/services/objectstorage",
+			"custom_endpoint_ec2", euca, "eucalyptus", eucaBlock()), ""},
+		// Options of one side used on the other name their field.
+		{base("instance_id", "i-1", "s3_signature_version", "v2", "custom_endpoint_s3", "http://clc.example:8773/services/objectstorage"), `s3_signature_version "v2" is for Eucalyptus object storage before 4.4: add a eucalyptus block`},
+		{base("instance_id", "i-1", "custom_endpoint_s3", "http://clc.example:8773/services/objectstorage"), "custom_endpoint_s3 is used by Eucalyptus builds only"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "ebs_concurrency", 8), "ebs_concurrency is for the EBS direct API"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "imds_support", "v2.0"), "imds_support is not supported by Eucalyptus"},
+		// A eucalyptus block means Eucalyptus; the endpoints must not contradict it.
+		{base("instance_id", "i-1", "eucalyptus", eucaBlock()), "custom_endpoint_ec2 is required with a eucalyptus block"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "custom_endpoint_ebs", "http://ebs.example", "eucalyptus", eucaBlock()), "custom_endpoint_ebs: Eucalyptus has no EBS direct API"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", "https://gw.example.org/euca-compute", "eucalyptus", eucaBlock()), ""},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", "https://gw.example.org/euca-compute", "eucalyptus", map[string]interface{}{}, "skip_register", true), ""},
+		// An AWS-compatible cloud with a Eucalyptus-shaped path and the EBS direct API.
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "custom_endpoint_ebs", "http://ebs.example"), ""},
 		{base("instance_id", "i-1", "source_ami", "ami-1"), "exactly one of instance_id"},
 		{base("source_ami_filter", map[string]interface{}{"filters": map[string]string{"name": "x"}}), "source_ami_filter.owners is required"},
 		{base("source_ami", "ami-1", "no_reboot", true), "no_reboot applies"},
@@ -98,7 +114,7 @@ func TestPrepareErrorsNameTheField(t *testing.T) {
 		{base("instance_id", "i-1", "shared_credentials_file", "/nonexistent/creds"), "shared_credentials_file"},
 		{base("instance_id", "i-1", "max_retries", -1), "max_retries"},
 		{base("instance_id", "i-1", "root_partition", -2), "root_partition"},
-		{base("instance_id", "i-1", "custom_endpoint_ec2", euca), "eucalyptus.bucket is required"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca), `custom_endpoint_ec2 "http://clc.example:8773/services/compute" is a Eucalyptus cloud controller: add a eucalyptus block`},
 		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock()), ""},
 		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("user_private_key_file", "")), "eucalyptus.user_private_key_file is required"},
 		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock("cloud_cert_file", "")), ""},
@@ -121,10 +137,10 @@ func TestPrepareErrorsNameTheField(t *testing.T) {
 		{base("instance_id", "i-1", "capture_method", "attach", "device_path", "xvdf"), `device_path "xvdf"`},
 		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "capture_method", "ebs-direct"), "Eucalyptus has no EBS direct API"},
 		// EBS-backed Eucalyptus sources (attach, the default there) need no keys to be read.
-		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "skip_register", true), ""},
-		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "skip_register", true, "device_path", "/dev/sdg"), ""},
-		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "skip_register", true, "capture_method", "bundle"), "eucalyptus.bucket is required"},
-		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "skip_register", true, "capture_method", "bundle"), "eucalyptus.user_private_key_file (or cloud_private_key_file) is required"},
+		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "eucalyptus", map[string]interface{}{}, "skip_register", true), ""},
+		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "eucalyptus", map[string]interface{}{}, "skip_register", true, "device_path", "/dev/sdg"), ""},
+		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "eucalyptus", map[string]interface{}{}, "skip_register", true, "capture_method", "bundle"), "eucalyptus.bucket is required"},
+		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "eucalyptus", map[string]interface{}{}, "skip_register", true, "capture_method", "bundle"), "eucalyptus.user_private_key_file (or cloud_private_key_file) is required"},
 	}
 	for _, tc := range cases {
 		var c Config
@@ -149,7 +165,7 @@ func TestPrepareErrorsNameTheField(t *testing.T) {
 // one that cannot read the source is an error saying what would.
 func TestCaptureMethodResolution(t *testing.T) {
 	keys := eucaKeys(t)
-	euca := map[string]interface{}{"custom_endpoint_ec2": "http://clc:8773/services/compute"}
+	euca := map[string]interface{}{"custom_endpoint_ec2": "http://clc:8773/services/compute", "eucalyptus": map[string]interface{}{}}
 	withKeys := map[string]interface{}{"user_private_key_file": keys.userKey, "bucket": "b"}
 	cases := []struct {
 		cfg           map[string]interface{}
@@ -162,7 +178,10 @@ func TestCaptureMethodResolution(t *testing.T) {
 		{euca, false, CaptureAttach, ""},
 		{euca, true, "", "eucalyptus.bucket is required"},
 		{map[string]interface{}{"eucalyptus": withKeys}, true, CaptureBundle, ""},
-		{map[string]interface{}{"capture_method": "attach", "custom_endpoint_ec2": euca["custom_endpoint_ec2"]}, true, "", `capture_method "attach" needs an EBS root snapshot`},
+		{map[string]interface{}{"capture_method": "attach", "eucalyptus": map[string]interface{}{}}, true, "", `capture_method "attach" needs an EBS root snapshot`},
+		// A proxy URL that does not look like a cloud controller: the block decides.
+		{map[string]interface{}{"custom_endpoint_ec2": "https://gw.example.org/euca-compute", "eucalyptus": map[string]interface{}{}}, false, CaptureAttach, ""},
+		{map[string]interface{}{"custom_endpoint_ec2": "https://gw.example.org/euca-compute"}, false, CaptureEBSDirect, ""},
 		{map[string]interface{}{"capture_method": "bundle", "eucalyptus": withKeys}, false, "", `capture_method "bundle" is for instance-store sources`},
 	}
 	for i, tc := range cases {
@@ -170,7 +189,7 @@ func TestCaptureMethodResolution(t *testing.T) {
 		for k, v := range tc.cfg {
 			raw[k] = v
 		}
-		if tc.cfg["eucalyptus"] != nil || tc.cfg["capture_method"] == "bundle" {
+		if _, ok := raw["custom_endpoint_ec2"]; !ok && (tc.cfg["eucalyptus"] != nil || tc.cfg["capture_method"] == "bundle") {
 			raw["custom_endpoint_ec2"] = euca["custom_endpoint_ec2"]
 		}
 		var c Config
@@ -180,6 +199,53 @@ func TestCaptureMethodResolution(t *testing.T) {
 		got, err := (&StepSource{Config: &c}).method(tc.instanceStore)
 		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("case %d %v (instance-store %v): %q, %v; want %q, %q", i, tc.cfg, tc.instanceStore, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// A eucalyptus block makes the cloud Eucalyptus whatever the endpoint's URL (a proxy here);
+// without it the same URL is an AWS-compatible cloud with the EBS direct API.
+func TestEucalyptusBlockDecides(t *testing.T) {
+	proxy := "https://gw.example.org/euca-compute"
+	for _, block := range []bool{true, false} {
+		raw := map[string]interface{}{"source_ami": "emi-1", "skip_register": true, "custom_endpoint_ec2": proxy}
+		if block {
+			raw["eucalyptus"] = map[string]interface{}{}
+		}
+		var c Config
+		if err := c.Prepare(raw); err != nil {
+			t.Fatal(err)
+		}
+		if c.IsEucalyptus() != block || c.Access(8, c.IsEucalyptus()).Eucalyptus != block {
+			t.Errorf("block %v: IsEucalyptus %v", block, c.IsEucalyptus())
+		}
+		if want := map[bool]string{true: "standard", false: "gp3"}[block]; c.VolumeType != want {
+			t.Errorf("block %v: volume_type %q, want %q", block, c.VolumeType, want)
+		}
+	}
+}
+
+// In HCL2 (the cty value packer hands the plugin), an empty `eucalyptus {}` block is
+// Eucalyptus and no block is not.
+func TestEucalyptusBlockInHCL(t *testing.T) {
+	for src, want := range map[string]bool{
+		"source_ami = \"emi-1\"\nskip_register = true\ncustom_endpoint_ec2 = \"https://gw.example.org/euca\"\neucalyptus {}\n": true,
+		"source_ami = \"emi-1\"\nskip_register = true\ncustom_endpoint_ec2 = \"https://gw.example.org/euca\"\n":                false,
+	} {
+		f, diags := hclparse.NewParser().ParseHCL([]byte(src), "t.pkr.hcl")
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		var c Config
+		v, diags := hcldec.Decode(f.Body, hcldec.ObjectSpec(c.FlatMapstructure().HCL2Spec()), nil)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if err := c.Prepare(v); err != nil {
+			t.Fatal(err)
+		}
+		if c.IsEucalyptus() != want {
+			t.Errorf("%q: IsEucalyptus %v", src, c.IsEucalyptus())
 		}
 	}
 }

@@ -89,6 +89,9 @@ func (r *RegisterConfig) Prepare(register, eucalyptus bool) []error {
 	if r.SnapshotTags == nil {
 		r.SnapshotTags = r.Tags
 	}
+	if eucalyptus && r.EBSConcurrency != 0 {
+		errs = append(errs, errors.New("ebs_concurrency is for the EBS direct API, which Eucalyptus does not have"))
+	}
 	if r.EBSConcurrency == 0 {
 		r.EBSConcurrency = 16
 	} else if r.EBSConcurrency < 1 || r.EBSConcurrency > 1000 {
@@ -103,9 +106,8 @@ func (r *RegisterConfig) Prepare(register, eucalyptus bool) []error {
 }
 
 // EucalyptusConfig holds what the Eucalyptus paths need: the keys bundles are opened, signed
-// and encrypted with, and where bundles and import parts are stored. It is required (as a
-// `eucalyptus { ... }` block) when `custom_endpoint_ec2` is a Eucalyptus cloud controller
-// (…/services/compute) and no `custom_endpoint_ebs` is set.
+// and encrypted with, and where bundles and import parts are stored. The `eucalyptus { ... }`
+// block is what makes a build or an import go the Eucalyptus way.
 type EucalyptusConfig struct {
 	// The user's private key (PEM, euca2ools' `EC2_PRIVATE_KEY`): opens bundles made for the
 	// user (BundleInstance, euca-bundle-image) and signs new bundles.

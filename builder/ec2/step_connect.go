@@ -22,7 +22,7 @@ func (s *StepConnect) Run(ctx context.Context, state multistep.StateBag) multist
 	ui := state.Get("ui").(packersdk.Ui)
 	c := s.Config
 	ui.Say("Connecting to EC2...")
-	clients, err := cloud.Connect(ctx, c.Access(c.EBSConcurrency+8))
+	clients, err := cloud.Connect(ctx, c.Access(c.EBSConcurrency+8, c.IsEucalyptus()))
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}

@@ -177,7 +177,7 @@ func (s *StepRegisterEucalyptus) Run(ctx context.Context, state multistep.StateB
 	res, err := PublishEucalyptus(ctx, ui, cl, state.Get(bcommon.StateWorkingImage).(string), EucaPublishOptions{
 		Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 		Architecture: arch, RootDeviceName: c.RootDeviceName, VolumeType: c.VolumeType,
-		StateTimeout: c.StateTimeout, Euca: &c.Eucalyptus,
+		StateTimeout: c.StateTimeout, Euca: c.Eucalyptus,
 	})
 	if err != nil {
 		return bcommon.Halt(state, err)

@@ -12,8 +12,10 @@ import (
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 )
 
-// AccessConfig says how to reach an OpenStack cloud. Leave it empty to use `OS_CLOUD` or the
-// `OS_*` variables, as the openstack client does; explicit settings override them.
+// AccessConfig says how to reach an OpenStack cloud. Leave it empty to use `OS_CLOUD` and
+// clouds.yaml, or the `OS_*` variables of an openrc file, as the openstack client does.
+// Explicit settings override the clouds.yaml entry, which overrides the `OS_*` variables;
+// a name and its ID (of the user, the project, a domain) come from the same place.
 type AccessConfig struct {
 	// The entry of clouds.yaml to use. Defaults to `OS_CLOUD`.
 	Cloud string `mapstructure:"cloud" required:"false"`
@@ -23,37 +25,49 @@ type AccessConfig struct {
 	CloudsFile string `mapstructure:"clouds_file" required:"false"`
 	// The Keystone URL (`OS_AUTH_URL`).
 	IdentityEndpoint string `mapstructure:"identity_endpoint" required:"false"`
-	// User name (`OS_USERNAME`) or ID.
+	// User name (`OS_USERNAME`).
 	Username string `mapstructure:"username" required:"false"`
-	UserID   string `mapstructure:"user_id" required:"false"`
+	// User ID (`OS_USER_ID`), instead of the name and its domain.
+	UserID string `mapstructure:"user_id" required:"false"`
 	// Password (`OS_PASSWORD`).
 	Password string `mapstructure:"password" required:"false"`
-	// A Keystone token instead of a password.
+	// A Keystone token instead of a password (`OS_TOKEN`).
 	Token string `mapstructure:"token" required:"false"`
-	// The project to scope to (`OS_PROJECT_NAME` / `OS_PROJECT_ID`).
+	// The project to scope to by name (`OS_PROJECT_NAME`, `OS_TENANT_NAME`).
 	ProjectName string `mapstructure:"project_name" required:"false"`
-	ProjectID   string `mapstructure:"project_id" required:"false"`
-	// Domains of the user, the project, or both.
-	UserDomainName    string `mapstructure:"user_domain_name" required:"false"`
-	UserDomainID      string `mapstructure:"user_domain_id" required:"false"`
+	// The project to scope to by ID (`OS_PROJECT_ID`, `OS_TENANT_ID`).
+	ProjectID string `mapstructure:"project_id" required:"false"`
+	// The user's domain by name (`OS_USER_DOMAIN_NAME`). Without any domain, `default`.
+	UserDomainName string `mapstructure:"user_domain_name" required:"false"`
+	// The user's domain by ID (`OS_USER_DOMAIN_ID`).
+	UserDomainID string `mapstructure:"user_domain_id" required:"false"`
+	// The project's domain by name (`OS_PROJECT_DOMAIN_NAME`). Without any domain, `default`.
 	ProjectDomainName string `mapstructure:"project_domain_name" required:"false"`
-	ProjectDomainID   string `mapstructure:"project_domain_id" required:"false"`
-	DomainName        string `mapstructure:"domain_name" required:"false"`
-	DomainID          string `mapstructure:"domain_id" required:"false"`
-	// An application credential instead of a user and password.
-	ApplicationCredentialID     string `mapstructure:"application_credential_id" required:"false"`
-	ApplicationCredentialName   string `mapstructure:"application_credential_name" required:"false"`
+	// The project's domain by ID (`OS_PROJECT_DOMAIN_ID`).
+	ProjectDomainID string `mapstructure:"project_domain_id" required:"false"`
+	// The domain of both the user and the project, by name (`OS_DOMAIN_NAME`); alone, a
+	// domain scope.
+	DomainName string `mapstructure:"domain_name" required:"false"`
+	// The same by ID (`OS_DOMAIN_ID`).
+	DomainID string `mapstructure:"domain_id" required:"false"`
+	// An application credential instead of a user and password, by ID
+	// (`OS_APPLICATION_CREDENTIAL_ID`).
+	ApplicationCredentialID string `mapstructure:"application_credential_id" required:"false"`
+	// The same by name (`OS_APPLICATION_CREDENTIAL_NAME`), with `username` or `user_id`.
+	ApplicationCredentialName string `mapstructure:"application_credential_name" required:"false"`
+	// The application credential's secret (`OS_APPLICATION_CREDENTIAL_SECRET`).
 	ApplicationCredentialSecret string `mapstructure:"application_credential_secret" required:"false"`
 	// The region (`OS_REGION_NAME`).
 	Region string `mapstructure:"region" required:"false"`
-	// The endpoint interface: `public` (default), `internal` or `admin`.
+	// The endpoint interface: `public` (default), `internal` or `admin` (`OS_INTERFACE`).
 	EndpointType string `mapstructure:"endpoint_type" required:"false"`
-	// A CA bundle to verify the cloud's TLS certificates with.
+	// A CA bundle to verify the cloud's TLS certificates with (`OS_CACERT`).
 	CACertFile string `mapstructure:"cacert" required:"false"`
-	// A client certificate and key for TLS.
+	// A client certificate for TLS (`OS_CERT`).
 	ClientCertFile string `mapstructure:"cert" required:"false"`
-	ClientKeyFile  string `mapstructure:"key" required:"false"`
-	// Do not verify TLS certificates.
+	// Its key (`OS_KEY`).
+	ClientKeyFile string `mapstructure:"key" required:"false"`
+	// Do not verify TLS certificates (`OS_INSECURE=true`, `verify: false`).
 	Insecure bool `mapstructure:"insecure" required:"false"`
 }
 
@@ -76,16 +90,6 @@ func (c *AccessConfig) Prepare() []error {
 	}
 	if (c.ClientCertFile == "") != (c.ClientKeyFile == "") {
 		errs = append(errs, fmt.Errorf("cert and key go together"))
-	}
-	if c.IdentityEndpoint != "" && c.Password == "" && c.Token == "" && c.ApplicationCredentialSecret == "" &&
-		os.Getenv("OS_PASSWORD") == "" && os.Getenv("OS_TOKEN") == "" && os.Getenv("OS_APPLICATION_CREDENTIAL_SECRET") == "" {
-		errs = append(errs, fmt.Errorf("identity_endpoint is set but no password, token or application_credential_secret is"))
-	}
-	if c.ApplicationCredentialID == "" && c.ApplicationCredentialName != "" && c.Username == "" && c.UserID == "" {
-		errs = append(errs, fmt.Errorf("application_credential_name needs username or user_id"))
-	}
-	if c.Cloud == "" && c.IdentityEndpoint == "" && os.Getenv("OS_CLOUD") == "" && os.Getenv("OS_AUTH_URL") == "" {
-		errs = append(errs, fmt.Errorf("no OpenStack credentials: set cloud, or identity_endpoint with credentials, or OS_CLOUD / OS_AUTH_URL"))
 	}
 	if len(errs) == 0 {
 		if _, _, _, err := c.Auth().Options(); err != nil {

@@ -96,7 +96,7 @@ func (d *Datasource) Execute() (cty.Value, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c := &d.config
-	cl, err := cloud.Connect(ctx, c.Access(4))
+	cl, err := cloud.Connect(ctx, c.Access(4, false))
 	if err != nil {
 		return null, err
 	}

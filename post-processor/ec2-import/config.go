@@ -23,9 +23,10 @@ type Config struct {
 	ec2builder.RegisterConfig `mapstructure:",squash"`
 	// The architecture of the guest: `x86_64` (the default), `arm64` or `i386`.
 	Architecture string `mapstructure:"architecture" required:"false"`
-	// Eucalyptus settings (keys, bucket, how to register), required when
-	// `custom_endpoint_ec2` is a Eucalyptus cloud controller.
-	Eucalyptus ec2builder.EucalyptusConfig `mapstructure:"eucalyptus" required:"false"`
+	// The cloud is Eucalyptus: this block (even empty) makes the import go the Eucalyptus
+	// way, whatever the shape of `custom_endpoint_ec2` (which it requires); without it the
+	// cloud is AWS or AWS-compatible. It holds the keys, the bucket and how to register.
+	Eucalyptus *ec2builder.EucalyptusConfig `mapstructure:"eucalyptus" required:"false"`
 
 	ctx interpolate.Context
 }
@@ -39,7 +40,8 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	}
 	var errs *packersdk.MultiError
 	errs = packersdk.MultiErrorAppend(errs, c.AccessConfig.Prepare()...)
-	euca := c.AccessConfig.IsEucalyptus()
+	euca := c.IsEucalyptus()
+	errs = packersdk.MultiErrorAppend(errs, c.AccessConfig.PrepareCloud(euca)...)
 	errs = packersdk.MultiErrorAppend(errs, c.RegisterConfig.Prepare(true, euca)...)
 	if euca {
 		errs = packersdk.MultiErrorAppend(errs, c.Eucalyptus.Prepare(false, true)...)
@@ -65,3 +67,6 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	}
 	return nil
 }
+
+// IsEucalyptus tells whether the template chose Eucalyptus (a `eucalyptus` block).
+func (c *Config) IsEucalyptus() bool { return c.Eucalyptus != nil }

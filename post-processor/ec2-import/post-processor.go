@@ -38,7 +38,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, false, false, err
 	}
 	ui.Say("Connecting to EC2...")
-	cl, err := cloud.Connect(ctx, c.Access(c.EBSConcurrency+8))
+	cl, err := cloud.Connect(ctx, c.Access(c.EBSConcurrency+8, c.IsEucalyptus()))
 	if err != nil {
 		return nil, false, false, err
 	}
@@ -51,7 +51,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		res, err := ec2builder.PublishEucalyptus(ctx, ui, cl, src, ec2builder.EucaPublishOptions{
 			Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 			Architecture: c.Architecture, RootDeviceName: c.RootDeviceName, VolumeType: c.VolumeType,
-			StateTimeout: c.StateTimeout, Euca: &c.Eucalyptus,
+			StateTimeout: c.StateTimeout, Euca: c.Eucalyptus,
 		})
 		if err != nil {
 			return nil, false, false, err

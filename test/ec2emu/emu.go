@@ -125,6 +125,11 @@ type Options struct {
 	// carry an AWS signature version 2 ("Authorization: AWS key:signature"); version 4 is
 	// refused.
 	S3SigV2 bool
+	// ComputePath is where the Eucalyptus dialect serves EC2 (default /services/compute), as
+	// a front proxy or the cloud's DNS service names (http://compute.example.org:8773/) put
+	// it elsewhere: "/compute" gives an EC2Endpoint that does not end in /services/compute.
+	// The object storage and the bootstrap service stay under /services/.
+	ComputePath string
 }
 
 // Server is a running emulator. Its exported fields are read-only.
@@ -236,7 +241,7 @@ func New(o Options) (*Server, error) {
 	if o.Dialect == Eucalyptus {
 		var base string
 		base, err = s.listen(o.EC2Addr, http.HandlerFunc(s.serveEucalyptus))
-		s.EC2Endpoint = base + "/services/compute"
+		s.EC2Endpoint = base + s.computePath()
 		s.S3Endpoint = base + "/services/objectstorage"
 	} else {
 		s.EC2Endpoint, err = s.listen(o.EC2Addr, s.handler("ec2", "", s.serveEC2))
@@ -290,17 +295,25 @@ func (s *Server) listen(addr string, h http.Handler) (string, error) {
 func (s *Server) serveEucalyptus(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
-	case p == "/services/compute" || strings.HasPrefix(p, "/services/compute/"):
-		s.handler("ec2", "/services/compute", s.serveEC2).ServeHTTP(w, r)
 	case p == "/services/objectstorage" || strings.HasPrefix(p, "/services/objectstorage/"):
 		s.handler("s3", "/services/objectstorage", s.serveS3).ServeHTTP(w, r)
 	case p == "/services/Empyrean" || p == "/services/Empyrean/":
 		s.handler("empyrean", "/services/Empyrean", s.serveEmpyrean).ServeHTTP(w, r)
+	case p == s.computePath() || strings.HasPrefix(p, strings.TrimSuffix(s.computePath(), "/")+"/"):
+		s.handler("ec2", strings.TrimSuffix(s.computePath(), "/"), s.serveEC2).ServeHTTP(w, r)
 	default:
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprintf(w, "no service at %s\n", p)
 	}
+}
+
+// computePath is where the Eucalyptus dialect serves EC2 (Options.ComputePath).
+func (s *Server) computePath() string {
+	if s.opts.ComputePath != "" {
+		return s.opts.ComputePath
+	}
+	return "/services/compute"
 }
 
 // Close stops the listeners and removes the data files.

@@ -54,6 +54,9 @@ type Access struct {
 	// S3SigV2 signs S3 requests with AWS signature version 2 instead of 4: Eucalyptus object
 	// storage before 4.4 knows no other.
 	S3SigV2 bool
+	// Eucalyptus says the cloud is a Eucalyptus cloud controller (no EBS direct API). The
+	// caller decides it; it is never guessed from the endpoints.
+	Eucalyptus bool
 }
 
 // Clients are the SDK clients for one region.
@@ -63,13 +66,13 @@ type Clients struct {
 	EBS    *ebs.Client
 	S3     *s3.Client
 	Region string
-	// HasEBSDirect is false when the cloud is known to lack the EBS direct APIs (an EC2
-	// endpoint shaped like Eucalyptus' /services/compute with no EBS endpoint).
+	// HasEBSDirect is false when the cloud lacks the EBS direct APIs (Access.Eucalyptus).
 	HasEBSDirect bool
 }
 
 // IsEucalyptusEndpoint tells whether an EC2 endpoint looks like a Eucalyptus cloud
-// controller (…/services/compute or the 3.x …/services/Eucalyptus).
+// controller (…/services/compute or the 3.x …/services/Eucalyptus). It only serves to catch
+// a template that contradicts itself: whether a cloud is Eucalyptus is Access.Eucalyptus.
 func IsEucalyptusEndpoint(endpoint string) bool {
 	e := strings.TrimRight(endpoint, "/")
 	return strings.HasSuffix(e, "/services/compute") || strings.HasSuffix(e, "/services/Eucalyptus")
@@ -175,7 +178,7 @@ func NewClients(ctx context.Context, cfg aws.Config, a Access) (*Clients, error)
 			o.APIOptions = append(o.APIOptions, useSigV2(cfg.Credentials))
 		}
 	})
-	if IsEucalyptusEndpoint(a.EC2Endpoint) && a.EBSEndpoint == "" {
+	if a.Eucalyptus {
 		c.HasEBSDirect = false
 	}
 	return c, nil

@@ -25,7 +25,8 @@ func connect(t *testing.T, srv *ec2emu.Server) *Clients {
 	t.Helper()
 	isolate(t)
 	cl, err := Connect(t.Context(), Access{AccessKey: srv.AccessKeyID, SecretKey: srv.SecretAccessKey, Region: srv.Region,
-		EC2Endpoint: srv.EC2Endpoint, EBSEndpoint: srv.EBSEndpoint, S3Endpoint: srv.S3Endpoint})
+		EC2Endpoint: srv.EC2Endpoint, EBSEndpoint: srv.EBSEndpoint, S3Endpoint: srv.S3Endpoint,
+		Eucalyptus: srv.EBSEndpoint == ""}) // the Eucalyptus dialect has no EBS direct API
 	if err != nil {
 		t.Fatal(err)
 	}

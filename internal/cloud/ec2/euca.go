@@ -16,6 +16,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strings"
@@ -445,10 +446,15 @@ func ListKeys(ctx context.Context, c *s3.Client, bucket, prefix string) ([]strin
 }
 
 // EmpyreanEndpoint is the Eucalyptus bootstrap service next to a compute endpoint
-// (…/services/compute or 3.x …/services/Eucalyptus → …/services/Empyrean).
+// (…/services/compute or 3.x …/services/Eucalyptus → …/services/Empyrean); for an endpoint
+// of another shape (a proxy, DNS service names), /services/Empyrean on the same host.
 func EmpyreanEndpoint(ec2Endpoint string) string {
 	e := strings.TrimRight(ec2Endpoint, "/")
-	e = strings.TrimSuffix(strings.TrimSuffix(e, "/services/compute"), "/services/Eucalyptus")
+	if IsEucalyptusEndpoint(e) {
+		e = strings.TrimSuffix(strings.TrimSuffix(e, "/services/compute"), "/services/Eucalyptus")
+	} else if u, err := url.Parse(e); err == nil && u.Host != "" {
+		e = (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
+	}
 	return e + "/services/Empyrean"
 }
 

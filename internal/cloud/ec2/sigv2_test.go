@@ -66,7 +66,7 @@ func TestSigV2AgainstVersion2OnlyStorage(t *testing.T) {
 	srv := ec2emu.Start(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus, S3SigV2: true})
 	isolate(t)
 	access := Access{AccessKey: srv.AccessKeyID, SecretKey: srv.SecretAccessKey, Region: srv.Region,
-		EC2Endpoint: srv.EC2Endpoint, S3Endpoint: srv.S3Endpoint, S3SigV2: true}
+		EC2Endpoint: srv.EC2Endpoint, S3Endpoint: srv.S3Endpoint, S3SigV2: true, Eucalyptus: true}
 	cl, err := Connect(ctx, access)
 	if err != nil {
 		t.Fatal(err)

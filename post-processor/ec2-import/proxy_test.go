@@ -1,0 +1,99 @@
+package ec2import
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
+	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
+)
+
+// A Eucalyptus cloud reached through an endpoint that does not end in /services/compute (the
+// compute service at /compute, as a front proxy or DNS service names put it): the eucalyptus
+// block alone makes the import go the Eucalyptus way. The image is bundled into the object
+// storage and registered as an instance-store EMI the cloud unbundles to the same bytes; the
+// cloud's certificate comes from the bootstrap service on the endpoint's host. In process,
+// against the emulator: no packer binary, no cloud.
+func TestEucalyptusImportThroughProxyEndpoint(t *testing.T) {
+	srv := ec2emu.Start(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus, ComputePath: "/compute"})
+	if strings.HasSuffix(srv.EC2Endpoint, "/services/compute") {
+		t.Fatalf("endpoint %s looks like a cloud controller", srv.EC2Endpoint)
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	user, err := bundle.NewIdentity("packer-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RegisterUserCertificate(user.CertPEM); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyFile, certFile := filepath.Join(dir, "pk.pem"), filepath.Join(dir, "cert.pem")
+	disk := make([]byte, 3<<20)
+	if _, err := rand.Read(disk[:1<<20]); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "disk.raw")
+	for p, b := range map[string][]byte{keyFile: user.KeyPEM, certFile: user.CertPEM, img: disk} {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var pp PostProcessor
+	if err := pp.Configure(map[string]interface{}{
+		"access_key": srv.AccessKeyID, "secret_key": srv.SecretAccessKey, "region": srv.Region,
+		"custom_endpoint_ec2": srv.EC2Endpoint, "custom_endpoint_s3": srv.S3Endpoint, "ami_name": "through-proxy",
+		"eucalyptus": map[string]interface{}{"user_private_key_file": keyFile, "user_cert_file": certFile, "bucket": "imports"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	in := &bcommon.Artifact{BuilderIDValue: "test", Path: img, Format: "raw",
+		StateData: map[string]interface{}{bcommon.ArtifactImagePath: img, bcommon.ArtifactImageFormat: "raw"}}
+	var out bytes.Buffer
+	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &out, ErrorWriter: &out, PB: &packersdk.NoopProgressTracker{}}
+	art, _, _, err := pp.PostProcess(t.Context(), ui, in)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	id := art.Id()
+	if i := strings.LastIndex(id, ":"); i >= 0 {
+		id = id[i+1:]
+	}
+	if !strings.HasPrefix(id, "emi-") {
+		t.Fatalf("artifact %q is not an EMI\n%s", art.Id(), out.String())
+	}
+	got, ok := srv.ImageDiskPath(id)
+	if !ok {
+		t.Fatalf("the cloud has no unbundled disk for %s", id)
+	}
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, disk) {
+		t.Errorf("the registered image's disk (%d bytes) is not the imported one (%d bytes)", len(b), len(disk))
+	}
+	var services = map[string]int{}
+	for _, c := range srv.Calls() {
+		services[c.Service]++
+		if c.Service == "ec2" && c.Action == "RegisterImage" && c.Status != 200 {
+			t.Errorf("RegisterImage answered %d %s", c.Status, c.Code)
+		}
+	}
+	if services["s3"] == 0 || services["empyrean"] == 0 || services["ebs"] != 0 {
+		t.Errorf("requests by service %v: want the bundle through S3, the certificate from Empyrean, no EBS", services)
+	}
+}
