@@ -122,8 +122,9 @@ func describeImages(t *testing.T, srv *ec2emu.Server) map[string]types.Image {
 // one available image of each wanted name; on AWS the new snapshots are exactly theirs, all
 // completed; on Eucalyptus the buckets "built" and "imported" hold exactly their bundles
 // (the builder's in "built"), the source bundle is unchanged and no snapshot is new; no
-// volume and no multipart upload is left.
-func checkEmulator(t *testing.T, srv *ec2emu.Server, before emuState, euca bool, want ...string) {
+// volume and no multipart upload is left. An image named in maybe may be missing, but when
+// it is there it is checked like a wanted one.
+func checkEmulator(t *testing.T, srv *ec2emu.Server, before emuState, euca bool, want, maybe []string) {
 	t.Helper()
 	all := describeImages(t, srv)
 	for _, id := range before.images {
@@ -139,9 +140,12 @@ func checkEmulator(t *testing.T, srv *ec2emu.Server, before emuState, euca bool,
 	}
 	var snaps []string
 	objects := map[string][]string{"built": nil, "imported": nil}
-	for _, name := range want {
+	for _, name := range append(slices.Clone(want), maybe...) {
 		ims := byName[name]
 		delete(byName, name)
+		if len(ims) == 0 && slices.Contains(maybe, name) {
+			continue
+		}
 		if len(ims) != 1 {
 			t.Errorf("%d images named %s, want 1", len(ims), name)
 			continue
@@ -264,13 +268,16 @@ func TestAccChainingEC2(t *testing.T) {
 			before := stateOf(srv)
 			b := newBuild(t, "ec2", keep, awsArgs(srv, ami)...)
 			b.run(t, tpl)
-			checkEmulator(t, srv, before, false, b.names()...)
+			checkEmulator(t, srv, before, false, b.names(), nil)
 			b.checkLocal(t)
 		})
 	}
 
 	// SIGINT while chain 2's import writes its snapshot: the half snapshot goes, the
-	// builder's AMI and snapshot and chain 1's files stay (rule 4), nothing is held.
+	// builder's AMI and snapshot and chain 1's files stay (rule 4), nothing is held. Packer
+	// runs chain 3 after the interrupt all the same, and its import may win the race with the
+	// cancellation (the plugin SDK drops a Cancel that arrives before PostProcess starts): its
+	// AMI is then finished, and may stay.
 	t.Run("interrupt-import", func(t *testing.T) {
 		t.Parallel()
 		// New images stay pending 3 s: the builder waits for its AMI that long after
@@ -293,7 +300,7 @@ func TestAccChainingEC2(t *testing.T) {
 		if _, ok := srv.Snapshot(half); ok {
 			t.Errorf("the import's half snapshot %s is left", half)
 		}
-		checkEmulator(t, srv, before, false, b.name+"-built")
+		checkEmulator(t, srv, before, false, []string{b.name + "-built"}, []string{b.name + "-chain3"})
 		if f := files(filepath.Join(b.out, "chain1")); len(f) != 1 {
 			t.Errorf("chain 1's convert files: %v, want its qcow2", f)
 		}
@@ -312,7 +319,7 @@ func TestAccChainingEC2(t *testing.T) {
 		run.Until(t, "the builder's snapshot being written", 5*time.Minute, func() bool { return newPendingSnapshot(srv, before) != "" })
 		time.Sleep(500 * time.Millisecond)
 		run.Interrupt(t, 2*time.Minute)
-		checkEmulator(t, srv, before, false)
+		checkEmulator(t, srv, before, false, nil, nil)
 		if n := srv.CallCount("RegisterImage"); n != 0 {
 			t.Errorf("RegisterImage called %d times", n)
 		}
@@ -353,7 +360,7 @@ func TestAccChainingEucalyptus(t *testing.T) {
 			before := stateOf(srv)
 			b := newBuild(t, "euca", keep, "source", emi, "ec2_endpoint", srv.EC2Endpoint, "s3_endpoint", srv.S3Endpoint, "keys_dir", keys)
 			b.run(t, tpl)
-			checkEmulator(t, srv, before, true, b.names()...)
+			checkEmulator(t, srv, before, true, b.names(), nil)
 			b.checkLocal(t)
 		})
 	}
