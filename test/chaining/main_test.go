@@ -91,7 +91,11 @@ variable "hook" {
   type    = string
   default = "true"
 }
-variable "import_format" {
+variable "chain2_format" {
+  type    = string
+  default = "qcow2"
+}
+variable "chain3_format" {
   type    = string
   default = "qcow2"
 }
