@@ -129,7 +129,7 @@ func setupFaults(t *testing.T) *faultEnv {
 	if err := p.RewriteClouds(clouds, fe.clouds); err != nil {
 		t.Fatal(err)
 	}
-	raw := tinyImage(t)
+	raw := testimages.Tiny(t, t.TempDir())
 	fe.image = openstacktest.UploadImage(t, fe.direct, fmt.Sprintf("acc-fault-src-%d", time.Now().UnixNano()), raw, "raw")
 	fe.serverID = bootTiny(t, fe.direct, fe.image.ID)
 	return fe
@@ -146,33 +146,6 @@ func keystoneOf(t *testing.T, clouds string) string {
 		t.Fatalf("no auth_url in %s", clouds)
 	}
 	return string(m[1])
-}
-
-// tinyImage makes the 16 MiB test disk: tiny-image.py's MBR program and partition table, and
-// an ext4 partition 1 holding a minimal tree (enough to mount it and chroot into it).
-func tinyImage(t *testing.T) string {
-	dir := t.TempDir()
-	tree := filepath.Join(dir, "tree")
-	for _, d := range []string{"etc", "proc", "sys", "dev/pts", "run", "tmp", "root"} {
-		os.MkdirAll(filepath.Join(tree, d), 0o755)
-	}
-	os.WriteFile(filepath.Join(tree, "etc/os-release"), []byte("ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"tiny fault-test guest\"\n"), 0o644)
-	os.WriteFile(filepath.Join(tree, "etc/fstab"), []byte("LABEL=tinyroot / ext4 defaults 0 1\n"), 0o644)
-	os.WriteFile(filepath.Join(tree, "hello.txt"), []byte("hello from the fault tests\n"), 0o644)
-	raw := filepath.Join(dir, "tiny.raw")
-	part := filepath.Join(dir, "part.ext4")
-	root := testimages.RepoRoot()
-	for _, c := range [][]string{
-		{"python3", filepath.Join(root, "test/openstack-aio/tiny-image.py"), raw},
-		{"truncate", "-s", "15M", part},
-		{"mkfs.ext4", "-q", "-F", "-L", "tinyroot", "-d", tree, part},
-		{"dd", "if=" + part, "of=" + raw, "bs=1M", "seek=1", "conv=notrunc,sparse", "status=none"},
-	} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", c, err, out)
-		}
-	}
-	return raw
 }
 
 // bootTiny boots a server from the tiny image with flavor m1.tiny (its guest halts at once),
