@@ -8,6 +8,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/members"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 
@@ -17,7 +18,7 @@ import (
 // StepFinishSnapshot gives the snapshot (snapshot mode's result) the requested visibility,
 // tags, properties and members.
 //
-// Produces: image *images.Image
+// Produces: image *images.Image, generated data ImageID
 type StepFinishSnapshot struct {
 	Config *Config
 }
@@ -41,6 +42,7 @@ func (s *StepFinishSnapshot) Run(ctx context.Context, state multistep.StateBag) 
 	}
 	ui.Say(fmt.Sprintf("Snapshot %s (%s) is active", final.Name, final.ID))
 	state.Put("image", final)
+	(&packerbuilderdata.GeneratedData{State: state}).Put("ImageID", final.ID)
 	return multistep.ActionContinue
 }
 
