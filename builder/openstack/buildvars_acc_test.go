@@ -146,7 +146,7 @@ func testSnapshotModeRefusesProvisioners(t *testing.T, clouds, serverID string) 
 			}
 			dir := t.TempDir()
 			name := fmt.Sprintf("acc-snap-prov-%d", time.Now().UnixNano())
-			tpl := strings.Replace(snapshotProvisionTemplate, "@PROVISIONER@", tc.provisioner, 1)
+			tpl := strings.ReplaceAll(snapshotProvisionTemplate, "@PROVISIONER@", tc.provisioner)
 			args := []string{"-var", "clouds_file=" + clouds, "-var", "instance_id=" + serverID, "-var", "image_name=" + name}
 			if o, err := env.Validate(t, dir, tpl, args...); err != nil {
 				t.Fatalf("packer validate: %v\n%s", err, o)

@@ -1,5 +1,5 @@
-# Snapshot mode with a provisioner that needs the guest (the test puts it in place of
-# @PROVISIONER@): the build must fail before any snapshot is made. The shell-local
+# Snapshot mode with a provisioner that needs the guest (the test puts it in place of the
+# placeholder below): the build must fail before any snapshot is made. The shell-local
 # provisioner before it runs.
 variable "clouds_file" { type = string }
 variable "instance_id" { type = string }
