@@ -14,6 +14,24 @@ import (
 // GeneratedDataKeys are the build variables the chroot steps provide (`build.MountPath`...).
 var GeneratedDataKeys = []string{"MountPath", "Device", "WorkingImage"}
 
+// InitGeneratedData sets every build variable a builder declares to "" in state
+// "generated_data", before its steps run: a variable that the build's path never sets (a
+// snapshot of an image source, the mount of a build without a guest tree) reads as empty,
+// never as Packer's placeholder or "<unknown>". Steps overwrite them as they learn the values.
+func InitGeneratedData(state multistep.StateBag, keys []string) {
+	gd, _ := state.GetOk("generated_data")
+	m, _ := gd.(map[string]interface{})
+	if m == nil {
+		m = map[string]interface{}{}
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			m[k] = ""
+		}
+	}
+	state.Put("generated_data", m)
+}
+
 // ChrootSteps is the shared part of every builder's recipe, once the raw working copy is in
 // state "working_image": attach, mount, chroot mounts, copy files, provision, release.
 func ChrootSteps(c *ChrootConfig, ctx interpolate.Context) []multistep.Step {

@@ -27,6 +27,10 @@ import (
 // BuilderID identifies artifacts of this builder.
 const BuilderID = "chromogenic.ec2"
 
+// GeneratedData are the build variables (`build.ImageID`...) the builder declares and sets;
+// docs/builders/ec2.mdx lists the same (a test compares them).
+var GeneratedData = append([]string{"SourceAMI", "SourceSnapshot", "IntermediateAMI", "SnapshotID", "ImageID"}, bcommon.GeneratedDataKeys...)
+
 // Builder is the chromogenic-ec2 builder.
 type Builder struct {
 	config Config
@@ -38,7 +42,7 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 	if err := b.config.Prepare(raws...); err != nil {
 		return nil, nil, err
 	}
-	return append([]string{"SourceAMI", "SourceSnapshot", "IntermediateAMI", "SnapshotID", "ImageID"}, bcommon.GeneratedDataKeys...), nil, nil
+	return GeneratedData, nil, nil
 }
 
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
@@ -50,6 +54,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	state.Put("config", c)
 	state.Put("hook", hook)
 	state.Put("ui", ui)
+	bcommon.InitGeneratedData(state, GeneratedData)
 
 	target := filepath.Join(c.OutputDir, buildName(c)+".raw")
 	// Each capture step acts only for the capture method StepSource settles on.

@@ -21,6 +21,10 @@ import (
 // BuilderID identifies artifacts of this builder.
 const BuilderID = "chromogenic.local"
 
+// GeneratedData are the build variables (`build.MountPath`...) the builder declares and sets;
+// docs/builders/local.mdx lists the same (a test compares them).
+var GeneratedData = bcommon.GeneratedDataKeys
+
 // Builder is the chromogenic-local builder.
 type Builder struct {
 	config Config
@@ -33,7 +37,7 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 	if err != nil {
 		return nil, warnings, err
 	}
-	return bcommon.GeneratedDataKeys, warnings, nil
+	return GeneratedData, warnings, nil
 }
 
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
@@ -49,6 +53,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	state.Put("config", &b.config)
 	state.Put("hook", hook)
 	state.Put("ui", ui)
+	bcommon.InitGeneratedData(state, GeneratedData)
 
 	steps := []multistep.Step{
 		&commonsteps.StepOutputDir{Force: b.config.PackerForce, Path: b.config.OutputDir},

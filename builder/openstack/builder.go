@@ -21,6 +21,10 @@ import (
 // BuilderID identifies artifacts of this builder.
 const BuilderID = "chromogenic.openstack"
 
+// GeneratedData are the build variables (`build.ImageID`...) the builder declares and sets;
+// docs/builders/openstack.mdx lists the same (a test compares them).
+var GeneratedData = append([]string{"SourceImageID", "SnapshotID", "ImageID"}, bcommon.GeneratedDataKeys...)
+
 // Builder is the chromogenic-openstack builder.
 type Builder struct {
 	config Config
@@ -32,7 +36,7 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 	if err := b.config.Prepare(raws...); err != nil {
 		return nil, nil, err
 	}
-	return append([]string{"SourceImageID", "SnapshotID"}, bcommon.GeneratedDataKeys...), nil, nil
+	return GeneratedData, nil, nil
 }
 
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
@@ -45,14 +49,15 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	state.Put("config", c)
 	state.Put("hook", hook)
 	state.Put("ui", ui)
+	bcommon.InitGeneratedData(state, GeneratedData)
 
 	steps := []multistep.Step{
 		&StepConnect{Access: &c.AccessConfig},
 		&StepSource{Config: c},
-		&StepSnapshot{Config: c},
 	}
 	if imageMode {
 		steps = append(steps,
+			&StepSnapshot{Config: c},
 			&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
 			&StepDownload{Target: filepath.Join(c.OutputDir, buildName(c)+".raw"), KeepSnapshot: c.KeepSnapshot},
 			&StepExternalKernel{Target: filepath.Join(c.OutputDir, buildName(c)+".raw")},
@@ -62,7 +67,16 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 			steps = append(steps, &StepUpload{Config: c})
 		}
 	} else {
-		steps = append(steps, &StepFinishSnapshot{Config: c})
+		steps = append(steps,
+			// No guest tree: a provisioner that needs one fails the build here, before
+			// the snapshot (the result) is made; shell-local ones run.
+			&bcommon.StepNoGuestProvision{
+				Reason: `chromogenic-openstack: mode = "snapshot" has no guest tree to provision`,
+				Advice: `use mode = "image" to provision, or remove the provisioner`,
+			},
+			&StepSnapshot{Config: c},
+			&StepFinishSnapshot{Config: c},
+		)
 	}
 
 	if err := bcommon.RunSteps(ctx, steps, c.PackerConfig, ui, state); err != nil {

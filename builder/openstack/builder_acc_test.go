@@ -45,6 +45,9 @@ func TestAccOpenStack(t *testing.T) {
 	t.Run("image-mode", func(t *testing.T) { testImageMode(t, clouds, src, serverID) })
 	t.Run("snapshot-mode", func(t *testing.T) { testSnapshotMode(t, clouds, serverID) })
 	t.Run("failure-cleans-up", func(t *testing.T) { testFailureCleansUp(t, clouds, serverID) })
+	t.Run("snapshot-mode-refuses-provisioners", func(t *testing.T) { testSnapshotModeRefusesProvisioners(t, clouds, serverID) })
+	t.Run("build-vars-image-mode", func(t *testing.T) { testBuildVarsImageMode(t, clouds, src, serverID) })
+	t.Run("build-vars-snapshot-mode", func(t *testing.T) { testBuildVarsSnapshotMode(t, clouds, src, serverID) })
 }
 
 // testImageMode captures a running server: Nova snapshot, the data streamed home, a shell

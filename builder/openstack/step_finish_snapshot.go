@@ -7,6 +7,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 
@@ -18,7 +19,7 @@ import (
 // makes snapshots private, so until this step the snapshot is seen by its project only; if
 // anything here fails, StepSnapshot's Cleanup deletes it.
 //
-// Produces: image *images.Image
+// Produces: image *images.Image, generated data ImageID
 type StepFinishSnapshot struct {
 	Config *Config
 }
@@ -40,6 +41,7 @@ func (s *StepFinishSnapshot) Run(ctx context.Context, state multistep.StateBag) 
 	}
 	ui.Say(fmt.Sprintf("Snapshot %s (%s) is active", final.Name, final.ID))
 	state.Put("image", final)
+	(&packerbuilderdata.GeneratedData{State: state}).Put("ImageID", final.ID)
 	return multistep.ActionContinue
 }
 

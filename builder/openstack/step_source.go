@@ -17,7 +17,8 @@ import (
 
 // StepSource finds the server to capture or the image to start from.
 //
-// Produces: server *servers.Server (server sources), source_image *images.Image (image sources)
+// Produces: server *servers.Server (server sources), source_image *images.Image (image sources),
+// generated data SourceImageID (the source image, or the image the server booted from)
 type StepSource struct {
 	Config *Config
 }
@@ -35,6 +36,7 @@ func (s *StepSource) Run(ctx context.Context, state multistep.StateBag) multiste
 		ui.Say(fmt.Sprintf("Capturing server %s (%s), status %s", srv.Name, srv.ID, srv.Status))
 		state.Put("server", srv)
 		if id, ok := srv.Image["id"].(string); ok {
+			gd.Put("SourceImageID", id) // the image the server booted from
 			if img, err := cloud.GetImage(ctx, clients.Image, id); err == nil {
 				state.Put("server_image", img) // for the properties to carry over
 			}
