@@ -164,8 +164,19 @@ func candidates(a packersdk.Artifact) ([]candidate, error) {
 }
 
 // filesByFormat reads the files_by_format state: a map[string]string in the plugin's own
-// process; across Packer's RPC (gob) it may arrive as a pointer or with interface values.
+// process; across Packer's RPC (msgpack) it arrives as a map[interface{}]interface{} whose
+// strings may be strings or bytes.
 func filesByFormat(v interface{}) map[string]string {
+	str := func(x interface{}) (string, bool) {
+		switch s := x.(type) {
+		case string:
+			return s, true
+		case []byte:
+			return string(s), true
+		}
+		return "", false
+	}
+	out := map[string]string{}
 	switch m := v.(type) {
 	case map[string]string:
 		return m
@@ -174,15 +185,21 @@ func filesByFormat(v interface{}) map[string]string {
 			return *m
 		}
 	case map[string]interface{}:
-		out := map[string]string{}
 		for k, v := range m {
-			if s, ok := v.(string); ok {
+			if s, ok := str(v); ok {
 				out[k] = s
 			}
 		}
-		return out
+	case map[interface{}]interface{}:
+		for k, v := range m {
+			ks, ok1 := str(k)
+			vs, ok2 := str(v)
+			if ok1 && ok2 {
+				out[ks] = vs
+			}
+		}
 	}
-	return nil
+	return out
 }
 
 // probe names the format of the file at path from its content: "ova" for an OVA.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ugorji/go/codec"
+
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 )
@@ -38,8 +40,12 @@ func (a *testArtifact) State(name string) interface{} {
 	case ArtifactImageFormat:
 		return a.first
 	case ArtifactFilesByFormat:
-		m := a.byFmt // as gob hands it across Packer's RPC
-		return &m
+		// As msgpack hands it across Packer's RPC.
+		m := map[interface{}]interface{}{}
+		for k, v := range a.byFmt {
+			m[k] = []byte(v)
+		}
+		return m
 	}
 	return nil
 }
@@ -185,5 +191,24 @@ func TestLocalImageFor(t *testing.T) {
 	// The former chooser took the OVA (image_path) and the probe called it raw.
 	if _, err := diskimage.Open(files["ova"]); !errors.Is(err, diskimage.ErrOVA) {
 		t.Errorf("diskimage.Open(ova) = %v, want ErrOVA", err)
+	}
+}
+
+// TestFilesByFormatRPC: the files_by_format map survives Packer's RPC codec (msgpack, as the
+// SDK's rpc client and server set it up), which hands it over as a generic map.
+func TestFilesByFormatRPC(t *testing.T) {
+	h := &codec.MsgpackHandle{WriteExt: true}
+	var b []byte
+	var in interface{} = map[string]string{"ova": "/o/x.ova", "qcow2": "/o/x.qcow2"}
+	if err := codec.NewEncoderBytes(&b, h).Encode(in); err != nil {
+		t.Fatal(err)
+	}
+	var out interface{}
+	if err := codec.NewDecoderBytes(b, h).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	got := filesByFormat(out)
+	if len(got) != 2 || got["ova"] != "/o/x.ova" || got["qcow2"] != "/o/x.qcow2" {
+		t.Fatalf("files_by_format across msgpack: %T %v -> %v", out, out, got)
 	}
 }

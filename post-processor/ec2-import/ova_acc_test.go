@@ -25,6 +25,7 @@ var importOVATemplate string
 // reads the qcow2 (convert's image_path names the OVA first); after an OVA-only convert it
 // reads the VMDK inside the OVA. Both AMIs' snapshots hold exactly the working copy's bytes.
 func TestAccEC2ImportOVA(t *testing.T) {
+	eucaAccOnly(t)
 	env := packertest.Setup(t)
 	srv := ec2emu.Start(t)
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {

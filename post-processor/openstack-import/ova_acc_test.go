@@ -3,6 +3,7 @@ package openstackimport
 import (
 	_ "embed"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -21,6 +22,9 @@ var ovaTemplate string
 // names first; after an OVA-only convert, it reads the VMDK inside the OVA. Both Glance
 // images are qcow2 whose data compares identical to the working copy.
 func TestAccOpenStackImportOVA(t *testing.T) {
+	if os.Getenv("PACKER_ACC") != "1" {
+		t.Skip("acceptance test: set PACKER_ACC=1")
+	}
 	env := packertest.Setup(t)
 	clouds := openstacktest.CloudsFile(t)
 	b := openstacktest.Connect(t, "aio-b")
