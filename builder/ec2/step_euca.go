@@ -227,6 +227,12 @@ func PublishEucalyptus(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, 
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer img.Close()
+	return PublishEucalyptusImage(ctx, ui, cl, img, path, o)
+}
+
+// PublishEucalyptusImage is PublishEucalyptus of an opened image; path names it in
+// messages. It does not close img.
+func PublishEucalyptusImage(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, img diskimage.Image, path string, o EucaPublishOptions) (*EucaPublished, error) {
 	if o.Architecture == "" {
 		o.Architecture = "x86_64"
 	}

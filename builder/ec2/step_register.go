@@ -79,6 +79,12 @@ func Publish(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, path strin
 		return "", "", fmt.Errorf("open %s: %w", path, err)
 	}
 	defer img.Close()
+	return PublishImage(ctx, ui, cl, img, path, o)
+}
+
+// PublishImage is Publish of an opened image (the disk inside an OVA, say); path names it
+// in messages. It does not close img.
+func PublishImage(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, img diskimage.Image, path string, o PublishOptions) (string, string, error) {
 	exts, err := img.Extents(ctx)
 	if err != nil {
 		return "", "", err

@@ -3,6 +3,9 @@
 //	chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
 //	chromogenic info IMAGE [-f FORMAT] [--json]
 //
+// An OVA (IN or IMAGE, detected or -f ova) is an appliance, not a disk: info lists its
+// members and disks (name, format, virtual size), convert reads its one disk in place.
+//
 // Output formats: raw, qcow2, vmdk, vhd (alias vpc) and ova. OUT "-" writes to standard
 // output (formats that need no seeking only: raw, uncompressed qcow2, vmdk
 // streamOptimized, fixed vhd).
@@ -214,7 +217,13 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	in, out := pos[0], pos[1]
-	src, err := diskimage.OpenFormat(in, *inFmt)
+	var src diskimage.Image
+	if f := strings.ToLower(*inFmt); f == "ova" || (f == "" && isOVA(in)) {
+		// An appliance: its one disk, read in place.
+		src, _, err = ova.OpenImage(in)
+	} else {
+		src, err = diskimage.OpenFormat(in, *inFmt)
+	}
 	if err != nil {
 		return err
 	}
@@ -267,6 +276,21 @@ type imageInfo struct {
 	ZeroBytes      int64                `json:"zero-bytes"`
 	Qcow2          *diskimage.Qcow2Info `json:"qcow2,omitempty"`
 	Extents        []extentJSON         `json:"extents"`
+	// An OVA: its members and disks; virtual-size is the sum of the disks'.
+	Members []string   `json:"members,omitempty"`
+	Disks   []diskInfo `json:"disks,omitempty"`
+}
+
+// diskInfo is one disk of an OVA.
+type diskInfo struct {
+	Name        string `json:"name"` // the archive member
+	DiskID      string `json:"disk-id"`
+	Format      string `json:"format"` // "" when the image engine does not read it
+	Subformat   string `json:"subformat,omitempty"`
+	VirtualSize int64  `json:"virtual-size"`
+	FileSize    int64  `json:"file-size"` // bytes in the archive
+	DataBytes   int64  `json:"data-bytes"`
+	Error       string `json:"error,omitempty"` // why it could not be read
 }
 
 type extentJSON struct {
@@ -289,29 +313,31 @@ func info(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(pos) != 1 {
 		return usageError{errors.New("info needs one IMAGE")}
 	}
+	st, err := os.Stat(pos[0])
+	if err != nil {
+		return err
+	}
+	ii := imageInfo{Filename: pos[0], FileSize: st.Size(), AllocatedBytes: allocated(st), Extents: []extentJSON{}}
+	if f := strings.ToLower(*inFmt); f == "ova" || (f == "" && isOVA(pos[0])) {
+		if err := ovaInfo(ctx, &ii); err != nil {
+			return err
+		}
+		return printInfo(stdout, &ii, *asJSON)
+	}
 	img, err := diskimage.OpenFormat(pos[0], *inFmt)
 	if err != nil {
 		return err
 	}
 	defer img.Close()
-	st, err := os.Stat(pos[0])
-	if err != nil {
-		return err
-	}
 	exts, err := img.Extents(ctx)
 	if err != nil {
 		return err
 	}
-	ii := imageInfo{Filename: pos[0], Format: img.Format(), VirtualSize: img.Size(), FileSize: st.Size(),
-		AllocatedBytes: allocated(st), Extents: []extentJSON{}}
-	switch v := img.(type) {
-	case interface{ Qcow2Info() diskimage.Qcow2Info }:
+	ii.Format, ii.VirtualSize = img.Format(), img.Size()
+	ii.Subformat = subformat(img)
+	if v, ok := img.(interface{ Qcow2Info() diskimage.Qcow2Info }); ok {
 		qi := v.Qcow2Info()
 		ii.Qcow2 = &qi
-	case interface{ CreateType() string }:
-		ii.Subformat = v.CreateType()
-	case interface{ VHDSubformat() string }:
-		ii.Subformat = v.VHDSubformat()
 	}
 	// Merge neighbours of the same kind: readers may split extents at table boundaries.
 	for _, e := range exts {
@@ -328,7 +354,68 @@ func info(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		ii.Extents = append(ii.Extents, extentJSON{e.Offset, e.Length, k})
 	}
-	if *asJSON {
+	return printInfo(stdout, &ii, *asJSON)
+}
+
+func subformat(img diskimage.Image) string {
+	switch v := img.(type) {
+	case interface{ CreateType() string }:
+		return v.CreateType()
+	case interface{ VHDSubformat() string }:
+		return v.VHDSubformat()
+	}
+	return ""
+}
+
+// isOVA tells whether the file at path is an OVA appliance.
+func isOVA(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	return err == nil && diskimage.IsOVA(f, st.Size())
+}
+
+// ovaInfo fills ii for an OVA: its members and each disk it declares, read in place.
+func ovaInfo(ctx context.Context, ii *imageInfo) error {
+	a, err := ova.Open(ii.Filename)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ii.Format = "ova"
+	for _, m := range a.Members {
+		ii.Members = append(ii.Members, m.Name)
+	}
+	for _, d := range a.Disks {
+		di := diskInfo{Name: d.File, DiskID: d.ID, Format: d.Format, VirtualSize: d.Capacity, FileSize: d.Size}
+		img, err := a.OpenDisk(d)
+		if err == nil {
+			di.VirtualSize, di.Subformat = img.Size(), subformat(img)
+			var exts []diskimage.Extent
+			if exts, err = img.Extents(ctx); err == nil {
+				for _, e := range exts {
+					if e.Kind == diskimage.Data {
+						di.DataBytes += e.Length
+					}
+				}
+			}
+			img.Close()
+		}
+		if err != nil {
+			di.Error = err.Error()
+		}
+		ii.VirtualSize += di.VirtualSize
+		ii.DataBytes += di.DataBytes
+		ii.Disks = append(ii.Disks, di)
+	}
+	return nil
+}
+
+func printInfo(stdout io.Writer, ii *imageInfo, asJSON bool) error {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(ii)
@@ -340,6 +427,25 @@ func info(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "virtual size: %s (%d bytes)\n", human(ii.VirtualSize), ii.VirtualSize)
 	fmt.Fprintf(stdout, "file size: %s (%d bytes)\n", human(ii.FileSize), ii.FileSize)
 	fmt.Fprintf(stdout, "allocated: %s (%d bytes)\n", human(ii.AllocatedBytes), ii.AllocatedBytes)
+	if ii.Format == "ova" {
+		fmt.Fprintf(stdout, "members: %s\n", strings.Join(ii.Members, ", "))
+		fmt.Fprintf(stdout, "disks: %d\n", len(ii.Disks))
+		for _, d := range ii.Disks {
+			f := d.Format
+			if f == "" {
+				f = "unreadable"
+			}
+			if d.Subformat != "" {
+				f += " (" + d.Subformat + ")"
+			}
+			fmt.Fprintf(stdout, "  %s: disk %s, format %s, virtual size %s (%d bytes), %s in the archive, data %s\n",
+				d.Name, d.DiskID, f, human(d.VirtualSize), d.VirtualSize, human(d.FileSize), human(d.DataBytes))
+			if d.Error != "" {
+				fmt.Fprintf(stdout, "    error: %s\n", d.Error)
+			}
+		}
+		return nil
+	}
 	fmt.Fprintf(stdout, "data: %s (%d bytes) in %d extents\n", human(ii.DataBytes), ii.DataBytes, countKind(ii.Extents, "data"))
 	if ii.Qcow2 != nil {
 		fmt.Fprintf(stdout, "qcow2: version %d, cluster size %d, compression %s, extended L2 %v\n",

@@ -193,6 +193,35 @@ func TestConvert(t *testing.T) {
 				t.Errorf("descriptor lacks %s", want)
 			}
 		}
+
+		// info: format ova and its disk, in JSON and text.
+		stdout, _ := cli(t, 0, "info", "--json", out)
+		var ii imageInfo
+		if err := json.Unmarshal([]byte(stdout), &ii); err != nil {
+			t.Fatalf("%v\n%s", err, stdout)
+		}
+		if ii.Format != "ova" || len(ii.Disks) != 1 || ii.VirtualSize != size || strings.Join(ii.Members, " ") != "vm.ovf vm-disk1.vmdk vm.mf" {
+			t.Fatalf("info --json: %s", stdout)
+		}
+		if d := ii.Disks[0]; d.Name != "vm-disk1.vmdk" || d.DiskID != "vmdisk1" || d.Format != "vmdk" || d.Subformat != "streamOptimized" ||
+			d.VirtualSize != size || d.DataBytes < 300000 || d.FileSize <= 0 || d.Error != "" {
+			t.Errorf("info disk: %+v", d)
+		}
+		stdout, _ = cli(t, 0, "info", out)
+		for _, want := range []string{"file format: ova", "disks: 1", "vm-disk1.vmdk: disk vmdisk1, format vmdk (streamOptimized), virtual size 32 MiB (33554944 bytes)"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("info output lacks %q:\n%s", want, stdout)
+			}
+		}
+		// convert reads the appliance's disk.
+		back := filepath.Join(dir, "from-ova.qcow2")
+		cli(t, 0, "convert", out, back, "-O", "qcow2")
+		qemuImg(t, "compare", "-f", "raw", "-F", "qcow2", src, back)
+		// Read as raw only when asked.
+		stdout, _ = cli(t, 0, "info", "--json", "-f", "raw", out)
+		if err := json.Unmarshal([]byte(stdout), &ii); err != nil || ii.Format != "raw" {
+			t.Errorf("info -f raw: %v %s", err, stdout)
+		}
 	})
 
 	t.Run("errors", func(t *testing.T) {

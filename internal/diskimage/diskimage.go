@@ -7,7 +7,8 @@
 // Readers: Open/OpenFormat probe raw, qcow2, VMDK (monolithicSparse, streamOptimized) and
 // VHD (fixed, dynamic). Images that need another file (backing files, external data files,
 // VMDK deltas, differencing VHDs), encrypted images and formats we only recognise (VHDX,
-// VDI, QED...) are refused with errors wrapping ErrUnsupported. qcow2 input is read with
+// VDI, QED...) are refused with errors wrapping ErrUnsupported; an OVA appliance is
+// refused with ErrOVA (internal/ova reads the disks inside it). qcow2 input is read with
 // lima-vm/go-qcow2reader behind our own header validation and L1/L2 walker (the library
 // would follow backing files, allocate the L1 table at the size the header claims, and
 // re-read whole extended L2 tables per cluster).

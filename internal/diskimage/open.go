@@ -86,8 +86,9 @@ func OpenFormat(path, format string) (Image, error) {
 }
 
 // Probe detects the format of an open image file from its magic numbers. It returns a
-// name accepted by OpenFormat, "raw" when nothing is recognised, or an error wrapping
-// ErrUnsupported for formats that are recognised but not readable by this package.
+// name accepted by OpenFormat, "raw" when nothing is recognised, ErrOVA for an OVA
+// appliance, or an error wrapping ErrUnsupported for formats that are recognised but not
+// readable by this package.
 func Probe(f *os.File) (string, error) {
 	return probe(f)
 }
@@ -118,6 +119,9 @@ func probe(f *os.File) (string, error) {
 	h := head[:n]
 	if bytes.HasPrefix(h, []byte("QFI\xfb")) {
 		return "qcow2", nil
+	}
+	if st, err := f.Stat(); err == nil && isOVAHead(f, st.Size(), h) {
+		return "", ErrOVA
 	}
 	for _, opener := range probers {
 		if name, ok := opener(f, h); ok {

@@ -1,13 +1,15 @@
 // Package ec2import is the chromogenic-ec2-import post-processor: it pushes the disk image of
-// any artifact that carries a local image (raw, qcow2, VMDK, VHD) to AWS, streaming it from the
-// image engine's reader into a new EBS snapshot through the EBS direct API (per-block SHA-256
-// and a whole-snapshot checksum, no temporary copy, no S3 bucket and no vmimport role), then
+// any artifact that carries a local image (raw, qcow2, VMDK, VHD, or the disk inside an OVA;
+// chosen by bcommon.LocalImageFor, raw first) to AWS, streaming it from the image engine's
+// reader into a new EBS snapshot through the EBS direct API (per-block SHA-256 and a
+// whole-snapshot checksum, no temporary copy, no S3 bucket and no vmimport role), then
 // registering it as an AMI. On Eucalyptus (no EBS direct API) it uploads an instance-store
 // bundle and registers it, or goes through ImportVolume (see builder/ec2.PublishEucalyptus).
 package ec2import
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -33,10 +35,15 @@ func (p *PostProcessor) Configure(raws ...interface{}) error { return p.config.P
 
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
 	c := &p.config
-	src, err := bcommon.LocalImage(in)
+	local, err := bcommon.LocalImageFor(in, bcommon.ImportFormats)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("chromogenic-ec2-import: %w", err)
+	}
+	src, err := local.Open()
 	if err != nil {
 		return nil, false, false, err
 	}
+	defer src.Close()
 	ui.Say("Connecting to EC2...")
 	cl, err := cloud.Connect(ctx, c.Access(c.EBSConcurrency+8, c.IsEucalyptus()))
 	if err != nil {
@@ -48,7 +55,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 				return nil, false, false, err
 			}
 		}
-		res, err := ec2builder.PublishEucalyptus(ctx, ui, cl, src, ec2builder.EucaPublishOptions{
+		res, err := ec2builder.PublishEucalyptusImage(ctx, ui, cl, src, local.String(), ec2builder.EucaPublishOptions{
 			Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 			Architecture: c.Architecture, RootDeviceName: c.RootDeviceName, VolumeType: c.VolumeType,
 			StateTimeout: c.StateTimeout, Euca: c.Eucalyptus,
@@ -61,7 +68,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return a, true, false, nil
 	}
 	ena := aws.ToBool(c.ENASupport)
-	ami, snap, err := ec2builder.Publish(ctx, ui, cl, src, ec2builder.PublishOptions{
+	ami, snap, err := ec2builder.PublishImage(ctx, ui, cl, src, local.String(), ec2builder.PublishOptions{
 		Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 		Architecture: c.Architecture, BootMode: c.BootMode, ENA: &ena, RootDeviceName: c.RootDeviceName,
 		VolumeType: c.VolumeType, IMDSSupport: c.IMDSSupport, Concurrency: c.EBSConcurrency,

@@ -12,6 +12,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
@@ -149,7 +150,7 @@ func (p *PostProcessor) convertRanged(ctx context.Context, ui packersdk.Ui, sour
 			st.Fetched>>20, src.SizeBytes>>20, st.Requests, st.HashFetched>>20, algo))
 		return nil
 	}
-	return p.convertAndUpload(ctx, ui, target, disk, "", n, verify)
+	return p.convertAndUpload(ctx, ui, target, disk, nil, n, verify)
 }
 
 func (p *PostProcessor) convertSpooled(ctx context.Context, ui packersdk.Ui, source, target *cloud.Clients, src *images.Image, n cloud.NewImage) (*images.Image, error) {
@@ -174,7 +175,7 @@ func (p *PostProcessor) convertSpooled(ctx context.Context, ui packersdk.Ui, sou
 		return nil, fmt.Errorf("source image %s: %w", src.ID, err)
 	}
 	defer disk.Close()
-	return p.convertAndUpload(ctx, ui, target, disk, spool, n, nil)
+	return p.convertAndUpload(ctx, ui, target, disk, &bcommon.LocalInput{Path: spool, Format: src.DiskFormat}, n, nil)
 }
 
 // spoolSparse copies r into a new file, leaving holes for all-zero 4 KiB blocks.

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
@@ -40,7 +41,7 @@ func (p *PostProcessor) Configure(raws ...interface{}) error { return p.config.P
 
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
 	c := &p.config
-	imageID, srcPath, err := p.input(in)
+	imageID, local, err := p.input(in)
 	if err != nil {
 		return nil, false, false, err
 	}
@@ -48,7 +49,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	// authenticates to the target: each is a round trip or more to a Keystone (and the first
 	// request of a new token costs a validation on the Glance side).
 	var source chan sourceResult
-	if srcPath == "" {
+	if local == nil {
 		ui.Say("Connecting to the source OpenStack...")
 		source = make(chan sourceResult, 1)
 		go func() { source <- p.connectSource(ctx, imageID) }()
@@ -59,8 +60,8 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, false, false, err
 	}
 	var img *images.Image
-	if srcPath != "" {
-		img, err = p.pushLocal(ctx, ui, clients, srcPath)
+	if local != nil {
+		img, err = p.pushLocal(ctx, ui, clients, local)
 	} else {
 		img, err = p.migrate(ctx, ui, clients, <-source)
 	}
@@ -73,46 +74,64 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 }
 
 // input says what to push: a Glance image of the source cloud (source_image, or an artifact
-// that is a Glance image with no local copy), or a local image file.
-func (p *PostProcessor) input(in packersdk.Artifact) (imageID, path string, err error) {
+// that is a Glance image with no local copy), or a local image (see localFormats).
+func (p *PostProcessor) input(in packersdk.Artifact) (imageID string, local *bcommon.LocalInput, err error) {
 	c := &p.config
 	if c.SourceImage != "" {
-		return c.SourceImage, "", nil
+		return c.SourceImage, nil, nil
 	}
-	path, lerr := bcommon.LocalImage(in)
+	local, lerr := bcommon.LocalImageFor(in, localFormats(c.DiskFormat))
 	if lerr == nil {
-		return "", path, nil
+		return "", local, nil
 	}
 	switch in.BuilderId() {
 	case osbuilder.BuilderID, BuilderID:
 		if in.Id() == "" {
-			return "", "", lerr
+			return "", nil, lerr
 		}
 		if !c.HasSource() {
-			return "", "", fmt.Errorf("the input is Glance image %s, with no local copy: set the source block (how to reach the cloud holding it) to migrate it", in.Id())
+			return "", nil, fmt.Errorf("the input is Glance image %s, with no local copy: set the source block (how to reach the cloud holding it) to migrate it", in.Id())
 		}
-		return in.Id(), "", nil
+		return in.Id(), nil, nil
 	}
-	return "", "", lerr
+	return "", nil, fmt.Errorf("chromogenic-openstack-import: %w", lerr)
 }
 
-// pushLocal converts a local image file to disk_format on the fly and uploads it.
-func (p *PostProcessor) pushLocal(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, srcPath string) (*images.Image, error) {
+// localFormats is the order in which a local image is chosen from an artifact with several
+// (chromogenic-convert with several formats): the file already in disk_format, uploaded as
+// it is (for vmdk, the VMDK inside an OVA too), else the cheapest to read and convert; the
+// disk inside an OVA last. An OVA file itself is never uploaded.
+func localFormats(diskFormat string) []string {
+	out := []string{diskFormat}
+	if diskFormat == "vmdk" {
+		out = append(out, "ova")
+	}
+	for _, f := range bcommon.ImportFormats {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// pushLocal converts a local image to disk_format on the fly and uploads it.
+func (p *PostProcessor) pushLocal(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, local *bcommon.LocalInput) (*images.Image, error) {
 	c := &p.config
-	src, err := diskimage.Open(srcPath)
+	src, err := local.Open()
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", srcPath, err)
+		return nil, err
 	}
 	defer src.Close()
-	ui.Say(fmt.Sprintf("Uploading %s as image %q (%s, %s, %s)...", srcPath, c.ImageName, c.DiskFormat, c.Visibility, c.ImportMethod))
-	return p.convertAndUpload(ctx, ui, clients, src, srcPath, c.newImage(nil, c.DiskFormat), nil)
+	ui.Say(fmt.Sprintf("Uploading %s as image %q (%s, %s, %s)...", local, c.ImageName, c.DiskFormat, c.Visibility, c.ImportMethod))
+	return p.convertAndUpload(ctx, ui, clients, src, local, c.newImage(nil, c.DiskFormat), nil)
 }
 
-// convertAndUpload uploads src as n.DiskFormat: the file as it is when it already has that
-// format (and srcPath is set), streamed through the format's writer when it can stream,
-// else through a temporary file of the target format. finish, if set, runs after the last
-// byte is produced and before the upload sees EOF: its error aborts the upload.
-func (p *PostProcessor) convertAndUpload(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, src diskimage.Image, srcPath string, n cloud.NewImage, finish func() error) (*images.Image, error) {
+// convertAndUpload uploads src as n.DiskFormat: the bytes of local as they are when it is
+// set and its image already has that format, streamed through the format's writer when it
+// can stream, else through a temporary file of the target format (next to local's file).
+// finish, if set, runs after the last byte is produced and before the upload sees EOF: its
+// error aborts the upload.
+func (p *PostProcessor) convertAndUpload(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, src diskimage.Image, local *bcommon.LocalInput, n cloud.NewImage, finish func() error) (*images.Image, error) {
 	w, err := diskimage.LookupWriter(n.DiskFormat)
 	if err != nil {
 		return nil, fmt.Errorf("disk_format: %w", err)
@@ -120,15 +139,20 @@ func (p *PostProcessor) convertAndUpload(ctx context.Context, ui packersdk.Ui, c
 	opts := diskimage.WriteOptions{}
 	var data io.Reader
 	switch {
-	case srcPath != "" && src.Format() == n.DiskFormat && n.DiskFormat != "raw":
-		// Already in the target format: upload the file as it is.
-		f, err := os.Open(srcPath)
+	case local != nil && local.ImageFormat() == n.DiskFormat && src.Format() == n.DiskFormat && n.DiskFormat != "raw":
+		// Already in the target format: upload the file (or the OVA's disk) as it is.
+		r, _, err := local.OpenBytes()
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
-		data = f
+		defer r.Close()
+		ui.Message(fmt.Sprintf("%s is already %s: uploaded as it is", local, n.DiskFormat))
+		data = r
 	case w.NeedsSeek(opts):
+		srcPath := ""
+		if local != nil {
+			srcPath = local.Path
+		}
 		dir, err := tempDir(srcPath)
 		if err != nil {
 			return nil, err
