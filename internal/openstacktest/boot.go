@@ -59,12 +59,14 @@ func GoBootToLogin(t testing.TB, c *cloud.Clients, name, imageID string, timeout
 	})
 	return func() {
 		t.Helper()
+		start := time.Now()
 		r := result()
 		if r.err != nil {
 			t.Errorf("image %s: %v", imageID, r.err)
 			return
 		}
-		t.Logf("image %s booted to a login prompt in %s (ACTIVE after %s)", imageID, r.login.Round(time.Second), r.active.Round(time.Second))
+		t.Logf("image %s booted to a login prompt in %s (ACTIVE after %s); the test waited %s for it",
+			imageID, r.login.Round(time.Second), r.active.Round(time.Second), time.Since(start).Round(time.Second))
 	}
 }
 
