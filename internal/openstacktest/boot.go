@@ -13,8 +13,9 @@ import (
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 )
 
-// LoginPrompt matches a getty's prompt on a serial console: "<hostname> login: ".
-var LoginPrompt = regexp.MustCompile(`(?m)^\S+ login: `)
+// LoginPrompt matches a getty's prompt on a serial console, "<hostname> login: ", wherever it
+// is on its line (agetty may put terminal escapes before it).
+var LoginPrompt = regexp.MustCompile(`[\w.-]+ login: `)
 
 // BootTimeout bounds a boot to the login prompt: the all-in-one cloud's Nova runs its guests
 // under TCG, where the sample Debian takes 50-120 s on an idle host and several times that on
