@@ -42,19 +42,25 @@ func sampleServer(t *testing.T) (string, *images.Image, string) {
 func TestAccOpenStack(t *testing.T) {
 	packertest.Setup(t)
 	clouds, src, serverID := sampleServer(t)
-	t.Run("image-mode", func(t *testing.T) { testImageMode(t, clouds, src, serverID) })
+	outer := t
+	booted := func() {}
+	t.Run("image-mode", func(t *testing.T) { booted = testImageMode(t, outer, clouds, src, serverID) })
 	t.Run("snapshot-mode", func(t *testing.T) { testSnapshotMode(t, clouds, serverID) })
 	t.Run("failure-cleans-up", func(t *testing.T) { testFailureCleansUp(t, clouds, serverID) })
 	t.Run("snapshot-mode-refuses-provisioners", func(t *testing.T) { testSnapshotModeRefusesProvisioners(t, clouds, serverID) })
 	t.Run("build-vars-image-mode", func(t *testing.T) { testBuildVarsImageMode(t, clouds, src, serverID) })
 	t.Run("build-vars-snapshot-mode", func(t *testing.T) { testBuildVarsSnapshotMode(t, clouds, src, serverID) })
+	booted()
 }
 
 // testImageMode captures a running server: Nova snapshot, the data streamed home, a shell
 // provisioner in the chroot, and a new raw image uploaded. The new image holds the
 // provisioner's file and lacks the removed ones, carries the source's properties, is private,
-// and the intermediate snapshot is gone.
-func testImageMode(t *testing.T, clouds string, src *images.Image, serverID string) {
+// and the intermediate snapshot is gone. The new image boots in Nova to a login prompt: the
+// boot runs in the background on outer (the other subtests go on meanwhile), and the returned
+// function waits for it and reports to outer, which also deletes the new image at its end.
+func testImageMode(t *testing.T, outer testing.TB, clouds string, src *images.Image, serverID string) (booted func()) {
+	booted = func() {}
 	env := packertest.Setup(t)
 	a := openstacktest.Connect(t, "aio-a")
 	dir := t.TempDir()
@@ -77,7 +83,8 @@ func testImageMode(t *testing.T, clouds string, src *images.Image, serverID stri
 	if made == nil {
 		t.Fatalf("image %s not in Glance after the build:\n%s", name, res.Output)
 	}
-	t.Cleanup(func() { openstacktest.DeleteImage(t, a, made.ID) })
+	outer.Cleanup(func() { openstacktest.DeleteImage(outer, a, made.ID) })
+	booted = openstacktest.GoBootToLogin(outer, a, name+"-boot", made.ID, openstacktest.BootTimeout)
 	if len(snapshots) > 0 {
 		t.Errorf("intermediate snapshots left behind: %v", snapshots)
 	}
@@ -114,6 +121,7 @@ func testImageMode(t *testing.T, clouds string, src *images.Image, serverID stri
 	if again, err := openstackGet(t, src.ID); err != nil || again.Checksum != src.Checksum || again.Status != images.ImageStatusActive {
 		t.Errorf("source image changed: %v %v", again, err)
 	}
+	return booted
 }
 
 // testSnapshotMode only snapshots the server and leaves it as the artifact.

@@ -109,36 +109,61 @@ func BootServer(t testing.TB, c *cloud.Clients, name, imageID string) *servers.S
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	srv, del, err := bootServer(ctx, c, name, imageID)
+	if del != nil {
+		t.Cleanup(del)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// bootServer creates the server and waits until it is ACTIVE (an ERROR status ends the wait
+// with the server's fault). del, non-nil once the server exists, deletes it and waits until
+// it is gone; it is safe to call more than once.
+func bootServer(ctx context.Context, c *cloud.Clients, name, imageID string) (srv *servers.Server, del func(), err error) {
 	compute := *c.Compute
 	compute.Microversion = "2.37"
 	fid, err := flavorID(ctx, &compute, "m1.small")
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	srv, err := servers.Create(ctx, &compute, servers.CreateOpts{Name: name, ImageRef: imageID,
+	created, err := servers.Create(ctx, &compute, servers.CreateOpts{Name: name, ImageRef: imageID,
 		FlavorRef: fid, Networks: "none"}, nil).Extract()
 	if err != nil {
-		t.Fatalf("create server: %v", err)
+		return nil, nil, fmt.Errorf("create server: %v", err)
 	}
-	t.Cleanup(func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		servers.Delete(dctx, &compute, srv.ID)
-		for dctx.Err() == nil {
-			if _, err := servers.Get(dctx, &compute, srv.ID).Extract(); gophercloud.ResponseCodeIs(err, 404) {
-				return
+	var once sync.Once
+	del = func() {
+		once.Do(func() {
+			dctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			servers.Delete(dctx, &compute, created.ID)
+			for dctx.Err() == nil {
+				if _, err := servers.Get(dctx, &compute, created.ID).Extract(); gophercloud.ResponseCodeIs(err, 404) {
+					return
+				}
+				time.Sleep(time.Second)
 			}
-			time.Sleep(time.Second)
+		})
+	}
+	for {
+		srv, err = servers.Get(ctx, &compute, created.ID).Extract()
+		switch {
+		case err != nil:
+			return nil, del, fmt.Errorf("server %s never became ACTIVE: %v", created.ID, err)
+		case srv.Status == "ACTIVE":
+			return srv, del, nil
+		case srv.Status == "ERROR":
+			return nil, del, fmt.Errorf("server %s went ERROR: %s", created.ID, srv.Fault.Message)
 		}
-	})
-	if err := servers.WaitForStatus(ctx, &compute, srv.ID, "ACTIVE"); err != nil {
-		t.Fatalf("server %s never became ACTIVE: %v", srv.ID, err)
+		select {
+		case <-ctx.Done():
+			return nil, del, fmt.Errorf("server %s never became ACTIVE (status %s): %v", created.ID, srv.Status, ctx.Err())
+		case <-time.After(2 * time.Second):
+		}
 	}
-	got, err := servers.Get(ctx, &compute, srv.ID).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
 }
 
 func flavorID(ctx context.Context, c *gophercloud.ServiceClient, name string) (string, error) {

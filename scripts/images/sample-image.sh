@@ -3,7 +3,8 @@
 #
 # The disk: 2 GiB virtual, MBR, one bootable ext4 root partition from sector 2048, extlinux,
 # kernel console on ttyS0, hostname chromogenic-sample, root password locked, and a systemd
-# unit that writes CHROMOGENIC-BOOT-OK to /dev/ttyS0 once multi-user.target is reached.
+# unit that writes CHROMOGENIC-BOOT-OK to /dev/ttyS0 once multi-user.target is reached;
+# devices are waited for up to 15 min (slow udev under TCG load).
 # It is fstrim'ed, so it stays sparse (about 700 MiB allocated).
 #
 # It is made from the cached debootstrap tree (debootstrap-tree.sh) and cached at
@@ -122,6 +123,11 @@ ExecStart=/bin/sh -c 'echo CHROMOGENIC-BOOT-OK > /dev/ttyS0'
 WantedBy=multi-user.target
 UNIT
 mkdir -p "$mnt/etc/systemd/system/multi-user.target.wants"
+# Boot tests run under TCG, often several guests on two busy cores: udev may take minutes to
+# announce ttyS0, and systemd's 90 s device timeout then leaves the serial console without a
+# getty (no login prompt). A test guest waits for its devices as long as it takes.
+mkdir -p "$mnt/etc/systemd/system.conf.d"
+printf '[Manager]\nDefaultDeviceTimeoutSec=15min\n' >"$mnt/etc/systemd/system.conf.d/chromogenic-tcg.conf"
 ln -sf /etc/systemd/system/chromogenic-marker.service \
   "$mnt/etc/systemd/system/multi-user.target.wants/chromogenic-marker.service"
 

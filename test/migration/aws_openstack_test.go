@@ -16,7 +16,7 @@ import (
 // home through EBS direct with a throttled block on the way), provisioned in the chroot,
 // cleaned, and pushed as qcow2 into project B of the all-in-one OpenStack. The Glance image
 // holds exactly the working copy's data, which holds the provisioner's marker and the source
-// instance's untouched files; nothing is left in AWS.
+// instance's untouched files, and boots in Nova to a login prompt; nothing is left in AWS.
 func TestAccMigrateAWSToOpenStack(t *testing.T) {
 	accOnly(t)
 	env := packertest.Setup(t)
@@ -54,6 +54,8 @@ func TestAccMigrateAWSToOpenStack(t *testing.T) {
 	if id == "" {
 		t.Fatalf("image %s not in project B", name)
 	}
+	// The published image boots in Nova to a login prompt, while the data is checked here.
+	booted := openstacktest.GoBootToLogin(t, b, name+"-boot", id, openstacktest.BootTimeout)
 	work := workingCopy(t, out)
 	got := filepath.Join(dir, "glance.qcow2")
 	openstacktest.DownloadImage(t, b, id, got)
@@ -77,4 +79,5 @@ func TestAccMigrateAWSToOpenStack(t *testing.T) {
 	if got := srv.SnapshotIDs(); !slices.Equal(got, snaps) {
 		t.Errorf("snapshots after the migration %v, before %v", got, snaps)
 	}
+	booted()
 }

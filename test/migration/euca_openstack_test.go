@@ -120,7 +120,8 @@ func xenGuest(t *testing.T, image string) {
 // leaves a marker, chromogenic-clean target = "kvm" converts the guest, and
 // chromogenic-openstack-import pushes it as qcow2 into project B of the all-in-one OpenStack.
 // The Glance image holds the working copy's data: the marker, an fstab and a kernel command
-// line without Xen device names or the Xen console. The source EMI's bundle is untouched.
+// line without Xen device names or the Xen console; it boots in Nova (KVM's devices: virtio
+// disk, serial console ttyS0) to a login prompt. The source EMI's bundle is untouched.
 func TestAccMigrateEucalyptusToOpenStack(t *testing.T) {
 	accOnly(t)
 	env := packertest.Setup(t)
@@ -168,6 +169,8 @@ func TestAccMigrateEucalyptusToOpenStack(t *testing.T) {
 	if id == "" {
 		t.Fatalf("image %s not in project B", name)
 	}
+	// The published image boots in Nova to a login prompt, while the data is checked here.
+	booted := openstacktest.GoBootToLogin(t, b, name+"-boot", id, openstacktest.BootTimeout)
 	work := workingCopy(t, out)
 	got := filepath.Join(dir, "glance.qcow2")
 	openstacktest.DownloadImage(t, b, id, got)
@@ -187,4 +190,5 @@ func TestAccMigrateEucalyptusToOpenStack(t *testing.T) {
 	if got := srv.ObjectKeys("images"); strings.Join(got, ",") != strings.Join(srcObjects, ",") {
 		t.Errorf("the source bundle changed: %v, was %v", got, srcObjects)
 	}
+	booted()
 }
