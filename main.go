@@ -13,6 +13,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
 	ec2image "github.com/chromogenic/packer-plugin-chromogenic/datasource/ec2-image"
 	openstackimage "github.com/chromogenic/packer-plugin-chromogenic/datasource/openstack-image"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
 	"github.com/chromogenic/packer-plugin-chromogenic/post-processor/convert"
 	ec2import "github.com/chromogenic/packer-plugin-chromogenic/post-processor/ec2-import"
 	openstackimport "github.com/chromogenic/packer-plugin-chromogenic/post-processor/openstack-import"
@@ -26,6 +27,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == clean.GuestCommand {
 		os.Exit(clean.GuestMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	// Packer goes on with later post-processor chains after Ctrl-C with a context that may
+	// never end (internal/interrupt): the post-processors also watch the signal themselves.
+	interrupt.Watch()
 	pps := plugin.NewSet()
 	pps.RegisterBuilder("local", new(local.Builder))
 	pps.RegisterBuilder("openstack", new(openstack.Builder))

@@ -27,6 +27,7 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 )
 
@@ -51,6 +52,12 @@ type nameData struct {
 }
 
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
+	// A later chain of an interrupted build must not start publishing (internal/interrupt).
+	ctx, stop := interrupt.Context(ctx)
+	defer stop()
+	if interrupt.Interrupted() {
+		return nil, false, false, fmt.Errorf("chromogenic-convert: %w", interrupt.ErrInterrupted)
+	}
 	srcPath, err := bcommon.LocalImage(in)
 	if err != nil {
 		return nil, false, false, err

@@ -19,6 +19,7 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	ec2builder "github.com/chromogenic/packer-plugin-chromogenic/builder/ec2"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
 )
 
 // BuilderID identifies artifacts of this post-processor.
@@ -34,6 +35,12 @@ func (p *PostProcessor) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMap
 func (p *PostProcessor) Configure(raws ...interface{}) error { return p.config.Prepare(raws...) }
 
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
+	// A later chain of an interrupted build must not start publishing (internal/interrupt).
+	ctx, stop := interrupt.Context(ctx)
+	defer stop()
+	if interrupt.Interrupted() {
+		return nil, false, false, fmt.Errorf("chromogenic-ec2-import: %w", interrupt.ErrInterrupted)
+	}
 	c := &p.config
 	local, err := bcommon.LocalImageFor(in, bcommon.ImportFormats)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	osbuilder "github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
 )
 
 // BuilderID identifies artifacts of this post-processor.
@@ -40,6 +41,12 @@ func (p *PostProcessor) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMap
 func (p *PostProcessor) Configure(raws ...interface{}) error { return p.config.Prepare(raws...) }
 
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
+	// A later chain of an interrupted build must not start publishing (internal/interrupt).
+	ctx, stop := interrupt.Context(ctx)
+	defer stop()
+	if interrupt.Interrupted() {
+		return nil, false, false, fmt.Errorf("chromogenic-openstack-import: %w", interrupt.ErrInterrupted)
+	}
 	c := &p.config
 	imageID, local, err := p.input(in)
 	if err != nil {
