@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
@@ -23,35 +22,17 @@ import (
 // endpoint's host. In process, against the emulator: the builder's connect, source and
 // download steps, no packer binary.
 func TestEucalyptusBuildThroughProxyEndpoint(t *testing.T) {
-	srv := ec2emu.Start(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus, ComputePath: "/compute"})
-	if strings.HasSuffix(srv.EC2Endpoint, "/services/compute") {
-		t.Fatalf("endpoint %s looks like a cloud controller", srv.EC2Endpoint)
-	}
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	user, err := bundle.NewIdentity("packer-user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.RegisterUserCertificate(user.CertPEM); err != nil {
-		t.Fatal(err)
-	}
+	srv, user := ec2emu.StartProxiedEucalyptus(t)
 	dir := t.TempDir()
-	keyFile, certFile, disk := filepath.Join(dir, "pk.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "src.raw")
+	disk := filepath.Join(dir, "src.raw")
 	data := make([]byte, 3<<20)
 	if _, err := rand.Read(data[1<<20 : 2<<20]); err != nil {
 		t.Fatal(err)
 	}
-	for p, b := range map[string][]byte{keyFile: user.KeyPEM, certFile: user.CertPEM, disk: data} {
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(disk, data, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	emi, err := srv.BundledImage("proxied", disk, "images", user)
+	emi, err := srv.BundledImage("proxied", disk, "images", user.Identity)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +42,7 @@ func TestEucalyptusBuildThroughProxyEndpoint(t *testing.T) {
 		"access_key": srv.AccessKeyID, "secret_key": srv.SecretAccessKey, "region": srv.Region,
 		"custom_endpoint_ec2": srv.EC2Endpoint, "custom_endpoint_s3": srv.S3Endpoint,
 		"source_ami": emi, "skip_register": true, "output_directory": filepath.Join(dir, "out"),
-		"eucalyptus": map[string]interface{}{"user_private_key_file": keyFile, "user_cert_file": certFile, "bucket": "work"},
+		"eucalyptus": map[string]interface{}{"user_private_key_file": user.KeyFile, "user_cert_file": user.CertFile, "bucket": "work"},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
@@ -22,41 +21,21 @@ import (
 // cloud's certificate comes from the bootstrap service on the endpoint's host. In process,
 // against the emulator: no packer binary, no cloud.
 func TestEucalyptusImportThroughProxyEndpoint(t *testing.T) {
-	srv := ec2emu.Start(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus, ComputePath: "/compute"})
-	if strings.HasSuffix(srv.EC2Endpoint, "/services/compute") {
-		t.Fatalf("endpoint %s looks like a cloud controller", srv.EC2Endpoint)
-	}
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	user, err := bundle.NewIdentity("packer-user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.RegisterUserCertificate(user.CertPEM); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	keyFile, certFile := filepath.Join(dir, "pk.pem"), filepath.Join(dir, "cert.pem")
+	srv, user := ec2emu.StartProxiedEucalyptus(t)
 	disk := make([]byte, 3<<20)
 	if _, err := rand.Read(disk[:1<<20]); err != nil {
 		t.Fatal(err)
 	}
-	img := filepath.Join(dir, "disk.raw")
-	for p, b := range map[string][]byte{keyFile: user.KeyPEM, certFile: user.CertPEM, img: disk} {
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	img := filepath.Join(t.TempDir(), "disk.raw")
+	if err := os.WriteFile(img, disk, 0o600); err != nil {
+		t.Fatal(err)
 	}
 
 	var pp PostProcessor
 	if err := pp.Configure(map[string]interface{}{
 		"access_key": srv.AccessKeyID, "secret_key": srv.SecretAccessKey, "region": srv.Region,
 		"custom_endpoint_ec2": srv.EC2Endpoint, "custom_endpoint_s3": srv.S3Endpoint, "ami_name": "through-proxy",
-		"eucalyptus": map[string]interface{}{"user_private_key_file": keyFile, "user_cert_file": certFile, "bucket": "imports"},
+		"eucalyptus": map[string]interface{}{"user_private_key_file": user.KeyFile, "user_cert_file": user.CertFile, "bucket": "imports"},
 	}); err != nil {
 		t.Fatal(err)
 	}
