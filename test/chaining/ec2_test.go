@@ -19,71 +19,61 @@ import (
 )
 
 // awsSource registers an AMI (EBS direct upload + RegisterImage) from an AMI.
-var awsSource = `
-source "chromogenic-ec2" "chain" {
-  ` + ec2Access + `
-  region              = "` + ec2emu.DefaultRegion + `"
-  custom_endpoint_ec2 = var.ec2_endpoint
-  custom_endpoint_ebs = var.ebs_endpoint
-  source_ami          = var.source
-  ami_name            = "${var.name}-built"
-  root_partition      = 1
-  state_timeout       = "2m"
-  output_directory    = "${var.out}/work"
-  mount_path          = "${var.out}/mnt"
-}
-`
+var awsSource = ec2Source(ec2emu.DefaultRegion, "custom_endpoint_ebs = var.ebs_endpoint", "")
 
-var awsImport = `
-    post-processor "chromogenic-ec2-import" {
-      ` + ec2Access + `
-      region              = "` + ec2emu.DefaultRegion + `"
-      custom_endpoint_ec2 = var.ec2_endpoint
-      custom_endpoint_ebs = var.ebs_endpoint
-      ami_name            = "${var.name}-%[1]s"
-      state_timeout       = "2m"
-      keep_input_artifact = var.keep
-    }`
+var awsImport = ec2Import(ec2emu.DefaultRegion, "custom_endpoint_ebs = var.ebs_endpoint", "")
 
 // eucaSource registers an EMI (bundle in bucket "built" + RegisterImage) from an
 // instance-store EMI.
-var eucaSource = `
+var eucaSource = ec2Source("eucalyptus", "custom_endpoint_s3  = var.s3_endpoint", eucaBlock("built"))
+
+var eucaImport = ec2Import("eucalyptus", "custom_endpoint_s3  = var.s3_endpoint", eucaBlock("imported"))
+
+// ec2Source is the chains' chromogenic-ec2 source in region: endpoint is its custom endpoint
+// besides EC2's (EBS on AWS, S3 on Eucalyptus), blocks any blocks it ends with.
+func ec2Source(region, endpoint, blocks string) string {
+	return `
 source "chromogenic-ec2" "chain" {
   ` + ec2Access + `
-  region              = "eucalyptus"
+  region              = "` + region + `"
   custom_endpoint_ec2 = var.ec2_endpoint
-  custom_endpoint_s3  = var.s3_endpoint
+  ` + endpoint + `
   source_ami          = var.source
   ami_name            = "${var.name}-built"
   root_partition      = 1
   state_timeout       = "2m"
   output_directory    = "${var.out}/work"
   mount_path          = "${var.out}/mnt"
-  eucalyptus {
-    user_private_key_file = "${var.keys_dir}/euca-pk.pem"
-    user_cert_file        = "${var.keys_dir}/euca-cert.pem"
-    cloud_cert_file       = "${var.keys_dir}/cloud-cert.pem"
-    bucket                = "built"
-  }
-}
+` + blocks + `}
 `
+}
 
-var eucaImport = `
+// ec2Import is the chains' chromogenic-ec2-import post-processor (a format for chains: %[1]s
+// is the chain's name), with the same region, endpoint and blocks as ec2Source's.
+func ec2Import(region, endpoint, blocks string) string {
+	return `
     post-processor "chromogenic-ec2-import" {
       ` + ec2Access + `
-      region              = "eucalyptus"
+      region              = "` + region + `"
       custom_endpoint_ec2 = var.ec2_endpoint
-      custom_endpoint_s3  = var.s3_endpoint
+      ` + endpoint + `
       ami_name            = "${var.name}-%[1]s"
       state_timeout       = "2m"
       keep_input_artifact = var.keep
-      eucalyptus {
-        user_private_key_file = "${var.keys_dir}/euca-pk.pem"
-        user_cert_file        = "${var.keys_dir}/euca-cert.pem"
-        cloud_cert_file       = "${var.keys_dir}/cloud-cert.pem"
-        bucket                = "imported"
-      }
-    }`
+` + blocks + `    }`
+}
+
+// eucaBlock is a eucalyptus block: the user's and the cloud's keys from var.keys_dir, bundles
+// in bucket.
+func eucaBlock(bucket string) string {
+	return `  eucalyptus {
+    user_private_key_file = "${var.keys_dir}/euca-pk.pem"
+    user_cert_file        = "${var.keys_dir}/euca-cert.pem"
+    cloud_cert_file       = "${var.keys_dir}/cloud-cert.pem"
+    bucket                = "` + bucket + `"
+  }
+`
+}
 
 // buckets are every bucket the Eucalyptus builds use: the source EMI's, the builder's and
 // the imports'.
