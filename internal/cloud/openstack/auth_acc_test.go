@@ -79,28 +79,30 @@ func listImages(t *testing.T) error {
 	return err
 }
 
-// devstack's openrc (devstack/openrc): project by name, user and project domains by ID.
-func TestAccOpenrcDevstack(t *testing.T) {
+// openrcListsImages sets what every openrc sets for the all-in-one's user (Keystone v3,
+// project by name, region) and the variables in extra, then lists images from the
+// environment alone.
+func openrcListsImages(t *testing.T, extra ...string) {
+	t.Helper()
 	authURL, user, pw, project, region := aioUser(t)
-	setenv(t, "OS_AUTH_URL", authURL, "OS_AUTH_TYPE", "password", "OS_IDENTITY_API_VERSION", "3",
-		"OS_USERNAME", user, "OS_PASSWORD", pw, "OS_PROJECT_NAME", project, "OS_TENANT_NAME", project,
-		"OS_USER_DOMAIN_ID", "default", "OS_PROJECT_DOMAIN_ID", "default", "OS_REGION_NAME", region,
-		"OS_VOLUME_API_VERSION", "3", "OS_CACERT", "")
+	setenv(t, "OS_AUTH_URL", authURL, "OS_IDENTITY_API_VERSION", "3", "OS_USERNAME", user, "OS_PASSWORD", pw,
+		"OS_PROJECT_NAME", project, "OS_TENANT_NAME", project, "OS_REGION_NAME", region)
+	setenv(t, extra...)
 	if err := listImages(t); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// devstack's openrc (devstack/openrc): project by name, user and project domains by ID.
+func TestAccOpenrcDevstack(t *testing.T) {
+	openrcListsImages(t, "OS_AUTH_TYPE", "password", "OS_USER_DOMAIN_ID", "default", "OS_PROJECT_DOMAIN_ID", "default",
+		"OS_VOLUME_API_VERSION", "3", "OS_CACERT", "")
+}
+
 // kolla-ansible's public-openrc.sh: domains by name, the interface named twice.
 func TestAccOpenrcKolla(t *testing.T) {
-	authURL, user, pw, project, region := aioUser(t)
-	setenv(t, "OS_AUTH_URL", authURL, "OS_AUTH_PLUGIN", "password", "OS_IDENTITY_API_VERSION", "3",
-		"OS_USERNAME", user, "OS_PASSWORD", pw, "OS_PROJECT_NAME", project, "OS_TENANT_NAME", project,
-		"OS_USER_DOMAIN_NAME", "Default", "OS_PROJECT_DOMAIN_NAME", "Default", "OS_REGION_NAME", region,
+	openrcListsImages(t, "OS_AUTH_PLUGIN", "password", "OS_USER_DOMAIN_NAME", "Default", "OS_PROJECT_DOMAIN_NAME", "Default",
 		"OS_INTERFACE", "public", "OS_ENDPOINT_TYPE", "publicURL")
-	if err := listImages(t); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // A wrong password: the error says what Keystone said, with the HTTP status.
