@@ -212,35 +212,20 @@ func TestAccOpenStackImportFaults(t *testing.T) {
 		rule := &faultproxy.Rule{Name: "hold-upload", Service: "image", Method: "PUT", Path: regexp.MustCompile(`/(file|stage)$`), Delay: 8 * time.Second}
 		p.Add(rule)
 		name := uniq("shared")
-		stop := make(chan struct{})
-		seen := make(chan []string)
-		go func() {
-			var out []string
-			last := ""
-			for {
-				select {
-				case <-stop:
-					seen <- out
-					return
-				case <-time.After(300 * time.Millisecond):
+		stop := openstacktest.Watch(300*time.Millisecond, func() []string {
+			var states []string
+			found, _ := cloud.FindImages(context.Background(), b.Image, cloud.ImageFilter{Name: name})
+			for _, img := range found {
+				other := "hidden"
+				if got, err := images.Get(context.Background(), a.Image, img.ID).Extract(); err == nil {
+					other = "visible:" + string(got.Visibility)
 				}
-				found, _ := cloud.FindImages(context.Background(), b.Image, cloud.ImageFilter{Name: name})
-				for _, img := range found {
-					other := "hidden"
-					if got, err := images.Get(context.Background(), a.Image, img.ID).Extract(); err == nil {
-						other = "visible:" + string(got.Visibility)
-					}
-					s := fmt.Sprintf("%s/%s A:%s", img.Status, img.Visibility, other)
-					if s != last {
-						out = append(out, s)
-						last = s
-					}
-				}
+				states = append(states, fmt.Sprintf("%s/%s A:%s", img.Status, img.Visibility, other))
 			}
-		}()
+			return states
+		})
 		res := build(t, name, "-var", "visibility=shared", "-var", fmt.Sprintf(`members=["%s"]`, aProject))
-		close(stop)
-		states := <-seen
+		states := stop()
 		t.Logf("seen: %v", states)
 		var id string
 		for _, img := range openstacktest.ListImages(t, b) {

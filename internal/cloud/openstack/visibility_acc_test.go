@@ -101,45 +101,28 @@ func TestAccNewImageVisibility(t *testing.T) {
 					}
 				}
 				// The poller: what the owner and project B see, every 300 ms.
-				stop := make(chan struct{})
-				done := make(chan []string)
-				go func() {
-					var seen []string
-					last := ""
-					for {
-						select {
-						case <-stop:
-							done <- seen
-							return
-						case <-time.After(300 * time.Millisecond):
-						}
-						mu.Lock()
-						cur := id
-						mu.Unlock()
-						if cur == "" {
-							continue
-						}
-						own, err := images.Get(ctx, tc.owner.Image, cur).Extract()
-						if err != nil {
-							continue
-						}
-						other := "hidden"
-						if img, err := images.Get(ctx, b.Image, cur).Extract(); err == nil {
-							other = "visible:" + string(img.Status)
-						} else if !gophercloud.ResponseCodeIs(err, 404) {
-							other = "error:" + err.Error()
-						}
-						s := fmt.Sprintf("%s/%s B:%s", own.Status, own.Visibility, other)
-						if s != last {
-							seen = append(seen, s)
-							last = s
-						}
+				stop := openstacktest.Watch(300*time.Millisecond, func() []string {
+					mu.Lock()
+					cur := id
+					mu.Unlock()
+					if cur == "" {
+						return nil
 					}
-				}()
+					own, err := images.Get(ctx, tc.owner.Image, cur).Extract()
+					if err != nil {
+						return nil
+					}
+					other := "hidden"
+					if img, err := images.Get(ctx, b.Image, cur).Extract(); err == nil {
+						other = "visible:" + string(img.Status)
+					} else if !gophercloud.ResponseCodeIs(err, 404) {
+						other = "error:" + err.Error()
+					}
+					return []string{fmt.Sprintf("%s/%s B:%s", own.Status, own.Visibility, other)}
+				})
 				n := cloud.NewImage{Name: name, DiskFormat: "raw", Visibility: tc.visibility, Members: tc.members}
 				img, err := cloud.UploadWith(ctx, tc.owner.Image, method, n, &slowReader{left: 8 << 20, rate: 1 << 20}, status)
-				close(stop)
-				seen := <-done
+				seen := stop()
 				if img != nil {
 					defer openstacktest.DeleteImage(t, tc.owner, img.ID)
 				}
