@@ -14,6 +14,7 @@ import (
 	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
@@ -332,29 +333,62 @@ func TestAccChainingEucalyptus(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		t.Run(fmt.Sprintf("keep=%t", keep), func(t *testing.T) {
 			t.Parallel()
-			srv := ec2emu.Start(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus})
-			user, err := bundle.NewIdentity("packer-user")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.RegisterUserCertificate(user.CertPEM); err != nil {
-				t.Fatal(err)
-			}
-			keys := t.TempDir()
-			for name, data := range map[string][]byte{"euca-pk.pem": user.KeyPEM, "euca-cert.pem": user.CertPEM, "cloud-cert.pem": srv.CloudCertPEM()} {
-				if err := os.WriteFile(filepath.Join(keys, name), data, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			emi, err := srv.BundledImage("tiny", tiny(t), "images", user)
-			if err != nil {
-				t.Fatal(err)
-			}
+			srv, args := eucaCloud(t)
 			before := stateOf(srv)
-			b := newBuild(t, "euca", keep, "source", emi, "ec2_endpoint", srv.EC2Endpoint, "s3_endpoint", srv.S3Endpoint, "keys_dir", keys)
+			b := newBuild(t, "euca", keep, args...)
 			b.run(t, tpl)
 			checkEmulator(t, srv, before, true, b.names(), nil)
 			b.checkLocal(t)
 		})
 	}
+
+	// SIGINT while a provisioner runs in the builder (the EMI's bundle is home, the guest
+	// mounted, nothing bundled or registered yet): nothing of the build is in the cloud (no
+	// image, no bundle object, no multipart upload), the working copy is gone, nothing is held.
+	t.Run("interrupt-builder", func(t *testing.T) {
+		t.Parallel()
+		srv, args := eucaCloud(t)
+		before := stateOf(srv)
+		b := newBuild(t, "euca-int-builder", false, args...)
+		run := b.start(t, tpl, "hook", "echo CHAINING-HOOK-$((6*7)); sleep 600")
+		run.Until(t, "the provisioner started", 5*time.Minute, func() bool { return strings.Contains(run.Output.String(), "CHAINING-HOOK-42") })
+		if len(chroot.MountedUnder(b.out)) == 0 {
+			run.Kill()
+			t.Fatalf("the guest is not mounted under %s while the provisioner runs", b.out)
+		}
+		run.Interrupt(t, 2*time.Minute)
+		checkEmulator(t, srv, before, true, nil, nil)
+		if n := srv.CallCount("RegisterImage"); n != 0 {
+			t.Errorf("RegisterImage called %d times", n)
+		}
+		if f := files(filepath.Join(b.out, "work")); len(f) != 0 {
+			t.Errorf("the interrupted builder left %v", f)
+		}
+		b.checkHeld(t)
+	})
+}
+
+// eucaCloud starts a Eucalyptus emulator holding the tiny guest as an instance-store EMI
+// bundled for a new user, writes that user's keys, and returns the build's variables.
+func eucaCloud(t *testing.T) (*ec2emu.Server, []string) {
+	t.Helper()
+	srv := ec2emu.Start(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus})
+	user, err := bundle.NewIdentity("packer-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RegisterUserCertificate(user.CertPEM); err != nil {
+		t.Fatal(err)
+	}
+	keys := t.TempDir()
+	for name, data := range map[string][]byte{"euca-pk.pem": user.KeyPEM, "euca-cert.pem": user.CertPEM, "cloud-cert.pem": srv.CloudCertPEM()} {
+		if err := os.WriteFile(filepath.Join(keys, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	emi, err := srv.BundledImage("tiny", tiny(t), "images", user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, []string{"source", emi, "ec2_endpoint", srv.EC2Endpoint, "s3_endpoint", srv.S3Endpoint, "keys_dir", keys}
 }
