@@ -62,5 +62,6 @@ func Context(parent context.Context) (context.Context, context.CancelFunc) {
 		case <-stop:
 		}
 	}()
-	return ctx, func() { close(stop); cancel(context.Canceled) }
+	var stopOnce sync.Once
+	return ctx, func() { stopOnce.Do(func() { close(stop) }); cancel(context.Canceled) }
 }
