@@ -14,6 +14,7 @@ PKGS=(
   gdisk                 # sgdisk: GPT test images
   e2fsprogs dosfstools xfsprogs lvm2
   util-linux mount
+  bubblewrap            # bwrap: the sandbox every guest program runs in (internal/sandbox)
   rsync jq make git ca-certificates
   openssh-server        # sshd: live-mode tests of chromogenic-clean (SSH communicator)
   awscli                # /usr/bin/aws: cross-checks test/ec2emu with a client nobody here wrote
