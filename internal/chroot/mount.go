@@ -199,20 +199,42 @@ func KillProcessesIn(dir string) int {
 
 // MountedUnder lists the mount points at or below dir, from /proc/self/mountinfo.
 func MountedUnder(dir string) []string {
+	var out []string
+	for _, m := range MountsUnder(dir) {
+		out = append(out, m.Point)
+	}
+	return out
+}
+
+// MountInfo is one line of /proc/self/mountinfo.
+type MountInfo struct {
+	Point, FSType, Source string
+}
+
+// MountsUnder lists the mounts at or below dir, in mount order.
+func MountsUnder(dir string) []MountInfo {
 	raw, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil
 	}
-	var out []string
+	var out []MountInfo
 	for _, line := range strings.Split(string(raw), "\n") {
+		// id parent major:minor root mountpoint options [optional...] - fstype source superopts
 		f := strings.Fields(line)
 		if len(f) < 5 {
 			continue
 		}
-		mp := unescapeMount(f[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
+		m := MountInfo{Point: unescapeMount(f[4])}
+		if m.Point != dir && !strings.HasPrefix(m.Point, dir+"/") {
+			continue
 		}
+		for i := 6; i+2 < len(f); i++ {
+			if f[i] == "-" {
+				m.FSType, m.Source = f[i+1], unescapeMount(f[i+2])
+				break
+			}
+		}
+		out = append(out, m)
 	}
 	return out
 }
