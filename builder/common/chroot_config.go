@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 )
 
 // ChrootConfig says how the working copy is mounted and how provisioners reach it.
@@ -28,9 +29,23 @@ type ChrootConfig struct {
 	// Mount points of the guest's `/etc/fstab` to mount below the root as well, parents first.
 	// Defaults to `["/boot", "/boot/efi"]`.
 	FstabMounts []string `mapstructure:"fstab_mounts" required:"false"`
+	// Run provisioners' commands (the guest's `/bin/sh` and what it starts) in a sandbox:
+	// new mount, PID, IPC and UTS namespaces, pivot_root into the guest, a fresh `/proc`, a
+	// private `/dev`, no sysfs, a cut capability set, no_new_privs, a seccomp filter and a
+	// fixed environment with nothing of the host's (see docs/trust-model.md). Needs
+	// bubblewrap (`bwrap`) on the host. Defaults to `true`. `false` runs them with plain
+	// chroot and the host's `/proc`, `/sys` and `/dev` mounted in the guest: it **trusts the
+	// guest**, for templates that must touch the host.
+	Sandbox *bool `mapstructure:"sandbox" required:"false"`
+	// Give sandboxed provisioner commands the host's network (apt-get, curl). Defaults to
+	// `true`; `false` leaves them only a loopback of their own.
+	SandboxNetwork *bool `mapstructure:"sandbox_network" required:"false"`
 	// Extra mounts for the chroot, each `[type, source, guest path]`; type `bind` bind-mounts
-	// a host path. Defaults to proc on /proc, sysfs on /sys, a bind of /dev and devpts on
-	// /dev/pts. Set to an empty list to mount nothing.
+	// a host path. With the sandbox (the default) nothing is needed and the default is none:
+	// the sandbox gives commands their own `/proc`, `/dev` and `/dev/pts` (mounts listed here
+	// are still made in the guest tree, and the sandbox's own `/proc` and `/dev` cover those
+	// two). With `sandbox = false` the default is proc on /proc, sysfs on /sys, a bind of /dev
+	// and devpts on /dev/pts. Set to an empty list to mount nothing.
 	ChrootMounts [][]string `mapstructure:"chroot_mounts" required:"false"`
 	// Host files copied into the guest at the same path for the build, such as
 	// `/etc/resolv.conf` (the default). The guest's own file or symlink is put back afterwards.
@@ -63,7 +78,13 @@ func (c *ChrootConfig) Prepare(ctx *interpolate.Context) []error {
 			errs = append(errs, fmt.Errorf("fstab_mounts: %q must be an absolute guest path below /", mp))
 		}
 	}
-	if c.ChrootMounts == nil {
+	if c.Sandbox == nil {
+		c.Sandbox = boolPtr(true)
+	}
+	if c.SandboxNetwork == nil {
+		c.SandboxNetwork = boolPtr(true)
+	}
+	if c.ChrootMounts == nil && !*c.Sandbox {
 		for _, m := range chroot.DefaultChrootMounts {
 			c.ChrootMounts = append(c.ChrootMounts, []string{m[0], m[1], m[2]})
 		}
@@ -86,6 +107,13 @@ func (c *ChrootConfig) Prepare(ctx *interpolate.Context) []error {
 		}
 	}
 	return errs
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// GuestPrograms says how provisioners' commands run in the guest.
+func (c *ChrootConfig) GuestPrograms() sandbox.Options {
+	return sandbox.Options{TrustGuest: c.Sandbox != nil && !*c.Sandbox, Network: c.SandboxNetwork == nil || *c.SandboxNetwork}
 }
 
 // Mounts returns the chroot mounts in the engine's form.

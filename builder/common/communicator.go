@@ -16,38 +16,54 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 )
 
-// Communicator runs provisioners' commands inside the guest tree with chroot(8), like the
-// SDK's chroot communicator, with two differences that matter for untrusted guests and real
-// scripts:
+// Communicator runs provisioners' commands inside the guest tree, like the SDK's chroot
+// communicator, with three differences that matter for untrusted guests and real scripts:
+//   - commands run in internal/sandbox (unless Programs.TrustGuest), with a fixed
+//     environment: the guest's /bin/sh never sees the host's /proc, /dev, processes or
+//     environment (cloud credentials included);
 //   - files move in-root: the SDK's Upload and Download run `cp` on host paths, which follows
 //     a guest symlink such as /etc/motd -> /root/.bashrc out of the guest onto the host;
-//   - commands go to chroot as one argv element: the SDK passes them through a host
-//     `/bin/sh -c "..."`, so the host shell expands `$VAR` and backquotes before the guest
-//     sees them.
+//   - commands go to the guest's shell as one argv element: the SDK passes them through a
+//     host `/bin/sh -c "..."`, so the host shell expands `$VAR` and backquotes before the
+//     guest sees them.
 type Communicator struct {
-	Chroot string
-	guest  *guestfs.Root
+	Chroot   string
+	Programs sandbox.Options
+	guest    *guestfs.Root
 }
 
 var _ packersdk.Communicator = (*Communicator)(nil)
 
-// NewCommunicator returns a communicator for the guest tree mounted on dir.
-func NewCommunicator(dir string, guest *guestfs.Root) *Communicator {
-	return &Communicator{Chroot: dir, guest: guest}
+// NewCommunicator returns a communicator for the guest tree mounted on dir whose commands
+// run as programs says.
+func NewCommunicator(dir string, guest *guestfs.Root, programs sandbox.Options) *Communicator {
+	return &Communicator{Chroot: dir, guest: guest, Programs: programs}
 }
 
-// Start runs cmd.Command with the guest's /bin/sh inside the chroot.
+// Start runs cmd.Command with the guest's /bin/sh inside the guest tree. The command is not
+// tied to ctx (the SDK's communicators are not either): the provisioner waits for it, and an
+// interrupted build kills what runs in the tree before releasing it.
 func (c *Communicator) Start(ctx context.Context, cmd *packersdk.RemoteCmd) error {
-	local := exec.Command("chroot", c.Chroot, "/bin/sh", "-c", cmd.Command)
-	local.Stdin, local.Stdout, local.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
-	local.Env = append(os.Environ(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	log.Printf("Executing in chroot %s: %q", c.Chroot, cmd.Command)
-	if err := local.Start(); err != nil {
+	o := c.Programs
+	o.Stdin, o.Stdout, o.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	local, err := sandbox.Command(context.Background(), c.Chroot, []string{"/bin/sh", "-c", cmd.Command}, o)
+	if err != nil {
 		return err
 	}
+	how := "sandbox"
+	if o.TrustGuest {
+		how = "chroot (sandbox = false: the guest is trusted)"
+	}
+	log.Printf("Executing in %s %s: %q", how, c.Chroot, cmd.Command)
+	if err := local.Start(); err != nil {
+		local.Close()
+		return fmt.Errorf("start the guest's /bin/sh: %w", err)
+	}
 	go func() {
+		defer local.Close()
 		status := 0
 		if err := local.Wait(); err != nil {
 			status = 1

@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 )
 
@@ -37,7 +39,7 @@ func newComm(t *testing.T, root string) *Communicator {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
-	return NewCommunicator(root, g)
+	return NewCommunicator(root, g, sandbox.Options{})
 }
 
 func checkHost(t *testing.T, hostDir string) {
@@ -122,8 +124,10 @@ func TestCommunicatorRoundTrip(t *testing.T) {
 	}
 }
 
-// Start runs the command inside the guest tree (a real Debian root) through chroot.
+// Start runs the command inside the guest tree (a real Debian root), in the sandbox and, with
+// TrustGuest, through chroot; the host's environment reaches neither.
 func TestCommunicatorStart(t *testing.T) {
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "sentinel-4711-host-secret")
 	dir := t.TempDir()
 	image := testimages.Make(t, "bare-ext4", dir)
 	d, err := chroot.Attach(image, false)
@@ -136,14 +140,53 @@ func TestCommunicatorStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.UnmountAll()
-	c := NewCommunicator(g.Mounts.Root, g.Guest())
-	var out bytes.Buffer
-	cmd := &packersdk.RemoteCmd{Command: `. /etc/os-release; echo "$ID"; ls /root/in-guest-only; exit 3`, Stdout: &out, Stderr: &out}
 	os.WriteFile(filepath.Join(g.Mounts.Root, "root", "in-guest-only"), nil, 0o644)
-	if err := cmd.RunWithUi(context.Background(), c, packersdk.TestUi(t)); err != nil {
+	for _, o := range []sandbox.Options{{}, {TrustGuest: true}} {
+		c := NewCommunicator(g.Mounts.Root, g.Guest(), o)
+		var out bytes.Buffer
+		cmd := &packersdk.RemoteCmd{Command: `. /etc/os-release; echo "$ID"; ls /root/in-guest-only; env; cat /proc/1/environ; exit 3`, Stdout: &out, Stderr: &out}
+		if err := cmd.RunWithUi(context.Background(), c, packersdk.TestUi(t)); err != nil {
+			t.Fatal(err)
+		}
+		if cmd.ExitStatus() != 3 || !strings.Contains(out.String(), "debian") || !strings.Contains(out.String(), "/root/in-guest-only") {
+			t.Errorf("trust %v: exit %d, output %q", o.TrustGuest, cmd.ExitStatus(), out.String())
+		}
+		if strings.Contains(out.String(), "sentinel-4711") {
+			t.Errorf("trust %v: the host's environment reached the guest: %q", o.TrustGuest, out.String())
+		}
+	}
+}
+
+// A program a provisioner leaves running in the sandbox is ended before the guest is
+// released, though it lives in a mount namespace of its own (the host's unmount would not
+// wait for it).
+func TestSandboxedLeftoverKilledOnRelease(t *testing.T) {
+	dir := t.TempDir()
+	image := testimages.Make(t, "bare-ext4", dir)
+	d, err := chroot.Attach(image, false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if cmd.ExitStatus() != 3 || !strings.Contains(out.String(), "debian") || !strings.Contains(out.String(), "/root/in-guest-only") {
-		t.Errorf("exit %d, output %q", cmd.ExitStatus(), out.String())
+	defer d.Detach()
+	g, err := chroot.MountGuest(d, filepath.Join(dir, "mnt"), chroot.GuestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.UnmountAll()
+	c := NewCommunicator(g.Mounts.Root, g.Guest(), sandbox.Options{})
+	cmd := &packersdk.RemoteCmd{Command: `sleep 300`}
+	if err := c.Start(context.Background(), cmd); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := g.UnmountAll(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan int, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sandboxed command still runs after the guest was released")
 	}
 }

@@ -7,17 +7,24 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 )
 
 // StepChrootProvision runs the template's provisioners inside the guest tree through the
-// chroot Communicator.
+// chroot Communicator, their commands as Programs says (the sandbox by default).
 type StepChrootProvision struct {
+	Programs  sandbox.Options
 	provision commonsteps.StepProvision
 }
 
 func (s *StepChrootProvision) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	g := state.Get(StateGuest).(*chroot.Guest)
-	comm := NewCommunicator(g.Mounts.Root, g.Guest())
+	if !s.Programs.TrustGuest {
+		if err := sandbox.Check(); err != nil {
+			return Halt(state, err)
+		}
+	}
+	comm := NewCommunicator(g.Mounts.Root, g.Guest(), s.Programs)
 	state.Put("communicator", comm)
 	s.provision.Comm = comm
 	return s.provision.Run(ctx, state)

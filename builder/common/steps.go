@@ -40,7 +40,7 @@ func ChrootSteps(c *ChrootConfig, ctx interpolate.Context) []multistep.Step {
 		&StepMountGuest{Config: c, Ctx: ctx},
 		&StepMountChroot{Mounts: c.Mounts()},
 		&StepCopyFiles{Files: c.CopyFiles},
-		&StepChrootProvision{},
+		&StepChrootProvision{Programs: c.GuestPrograms()},
 		&StepRelease{SkipTrim: c.SkipTrim},
 	}
 }

@@ -84,6 +84,8 @@ type FlatConfig struct {
 	MountOptions          []string              `mapstructure:"mount_options" required:"false" cty:"mount_options" hcl:"mount_options"`
 	RootPartition         *int                  `mapstructure:"root_partition" required:"false" cty:"root_partition" hcl:"root_partition"`
 	FstabMounts           []string              `mapstructure:"fstab_mounts" required:"false" cty:"fstab_mounts" hcl:"fstab_mounts"`
+	Sandbox               *bool                 `mapstructure:"sandbox" required:"false" cty:"sandbox" hcl:"sandbox"`
+	SandboxNetwork        *bool                 `mapstructure:"sandbox_network" required:"false" cty:"sandbox_network" hcl:"sandbox_network"`
 	ChrootMounts          [][]string            `mapstructure:"chroot_mounts" required:"false" cty:"chroot_mounts" hcl:"chroot_mounts"`
 	CopyFiles             []string              `mapstructure:"copy_files" required:"false" cty:"copy_files" hcl:"copy_files"`
 	SkipTrim              *bool                 `mapstructure:"skip_trim" required:"false" cty:"skip_trim" hcl:"skip_trim"`
@@ -148,6 +150,8 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"mount_options":              &hcldec.AttrSpec{Name: "mount_options", Type: cty.List(cty.String), Required: false},
 		"root_partition":             &hcldec.AttrSpec{Name: "root_partition", Type: cty.Number, Required: false},
 		"fstab_mounts":               &hcldec.AttrSpec{Name: "fstab_mounts", Type: cty.List(cty.String), Required: false},
+		"sandbox":                    &hcldec.AttrSpec{Name: "sandbox", Type: cty.Bool, Required: false},
+		"sandbox_network":            &hcldec.AttrSpec{Name: "sandbox_network", Type: cty.Bool, Required: false},
 		"chroot_mounts":              &hcldec.AttrSpec{Name: "chroot_mounts", Type: cty.List(cty.List(cty.String)), Required: false},
 		"copy_files":                 &hcldec.AttrSpec{Name: "copy_files", Type: cty.List(cty.String), Required: false},
 		"skip_trim":                  &hcldec.AttrSpec{Name: "skip_trim", Type: cty.Bool, Required: false},

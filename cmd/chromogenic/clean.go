@@ -17,18 +17,21 @@ import (
 )
 
 const cleanUsage = `usage: chromogenic clean (--root DIR | --image FILE) [--ops LIST] [--target kvm|aws]
-                         [--dry-run] [--json] [--list]
+                         [--sandbox=false] [--dry-run] [--json] [--list]
 
 Cleans a guest (the cleaning engine of the chromogenic-clean provisioner) and, with --target,
 converts it for another hypervisor or cloud.
 
-  --root DIR     a guest tree already mounted on DIR (for --target with a real run, proc,
-                 sys and dev must be mounted in it)
+  --root DIR     a guest tree already mounted on DIR (for --target with --sandbox=false and
+                 a real run, proc, sys and dev must be mounted in it)
   --image FILE   a raw disk image: attached to loop devices, its root filesystem (and /boot)
                  mounted, cleaned, converted, trimmed (so the file stays sparse) and released
   --ops LIST     operations, comma separated: groups (defaults, chromogenic, all), names,
                  +name, -name; "none" runs no cleaning op (conversion only). Default: defaults
   --target T     convert for T after cleaning (kvm: Xen guests become KVM guests; aws)
+  --sandbox=false  run the guest's own tools (--target: initramfs, grub) with plain chroot
+                 and the host's /proc, /sys and /dev instead of the bubblewrap sandbox:
+                 trusts the guest
   --dry-run      list what would change; nothing is changed, nothing runs in the guest
   --json         print the report(s) as JSON instead of the summary
   --list         list the operations and exit
@@ -50,6 +53,7 @@ func cleanCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Func("ops", "", func(s string) error { ops = append(ops, s); return nil })
 	target := fs.String("target", "", "")
 	dry := fs.Bool("dry-run", false, "")
+	sandboxed := fs.Bool("sandbox", true, "")
 	asJSON := fs.Bool("json", false, "")
 	list := fs.Bool("list", false, "")
 	help := fs.Bool("help", false, "")
@@ -72,7 +76,7 @@ func cleanCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("unknown --target %q (known: %s)", *target, strings.Join(clean.Targets(), ", "))}
 	}
 	noClean := len(ops) == 1 && ops[0] == "none"
-	opts := clean.Options{Operations: ops, DryRun: *dry}
+	opts := clean.Options{Operations: ops, DryRun: *dry, TrustGuest: !*sandboxed}
 	if noClean {
 		opts.Operations = nil
 		if *target == "" {
@@ -119,7 +123,7 @@ func (j *cleanJob) run(ctx context.Context, r *guestfs.Root, devices map[string]
 		errs = append(errs, err)
 	}
 	if j.target != "" {
-		rep, err := clean.Convert(ctx, r, clean.ConvertOptions{Target: j.target, DryRun: j.opts.DryRun, Devices: devices, Logf: j.opts.Logf})
+		rep, err := clean.Convert(ctx, r, clean.ConvertOptions{Target: j.target, DryRun: j.opts.DryRun, Devices: devices, TrustGuest: j.opts.TrustGuest, Logf: j.opts.Logf})
 		j.res.Convert = rep
 		errs = append(errs, err)
 	}
@@ -161,7 +165,7 @@ func (j *cleanJob) image(ctx context.Context, image string, stderr io.Writer) (e
 	for _, s := range g.Skipped {
 		fmt.Fprintf(stderr, "chromogenic clean: not mounted: %s\n", s)
 	}
-	if j.target != "" && !dry {
+	if j.target != "" && !dry && j.opts.TrustGuest {
 		if err := g.MountChroot(chroot.DefaultChrootMounts); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 )
 
 // Options configure Make.
@@ -29,6 +30,9 @@ type Options struct {
 	// WorkDir holds scratch files and mount points (and a raw copy of a non-raw input);
 	// default: the output's directory.
 	WorkDir string
+	// TrustGuest runs the guest's initramfs and GRUB tools with plain chroot (the host's
+	// /proc, /sys and /dev mounted in the guest) instead of the sandbox: `sandbox = false`.
+	TrustGuest bool
 	// Logf receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -247,9 +251,14 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 			bootPrefix, bootFS = "", p.UUID
 		}
 	}
-	chrootErr := g.MountChroot(chroot.DefaultChrootMounts)
-	if chrootErr != nil {
-		logf("bootable: chroot mounts failed (%v): guest tools cannot run", chrootErr)
+	// The sandbox gives guest tools their own /proc and /dev; plain chroot needs the host's.
+	var chrootErr error
+	if opts.TrustGuest {
+		if chrootErr = g.MountChroot(chroot.DefaultChrootMounts); chrootErr != nil {
+			logf("bootable: chroot mounts failed (%v): guest tools cannot run", chrootErr)
+		}
+	} else if chrootErr = sandbox.Check(); chrootErr != nil {
+		logf("bootable: %v: guest tools cannot run", chrootErr)
 	}
 
 	info, err := guestfs.Inspect(r)
@@ -312,7 +321,7 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 			return fmt.Errorf("cannot run the guest's %s: %v", info.InitramfsTool, chrootErr)
 		default:
 			logf("bootable: rebuilding the initramfs with the guest's %s (drivers for a generic PC)", info.InitramfsTool)
-			rep, err := clean.Convert(ctx, r, clean.ConvertOptions{Target: clean.TargetPC, Logf: logf})
+			rep, err := clean.Convert(ctx, r, clean.ConvertOptions{Target: clean.TargetPC, TrustGuest: opts.TrustGuest, Logf: logf})
 			if err != nil {
 				return fmt.Errorf("initramfs rebuild: %w", err)
 			}
@@ -361,7 +370,7 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 	}
 	if esp := l.slot(roleESP); esp != nil {
 		efi := filepath.Join(work, "BOOTX64.EFI")
-		which, err := buildGrubEFI(ctx, r, chrootErr == nil, entry, efi, logf)
+		which, err := buildGrubEFI(ctx, r, chrootErr == nil, opts.TrustGuest, entry, efi, logf)
 		if err != nil {
 			return err
 		}

@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 )
 
 // bootEntry is what the bootloader starts.
@@ -137,15 +137,15 @@ func grubArgs(out, cfg string) []string {
 }
 
 // buildGrubEFI builds BOOTX64.EFI into hostOut: with the guest's own grub-mkstandalone in
-// the chroot when the guest has GRUB's x86_64-efi modules (and chroot mounts), else with the
-// host's. It returns which was used.
-func buildGrubEFI(ctx context.Context, r *guestfs.Root, chrootReady bool, e bootEntry, hostOut string, logf func(string, ...any)) (string, error) {
+// the sandbox (or, trusted, the chroot) when the guest has GRUB's x86_64-efi modules, else
+// with the host's. It returns which was used.
+func buildGrubEFI(ctx context.Context, r *guestfs.Root, chrootReady, trust bool, e bootEntry, hostOut string, logf func(string, ...any)) (string, error) {
 	cfg := grubConfig(e)
 	if chrootReady && exists(r, "/usr/lib/grub/x86_64-efi/linux.mod") {
 		if prog := findGuestProgram(r, "grub-mkstandalone", "grub2-mkstandalone"); prog != "" {
 			const gcfg, gout = "/tmp/chromogenic-grub.cfg", "/tmp/chromogenic-bootx64.efi"
 			if err := r.WriteFile(gcfg, []byte(cfg), 0o644); err == nil {
-				out, err := clean.ChrootExec(ctx, r.Dir(), append([]string{prog}, grubArgs(gout, gcfg)...))
+				out, err := sandbox.Options{TrustGuest: trust}.Output(ctx, r.Dir(), append([]string{prog}, grubArgs(gout, gcfg)...))
 				_ = r.Remove(gcfg)
 				if err == nil {
 					img, rerr := r.ReadFile(gout)

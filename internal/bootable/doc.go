@@ -12,12 +12,12 @@
 //   - the guest's filesystems copied extent by extent (holes stay holes; UUIDs kept), the root
 //     optionally grown by ExtraSize (resize2fs, xfs_growfs, btrfs resize);
 //   - an external kernel and ramdisk, when given, folded into the guest's /boot;
-//   - an initramfs rebuilt by the guest's own tool in a chroot with the drivers a generic PC
+//   - an initramfs rebuilt by the guest's own tool in the sandbox (internal/sandbox) with the drivers a generic PC
 //     needs (internal/clean's conversion, target "pc": ahci, virtio, nvme, e1000, ext4...);
 //   - /etc/fstab naming the root (and every copied filesystem) by UUID;
 //   - a bootloader: for BIOS, extlinux from the host's syslinux (boot code in the MBR, or
 //     gptmbr.bin on GPT); for EFI, a standalone GRUB (BOOTX64.EFI at the removable-media path,
-//     so no NVRAM entry is needed) built by the guest's own grub-mkstandalone in the chroot
+//     so no NVRAM entry is needed) built by the guest's own grub-mkstandalone in the sandbox
 //     when the guest has GRUB's x86_64-efi modules, else by the host's (grub-efi-amd64-bin),
 //     on a FAT ESP written with mkfs.vfat and mtools (no vfat mount needed);
 //   - a kernel command line with a VGA and a serial console (console=tty0 console=ttyS0,115200).

@@ -3,6 +3,7 @@ package chroot
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -122,6 +123,11 @@ func (m *Mounts) UnmountAll() error {
 		m.guest = nil
 	}
 	var errs []error
+	if len(m.paths) > 0 {
+		// A sandboxed program still running holds the guest filesystems in its own mount
+		// namespace, where unmounting here would not reach: it must end first.
+		KillProcessesIn(m.Root)
+	}
 	for len(m.paths) > 0 {
 		p := m.paths[len(m.paths)-1]
 		if err := unmount(p, m.Root); err != nil {
@@ -167,11 +173,18 @@ func unmount(path, root string) error {
 	return fmt.Errorf("unmount %s: %w", path, err)
 }
 
-// KillProcessesIn kills processes whose root directory or working directory is inside dir:
-// what a provisioner left running in the chroot would otherwise keep the mounts busy.
+// KillProcessesIn kills processes whose root directory or working directory is inside dir,
+// and processes of another mount namespace whose root is the filesystem mounted on dir (a
+// sandboxed guest program, pivoted into the guest): what a provisioner left running would
+// otherwise keep the mounts busy or hold the guest filesystems after they are released here.
 func KillProcessesIn(dir string) int {
 	killed := 0
 	self := os.Getpid()
+	rootDev := ""
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) == nil {
+		rootDev = fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	}
 	procs, _ := os.ReadDir("/proc")
 	for _, e := range procs {
 		pid, err := strconv.Atoi(e.Name())
@@ -185,6 +198,9 @@ func KillProcessesIn(dir string) int {
 				inside = true
 			}
 		}
+		if !inside && rootDev != "" {
+			inside = nsRootIs(pid, rootDev)
+		}
 		if inside {
 			if syscall.Kill(pid, syscall.SIGKILL) == nil {
 				killed++
@@ -195,6 +211,30 @@ func KillProcessesIn(dir string) int {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return killed
+}
+
+// nsRootIs reports whether process pid lives in another mount namespace whose "/" is the
+// root of the filesystem dev (major:minor).
+func nsRootIs(pid int, dev string) bool {
+	if self, err := os.Readlink("/proc/self/ns/mnt"); err != nil {
+		return false
+	} else if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); err != nil || ns == self {
+		return false
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	raw, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+	for _, line := range strings.Split(string(raw), "\n") {
+		// id parent major:minor root mountpoint ...: the last mount on "/" is the root.
+		fl := strings.Fields(line)
+		if len(fl) >= 5 && fl[4] == "/" && fl[2] == dev && fl[3] == "/" {
+			return true
+		}
+	}
+	return false
 }
 
 // MountedUnder lists the mount points at or below dir, from /proc/self/mountinfo.

@@ -128,9 +128,13 @@ type ConvertOptions struct {
 	// (file edits only; the guest will most likely not boot on the target until its
 	// initramfs is rebuilt).
 	NoRebuild bool `json:"no_rebuild,omitempty"`
-	// Exec runs guest programs; nil means ChrootExec, which needs proc, sys and dev mounted in
-	// the root (checked). Another Exec answers for its programs' environment.
+	// Exec runs guest programs; nil means the sandbox (internal/sandbox, no network), or with
+	// TrustGuest plain chroot, which needs proc, sys and dev mounted in the root (checked).
+	// Another Exec answers for its programs' environment.
 	Exec Exec `json:"-"`
+	// TrustGuest runs the guest's programs with plain chroot instead of the sandbox: the
+	// templates' `sandbox = false`, for guests the user trusts.
+	TrustGuest bool `json:"trust_guest,omitempty"`
 	// AllowLiveRoot lets Convert work on this machine's own "/".
 	AllowLiveRoot bool `json:"allow_live_root,omitempty"`
 	// MaxEditSize is the largest file read to edit (default 16 MiB).
@@ -183,8 +187,8 @@ type converter struct {
 	kmods  map[string]map[string]bool // kernel version -> its modules (set by initramfs-config)
 	modCfg bool                       // the initramfs configuration was changed
 	steps  bool                       // each step has its own OpReport (Convert)
-	// customExec: programs run through ConvertOptions.Exec, which answers for the
-	// environment they need (no check for proc, sys and dev mounts).
+	// customExec: programs run through ConvertOptions.Exec or the sandbox, which answer for
+	// the environment they need (no check for proc, sys and dev mounts).
 	customExec bool
 }
 
@@ -224,12 +228,8 @@ func Convert(ctx context.Context, root *guestfs.Root, opts ConvertOptions) (*Rep
 	if opts.Devices == nil {
 		opts.Devices = MountedDeviceSpecs(ctx, root)
 	}
-	c := &converter{spec: spec, opts: &opts, exec: opts.Exec, steps: true}
-	if c.exec == nil {
-		c.exec = ChrootExec
-	} else {
-		c.customExec = true
-	}
+	c := &converter{spec: spec, opts: &opts, steps: true}
+	c.exec, c.customExec = guestExec(opts.Exec, opts.TrustGuest)
 	for _, s := range convertSteps {
 		or := OpReport{Name: "convert-" + s.name, Description: s.description, Status: StatusDone}
 		if err := ctx.Err(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 )
 
@@ -34,7 +35,7 @@ func withGuest(t *testing.T, image string, fn func(g *chroot.Guest)) {
 // guestRun runs a guest program in the mounted guest (test side).
 func guestRun(t *testing.T, g *chroot.Guest, argv ...string) string {
 	t.Helper()
-	out, err := ChrootExec(context.Background(), g.Mounts.Root, argv)
+	out, err := sandbox.Options{TrustGuest: true}.Output(context.Background(), g.Mounts.Root, argv)
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, lastLines(string(out), 30))
 	}

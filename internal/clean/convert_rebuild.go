@@ -1,43 +1,27 @@
 package clean
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"io/fs"
-	"os/exec"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 )
 
 // The steps of Convert that run guest programs: rebuilding the initramfs and regenerating the
 // bootloader configuration.
 
-// chrootEnv is the whole environment of guest programs (nothing leaks from the host's).
-var chrootEnv = []string{
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-	"HOME=/root", "LANG=C", "LC_ALL=C", "TERM=dumb", "DEBIAN_FRONTEND=noninteractive",
-}
-
-// ChrootExec is the default Exec: it runs argv with its root directory changed to dir
-// (chroot(2) in the child, before execve, as chroot(8) does), so argv[0] is a guest path and
-// the guest's program, libraries and configuration are used, never the host's. The process
-// gets a fixed environment, no stdin, its own process group (killed when ctx ends) and
-// working directory "/". The guest root must have /proc, /sys and /dev mounted for the usual
-// tools (see chroot.Guest.MountChroot).
-func ChrootExec(ctx context.Context, dir string, argv []string) ([]byte, error) {
-	if len(argv) == 0 || !strings.HasPrefix(argv[0], "/") {
-		return nil, fmt.Errorf("chroot exec: want an absolute guest program path, got %q", argv)
+// guestExec is how guest programs run: exec when given, else in the sandbox, else (trust)
+// with plain chroot. custom is false only for plain chroot, which needs the root's
+// proc, sys and dev mounts (see chrootReady).
+func guestExec(exec Exec, trust bool) (e Exec, custom bool) {
+	if exec != nil {
+		return exec, true
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Path = argv[0] // resolved inside the chroot by execve, never looked up on the host
-	cmd.Dir = "/"
-	cmd.Env = chrootEnv
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dir, Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	return cmd.CombinedOutput()
+	return sandbox.Options{TrustGuest: trust}.Output, !trust
 }
 
 // findProgram returns the guest path of the first of names found in the usual directories.

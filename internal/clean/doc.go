@@ -4,8 +4,9 @@
 // guestfs.Root.
 //
 // Safety: every guest file is reached through the guestfs.Root (in-root resolution with
-// openat2, descriptor-relative actions), never with package os on a guest path, and no guest
-// binary is ever run. A symlink, a ".." chain, a hard link to a host file, a FIFO or a device
+// openat2, descriptor-relative actions), never with package os on a guest path. Guest
+// binaries run only in the conversions (Convert, the xen-to-kvm op: the guest's initramfs and
+// grub tools) and only through internal/sandbox. A symlink, a ".." chain, a hard link to a host file, a FIFO or a device
 // node can therefore never make the engine touch a host file; such entries are skipped and
 // listed in the report. Mounts a chroot builder adds (/proc, /sys, /dev, /dev/pts, /dev/shm,
 // /run) and any bind-mounted file or directory are never modified or entered either, even

@@ -6,17 +6,18 @@ func init() {
 	Register(Op{
 		Name: "xen-to-kvm",
 		Description: "Convert a Xen guest for KVM: consoles to ttyS0, xvd disks to vd, virtio drivers in " +
-			"modprobe aliases and the initramfs, initramfs rebuilt in the guest root (needs proc, sys and dev mounted)",
+			"modprobe aliases and the initramfs, initramfs rebuilt by the guest's own tool in the sandbox",
 		Default:   false,
 		AppliesTo: "Linux guests with a generic (non-Xen) kernel and its modules",
 		Applies:   hasGenericKernel,
 		Order:     95, // after every cleaning op, custom rules included
 		Run: func(e *Env) error {
-			c := &converter{e: e, spec: targetSpecs[TargetKVM], exec: ChrootExec,
+			c := &converter{e: e, spec: targetSpecs[TargetKVM],
 				opts: &ConvertOptions{Target: TargetKVM, Devices: MountedDeviceSpecs(e.Context(), e.Root)}}
+			c.exec, c.customExec = guestExec(nil, e.Opts.TrustGuest)
 			for _, s := range convertSteps {
 				// Checked in a dry run too, so that it announces the same as the real run.
-				if s.rebuild {
+				if s.rebuild && !c.customExec {
 					if why := c.chrootReady(); why != "" {
 						e.Skip("/boot", "dir", "convert "+s.name+" not done: "+why+
 							" (use the provisioner's target option or chromogenic clean --target, which mount them)")

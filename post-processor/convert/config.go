@@ -47,6 +47,13 @@ type Config struct {
 	// console), and write every format from that disk. For Eucalyptus-style bare
 	// filesystems, images booted with an external kernel, or images without a bootloader.
 	Bootable *BootableOptions `mapstructure:"bootable" required:"false"`
+	// Run the guest's own programs that `bootable` needs (its initramfs tool,
+	// grub-mkstandalone) in a sandbox: namespaces, pivot_root into the guest, a fresh `/proc`,
+	// a private `/dev`, a cut capability set, a seccomp filter, a fixed environment and no
+	// network (see docs/trust-model.md). Needs bubblewrap (`bwrap`) on the host. Defaults to
+	// `true`; `false` runs them with plain chroot and the host's `/proc`, `/sys` and `/dev`
+	// mounted in the guest: it **trusts the guest**.
+	Sandbox *bool `mapstructure:"sandbox" required:"false"`
 
 	ctx interpolate.Context
 }
@@ -97,8 +104,8 @@ type OVAOptions struct {
 
 // BootableOptions turn the image into a disk that boots on its own (bare metal, VirtualBox,
 // VMware, plain QEMU). The bootable disk is made as a temporary sparse file in the output
-// directory and removed once every format is written. Needs root (loop devices, mounts,
-// chroot) and, on the host, extlinux and syslinux-common (BIOS), grub-efi-amd64-bin (EFI,
+// directory and removed once every format is written. Needs root (loop devices, mounts),
+// bubblewrap (see `sandbox`) and, on the host, extlinux and syslinux-common (BIOS), grub-efi-amd64-bin (EFI,
 // when the guest has no GRUB for EFI), dosfstools and mtools (ESP).
 type BootableOptions struct {
 	// `bios` (the default: MBR, extlinux), `efi` (GPT, EFI system partition with GRUB at

@@ -54,9 +54,16 @@ type Config struct {
 	// guest (Xen consoles to ttyS0, `xvd` disks to `vd` in fstab, crypttab and the bootloader
 	// configuration, modprobe aliases and the initramfs configuration to virtio drivers, the
 	// initramfs rebuilt by the guest's own tool inside the guest root, the old one kept as
-	// `*.pre-chromogenic`, grub.cfg regenerated when the guest has grub-mkconfig). Needs the
-	// builder's chroot mounts (proc, sys, dev). Empty (the default): no conversion.
+	// `*.pre-chromogenic`, grub.cfg regenerated when the guest has grub-mkconfig). The guest's
+	// tools run in the sandbox (see `sandbox`). Empty (the default): no conversion.
 	Target string `mapstructure:"target" required:"false"`
+	// Run the guest's own programs that `target` and the `xen-to-kvm` operation need
+	// (update-initramfs, dracut, grub-mkconfig) in a sandbox: namespaces, pivot_root into the
+	// guest, a fresh `/proc`, a private `/dev`, a cut capability set, a seccomp filter, a fixed
+	// environment and no network (see docs/trust-model.md). Needs bubblewrap (`bwrap`) on the
+	// host. Defaults to `true`. `false` runs them with plain chroot: it **trusts the guest**, and
+	// needs the builder's chroot mounts (proc, sys, dev: the builder's `sandbox = false`).
+	Sandbox *bool `mapstructure:"sandbox" required:"false"`
 	// Where the guest is cleaned. `mounted`: the guest tree a chromogenic builder mounted
 	// (`MountPath`) or `root`, by the plugin itself. `live`: the running system at the other
 	// end of the build's communicator (SSH, ...): the plugin uploads its own binary there, runs
@@ -172,6 +179,7 @@ func (c *Config) options() *engine.Options {
 		DryRun:     c.DryRun,
 		Users:      engine.UserOptions{Remove: c.RemoveUsers, Keep: c.KeepUsers, KeepHomes: c.KeepHomes},
 		Rules:      engine.Rules{Remove: c.Remove, Truncate: c.Truncate},
+		TrustGuest: c.Sandbox != nil && !*c.Sandbox,
 	}
 	for _, r := range c.DeleteLines {
 		o.Rules.DeleteLines = append(o.Rules.DeleteLines, engine.LineRule{File: r.File, Regexp: r.Regexp})

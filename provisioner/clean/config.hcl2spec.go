@@ -58,6 +58,7 @@ type FlatConfig struct {
 	ReportFile          *string           `mapstructure:"report_file" required:"false" cty:"report_file" hcl:"report_file"`
 	Root                *string           `mapstructure:"root" required:"false" cty:"root" hcl:"root"`
 	Target              *string           `mapstructure:"target" required:"false" cty:"target" hcl:"target"`
+	Sandbox             *bool             `mapstructure:"sandbox" required:"false" cty:"sandbox" hcl:"sandbox"`
 	Mode                *string           `mapstructure:"mode" required:"false" cty:"mode" hcl:"mode"`
 	ExecuteCommand      *string           `mapstructure:"execute_command" required:"false" cty:"execute_command" hcl:"execute_command"`
 	RemoteFolder        *string           `mapstructure:"remote_folder" required:"false" cty:"remote_folder" hcl:"remote_folder"`
@@ -97,6 +98,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"report_file":                &hcldec.AttrSpec{Name: "report_file", Type: cty.String, Required: false},
 		"root":                       &hcldec.AttrSpec{Name: "root", Type: cty.String, Required: false},
 		"target":                     &hcldec.AttrSpec{Name: "target", Type: cty.String, Required: false},
+		"sandbox":                    &hcldec.AttrSpec{Name: "sandbox", Type: cty.Bool, Required: false},
 		"mode":                       &hcldec.AttrSpec{Name: "mode", Type: cty.String, Required: false},
 		"execute_command":            &hcldec.AttrSpec{Name: "execute_command", Type: cty.String, Required: false},
 		"remote_folder":              &hcldec.AttrSpec{Name: "remote_folder", Type: cty.String, Required: false},

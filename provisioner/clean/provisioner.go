@@ -82,9 +82,10 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 func (p *Provisioner) convert(ctx context.Context, ui packersdk.Ui, r *guestfs.Root) error {
 	ui.Say(fmt.Sprintf("Converting %s for %s...", r.Dir(), p.config.Target))
 	rep, err := engine.Convert(ctx, r, engine.ConvertOptions{
-		Target: p.config.Target,
-		DryRun: p.config.DryRun,
-		Logf:   func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
+		Target:     p.config.Target,
+		DryRun:     p.config.DryRun,
+		TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,
+		Logf:       func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
 	})
 	if rep == nil {
 		return err
