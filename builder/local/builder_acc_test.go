@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,7 +23,8 @@ var accTemplate string
 var interruptTemplate string
 
 // TestAccLocalBuild runs the real packer binary: a shell provisioner writes a file inside the
-// chroot, a file provisioner uploads one; both are found in the artifact, the source image is
+// guest, another installs a package with apt-get in the sandbox, a file provisioner uploads
+// one; all are found in the artifact, the source image is
 // byte-identical to before, the working copy stayed sparse and nothing is left attached.
 func TestAccLocalBuild(t *testing.T) {
 	env := packertest.Setup(t)
@@ -47,7 +49,14 @@ func TestAccLocalBuild(t *testing.T) {
 		t.Errorf("build variables MountPath/Device/WorkingImage not as expected:\n%s", res.Output)
 	}
 
-	got := packertest.GuestFiles(t, artifact, "/root/acc-marker", "/etc/acc-upload", "/usr/lib/os-release")
+	got := packertest.GuestFiles(t, artifact, "/root/acc-marker", "/etc/acc-upload", "/usr/lib/os-release", "/root/acc-hello")
+	if string(got["/root/acc-hello"]) != "Hello, world!\n" {
+		t.Errorf("apt-get install hello in the sandboxed provisioner: /root/acc-hello = %q", got["/root/acc-hello"])
+	}
+	// The guest's shell ran in a PID namespace of its own: it sees itself as a low PID.
+	if m := regexp.MustCompile(`SANDBOXED-PID=(\d+)`).FindStringSubmatch(res.Output); m == nil || len(m[1]) > 2 {
+		t.Errorf("the provisioner's shell does not look sandboxed (pid %v):\n%s", m, res.Output)
+	}
 	if string(got["/root/acc-marker"]) != marker+"\n" {
 		t.Errorf("/root/acc-marker in the artifact = %q, want %q", got["/root/acc-marker"], marker+"\n")
 	}

@@ -137,10 +137,12 @@ func TestConvertXenTree(t *testing.T) {
 	}
 }
 
+// Without the sandbox (TrustGuest) the guest's tools need the host's proc, sys and dev
+// mounted in the tree.
 func TestConvertNeedsChrootMounts(t *testing.T) {
 	needRoot(t)
 	d := xenTree(t)
-	rep, err := Convert(context.Background(), openRoot(t, d), ConvertOptions{Target: TargetKVM})
+	rep, err := Convert(context.Background(), openRoot(t, d), ConvertOptions{Target: TargetKVM, TrustGuest: true})
 	if err == nil || !strings.Contains(err.Error(), "/proc is not mounted") {
 		t.Fatalf("want a missing-/proc error, got %v", err)
 	}
@@ -188,12 +190,12 @@ func TestRewriteTokens(t *testing.T) {
 	}
 }
 
-// The xen-to-kvm op does the edits inside a cleaning run; without proc, sys and dev mounted it
-// leaves the rebuild out and says why, without failing.
+// The xen-to-kvm op does the edits inside a cleaning run; trusting the guest (no sandbox)
+// without proc, sys and dev mounted it leaves the rebuild out and says why, without failing.
 func TestXenToKVMOpWithoutChrootMounts(t *testing.T) {
 	needRoot(t)
 	d := xenTree(t)
-	rep := run(t, openRoot(t, d), Options{Operations: []string{"xen-to-kvm"}})
+	rep := run(t, openRoot(t, d), Options{Operations: []string{"xen-to-kvm"}, TrustGuest: true})
 	op := rep.Op("xen-to-kvm")
 	if op == nil || op.Status != StatusDone {
 		t.Fatalf("op: %+v", op)

@@ -20,6 +20,14 @@ build {
       "dd if=/dev/urandom of=/var/tmp/big bs=1M count=200 status=none && sync && rm /var/tmp/big",
     ]
   }
+  # A package manager in the sandbox (the default): network, apt's _apt privilege drop, dpkg.
+  provisioner "shell" {
+    inline = [
+      "apt-get -qq update && apt-get install -y -qq --no-install-recommends hello >/dev/null",
+      "hello > /root/acc-hello && echo SANDBOXED-PID=$$",
+      "apt-get clean && rm -rf /var/lib/apt/lists/*",
+    ]
+  }
   provisioner "file" {
     source      = var.upload
     destination = "/etc/acc-upload"
