@@ -211,6 +211,7 @@ func makeImage(t *testing.T, dir, name string, flavor guestFlavor, tg *Target) s
 		files["etc/os-release"] = "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"hostile Debian guest\"\n"
 		files["etc/debian_version"] = "12.0\n"
 		files["boot/initrd.img-"+kernelVersion] = "old initramfs\n"
+		files["etc/initramfs-tools/initramfs.conf"] = "MODULES=most\n"
 		files["boot/grub/grub.cfg"] = "# grub.cfg of the hostile guest\n"
 		files["usr/lib/grub/x86_64-efi/linux.mod"] = "not a real module\n"
 		programs = []string{"bin/sh", "usr/sbin/update-initramfs", "usr/bin/dracut", "usr/sbin/grub-mkconfig", "usr/bin/grub-mkstandalone"}
@@ -218,6 +219,8 @@ func makeImage(t *testing.T, dir, name string, flavor guestFlavor, tg *Target) s
 		files["etc/os-release"] = "NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.3\"\nPRETTY_NAME=\"hostile Rocky guest\"\n"
 		files["etc/redhat-release"] = "Rocky Linux release 9.3 (Blue Onyx)\n"
 		files["boot/initramfs-"+kernelVersion+".img"] = "old initramfs\n"
+		files["etc/dracut.conf"] = "# dracut of the hostile guest\n"
+		files["etc/dracut.conf.d/README"] = "dracut configuration files\n"
 		files["boot/grub2/grub.cfg"] = "# grub.cfg of the hostile guest\n"
 		programs = []string{"bin/sh", "usr/bin/dracut", "usr/sbin/grub-mkconfig", "usr/bin/grub-mkstandalone"}
 	case shellGuest:
@@ -463,6 +466,8 @@ func sentinelsIn(t *testing.T, path string) []string {
 var mustFail = map[string]string{
 	"double-chroot-write": "wrote the host canary after a double-chroot escape",
 	"proc1-root":          "wrote the host canary through /proc/1/root",
+	"procpid-root":        "wrote the host canary through /proc/<victim pid>/root",
+	"procppid-root":       "wrote the host canary through /proc/<parent pid>/root",
 	"core-pattern":        "wrote kernel.core_pattern",
 	"blockdev-direct":     "wrote the canary loop device through its host node",
 	"blockdev-mknod":      "wrote the canary loop device through a mknod'ed node",

@@ -178,8 +178,12 @@ func escapeAttempts(rep *Report, tg *Target) bool {
 		}
 	}
 
-	// 2. The host root through procfs.
+	// 2. The host root through procfs: pid 1's, the victim's (a host process), the parent's.
 	rep.Attempts["proc1-root"] = outcome(canary("/proc/1/root", tg.Tag, "proc1-root"))
+	if tg.Pid > 0 {
+		rep.Attempts["procpid-root"] = outcome(canary(fmt.Sprintf("/proc/%d/root", tg.Pid), tg.Tag, "procpid-root"))
+	}
+	rep.Attempts["procppid-root"] = outcome(canary(fmt.Sprintf("/proc/%d/root", os.Getppid()), tg.Tag, "procppid-root"))
 
 	// 3. kernel.core_pattern: a write changes it for the whole host.
 	rep.Attempts["core-pattern"] = outcome(writeFile("/proc/sys/kernel/core_pattern", "core-hostile-"+tg.Tag))
