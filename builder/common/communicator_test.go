@@ -124,22 +124,29 @@ func TestCommunicatorRoundTrip(t *testing.T) {
 	}
 }
 
-// Start runs the command inside the guest tree (a real Debian root), in the sandbox and, with
-// TrustGuest, through chroot; the host's environment reaches neither.
-func TestCommunicatorStart(t *testing.T) {
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "sentinel-4711-host-secret")
+// mountBare mounts a real Debian root (released at the end of the test).
+func mountBare(t *testing.T) *chroot.Guest {
+	t.Helper()
 	dir := t.TempDir()
 	image := testimages.Make(t, "bare-ext4", dir)
 	d, err := chroot.Attach(image, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Detach()
+	t.Cleanup(func() { d.Detach() })
 	g, err := chroot.MountGuest(d, filepath.Join(dir, "mnt"), chroot.GuestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.UnmountAll()
+	t.Cleanup(func() { g.UnmountAll() })
+	return g
+}
+
+// Start runs the command inside the guest tree (a real Debian root), in the sandbox and, with
+// TrustGuest, through chroot; the host's environment reaches neither.
+func TestCommunicatorStart(t *testing.T) {
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "sentinel-4711-host-secret")
+	g := mountBare(t)
 	os.WriteFile(filepath.Join(g.Mounts.Root, "root", "in-guest-only"), nil, 0o644)
 	for _, o := range []sandbox.Options{{}, {TrustGuest: true}} {
 		c := NewCommunicator(g.Mounts.Root, g.Guest(), o)
@@ -161,18 +168,7 @@ func TestCommunicatorStart(t *testing.T) {
 // released, though it lives in a mount namespace of its own (the host's unmount would not
 // wait for it).
 func TestSandboxedLeftoverKilledOnRelease(t *testing.T) {
-	dir := t.TempDir()
-	image := testimages.Make(t, "bare-ext4", dir)
-	d, err := chroot.Attach(image, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Detach()
-	g, err := chroot.MountGuest(d, filepath.Join(dir, "mnt"), chroot.GuestOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.UnmountAll()
+	g := mountBare(t)
 	c := NewCommunicator(g.Mounts.Root, g.Guest(), sandbox.Options{})
 	cmd := &packersdk.RemoteCmd{Command: `sleep 300`}
 	if err := c.Start(context.Background(), cmd); err != nil {
