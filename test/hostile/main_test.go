@@ -20,6 +20,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/test/hostile/report"
 )
 
 // sentinelMark starts every sentinel value; the escape program keeps environment entries
@@ -145,35 +146,13 @@ func binaries(t *testing.T) (escape, cli string) {
 	return escapeBin, cliBin
 }
 
-// Target mirrors the escape program's /root/hostile-target.json.
-type Target struct {
-	Tag   string `json:"tag"`
-	Loop  string `json:"loop"`
-	Major uint32 `json:"major"`
-	Minor uint32 `json:"minor"`
-	Pid   int    `json:"pid"`
-}
+// What the test and the escape program exchange.
+type (
+	Target  = report.Target
+	Attempt = report.Attempt
+	Report  = report.Report
+)
 
-// Attempt and Report mirror the escape program's report.
-type Attempt struct {
-	OK    bool   `json:"ok"`
-	Errno int    `json:"errno"`
-	Error string `json:"error"`
-}
-
-type Report struct {
-	Program    string             `json:"program"`
-	Args       []string           `json:"args"`
-	Pid        int                `json:"pid"`
-	Uid        int                `json:"uid"`
-	Attempts   map[string]Attempt `json:"attempts"`
-	EnvKeys    []string           `json:"env_keys"`
-	EnvSources map[string]int     `json:"env_sources"`
-	Sentinels  []string           `json:"sentinels"`
-	Tool       string             `json:"tool"`
-}
-
-// guestFlavor is what a test image looks like.
 type guestFlavor int
 
 const (
@@ -238,7 +217,7 @@ func makeImage(t *testing.T, dir, name string, flavor guestFlavor, tg *Target) s
 	os.Chmod(filepath.Join(tree, "tmp"), 0o1777)
 	if tg != nil {
 		b, _ := json.Marshal(tg)
-		if err := os.WriteFile(filepath.Join(tree, "root/hostile-target.json"), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(tree, report.TargetFile), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -33,6 +33,8 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/test/hostile/report"
 )
 
 // Baked in by the test (-ldflags "-X main.canaryDir=... -X main.sentinelMark=...").
@@ -41,41 +43,14 @@ var (
 	sentinelMark = "hostile-sentinel-"
 )
 
-// TargetFile is the guest file the test writes: what to aim at.
-const TargetFile = "/root/hostile-target.json"
+// What the test and the program exchange.
+type (
+	Target  = report.Target
+	Attempt = report.Attempt
+	Report  = report.Report
+)
 
-// Target is what the test tells the program.
-type Target struct {
-	Tag   string `json:"tag"`   // prefix of the canary files of this test
-	Loop  string `json:"loop"`  // the canary loop device, e.g. /dev/loop5
-	Major uint32 `json:"major"` // its device numbers
-	Minor uint32 `json:"minor"`
-	Pid   int    `json:"pid"` // the victim host process
-}
-
-// Attempt is the outcome of one attempt: Errno 0 and OK true when it succeeded.
-type Attempt struct {
-	OK    bool   `json:"ok"`
-	Errno int    `json:"errno"`
-	Error string `json:"error,omitempty"`
-}
-
-// Report is /root/hostile-report-<name>.json.
-type Report struct {
-	Program  string             `json:"program"`
-	Args     []string           `json:"args"`
-	Pid      int                `json:"pid"`
-	Uid      int                `json:"uid"`
-	Attempts map[string]Attempt `json:"attempts"`
-	// EnvKeys are the names (never the values) of the program's own environment.
-	EnvKeys []string `json:"env_keys"`
-	// EnvSources counts the environment entries read from each source.
-	EnvSources map[string]int `json:"env_sources"`
-	// Sentinels are the entries, from any source, holding the sentinel mark.
-	Sentinels []string `json:"sentinels"`
-	// Tool is what the stand-in for the real tool wrote.
-	Tool string `json:"tool,omitempty"`
-}
+const TargetFile = report.TargetFile
 
 func main() {
 	name := path.Base(os.Args[0])
