@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,7 +219,10 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 	for _, p := range parts {
 		uuids[p] = p.UUID
 	}
-	fstab, rerr := r.ReadFile("/etc/fstab")
+	fstab, rerr := r.ReadFileLimit("/etc/fstab", chroot.MaxFstabSize)
+	if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		return fmt.Errorf("bootable: guest fstab: %w", rerr)
+	}
 	if rerr != nil {
 		fstab = []byte(fmt.Sprintf("UUID=%s\t/\t%s\tdefaults\t0\t1\n", rootUUID, g.Root.FSType))
 		if err := r.WriteFile("/etc/fstab", fstab, 0o644); err != nil {
