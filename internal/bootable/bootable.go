@@ -18,6 +18,9 @@ import (
 
 // Options configure Make.
 type Options struct {
+	// SourceFormat is the format of src ("raw" for a builder's working copy, whose first
+	// sector is the guest's and must not be probed); empty: detected from the content.
+	SourceFormat string
 	// Firmware is FirmwareBIOS (MBR, extlinux; the default), FirmwareEFI (GPT, ESP with
 	// GRUB) or FirmwareBoth (GPT with an ESP and a legacy-BIOS-bootable root).
 	Firmware string
@@ -95,7 +98,7 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 
 	// The source as a raw file: loop devices need one.
 	raw := src
-	img, err := diskimage.Open(src)
+	img, err := diskimage.OpenFormat(src, opts.SourceFormat)
 	if err != nil {
 		return nil, fmt.Errorf("bootable: open %s: %w", src, err)
 	}
