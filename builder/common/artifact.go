@@ -75,11 +75,16 @@ func RemoveLocal(files ...string) error {
 	return errors.Join(errs...)
 }
 
-// LocalImage finds the local disk image of an artifact: the image_path state of chromogenic
-// builders, else the first of its files that the image engine recognises as a disk image.
-func LocalImage(a packersdk.Artifact) (string, error) {
+// LocalImage finds the local disk image of an artifact and its format: the image_path and
+// image_format state of chromogenic builders (their raw working copy: opened as raw by
+// declaration, never by probing its first sector, which the guest wrote), else the first of
+// its files that the image engine recognises as a disk image.
+func LocalImage(a packersdk.Artifact) (path, format string, err error) {
 	if p, ok := a.State(ArtifactImagePath).(string); ok && p != "" {
-		return p, nil
+		if f, _ := a.State(ArtifactImageFormat).(string); f != "" {
+			return p, f, nil
+		}
+		return p, "", nil // no format declared: OpenFormat detects it
 	}
 	for _, f := range a.Files() {
 		img, err := diskimage.Open(f)
@@ -89,8 +94,8 @@ func LocalImage(a packersdk.Artifact) (string, error) {
 		format := img.Format()
 		img.Close()
 		if format != "raw" || strings.HasSuffix(f, ".raw") || strings.HasSuffix(f, ".img") {
-			return f, nil
+			return f, format, nil
 		}
 	}
-	return "", fmt.Errorf("artifact from %s has no local disk image (files: %v)", a.BuilderId(), a.Files())
+	return "", "", fmt.Errorf("artifact from %s has no local disk image (files: %v)", a.BuilderId(), a.Files())
 }

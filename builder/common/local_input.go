@@ -96,25 +96,31 @@ var ImportFormats = []string{"raw", "qcow2", "vmdk", "vhd", "ova"}
 // state (chromogenic-convert: one file per format), the image_path state (the builders'
 // working copy), else the artifact's files recognised by their content (a raw file only
 // by its .raw or .img name). Each chosen file's format is checked against its content, so
-// an OVA is never taken for a raw disk. Anything else is an error naming the files and
+// an OVA is never taken for a raw disk, except a raw image declared so by the state: a raw
+// working copy is opened as raw whatever its first sector (the guest's) looks like. Anything else is an error naming the files and
 // their formats.
 func LocalImageFor(a packersdk.Artifact, formats []string) (*LocalInput, error) {
 	cands, err := candidates(a)
 	if err != nil {
 		return nil, err
 	}
-	byFormat := map[string]string{}
+	byFormat := map[string]candidate{}
 	for _, c := range cands {
 		if _, ok := byFormat[c.format]; !ok {
-			byFormat[c.format] = c.path
+			byFormat[c.format] = c
 		}
 	}
 	for _, f := range formats {
-		path, ok := byFormat[f]
+		c, ok := byFormat[f]
 		if !ok {
 			continue
 		}
-		return inspect(path, f)
+		if f == "raw" && c.declared {
+			// A raw image we made (a builder's working copy, a conversion's raw output): its
+			// first sector is the guest's, so what it looks like says nothing.
+			return &LocalInput{Path: c.path, Format: "raw"}, nil
+		}
+		return inspect(c.path, f)
 	}
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("artifact from %s has no local disk image (files: %v)", a.BuilderId(), a.Files())
@@ -127,27 +133,33 @@ func LocalImageFor(a packersdk.Artifact, formats []string) (*LocalInput, error) 
 		a.BuilderId(), strings.Join(have, ", "), strings.Join(formats, ", "))
 }
 
-type candidate struct{ path, format string }
+// candidate is a local image and its format; declared: the format comes from the state a
+// chromogenic builder or post-processor set (not from the file's content).
+type candidate struct {
+	path, format string
+	declared     bool
+}
 
 // candidates lists the artifact's local images with the format each claims.
 func candidates(a packersdk.Artifact) ([]candidate, error) {
 	if m := filesByFormat(a.State(ArtifactFilesByFormat)); len(m) > 0 {
 		var out []candidate
 		for f, p := range m {
-			out = append(out, candidate{p, f})
+			out = append(out, candidate{p, f, true})
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].format < out[j].format })
 		return out, nil
 	}
 	if p, ok := a.State(ArtifactImagePath).(string); ok && p != "" {
 		f, _ := a.State(ArtifactImageFormat).(string)
-		if f == "" {
+		declared := f != ""
+		if !declared {
 			var err error
 			if f, err = probe(p); err != nil {
 				return nil, err
 			}
 		}
-		return []candidate{{p, f}}, nil
+		return []candidate{{p, f, declared}}, nil
 	}
 	var out []candidate
 	for _, p := range a.Files() {
@@ -157,7 +169,7 @@ func candidates(a packersdk.Artifact) ([]candidate, error) {
 		}
 		ext := strings.ToLower(filepath.Ext(p))
 		if f != "raw" || ext == ".raw" || ext == ".img" {
-			out = append(out, candidate{p, f})
+			out = append(out, candidate{p, f, false})
 		}
 	}
 	return out, nil

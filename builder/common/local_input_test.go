@@ -1,6 +1,7 @@
 package common
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/ugorji/go/codec"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage/diskimagetest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 )
 
@@ -210,5 +212,53 @@ func TestFilesByFormatRPC(t *testing.T) {
 	got := filesByFormat(out)
 	if len(got) != 2 || got["ova"] != "/o/x.ova" || got["qcow2"] != "/o/x.qcow2" {
 		t.Fatalf("files_by_format across msgpack: %T %v -> %v", out, out, got)
+	}
+}
+
+// TestRawWorkingCopyNotProbed: a builder's raw working copy whose first sector the guest
+// filled with a qcow2 (or VMDK) header is still read as raw, byte for byte, by the imports
+// (LocalImageFor) and by chromogenic-convert (LocalImage). Before, the content probe read it
+// as the qcow2 image the guest described.
+func TestRawWorkingCopyNotProbed(t *testing.T) {
+	dir := t.TempDir()
+	for _, format := range []string{"qcow2", "vmdk"} {
+		p := filepath.Join(dir, "working."+format+".raw")
+		var err error
+		if format == "qcow2" {
+			err = diskimagetest.Qcow2(p, 1<<30, diskimagetest.Honest, 'g')
+		} else {
+			err = diskimagetest.VMDK(p, 1<<30, 128, diskimagetest.Honest, 'g')
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if probed, _ := probe(p); probed != format {
+			t.Fatalf("the test file probes as %q, want %s", probed, format)
+		}
+		want, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := &testArtifact{byFmt: map[string]string{"raw": p}, first: "raw"}
+		in, err := LocalImageFor(a, ImportFormats)
+		if err != nil {
+			t.Fatalf("%s: LocalImageFor: %v", format, err)
+		}
+		path, f, err := LocalImage(a)
+		if err != nil || path != p || f != "raw" {
+			t.Fatalf("%s: LocalImage = %s, %s, %v; want %s, raw", format, path, f, err, p)
+		}
+		for _, open := range []func() (diskimage.Image, error){in.Open, func() (diskimage.Image, error) { return diskimage.OpenFormat(path, f) }} {
+			img, err := open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, img.Size())
+			_, rerr := img.ReadAt(got, 0)
+			img.Close()
+			if img.Format() != "raw" || rerr != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s: read as %s (%d bytes, %v), want the file's %d bytes as raw", format, img.Format(), len(got), rerr, len(want))
+			}
+		}
 	}
 }

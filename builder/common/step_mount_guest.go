@@ -70,7 +70,8 @@ func (s *StepMountGuest) Run(ctx context.Context, state multistep.StateBag) mult
 	}
 	state.Put(StateGuest, g)
 	state.Put(StateMountPath, g.Mounts.Root)
-	if osr, err := g.Guest().ReadFile("/etc/os-release"); err == nil && len(osr) < 64<<10 {
+	// os-release is a few hundred bytes; a larger one is not recorded.
+	if osr, err := g.Guest().ReadFileLimit("/etc/os-release", 64<<10); err == nil {
 		state.Put(StateOSRelease, string(osr))
 	}
 	gd := &packerbuilderdata.GeneratedData{State: state}

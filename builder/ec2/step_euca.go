@@ -215,14 +215,16 @@ type EucaPublished struct {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-// PublishEucalyptus registers a local disk image (any format the image engine reads,
-// streamed) on Eucalyptus: as an instance-store bundle uploaded to the bucket and registered
-// with RegisterImage(ImageLocation), or with register = "import-volume" through ImportVolume,
+// PublishEucalyptus registers the builder's raw working copy (streamed) on Eucalyptus: as an
+// instance-store bundle uploaded to the bucket and registered with
+// RegisterImage(ImageLocation), or with register = "import-volume" through ImportVolume,
 // CreateSnapshot and RegisterImage of an EBS-backed HVM image. Only EC2 API 2016-09-15
 // parameters are sent; tags are set with CreateTags afterwards. On failure nothing it made is
-// left: no image, no bundle object, no volume or snapshot. Shared with chromogenic-ec2-import.
+// left: no image, no bundle object, no volume or snapshot. chromogenic-ec2-import shares
+// PublishEucalyptusImage.
 func PublishEucalyptus(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, path string, o EucaPublishOptions) (*EucaPublished, error) {
-	img, err := diskimage.Open(path)
+	// The builder's raw working copy: raw by declaration (its first sector is the guest's).
+	img, err := diskimage.OpenFormat(path, "raw")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -70,11 +70,12 @@ type PublishOptions struct {
 	StateTimeout           time.Duration
 }
 
-// Publish uploads a local disk image (any format the image engine reads, streamed from its
-// reader: no temporary copy) into a new EBS snapshot and registers it as an AMI. On failure
-// nothing it made is left behind. It is shared with the chromogenic-ec2-import post-processor.
+// Publish uploads the builder's raw working copy (streamed: no temporary copy) into a new
+// EBS snapshot and registers it as an AMI. On failure nothing it made is left behind. The
+// chromogenic-ec2-import post-processor shares PublishImage.
 func Publish(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, path string, o PublishOptions) (string, string, error) {
-	img, err := diskimage.Open(path)
+	// The builder's raw working copy: raw by declaration (its first sector is the guest's).
+	img, err := diskimage.OpenFormat(path, "raw")
 	if err != nil {
 		return "", "", fmt.Errorf("open %s: %w", path, err)
 	}

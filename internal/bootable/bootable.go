@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,9 @@ import (
 
 // Options configure Make.
 type Options struct {
+	// SourceFormat is the format of src ("raw" for a builder's working copy, whose first
+	// sector is the guest's and must not be probed); empty: detected from the content.
+	SourceFormat string
 	// Firmware is FirmwareBIOS (MBR, extlinux; the default), FirmwareEFI (GPT, ESP with
 	// GRUB) or FirmwareBoth (GPT with an ESP and a legacy-BIOS-bootable root).
 	Firmware string
@@ -98,7 +102,7 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 
 	// The source as a raw file: loop devices need one.
 	raw := src
-	img, err := diskimage.Open(src)
+	img, err := diskimage.OpenFormat(src, opts.SourceFormat)
 	if err != nil {
 		return nil, fmt.Errorf("bootable: open %s: %w", src, err)
 	}
@@ -222,7 +226,10 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 	for _, p := range parts {
 		uuids[p] = p.UUID
 	}
-	fstab, rerr := r.ReadFile("/etc/fstab")
+	fstab, rerr := r.ReadFileLimit("/etc/fstab", chroot.MaxFstabSize)
+	if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		return fmt.Errorf("bootable: guest fstab: %w", rerr)
+	}
 	if rerr != nil {
 		fstab = []byte(fmt.Sprintf("UUID=%s\t/\t%s\tdefaults\t0\t1\n", rootUUID, g.Root.FSType))
 		if err := r.WriteFile("/etc/fstab", fstab, 0o644); err != nil {

@@ -148,7 +148,7 @@ func buildGrubEFI(ctx context.Context, r *guestfs.Root, chrootReady, trust bool,
 				out, err := sandbox.Options{TrustGuest: trust}.Output(ctx, r.Dir(), append([]string{prog}, grubArgs(gout, gcfg)...))
 				_ = r.Remove(gcfg)
 				if err == nil {
-					img, rerr := r.ReadFile(gout)
+					img, rerr := r.ReadFileLimit(gout, 64<<20)
 					_ = r.Remove(gout)
 					if rerr == nil && len(img) > 0 {
 						return "grub-efi (guest's " + prog + ")", os.WriteFile(hostOut, img, 0o644)

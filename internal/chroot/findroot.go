@@ -120,7 +120,7 @@ func inspectCandidate(p *Partition, probeDir string) (bool, string, error) {
 	}
 	var fstab []byte
 	if r, err := guestfs.OpenRoot(probeDir); err == nil {
-		fstab, _ = r.ReadFile("/etc/fstab")
+		fstab, _ = r.ReadFileLimit("/etc/fstab", MaxFstabSize)
 		r.Close()
 	}
 	return true, string(fstab), nil

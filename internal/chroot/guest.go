@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
 )
 
 // ChrootMount is one extra mount for the chroot: [fstype, source, guest path], as
@@ -45,6 +47,10 @@ type Guest struct {
 
 // MountGuest finds the root of d, mounts it on dir, then the guest fstab's entries for
 // opts.FstabMounts. On error nothing stays mounted.
+// MaxFstabSize bounds what is read of a guest's /etc/fstab (a real one is a few hundred
+// bytes); a larger one fails the mount with an error naming it (guestfs.ErrTooLarge).
+const MaxFstabSize = 1 << 20
+
 func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 	m, err := NewMounts(dir)
 	if err != nil {
@@ -70,8 +76,10 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 			m.UnmountAll()
 		}
 	}()
-	if raw, err := m.Guest().ReadFile("/etc/fstab"); err == nil {
+	if raw, err := m.Guest().ReadFileLimit("/etc/fstab", MaxFstabSize); err == nil {
 		g.Fstab = ParseFstab(string(raw))
+	} else if errors.Is(err, guestfs.ErrTooLarge) {
+		return nil, fmt.Errorf("guest fstab: %w", err)
 	}
 	for _, mp := range opts.FstabMounts {
 		e, ok := FindFstab(g.Fstab, mp)

@@ -20,8 +20,8 @@ import (
 // the host's blkid its filesystem UUID. Entries it cannot resolve are left out (Convert then
 // renames them). The guest fstab is read through guestfs; no guest program runs.
 func MountedDeviceSpecs(ctx context.Context, root *guestfs.Root) map[string]string {
-	b, err := root.ReadFile("/etc/fstab")
-	if err != nil || len(b) > defaultMaxEditSize {
+	b, err := root.ReadFileLimit("/etc/fstab", defaultMaxEditSize)
+	if err != nil {
 		return nil
 	}
 	mounts := hostMounts()

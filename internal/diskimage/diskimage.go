@@ -26,6 +26,18 @@
 // formats are small enough (a few hundred lines each) to own, test against qemu-img, and
 // fuzz. No metadata allocation is proportional to a size a header claims: tables are bounded
 // by the file size and by qemu's own limits.
+//
+// Trust: every byte of an image file is hostile (a guest or a stranger made it). Headers
+// may claim at most MaxVirtualSize (64 TiB, the largest volume of the clouds we publish to;
+// more is refused with ErrTooLarge). Extent maps are walked, not materialised
+// (WalkExtents): Extents collects the walk into at most 256 K entries, coarsening the map
+// past that rather than refusing the image. Two directory entries sharing one qcow2 L2 table
+// or VMDK grain table are refused when the image is opened (ErrCorrupt, naming the file), and
+// a walk that finds more data mapped than the file can hold (shared data clusters, grains or
+// blocks) fails, so a few kilobytes can neither become gigabytes of extent map nor terabytes
+// of reads. A raw file is trusted only as a file: callers that made it (the builders'
+// working copies) open it with OpenFormat(path, "raw"), never by probing its first sector,
+// which the guest wrote.
 package diskimage
 
 import (
@@ -61,7 +73,10 @@ type Image interface {
 	// Size is the virtual disk size in bytes.
 	Size() int64
 	// Extents returns the extent map of the whole disk, in ascending order, covering
-	// [0, Size()) exactly. Adjacent extents of the same kind may or may not be merged.
+	// [0, Size()) exactly. Adjacent extents of the same kind may or may not be merged. The
+	// map holds at most about 256 K entries: a more fragmented image's map is coarsened
+	// (holes and zeros next to data reported as data, which reads as zeros); WalkExtents
+	// gives the exact map without building it.
 	Extents(ctx context.Context) ([]Extent, error)
 }
 

@@ -2,6 +2,8 @@ package diskimage
 
 import (
 	"context"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage/diskimagetest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,8 +32,18 @@ func fuzzSeeds(f *testing.F, format string, optsList ...[]string) {
 	}
 }
 
-// fuzzOpen opens data as format and exercises the extent map and reads, bounded.
+// fuzzMem bounds what one fuzz input may allocate, whatever size its header claims: the
+// tables the file holds, the readers' caches (at most 8 MiB of qcow2 L2 tables, plus the
+// library's), and the 8 MiB of data read.
+const fuzzMem = 128 << 20
+
+// fuzzOpen opens data as format and exercises the extent map and reads, within fuzzMem of
+// memory (boundedMemory stops the process past it).
 func fuzzOpen(t *testing.T, data []byte, format string) {
+	boundedMemory(t, fuzzMem, func() { fuzzOpenImage(t, data, format) })
+}
+
+func fuzzOpenImage(t *testing.T, data []byte, format string) {
 	p := filepath.Join(t.TempDir(), "img")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -64,17 +76,38 @@ func fuzzOpen(t *testing.T, data []byte, format string) {
 	}
 }
 
+// bombSeeds adds crafted images (a few hundred KiB) whose tables are shared by every
+// directory entry or whose data is shared by every table entry (diskimagetest): 16 GiB of
+// qcow2 in 2 KiB subclusters, 1 TiB of VMDK in 64 KiB grains, 8 M and 16 M extents.
+func bombSeeds(f *testing.F, format string) {
+	dir := f.TempDir()
+	size := uint64(16 << 30)
+	if format == "vmdk" {
+		size = 1 << 40
+	}
+	for _, share := range []diskimagetest.Sharing{diskimagetest.SharedTables, diskimagetest.SharedData} {
+		p := bomb{format, size, share}.make(f, dir)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+}
+
 func FuzzOpenQcow2(f *testing.F) {
 	fuzzSeeds(f, "qcow2", []string{"-o", "cluster_size=512"}, []string{"-o", "cluster_size=512,compat=0.10"},
 		[]string{"-c", "-o", "cluster_size=4096"}, []string{"-c", "-o", "cluster_size=4096,compression_type=zstd"},
 		[]string{"-o", "cluster_size=16384,extended_l2=on"})
 	f.Add([]byte("QFI\xfb\x00\x00\x00\x03"))
+	bombSeeds(f, "qcow2")
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzOpen(t, data, "qcow2") })
 }
 
 func FuzzOpenVMDK(f *testing.F) {
 	fuzzSeeds(f, "vmdk", []string{"-o", "subformat=monolithicSparse"}, []string{"-o", "subformat=streamOptimized"})
 	f.Add([]byte("KDMV\x01\x00\x00\x00"))
+	bombSeeds(f, "vmdk")
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzOpen(t, data, "vmdk") })
 }
 

@@ -120,8 +120,8 @@ func parseQcow2Header(ra io.ReaderAt, fileSize int64) (*qcow2Info, error) {
 			return nil, fmt.Errorf("%w: qcow2 extended L2 with cluster_bits %d", ErrCorrupt, q.ClusterBits)
 		}
 	}
-	if q.Size > 1<<62 {
-		return nil, fmt.Errorf("%w: qcow2 virtual size %d", ErrCorrupt, q.Size)
+	if err := checkVirtualSize("qcow2", q.Size); err != nil {
+		return nil, err
 	}
 	entryBytes := uint64(8)
 	if q.Incompatible&qcow2IncompatExtendedL2 != 0 {
@@ -176,7 +176,7 @@ func openQcow2At(ra io.ReaderAt, size int64, c io.Closer) (Image, error) {
 		return nil, fmt.Errorf("%w: qcow2: %v", ErrUnsupported, err)
 	}
 	q.img = img
-	if q.m, err = newQcow2Map(ra, info); err != nil {
+	if q.m, err = newQcow2Map(ra, info, size); err != nil {
 		return nil, err
 	}
 	return q, nil
@@ -240,11 +240,13 @@ func (q *qcow2Image) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-func (q *qcow2Image) Extents(ctx context.Context) ([]Extent, error) {
+func (q *qcow2Image) Extents(ctx context.Context) ([]Extent, error) { return collectExtents(ctx, q) }
+
+func (q *qcow2Image) walkExtents(ctx context.Context, fn func(Extent) error) error {
 	if q.m == nil {
-		return nil, nil
+		return nil
 	}
-	return q.m.extents(ctx)
+	return q.m.walk(ctx, fn)
 }
 
 // Decompressors for compressed qcow2 clusters. The library hands us a reader over the

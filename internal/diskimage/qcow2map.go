@@ -20,6 +20,9 @@ type qcow2Map struct {
 	entryBytes  int64 // 8, or 16 with extended L2
 	extended    bool
 	l1          []uint64
+	fileSize    int64  // bytes of the file: data the map may claim to hold
+	name        string // "path: " of a local file, for errors
+	cacheMax    int    // L2 tables cached
 
 	mu    sync.Mutex
 	cache map[uint64][]byte // L2 table host offset -> raw table
@@ -32,9 +35,11 @@ const (
 	qcow2L2Cache        = 32
 )
 
-func newQcow2Map(ra io.ReaderAt, info *qcow2Info) (*qcow2Map, error) {
+func newQcow2Map(ra io.ReaderAt, info *qcow2Info, fileSize int64) (*qcow2Map, error) {
 	m := &qcow2Map{
 		ra:          ra,
+		fileSize:    fileSize,
+		name:        nameOf(ra),
 		info:        info,
 		clusterBits: uint(info.ClusterBits),
 		clusterSize: 1 << info.ClusterBits,
@@ -54,6 +59,21 @@ func newQcow2Map(ra io.ReaderAt, info *qcow2Info) (*qcow2Map, error) {
 	for i := range m.l1 {
 		m.l1[i] = binary.BigEndian.Uint64(raw[i*8:])
 	}
+	// qemu never points two L1 entries at one L2 table; a crafted image does, to map a huge
+	// disk (and a huge extent map) from one table of a few kilobytes.
+	need := (int64(info.Size) + m.perL2() - 1) / m.perL2()
+	offs := make([]uint64, need)
+	for i := range offs {
+		offs[i] = m.l1[i] & qcow2OffsetMask
+		if offs[i] != 0 && (int64(offs[i])%m.clusterSize != 0 || int64(offs[i]) > fileSize-m.clusterSize) {
+			return nil, fmt.Errorf("%w: qcow2 L1 entry %d: L2 table at %#x is not a cluster of the %d-byte file", ErrCorrupt, i, offs[i], fileSize)
+		}
+	}
+	if off, i, j, ok := sharedTable(offs); ok {
+		return nil, fmt.Errorf("%w: qcow2 L1 entries %d and %d share the L2 table at %#x (qemu never writes this; a crafted image)", ErrCorrupt, i, j, off)
+	}
+	// At most 32 tables and 8 MiB of them (2 MiB clusters make 2 MiB tables).
+	m.cacheMax = int(max(2, min(qcow2L2Cache, (8<<20)/m.clusterSize)))
 	return m, nil
 }
 
@@ -78,7 +98,7 @@ func (m *qcow2Map) table(i int) ([]byte, error) {
 	}
 	m.mu.Lock()
 	if _, ok := m.cache[off]; !ok {
-		if len(m.order) >= qcow2L2Cache {
+		if len(m.order) >= m.cacheMax {
 			delete(m.cache, m.order[0])
 			m.order = m.order[1:]
 		}
@@ -139,27 +159,36 @@ func (m *qcow2Map) clusterExtents(c qcow2Cluster, base int64, emit func(off, n i
 	}
 }
 
-func (m *qcow2Map) extents(ctx context.Context) ([]Extent, error) {
+// walk calls fn for the extents of the whole disk, in order (see extentWalker). It counts
+// the host bytes the data it reports must occupy in the file and fails, naming the file,
+// when they exceed the file's size: clusters shared by many guest ranges.
+func (m *qcow2Map) walk(ctx context.Context, fn func(Extent) error) error {
 	size := int64(m.info.Size)
-	var out []Extent
+	var host int64 // host bytes the Data clusters seen so far occupy at least
+	var err error
 	emit := func(off, n int64, k ExtentKind) {
-		if off >= size {
+		if off >= size || err != nil {
 			return
 		}
-		out = appendExtent(out, Extent{Offset: off, Length: min(n, size-off), Kind: k})
+		err = fn(Extent{Offset: off, Length: min(n, size-off), Kind: k})
 	}
+	// x is where the compressed cluster descriptor's sector count starts.
+	x := 62 - (m.clusterBits - 8)
 	per := m.perL2()
 	for i := 0; int64(i)*per < size; i++ {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		base := int64(i) * per
-		t, err := m.table(i)
-		if err != nil {
-			return nil, err
+		t, terr := m.table(i)
+		if terr != nil {
+			return terr
 		}
 		if t == nil {
 			emit(base, per, Hole)
+			if err != nil {
+				return err
+			}
 			continue
 		}
 		for j := int64(0); j < int64(len(t))/m.entryBytes && base+j*m.clusterSize < size; j++ {
@@ -167,10 +196,37 @@ func (m *qcow2Map) extents(ctx context.Context) ([]Extent, error) {
 			if m.extended {
 				c.bitmap = binary.BigEndian.Uint64(t[j*m.entryBytes+8:])
 			}
+			switch {
+			case c.entry&qcow2CompressedFlag != 0:
+				// Compressed clusters may share sectors with their neighbours, never bytes.
+				host += max(0, int64((c.entry&^(3<<62))>>x)-1)*512 + 1
+			case m.extended && uint32(c.bitmap) != 0, !m.extended && m.kind(c) == Data:
+				host += m.clusterSize
+			}
 			m.clusterExtents(c, base+j*m.clusterSize, emit)
+			if err != nil {
+				return err
+			}
+		}
+		if host > m.fileSize {
+			return fmt.Errorf("%s%w: qcow2 maps at least %d bytes of data but the file holds %d: clusters shared by many guest ranges (qemu never writes this; a crafted image)",
+				m.name, ErrCorrupt, host, m.fileSize)
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// kind is the kind of a standard (not extended) cluster.
+func (m *qcow2Map) kind(c qcow2Cluster) ExtentKind {
+	switch {
+	case c.entry&qcow2CompressedFlag != 0:
+		return Data
+	case m.info.Version >= 3 && c.entry&1 != 0:
+		return Zero
+	case c.entry&qcow2OffsetMask == 0:
+		return Hole
+	}
+	return Data
 }
 
 // readExtended reads p at off from an extended-L2 image: allocated subclusters straight

@@ -80,40 +80,47 @@ func (r *rawImage) prefetch(off, n int64) {
 	}
 }
 
-func (r *rawImage) Extents(ctx context.Context) ([]Extent, error) {
+func (r *rawImage) Extents(ctx context.Context) ([]Extent, error) { return collectExtents(ctx, r) }
+
+func (r *rawImage) walkExtents(ctx context.Context, fn func(Extent) error) error {
 	if r.f == nil {
-		return appendExtent(nil, Extent{Offset: 0, Length: r.size, Kind: Data}), nil
+		if r.size == 0 {
+			return nil
+		}
+		return fn(Extent{Offset: 0, Length: r.size, Kind: Data})
 	}
-	return seekExtents(ctx, r.f, &r.mu, 0, r.size)
+	return seekExtents(ctx, r.f, &r.mu, 0, r.size, fn)
 }
 
 // seekExtents maps [base, base+size) of f with SEEK_DATA/SEEK_HOLE into Data and Hole
-// extents relative to base. Where the file system cannot tell, everything is Data.
-func seekExtents(ctx context.Context, f *os.File, mu *sync.Mutex, base, size int64) ([]Extent, error) {
+// extents relative to base, passed to fn. Where the file system cannot tell, everything is
+// Data. The file offset is held (mu) for the whole walk.
+func seekExtents(ctx context.Context, f *os.File, mu *sync.Mutex, base, size int64, fn func(Extent) error) error {
 	mu.Lock()
 	defer mu.Unlock()
-	var out []Extent
 	end := base + size
 	off := base
 	for off < end {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		data, err := f.Seek(off, seekData)
 		if err != nil {
 			if errors.Is(err, syscall.ENXIO) {
 				data = end // no data after off
 			} else if off == base && (errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EOPNOTSUPP)) {
-				return []Extent{{Offset: 0, Length: size, Kind: Data}}, nil // not supported here
+				return fn(Extent{Offset: 0, Length: size, Kind: Data}) // not supported here
 			} else {
-				return nil, fmt.Errorf("SEEK_DATA at %d: %w", off, err)
+				return fmt.Errorf("SEEK_DATA at %d: %w", off, err)
 			}
 		}
 		if data > end {
 			data = end
 		}
 		if data > off {
-			out = appendExtent(out, Extent{Offset: off - base, Length: data - off, Kind: Hole})
+			if err := fn(Extent{Offset: off - base, Length: data - off, Kind: Hole}); err != nil {
+				return err
+			}
 		}
 		if data >= end {
 			break
@@ -123,7 +130,7 @@ func seekExtents(ctx context.Context, f *os.File, mu *sync.Mutex, base, size int
 			if errors.Is(err, syscall.ENXIO) {
 				hole = end
 			} else {
-				return nil, fmt.Errorf("SEEK_HOLE at %d: %w", data, err)
+				return fmt.Errorf("SEEK_HOLE at %d: %w", data, err)
 			}
 		}
 		if hole > end {
@@ -132,10 +139,12 @@ func seekExtents(ctx context.Context, f *os.File, mu *sync.Mutex, base, size int
 		if hole <= data { // cannot happen on a sane file system; avoid looping forever
 			hole = end
 		}
-		out = appendExtent(out, Extent{Offset: data - base, Length: hole - data, Kind: Data})
+		if err := fn(Extent{Offset: data - base, Length: hole - data, Kind: Data}); err != nil {
+			return err
+		}
 		off = hole
 	}
-	return out, nil
+	return nil
 }
 
 // appendExtent appends e, merging it with the last extent when contiguous and of the same

@@ -43,18 +43,23 @@ func (s *section) ReadAt(b []byte, off int64) (int, error) {
 	return k, err
 }
 
-func (s *section) Extents(ctx context.Context) ([]Extent, error) {
-	all, err := s.img.Extents(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []Extent
+func (s *section) Extents(ctx context.Context) ([]Extent, error) { return collectExtents(ctx, s) }
+
+// walkExtents walks img's extents clipped to the section, and stops past its end.
+func (s *section) walkExtents(ctx context.Context, fn func(Extent) error) error {
 	end := s.off + s.n
-	for _, e := range all {
+	if s.n == 0 {
+		return nil
+	}
+	err := WalkExtents(ctx, s.img, func(e Extent) error {
+		if e.Offset >= end {
+			return errStopWalk
+		}
 		a, z := max(e.Offset, s.off), min(e.Offset+e.Length, end)
 		if a < z {
-			out = append(out, Extent{Offset: a - s.off, Length: z - a, Kind: e.Kind})
+			return fn(Extent{Offset: a - s.off, Length: z - a, Kind: e.Kind})
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return err
 }

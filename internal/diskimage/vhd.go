@@ -114,6 +114,7 @@ type vhdImage struct {
 	bat       []uint32
 	blockSize int64
 	bitmap    int64 // bytes of sector bitmap before each block's data
+	fsize     int64 // bytes of the file
 }
 
 func openVHD(f *os.File) (Image, error) {
@@ -139,8 +140,11 @@ func openVHDAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 			return nil, err
 		}
 	}
-	v := &vhdImage{rawImage: rawImage{f: f, ra: ra, c: c, name: "vhd"}, footer: ft}
+	v := &vhdImage{rawImage: rawImage{f: f, ra: ra, c: c, name: "vhd"}, footer: ft, fsize: fsize}
 	size := ft.virtualSize()
+	if err := checkVirtualSize("VHD", uint64(size)); err != nil {
+		return nil, err
+	}
 	switch ft.DiskType {
 	case vhdTypeFixed:
 		if size < 0 || size > fsize-sector {
@@ -201,20 +205,34 @@ func (v *vhdImage) VHDSubformat() string {
 	return "fixed"
 }
 
-func (v *vhdImage) Extents(ctx context.Context) ([]Extent, error) {
+func (v *vhdImage) Extents(ctx context.Context) ([]Extent, error) { return collectExtents(ctx, v) }
+
+func (v *vhdImage) walkExtents(ctx context.Context, fn func(Extent) error) error {
 	if !v.dynamic {
-		return v.rawImage.Extents(ctx)
+		return v.rawImage.walkExtents(ctx, fn)
 	}
-	var out []Extent
+	var host int64
 	for i := int64(0); i*v.blockSize < v.size; i++ {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		k := Hole
 		if v.bat[i] != vhdUnallocated {
 			k = Data
+			host += v.blockSize
 		}
 		off := i * v.blockSize
-		out = appendExtent(out, Extent{Offset: off, Length: min(v.blockSize, v.size-off), Kind: k})
+		if err := fn(Extent{Offset: off, Length: min(v.blockSize, v.size-off), Kind: k}); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	if host > v.fsize {
+		return fmt.Errorf("%s%w: VHD maps %d bytes of data but the file holds %d: blocks shared by many guest ranges (a crafted image)",
+			nameOf(v.ra), ErrCorrupt, host, v.fsize)
+	}
+	return nil
 }
 
 // ReadAt ignores the sector bitmaps of dynamic disks, as qemu does: an allocated block

@@ -80,6 +80,7 @@ func parseVMDKHeader(b []byte) (*vmdkHeader, error) {
 
 type vmdkImage struct {
 	f          io.ReaderAt
+	fsize      int64
 	c          io.Closer
 	h          *vmdkHeader
 	size       int64
@@ -150,8 +151,8 @@ func openVMDKAt(f io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 		return nil, fmt.Errorf("%w: VMDK grain size %d sectors", ErrCorrupt, h.GrainSize)
 	case h.NumGTEsPerGT == 0 || h.NumGTEsPerGT > vmdkMaxGTEs:
 		return nil, fmt.Errorf("%w: VMDK %d grain table entries per table", ErrCorrupt, h.NumGTEsPerGT)
-	case h.Capacity > 1<<40: // 512 TiB, more than 32-bit sector offsets can map anyway
-		return nil, fmt.Errorf("%w: VMDK capacity %d sectors", ErrCorrupt, h.Capacity)
+	case h.Capacity > uint64(MaxVirtualSize)/sector:
+		return nil, checkVirtualSize("VMDK", h.Capacity*sector)
 	case h.Flags&vmdkFlagCompress != 0 && h.CompressAlgo != 1:
 		return nil, fmt.Errorf("%w: VMDK compression algorithm %d", ErrUnsupported, h.CompressAlgo)
 	case h.GDOffset == 0 || h.GDOffset > uint64(fsize)/sector:
@@ -159,6 +160,7 @@ func openVMDKAt(f io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 	}
 	img := &vmdkImage{
 		f:       f,
+		fsize:   fsize,
 		c:       c,
 		h:       h,
 		size:    int64(h.Capacity) * sector,
@@ -198,8 +200,18 @@ func openVMDKAt(f io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 		return nil, err
 	}
 	img.gd = make([]uint32, numGTs)
+	offs := make([]uint64, numGTs)
 	for i := range img.gd {
 		img.gd[i] = binary.LittleEndian.Uint32(raw[i*4:])
+		offs[i] = uint64(img.gd[i])
+		if img.gd[i] != 0 && int64(img.gd[i])*sector+int64(img.gtBytes) > fsize {
+			return nil, fmt.Errorf("%w: VMDK grain directory entry %d: grain table at sector %d beyond the end of the file", ErrCorrupt, i, img.gd[i])
+		}
+	}
+	// VMware and qemu never point two directory entries at one grain table; a crafted image
+	// does, to map a huge disk (and a huge extent map) from one table of a few kilobytes.
+	if off, i, j, ok := sharedTable(offs); ok {
+		return nil, fmt.Errorf("%w: VMDK grain directory entries %d and %d share the grain table at sector %d (VMware and qemu never write this; a crafted image)", ErrCorrupt, i, j, off)
 	}
 	img.bufs.New = func() any { b := make([]byte, 2*img.grain+sector); return &b }
 	return img, nil
@@ -242,21 +254,32 @@ func (v *vmdkImage) kind(gte uint32) ExtentKind {
 	}
 }
 
-func (v *vmdkImage) Extents(ctx context.Context) ([]Extent, error) {
-	var out []Extent
+func (v *vmdkImage) Extents(ctx context.Context) ([]Extent, error) { return collectExtents(ctx, v) }
+
+// walkExtents walks the grain tables (see extentWalker). It counts the host bytes the data
+// grains must occupy (a grain, or a sector for a compressed one) and fails, naming the
+// file, when they exceed the file's size: grains shared by many guest ranges.
+func (v *vmdkImage) walkExtents(ctx context.Context, fn func(Extent) error) error {
 	per := int64(v.h.NumGTEsPerGT) * v.grain
+	dataHost := v.grain
+	if v.h.Flags&vmdkFlagCompress != 0 {
+		dataHost = sector
+	}
+	var host int64
 	for i, gd := range v.gd {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		base := int64(i) * per
 		if gd == 0 {
-			out = appendExtent(out, Extent{Offset: base, Length: min(per, v.size-base), Kind: Hole})
+			if err := fn(Extent{Offset: base, Length: min(per, v.size-base), Kind: Hole}); err != nil {
+				return err
+			}
 			continue
 		}
 		gt, err := v.gts.get(v.f, int64(gd)*sector, v.gtBytes)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for j := 0; j < int(v.h.NumGTEsPerGT); j++ {
 			off := base + int64(j)*v.grain
@@ -264,10 +287,19 @@ func (v *vmdkImage) Extents(ctx context.Context) ([]Extent, error) {
 				break
 			}
 			k := v.kind(binary.LittleEndian.Uint32(gt[j*4:]))
-			out = appendExtent(out, Extent{Offset: off, Length: min(v.grain, v.size-off), Kind: k})
+			if k == Data {
+				host += dataHost
+			}
+			if err := fn(Extent{Offset: off, Length: min(v.grain, v.size-off), Kind: k}); err != nil {
+				return err
+			}
+		}
+		if host > v.fsize {
+			return fmt.Errorf("%s%w: VMDK maps at least %d bytes of data but the file holds %d: grains shared by many guest ranges (VMware and qemu never write this; a crafted image)",
+				nameOf(v.f), ErrCorrupt, host, v.fsize)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (v *vmdkImage) ReadAt(p []byte, off int64) (int, error) {

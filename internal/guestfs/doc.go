@@ -32,6 +32,11 @@
 //     Chtimes follow a final symlink, in-root. Lstat, Readlink, Lchown, Remove, RemoveAll,
 //     Rename, Truncate, Walk and OpenPath(p, false) do not. Truncate on a symlink fails with
 //     syscall.ELOOP (O_NOFOLLOW semantics).
+//   - Sizes. ReadFile reads at most DefaultReadLimit (16 MiB) and ReadFileLimit at most the
+//     bound its caller gives (fstab 1 MiB, os-release 64 KiB...), through an io.LimitReader:
+//     a larger file is refused with ErrTooLarge naming the guest path and its size, and
+//     nothing is ever allocated at the size a file claims (a sparse 16 TiB file costs a few
+//     blocks on disk and must cost nothing in memory).
 //
 // Files returned by Open, OpenFile and OpenPath are named with the cleaned, absolute guest path
 // ("/etc/fstab"). Never pass that name (or the name of anything under it) to package os, which

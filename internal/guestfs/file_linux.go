@@ -1,6 +1,9 @@
 package guestfs
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -177,31 +180,51 @@ func clearNonblock(fd int) error {
 	return err
 }
 
-// ReadFile reads the whole regular file p (symlinks followed in-root), like os.ReadFile.
+// DefaultReadLimit is what ReadFile reads of a guest file at most: far more than any
+// configuration file the plugin reads (fstab, os-release, grub.cfg...), far less than
+// memory.
+const DefaultReadLimit = 16 << 20
+
+// ErrTooLarge is returned (wrapped in an *fs.PathError naming the guest path and the size)
+// by ReadFile and ReadFileLimit for a file larger than the limit.
+var ErrTooLarge = errors.New("file too large")
+
+// ReadFile reads the regular file p (symlinks followed in-root), like os.ReadFile, up to
+// DefaultReadLimit bytes; a larger file is an error (ErrTooLarge). See ReadFileLimit.
 func (r *Root) ReadFile(p string) ([]byte, error) {
+	return r.ReadFileLimit(p, DefaultReadLimit)
+}
+
+// ReadFileLimit reads the regular file p (symlinks followed in-root) if it holds at most
+// max bytes. A larger file (by its size, or by what it yields: a guest file may grow while
+// read) is refused with an *fs.PathError naming p and the size, wrapping ErrTooLarge. It
+// never allocates more than max+1 bytes, whatever size the file claims (a sparse 16 TiB
+// /etc/fstab is a few blocks on disk).
+func (r *Root) ReadFileLimit(p string, max int64) ([]byte, error) {
 	f, err := r.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var size int
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 && int64(int(fi.Size())) == fi.Size() {
-		size = int(fi.Size())
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	buf := make([]byte, 0, size+512)
-	for {
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
+	if fi.IsDir() {
+		return nil, &fs.PathError{Op: "read", Path: guestName(p), Err: syscall.EISDIR}
 	}
+	if fi.Size() > max {
+		return nil, &fs.PathError{Op: "read", Path: guestName(p), Err: fmt.Errorf("%w: %d bytes, more than the %d read", ErrTooLarge, fi.Size(), max)}
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + 512)
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > max {
+		return nil, &fs.PathError{Op: "read", Path: guestName(p), Err: fmt.Errorf("%w: more than the %d bytes read", ErrTooLarge, max)}
+	}
+	return buf.Bytes(), nil
 }
 
 // WriteFile writes data to p in place, like os.WriteFile: the final symlink is followed

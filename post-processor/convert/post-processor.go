@@ -58,7 +58,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if interrupt.Interrupted() {
 		return nil, false, false, fmt.Errorf("chromogenic-convert: %w", interrupt.ErrInterrupted)
 	}
-	srcPath, err := bcommon.LocalImage(in)
+	srcPath, srcFormat, err := bcommon.LocalImage(in)
 	if err != nil {
 		return nil, false, false, err
 	}
@@ -78,16 +78,18 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	}
 
 	srcAbs, _ := filepath.Abs(srcPath)
-	imagePath, ovaFirmware := srcPath, p.config.OVA.Firmware
+	imagePath, imageFormat, ovaFirmware := srcPath, srcFormat, p.config.OVA.Firmware
 	if b := p.config.Bootable; b != nil {
 		tmp := filepath.Join(outDir, "."+name+".bootable.raw")
 		defer os.Remove(tmp)
-		if err := p.makeBootable(ctx, ui, in, srcPath, tmp); err != nil {
+		if err := p.makeBootable(ctx, ui, in, srcPath, srcFormat, tmp); err != nil {
 			return nil, false, false, err
 		}
-		imagePath, ovaFirmware = tmp, ovaFirmwareFor(b.Firmware)
+		imagePath, imageFormat, ovaFirmware = tmp, "raw", ovaFirmwareFor(b.Firmware)
 	}
-	src, err := diskimage.Open(imagePath)
+	// A builder's working copy and the bootable disk are raw by declaration: their first
+	// sector is the guest's, never probed.
+	src, err := diskimage.OpenFormat(imagePath, imageFormat)
 	if err != nil {
 		return nil, false, false, fmt.Errorf("open input image %s: %w", imagePath, err)
 	}
@@ -165,7 +167,7 @@ func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src dis
 // makeBootable writes the stand-alone bootable disk of srcPath to dst. The external kernel
 // and ramdisk come from the configuration, else from the artifact's kernel_path and
 // ramdisk_path.
-func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact, srcPath, dst string) error {
+func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact, srcPath, srcFormat, dst string) error {
 	b := p.config.Bootable
 	kernel, ramdisk := b.Kernel, b.Ramdisk
 	if kernel == "" {
@@ -186,8 +188,9 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 		msg += ", external kernel " + kernel
 	}
 	ui.Say(msg)
-	res, err := bootable.Make(ctx, srcPath, dst, bootable.Options{Firmware: b.Firmware, Kernel: kernel, Ramdisk: ramdisk,
-		ExtraSize: extra, WorkDir: filepath.Dir(dst), TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox, Logf: func(f string, a ...any) { ui.Message(fmt.Sprintf(f, a...)) }})
+	res, err := bootable.Make(ctx, srcPath, dst, bootable.Options{SourceFormat: srcFormat, Firmware: b.Firmware, Kernel: kernel, Ramdisk: ramdisk,
+		ExtraSize: extra, WorkDir: filepath.Dir(dst), TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,
+		Logf: func(f string, a ...any) { ui.Message(fmt.Sprintf(f, a...)) }})
 	if err != nil {
 		return err
 	}
