@@ -5,12 +5,14 @@ package common
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
 // ChrootConfig says how the working copy is mounted and how provisioners reach it.
@@ -38,6 +40,13 @@ type ChrootConfig struct {
 	// Do not discard the free blocks of the guest filesystems before releasing them. Trimming
 	// is what keeps the working copy sparse after provisioners delete files.
 	SkipTrim bool `mapstructure:"skip_trim" required:"false"`
+	// The mode of the files the build leaves on the host (the working copy, external kernel
+	// and ramdisk), as an octal string. Defaults to `"0600"`: a guest image can hold secrets,
+	// so only the owner may read it. Use `"0640"` to give the file's group read access; the
+	// `output_directory` the builder creates gets the matching directory mode (`0700`, `0750`).
+	FileMode string `mapstructure:"file_mode" required:"false"`
+
+	fileMode os.FileMode
 }
 
 // Prepare fills defaults and validates; every error names its field.
@@ -48,6 +57,11 @@ func (c *ChrootConfig) Prepare(ctx *interpolate.Context) []error {
 	}
 	if err := interpolate.Validate(c.MountPath, ctx); err != nil {
 		errs = append(errs, fmt.Errorf("mount_path: %w", err))
+	}
+	if m, err := hostfile.ParseMode("file_mode", c.FileMode); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.fileMode = m
 	}
 	if len(c.MountOptions) == 0 {
 		c.MountOptions = []string{"nosuid", "nodev"}
@@ -95,4 +109,13 @@ func (c *ChrootConfig) Mounts() []chroot.ChrootMount {
 		out = append(out, chroot.ChrootMount{m[0], m[1], m[2]})
 	}
 	return out
+}
+
+// HostFileMode returns the mode of the host files the build creates (see file_mode); the
+// directories holding them get hostfile.DirMode of it.
+func (c *ChrootConfig) HostFileMode() os.FileMode {
+	if c.fileMode == 0 {
+		return hostfile.DefaultFileMode
+	}
+	return c.fileMode
 }

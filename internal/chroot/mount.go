@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
 // Mounts is a stack of mounts under one guest root directory, released in reverse order.
@@ -23,10 +24,22 @@ type Mounts struct {
 	lease bool // a lease file records this mount (see RecoverStale)
 }
 
-// NewMounts prepares mounting a guest tree on dir, creating dir if needed.
+// DefaultMountBase is the directory of the default mount paths (/mnt/chromogenic/<device>).
+const DefaultMountBase = "/mnt/chromogenic"
+
+// NewMounts prepares mounting a guest tree on dir, creating dir and its missing parents with
+// mode 0700: a mounted guest holds its secrets and setuid programs, and only root may reach
+// them. The guest root mounted on dir shows its own mode there, so it is the parent that keeps
+// other users out: DefaultMountBase is set to 0700 even when it existed; a parent the user
+// made for a custom mount_path is left as it is.
 func NewMounts(dir string) (*Mounts, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if _, err := hostfile.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
+	}
+	if filepath.Dir(filepath.Clean(dir)) == DefaultMountBase {
+		if err := os.Chmod(DefaultMountBase, 0o700); err != nil {
+			return nil, err
+		}
 	}
 	abs, err := filepath.EvalSymlinks(dir)
 	if err != nil {

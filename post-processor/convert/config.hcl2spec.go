@@ -57,6 +57,7 @@ type FlatConfig struct {
 	VHD                 *FlatVHDOptions      `mapstructure:"vhd" required:"false" cty:"vhd" hcl:"vhd"`
 	OVA                 *FlatOVAOptions      `mapstructure:"ova" required:"false" cty:"ova" hcl:"ova"`
 	Bootable            *FlatBootableOptions `mapstructure:"bootable" required:"false" cty:"bootable" hcl:"bootable"`
+	FileMode            *string              `mapstructure:"file_mode" required:"false" cty:"file_mode" hcl:"file_mode"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -89,6 +90,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"vhd":                        &hcldec.BlockSpec{TypeName: "vhd", Nested: hcldec.ObjectSpec((*FlatVHDOptions)(nil).HCL2Spec())},
 		"ova":                        &hcldec.BlockSpec{TypeName: "ova", Nested: hcldec.ObjectSpec((*FlatOVAOptions)(nil).HCL2Spec())},
 		"bootable":                   &hcldec.BlockSpec{TypeName: "bootable", Nested: hcldec.ObjectSpec((*FlatBootableOptions)(nil).HCL2Spec())},
+		"file_mode":                  &hcldec.AttrSpec{Name: "file_mode", Type: cty.String, Required: false},
 	}
 	return s
 }

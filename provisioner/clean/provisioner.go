@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -18,6 +17,7 @@ import (
 
 	engine "github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
 // Provisioner is chromogenic-clean.
@@ -66,7 +66,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		ui.Message(line)
 	}
 	if js, err := rep.JSON(); err == nil {
-		if err := os.WriteFile(p.config.ReportFile, js, 0o644); err != nil {
+		if err := hostfile.WriteFile(p.config.ReportFile, js, hostfile.DefaultFileMode); err != nil {
 			ui.Error(fmt.Sprintf("report_file: %s", err))
 		} else {
 			ui.Say(fmt.Sprintf("Cleaning report written to %s", p.config.ReportFile))
@@ -94,7 +94,7 @@ func (p *Provisioner) convert(ctx context.Context, ui packersdk.Ui, r *guestfs.R
 	}
 	if js, jerr := rep.JSON(); jerr == nil {
 		file := strings.TrimSuffix(p.config.ReportFile, ".json") + "-convert.json"
-		if werr := os.WriteFile(file, js, 0o644); werr != nil {
+		if werr := hostfile.WriteFile(file, js, hostfile.DefaultFileMode); werr != nil {
 			ui.Error(fmt.Sprintf("conversion report: %s", werr))
 		} else {
 			ui.Say(fmt.Sprintf("Conversion report written to %s", file))
