@@ -21,7 +21,9 @@ type ChrootConfig struct {
 	// use `{{.Device}}`, the name of the whole-disk loop device (`loop3`). Defaults to
 	// `/mnt/chromogenic/{{.Device}}`.
 	MountPath string `mapstructure:"mount_path" required:"false"`
-	// Options for mounting every guest filesystem. Defaults to `["nosuid", "nodev"]`.
+	// Options for mounting every guest filesystem, such as `["noatime"]`. `nosuid` and
+	// `nodev` are always added, so the guest's setuid programs and device nodes do not work on
+	// the host, unless the list explicitly holds `suid` or `dev` (which then trusts the guest).
 	MountOptions []string `mapstructure:"mount_options" required:"false"`
 	// The partition number holding the guest's root filesystem. By default chromogenic finds
 	// it: every Linux filesystem is inspected and the one holding `/etc` and `/bin/sh` (and
@@ -63,9 +65,7 @@ func (c *ChrootConfig) Prepare(ctx *interpolate.Context) []error {
 	} else {
 		c.fileMode = m
 	}
-	if len(c.MountOptions) == 0 {
-		c.MountOptions = []string{"nosuid", "nodev"}
-	}
+	c.MountOptions = chroot.GuestMountOptions(c.MountOptions)
 	if c.RootPartition < 0 {
 		errs = append(errs, fmt.Errorf("root_partition must be 0 (find it) or a partition number, not %d", c.RootPartition))
 	}

@@ -94,3 +94,20 @@ func TestFileModeErrorNamesField(t *testing.T) {
 		}
 	}
 }
+
+// mount_options = ["noatime"] keeps nosuid,nodev; an explicit suid drops only nosuid.
+func TestMountOptionsKeepNosuidNodev(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{nil, []string{"nosuid", "nodev"}},
+		{[]string{"noatime"}, []string{"nosuid", "nodev", "noatime"}},
+		{[]string{"suid"}, []string{"nodev", "suid"}},
+	} {
+		c := ChrootConfig{MountOptions: tc.in}
+		if errs := c.Prepare(&interpolate.Context{}); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		if strings.Join(c.MountOptions, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("mount_options %q became %q, want %q", tc.in, c.MountOptions, tc.want)
+		}
+	}
+}

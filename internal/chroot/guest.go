@@ -27,7 +27,7 @@ var DefaultFstabMounts = []string{"/boot", "/boot/efi"}
 // GuestOptions says how to mount a guest.
 type GuestOptions struct {
 	RootPartition int      // 0: find it
-	MountOptions  []string // for every guest filesystem; default nosuid,nodev
+	MountOptions  []string // for every guest filesystem; nosuid,nodev are added (GuestMountOptions)
 	FstabMounts   []string // guest fstab mount points to mount too, parents first
 }
 
@@ -54,10 +54,7 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	mopts := opts.MountOptions
-	if len(mopts) == 0 {
-		mopts = []string{"nosuid", "nodev"}
-	}
+	mopts := GuestMountOptions(opts.MountOptions)
 	if err := m.MountRoot(root.Device, root.FSType, mopts); err != nil {
 		return nil, err
 	}

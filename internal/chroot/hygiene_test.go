@@ -3,8 +3,11 @@ package chroot
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 )
 
 // NewMounts creates the mount directory and its missing parents 0700 (not 0755 under the
@@ -28,6 +31,71 @@ func TestNewMountsPrivateDirs(t *testing.T) {
 		}
 		if fi.Mode().Perm() != 0o700 {
 			t.Errorf("%s: mode %o, want 0700", p, fi.Mode().Perm())
+		}
+	}
+}
+
+func TestGuestMountOptions(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{nil, []string{"nosuid", "nodev"}},
+		{[]string{"noatime"}, []string{"nosuid", "nodev", "noatime"}},
+		{[]string{"ro,noatime"}, []string{"nosuid", "nodev", "ro", "noatime"}},
+		{[]string{"nodev", "nosuid"}, []string{"nosuid", "nodev"}},
+		{[]string{"suid"}, []string{"nodev", "suid"}},
+		{[]string{"dev,noatime"}, []string{"nosuid", "dev", "noatime"}},
+		{[]string{"suid", "dev"}, []string{"suid", "dev"}},
+	} {
+		got := GuestMountOptions(tc.in)
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("GuestMountOptions(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// mountWith mounts a test disk of kind with the given mount options; cleanup releases it.
+func mountWith(t *testing.T, kind string, opts []string) *Guest {
+	t.Helper()
+	dir := t.TempDir()
+	image := testimages.Make(t, kind, dir)
+	d, err := Attach(image, false)
+	if err != nil {
+		t.Fatalf("attach %s: %v", kind, err)
+	}
+	mnt := filepath.Join(dir, "mnt")
+	g, err := MountGuest(d, mnt, GuestOptions{MountOptions: opts, FstabMounts: DefaultFstabMounts})
+	t.Cleanup(func() {
+		if g != nil {
+			g.UnmountAll()
+		}
+		d.Detach()
+	})
+	if err != nil {
+		t.Fatalf("mount guest: %v", err)
+	}
+	return g
+}
+
+func hasOption(opts, o string) bool { return strings.Contains(","+opts+",", ","+o+",") }
+
+// mount_options = ["noatime"] keeps nosuid,nodev on the root and the fstab mounts (findmnt);
+// only an explicit suid, dev drops them.
+func TestMountOptionsKeepNosuidNodev(t *testing.T) {
+	g := mountWith(t, "mbr-boot", []string{"noatime"})
+	got := findmnt(t, g.Mounts.Root)
+	if len(got) != 2 {
+		t.Fatalf("mounted %v, want the root and /boot", got)
+	}
+	for mp, m := range got {
+		for _, o := range []string{"nosuid", "nodev", "noatime"} {
+			if !hasOption(m[1], o) {
+				t.Errorf("%s mounted with %s: %s missing", mp, m[1], o)
+			}
+		}
+	}
+	g = mountWith(t, "bare-ext4", []string{"suid", "dev"})
+	for mp, m := range findmnt(t, g.Mounts.Root) {
+		if hasOption(m[1], "nosuid") || hasOption(m[1], "nodev") {
+			t.Errorf("%s mounted with %s although suid,dev were asked for", mp, m[1])
 		}
 	}
 }

@@ -263,6 +263,43 @@ var flagOptions = map[string]struct {
 	"defaults": {false, 0},
 }
 
+// GuestMountOptions returns the options every guest filesystem is mounted with: options plus
+// nosuid and nodev, unless options explicitly ask for suid or dev. A guest's setuid programs
+// and device nodes must not work on the host, and a template that sets mount_options for
+// another reason (noatime, ro...) must not lose that by accident.
+func GuestMountOptions(options []string) []string {
+	suid, dev := false, false
+	var user []string
+	for _, o := range options {
+		for _, opt := range strings.Split(o, ",") {
+			opt = strings.TrimSpace(opt)
+			switch opt {
+			case "":
+				continue
+			case "suid":
+				suid = true
+			case "dev":
+				dev = true
+			}
+			user = append(user, opt)
+		}
+	}
+	var out []string
+	if !suid {
+		out = append(out, "nosuid")
+	}
+	if !dev {
+		out = append(out, "nodev")
+	}
+	for _, o := range user {
+		if (o == "nosuid" && !suid) || (o == "nodev" && !dev) {
+			continue // already first
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
 // ParseOptions turns mount(8)-style options into mount(2) flags and filesystem data.
 func ParseOptions(options []string) (uintptr, string) {
 	var flags uintptr
