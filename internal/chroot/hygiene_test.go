@@ -99,3 +99,30 @@ func TestMountOptionsKeepNosuidNodev(t *testing.T) {
 		}
 	}
 }
+
+// A guest filesystem mounted on its own is a dedicated mount; a plain host directory, a bind
+// mount of a host subdirectory and the host's / are not.
+func TestOwnFilesystemMount(t *testing.T) {
+	plain := t.TempDir()
+	if own, err := OwnFilesystemMount(plain); err != nil || own {
+		t.Errorf("plain directory: %v %v, want false", own, err)
+	}
+	if own, err := OwnFilesystemMount("/"); err != nil || own {
+		t.Errorf("/: %v %v, want false", own, err)
+	}
+	bind := t.TempDir()
+	if err := syscall.Mount(plain, bind, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	defer syscall.Unmount(bind, syscall.MNT_DETACH)
+	if own, err := OwnFilesystemMount(bind); err != nil || own {
+		t.Errorf("bind of a host directory: %v %v, want false", own, err)
+	}
+	g := mountWith(t, "bare-ext4", nil)
+	if own, err := OwnFilesystemMount(g.Mounts.Root); err != nil || !own {
+		t.Errorf("mounted guest root: %v %v, want true", own, err)
+	}
+	if own, err := OwnFilesystemMount(filepath.Join(g.Mounts.Root, "etc")); err != nil || own {
+		t.Errorf("directory inside the guest: %v %v, want false", own, err)
+	}
+}

@@ -323,3 +323,43 @@ func ParseOptions(options []string) (uintptr, string) {
 	}
 	return flags, strings.Join(data, ",")
 }
+
+// OwnFilesystemMount reports whether dir is the mount point of a whole filesystem of its own:
+// a mount whose mount point is dir and whose root is the filesystem's root (not a bind mount
+// of a subdirectory), other than the host's /. A guest filesystem the builder mounted is one;
+// a plain host directory, or a bind of one, is not. Hard links never cross filesystems, so a
+// hard-linked file in such a tree cannot be a host file's other name (guestfs'
+// AllowHardlinkWrites may be set for it).
+func OwnFilesystemMount(dir string) (bool, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false, err
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return false, err
+	}
+	if abs == "/" {
+		return false, nil
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, abs, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx); err != nil {
+		return false, err
+	}
+	if stx.Mask&unix.STATX_MNT_ID == 0 {
+		return false, errors.New("statx: this kernel reports no mount id")
+	}
+	raw, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false, err
+	}
+	id := strconv.FormatUint(stx.Mnt_id, 10)
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[0] != id {
+			continue
+		}
+		// f[3]: root of the mount within its filesystem; f[4]: mount point.
+		return unescapeMount(f[4]) == abs && unescapeMount(f[3]) == "/", nil
+	}
+	return false, fmt.Errorf("mount %s of %s not in /proc/self/mountinfo", id, abs)
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	engine "github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
@@ -43,9 +44,14 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		return errors.New("mode: \"mounted\" needs the guest tree a chromogenic builder mounts (build variable MountPath) or `root`; " +
 			"this build provides neither (mode = \"live\" cleans the running system through the communicator)")
 	}
-	// A mounted guest filesystem cannot hold hard links to host files (links never cross
-	// filesystems), so hard-linked guest files may be edited.
-	r, err := guestfs.OpenRootWithOptions(root, guestfs.Options{AllowHardlinkWrites: true})
+	// A guest filesystem mounted on its own cannot hold hard links to host files (links never
+	// cross filesystems), so hard-linked guest files may be edited there. A root that is a
+	// plain host directory (or a bind of one) can: its hard-linked files are left alone.
+	own, err := chroot.OwnFilesystemMount(root)
+	if err != nil {
+		return fmt.Errorf("root %s: %w", root, err)
+	}
+	r, err := guestfs.OpenRootWithOptions(root, guestfs.Options{AllowHardlinkWrites: own})
 	if err != nil {
 		return fmt.Errorf("open guest tree %s: %w", root, err)
 	}
