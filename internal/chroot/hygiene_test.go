@@ -2,6 +2,7 @@ package chroot
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -124,5 +125,64 @@ func TestOwnFilesystemMount(t *testing.T) {
 	}
 	if own, err := OwnFilesystemMount(filepath.Join(g.Mounts.Root, "etc")); err != nil || own {
 		t.Errorf("directory inside the guest: %v %v, want false", own, err)
+	}
+}
+
+// A guest fstab naming /boot as ext4 on a partition blkid calls something else (here swap),
+// or claiming a type blkid disagrees with, is refused with the fstab line in the error.
+func TestFstabTypeMustAgreeWithBlkid(t *testing.T) {
+	for _, tc := range []struct {
+		name, line, mkfs, want string
+	}{
+		{"blkid-swap", "/dev/sda1 /boot ext4 defaults 0 2", "mkswap", `"swap" (blkid); only ext2, ext3, ext4, xfs, btrfs, vfat`},
+		{"fstab-says-xfs", "/dev/sda1 /boot xfs defaults 0 2", "", "says xfs, but blkid finds ext4"},
+		{"fstab-says-iso", "/dev/sda1 /boot iso9660 defaults 0 2", "", `type "iso9660" is not mounted`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			image := testimages.Make(t, "mbr-boot", dir)
+			mnt := filepath.Join(dir, "mnt")
+			// Rewrite the guest's fstab (root only mounted), and reformat partition 1.
+			d, err := Attach(image, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := MountGuest(d, mnt, GuestOptions{})
+			if err != nil {
+				d.Detach()
+				t.Fatal(err)
+			}
+			fstab := "/dev/sda2 / ext4 defaults 0 1\n" + tc.line + "\n"
+			werr := os.WriteFile(filepath.Join(g.Mounts.Root, "etc/fstab"), []byte(fstab), 0o644)
+			g.UnmountAll()
+			if werr != nil {
+				d.Detach()
+				t.Fatal(werr)
+			}
+			if tc.mkfs != "" {
+				if out, err := exec.Command(tc.mkfs, d.Partition(1).Device).CombinedOutput(); err != nil {
+					d.Detach()
+					t.Fatalf("%s: %v %s", tc.mkfs, err, out)
+				}
+			}
+			d.Detach()
+
+			d, err = Attach(image, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Detach()
+			g, err = MountGuest(d, mnt, GuestOptions{FstabMounts: DefaultFstabMounts})
+			if err == nil {
+				g.UnmountAll()
+				t.Fatalf("guest mounted although its fstab says %q", tc.line)
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "/dev/sda1 /boot") {
+				t.Errorf("error %q, want it to name the fstab line and %q", err, tc.want)
+			}
+			if m := MountedUnder(mnt); len(m) > 0 {
+				t.Errorf("still mounted after the refusal: %v", m)
+			}
+		})
 	}
 }
