@@ -4,6 +4,8 @@ import (
 	"os"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
 // ArtifactFiles are files a step writes next to the working copy for the artifact to carry,
@@ -11,13 +13,19 @@ import (
 // artifact, whose Destroy removes them; after a failed or interrupted build, Cleanup removes
 // them. The builders' StepExternalKernel steps share it.
 type ArtifactFiles struct {
+	Mode  os.FileMode // of the files written; 0 is hostfile.DefaultFileMode (0600)
 	paths []string
 }
 
 // Write creates path (replacing it), has fill write it, then syncs and closes it. The file is
-// tracked from its creation on, so that Cleanup also removes one left half written.
+// tracked from its creation on, so that Cleanup also removes one left half written. The file
+// gets exactly a.Mode.
 func (a *ArtifactFiles) Write(path string, fill func(f *os.File) error) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	mode := a.Mode
+	if mode == 0 {
+		mode = hostfile.DefaultFileMode
+	}
+	f, err := hostfile.Create(path, mode)
 	if err != nil {
 		return err
 	}

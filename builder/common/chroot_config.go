@@ -5,12 +5,14 @@ package common
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 )
 
@@ -20,7 +22,9 @@ type ChrootConfig struct {
 	// use `{{.Device}}`, the name of the whole-disk loop device (`loop3`). Defaults to
 	// `/mnt/chromogenic/{{.Device}}`.
 	MountPath string `mapstructure:"mount_path" required:"false"`
-	// Options for mounting every guest filesystem. Defaults to `["nosuid", "nodev"]`.
+	// Options for mounting every guest filesystem, such as `["noatime"]`. `nosuid` and
+	// `nodev` are always added, so the guest's setuid programs and device nodes do not work on
+	// the host, unless the list explicitly holds `suid` or `dev` (which then trusts the guest).
 	MountOptions []string `mapstructure:"mount_options" required:"false"`
 	// The partition number holding the guest's root filesystem. By default chromogenic finds
 	// it: every Linux filesystem is inspected and the one holding `/etc` and `/bin/sh` (and
@@ -53,6 +57,13 @@ type ChrootConfig struct {
 	// Do not discard the free blocks of the guest filesystems before releasing them. Trimming
 	// is what keeps the working copy sparse after provisioners delete files.
 	SkipTrim bool `mapstructure:"skip_trim" required:"false"`
+	// The mode of the files the build leaves on the host (the working copy, external kernel
+	// and ramdisk), as an octal string. Defaults to `"0600"`: a guest image can hold secrets,
+	// so only the owner may read it. Use `"0640"` to give the file's group read access; the
+	// `output_directory` the builder creates gets the matching directory mode (`0700`, `0750`).
+	FileMode string `mapstructure:"file_mode" required:"false"`
+
+	fileMode os.FileMode
 }
 
 // Prepare fills defaults and validates; every error names its field.
@@ -64,9 +75,12 @@ func (c *ChrootConfig) Prepare(ctx *interpolate.Context) []error {
 	if err := interpolate.Validate(c.MountPath, ctx); err != nil {
 		errs = append(errs, fmt.Errorf("mount_path: %w", err))
 	}
-	if len(c.MountOptions) == 0 {
-		c.MountOptions = []string{"nosuid", "nodev"}
+	if m, err := hostfile.ParseMode("file_mode", c.FileMode); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.fileMode = m
 	}
+	c.MountOptions = chroot.GuestMountOptions(c.MountOptions)
 	if c.RootPartition < 0 {
 		errs = append(errs, fmt.Errorf("root_partition must be 0 (find it) or a partition number, not %d", c.RootPartition))
 	}
@@ -123,4 +137,13 @@ func (c *ChrootConfig) Mounts() []chroot.ChrootMount {
 		out = append(out, chroot.ChrootMount{m[0], m[1], m[2]})
 	}
 	return out
+}
+
+// HostFileMode returns the mode of the host files the build creates (see file_mode); the
+// directories holding them get hostfile.DirMode of it.
+func (c *ChrootConfig) HostFileMode() os.FileMode {
+	if c.fileMode == 0 {
+		return hostfile.DefaultFileMode
+	}
+	return c.fileMode
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
@@ -64,7 +63,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		&StepInstanceInfo{Config: c},   // attach: this host, from the metadata service
 		&StepCreateImage{Config: c},    // instance, ebs-direct or attach: intermediate AMI
 		&StepBundleInstance{Config: c}, // instance, bundle: BundleInstance
-		&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
+		&bcommon.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir, FileMode: c.HostFileMode()},
 		&StepDownload{Config: c, Target: target},       // ebs-direct: EBS direct API
 		&StepDownloadBundle{Config: c, Target: target}, // bundle: download and unbundle
 		&StepCreateVolume{Config: c},                   // attach: volume from the root snapshot

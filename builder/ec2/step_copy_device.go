@@ -39,7 +39,7 @@ func (s *StepCopyDevice) Run(ctx context.Context, state multistep.StateBag) mult
 	}
 	size := src.Size()
 	ui.Say(fmt.Sprintf("Copying %s (%d MiB) into %s...", dev, size>>20, s.Target))
-	f, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := bcommon.CreateFile(state, s.Target)
 	if err != nil {
 		src.Close()
 		return bcommon.Halt(state, err)

@@ -41,7 +41,7 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 	}
 	(&packerbuilderdata.GeneratedData{State: state}).Put("SourceSnapshot", snap)
 	ui.Say(fmt.Sprintf("Downloading snapshot %s (root of %s) through the EBS direct API into %s...", snap, aws.ToString(img.ImageId), s.Target))
-	f, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := bcommon.CreateFile(state, s.Target)
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}

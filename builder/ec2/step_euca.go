@@ -113,7 +113,7 @@ func (s *StepDownloadBundle) Run(ctx context.Context, state multistep.StateBag) 
 		img := state.Get("source_image").(*types.Image)
 		loc = aws.ToString(img.ImageLocation)
 	}
-	f, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := bcommon.CreateFile(state, s.Target)
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}

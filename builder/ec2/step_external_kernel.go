@@ -40,6 +40,7 @@ type StepExternalKernel struct {
 
 func (s *StepExternalKernel) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	ui := state.Get("ui").(packersdk.Ui)
+	s.files.Mode = bcommon.FileMode(state)
 	cl := state.Get("clients").(*cloud.Clients)
 	source, kernel, ramdisk := externalKernelIDs(state)
 	if kernel == "" && ramdisk == "" {

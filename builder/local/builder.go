@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
@@ -56,7 +55,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	bcommon.InitGeneratedData(state, GeneratedData)
 
 	steps := []multistep.Step{
-		&commonsteps.StepOutputDir{Force: b.config.PackerForce, Path: b.config.OutputDir},
+		&bcommon.StepOutputDir{Force: b.config.PackerForce, Path: b.config.OutputDir, FileMode: b.config.HostFileMode()},
 		&StepCopySource{Source: b.config.SourcePath, Format: b.config.SourceFormat, Target: image},
 	}
 	steps = append(steps, bcommon.ChrootSteps(&b.config.ChrootConfig, b.config.ctx)...)

@@ -39,7 +39,7 @@ func TestAccLocalBuild(t *testing.T) {
 	os.WriteFile(upload, []byte(uploadBody), 0o644)
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
 	out := filepath.Join(dir, "out")
-	mnt := filepath.Join(dir, "mnt")
+	mnt := filepath.Join(dir, "mounts", "mnt") // "mounts" is made by the builder: 0700
 
 	res := env.MustBuild(t, dir, accTemplate, 10*time.Minute,
 		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "mount_path="+mnt,
@@ -47,6 +47,26 @@ func TestAccLocalBuild(t *testing.T) {
 	artifact := filepath.Join(out, "acc.raw")
 	if !strings.Contains(res.Output, "MOUNT="+mnt+" DEVICE=/dev/loop") || !strings.Contains(res.Output, "IMAGE="+artifact) {
 		t.Errorf("build variables MountPath/Device/WorkingImage not as expected:\n%s", res.Output)
+	}
+
+	// Host hygiene, seen by findmnt and stat on the host during the build: the guest root is
+	// mounted nosuid,nodev although mount_options only asks for noatime; the working copy is
+	// 0600, the output directory 0700 and the mount path's parent (made by the test) 0700.
+	if m := regexp.MustCompile(`FINDMNT=(\S+)`).FindStringSubmatch(res.Output); m == nil {
+		t.Errorf("no findmnt line in the output:\n%s", res.Output)
+	} else {
+		opts := "," + m[1] + ","
+		for _, o := range []string{"nosuid", "nodev", "noatime"} {
+			if !strings.Contains(opts, ","+o+",") {
+				t.Errorf("guest root mounted with %s, want %s among them", m[1], o)
+			}
+		}
+	}
+	if m := regexp.MustCompile(`STAT=(\d+ \d+ \d+)`).FindStringSubmatch(res.Output); m == nil || m[1] != "600 700 700" {
+		t.Errorf("modes of working copy, output directory, mount parent = %v, want 600 700 700", m)
+	}
+	if fi, err := os.Stat(artifact); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("artifact %s: %v %v, want mode 0600", artifact, fi, err)
 	}
 
 	got := packertest.GuestFiles(t, artifact, "/root/acc-marker", "/etc/acc-upload", "/usr/lib/os-release", "/root/acc-hello")

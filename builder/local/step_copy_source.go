@@ -30,7 +30,7 @@ func (s *StepCopySource) Run(ctx context.Context, state multistep.StateBag) mult
 	defer src.Close()
 	ui.Say(fmt.Sprintf("Copying %s (%s, %d MiB virtual) to the working copy %s...",
 		s.Source, src.Format(), src.Size()>>20, s.Target))
-	dst, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	dst, err := bcommon.CreateFile(state, s.Target)
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
@@ -58,7 +57,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	if imageMode {
 		steps = append(steps,
 			&StepSnapshot{Config: c},
-			&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir},
+			&bcommon.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir, FileMode: c.HostFileMode()},
 			&StepDownload{Target: filepath.Join(c.OutputDir, buildName(c)+".raw"), KeepSnapshot: c.KeepSnapshot},
 			&StepExternalKernel{Target: filepath.Join(c.OutputDir, buildName(c)+".raw")},
 		)

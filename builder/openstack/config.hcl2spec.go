@@ -67,6 +67,7 @@ type FlatConfig struct {
 	ChrootMounts                [][]string        `mapstructure:"chroot_mounts" required:"false" cty:"chroot_mounts" hcl:"chroot_mounts"`
 	CopyFiles                   []string          `mapstructure:"copy_files" required:"false" cty:"copy_files" hcl:"copy_files"`
 	SkipTrim                    *bool             `mapstructure:"skip_trim" required:"false" cty:"skip_trim" hcl:"skip_trim"`
+	FileMode                    *string           `mapstructure:"file_mode" required:"false" cty:"file_mode" hcl:"file_mode"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -138,6 +139,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"chroot_mounts":                 &hcldec.AttrSpec{Name: "chroot_mounts", Type: cty.List(cty.List(cty.String)), Required: false},
 		"copy_files":                    &hcldec.AttrSpec{Name: "copy_files", Type: cty.List(cty.String), Required: false},
 		"skip_trim":                     &hcldec.AttrSpec{Name: "skip_trim", Type: cty.Bool, Required: false},
+		"file_mode":                     &hcldec.AttrSpec{Name: "file_mode", Type: cty.String, Required: false},
 	}
 	return s
 }

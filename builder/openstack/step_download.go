@@ -15,6 +15,7 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
 // StepDownload brings the source image (the snapshot, or the source image) from Glance into
@@ -37,18 +38,21 @@ import (
 type StepDownload struct {
 	Target       string
 	KeepSnapshot bool
+
+	mode os.FileMode // the build's file mode (bcommon.FileMode)
 }
 
 func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	ui := state.Get("ui").(packersdk.Ui)
 	clients := state.Get("clients").(*cloud.Clients)
 	img := state.Get("source_image").(*images.Image)
+	s.mode = bcommon.FileMode(state)
 
 	ui.Say(fmt.Sprintf("Downloading image %s (%s, %d MiB) to the working copy %s...", img.ID, img.DiskFormat, img.SizeBytes>>20, s.Target))
 	var err error
 	switch img.DiskFormat {
 	case "raw", "ami": // an AMI-shaped Glance image is a raw filesystem (kernel_id, ramdisk_id apart)
-		err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return writeSparse(ctx, s.Target, r) })
+		err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return writeSparse(ctx, s.Target, s.mode, r) })
 	case "qcow2":
 		err = s.ranged(ctx, ui, clients, img)
 		if errors.Is(err, cloud.ErrNoRange) {
@@ -99,7 +103,7 @@ func (s *StepDownload) ranged(ctx context.Context, ui packersdk.Ui, clients *clo
 		return fmt.Errorf("image %s: %w", img.ID, err)
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	dst, err := hostfile.Create(s.Target, s.mode)
 	if err != nil {
 		return err
 	}
@@ -132,7 +136,7 @@ func (s *StepDownload) ranged(ctx context.Context, ui packersdk.Ui, clients *clo
 func (s *StepDownload) spoolAndConvert(ctx context.Context, ui packersdk.Ui, format string, r io.Reader) error {
 	spool := s.Target + ".download." + format
 	defer os.Remove(spool)
-	if err := writeSparse(ctx, spool, r); err != nil {
+	if err := writeSparse(ctx, spool, s.mode, r); err != nil {
 		return err
 	}
 	src, err := diskimage.OpenFormat(spool, format)
@@ -140,7 +144,7 @@ func (s *StepDownload) spoolAndConvert(ctx context.Context, ui packersdk.Ui, for
 		return fmt.Errorf("downloaded image: %w", err)
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(s.Target, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	dst, err := hostfile.Create(s.Target, s.mode)
 	if err != nil {
 		return err
 	}
@@ -159,9 +163,9 @@ func (s *StepDownload) spoolAndConvert(ctx context.Context, ui packersdk.Ui, for
 func (s *StepDownload) Cleanup(multistep.StateBag) {}
 
 // writeSparse copies r into a new file at path, leaving holes where whole 4 KiB blocks are
-// zero, and stops when ctx ends.
-func writeSparse(ctx context.Context, path string, r io.Reader) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+// zero, and stops when ctx ends. The file gets exactly mode perm.
+func writeSparse(ctx context.Context, path string, perm os.FileMode, r io.Reader) error {
+	f, err := hostfile.Create(path, perm)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ type StepExternalKernel struct {
 
 func (s *StepExternalKernel) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	ui := state.Get("ui").(packersdk.Ui)
+	s.files.Mode = bcommon.FileMode(state)
 	clients := state.Get("clients").(*cloud.Clients)
 	img := state.Get("source_image").(*images.Image)
 	for _, part := range []struct{ prop, suffix, key string }{

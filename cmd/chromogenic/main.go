@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 )
 
@@ -236,7 +237,7 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if out == "-" {
 			return errors.New("ova output must be a file (its tar headers are patched in place)")
 		}
-		f, err := os.Create(out)
+		f, err := hostfile.Create(out, hostfile.DefaultFileMode)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 )
 
@@ -143,7 +144,7 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	res = &Result{Firmware: opts.Firmware, PartitionType: l.Label, Size: l.Size, RootUUID: root.UUID}
 
 	// The new disk: table, then the filesystems copied.
-	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := hostfile.Create(dst, hostfile.DefaultFileMode)
 	if err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
 	}

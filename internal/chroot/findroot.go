@@ -3,12 +3,12 @@ package chroot
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
 // linuxRootFS are the filesystems a Linux root can be on.
@@ -100,7 +100,7 @@ func (d *Disk) describe() string {
 // inspectCandidate mounts p read-only on probeDir and reports whether it is a Linux root,
 // with its fstab text.
 func inspectCandidate(p *Partition, probeDir string) (bool, string, error) {
-	if err := os.MkdirAll(probeDir, 0o755); err != nil {
+	if _, err := hostfile.MkdirAll(probeDir, 0o700); err != nil {
 		return false, "", err
 	}
 	flags := uintptr(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)

@@ -29,7 +29,7 @@ var DefaultFstabMounts = []string{"/boot", "/boot/efi"}
 // GuestOptions says how to mount a guest.
 type GuestOptions struct {
 	RootPartition int      // 0: find it
-	MountOptions  []string // for every guest filesystem; default nosuid,nodev
+	MountOptions  []string // for every guest filesystem; nosuid,nodev are added (GuestMountOptions)
 	FstabMounts   []string // guest fstab mount points to mount too, parents first
 }
 
@@ -60,10 +60,7 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	mopts := opts.MountOptions
-	if len(mopts) == 0 {
-		mopts = []string{"nosuid", "nodev"}
-	}
+	mopts := GuestMountOptions(opts.MountOptions)
 	if err := m.MountRoot(root.Device, root.FSType, mopts); err != nil {
 		return nil, err
 	}
@@ -99,9 +96,9 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 		if p == root {
 			continue
 		}
-		fstype := p.FSType
-		if fstype == "" || fstype == "auto" {
-			fstype = e.FSType
+		fstype, err := fstabType(e, p)
+		if err != nil {
+			return nil, err
 		}
 		if err := m.Mount(p.Device, mp, fstype, mopts); err != nil {
 			if errors.Is(err, unix.ENODEV) && !KernelSupports(fstype) {
@@ -114,6 +111,32 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 	}
 	return g, nil
 }
+
+// FstabTypes are the filesystem types mounted from a guest fstab.
+var FstabTypes = map[string]bool{"ext2": true, "ext3": true, "ext4": true, "xfs": true, "btrfs": true, "vfat": true}
+
+// fstabType returns the type to mount partition p with for the guest fstab entry e: only the
+// types in FstabTypes, and only when blkid's probe of p agrees with what the fstab says (ext2,
+// ext3 and ext4 agree with each other; "auto" agrees with any). The guest's word alone never
+// picks a kernel filesystem driver to parse a partition.
+func fstabType(e FstabEntry, p *Partition) (string, error) {
+	line := fmt.Sprintf("%q", strings.Join([]string{e.Spec, e.File, e.FSType}, " "))
+	switch {
+	case p.FSType == "":
+		return "", fmt.Errorf("guest fstab line %s: blkid finds no filesystem on %s: refusing to mount it", line, p)
+	case !FstabTypes[p.FSType]:
+		return "", fmt.Errorf("guest fstab line %s: %s holds %q (blkid); only %s are mounted from a guest fstab", line, p, p.FSType, fstabTypeList())
+	case e.FSType == "" || e.FSType == "auto":
+		return p.FSType, nil
+	case !FstabTypes[e.FSType]:
+		return "", fmt.Errorf("guest fstab line %s: type %q is not mounted from a guest fstab (only %s)", line, e.FSType, fstabTypeList())
+	case e.FSType != p.FSType && !(strings.HasPrefix(e.FSType, "ext") && strings.HasPrefix(p.FSType, "ext")):
+		return "", fmt.Errorf("guest fstab line %s: says %s, but blkid finds %s on %s: refusing to mount it", line, e.FSType, p.FSType, p)
+	}
+	return p.FSType, nil
+}
+
+func fstabTypeList() string { return "ext2, ext3, ext4, xfs, btrfs, vfat" }
 
 // MountChroot adds the extra mounts a chroot needs (proc, sys, dev...).
 func (g *Guest) MountChroot(mounts []ChrootMount) error {

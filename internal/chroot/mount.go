@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
 // Mounts is a stack of mounts under one guest root directory, released in reverse order.
@@ -24,10 +25,22 @@ type Mounts struct {
 	lease bool // a lease file records this mount (see RecoverStale)
 }
 
-// NewMounts prepares mounting a guest tree on dir, creating dir if needed.
+// DefaultMountBase is the directory of the default mount paths (/mnt/chromogenic/<device>).
+const DefaultMountBase = "/mnt/chromogenic"
+
+// NewMounts prepares mounting a guest tree on dir, creating dir and its missing parents with
+// mode 0700: a mounted guest holds its secrets and setuid programs, and only root may reach
+// them. The guest root mounted on dir shows its own mode there, so it is the parent that keeps
+// other users out: DefaultMountBase is set to 0700 even when it existed; a parent the user
+// made for a custom mount_path is left as it is.
 func NewMounts(dir string) (*Mounts, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if _, err := hostfile.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
+	}
+	if filepath.Dir(filepath.Clean(dir)) == DefaultMountBase {
+		if err := os.Chmod(DefaultMountBase, 0o700); err != nil {
+			return nil, err
+		}
 	}
 	abs, err := filepath.EvalSymlinks(dir)
 	if err != nil {
@@ -312,6 +325,43 @@ var flagOptions = map[string]struct {
 	"defaults": {false, 0},
 }
 
+// GuestMountOptions returns the options every guest filesystem is mounted with: options plus
+// nosuid and nodev, unless options explicitly ask for suid or dev. A guest's setuid programs
+// and device nodes must not work on the host, and a template that sets mount_options for
+// another reason (noatime, ro...) must not lose that by accident.
+func GuestMountOptions(options []string) []string {
+	suid, dev := false, false
+	var user []string
+	for _, o := range options {
+		for _, opt := range strings.Split(o, ",") {
+			opt = strings.TrimSpace(opt)
+			switch opt {
+			case "":
+				continue
+			case "suid":
+				suid = true
+			case "dev":
+				dev = true
+			}
+			user = append(user, opt)
+		}
+	}
+	var out []string
+	if !suid {
+		out = append(out, "nosuid")
+	}
+	if !dev {
+		out = append(out, "nodev")
+	}
+	for _, o := range user {
+		if (o == "nosuid" && !suid) || (o == "nodev" && !dev) {
+			continue // already first
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
 // ParseOptions turns mount(8)-style options into mount(2) flags and filesystem data.
 func ParseOptions(options []string) (uintptr, string) {
 	var flags uintptr
@@ -334,4 +384,44 @@ func ParseOptions(options []string) (uintptr, string) {
 		}
 	}
 	return flags, strings.Join(data, ",")
+}
+
+// OwnFilesystemMount reports whether dir is the mount point of a whole filesystem of its own:
+// a mount whose mount point is dir and whose root is the filesystem's root (not a bind mount
+// of a subdirectory), other than the host's /. A guest filesystem the builder mounted is one;
+// a plain host directory, or a bind of one, is not. Hard links never cross filesystems, so a
+// hard-linked file in such a tree cannot be a host file's other name (guestfs'
+// AllowHardlinkWrites may be set for it).
+func OwnFilesystemMount(dir string) (bool, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false, err
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return false, err
+	}
+	if abs == "/" {
+		return false, nil
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, abs, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx); err != nil {
+		return false, err
+	}
+	if stx.Mask&unix.STATX_MNT_ID == 0 {
+		return false, errors.New("statx: this kernel reports no mount id")
+	}
+	raw, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false, err
+	}
+	id := strconv.FormatUint(stx.Mnt_id, 10)
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[0] != id {
+			continue
+		}
+		// f[3]: root of the mount within its filesystem; f[4]: mount point.
+		return unescapeMount(f[4]) == abs && unescapeMount(f[3]) == "/", nil
+	}
+	return false, fmt.Errorf("mount %s of %s not in /proc/self/mountinfo", id, abs)
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
 // Writer writes an Image in one output format. Each format lives in its own file
@@ -100,7 +102,7 @@ func Convert(ctx context.Context, src Image, path, format string, opts WriteOpti
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := hostfile.Create(path, hostfile.DefaultFileMode)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
 // Config is the chromogenic-convert post-processor's configuration.
@@ -54,8 +55,14 @@ type Config struct {
 	// `true`; `false` runs them with plain chroot and the host's `/proc`, `/sys` and `/dev`
 	// mounted in the guest: it **trusts the guest**.
 	Sandbox *bool `mapstructure:"sandbox" required:"false"`
+	// The mode of the files written (outputs and checksum files), as an octal string.
+	// Defaults to `"0600"`: the image can hold the guest's secrets, so only the owner may read
+	// it. Use `"0640"` to give the file's group read access. An `output_directory` the
+	// post-processor creates gets the matching directory mode (`0700`, `0750`).
+	FileMode string `mapstructure:"file_mode" required:"false"`
 
-	ctx interpolate.Context
+	ctx      interpolate.Context
+	fileMode os.FileMode
 }
 
 // Qcow2Options configure the qcow2 output.
@@ -251,6 +258,11 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	if c.OutputDir != "" {
 		c.OutputDir = filepath.Clean(c.OutputDir)
 	}
+	if m, err := hostfile.ParseMode("file_mode", c.FileMode); err != nil {
+		errs = packersdk.MultiErrorAppend(errs, err)
+	} else {
+		c.fileMode = m
+	}
 	if errs != nil && len(errs.Errors) > 0 {
 		return errs
 	}
@@ -286,4 +298,12 @@ func (c *Config) writeOptions(format string) diskimage.WriteOptions {
 		}
 	}
 	return o
+}
+
+// hostFileMode is the mode of the files written (file_mode, 0600 by default).
+func (c *Config) hostFileMode() os.FileMode {
+	if c.fileMode == 0 {
+		return hostfile.DefaultFileMode
+	}
+	return c.fileMode
 }

@@ -58,6 +58,7 @@ type FlatConfig struct {
 	OVA                 *FlatOVAOptions      `mapstructure:"ova" required:"false" cty:"ova" hcl:"ova"`
 	Bootable            *FlatBootableOptions `mapstructure:"bootable" required:"false" cty:"bootable" hcl:"bootable"`
 	Sandbox             *bool                `mapstructure:"sandbox" required:"false" cty:"sandbox" hcl:"sandbox"`
+	FileMode            *string              `mapstructure:"file_mode" required:"false" cty:"file_mode" hcl:"file_mode"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -91,6 +92,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"ova":                        &hcldec.BlockSpec{TypeName: "ova", Nested: hcldec.ObjectSpec((*FlatOVAOptions)(nil).HCL2Spec())},
 		"bootable":                   &hcldec.BlockSpec{TypeName: "bootable", Nested: hcldec.ObjectSpec((*FlatBootableOptions)(nil).HCL2Spec())},
 		"sandbox":                    &hcldec.AttrSpec{Name: "sandbox", Type: cty.Bool, Required: false},
+		"file_mode":                  &hcldec.AttrSpec{Name: "file_mode", Type: cty.String, Required: false},
 	}
 	return s
 }

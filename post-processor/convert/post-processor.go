@@ -27,6 +27,7 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 )
@@ -66,7 +67,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if outDir == "" {
 		outDir = filepath.Dir(srcPath)
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	if _, err := hostfile.MkdirAll(outDir, hostfile.DirMode(p.config.hostFileMode())); err != nil {
 		return nil, false, false, fmt.Errorf("output_directory: %w", err)
 	}
 	base := strings.TrimSuffix(filepath.Base(srcPath), filepath.Ext(srcPath))
@@ -110,7 +111,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		art.Paths = append(art.Paths, out)
 		art.ByFormat[format] = out
 		for _, ct := range p.config.ChecksumTypes {
-			sumFile, err := writeChecksum(out, strings.ToLower(ct))
+			sumFile, err := writeChecksum(out, strings.ToLower(ct), p.config.hostFileMode())
 			if err != nil {
 				art.Destroy()
 				return nil, false, false, err
@@ -131,7 +132,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 // an interrupted conversion never leaves a file that looks finished.
 func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src diskimage.Image, out, format, osRelease, firmware string) error {
 	tmp := out + ".part"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := hostfile.Create(tmp, p.config.hostFileMode())
 	if err != nil {
 		return err
 	}
@@ -230,7 +231,7 @@ func newHash(kind string) hash.Hash {
 }
 
 // writeChecksum writes path.<kind> in the `sha256sum` format and returns its path.
-func writeChecksum(path, kind string) (string, error) {
+func writeChecksum(path, kind string, perm os.FileMode) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -242,7 +243,7 @@ func writeChecksum(path, kind string) (string, error) {
 	}
 	sumFile := path + "." + kind
 	line := fmt.Sprintf("%s  %s\n", hex.EncodeToString(h.Sum(nil)), filepath.Base(path))
-	if err := os.WriteFile(sumFile, []byte(line), 0o644); err != nil {
+	if err := hostfile.WriteFile(sumFile, []byte(line), perm); err != nil {
 		return "", err
 	}
 	return sumFile, nil

@@ -51,8 +51,22 @@ func TestAccConvert(t *testing.T) {
 		if o, err := sum.CombinedOutput(); err != nil {
 			t.Errorf("sha256sum -c %s.sha256: %v\n%s", tc.file, err, o)
 		}
+		for _, f := range []string{path, path + ".sha256"} {
+			if fi, err := os.Stat(f); err != nil {
+				t.Error(err)
+			} else if fi.Mode().Perm() != 0o640 {
+				t.Errorf("%s: mode %o, want 0640 (file_mode)", f, fi.Mode().Perm())
+			}
+		}
 		if _, err := os.Stat(path + ".part"); err == nil {
 			t.Errorf("%s.part left behind", tc.file)
+		}
+	}
+	// stat: the builder's working copy and output directory are private by default; the
+	// convert directory the post-processor made goes with file_mode 0640.
+	for p, want := range map[string]os.FileMode{working: 0o600, out: 0o700, conv: 0o750} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v %v, want mode %o", p, fi, err, want)
 		}
 	}
 	if !strings.Contains(res.Output, "Converting") {

@@ -45,8 +45,8 @@ type Config struct {
 	// Custom rule: append `line` to `file` unless it is there already.
 	AppendLines []AppendRule `mapstructure:"append_lines" required:"false"`
 	// Where to write the JSON report of every file removed, emptied or edited. Defaults to
-	// `chromogenic-clean-<build name>.json` in the current directory. A human summary is
-	// printed in Packer's output either way.
+	// `chromogenic-clean-<build name>.json` in the current directory, mode 0600 (it names the
+	// guest's files). A human summary is printed in Packer's output either way.
 	ReportFile string `mapstructure:"report_file" required:"false"`
 	// The guest tree to clean. Defaults to the `MountPath` a chromogenic builder provides.
 	Root string `mapstructure:"root" required:"false"`

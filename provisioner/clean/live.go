@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	engine "github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
 // Modes of the provisioner (Config.Mode).
@@ -226,7 +227,7 @@ func (p *Provisioner) provisionLive(ctx context.Context, ui packersdk.Ui, comm p
 	for _, l := range strings.Split(strings.TrimRight(rep.Summary(), "\n"), "\n") {
 		ui.Message(l)
 	}
-	if err := os.WriteFile(p.config.ReportFile, rb.Bytes(), 0o644); err != nil {
+	if err := hostfile.WriteFile(p.config.ReportFile, rb.Bytes(), hostfile.DefaultFileMode); err != nil {
 		ui.Error(fmt.Sprintf("report_file: %s", err))
 	} else {
 		ui.Say(fmt.Sprintf("Cleaning report written to %s", p.config.ReportFile))

@@ -10,14 +10,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	engine "github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
 // Provisioner is chromogenic-clean.
@@ -43,9 +44,14 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		return errors.New("mode: \"mounted\" needs the guest tree a chromogenic builder mounts (build variable MountPath) or `root`; " +
 			"this build provides neither (mode = \"live\" cleans the running system through the communicator)")
 	}
-	// A mounted guest filesystem cannot hold hard links to host files (links never cross
-	// filesystems), so hard-linked guest files may be edited.
-	r, err := guestfs.OpenRootWithOptions(root, guestfs.Options{AllowHardlinkWrites: true})
+	// A guest filesystem mounted on its own cannot hold hard links to host files (links never
+	// cross filesystems), so hard-linked guest files may be edited there. A root that is a
+	// plain host directory (or a bind of one) can: its hard-linked files are left alone.
+	own, err := chroot.OwnFilesystemMount(root)
+	if err != nil {
+		return fmt.Errorf("root %s: %w", root, err)
+	}
+	r, err := guestfs.OpenRootWithOptions(root, guestfs.Options{AllowHardlinkWrites: own})
 	if err != nil {
 		return fmt.Errorf("open guest tree %s: %w", root, err)
 	}
@@ -66,7 +72,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 		ui.Message(line)
 	}
 	if js, err := rep.JSON(); err == nil {
-		if err := os.WriteFile(p.config.ReportFile, js, 0o644); err != nil {
+		if err := hostfile.WriteFile(p.config.ReportFile, js, hostfile.DefaultFileMode); err != nil {
 			ui.Error(fmt.Sprintf("report_file: %s", err))
 		} else {
 			ui.Say(fmt.Sprintf("Cleaning report written to %s", p.config.ReportFile))
@@ -95,7 +101,7 @@ func (p *Provisioner) convert(ctx context.Context, ui packersdk.Ui, r *guestfs.R
 	}
 	if js, jerr := rep.JSON(); jerr == nil {
 		file := strings.TrimSuffix(p.config.ReportFile, ".json") + "-convert.json"
-		if werr := os.WriteFile(file, js, 0o644); werr != nil {
+		if werr := hostfile.WriteFile(file, js, hostfile.DefaultFileMode); werr != nil {
 			ui.Error(fmt.Sprintf("conversion report: %s", werr))
 		} else {
 			ui.Say(fmt.Sprintf("Conversion report written to %s", file))

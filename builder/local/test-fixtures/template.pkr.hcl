@@ -8,6 +8,8 @@ source "chromogenic-local" "acc" {
   source_path      = var.source_path
   output_directory = var.output_directory
   mount_path       = var.mount_path
+  # mount_options given without nosuid,nodev: they are added anyway
+  mount_options = ["noatime"]
 }
 
 build {
@@ -33,6 +35,11 @@ build {
     destination = "/etc/acc-upload"
   }
   provisioner "shell-local" {
-    inline = ["echo MOUNT=${build.MountPath} DEVICE=${build.Device} IMAGE=${build.WorkingImage}"]
+    inline = [
+      "echo MOUNT=${build.MountPath} DEVICE=${build.Device} IMAGE=${build.WorkingImage}",
+      # on the host, while the guest is mounted: its mount options and the modes of the files
+      "echo FINDMNT=$(findmnt -n -o OPTIONS --mountpoint ${build.MountPath})",
+      "echo STAT=$(stat -c %a ${build.WorkingImage} $(dirname ${build.WorkingImage}) $(dirname ${build.MountPath}))",
+    ]
   }
 }

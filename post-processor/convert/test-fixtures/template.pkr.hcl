@@ -21,6 +21,7 @@ build {
     file_name           = "{{.BuildName}}-disk"
     checksum_types      = ["sha256"]
     keep_input_artifact = true
+    file_mode           = "0640"
     vhd {
       subformat = "fixed"
     }
