@@ -33,12 +33,20 @@ func TestPrepareValid(t *testing.T) {
 	if c.OutputDir != "output-demo" || c.ImageName != "demo.raw" {
 		t.Errorf("defaults: output_directory=%q image_name=%q", c.OutputDir, c.ImageName)
 	}
-	if c.MountPath != "/mnt/chromogenic/{{.Device}}" || len(c.ChrootMounts) != 4 || len(c.CopyFiles) != 1 {
+	// The sandbox (the default) brings its own /proc and /dev: nothing of the host's is mounted.
+	if c.MountPath != "/mnt/chromogenic/{{.Device}}" || len(c.ChrootMounts) != 0 || len(c.CopyFiles) != 1 {
 		t.Errorf("chroot defaults: %q %v %v", c.MountPath, c.ChrootMounts, c.CopyFiles)
+	}
+	var trusting Config
+	if _, err := trusting.Prepare(map[string]interface{}{"source_path": src, "sandbox": false}); err != nil {
+		t.Fatal(err)
+	}
+	if len(trusting.ChrootMounts) != 4 {
+		t.Errorf("sandbox = false: chroot_mounts %v, want proc, sys, dev, devpts", trusting.ChrootMounts)
 	}
 	// An explicit empty list means "mount nothing", not the defaults.
 	var c2 Config
-	if _, err := c2.Prepare(map[string]interface{}{"source_path": src, "chroot_mounts": [][]string{}, "copy_files": []string{}}); err != nil {
+	if _, err := c2.Prepare(map[string]interface{}{"source_path": src, "sandbox": false, "chroot_mounts": [][]string{}, "copy_files": []string{}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(c2.ChrootMounts) != 0 || len(c2.CopyFiles) != 0 {
