@@ -47,7 +47,7 @@ func (c *converter) run(argv []string, quiet bool) (string, bool) {
 		return "", true
 	}
 	if e.Opts.Logf != nil {
-		e.Opts.Logf("convert: running %s in the guest root", strings.Join(argv, " "))
+		e.Opts.Logf("convert: running %s in the guest root", Printable(strings.Join(argv, " ")))
 	}
 	start := time.Now()
 	out, err := c.exec(e.ctx, e.Root.Dir(), argv)

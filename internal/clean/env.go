@@ -140,7 +140,7 @@ func (e *Env) Errorf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	e.rep.Errors = append(e.rep.Errors, msg)
 	if e.Opts.Logf != nil {
-		e.Opts.Logf("%s: error: %s", e.rep.Name, msg)
+		e.Opts.Logf("%s: error: %s", e.rep.Name, Printable(msg))
 	}
 }
 
@@ -565,7 +565,9 @@ func joinLines(lines []string) []byte {
 
 // EditOptions tune EditLines.
 type EditOptions struct {
-	// Redact hides everything after the first ':' of diff lines (shadow files).
+	// Redact hides everything after the first ':' of diff lines (shadow files; always for a
+	// file named shadow or gshadow). Other diffs are redacted where they show a secret
+	// (redact.go).
 	Redact bool
 	// Create edits a missing file as empty and creates it (mode Perm) if lines were added.
 	Create bool
@@ -599,16 +601,7 @@ func (e *Env) EditLines(p string, o EditOptions, fn func(x *Lines)) bool {
 	if !x.Changed() {
 		return false
 	}
-	diff := x.diff
-	if o.Redact {
-		diff = make([]string, len(x.diff))
-		for i, d := range x.diff {
-			if j := strings.IndexByte(d, ':'); j >= 0 {
-				d = d[:j] + ":<redacted>"
-			}
-			diff[i] = d
-		}
-	}
+	diff := redactDiff(x.diff, splitLines(b), x.L, o.Redact || shadowFile(p))
 	if r := e.guard(p); r != "" {
 		e.Skip(p, "file", r)
 		return false

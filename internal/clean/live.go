@@ -2,6 +2,10 @@ package clean
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -54,10 +58,19 @@ var ErrPackerHost = errors.New("clean: refusing to clean the root of the machine
 	"(the communicator reached Packer's own host, not a remote guest)")
 
 // HostIdentity tells machines and their root filesystems apart.
+//
+// The identity of the Packer host is sent to the guest, which is not trusted: Keyed replaces
+// its machine-id and boot id by HMAC-SHA256 values under a fresh random key, so the guest can
+// tell whether it runs on that machine (it keys its own ids the same way) but learns nothing
+// it could use to recognise or impersonate the host elsewhere (machine-id(5) asks that it
+// never leave the machine unhashed).
 type HostIdentity struct {
-	// MachineID is /etc/machine-id (empty when absent or uninitialized).
+	// Key (hex), when set, is the HMAC key MachineID and BootID were hashed with.
+	Key string `json:"key,omitempty"`
+	// MachineID is /etc/machine-id (empty when absent or uninitialized), or its keyed hash.
 	MachineID string `json:"machine_id,omitempty"`
-	// BootID is the running kernel's /proc/sys/kernel/random/boot_id (empty without /proc).
+	// BootID is the running kernel's /proc/sys/kernel/random/boot_id (empty without /proc),
+	// or its keyed hash.
 	BootID string `json:"boot_id,omitempty"`
 	// RootDev and RootIno identify the "/" directory on that kernel.
 	RootDev uint64 `json:"root_dev"`
@@ -83,17 +96,55 @@ func LocalIdentity() HostIdentity {
 	return h
 }
 
-// SameRoot reports whether h and o are the same root of the same machine, and why. The same
+// Keyed returns h with MachineID and BootID hashed under a new random key (h must not be
+// keyed already).
+func (h HostIdentity) Keyed() (HostIdentity, error) {
+	if h.Key != "" {
+		return h, errors.New("clean: host identity is keyed already")
+	}
+	var k [32]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return h, err
+	}
+	return h.keyedWith(hex.EncodeToString(k[:])), nil
+}
+
+// keyedWith returns unkeyed h with its ids hashed under key (hex).
+func (h HostIdentity) keyedWith(key string) HostIdentity {
+	sum := func(v string) string {
+		if v == "" {
+			return ""
+		}
+		m := hmac.New(sha256.New, []byte(key))
+		m.Write([]byte(v))
+		return hex.EncodeToString(m.Sum(nil))
+	}
+	h.Key, h.MachineID, h.BootID = key, sum(h.MachineID), sum(h.BootID)
+	return h
+}
+
+// SameRoot reports whether h and o are the same root of the same machine, and why. When one
+// of them is keyed the other is keyed with the same key first; two identities keyed with
+// different keys cannot be compared and are not the same. The same
 // machine-id means the same installed system; the same boot id means the same running kernel,
 // on which the same "/" device and inode mean the same root (a chroot or container on the
 // same kernel has another "/"). Root device numbers are not compared across kernels: two
 // machines' roots often have the same ones.
 func (h HostIdentity) SameRoot(o HostIdentity) (bool, string) {
+	switch {
+	case h.Key == o.Key:
+	case o.Key == "":
+		o = o.keyedWith(h.Key)
+	case h.Key == "":
+		h = h.keyedWith(o.Key)
+	default:
+		return false, ""
+	}
 	if h.MachineID != "" && h.MachineID == o.MachineID {
-		return true, "same machine-id " + h.MachineID
+		return true, "same machine-id"
 	}
 	if h.BootID != "" && h.BootID == o.BootID && h.RootDev == o.RootDev && h.RootIno == o.RootIno {
-		return true, fmt.Sprintf("same running kernel (boot id %s) and same / (device %d, inode %d)", h.BootID, h.RootDev, h.RootIno)
+		return true, fmt.Sprintf("same running kernel (boot id) and same / (device %d, inode %d)", h.RootDev, h.RootIno)
 	}
 	return false, ""
 }

@@ -90,10 +90,17 @@ func TestLivePackerHost(t *testing.T) {
 	if me.MachineID == "" && me.BootID == "" {
 		t.Skip("no machine-id nor boot id on this machine")
 	}
+	keyed, err := me.Keyed()
+	must(t, err)
 	before := snapshotTree(t, root)
-	_, err := Run(context.Background(), openRoot(t, root), Options{Live: &Live{PackerHost: &me}})
-	if !errors.Is(err, ErrPackerHost) {
-		t.Fatalf("Run with this machine as the Packer host: err = %v, want ErrPackerHost", err)
+	for _, id := range []HostIdentity{me, keyed} {
+		_, err := Run(context.Background(), openRoot(t, root), Options{Live: &Live{PackerHost: &id}})
+		if !errors.Is(err, ErrPackerHost) {
+			t.Fatalf("Run with this machine as the Packer host (%+v): err = %v, want ErrPackerHost", id, err)
+		}
+		if strings.Contains(err.Error(), me.MachineID) || (me.BootID != "" && strings.Contains(err.Error(), me.BootID)) {
+			t.Errorf("refusal prints the host's ids: %v", err)
+		}
 	}
 	if ch := diffSnapshots(before, snapshotTree(t, root)); len(ch) > 0 {
 		t.Errorf("refused run changed %v", ch)
@@ -119,6 +126,31 @@ func TestSameRoot(t *testing.T) {
 		if got, _ := a.SameRoot(c.o); got != c.same {
 			t.Errorf("SameRoot(%+v) = %v, want %v", c.o, got, c.same)
 		}
+	}
+	// Keyed: the ids are hashes, the comparisons the same.
+	k, err := a.Keyed()
+	must(t, err)
+	if k.MachineID == "m1" || k.BootID == "b1" || len(k.Key) != 64 || k.RootIno != 2 {
+		t.Fatalf("Keyed = %+v", k)
+	}
+	if got, _ := k.SameRoot(HostIdentity{MachineID: "m1"}); !got {
+		t.Errorf("keyed identity does not match its machine-id")
+	}
+	if got, _ := (HostIdentity{MachineID: "m2", BootID: "b1", RootDev: 1, RootIno: 2}).SameRoot(k); !got {
+		t.Errorf("keyed identity does not match its boot id and /")
+	}
+	if got, _ := k.SameRoot(HostIdentity{MachineID: "m2", BootID: "b2", RootDev: 1, RootIno: 2}); got {
+		t.Errorf("keyed identity matches another machine")
+	}
+	k2, _ := a.Keyed()
+	if k2.Key == k.Key || k2.MachineID == k.MachineID {
+		t.Errorf("two keyings share a key")
+	}
+	if got, _ := k.SameRoot(k2); got {
+		t.Errorf("identities keyed differently compared equal")
+	}
+	if _, err := k.Keyed(); err == nil {
+		t.Errorf("keying twice accepted")
 	}
 	var st syscall.Stat_t
 	must(t, syscall.Stat("/", &st))

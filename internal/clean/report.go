@@ -92,7 +92,7 @@ func (r *Report) Err() error {
 	var errs []error
 	for _, op := range r.Ops {
 		for _, e := range op.Errors {
-			errs = append(errs, fmt.Errorf("%s: %s", op.Name, e))
+			errs = append(errs, fmt.Errorf("%s: %s", op.Name, Printable(e)))
 		}
 	}
 	return errors.Join(errs...)
@@ -145,7 +145,8 @@ func (r *Report) total() {
 	r.Totals = t
 }
 
-// Summary renders the report for humans: one header, then per op its changes.
+// Summary renders the report for humans: one header, then per op its changes. Everything the
+// guest chose (paths, os-release fields, diff lines, errors) is passed through Printable.
 func (r *Report) Summary() string {
 	var b strings.Builder
 	verb := "cleaned"
@@ -154,9 +155,9 @@ func (r *Report) Summary() string {
 	}
 	guest := "unknown guest"
 	if g := r.Guest; g != nil {
-		guest = strings.TrimSpace(fmt.Sprintf("%s %s (%s family)", g.ID, g.Version, g.Family))
+		guest = Printable(strings.TrimSpace(fmt.Sprintf("%s %s (%s family)", g.ID, g.Version, g.Family)))
 	}
-	fmt.Fprintf(&b, "chromogenic-clean: %s %s, %s in %s\n", verb, r.Root, guest, r.Duration.Round(time.Millisecond))
+	fmt.Fprintf(&b, "chromogenic-clean: %s %s, %s in %s\n", verb, Printable(r.Root), guest, r.Duration.Round(time.Millisecond))
 	t := r.Totals
 	fmt.Fprintf(&b, "  %d removed, %d truncated, %d edited, %d created, %d skipped, %d errors, %s freed\n",
 		t.Removed, t.Truncated, t.Edited, t.Created, t.Skipped, t.Errors, humanBytes(t.BytesFreed))
@@ -171,26 +172,26 @@ func (r *Report) Summary() string {
 		if len(op.Changes) == 0 && len(op.Errors) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "%s: %d change(s)\n", op.Name, len(op.Changes))
+		fmt.Fprintf(&b, "%s: %d change(s)\n", Printable(op.Name), len(op.Changes))
 		for _, c := range op.Changes {
-			line := fmt.Sprintf("  %-9s %s", c.Action, c.Path)
+			line := fmt.Sprintf("  %-9s %s", Printable(string(c.Action)), Printable(c.Path))
 			if c.Type != "" && c.Type != "file" {
-				line += " (" + c.Type + ")"
+				line += " (" + Printable(c.Type) + ")"
 			}
 			if c.Reason != "" {
-				line += ": " + c.Reason
+				line += ": " + Printable(c.Reason)
 			}
 			b.WriteString(line + "\n")
 			for _, d := range c.Diff {
-				b.WriteString("      " + d + "\n")
+				b.WriteString("      " + Printable(d) + "\n")
 			}
 		}
 		for _, e := range op.Errors {
-			b.WriteString("  ERROR " + e + "\n")
+			b.WriteString("  ERROR " + Printable(e) + "\n")
 		}
 	}
 	if len(na) > 0 {
-		fmt.Fprintf(&b, "not applicable to this guest: %s\n", strings.Join(na, ", "))
+		fmt.Fprintf(&b, "not applicable to this guest: %s\n", Printable(strings.Join(na, ", ")))
 	}
 	return b.String()
 }

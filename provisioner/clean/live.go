@@ -177,13 +177,7 @@ func (p *Provisioner) provisionLive(ctx context.Context, ui packersdk.Ui, comm p
 		return fmt.Errorf("live mode: %w", err)
 	}
 
-	opts := p.config.options()
-	me := engine.LocalIdentity()
-	opts.Live = &engine.Live{Protect: []string{stage}, RemoveSessionKeys: p.config.RemoveSessionKeys, PackerHost: &me}
-	if u, ok := generated["User"].(string); ok && u != "" && !strings.HasPrefix(u, "ERR_") {
-		opts.Live.SessionUsers = []string{u}
-	}
-	js, err := json.Marshal(guestConfig{Options: *opts, Report: reportFile})
+	js, err := p.liveConfig(stage, reportFile, generated)
 	if err != nil {
 		return err
 	}
@@ -197,7 +191,7 @@ func (p *Provisioner) provisionLive(ctx context.Context, ui packersdk.Ui, comm p
 		return fmt.Errorf("execute_command: %w", err)
 	}
 	what := "Cleaning"
-	if opts.DryRun {
+	if p.config.options().DryRun {
 		what = "Dry run: listing what cleaning"
 	}
 	ui.Say(fmt.Sprintf("%s the live guest's / (%s)...", what, strings.Join(p.config.Operations, ", ")))
@@ -207,13 +201,13 @@ func (p *Provisioner) provisionLive(ctx context.Context, ui packersdk.Ui, comm p
 	}
 	status := cmd.ExitStatus()
 
-	var rb bytes.Buffer
+	var rb []byte
 	if status == 0 || status == guestOpError {
-		if err := comm.Download(reportFile, &rb); err != nil {
-			return fmt.Errorf("live mode: download the report %s: %w", reportFile, err)
+		if rb, err = downloadReport(comm, reportFile, maxReportSize); err != nil {
+			return err
 		}
 	}
-	if rb.Len() == 0 {
+	if len(rb) == 0 {
 		hint := "its error is above"
 		if status == 126 || status == 127 {
 			hint = "the guest could not execute it: is remote_folder " + p.config.RemoteFolder + " mounted noexec, or is execute_command wrong?"
@@ -221,13 +215,13 @@ func (p *Provisioner) provisionLive(ctx context.Context, ui packersdk.Ui, comm p
 		return fmt.Errorf("live mode: the cleaning engine on the guest failed (exit status %d, no report; %s)", status, hint)
 	}
 	var rep engine.Report
-	if err := json.Unmarshal(rb.Bytes(), &rep); err != nil {
+	if err := json.Unmarshal(rb, &rep); err != nil {
 		return fmt.Errorf("live mode: the guest's report: %w", err)
 	}
 	for _, l := range strings.Split(strings.TrimRight(rep.Summary(), "\n"), "\n") {
 		ui.Message(l)
 	}
-	if err := hostfile.WriteFile(p.config.ReportFile, rb.Bytes(), hostfile.DefaultFileMode); err != nil {
+	if err := hostfile.WriteFile(p.config.ReportFile, rb, hostfile.DefaultFileMode); err != nil {
 		ui.Error(fmt.Sprintf("report_file: %s", err))
 	} else {
 		ui.Say(fmt.Sprintf("Cleaning report written to %s", p.config.ReportFile))
@@ -239,6 +233,59 @@ func (p *Provisioner) provisionLive(ctx context.Context, ui packersdk.Ui, comm p
 		return fmt.Errorf("live mode: the cleaning engine on the guest exited with status %d", status)
 	}
 	return nil
+}
+
+// liveConfig is the configuration uploaded to the guest: the options, the live rules and the
+// Packer host's identity, keyed (engine.HostIdentity.Keyed) so the guest never sees this
+// machine's machine-id or boot id.
+func (p *Provisioner) liveConfig(stage, reportFile string, generated map[string]interface{}) ([]byte, error) {
+	opts := p.config.options()
+	me, err := engine.LocalIdentity().Keyed()
+	if err != nil {
+		return nil, err
+	}
+	opts.Live = &engine.Live{Protect: []string{stage}, RemoveSessionKeys: p.config.RemoveSessionKeys, PackerHost: &me}
+	if u, ok := generated["User"].(string); ok && u != "" && !strings.HasPrefix(u, "ERR_") {
+		opts.Live.SessionUsers = []string{u}
+	}
+	return json.Marshal(guestConfig{Options: *opts, Report: reportFile})
+}
+
+// maxReportSize bounds the report downloaded from a live guest: a real one is a few hundred
+// KiB even for a guest with many files to clean; the guest is not trusted to send less.
+const maxReportSize = 64 << 20
+
+// errReportTooLarge stops a report download at its bound.
+var errReportTooLarge = fmt.Errorf("larger than %d MiB", maxReportSize>>20)
+
+// cappedBuffer is a bytes.Buffer that refuses to grow past max.
+type cappedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		n, _ := b.Buffer.Write(p[:b.max-b.Len()])
+		return n, errReportTooLarge
+	}
+	return b.Buffer.Write(p)
+}
+
+// downloadReport downloads the guest's report, at most max bytes.
+func downloadReport(comm packersdk.Communicator, reportFile string, max int) ([]byte, error) {
+	b := &cappedBuffer{max: max}
+	err := comm.Download(reportFile, b)
+	if err == nil && b.Len() >= max {
+		err = errReportTooLarge // a communicator that ignored the writer's error
+	}
+	if err != nil {
+		if errors.Is(err, errReportTooLarge) || b.Len() >= max {
+			return nil, fmt.Errorf("live mode: the guest's report %s is %w: refused", reportFile, errReportTooLarge)
+		}
+		return nil, fmt.Errorf("live mode: download the report %s: %w", reportFile, err)
+	}
+	return b.Bytes(), nil
 }
 
 func contains(s []string, v string) bool {

@@ -216,6 +216,7 @@ func seedLiveTree(t *testing.T, tree, hostCanaryFile string) {
 	w("var/log/syslog", "log line\n", 0o640)
 	w("var/lib/cloud/instances/i-1/obj.pkl", "x\n", 0o644)
 	w("tmp/junk", "junk\n", 0o644)
+	w("tmp/evil\x1b]2;owned\x07\n==> forged", "junk\n", 0o644) // a name that drives a terminal
 	w("etc/app.conf", "secret=1\nkeep=1\n", 0o644)
 	// A link out of the guest: inside the chroot it leads nowhere, and the engine never
 	// follows it anyway.
@@ -411,6 +412,15 @@ func TestAccCleanLive(t *testing.T) {
 	}
 	if left := stagingLeft(t, filepath.Join(tree, "tmp")); len(left) > 0 {
 		t.Errorf("uploaded engine left on the guest: %v", left)
+	}
+	// The guest's file name is printed escaped; the edited secret is not printed at all.
+	if strings.Contains(output, "\x1b]2;owned") || strings.Contains(output, "\n==> forged") ||
+		!strings.Contains(output, `/tmp/evil\x1b]2;owned\x07\n==> forged`) {
+		t.Errorf("guest file name not printed escaped:\n%q", output)
+	}
+	raw, _ := os.ReadFile(report)
+	if strings.Contains(output, "secret=1") || strings.Contains(string(raw), "secret=1") || !strings.Contains(output, "-secret=<redacted>") {
+		t.Errorf("the deleted secret line is in the output or the report")
 	}
 	if got := hostCanary(t, hostFiles...); fmt.Sprint(got) != fmt.Sprint(canary) {
 		t.Errorf("host files changed:\nbefore %v\nafter  %v", canary, got)
