@@ -14,6 +14,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/retarget"
 )
 
 const cleanUsage = `usage: chromogenic clean (--root DIR | --image FILE) [--ops LIST] [--target kvm|aws]
@@ -72,8 +73,8 @@ func cleanCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("unexpected argument %q", pos[0])}
 	case (*root == "") == (*image == ""):
 		return usageError{errors.New("give exactly one of --root DIR and --image FILE")}
-	case *target != "" && !clean.ValidTarget(*target):
-		return usageError{fmt.Errorf("unknown --target %q (known: %s)", *target, strings.Join(clean.Targets(), ", "))}
+	case *target != "" && !retarget.ValidTarget(*target):
+		return usageError{fmt.Errorf("unknown --target %q (known: %s)", *target, strings.Join(retarget.Targets(), ", "))}
 	}
 	noClean := len(ops) == 1 && ops[0] == "none"
 	opts := clean.Options{Operations: ops, DryRun: *dry, TrustGuest: !*sandboxed}
@@ -123,7 +124,7 @@ func (j *cleanJob) run(ctx context.Context, r *guestfs.Root, devices map[string]
 		errs = append(errs, err)
 	}
 	if j.target != "" {
-		rep, err := clean.Convert(ctx, r, clean.ConvertOptions{Target: j.target, DryRun: j.opts.DryRun, Devices: devices, TrustGuest: j.opts.TrustGuest, Logf: j.opts.Logf})
+		rep, err := retarget.Run(ctx, r, retarget.Options{Target: j.target, DryRun: j.opts.DryRun, Devices: devices, TrustGuest: j.opts.TrustGuest, Logf: j.opts.Logf})
 		j.res.Convert = rep
 		errs = append(errs, err)
 	}
@@ -176,8 +177,8 @@ func (j *cleanJob) image(ctx context.Context, image string, stderr io.Writer) (e
 	}
 	// The image is the guest's first disk: its partitions by number, then what the guest's
 	// fstab mounts where (more precise when both know a name).
-	devices := clean.DeviceSpecs(uuids)
-	for k, v := range clean.MountedDeviceSpecs(ctx, g.Guest()) {
+	devices := retarget.DeviceSpecs(uuids)
+	for k, v := range retarget.MountedDeviceSpecs(ctx, g.Guest()) {
 		devices[k] = v
 	}
 	runErr := j.run(ctx, g.Guest(), devices)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/retarget"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 )
 
@@ -95,7 +96,7 @@ func TestCleanRoot(t *testing.T) {
 
 // TestCleanImageTarget cleans and converts (target kvm) a copy of the sample image through
 // --image: attach, mount, chroot mounts, clean, convert with the guest's update-initramfs,
-// trim, release. (The Xen->KVM boot itself is internal/clean's TestXenToKVMBoot.)
+// trim, release. (The Xen->KVM boot itself is internal/retarget's TestXenToKVMBoot.)
 func TestCleanImageTarget(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (loop devices, mounts)")
@@ -119,8 +120,8 @@ func TestCleanImageTarget(t *testing.T) {
 	}
 	var copied, ran bool
 	for _, c := range op.Changes {
-		copied = copied || (c.Action == clean.Copied && strings.HasSuffix(c.Path, clean.PreConvertSuffix))
-		ran = ran || (c.Action == clean.Ran && strings.HasSuffix(c.Path, "/update-initramfs") && strings.Contains(c.Reason, ": ok"))
+		copied = copied || (c.Action == clean.Copied && strings.HasSuffix(c.Path, retarget.BackupSuffix))
+		ran = ran || (c.Action == retarget.Ran && strings.HasSuffix(c.Path, "/update-initramfs") && strings.Contains(c.Reason, ": ok"))
 	}
 	if !copied || !ran {
 		t.Errorf("convert-initramfs changes: %+v", op.Changes)

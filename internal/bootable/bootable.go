@@ -11,10 +11,10 @@ import (
 	"strings"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/retarget"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 )
 
@@ -329,7 +329,7 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 			return fmt.Errorf("cannot run the guest's %s: %v", info.InitramfsTool, chrootErr)
 		default:
 			logf("bootable: rebuilding the initramfs with the guest's %s (drivers for a generic PC)", info.InitramfsTool)
-			rep, err := clean.Convert(ctx, r, clean.ConvertOptions{Target: clean.TargetPC, TrustGuest: opts.TrustGuest, Logf: logf})
+			rep, err := retarget.Run(ctx, r, retarget.Options{Target: retarget.PC, TrustGuest: opts.TrustGuest, Logf: logf})
 			if err != nil {
 				return fmt.Errorf("initramfs rebuild: %w", err)
 			}

@@ -13,7 +13,7 @@
 //     optionally grown by ExtraSize (resize2fs, xfs_growfs, btrfs resize);
 //   - an external kernel and ramdisk, when given, folded into the guest's /boot;
 //   - an initramfs rebuilt by the guest's own tool in the sandbox (internal/sandbox) with the drivers a generic PC
-//     needs (internal/clean's conversion, target "pc": ahci, virtio, nvme, e1000, ext4...);
+//     needs (internal/retarget, target "pc": ahci, virtio, nvme, e1000, ext4...);
 //   - /etc/fstab naming the root (and every copied filesystem) by UUID;
 //   - a bootloader: for BIOS, extlinux from the host's syslinux (boot code in the MBR, or
 //     gptmbr.bin on GPT); for EFI, a standalone GRUB (BOOTX64.EFI at the removable-media path,
@@ -33,7 +33,7 @@
 // (what internal/chroot uses) do not give it; extlinux needs no such probing.
 //
 // Why in-house: the job is a sequence of well-known tools (sfdisk, resize2fs, extlinux,
-// grub-mkstandalone, mtools) around internal/chroot and internal/clean; virt-v2v and
+// grub-mkstandalone, mtools) around internal/chroot and internal/retarget; virt-v2v and
 // disk-image-builder do parts of it but need a libguestfs appliance (about 40 s per call
 // under TCG here) or a full build pipeline, and none folds external kernels in.
 package bootable

@@ -292,7 +292,7 @@ func (e *Env) Remove(p string) {
 		return
 	}
 	if err != nil {
-		e.failOrSkip(p, "", "lstat", err)
+		e.FailOrSkip(p, "", "lstat", err)
 		return
 	}
 	if clean(p) == "/" {
@@ -338,7 +338,7 @@ func (e *Env) Remove(p string) {
 			e.Skip(p, c.Type, policyReason(rerr)+" (partially removed)")
 			return
 		}
-		e.failOrSkip(p, c.Type, "remove", rerr)
+		e.FailOrSkip(p, c.Type, "remove", rerr)
 		return
 	}
 	e.record(c)
@@ -389,7 +389,7 @@ func (e *Env) RemoveContents(dir string, except ...string) {
 	}
 	ents, err := e.Root.ReadDir(dir)
 	if err != nil {
-		e.failOrSkip(dir, "dir", "readdir", err)
+		e.FailOrSkip(dir, "dir", "readdir", err)
 		return
 	}
 	for _, d := range ents {
@@ -413,7 +413,7 @@ func (e *Env) Truncate(p string) {
 		return
 	}
 	if err != nil {
-		e.failOrSkip(p, "", "lstat", err)
+		e.FailOrSkip(p, "", "lstat", err)
 		return
 	}
 	typ := typeName(fi.Mode())
@@ -445,7 +445,7 @@ func (e *Env) Truncate(p string) {
 		return
 	}
 	if err := e.Root.Truncate(p); err != nil {
-		e.failOrSkip(p, typ, "truncate", err)
+		e.FailOrSkip(p, typ, "truncate", err)
 		return
 	}
 	e.record(Change{Action: Truncated, Path: p, Type: typ, Size: fi.Size()})
@@ -458,8 +458,8 @@ func (e *Env) TruncateGlob(patterns ...string) {
 	}
 }
 
-// failOrSkip records err on p as a skip when it is a safety policy refusal, else as an error.
-func (e *Env) failOrSkip(p, typ, op string, err error) {
+// FailOrSkip records err on p as a skip when it is a safety policy refusal, else as an error.
+func (e *Env) FailOrSkip(p, typ, op string, err error) {
 	if r := policyReason(err); r != "" {
 		e.Skip(p, typ, r)
 		return
@@ -593,7 +593,7 @@ func (e *Env) EditLines(p string, o EditOptions, fn func(x *Lines)) bool {
 	case errors.Is(err, syscall.EISDIR):
 		return false
 	case err != nil:
-		e.failOrSkip(p, "file", "read", err)
+		e.FailOrSkip(p, "file", "read", err)
 		return false
 	}
 	x := &Lines{L: splitLines(b)}
@@ -615,7 +615,7 @@ func (e *Env) EditLines(p string, o EditOptions, fn func(x *Lines)) bool {
 	if e.st.dry {
 		if !missing {
 			if err := e.wouldWrite(p); err != nil {
-				e.failOrSkip(p, "file", "write", err)
+				e.FailOrSkip(p, "file", "write", err)
 				return false
 			}
 		}
@@ -628,7 +628,7 @@ func (e *Env) EditLines(p string, o EditOptions, fn func(x *Lines)) bool {
 		perm = 0o644
 	}
 	if err := e.writeInPlace(p, out, perm, missing); err != nil {
-		e.failOrSkip(p, "file", "write", err)
+		e.FailOrSkip(p, "file", "write", err)
 		return false
 	}
 	e.record(c)
@@ -696,7 +696,7 @@ func (e *Env) CreateFile(p string, data []byte, perm fs.FileMode) {
 	}
 	f, err := e.Root.OpenFile(p, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, perm)
 	if err != nil {
-		e.failOrSkip(p, "file", "create", err)
+		e.FailOrSkip(p, "file", "create", err)
 		return
 	}
 	_, err = f.Write(data)
@@ -767,3 +767,87 @@ func protectedDir(p string) bool {
 }
 
 func baseName(p string) string { return path.Base(p) }
+
+// Record adds c to the report of the running op or step (for actions the Env methods do not
+// record themselves, such as internal/retarget's guest programs run).
+func (e *Env) Record(c Change) { e.record(c) }
+
+// MarkNotApplicable marks the running op or step not applicable, with why (errors it records
+// still make it failed).
+func (e *Env) MarkNotApplicable(why string) {
+	e.rep.Status, e.rep.Reason = StatusNotApplicable, why
+}
+
+// Symlink creates the symlink p -> target unless the name p exists (parent directories are
+// created as needed, mode 0755).
+func (e *Env) Symlink(p, target string) {
+	if e.Exists(p) {
+		return
+	}
+	if r := e.guard(p); r != "" {
+		e.Skip(p, "symlink", r)
+		return
+	}
+	ch := Change{Action: Created, Path: p, Type: "symlink", Reason: "-> " + target}
+	if e.DryRun() {
+		e.record(ch)
+		return
+	}
+	if err := e.Root.MkdirAll(path.Dir(p), 0o755); err != nil {
+		e.Errorf("mkdir %s: %v", path.Dir(p), err)
+		return
+	}
+	if err := e.Root.Symlink(target, p); err != nil {
+		e.FailOrSkip(p, "symlink", "symlink", err)
+		return
+	}
+	e.record(ch)
+}
+
+// CopyFile copies regular guest file src (not followed if a symlink) to the new name dst, same
+// mode, and reports whether it did (or, dry, would).
+func (e *Env) CopyFile(src, dst string) bool {
+	fi, err := e.Lstat(src)
+	if err != nil {
+		e.FailOrSkip(src, "", "lstat", err)
+		return false
+	}
+	if !fi.Mode().IsRegular() {
+		e.Skip(src, typeName(fi.Mode()), "not a regular file: not copied")
+		return false
+	}
+	if r := e.guard(dst); r != "" {
+		e.Skip(dst, "file", r)
+		return false
+	}
+	ch := Change{Action: Copied, Path: dst, Type: "file", Size: fi.Size(), Reason: "copy of " + src}
+	if e.DryRun() {
+		e.record(ch)
+		return true
+	}
+	in, err := e.Root.OpenFile(src, syscall.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		e.FailOrSkip(src, "file", "open", err)
+		return false
+	}
+	defer in.Close()
+	out, err := e.Root.OpenFile(dst, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_NOFOLLOW, fi.Mode().Perm())
+	if err != nil {
+		e.FailOrSkip(dst, "file", "create", err)
+		return false
+	}
+	_, err = io.Copy(out, in)
+	if err1 := out.Sync(); err == nil {
+		err = err1
+	}
+	if err1 := out.Close(); err == nil {
+		err = err1
+	}
+	if err != nil {
+		_ = e.Root.Remove(dst)
+		e.Errorf("copy %s to %s: %v", src, dst, err)
+		return false
+	}
+	e.record(ch)
+	return true
+}

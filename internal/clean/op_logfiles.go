@@ -38,7 +38,7 @@ func init() {
 			var todo []item
 			err = e.Root.Walk("/var/log", func(p string, d fs.DirEntry, err error) error {
 				if err != nil {
-					e.failOrSkip(p, "dir", "walk", err)
+					e.FailOrSkip(p, "dir", "walk", err)
 					return nil
 				}
 				if cerr := e.ctx.Err(); cerr != nil {

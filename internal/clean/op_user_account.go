@@ -30,7 +30,7 @@ func runUserAccount(e *Env) error {
 		if isNotExist(err) {
 			return nil
 		}
-		e.failOrSkip("/etc/passwd", "file", "read", err)
+		e.FailOrSkip("/etc/passwd", "file", "read", err)
 		return nil
 	}
 	users := parsePasswd(pw)

@@ -28,8 +28,9 @@ type Options struct {
 	// Live, when set, applies the live-system rules (see Live): the root is a running
 	// system the engine runs on.
 	Live *Live `json:"live,omitempty"`
-	// TrustGuest runs the guest programs an op needs (xen-to-kvm's initramfs rebuild) with
-	// plain chroot instead of the sandbox: the templates' `sandbox = false`.
+	// TrustGuest runs the guest programs an op needs (internal/retarget's xen-to-kvm op: the
+	// initramfs rebuild) with plain chroot instead of the sandbox: the templates'
+	// `sandbox = false`.
 	TrustGuest bool `json:"trust_guest,omitempty"`
 	// Force runs even when inspection finds no Linux guest in the tree.
 	Force bool `json:"force,omitempty"`

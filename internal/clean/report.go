@@ -21,6 +21,9 @@ const (
 	Edited    Action = "edited"    // lines of a file were deleted, replaced or added, in place
 	Created   Action = "created"   // a file or directory was created
 	Skipped   Action = "skipped"   // a target was left alone on purpose (symlink, special file, hard link, too big...)
+	// Copied: a file was copied (Path is the copy; Reason names the original): Env.CopyFile,
+	// internal/retarget's initramfs backups.
+	Copied Action = "copied"
 )
 
 // Change is one entry of the report.

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	engine "github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/retarget"
 )
 
 // Config is the chromogenic-clean provisioner's configuration.
@@ -158,8 +159,8 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	} else if err := c.options().Validate(); err != nil {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("rules: %s", strings.TrimPrefix(err.Error(), "clean: ")))
 	}
-	if c.Target != "" && c.Target != engine.TargetKVM {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("target: %q is not supported (supported: %s)", c.Target, engine.TargetKVM))
+	if c.Target != "" && c.Target != retarget.KVM {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("target: %q is not supported (supported: %s)", c.Target, retarget.KVM))
 	}
 	for i, r := range c.DeleteLines {
 		if r.Replacement != "" {

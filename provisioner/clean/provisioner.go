@@ -19,6 +19,7 @@ import (
 	engine "github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/retarget"
 )
 
 // Provisioner is chromogenic-clean.
@@ -87,7 +88,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 // convert runs the target conversion and writes its report next to the cleaning report.
 func (p *Provisioner) convert(ctx context.Context, ui packersdk.Ui, r *guestfs.Root) error {
 	ui.Say(fmt.Sprintf("Converting %s for %s...", r.Dir(), p.config.Target))
-	rep, err := engine.Convert(ctx, r, engine.ConvertOptions{
+	rep, err := retarget.Run(ctx, r, retarget.Options{
 		Target:     p.config.Target,
 		DryRun:     p.config.DryRun,
 		TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,

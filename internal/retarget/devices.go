@@ -1,4 +1,4 @@
-package clean
+package retarget
 
 import (
 	"bufio"
@@ -17,10 +17,10 @@ import (
 // MountedDeviceSpecs maps the Xen device names of the guest's fstab (/dev/xvda1...) to
 // "UUID=<uuid>" for the entries whose filesystem is mounted at its place under the guest root
 // (a builder's or chromogenic clean --image's mount): the host mount table gives the device,
-// the host's blkid its filesystem UUID. Entries it cannot resolve are left out (Convert then
+// the host's blkid its filesystem UUID. Entries it cannot resolve are left out (Run then
 // renames them). The guest fstab is read through guestfs; no guest program runs.
 func MountedDeviceSpecs(ctx context.Context, root *guestfs.Root) map[string]string {
-	b, err := root.ReadFileLimit("/etc/fstab", defaultMaxEditSize)
+	b, err := root.ReadFileLimit("/etc/fstab", maxFstabSize)
 	if err != nil {
 		return nil
 	}
@@ -44,6 +44,9 @@ func MountedDeviceSpecs(ctx context.Context, root *guestfs.Root) map[string]stri
 	}
 	return out
 }
+
+// maxFstabSize is the largest guest fstab read (clean's default edit limit).
+const maxFstabSize = 16 << 20
 
 // hostMounts maps host mount points to their source devices (the last mount on a point wins).
 func hostMounts() map[string]string {

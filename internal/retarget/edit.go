@@ -1,4 +1,4 @@
-package clean
+package retarget
 
 import (
 	"errors"
@@ -7,9 +7,12 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"syscall"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 )
 
-// The file-editing steps of Convert.
+// The file-editing steps of Run.
 
 var (
 	// xenConsoleWordRE finds a Xen console device name as a word.
@@ -60,12 +63,20 @@ func (c *converter) bootConfigs() []string {
 	return out
 }
 
+func fileID(fi fs.FileInfo) ([2]uint64, bool) {
+	s, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return [2]uint64{}, false
+	}
+	return [2]uint64{uint64(s.Dev), s.Ino}, true
+}
+
 // editCmdlines applies fn to every token of every kernel command line of the bootloader files.
 // fn returns the new token, or "" to delete it; line is the whole line (for context).
 func (c *converter) editCmdlines(fn func(tok, line string) string) {
 	for _, p := range c.bootConfigs() {
 		all := p == "/etc/kernel/cmdline"
-		c.e.EditLines(p, EditOptions{}, func(x *Lines) {
+		c.e.EditLines(p, clean.EditOptions{}, func(x *clean.Lines) {
 			for i, l := range x.L {
 				if all || cmdlineLineRE.MatchString(l) {
 					x.Set(i, rewriteTokens(l, func(tok string) string { return fn(tok, l) }))
@@ -154,7 +165,7 @@ func (c *converter) console() error {
 
 	// sysvinit: gettys on hvc0/xvc0 move to the serial console, or are commented out when
 	// the serial console has a getty already.
-	e.EditLines("/etc/inittab", EditOptions{}, func(x *Lines) {
+	e.EditLines("/etc/inittab", clean.EditOptions{}, func(x *clean.Lines) {
 		has := false
 		for _, l := range x.L {
 			if !isComment(l) && regexp.MustCompile(`\b`+con+`\b`).MatchString(l) {
@@ -191,7 +202,7 @@ func (c *converter) console() error {
 		if tmpl == "" {
 			e.Errorf("no serial-getty@.service unit in the guest: cannot enable a getty on %s", con)
 		} else {
-			c.symlink("/etc/systemd/system/getty.target.wants/serial-getty@"+con+".service", tmpl)
+			c.e.Symlink("/etc/systemd/system/getty.target.wants/serial-getty@"+con+".service", tmpl)
 		}
 	}
 
@@ -199,7 +210,7 @@ func (c *converter) console() error {
 	for _, job := range e.Glob("/etc/init/hvc[0-9]*.conf", "/etc/init/xvc[0-9]*.conf") {
 		b, err := e.ReadFile(job)
 		if err != nil {
-			e.failOrSkip(job, "file", "read", err)
+			e.FailOrSkip(job, "file", "read", err)
 			continue
 		}
 		e.CreateFile("/etc/init/"+con+".conf", []byte(xenConsoleWordRE.ReplaceAllString(string(b), con)), 0o644)
@@ -207,7 +218,7 @@ func (c *converter) console() error {
 	}
 
 	// root logins on the serial console, where the Xen console had them.
-	e.EditLines("/etc/securetty", EditOptions{}, func(x *Lines) {
+	e.EditLines("/etc/securetty", clean.EditOptions{}, func(x *clean.Lines) {
 		xen, has := false, false
 		for _, l := range x.L {
 			t := strings.TrimSpace(l)
@@ -246,37 +257,11 @@ func (c *converter) console() error {
 	return nil
 }
 
-// symlink creates symlink p -> target unless the name exists (dry-run aware, recorded).
-func (c *converter) symlink(p, target string) {
-	e := c.e
-	if e.Exists(p) {
-		return
-	}
-	if r := e.guard(p); r != "" {
-		e.Skip(p, "symlink", r)
-		return
-	}
-	ch := Change{Action: Created, Path: p, Type: "symlink", Reason: "-> " + target}
-	if e.DryRun() {
-		e.record(ch)
-		return
-	}
-	if err := e.Root.MkdirAll(path.Dir(p), 0o755); err != nil {
-		e.Errorf("mkdir %s: %v", path.Dir(p), err)
-		return
-	}
-	if err := e.Root.Symlink(target, p); err != nil {
-		e.failOrSkip(p, "symlink", "symlink", err)
-		return
-	}
-	e.record(ch)
-}
-
 // blockDevices: Xen disk names in fstab, crypttab and kernel command lines.
 func (c *converter) blockDevices() error {
 	e := c.e
 	editField := func(file string, field int) {
-		e.EditLines(file, EditOptions{}, func(x *Lines) {
+		e.EditLines(file, clean.EditOptions{}, func(x *clean.Lines) {
 			for i, l := range x.L {
 				if isComment(l) {
 					continue
@@ -334,7 +319,7 @@ func (c *converter) modprobe() error {
 		if !e.IsFile(p) {
 			continue
 		}
-		e.EditLines(p, EditOptions{}, func(x *Lines) {
+		e.EditLines(p, clean.EditOptions{}, func(x *clean.Lines) {
 			for i, l := range x.L {
 				f := strings.Fields(l)
 				if isComment(l) || len(f) < 3 || f[0] != "alias" {
@@ -419,7 +404,7 @@ func (c *converter) initramfsConfig() error {
 
 	switch tool := e.OS.InitramfsTool; tool {
 	case "update-initramfs":
-		changed = e.EditLines("/etc/initramfs-tools/modules", EditOptions{Create: true, Perm: 0o644}, func(x *Lines) {
+		changed = e.EditLines("/etc/initramfs-tools/modules", clean.EditOptions{Create: true, Perm: 0o644}, func(x *clean.Lines) {
 			have := map[string]bool{}
 			if c.spec.dropXen {
 				x.DeleteFunc(func(l string) bool {
@@ -442,7 +427,7 @@ func (c *converter) initramfsConfig() error {
 		conf := "/etc/dracut.conf.d/90-chromogenic-" + c.spec.name + ".conf"
 		want := []string{"# Drivers for the " + c.spec.name + " target, added by chromogenic.",
 			`add_drivers+=" ` + strings.Join(c.mods, " ") + ` "`}
-		changed = e.EditLines(conf, EditOptions{Create: true, Perm: 0o644}, func(x *Lines) {
+		changed = e.EditLines(conf, clean.EditOptions{Create: true, Perm: 0o644}, func(x *clean.Lines) {
 			if strings.Join(x.L, "\n") == strings.Join(want, "\n") {
 				return
 			}
@@ -471,7 +456,7 @@ func (c *converter) editSysconfigKernel() bool {
 		return false
 	}
 	re := regexp.MustCompile(`^(\s*)(INITRD_MODULES|DOMU_INITRD_MODULES)=(["']?)([^"']*)(["']?)\s*$`)
-	return c.e.EditLines("/etc/sysconfig/kernel", EditOptions{}, func(x *Lines) {
+	return c.e.EditLines("/etc/sysconfig/kernel", clean.EditOptions{}, func(x *clean.Lines) {
 		for i, l := range x.L {
 			m := re.FindStringSubmatch(l)
 			if m == nil {

@@ -1,17 +1,16 @@
-package clean
+package retarget
 
 import (
 	"fmt"
-	"io"
 	"io/fs"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 )
 
-// The steps of Convert that run guest programs: rebuilding the initramfs and regenerating the
+// The steps of Run that run guest programs: rebuilding the initramfs and regenerating the
 // bootloader configuration.
 
 // guestExec is how guest programs run: exec when given, else in the sandbox, else (trust)
@@ -40,28 +39,28 @@ func (c *converter) findProgram(names ...string) string {
 // false when the program failed (the error is recorded unless quiet).
 func (c *converter) run(argv []string, quiet bool) (string, bool) {
 	e := c.e
-	ch := Change{Action: Ran, Path: argv[0], Reason: strings.Join(argv[1:], " ")}
+	ch := clean.Change{Action: Ran, Path: argv[0], Reason: strings.Join(argv[1:], " ")}
 	if e.DryRun() {
 		ch.Reason += " (dry run: not run)"
-		e.record(ch)
+		e.Record(ch)
 		return "", true
 	}
 	if e.Opts.Logf != nil {
-		e.Opts.Logf("convert: running %s in the guest root", Printable(strings.Join(argv, " ")))
+		e.Opts.Logf("convert: running %s in the guest root", clean.Printable(strings.Join(argv, " ")))
 	}
 	start := time.Now()
-	out, err := c.exec(e.ctx, e.Root.Dir(), argv)
+	out, err := c.exec(e.Context(), e.Root.Dir(), argv)
 	took := time.Since(start).Round(time.Millisecond)
 	if err != nil {
 		ch.Reason += fmt.Sprintf(": failed after %s: %v", took, err)
-		e.record(ch)
+		e.Record(ch)
 		if !quiet {
 			e.Errorf("%s %s: %v\n%s", argv[0], strings.Join(argv[1:], " "), err, lastLines(string(out), 20))
 		}
 		return string(out), false
 	}
 	ch.Reason += fmt.Sprintf(": ok in %s", took)
-	e.record(ch)
+	e.Record(ch)
 	return string(out), true
 }
 
@@ -85,54 +84,6 @@ func (c *converter) chrootReady() string {
 		return "/dev is not mounted in the guest root"
 	}
 	return ""
-}
-
-// copyFile copies regular guest file src to the new name dst (same mode), dry-run aware.
-func (c *converter) copyFile(src, dst string) bool {
-	e := c.e
-	fi, err := e.Lstat(src)
-	if err != nil {
-		e.failOrSkip(src, "", "lstat", err)
-		return false
-	}
-	if !fi.Mode().IsRegular() {
-		e.Skip(src, typeName(fi.Mode()), "not a regular file: not copied")
-		return false
-	}
-	if r := e.guard(dst); r != "" {
-		e.Skip(dst, "file", r)
-		return false
-	}
-	ch := Change{Action: Copied, Path: dst, Type: "file", Size: fi.Size(), Reason: "copy of " + src}
-	if e.DryRun() {
-		e.record(ch)
-		return true
-	}
-	in, err := e.Root.OpenFile(src, syscall.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		e.failOrSkip(src, "file", "open", err)
-		return false
-	}
-	defer in.Close()
-	out, err := e.Root.OpenFile(dst, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_NOFOLLOW, fi.Mode().Perm())
-	if err != nil {
-		e.failOrSkip(dst, "file", "create", err)
-		return false
-	}
-	_, err = io.Copy(out, in)
-	if err1 := out.Sync(); err == nil {
-		err = err1
-	}
-	if err1 := out.Close(); err == nil {
-		err = err1
-	}
-	if err != nil {
-		_ = e.Root.Remove(dst)
-		e.Errorf("copy %s to %s: %v", src, dst, err)
-		return false
-	}
-	e.record(ch)
-	return true
 }
 
 // rebuildInitramfs rebuilds the initramfs of every kernel the target can boot with the guest's
@@ -183,10 +134,10 @@ func (c *converter) rebuildInitramfs() error {
 				initrd = "/boot/initrd-" + k.Version + ".img"
 			}
 		} else {
-			backup := initrd + PreConvertSuffix
+			backup := initrd + BackupSuffix
 			if e.Exists(backup) {
 				e.Skip(backup, "file", "kept from an earlier conversion: not overwritten")
-			} else if !c.copyFile(initrd, backup) {
+			} else if !e.CopyFile(initrd, backup) {
 				e.Errorf("%s: not rebuilt, the old initramfs could not be kept", k.Version)
 				continue
 			}
@@ -251,9 +202,9 @@ func (c *converter) regenerateBootloader() error {
 			return nil
 		}
 	}
-	backup := cfg + PreConvertSuffix
+	backup := cfg + BackupSuffix
 	if !e.Exists(backup) {
-		c.copyFile(cfg, backup)
+		e.CopyFile(cfg, backup)
 	}
 	if out, ok := c.run(argv, true); !ok {
 		// The in-place edits stand; grub-mkconfig often cannot probe loop devices.
@@ -270,10 +221,10 @@ func (c *converter) regenerateBootloader() error {
 	return nil
 }
 
-// notApplicable marks the current step not applicable (Convert's per-step reports only; inside
+// notApplicable marks the current step not applicable (Run's per-step reports only; inside
 // the xen-to-kvm op the op as a whole stays done).
 func (c *converter) notApplicable(why string) {
 	if c.steps {
-		c.e.rep.Status, c.e.rep.Reason = StatusNotApplicable, why
+		c.e.MarkNotApplicable(why)
 	}
 }

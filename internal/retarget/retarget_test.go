@@ -1,4 +1,4 @@
-package clean
+package retarget
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 )
 
 const testKver = "6.1.0-99-amd64"
@@ -62,7 +64,7 @@ func (f *fakeExec) exec(_ context.Context, dir string, argv []string) ([]byte, e
 	return nil, nil
 }
 
-func TestConvertXenTree(t *testing.T) {
+func TestRetargetXenTree(t *testing.T) {
 	needRoot(t)
 	d := xenTree(t)
 	r := openRoot(t, d)
@@ -71,7 +73,7 @@ func TestConvertXenTree(t *testing.T) {
 
 	// Dry run: everything listed, nothing changed, nothing run.
 	before := snapshotTree(t, d)
-	rep, err := Convert(context.Background(), r, ConvertOptions{Target: TargetKVM, DryRun: true, Devices: devs, Exec: fx.exec})
+	rep, err := Run(context.Background(), r, Options{Target: KVM, DryRun: true, Devices: devs, Exec: fx.exec})
 	if err != nil {
 		t.Fatalf("dry run: %v\n%s", err, rep.Summary())
 	}
@@ -81,13 +83,13 @@ func TestConvertXenTree(t *testing.T) {
 	if len(fx.runs) != 0 {
 		t.Fatalf("dry run ran %v", fx.runs)
 	}
-	if len(rep.Find("/etc/fstab")) == 0 || len(rep.Find("/boot/initrd.img-"+testKver+PreConvertSuffix)) == 0 {
+	if len(rep.Find("/etc/fstab")) == 0 || len(rep.Find("/boot/initrd.img-"+testKver+BackupSuffix)) == 0 {
 		t.Fatalf("dry run report misses changes:\n%s", rep.Summary())
 	}
 	dry := rep.Summary()
 
 	fx.runs = nil
-	rep, err = Convert(context.Background(), r, ConvertOptions{Target: TargetKVM, Devices: devs, Exec: fx.exec})
+	rep, err = Run(context.Background(), r, Options{Target: KVM, Devices: devs, Exec: fx.exec})
 	if err != nil {
 		t.Fatalf("convert: %v\n%s", err, rep.Summary())
 	}
@@ -103,7 +105,7 @@ func TestConvertXenTree(t *testing.T) {
 		"etc/initramfs-tools/modules": "# modules\next4\nvirtio_pci\nvirtio_blk\nvirtio_scsi\nvirtio_net\n",
 		"boot/extlinux/extlinux.conf": "DEFAULT linux\nLABEL linux\n  LINUX /boot/vmlinuz-" + testKver + "\n  INITRD /boot/initrd.img-" + testKver +
 			"\n  APPEND root=UUID=0a1b2c3d-0000-4000-8000-000000000001 ro console=ttyS0,115200 resume=/dev/vdb\n",
-		"boot/initrd.img-" + testKver + PreConvertSuffix: "old initramfs",
+		"boot/initrd.img-" + testKver + BackupSuffix: "old initramfs",
 	}
 	for p, w := range want {
 		if got := readT(t, filepath.Join(d, p)); got != w {
@@ -121,14 +123,14 @@ func TestConvertXenTree(t *testing.T) {
 	if len(fx.runs) != 1 || !reflect.DeepEqual(fx.runs[0], []string{"/usr/sbin/update-initramfs", "-u", "-k", testKver}) {
 		t.Errorf("runs: %q", fx.runs)
 	}
-	if op := rep.Op("convert-bootloader"); op == nil || op.Status != StatusNotApplicable {
+	if op := rep.Op("convert-bootloader"); op == nil || op.Status != clean.StatusNotApplicable {
 		t.Errorf("bootloader step: %+v", op)
 	}
 
 	// A second conversion changes nothing more and keeps the first backup.
 	fx.runs = nil
 	snap := snapshotTree(t, d)
-	rep, err = Convert(context.Background(), r, ConvertOptions{Target: TargetKVM, Devices: devs, Exec: fx.exec, NoRebuild: true})
+	rep, err = Run(context.Background(), r, Options{Target: KVM, Devices: devs, Exec: fx.exec, NoRebuild: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,33 +141,33 @@ func TestConvertXenTree(t *testing.T) {
 
 // Without the sandbox (TrustGuest) the guest's tools need the host's proc, sys and dev
 // mounted in the tree.
-func TestConvertNeedsChrootMounts(t *testing.T) {
+func TestRetargetNeedsChrootMounts(t *testing.T) {
 	needRoot(t)
 	d := xenTree(t)
-	rep, err := Convert(context.Background(), openRoot(t, d), ConvertOptions{Target: TargetKVM, TrustGuest: true})
+	rep, err := Run(context.Background(), openRoot(t, d), Options{Target: KVM, TrustGuest: true})
 	if err == nil || !strings.Contains(err.Error(), "/proc is not mounted") {
 		t.Fatalf("want a missing-/proc error, got %v", err)
 	}
-	if op := rep.Op("convert-initramfs"); op.Status != StatusFailed {
+	if op := rep.Op("convert-initramfs"); op.Status != clean.StatusFailed {
 		t.Errorf("initramfs step: %+v", op)
 	}
-	if exists(filepath.Join(d, "boot/initrd.img-"+testKver+PreConvertSuffix)) {
+	if exists(filepath.Join(d, "boot/initrd.img-"+testKver+BackupSuffix)) {
 		t.Error("backup made though nothing was rebuilt")
 	}
 }
 
-func TestConvertRefusesXenOnlyKernels(t *testing.T) {
+func TestRetargetRefusesXenOnlyKernels(t *testing.T) {
 	needRoot(t)
 	d := xenTree(t)
 	must(t, os.Rename(filepath.Join(d, "boot/vmlinuz-"+testKver), filepath.Join(d, "boot/vmlinuz-2.6.18-xen")))
-	rep, err := Convert(context.Background(), openRoot(t, d), ConvertOptions{Target: TargetKVM, NoRebuild: true})
+	rep, err := Run(context.Background(), openRoot(t, d), Options{Target: KVM, NoRebuild: true})
 	if err == nil || !strings.Contains(err.Error(), "Xen-only") {
 		t.Fatalf("want a Xen-only kernel error, got %v\n%s", err, rep.Summary())
 	}
 }
 
-func TestConvertUnknownTarget(t *testing.T) {
-	if _, err := Convert(context.Background(), nil, ConvertOptions{Target: "vmware"}); err == nil {
+func TestRetargetUnknownTarget(t *testing.T) {
+	if _, err := Run(context.Background(), nil, Options{Target: "vmware"}); err == nil {
 		t.Fatal("unknown target accepted")
 	}
 }
@@ -195,14 +197,14 @@ func TestRewriteTokens(t *testing.T) {
 func TestXenToKVMOpWithoutChrootMounts(t *testing.T) {
 	needRoot(t)
 	d := xenTree(t)
-	rep := run(t, openRoot(t, d), Options{Operations: []string{"xen-to-kvm"}, TrustGuest: true})
+	rep := runClean(t, openRoot(t, d), clean.Options{Operations: []string{"xen-to-kvm"}, TrustGuest: true})
 	op := rep.Op("xen-to-kvm")
-	if op == nil || op.Status != StatusDone {
+	if op == nil || op.Status != clean.StatusDone {
 		t.Fatalf("op: %+v", op)
 	}
 	var skipped int
 	for _, c := range op.Changes {
-		if c.Action == Skipped && strings.Contains(c.Reason, "/proc is not mounted") {
+		if c.Action == clean.Skipped && strings.Contains(c.Reason, "/proc is not mounted") {
 			skipped++
 		}
 	}
@@ -212,13 +214,13 @@ func TestXenToKVMOpWithoutChrootMounts(t *testing.T) {
 	if got := readT(t, filepath.Join(d, "etc/fstab")); strings.Contains(got, "xvd") {
 		t.Errorf("fstab: %s", got)
 	}
-	if exists(filepath.Join(d, "boot/initrd.img-"+testKver+PreConvertSuffix)) {
+	if exists(filepath.Join(d, "boot/initrd.img-"+testKver+BackupSuffix)) {
 		t.Error("initramfs copied though not rebuilt")
 	}
 }
 
 // Guest symlinks pointing out of the root are resolved inside it: host files stay untouched.
-func TestConvertHostileLinks(t *testing.T) {
+func TestRetargetHostileLinks(t *testing.T) {
 	needRoot(t)
 	d := xenTree(t)
 	host := t.TempDir()
@@ -245,7 +247,7 @@ func TestConvertHostileLinks(t *testing.T) {
 	must(t, os.Link(filepath.Join(host, "crypt"), filepath.Join(d, "etc/crypttab"))) // hard link
 	before := snapshotTree(t, host)
 	fx := &fakeExec{}
-	rep, _ := Convert(context.Background(), openRoot(t, d), ConvertOptions{Target: TargetKVM, Exec: fx.exec})
+	rep, _ := Run(context.Background(), openRoot(t, d), Options{Target: KVM, Exec: fx.exec})
 	if after := snapshotTree(t, host); !reflect.DeepEqual(before, after) {
 		t.Fatalf("host files changed:\n%s", rep.Summary())
 	}
@@ -257,7 +259,7 @@ func TestConvertHostileLinks(t *testing.T) {
 	if len(fx.runs) != 0 {
 		t.Errorf("initramfs rebuilt over a symlinked initrd: %v", fx.runs)
 	}
-	if c := rep.Find("/etc/crypttab"); len(c) != 1 || c[0].Action != Skipped {
+	if c := rep.Find("/etc/crypttab"); len(c) != 1 || c[0].Action != clean.Skipped {
 		t.Errorf("hard-linked crypttab: %+v", c)
 	}
 	t.Logf("\n%s", rep.Summary())

@@ -1,4 +1,4 @@
-package clean
+package retarget
 
 import (
 	"bytes"
@@ -54,7 +54,7 @@ var virtioBlkRE = regexp.MustCompile(`(?m)/virtio_blk\.ko`)
 // TestXenToKVMBoot is the issue's Xen→KVM check: the sample Debian disk is set up as a Xen
 // guest (root by /dev/xvda1 in fstab and on the kernel command line, console=hvc0, a getty on
 // hvc0, an initramfs with Xen drivers and without virtio_blk), shown not to boot with a
-// virtio disk, converted by the engine (attach, mount, chroot mounts, Convert), and booted under
+// virtio disk, converted by the engine (attach, mount, chroot mounts, Run), and booted under
 // qemu with a virtio-blk disk to the sample's serial marker.
 func TestXenToKVMBoot(t *testing.T) {
 	needRoot(t)
@@ -129,7 +129,7 @@ func TestXenToKVMBoot(t *testing.T) {
 			t.Errorf("MountedDeviceSpecs = %v, want %v", got, want)
 		}
 		start := time.Now()
-		rep, err := Convert(context.Background(), g.Guest(), ConvertOptions{Target: TargetKVM, Logf: t.Logf})
+		rep, err := Run(context.Background(), g.Guest(), Options{Target: KVM, Logf: t.Logf})
 		if rep != nil {
 			t.Logf("conversion in %s:\n%s", time.Since(start).Round(time.Millisecond), rep.Summary())
 		}
@@ -147,8 +147,8 @@ func TestXenToKVMBoot(t *testing.T) {
 		if list := guestRun(t, g, "/usr/bin/lsinitramfs", initrd); !virtioBlkRE.MatchString(list) {
 			t.Errorf("new initramfs has no virtio_blk")
 		}
-		if old := guestRun(t, g, "/usr/bin/lsinitramfs", initrd+PreConvertSuffix); virtioBlkRE.MatchString(old) || !strings.Contains(old, "xen-blkfront.ko") {
-			t.Errorf("%s%s is not the old Xen initramfs", initrd, PreConvertSuffix)
+		if old := guestRun(t, g, "/usr/bin/lsinitramfs", initrd+BackupSuffix); virtioBlkRE.MatchString(old) || !strings.Contains(old, "xen-blkfront.ko") {
+			t.Errorf("%s%s is not the old Xen initramfs", initrd, BackupSuffix)
 		}
 		if exists(filepath.Join(m, "etc/systemd/system/getty.target.wants/serial-getty@hvc0.service")) ||
 			!exists(filepath.Join(m, "etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service")) {

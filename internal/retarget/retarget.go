@@ -1,4 +1,4 @@
-package clean
+package retarget
 
 import (
 	"context"
@@ -6,15 +6,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
 )
 
 // Hypervisor and target conversion.
 //
-// Convert turns a guest set up for one hypervisor into one that boots on a target platform.
+// Run turns a guest set up for one hypervisor into one that boots on a target platform.
 // Today the source is Xen (paravirtual or HVM) and the targets are "kvm" (virtio disk and
 // network, serial console on ttyS0) and, prepared but not yet boot-tested, "aws" (ENA and
 // NVMe drivers in the initramfs, ttyS0). The steps follow virt-v2v's Linux conversion:
@@ -29,33 +28,29 @@ import (
 //     (initramfs-tools modules file, a dracut.conf.d file, SUSE INITRD_MODULES) and Xen
 //     drivers are dropped from those lists;
 //  5. initramfs:        each kernel's initramfs is rebuilt by the guest's own tool, run inside
-//     the guest root with chroot(2) (never on the host), the old one kept as
-//     *.pre-chromogenic;
+//     the guest root in the sandbox (plain chroot(2) with TrustGuest; never on the host),
+//     the old one kept as *.pre-chromogenic;
 //  6. bootloader:       grub.cfg is regenerated when the guest has grub-mkconfig/update-grub
 //     (the in-place edits of step 2 stand otherwise, and for extlinux and
 //     grub-legacy).
 //
 // Every guest file is read and written through guestfs (resolved inside the root), every change
-// is recorded in the Report like a cleaning op's, and DryRun lists it all without changing
+// is recorded in the clean.Report like a cleaning op's, and DryRun lists it all without changing
 // anything or running anything.
 
-// Conversion targets.
+// Targets.
 const (
-	TargetKVM = "kvm"
-	TargetAWS = "aws"
+	KVM = "kvm"
+	AWS = "aws"
 )
 
-// Report actions added by conversions.
-const (
-	// Copied: a file was copied (Path is the copy; Reason names the original).
-	Copied Action = "copied"
-	// Ran: a guest program ran inside the guest root (Path is the program, Reason its
-	// arguments and outcome).
-	Ran Action = "ran"
-)
+// Ran is the report action of a guest program run inside the guest root (Path is the program,
+// Reason its arguments and outcome). The initramfs backups are clean.Copied entries.
+const Ran clean.Action = "ran"
 
-// PreConvertSuffix is appended to the name of an initramfs kept from before the conversion.
-const PreConvertSuffix = ".pre-chromogenic"
+// BackupSuffix is appended to the name of an initramfs (or grub.cfg) kept from before the
+// conversion.
+const BackupSuffix = ".pre-chromogenic"
 
 // targetSpec describes what a target platform needs from a Linux guest.
 type targetSpec struct {
@@ -76,8 +71,8 @@ type targetSpec struct {
 }
 
 var targetSpecs = map[string]targetSpec{
-	TargetKVM: {
-		name:       TargetKVM,
+	KVM: {
+		name:       KVM,
 		modules:    []string{"virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "virtio_console"},
 		required:   []string{"virtio_blk", "virtio_scsi"},
 		blockAlias: "virtio_blk", netAlias: "virtio_net",
@@ -87,8 +82,8 @@ var targetSpecs = map[string]targetSpec{
 	},
 	// AWS: Nitro instances see NVMe disks and ENA network cards; older instance types are
 	// still Xen, so Xen drivers stay and disk names are only rewritten to UUIDs.
-	TargetAWS: {
-		name:       TargetAWS,
+	AWS: {
+		name:       AWS,
 		modules:    []string{"nvme", "nvme_core", "ena", "xen_blkfront", "xen_netfront"},
 		required:   []string{"nvme"},
 		blockAlias: "nvme", netAlias: "ena",
@@ -96,7 +91,7 @@ var targetSpecs = map[string]targetSpec{
 	},
 }
 
-// Targets lists the conversion targets Convert accepts.
+// Targets lists the conversion targets Run accepts.
 func Targets() []string {
 	var t []string
 	for n := range targetSpecs {
@@ -113,9 +108,9 @@ func ValidTarget(target string) bool { _, ok := targetSpecs[target]; return ok }
 // its combined output.
 type Exec func(ctx context.Context, dir string, argv []string) ([]byte, error)
 
-// ConvertOptions configure Convert.
-type ConvertOptions struct {
-	// Target is the platform to convert to (TargetKVM, TargetAWS).
+// Options configure Run.
+type Options struct {
+	// Target is the platform to convert to (KVM, AWS, PC).
 	Target string `json:"target"`
 	// DryRun lists what would change without changing or running anything.
 	DryRun bool `json:"dry_run,omitempty"`
@@ -135,7 +130,7 @@ type ConvertOptions struct {
 	// TrustGuest runs the guest's programs with plain chroot instead of the sandbox: the
 	// templates' `sandbox = false`, for guests the user trusts.
 	TrustGuest bool `json:"trust_guest,omitempty"`
-	// AllowLiveRoot lets Convert work on this machine's own "/".
+	// AllowLiveRoot lets Run work on this machine's own "/".
 	AllowLiveRoot bool `json:"allow_live_root,omitempty"`
 	// MaxEditSize is the largest file read to edit (default 16 MiB).
 	MaxEditSize int64 `json:"max_edit_size,omitempty"`
@@ -144,7 +139,7 @@ type ConvertOptions struct {
 }
 
 // DeviceSpecs maps the Xen names of the partitions of the guest's first disk (/dev/xvda1...,
-// or /dev/xvda for a partitionless disk: key 0) to "UUID=<uuid>", for ConvertOptions.Devices.
+// or /dev/xvda for a partitionless disk: key 0) to "UUID=<uuid>", for Options.Devices.
 // uuids maps partition numbers to filesystem UUIDs; empty UUIDs are left out.
 func DeviceSpecs(uuids map[int]string) map[string]string {
 	m := map[string]string{}
@@ -161,14 +156,14 @@ func DeviceSpecs(uuids map[int]string) map[string]string {
 	return m
 }
 
-// convertStep is one step of a conversion; it works through e like an op.
-type convertStep struct {
+// step is one step of a conversion; it works through c.e like an op.
+type step struct {
 	name, description string
 	run               func(c *converter) error
 	rebuild           bool // skipped with NoRebuild
 }
 
-var convertSteps = []convertStep{
+var steps = []step{
 	{"console", "Xen consoles (hvc0, xvc0) to the target's serial console", (*converter).console, false},
 	{"block-devices", "Xen disk names to UUIDs or the target's names in fstab, crypttab and bootloader configuration", (*converter).blockDevices, false},
 	{"modprobe", "modprobe aliases of Xen drivers to the target's drivers", (*converter).modprobe, false},
@@ -179,104 +174,50 @@ var convertSteps = []convertStep{
 
 // converter carries one conversion.
 type converter struct {
-	e      *Env
+	e      *clean.Env
 	spec   targetSpec
-	opts   *ConvertOptions
+	opts   *Options
 	exec   Exec
 	mods   []string                   // target modules available for the guest's kernels (set by initramfs-config)
 	kmods  map[string]map[string]bool // kernel version -> its modules (set by initramfs-config)
 	modCfg bool                       // the initramfs configuration was changed
-	steps  bool                       // each step has its own OpReport (Convert)
-	// customExec: programs run through ConvertOptions.Exec or the sandbox, which answer for
+	steps  bool                       // each step has its own OpReport (Run)
+	// customExec: programs run through Options.Exec or the sandbox, which answer for
 	// the environment they need (no check for proc, sys and dev mounts).
 	customExec bool
 }
 
-// Convert converts the guest tree at root for opts.Target and returns the report (one OpReport
-// per step, named "convert-<step>"). Like Run, it returns the report whenever the steps ran,
-// with the joined step errors.
-func Convert(ctx context.Context, root *guestfs.Root, opts ConvertOptions) (*Report, error) {
+// Run converts the guest tree at root for opts.Target and returns the report (one OpReport
+// per step, named "convert-<step>"). Like clean.Run, it returns the report whenever the steps
+// ran, with the joined step errors.
+func Run(ctx context.Context, root *guestfs.Root, opts Options) (*clean.Report, error) {
 	spec, ok := targetSpecs[opts.Target]
 	if !ok {
-		return nil, fmt.Errorf("clean: unknown conversion target %q (known: %s)", opts.Target, strings.Join(Targets(), ", "))
-	}
-	if opts.MaxEditSize < 0 {
-		return nil, fmt.Errorf("clean: max_edit_size must not be negative")
-	}
-	rootFI, err := root.Stat("/")
-	if err != nil {
-		return nil, fmt.Errorf("clean: %w", err)
-	}
-	rst, _ := rootFI.Sys().(*syscall.Stat_t)
-	if !opts.AllowLiveRoot && isHostRoot(root.Dir(), rst) {
-		return nil, ErrLiveRoot
-	}
-	info, err := guestfs.Inspect(root)
-	if err != nil {
-		return nil, fmt.Errorf("clean: inspect: %w", err)
-	}
-	if !info.Linux {
-		return nil, ErrNotLinux
-	}
-	st := newState(root, rst, opts.DryRun, opts.MaxEditSize)
-	eo := &Options{DryRun: opts.DryRun, MaxEditSize: opts.MaxEditSize, Logf: opts.Logf}
-	var names []string
-	for _, s := range convertSteps {
-		names = append(names, "convert-"+s.name)
-	}
-	rep := &Report{Root: root.Dir(), DryRun: opts.DryRun, Guest: info, Operations: names, Started: time.Now()}
-	if opts.Devices == nil {
-		opts.Devices = MountedDeviceSpecs(ctx, root)
+		return nil, fmt.Errorf("retarget: unknown conversion target %q (known: %s)", opts.Target, strings.Join(Targets(), ", "))
 	}
 	c := &converter{spec: spec, opts: &opts, steps: true}
 	c.exec, c.customExec = guestExec(opts.Exec, opts.TrustGuest)
-	for _, s := range convertSteps {
-		or := OpReport{Name: "convert-" + s.name, Description: s.description, Status: StatusDone}
-		if err := ctx.Err(); err != nil {
-			rep.Duration = time.Since(rep.Started)
-			rep.total()
-			return rep, err
-		}
+	devices := opts.Devices != nil
+	var ss []clean.Step
+	for _, s := range steps {
+		s := s
+		cs := clean.Step{Name: "convert-" + s.name, Description: s.description}
 		if s.rebuild && opts.NoRebuild {
-			or.Status, or.Reason = StatusNotApplicable, "no_rebuild set"
-			rep.Ops = append(rep.Ops, or)
-			continue
+			cs.Skip = "no_rebuild set"
 		}
-		if opts.Logf != nil {
-			opts.Logf("convert %s: %s", s.name, s.description)
+		cs.Run = func(e *clean.Env) error {
+			if !devices {
+				// Once the root is known to be a Linux guest, not the host's "/".
+				opts.Devices, devices = MountedDeviceSpecs(ctx, root), true
+			}
+			if opts.Logf != nil {
+				opts.Logf("convert %s: %s", s.name, s.description)
+			}
+			c.e = e
+			return s.run(c)
 		}
-		start := time.Now()
-		c.e = &Env{Root: root, OS: info, Opts: eo, ctx: ctx, st: st, rep: &or}
-		if err := s.run(c); err != nil {
-			c.e.Errorf("%v", err)
-		}
-		if len(or.Errors) > 0 {
-			or.Status = StatusFailed
-		}
-		or.Duration = time.Since(start)
-		rep.Ops = append(rep.Ops, or)
+		ss = append(ss, cs)
 	}
-	rep.Duration = time.Since(rep.Started)
-	rep.total()
-	return rep, rep.Err()
-}
-
-// newState prepares the shared state of a run on root (rst: the root's stat).
-func newState(root *guestfs.Root, rst *syscall.Stat_t, dry bool, maxEdit int64) *state {
-	st := &state{
-		dry:       dry,
-		removed:   map[string]bool{},
-		removedID: map[[2]uint64]bool{},
-		truncated: map[string]bool{},
-		overlay:   map[string][]byte{},
-		maxEdit:   maxEdit,
-	}
-	if st.maxEdit == 0 {
-		st.maxEdit = defaultMaxEditSize
-	}
-	if rst != nil {
-		st.rootID = [2]uint64{uint64(rst.Dev), rst.Ino}
-	}
-	st.findForeign(root)
-	return st
+	return clean.RunSteps(ctx, root, clean.StepOptions{DryRun: opts.DryRun, AllowLiveRoot: opts.AllowLiveRoot,
+		MaxEditSize: opts.MaxEditSize, Logf: opts.Logf}, ss)
 }
