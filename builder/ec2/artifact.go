@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 )
@@ -42,8 +43,8 @@ func newArtifact(state multistep.StateBag) *Artifact {
 	if p, ok := state.GetOk(bcommon.StateWorkingImage); ok {
 		abs, _ := filepath.Abs(p.(string))
 		a.LocalPath = abs
-		a.StateData[bcommon.ArtifactImagePath] = abs
-		a.StateData[bcommon.ArtifactImageFormat] = "raw"
+		a.StateData[artifact.ImagePath] = abs
+		a.StateData[artifact.ImageFormat] = "raw"
 	}
 	for _, k := range []string{bootable.StateKernelPath, bootable.StateRamdiskPath} {
 		if p, ok := state.GetOk(k); ok {
@@ -126,4 +127,4 @@ func (a *Artifact) State(name string) interface{} {
 // Destroy removes the local working copy and the kernel and ramdisk brought home with it.
 // AMIs, their snapshots and bundles are published: they are never deregistered or deleted
 // here, whatever keep_input_artifact says (docs/ownership.md).
-func (a *Artifact) Destroy() error { return bcommon.RemoveLocal(a.Files()...) }
+func (a *Artifact) Destroy() error { return artifact.RemoveLocal(a.Files()...) }

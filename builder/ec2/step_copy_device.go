@@ -11,6 +11,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
@@ -44,7 +45,7 @@ func (s *StepCopyDevice) Run(ctx context.Context, state multistep.StateBag) mult
 		src.Close()
 		return bcommon.Halt(state, err)
 	}
-	bar := bcommon.NewProgress(ui, "copy "+dev, size)
+	bar := progress.New(ui, "copy "+dev, size)
 	start := time.Now()
 	err = diskimage.WriteRaw(ctx, f, src, bar.Update)
 	bar.Close()

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 )
 
@@ -45,13 +46,13 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}
-	var bar *bcommon.Progress
+	var bar *progress.Bar
 	start := time.Now()
 	st, err := cloud.DownloadSnapshot(ctx, cl.EBS, snap, f, cloud.TransferOptions{
 		Workers: c.EBSConcurrency,
 		Progress: func(done, total int64) {
 			if bar == nil {
-				bar = bcommon.NewProgress(ui, "download "+snap, total)
+				bar = progress.New(ui, "download "+snap, total)
 			}
 			bar.Update(done, total)
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
@@ -118,11 +119,11 @@ func (s *StepDownloadBundle) Run(ctx context.Context, state multistep.StateBag) 
 		return bcommon.Halt(state, err)
 	}
 	ui.Say(fmt.Sprintf("Downloading and unbundling %s into %s...", loc, s.Target))
-	var bar *bcommon.Progress
+	var bar *progress.Bar
 	start := time.Now()
 	m, err := cloud.DownloadBundle(ctx, cl, loc, c.Eucalyptus.Keys(), f, func(done, total int64) {
 		if bar == nil {
-			bar = bcommon.NewProgress(ui, "unbundle", total)
+			bar = progress.New(ui, "unbundle", total)
 		}
 		bar.Update(done, total)
 	})
@@ -299,14 +300,14 @@ func PublishEucalyptusImage(ctx context.Context, ui packersdk.Ui, cl *cloud.Clie
 		prefix := fmt.Sprintf("%s-%d", unsafeName.ReplaceAllString(o.Name, "_"), time.Now().Unix())
 		ui.Say(fmt.Sprintf("Bundling %s (%s, %d MiB) into s3://%s/%s...", path, img.Format(), img.Size()>>20, e.Bucket, prefix))
 		k := e.Keys()
-		var bar *bcommon.Progress
+		var bar *progress.Bar
 		ub, err := cloud.UploadBundle(ctx, cl, io.NewSectionReader(img, 0, img.Size()), img.Size(), e.Bucket, bundle.WriteOptions{
 			Name: prefix + ".img", Prefix: prefix, User: e.AccountID, Architecture: o.Architecture,
 			BlockDevices: map[string]string{"ami": strings.TrimPrefix(o.RootDeviceName, "/dev/"), "root": o.RootDeviceName},
 			SignKey:      k.UserKey, UserCert: k.UserCert, CloudCert: k.CloudCert,
 			Progress: func(done int64) {
 				if bar == nil {
-					bar = bcommon.NewProgress(ui, "bundle", img.Size())
+					bar = progress.New(ui, "bundle", img.Size())
 				}
 				bar.Update(done, img.Size())
 			},

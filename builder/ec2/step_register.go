@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
@@ -97,14 +98,14 @@ func PublishImage(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, img d
 		}
 	}
 	ui.Say(fmt.Sprintf("Writing %s (%s, %d MiB virtual) into a new snapshot through the EBS direct API...", path, img.Format(), img.Size()>>20))
-	var bar *bcommon.Progress
+	var bar *progress.Bar
 	start := time.Now()
 	snap, st, err := cloud.UploadSnapshot(ctx, cl, img, img.Size(), data, cloud.UploadOptions{
 		TransferOptions: cloud.TransferOptions{
 			Workers: o.Concurrency,
 			Progress: func(done, total int64) {
 				if bar == nil {
-					bar = bcommon.NewProgress(ui, "upload", total)
+					bar = progress.New(ui, "upload", total)
 				}
 				bar.Update(done, total)
 			},

@@ -15,6 +15,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 )
 
 // BuilderID identifies artifacts of this builder.
@@ -63,5 +64,5 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	if err := bcommon.RunSteps(ctx, steps, b.config.PackerConfig, ui, state); err != nil {
 		return nil, err
 	}
-	return bcommon.NewArtifact(BuilderID, image, state), nil
+	return artifact.New(BuilderID, image, state), nil
 }

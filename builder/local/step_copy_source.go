@@ -9,6 +9,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
@@ -34,7 +35,7 @@ func (s *StepCopySource) Run(ctx context.Context, state multistep.StateBag) mult
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}
-	bar := bcommon.NewProgress(ui, "working copy", src.Size())
+	bar := progress.New(ui, "working copy", src.Size())
 	err = diskimage.WriteRaw(ctx, dst, src, bar.Update)
 	bar.Close()
 	if err == nil {

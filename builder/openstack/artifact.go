@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 )
 
@@ -30,8 +31,8 @@ func newArtifact(state multistep.StateBag, c *Config) *Artifact {
 	if p, ok := state.GetOk(bcommon.StateWorkingImage); ok {
 		abs, _ := filepath.Abs(p.(string))
 		a.LocalPath = abs
-		a.StateData[bcommon.ArtifactImagePath] = abs
-		a.StateData[bcommon.ArtifactImageFormat] = "raw"
+		a.StateData[artifact.ImagePath] = abs
+		a.StateData[artifact.ImageFormat] = "raw"
 	}
 	for _, k := range []string{bootable.StateKernelPath, bootable.StateRamdiskPath} {
 		if p, ok := state.GetOk(k); ok {
@@ -43,7 +44,7 @@ func newArtifact(state multistep.StateBag, c *Config) *Artifact {
 		a.StateData["generated_data"] = gd
 	}
 	if osr, ok := state.GetOk(bcommon.StateOSRelease); ok {
-		a.StateData[bcommon.ArtifactOSRelease] = osr
+		a.StateData[artifact.OSRelease] = osr
 	}
 	return a
 }
@@ -79,4 +80,4 @@ func (a *Artifact) State(name string) interface{} { return a.StateData[name] }
 // Destroy removes the local working copy and the kernel and ramdisk brought home with it.
 // The Glance image is published: it is never deleted here, whatever keep_input_artifact says
 // (docs/ownership.md).
-func (a *Artifact) Destroy() error { return bcommon.RemoveLocal(a.Files()...) }
+func (a *Artifact) Destroy() error { return artifact.RemoveLocal(a.Files()...) }

@@ -13,6 +13,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
@@ -110,7 +111,7 @@ func (s *StepDownload) ranged(ctx context.Context, ui packersdk.Ui, clients *clo
 	if err != nil {
 		return err
 	}
-	bar := bcommon.NewProgress(ui, "download "+img.ID, src.Size())
+	bar := progress.New(ui, "download "+img.ID, src.Size())
 	err = diskimage.WriteRaw(ctx, dst, src, bar.Update)
 	bar.Close()
 	if err == nil {
@@ -151,7 +152,7 @@ func (s *StepDownload) spoolAndConvert(ctx context.Context, ui packersdk.Ui, for
 	if err != nil {
 		return err
 	}
-	bar := bcommon.NewProgress(ui, "working copy", src.Size())
+	bar := progress.New(ui, "working copy", src.Size())
 	err = diskimage.WriteRaw(ctx, dst, src, bar.Update)
 	bar.Close()
 	if err == nil {

@@ -10,7 +10,7 @@ import (
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 )
 
 type fileArtifact struct{ path string }
@@ -21,7 +21,7 @@ func (a fileArtifact) Id() string        { return a.path }
 func (a fileArtifact) String() string    { return a.path }
 func (a fileArtifact) Destroy() error    { return nil }
 func (a fileArtifact) State(name string) interface{} {
-	if name == bcommon.ArtifactImagePath {
+	if name == artifact.ImagePath {
 		return a.path
 	}
 	return nil

@@ -24,7 +24,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
-	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
@@ -56,7 +57,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if interrupt.Interrupted() {
 		return nil, false, false, fmt.Errorf("chromogenic-convert: %w", interrupt.ErrInterrupted)
 	}
-	srcPath, srcFormat, err := bcommon.LocalImage(in)
+	srcPath, srcFormat, err := artifact.LocalImage(in)
 	if err != nil {
 		return nil, false, false, err
 	}
@@ -104,7 +105,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 			return nil, false, false, fmt.Errorf("output %s would overwrite the input image; set file_name or output_directory", out)
 		}
 		ui.Say(fmt.Sprintf("Converting %s (%s) to %s: %s", imagePath, src.Format(), format, out))
-		osRelease, _ := in.State(bcommon.ArtifactOSRelease).(string)
+		osRelease, _ := in.State(artifact.OSRelease).(string)
 		if err := p.convertOne(ctx, ui, src, out, format, osRelease, ovaFirmware); err != nil {
 			art.Destroy()
 			return nil, false, false, err
@@ -137,7 +138,7 @@ func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src dis
 	if err != nil {
 		return err
 	}
-	bar := bcommon.NewProgress(ui, filepath.Base(out), src.Size())
+	bar := progress.New(ui, filepath.Base(out), src.Size())
 	var w diskimage.Writer
 	if w, err = diskimage.LookupWriter(format); err == nil {
 		opts := p.config.writeOptions(format)
@@ -271,11 +272,11 @@ func (a *Artifact) String() string {
 // post-processor (an import) picks it up, and generated_data of the build.
 func (a *Artifact) State(name string) interface{} {
 	switch name {
-	case bcommon.ArtifactImagePath:
+	case artifact.ImagePath:
 		if len(a.Formats) > 0 {
 			return a.ByFormat[a.Formats[0]]
 		}
-	case bcommon.ArtifactImageFormat:
+	case artifact.ImageFormat:
 		if len(a.Formats) > 0 {
 			return a.Formats[0]
 		}

@@ -1,6 +1,6 @@
 // Package ec2import is the chromogenic-ec2-import post-processor: it pushes the disk image of
 // any artifact that carries a local image (raw, qcow2, VMDK, VHD, or the disk inside an OVA;
-// chosen by bcommon.LocalImageFor, raw first) to AWS, streaming it from the image engine's
+// chosen by artifact.LocalImageFor, raw first) to AWS, streaming it from the image engine's
 // reader into a new EBS snapshot through the EBS direct API (per-block SHA-256 and a
 // whole-snapshot checksum, no temporary copy, no S3 bucket and no vmimport role), then
 // registering it as an AMI. On Eucalyptus (no EBS direct API) it uploads an instance-store
@@ -16,8 +16,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	ec2builder "github.com/chromogenic/packer-plugin-chromogenic/builder/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
 )
@@ -42,7 +42,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, false, false, fmt.Errorf("chromogenic-ec2-import: %w", interrupt.ErrInterrupted)
 	}
 	c := &p.config
-	local, err := bcommon.LocalImageFor(in, bcommon.ImportFormats)
+	local, err := artifact.LocalImageFor(in, artifact.ImportFormats)
 	if err != nil {
 		return nil, false, false, fmt.Errorf("chromogenic-ec2-import: %w", err)
 	}

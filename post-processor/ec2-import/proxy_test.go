@@ -10,7 +10,7 @@ import (
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
@@ -39,8 +39,8 @@ func TestEucalyptusImportThroughProxyEndpoint(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	in := &bcommon.Artifact{BuilderIDValue: "test", Path: img, Format: "raw",
-		StateData: map[string]interface{}{bcommon.ArtifactImagePath: img, bcommon.ArtifactImageFormat: "raw"}}
+	in := &artifact.Artifact{BuilderIDValue: "test", Path: img, Format: "raw",
+		StateData: map[string]interface{}{artifact.ImagePath: img, artifact.ImageFormat: "raw"}}
 	var out bytes.Buffer
 	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &out, ErrorWriter: &out, PB: &packersdk.NoopProgressTracker{}}
 	art, _, _, err := pp.PostProcess(t.Context(), ui, in)

@@ -12,7 +12,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
@@ -175,7 +175,7 @@ func (p *PostProcessor) convertSpooled(ctx context.Context, ui packersdk.Ui, sou
 		return nil, fmt.Errorf("source image %s: %w", src.ID, err)
 	}
 	defer disk.Close()
-	return p.convertAndUpload(ctx, ui, target, disk, &bcommon.LocalInput{Path: spool, Format: src.DiskFormat}, n, nil)
+	return p.convertAndUpload(ctx, ui, target, disk, &artifact.LocalInput{Path: spool, Format: src.DiskFormat}, n, nil)
 }
 
 // spoolSparse copies r into a new file, leaving holes for all-zero 4 KiB blocks.

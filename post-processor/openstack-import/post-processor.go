@@ -21,8 +21,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	osbuilder "github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
@@ -82,12 +82,12 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 
 // input says what to push: a Glance image of the source cloud (source_image, or an artifact
 // that is a Glance image with no local copy), or a local image (see localFormats).
-func (p *PostProcessor) input(in packersdk.Artifact) (imageID string, local *bcommon.LocalInput, err error) {
+func (p *PostProcessor) input(in packersdk.Artifact) (imageID string, local *artifact.LocalInput, err error) {
 	c := &p.config
 	if c.SourceImage != "" {
 		return c.SourceImage, nil, nil
 	}
-	local, lerr := bcommon.LocalImageFor(in, localFormats(c.DiskFormat))
+	local, lerr := artifact.LocalImageFor(in, localFormats(c.DiskFormat))
 	if lerr == nil {
 		return "", local, nil
 	}
@@ -113,7 +113,7 @@ func localFormats(diskFormat string) []string {
 	if diskFormat == "vmdk" {
 		out = append(out, "ova")
 	}
-	for _, f := range bcommon.ImportFormats {
+	for _, f := range artifact.ImportFormats {
 		if !slices.Contains(out, f) {
 			out = append(out, f)
 		}
@@ -122,7 +122,7 @@ func localFormats(diskFormat string) []string {
 }
 
 // pushLocal converts a local image to disk_format on the fly and uploads it.
-func (p *PostProcessor) pushLocal(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, local *bcommon.LocalInput) (*images.Image, error) {
+func (p *PostProcessor) pushLocal(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, local *artifact.LocalInput) (*images.Image, error) {
 	c := &p.config
 	src, err := local.Open()
 	if err != nil {
@@ -138,7 +138,7 @@ func (p *PostProcessor) pushLocal(ctx context.Context, ui packersdk.Ui, clients 
 // can stream, else through a temporary file of the target format (next to local's file).
 // finish, if set, runs after the last byte is produced and before the upload sees EOF: its
 // error aborts the upload.
-func (p *PostProcessor) convertAndUpload(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, src diskimage.Image, local *bcommon.LocalInput, n cloud.NewImage, finish func() error) (*images.Image, error) {
+func (p *PostProcessor) convertAndUpload(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, src diskimage.Image, local *artifact.LocalInput, n cloud.NewImage, finish func() error) (*images.Image, error) {
 	w, err := diskimage.LookupWriter(n.DiskFormat)
 	if err != nil {
 		return nil, fmt.Errorf("disk_format: %w", err)

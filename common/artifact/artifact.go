@@ -1,4 +1,4 @@
-package common
+package artifact
 
 import (
 	"errors"
@@ -14,9 +14,9 @@ import (
 
 // Artifact state keys post-processors read to find the local image.
 const (
-	ArtifactImagePath   = "image_path"   // string: the local disk image
-	ArtifactImageFormat = "image_format" // string: its format ("raw")
-	ArtifactOSRelease   = "os_release"   // string: the guest's os-release text, if known
+	ImagePath   = "image_path"   // string: the local disk image
+	ImageFormat = "image_format" // string: its format ("raw")
+	OSRelease   = "os_release"   // string: the guest's os-release text, if known
 )
 
 // Artifact is a local disk image made by a chromogenic builder.
@@ -28,19 +28,19 @@ type Artifact struct {
 	StateData map[string]interface{}
 }
 
-// NewArtifact returns the artifact for the raw working copy at path.
-func NewArtifact(builderID, path string, state multistep.StateBag) *Artifact {
+// New returns the artifact for the raw working copy at path.
+func New(builderID, path string, state multistep.StateBag) *Artifact {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
 	}
 	a := &Artifact{BuilderIDValue: builderID, Path: abs, Format: "raw",
-		StateData: map[string]interface{}{ArtifactImagePath: abs, ArtifactImageFormat: "raw"}}
+		StateData: map[string]interface{}{ImagePath: abs, ImageFormat: "raw"}}
 	if gd, ok := state.GetOk("generated_data"); ok {
 		a.StateData["generated_data"] = gd
 	}
-	if osr, ok := state.GetOk(StateOSRelease); ok {
-		a.StateData[ArtifactOSRelease] = osr
+	if osr, ok := state.GetOk(OSRelease); ok {
+		a.StateData[OSRelease] = osr
 	}
 	return a
 }
@@ -79,8 +79,8 @@ func RemoveLocal(files ...string) error {
 // declaration, never by probing its first sector, which the guest wrote), else the first of
 // its files that the image engine recognises as a disk image.
 func LocalImage(a packersdk.Artifact) (path, format string, err error) {
-	if p, ok := a.State(ArtifactImagePath).(string); ok && p != "" {
-		if f, _ := a.State(ArtifactImageFormat).(string); f != "" {
+	if p, ok := a.State(ImagePath).(string); ok && p != "" {
+		if f, _ := a.State(ImageFormat).(string); f != "" {
 			return p, f, nil
 		}
 		return p, "", nil // no format declared: OpenFormat detects it

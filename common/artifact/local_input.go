@@ -1,4 +1,4 @@
-package common
+package artifact
 
 import (
 	"errors"
@@ -14,9 +14,9 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 )
 
-// ArtifactFilesByFormat is the state key of artifacts that carry one file per format
+// FilesByFormat is the state key of artifacts that carry one file per format
 // (chromogenic-convert): map format -> path.
-const ArtifactFilesByFormat = "files_by_format"
+const FilesByFormat = "files_by_format"
 
 // LocalInput is the local image an import reads: a disk image file, or the disk inside an
 // OVA appliance (read in place, never extracted).
@@ -146,7 +146,7 @@ type candidate struct {
 
 // candidates lists the artifact's local images with the format each claims.
 func candidates(a packersdk.Artifact) ([]candidate, error) {
-	if m := filesByFormat(a.State(ArtifactFilesByFormat)); len(m) > 0 {
+	if m := filesByFormat(a.State(FilesByFormat)); len(m) > 0 {
 		var out []candidate
 		for f, p := range m {
 			out = append(out, candidate{p, f, true})
@@ -154,8 +154,8 @@ func candidates(a packersdk.Artifact) ([]candidate, error) {
 		sort.Slice(out, func(i, j int) bool { return out[i].format < out[j].format })
 		return out, nil
 	}
-	if p, ok := a.State(ArtifactImagePath).(string); ok && p != "" {
-		f, _ := a.State(ArtifactImageFormat).(string)
+	if p, ok := a.State(ImagePath).(string); ok && p != "" {
+		f, _ := a.State(ImageFormat).(string)
 		declared := f != ""
 		if !declared {
 			var err error

@@ -1,4 +1,4 @@
-package common
+package progress
 
 import (
 	"io"
@@ -7,10 +7,10 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 )
 
-// Progress shows a byte count advancing towards total through Packer's progress bar. Engines
+// Bar shows a byte count advancing towards total through Packer's progress bar. Engines
 // report progress with callbacks rather than streams; Packer's UI only tracks readers, so a
 // reader is fed the deltas without copying any data.
-type Progress struct {
+type Bar struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	target   int64 // bytes done, as last reported
@@ -19,9 +19,9 @@ type Progress struct {
 	done     chan struct{}
 }
 
-// NewProgress starts a progress bar named name for total bytes.
-func NewProgress(ui packersdk.Ui, name string, total int64) *Progress {
-	p := &Progress{done: make(chan struct{})}
+// New starts a progress bar named name for total bytes.
+func New(ui packersdk.Ui, name string, total int64) *Bar {
+	p := &Bar{done: make(chan struct{})}
 	p.cond = sync.NewCond(&p.mu)
 	rc := ui.TrackProgress(name, 0, total, progressReader{p})
 	go func() {
@@ -37,8 +37,8 @@ func NewProgress(ui packersdk.Ui, name string, total int64) *Progress {
 	return p
 }
 
-// Update is a diskimage.Progress: done bytes of total are processed.
-func (p *Progress) Update(done, total int64) {
+// Update is a diskimage.Bar: done bytes of total are processed.
+func (p *Bar) Update(done, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if done > p.target {
@@ -48,7 +48,7 @@ func (p *Progress) Update(done, total int64) {
 }
 
 // Close ends the bar.
-func (p *Progress) Close() {
+func (p *Bar) Close() {
 	p.mu.Lock()
 	p.closed = true
 	p.cond.Broadcast()
@@ -56,12 +56,12 @@ func (p *Progress) Close() {
 	<-p.done
 }
 
-type progressReader struct{ p *Progress }
+type progressReader struct{ p *Bar }
 
 func (r progressReader) Read(b []byte) (int, error) { return r.p.read(b) }
 func (r progressReader) Close() error               { return nil }
 
-func (p *Progress) read(b []byte) (int, error) {
+func (p *Bar) read(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.target == p.consumed && !p.closed {

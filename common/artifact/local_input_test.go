@@ -1,4 +1,4 @@
-package common
+package artifact
 
 import (
 	"bytes"
@@ -37,11 +37,11 @@ func (a *testArtifact) State(name string) interface{} {
 		return nil
 	}
 	switch name {
-	case ArtifactImagePath:
+	case ImagePath:
 		return a.byFmt[a.first]
-	case ArtifactImageFormat:
+	case ImageFormat:
 		return a.first
-	case ArtifactFilesByFormat:
+	case FilesByFormat:
 		// As msgpack hands it across Packer's RPC.
 		m := map[interface{}]interface{}{}
 		for k, v := range a.byFmt {
