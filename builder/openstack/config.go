@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
@@ -16,6 +17,7 @@ import (
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // Config is the chromogenic-openstack builder's configuration.
@@ -97,7 +99,15 @@ func (f ImageFilter) cloud() cloud.ImageFilter {
 		Properties: f.Properties, MostRecent: f.MostRecent}
 }
 
-var diskFormats = map[string]bool{"raw": true, "qcow2": true, "vmdk": true, "vhd": true}
+// diskFormats are the Glance disk formats the image engine writes (its disk image formats,
+// not containers).
+var diskFormats = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range diskimage.DiskWriters() {
+		m[f] = true
+	}
+	return m
+}()
 var visibilities = map[string]bool{"private": true, "shared": true, "community": true, "public": true}
 
 // Prepare decodes and validates; every error names its field.
@@ -141,7 +151,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		errs = packersdk.MultiErrorAppend(errs, errors.New("image_name is required"))
 	}
 	if c.ImageDiskFormat != "" && !diskFormats[c.ImageDiskFormat] {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("image_disk_format %q: want raw, qcow2, vmdk or vhd", c.ImageDiskFormat))
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("image_disk_format %q: want %s", c.ImageDiskFormat, strings.Join(diskimage.DiskWriters(), ", ")))
 	}
 	if c.ImageVisibility == "" {
 		c.ImageVisibility = "private"

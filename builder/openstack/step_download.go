@@ -60,10 +60,13 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 			ui.Message(fmt.Sprintf("%v: spooling the image to a local file instead", err))
 			err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return s.spoolAndConvert(ctx, ui, img.DiskFormat, r) })
 		}
-	case "vmdk", "vhd", "vpc":
-		err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return s.spoolAndConvert(ctx, ui, img.DiskFormat, r) })
 	default:
-		err = fmt.Errorf("image %s has disk_format %q, which the image engine does not read", img.ID, img.DiskFormat)
+		// Any other disk image format the image engine reads (vmdk, vhd): spooled, then read.
+		if fm, lerr := diskimage.Lookup(img.DiskFormat); lerr == nil && fm.Open != nil && !fm.Container {
+			err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return s.spoolAndConvert(ctx, ui, img.DiskFormat, r) })
+		} else {
+			err = fmt.Errorf("image %s has disk_format %q, which the image engine does not read", img.ID, img.DiskFormat)
+		}
 	}
 	if err != nil {
 		os.Remove(s.Target)

@@ -6,7 +6,8 @@
 // An OVA (IN or IMAGE, detected or -f ova) is an appliance, not a disk: info lists its
 // members and disks (name, format, virtual size), convert reads its one disk in place.
 //
-// Output formats: raw, qcow2, vmdk, vhd (alias vpc) and ova. OUT "-" writes to standard
+// Output formats: those of the image engine's registry (diskimage.WriterFormats): raw,
+// qcow2, vmdk, vhd (alias vpc) and ova. OUT "-" writes to standard
 // output (formats that need no seeking only: raw, uncompressed qcow2, vmdk
 // streamOptimized, fixed vhd).
 //
@@ -34,7 +35,6 @@ import (
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 )
 
@@ -42,7 +42,7 @@ const usage = `usage:
   chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
   chromogenic info IMAGE [-f FORMAT] [--json]
 
-output formats: %s, ova
+output formats: %s
 `
 
 func main() {
@@ -218,39 +218,19 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	in, out := pos[0], pos[1]
-	var src diskimage.Image
-	if f := strings.ToLower(*inFmt); f == "ova" || (f == "" && isOVA(in)) {
-		// An appliance: its one disk, read in place.
-		src, _, err = ova.OpenImage(in)
-	} else {
-		src, err = diskimage.OpenFormat(in, *inFmt)
-	}
+	// A disk image, or the one disk of an appliance (an OVA) read in place.
+	src, err := diskimage.OpenDisk(in, *inFmt)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	if *progress {
-		p := progressPrinter(stderr)
-		cfg.wo.Progress, cfg.ova.Progress = p, p
+		cfg.wo.Progress = progressPrinter(stderr)
 	}
-	if format == "ova" {
-		if out == "-" {
-			return errors.New("ova output must be a file (its tar headers are patched in place)")
-		}
-		f, err := hostfile.Create(out, hostfile.DefaultFileMode)
-		if err != nil {
-			return err
-		}
-		if _, err := ova.Write(ctx, f, src, cfg.ova); err != nil {
-			f.Close()
-			os.Remove(out)
-			return err
-		}
-		return f.Close()
-	}
-	if len(cfg.ovaOnly) > 0 {
+	if fm, _ := diskimage.Lookup(format); len(cfg.ovaOnly) > 0 && (fm == nil || fm.Name != "ova") {
 		return usageError{fmt.Errorf("option %s is for ova output, not %s", cfg.ovaOnly[0], format)}
 	}
+	cfg.wo.FormatOptions = map[string]any{"ova": cfg.ova}
 	if out == "-" {
 		w, err := diskimage.LookupWriter(format)
 		if err != nil {
@@ -326,13 +306,13 @@ func info(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	ii := imageInfo{Filename: pos[0], FileSize: st.Size(), AllocatedBytes: allocated(st), Extents: []extentJSON{}}
-	if f := strings.ToLower(*inFmt); f == "ova" || (f == "" && isOVA(pos[0])) {
+	img, err := diskimage.OpenFormat(pos[0], *inFmt)
+	if ce := (*diskimage.ContainerError)(nil); errors.As(err, &ce) && ce.Format.Name == "ova" {
 		if err := ovaInfo(ctx, &ii); err != nil {
 			return err
 		}
 		return printInfo(stdout, &ii, *asJSON)
 	}
-	img, err := diskimage.OpenFormat(pos[0], *inFmt)
 	if err != nil {
 		return err
 	}
@@ -392,17 +372,6 @@ func subformat(img diskimage.Image) string {
 		return v.VHDSubformat()
 	}
 	return ""
-}
-
-// isOVA tells whether the file at path is an OVA appliance.
-func isOVA(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	return err == nil && diskimage.IsOVA(f, st.Size())
 }
 
 // ovaInfo fills ii for an OVA: its members and each disk it declares, read in place.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -93,7 +92,7 @@ func LocalImage(a packersdk.Artifact) (path, format string, err error) {
 		}
 		format := img.Format()
 		img.Close()
-		if format != "raw" || strings.HasSuffix(f, ".raw") || strings.HasSuffix(f, ".img") {
+		if fm := diskimage.ByExtension(f); format != "raw" || (fm != nil && fm.Name == "raw") {
 			return f, format, nil
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -45,11 +44,7 @@ func (in *LocalInput) String() string {
 
 // Open opens the disk image: the file, or the OVA's disk.
 func (in *LocalInput) Open() (diskimage.Image, error) {
-	if in.Format == "ova" {
-		img, _, err := ova.OpenImage(in.Path)
-		return img, err
-	}
-	img, err := diskimage.OpenFormat(in.Path, in.Format)
+	img, err := diskimage.OpenDisk(in.Path, in.Format)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", in.Path, err)
 	}
@@ -86,9 +81,18 @@ func (in *LocalInput) OpenBytes() (io.ReadCloser, int64, error) {
 	}{a.Member(d), a}, d.Size, nil
 }
 
-// ImportFormats are the image formats the imports read, cheapest first: a sparse raw file,
-// then the formats that need decoding. "ova" stands for the disk inside an OVA.
-var ImportFormats = []string{"raw", "qcow2", "vmdk", "vhd", "ova"}
+// ImportFormats are the image formats the imports read, cheapest first (diskimage.Readers):
+// a sparse raw file, then the formats that need decoding. "ova" stands for the disk inside
+// an OVA.
+var ImportFormats = readerNames()
+
+func readerNames() []string {
+	var out []string
+	for _, f := range diskimage.Readers() {
+		out = append(out, f.Name)
+	}
+	return out
+}
 
 // LocalImageFor chooses the local image an import reads from an artifact, by format:
 // the first of formats (in order of preference; "ova" means the disk inside an OVA) that
@@ -167,8 +171,7 @@ func candidates(a packersdk.Artifact) ([]candidate, error) {
 		if err != nil {
 			continue
 		}
-		ext := strings.ToLower(filepath.Ext(p))
-		if f != "raw" || ext == ".raw" || ext == ".img" {
+		if fm := diskimage.ByExtension(p); f != "raw" || (fm != nil && fm.Name == "raw") {
 			out = append(out, candidate{p, f, false})
 		}
 	}
@@ -217,8 +220,8 @@ func filesByFormat(v interface{}) map[string]string {
 // probe names the format of the file at path from its content: "ova" for an OVA.
 func probe(path string) (string, error) {
 	img, err := diskimage.Open(path)
-	if errors.Is(err, diskimage.ErrOVA) {
-		return "ova", nil
+	if ce := (*diskimage.ContainerError)(nil); errors.As(err, &ce) {
+		return ce.Format.Name, nil
 	}
 	if err != nil {
 		return "", err

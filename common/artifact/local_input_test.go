@@ -191,8 +191,8 @@ func TestLocalImageFor(t *testing.T) {
 		}
 	})
 	// The former chooser took the OVA (image_path) and the probe called it raw.
-	if _, err := diskimage.Open(files["ova"]); !errors.Is(err, diskimage.ErrOVA) {
-		t.Errorf("diskimage.Open(ova) = %v, want ErrOVA", err)
+	if _, err := diskimage.Open(files["ova"]); !errors.Is(err, diskimage.ErrContainer) {
+		t.Errorf("diskimage.Open(ova) = %v, want ErrContainer", err)
 	}
 }
 

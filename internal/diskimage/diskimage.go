@@ -4,18 +4,27 @@
 // saying which ranges hold data, which read as zero and which are unallocated, so a writer
 // never reads or writes a hole.
 //
+// Formats: every format declares itself in its own file with Register(Format{...}): its
+// name and aliases, extensions, content probe, readers (Open, OpenReaderAt), writer (whose
+// NeedsSeek says when it can stream) and place in preference order. Everything else asks
+// the registry: Lookup, ByExtension, Names, Formats, Readers, Writers, Detect, and Open,
+// OpenReaderAt and LookupWriter iterate it. Adding a format is adding one file with such a
+// declaration (see internal/diskimage/testformat, a toy format that only tests import).
+//
 // Readers: Open/OpenFormat probe raw, qcow2, VMDK (monolithicSparse, streamOptimized) and
 // VHD (fixed, dynamic). Images that need another file (backing files, external data files,
 // VMDK deltas, differencing VHDs), encrypted images and formats we only recognise (VHDX,
-// VDI, QED...) are refused with errors wrapping ErrUnsupported; an OVA appliance is
-// refused with ErrOVA (internal/ova reads the disks inside it). qcow2 input is read with
+// VDI, QED...) are refused with errors wrapping ErrUnsupported; an OVA appliance (the
+// "ova" format, a Container declared by internal/ova) is refused with a ContainerError,
+// and OpenDisk reads the disk inside it. qcow2 input is read with
 // lima-vm/go-qcow2reader behind our own header validation and L1/L2 walker (the library
 // would follow backing files, allocate the L1 table at the size the header claims, and
 // re-read whole extended L2 tables per cluster).
 //
-// Writers register themselves (RegisterWriter) one file per format: raw, qcow2, vmdk, vhd. WriteRaw
-// is the sparse, parallel raw writer for files. Writers into a regular file start the
-// kernel's writeback of what they have written as they go (sync_file_range), so the output
+// Writers (write_<format>.go): raw, qcow2, vmdk, vhd; "ova" in internal/ova. WriteRaw is
+// the sparse, parallel raw writer for files (on the copy pipeline of sparsecopy.go).
+// Writers into a regular file start the kernel's writeback of what they have written as
+// they go (sync_file_range), so the output
 // reaches the disk while the input is still being read; raw inputs are read with readahead
 // hints (fadvise SEQUENTIAL, and WILLNEED for the chunks queued to the workers).
 //

@@ -1,12 +1,9 @@
 package diskimage
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"sort"
 	"strings"
 )
 
@@ -28,56 +25,59 @@ var (
 	ErrUnknownFormat = errors.New("unknown disk image format")
 )
 
-// opener opens an already opened file as one format. It takes ownership of f only on
-// success.
-type opener func(f *os.File) (Image, error)
-
-// openers maps the format names accepted by OpenFormat to their readers. Aliases map to
-// the same reader.
-var openers = map[string]opener{
-	"raw":   openRaw,
-	"qcow2": openQcow2,
-}
-
-// Formats returns the format names OpenFormat accepts, sorted, without "auto".
-func Formats() []string {
-	names := make([]string, 0, len(openers))
-	for n := range openers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// Open opens a disk image, detecting its format from its content (see Probe).
+// Open opens a disk image, detecting its format from its content (see Detect).
 func Open(path string) (Image, error) {
 	return OpenFormat(path, "")
 }
 
-// OpenFormat opens a disk image as the named format. Format "" or "auto" detects the
-// format from the content; an unknown name is an error wrapping ErrUnknownFormat.
+// OpenFormat opens a disk image as the named format (see Formats). Format "" or "auto"
+// detects the format from the content; an unknown name is an error wrapping
+// ErrUnknownFormat. A container (an OVA), named or detected, is refused with a
+// ContainerError.
 func OpenFormat(path, format string) (Image, error) {
+	return openFile(path, format, false)
+}
+
+// OpenDisk is OpenFormat that also reads containers: for an OVA (named or detected), it
+// opens the one disk inside it, read in place; closing the image closes the file.
+func OpenDisk(path, format string) (Image, error) {
+	return openFile(path, format, true)
+}
+
+func openFile(path, format string, containers bool) (Image, error) {
 	format = strings.ToLower(strings.TrimSpace(format))
-	var open opener
+	var fm *Format
 	if format != "" && format != "auto" {
-		var ok bool
-		if open, ok = openers[format]; !ok {
-			return nil, fmt.Errorf("%w %q (known: auto, %s)", ErrUnknownFormat, format, strings.Join(Formats(), ", "))
+		f, err := Lookup(format)
+		if err != nil || f.Open == nil {
+			return nil, fmt.Errorf("%w %q (known: auto, %s)", ErrUnknownFormat, format, strings.Join(known(containers), ", "))
 		}
+		if f.Container && !containers {
+			return nil, fmt.Errorf("%s: %w", path, &ContainerError{f})
+		}
+		fm = f
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if open == nil {
-		name, err := probe(f)
+	if fm == nil {
+		size, err := fileSize(f)
+		if err == nil {
+			fm, err = Detect(f, size)
+		}
+		if err == nil && fm.Container && (!containers || fm.Open == nil) {
+			err = &ContainerError{fm}
+		}
+		if err == nil && fm.Open == nil {
+			err = fmt.Errorf("%w: %s images are not read", ErrUnsupported, fm.Name)
+		}
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		open = openers[name]
 	}
-	img, err := open(f)
+	img, err := fm.Open(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -85,12 +85,28 @@ func OpenFormat(path, format string) (Image, error) {
 	return img, nil
 }
 
-// Probe detects the format of an open image file from its magic numbers. It returns a
-// name accepted by OpenFormat, "raw" when nothing is recognised, ErrOVA for an OVA
-// appliance, or an error wrapping ErrUnsupported for formats that are recognised but not
-// readable by this package.
+// known lists the names openFile accepts.
+func known(containers bool) []string {
+	if !containers {
+		return Formats()
+	}
+	return names(Readers())
+}
+
+// Probe detects the format of an open image file from its content (see Detect) and
+// returns its name: "raw" when nothing is recognised, "ova" for an OVA appliance (a
+// container: OpenFormat refuses it), or an error wrapping ErrUnsupported for formats that
+// are recognised but not readable by this package.
 func Probe(f *os.File) (string, error) {
-	return probe(f)
+	size, err := fileSize(f)
+	if err != nil {
+		return "", err
+	}
+	fm, err := Detect(f, size)
+	if err != nil {
+		return "", err
+	}
+	return fm.Name, nil
 }
 
 // foreign magics: formats we recognise only to refuse them, rather than reading them as
@@ -110,32 +126,12 @@ var foreign = []struct {
 	{0, "COWD", "vmdk (ESX COWD)"},
 }
 
-func probe(f *os.File) (string, error) {
-	var head [512]byte
-	n, err := f.ReadAt(head[:], 0)
-	if err != nil && err != io.EOF {
-		return "", err
-	}
-	h := head[:n]
-	if bytes.HasPrefix(h, []byte("QFI\xfb")) {
-		return "qcow2", nil
-	}
-	if st, err := f.Stat(); err == nil && isOVAHead(f, st.Size(), h) {
-		return "", ErrOVA
-	}
-	for _, opener := range probers {
-		if name, ok := opener(f, h); ok {
-			return name, nil
-		}
-	}
+// refuseForeign returns an error wrapping ErrUnsupported when head is a foreign magic.
+func refuseForeign(h []byte) error {
 	for _, m := range foreign {
 		if int(m.off)+len(m.magic) <= len(h) && string(h[m.off:int(m.off)+len(m.magic)]) == m.magic {
-			return "", fmt.Errorf("%w: %s images are not supported", ErrUnsupported, m.name)
+			return fmt.Errorf("%w: %s images are not supported", ErrUnsupported, m.name)
 		}
 	}
-	return "raw", nil
+	return nil
 }
-
-// probers are extra format detectors registered by format files (vmdk, vhd). Each gets the
-// file and its first 512 bytes (fewer for a small file).
-var probers []func(f *os.File, head []byte) (string, bool)

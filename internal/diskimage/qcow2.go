@@ -22,6 +22,17 @@ import (
 // the L1 table at the size the header claims, and we want neither.
 
 func init() {
+	Register(Format{
+		Name:       "qcow2",
+		Extensions: []string{".qcow2"},
+		Order:      10,
+		Probe: func(_ io.ReaderAt, _ int64, head []byte) bool {
+			return bytes.HasPrefix(head, []byte("QFI\xfb"))
+		},
+		Open:         openQcow2,
+		OpenReaderAt: openQcow2At,
+		Writer:       qcow2Writer{},
+	})
 	// The library warns on stderr (e.g. "extended L2 is experimental"); we report
 	// problems as errors instead.
 	qlog.SetWarnFunc(nil)

@@ -22,6 +22,20 @@ type rawImage struct {
 	mu   sync.Mutex // serialises lseek(SEEK_DATA/SEEK_HOLE), which moves the file offset
 }
 
+func init() {
+	Register(Format{
+		Name:       "raw",
+		Extensions: []string{".raw", ".img"},
+		Order:      0, // read as it is: the cheapest
+		Fallback:   true,
+		Open:       openRaw,
+		OpenReaderAt: func(ra io.ReaderAt, size int64, c io.Closer) (Image, error) {
+			return &rawImage{ra: ra, c: c, size: size, name: "raw"}, nil
+		},
+		Writer: rawWriter{},
+	})
+}
+
 func openRaw(f *os.File) (Image, error) {
 	size, err := fileSize(f)
 	if err != nil {

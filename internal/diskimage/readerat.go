@@ -14,18 +14,9 @@ func OpenReaderAt(ra io.ReaderAt, size int64, format string, c io.Closer) (Image
 	if c == nil {
 		c = io.NopCloser(nil)
 	}
-	switch strings.ToLower(format) {
-	case "qcow2":
-		return openQcow2At(ra, size, c)
-	case "vmdk":
-		return openVMDKAt(ra, size, c)
-	case "vhd", "vpc":
-		return openVHDAt(ra, size, c)
-	case "raw":
-		return &rawImage{ra: ra, c: c, size: size, name: "raw"}, nil
+	f, err := Lookup(format)
+	if err != nil || f.OpenReaderAt == nil {
+		return nil, fmt.Errorf("%w %q: OpenReaderAt reads %s", ErrUnknownFormat, format, strings.Join(ReaderAtFormats(), ", "))
 	}
-	return nil, fmt.Errorf("%w %q: OpenReaderAt reads %s", ErrUnknownFormat, format, strings.Join(ReaderAtFormats(), ", "))
+	return f.OpenReaderAt(ra, size, c)
 }
-
-// ReaderAtFormats are the formats OpenReaderAt accepts.
-func ReaderAtFormats() []string { return []string{"qcow2", "raw", "vhd", "vmdk"} }

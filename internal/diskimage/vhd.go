@@ -24,18 +24,21 @@ const (
 )
 
 func init() {
-	openers["vhd"] = openVHD
-	openers["vpc"] = openVHD // qemu's name
-	probers = append(probers, func(f *os.File, head []byte) (string, bool) {
-		if bytes.HasPrefix(head, []byte(vhdCookie)) {
-			return "vhd", true // dynamic: footer copy at 0
-		}
-		if size, err := fileSize(f); err == nil {
-			if _, err := readVHDFooterAtEnd(f, size); err == nil {
-				return "vhd", true // fixed
+	Register(Format{
+		Name:       "vhd",
+		Aliases:    []string{"vpc"}, // qemu's name
+		Extensions: []string{".vhd"},
+		Order:      30,
+		Probe: func(r io.ReaderAt, size int64, head []byte) bool {
+			if bytes.HasPrefix(head, []byte(vhdCookie)) {
+				return true // dynamic: footer copy at 0
 			}
-		}
-		return "", false
+			_, err := readVHDFooterAtEnd(r, size) // fixed
+			return err == nil
+		},
+		Open:         openVHD,
+		OpenReaderAt: openVHDAt,
+		Writer:       vhdWriter{},
 	})
 }
 

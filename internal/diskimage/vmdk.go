@@ -29,12 +29,16 @@ const (
 )
 
 func init() {
-	openers["vmdk"] = openVMDK
-	probers = append(probers, func(f *os.File, head []byte) (string, bool) {
-		if bytes.HasPrefix(head, []byte(vmdkMagic)) || bytes.HasPrefix(head, []byte("# Disk DescriptorFile")) {
-			return "vmdk", true
-		}
-		return "", false
+	Register(Format{
+		Name:       "vmdk",
+		Extensions: []string{".vmdk"},
+		Order:      20,
+		Probe: func(_ io.ReaderAt, _ int64, head []byte) bool {
+			return bytes.HasPrefix(head, []byte(vmdkMagic)) || bytes.HasPrefix(head, []byte("# Disk DescriptorFile"))
+		},
+		Open:         openVMDK,
+		OpenReaderAt: openVMDKAt,
+		Writer:       vmdkWriter{},
 	})
 }
 

@@ -47,8 +47,6 @@ import (
 // reference. L1 and standard L2 entries carry OFLAG_COPIED (refcount 1); compressed
 // entries must not.
 
-func init() { RegisterWriter(qcow2Writer{}) }
-
 type qcow2Writer struct{}
 
 const (
@@ -58,8 +56,6 @@ const (
 	qcow2OflagComp      = 1 << 62
 	qcow2JobBytes       = 2 << 20 // guest bytes per pipeline job
 )
-
-func (qcow2Writer) Format() string { return "qcow2" }
 
 func (qcow2Writer) NeedsSeek(o WriteOptions) bool {
 	c := strings.ToLower(o.Compression)

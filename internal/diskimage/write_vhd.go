@@ -18,16 +18,12 @@ import (
 // the size from the footer's current_size rather than the CHS geometry, which cannot
 // express most sizes (qemu only trusts current_size for a fixed list of creators).
 
-func init() { RegisterWriter(vhdWriter{}) }
-
 type vhdWriter struct{}
 
 const (
 	vhdBlock      = 2 << 20
 	vhdMaxDynamic = 2040 << 30
 )
-
-func (vhdWriter) Format() string { return "vhd" }
 
 // vhdBlockPad is the padding to put before a dynamic block (its one-sector bitmap, then its
 // data) that would otherwise start at pos, so that its data starts on a 4 KiB boundary of

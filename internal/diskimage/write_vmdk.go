@@ -26,8 +26,6 @@ import (
 // monolithicSparse needs a seekable file: the (redundant) grain directories and all grain
 // tables are reserved up front, grains are appended uncompressed, tables written last.
 
-func init() { RegisterWriter(vmdkWriter{}) }
-
 type vmdkWriter struct{}
 
 const (
@@ -40,8 +38,6 @@ const (
 	vmdkMarkerFoot  = 3
 	vmdkBatch       = 32 // grains per pipeline job (2 MiB)
 )
-
-func (vmdkWriter) Format() string { return "vmdk" }
 
 func (vmdkWriter) NeedsSeek(o WriteOptions) bool {
 	return strings.EqualFold(o.Subformat, "monolithicSparse")

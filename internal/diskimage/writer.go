@@ -12,12 +12,9 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
-// Writer writes an Image in one output format. Each format lives in its own file
-// (write_<format>.go) and registers itself with RegisterWriter from init: adding a format is
-// adding a file.
+// Writer writes an Image in one output format: the Writer of its Format declaration
+// (write_<format>.go here).
 type Writer interface {
-	// Format is the format name given to LookupWriter ("raw", "qcow2", "vmdk", "vhd").
-	Format() string
 	// NeedsSeek reports whether Write needs dst to be a regular *os.File with these
 	// options. When false, Write writes dst strictly sequentially and works on any
 	// io.Writer: a pipe, an HTTP request body, a tar member.
@@ -53,6 +50,9 @@ type WriteOptions struct {
 	AzureAlign bool
 	// Progress, if set, is called with the guest bytes written so far.
 	Progress Progress
+	// FormatOptions are the options of formats that take more than the fields above, by
+	// format name: FormatOptions["ova"] is an ova.Options. Writers ignore the others.
+	FormatOptions map[string]any
 }
 
 func (o WriteOptions) workers() int {
@@ -62,38 +62,14 @@ func (o WriteOptions) workers() int {
 	return copyWorkers()
 }
 
-var writers = map[string]Writer{}
-
-// RegisterWriter makes w available under w.Format(). It panics on a duplicate name.
-func RegisterWriter(w Writer) {
-	name := w.Format()
-	if _, dup := writers[name]; dup {
-		panic("diskimage: writer registered twice: " + name)
-	}
-	writers[name] = w
-}
-
-// LookupWriter returns the writer of a format; an unknown name is an error wrapping
-// ErrUnknownFormat. "vpc" is accepted for "vhd".
+// LookupWriter returns the writer of a format (a name or alias, see Lookup); an unknown
+// name, or a format that is not written, is an error wrapping ErrUnknownFormat.
 func LookupWriter(format string) (Writer, error) {
+	if f, err := Lookup(format); err == nil && f.Writer != nil {
+		return f.Writer, nil
+	}
 	format = strings.ToLower(strings.TrimSpace(format))
-	if format == "vpc" {
-		format = "vhd"
-	}
-	if w, ok := writers[format]; ok {
-		return w, nil
-	}
 	return nil, fmt.Errorf("%w %q for output (known: %s)", ErrUnknownFormat, format, strings.Join(WriterFormats(), ", "))
-}
-
-// WriterFormats lists the registered output formats, sorted.
-func WriterFormats() []string {
-	names := make([]string, 0, len(writers))
-	for n := range writers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // Convert writes src into a new file at path (replacing it) in the given format.

@@ -25,7 +25,7 @@ const (
 	maxMembers    = 4096
 )
 
-// ErrNotOVA is returned by Open for a file that is not an OVA (see diskimage.IsOVA).
+// ErrNotOVA is returned by Open for a file that is not an OVA.
 var ErrNotOVA = errors.New("not an OVA archive (a tar whose first member is an .ovf descriptor)")
 
 // Archive is an OVA opened for reading.
@@ -77,7 +77,7 @@ func read(f *os.File, path string) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !diskimage.IsOVA(f, st.Size()) {
+	if !isOVA(f, st.Size()) {
 		return nil, ErrNotOVA
 	}
 	a := &Archive{Path: path, f: f}
@@ -201,25 +201,15 @@ func capacityBytes(capacity, units string) (int64, error) {
 	return n << shift, nil
 }
 
-// memberFormat names the image format of a member from its magic numbers.
+// memberFormat names the image format of a member from its content (diskimage.Detect):
+// a disk image format read in place (diskimage.OpenReaderAt), "" for anything else (raw
+// included: a member is not taken for a disk because nothing else matched).
 func memberFormat(f *os.File, m ArchiveMember) string {
-	var head [512]byte
-	n, _ := f.ReadAt(head[:min(int64(len(head)), m.Size)], m.Offset)
-	h := head[:n]
-	switch {
-	case bytes.HasPrefix(h, []byte("KDMV")):
-		return "vmdk"
-	case bytes.HasPrefix(h, []byte("QFI\xfb")):
-		return "qcow2"
-	case bytes.HasPrefix(h, []byte("conectix")):
-		return "vhd" // dynamic VHD: a footer copy opens the file
+	fm, err := diskimage.Detect(io.NewSectionReader(f, m.Offset, m.Size), m.Size)
+	if err != nil || fm.Fallback || fm.Container || fm.OpenReaderAt == nil {
+		return ""
 	}
-	if m.Size >= 512 {
-		if n, _ := f.ReadAt(head[:], m.Offset+m.Size-512); n == 512 && bytes.HasPrefix(head[:], []byte("conectix")) {
-			return "vhd"
-		}
-	}
-	return ""
+	return fm.Name
 }
 
 // Disk returns the appliance's only disk, or an error naming the disks when there is none

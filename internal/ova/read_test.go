@@ -37,8 +37,8 @@ func TestReadOwnOVA(t *testing.T) {
 	res := writeOVA(t, src, out, Options{Name: "app"})
 
 	_, err := diskimage.Open(out)
-	if !errors.Is(err, diskimage.ErrOVA) || !strings.Contains(err.Error(), out) {
-		t.Fatalf("diskimage.Open(ova) = %v, want ErrOVA naming the file", err)
+	if !errors.Is(err, diskimage.ErrContainer) || !strings.Contains(err.Error(), out) {
+		t.Fatalf("diskimage.Open(ova) = %v, want ErrContainer naming the file", err)
 	}
 
 	a, err := Open(out)

@@ -156,15 +156,17 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	}
 	var errs *packersdk.MultiError
 	if len(c.Formats) == 0 {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats is required: one or more of %s, ova", strings.Join(diskimage.WriterFormats(), ", ")))
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats is required: one or more of %s", strings.Join(diskimage.WriterFormats(), ", ")))
 	}
 	seen := map[string]bool{}
 	for i, f := range c.Formats {
 		f = strings.ToLower(strings.TrimSpace(f))
-		c.Formats[i] = f
-		if _, err := diskimage.LookupWriter(f); err != nil && f != "ova" {
-			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats: unknown format %q (known: %s, ova)", f, strings.Join(diskimage.WriterFormats(), ", ")))
+		if fm, err := diskimage.Lookup(f); err != nil || fm.Writer == nil {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats: unknown format %q (known: %s)", f, strings.Join(diskimage.WriterFormats(), ", ")))
+		} else {
+			f = fm.Name // "vpc" is "vhd"
 		}
+		c.Formats[i] = f
 		if seen[f] {
 			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("formats: %q given twice", f))
 		}

@@ -36,9 +36,6 @@ import (
 // BuilderID identifies artifacts of this post-processor.
 const BuilderID = "chromogenic.post-processor.convert"
 
-// extensions are the output files' extensions by format.
-var extensions = map[string]string{"raw": "raw", "qcow2": "qcow2", "vmdk": "vmdk", "vhd": "vhd", "ova": "ova"}
-
 // PostProcessor is chromogenic-convert.
 type PostProcessor struct {
 	config Config
@@ -99,7 +96,11 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 
 	art := &Artifact{ByFormat: map[string]string{}}
 	for _, format := range p.config.Formats {
-		out := filepath.Join(outDir, name+"."+extensions[format])
+		fm, err := diskimage.Lookup(format)
+		if err != nil {
+			return nil, false, false, err
+		}
+		out := filepath.Join(outDir, name+fm.Extension())
 		if abs, _ := filepath.Abs(out); abs == srcAbs {
 			return nil, false, false, fmt.Errorf("output %s would overwrite the input image; set file_name or output_directory", out)
 		}
@@ -138,16 +139,13 @@ func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src dis
 		return err
 	}
 	bar := progress.New(ui, filepath.Base(out), src.Size())
-	if format == "ova" {
-		err = p.writeOVA(ctx, f, src, out, osRelease, firmware, bar.Update)
-	} else {
-		var w diskimage.Writer
-		if w, err = diskimage.LookupWriter(format); err == nil {
-			opts := p.config.writeOptions(format)
-			opts.ExtentName = filepath.Base(out)
-			opts.Progress = bar.Update
-			err = w.Write(ctx, f, src, opts)
-		}
+	var w diskimage.Writer
+	if w, err = diskimage.LookupWriter(format); err == nil {
+		opts := p.config.writeOptions(format)
+		opts.ExtentName = filepath.Base(out)
+		opts.Progress = bar.Update
+		opts.FormatOptions = map[string]any{"ova": p.ovaOptions(out, osRelease, firmware)}
+		err = w.Write(ctx, f, src, opts)
 	}
 	bar.Close()
 	if err == nil {
@@ -201,22 +199,23 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 	return nil
 }
 
-// writeOVA writes an OVF 1.0 appliance; the guest OS type comes from its os-release.
-func (p *PostProcessor) writeOVA(ctx context.Context, f *os.File, src diskimage.Image, out, osRelease, firmware string, progress diskimage.Progress) error {
+// ovaOptions are the options of an OVF 1.0 appliance written to out (the ova writer's, in
+// WriteOptions.FormatOptions); the guest OS type comes from its os-release.
+func (p *PostProcessor) ovaOptions(out, osRelease, firmware string) ova.Options {
 	o := p.config.OVA
 	name := o.Name
 	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(out), ".ova")
+		base := filepath.Base(out)
+		name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
 	opts := ova.Options{Name: name, CPUs: o.CPUs, MemoryMiB: o.Memory, Firmware: firmware,
-		Controller: o.Controller, Hash: o.Hash, Workers: p.config.Workers, Progress: progress}
+		Controller: o.Controller, Hash: o.Hash, Workers: p.config.Workers}
 	if osRelease != "" {
 		if rel, err := ova.ParseOSRelease(strings.NewReader(osRelease)); err == nil {
 			opts.OS = &rel
 		}
 	}
-	_, err := ova.Write(ctx, f, src, opts)
-	return err
+	return opts
 }
 
 func newHash(kind string) hash.Hash {

@@ -6,6 +6,7 @@ package openstackimport
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
@@ -65,7 +66,15 @@ type Config struct {
 // HasSource says whether the source block is set.
 func (c *Config) HasSource() bool { return c.Source != (osbuilder.AccessConfig{}) }
 
-var diskFormats = map[string]bool{"raw": true, "qcow2": true, "vmdk": true, "vhd": true}
+// diskFormats are the Glance disk formats the image engine writes (its disk image formats,
+// not containers).
+var diskFormats = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range diskimage.DiskWriters() {
+		m[f] = true
+	}
+	return m
+}()
 var visibilities = map[string]bool{"private": true, "shared": true, "community": true, "public": true}
 
 // Prepare decodes and validates; every error names its field.
@@ -85,7 +94,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		c.DiskFormat = "qcow2"
 	}
 	if !diskFormats[c.DiskFormat] {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("disk_format %q: want raw, qcow2, vmdk or vhd", c.DiskFormat))
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("disk_format %q: want %s", c.DiskFormat, strings.Join(diskimage.DiskWriters(), ", ")))
 	} else if _, err := diskimage.LookupWriter(c.DiskFormat); err != nil {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("disk_format: %w", err))
 	}
