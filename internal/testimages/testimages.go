@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 const modulePath = "github.com/chromogenic/packer-plugin-chromogenic"
@@ -172,6 +174,7 @@ func Make(t testing.TB, kind, dir string) string {
 // its serial console within timeout. A full boot of the sample image takes about a minute.
 func Boot(t testing.TB, image, format string, timeout time.Duration) {
 	t.Helper()
+	testtier.Acceptance(t, "a qemu boot")
 	secs := int((timeout + time.Second - 1) / time.Second)
 	if secs < 1 {
 		secs = 1

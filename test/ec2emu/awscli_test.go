@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
@@ -29,7 +30,7 @@ const awsCLI = "/usr/bin/aws"
 // signatures. It fails when awscli is missing under PACKER_ACC=1 (CI) and skips otherwise.
 func TestAWSCLICrossCheck(t *testing.T) {
 	if _, err := os.Stat(awsCLI); err != nil {
-		if os.Getenv("PACKER_ACC") == "1" {
+		if testtier.Enabled() {
 			t.Fatalf("%s missing: install Debian's awscli package (scripts/install-deps.sh)", awsCLI)
 		}
 		t.Skipf("%s missing (apt-get install awscli)", awsCLI)
@@ -324,7 +325,7 @@ elif op == "download":
 // client (internal/cloud/ec2) and the rules of Amazon's documentation instead.
 func TestBotoSigV2CrossCheck(t *testing.T) {
 	if err := exec.Command("/usr/bin/python3", "-c", "import boto3").Run(); err != nil {
-		if os.Getenv("PACKER_ACC") == "1" {
+		if testtier.Enabled() {
 			t.Fatalf("python3-boto3 missing: install it (scripts/install-deps.sh): %v", err)
 		}
 		t.Skipf("python3-boto3 missing (apt-get install python3-boto3): %v", err)
