@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
@@ -77,6 +78,7 @@ func buildArgs(srv *ec2emu.Server, dir string, kv ...string) []string {
 // The AMI's snapshot holds the provisioner's file, carries the source's boot mode and ENA, and
 // the intermediate AMI and snapshot are gone.
 func TestAccEC2CaptureInstance(t *testing.T) {
+	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 	env := packertest.Setup(t)
 	srv := emulator(t)
 	iid, err := srv.AddInstance(ec2emu.Instance{Name: "web", RootDisk: sampleCopy(t), BootMode: "uefi", EnaSupport: true})
@@ -155,6 +157,7 @@ func seededAMI(t *testing.T, srv *ec2emu.Server) string {
 
 // A failing provisioner leaves no new AMI and no new snapshot behind.
 func TestAccEC2FailingProvisionerLeavesNothing(t *testing.T) {
+	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 	env := packertest.Setup(t)
 	srv := emulator(t)
 	ami := seededAMI(t, srv)
@@ -178,6 +181,7 @@ func TestAccEC2FailingProvisionerLeavesNothing(t *testing.T) {
 
 // A CompleteSnapshot checksum mismatch fails the build and leaves no orphan snapshot or AMI.
 func TestAccEC2CompleteSnapshotChecksumFails(t *testing.T) {
+	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 	env := packertest.Setup(t)
 	srv := emulator(t)
 	ami := seededAMI(t, srv)
@@ -204,6 +208,7 @@ func TestAccEC2CompleteSnapshotChecksumFails(t *testing.T) {
 // Against a Eucalyptus cloud controller without the eucalyptus block the build fails at once,
 // saying what is missing: the cloud is never guessed from the endpoint.
 func TestAccEC2EucalyptusFailsEarly(t *testing.T) {
+	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 	env := packertest.Setup(t)
 	srv := emulator(t, ec2emu.Options{Dialect: ec2emu.Eucalyptus})
 	dir := t.TempDir()
@@ -223,6 +228,7 @@ func TestAccEC2EucalyptusFailsEarly(t *testing.T) {
 // snapshot is left; the user's own AMI and snapshot (made before, untagged) survive and the
 // instance still runs.
 func TestAccEC2InterruptPendingCapture(t *testing.T) {
+	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 	env := packertest.Setup(t)
 	srv := emulator(t, ec2emu.Options{ImageDelay: time.Hour})
 	iid, err := srv.AddInstance(ec2emu.Instance{Name: "web", RootDisk: sampleCopy(t)})

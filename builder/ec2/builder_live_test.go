@@ -11,6 +11,7 @@ import (
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 const liveTemplate = `
@@ -39,9 +40,7 @@ build {
 // through EBS direct, provisioned and registered again; the new AMI and its snapshot are
 // deleted afterwards. It runs only with PACKER_ACC=1 and AWS credentials in the environment.
 func TestAccEC2LiveSourceAMI(t *testing.T) {
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("set PACKER_ACC=1 to run acceptance tests against real AWS")
-	}
+	testtier.Acceptance(t, "a packer build against real AWS")
 	if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
 		t.Skip("no AWS credentials (AWS_ACCESS_KEY_ID or AWS_PROFILE): skipping the live AWS test")
 	}

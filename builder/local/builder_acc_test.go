@@ -14,6 +14,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 //go:embed test-fixtures/template.pkr.hcl
@@ -27,6 +28,7 @@ var interruptTemplate string
 // one; all are found in the artifact, the source image is
 // byte-identical to before, the working copy stayed sparse and nothing is left attached.
 func TestAccLocalBuild(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
 	env := packertest.Setup(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "source.raw")
@@ -105,6 +107,7 @@ func TestAccLocalBuild(t *testing.T) {
 // that ignores it sleeps in the chroot: afterwards nothing is mounted under the mount root and
 // no loop device is backed by the working copy.
 func TestAccLocalInterrupt(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
 	env := packertest.Setup(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "source.raw")
@@ -144,6 +147,7 @@ func assertReleased(t *testing.T, mnt, image string) {
 // runs, so no cleanup runs and the guest stays mounted; the next build releases those mounts
 // and loop devices before it mounts its own guest.
 func TestAccLocalKilledBuildRecovered(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
 	env := packertest.Setup(t)
 	dir := t.TempDir()
 	// Leases of its own: any chromogenic build releases a dead build's leftovers, and other

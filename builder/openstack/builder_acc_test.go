@@ -14,6 +14,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 //go:embed test-fixtures/image-mode.pkr.hcl
@@ -40,6 +41,7 @@ func sampleServer(t *testing.T) (string, *images.Image, string) {
 // TestAccOpenStack boots one server from the sample Debian image in the all-in-one cloud and
 // captures it in each mode with the real packer binary.
 func TestAccOpenStack(t *testing.T) {
+	testtier.Acceptance(t, "a packer build against the all-in-one OpenStack cloud")
 	packertest.Setup(t)
 	clouds, src, serverID := sampleServer(t)
 	outer := t

@@ -24,6 +24,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // The fault tests run the real packer binary against the all-in-one cloud through
@@ -98,9 +99,7 @@ type faultEnv struct {
 }
 
 func TestAccOpenStackFaults(t *testing.T) {
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "a packer build against the all-in-one OpenStack cloud")
 	start := time.Now()
 	fe := setupFaults(t)
 	t.Logf("setup (tiny image, server, proxy) took %s", time.Since(start).Round(time.Second))

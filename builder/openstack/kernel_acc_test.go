@@ -15,6 +15,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 //go:embed test-fixtures/external-kernel.pkr.hcl
@@ -27,9 +28,7 @@ var externalKernelTemplate string
 // them into a stand-alone disk without being told where they are: the disk's /boot holds the
 // very kernel Glance had, and the files next to the working copy are gone with it.
 func TestAccOpenStackExternalKernel(t *testing.T) {
-	if os.Getenv("PACKER_ACC") == "" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "a packer build against the all-in-one OpenStack cloud")
 	env := packertest.Setup(t)
 	clouds := openstacktest.CloudsFile(t)
 	a := openstacktest.Connect(t, "aio-a")

@@ -12,6 +12,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/retarget"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // runClean runs the built binary and checks its exit code.
@@ -98,6 +99,7 @@ func TestCleanRoot(t *testing.T) {
 // --image: attach, mount, chroot mounts, clean, convert with the guest's update-initramfs,
 // trim, release. (The Xen->KVM boot itself is internal/retarget's TestXenToKVMBoot.)
 func TestCleanImageTarget(t *testing.T) {
+	testtier.Acceptance(t, "a guest initramfs rebuild (minutes of CPU)")
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (loop devices, mounts)")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
@@ -95,6 +96,7 @@ func TestExecute(t *testing.T) {
 
 // TestAccEC2ImageDatasource resolves the datasource through packer.
 func TestAccEC2ImageDatasource(t *testing.T) {
+	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 	env := packertest.Setup(t)
 	srv := ec2emu.Start(t)
 	isolate(t, srv)

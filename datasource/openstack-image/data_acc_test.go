@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 //go:embed test-fixtures/template.pkr.hcl
@@ -19,6 +20,7 @@ var accTemplate string
 // TestAccOpenStackImageDatasource uploads two images with a common prefix and looks the newest
 // up by regex through the real packer binary.
 func TestAccOpenStackImageDatasource(t *testing.T) {
+	testtier.Acceptance(t, "a packer build against the all-in-one OpenStack cloud")
 	env := packertest.Setup(t)
 	clouds := openstacktest.CloudsFile(t)
 	a := openstacktest.Connect(t, "aio-a")

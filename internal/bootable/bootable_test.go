@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // make runs Make with a log into the test and checks what every bootable disk must have:
@@ -88,6 +89,7 @@ func checkReleased(t *testing.T, image string) {
 // Eucalyptus shape) becomes an MBR disk with extlinux whose root is grown, and boots with
 // SeaBIOS to the sample's marker on the serial console (one TCG boot).
 func TestEucalyptusBIOSBoot(t *testing.T) {
+	testtier.Acceptance(t, "a qemu boot")
 	dir := t.TempDir()
 	img, kernel, ramdisk := testimages.Eucalyptus(t, dir)
 	dst := filepath.Join(dir, "bootable-bios.raw")
@@ -147,6 +149,7 @@ func TestNoKernel(t *testing.T) {
 // TestBothFirmwaresBoot (CHROMOGENIC_BOOT_ALL=1 only: two more TCG boots) boots one hybrid
 // disk (GPT, ESP with GRUB, legacy-bootable root with extlinux) with SeaBIOS and with OVMF.
 func TestBothFirmwaresBoot(t *testing.T) {
+	testtier.Acceptance(t, "a qemu boot")
 	if os.Getenv("CHROMOGENIC_BOOT_ALL") == "" {
 		t.Skip("two more TCG boots: set CHROMOGENIC_BOOT_ALL=1")
 	}

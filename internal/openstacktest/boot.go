@@ -11,6 +11,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // LoginPrompt matches a getty's prompt on a serial console, "<hostname> login: ", wherever it
@@ -29,6 +30,7 @@ const BootTimeout = 12 * time.Minute
 // It returns the console log.
 func BootToLogin(t testing.TB, c *cloud.Clients, name, imageID string, timeout time.Duration) string {
 	t.Helper()
+	testtier.Acceptance(t, "a guest boot on the all-in-one OpenStack cloud")
 	r := bootToLogin(context.Background(), c, name, imageID, timeout)
 	if r.err != nil {
 		t.Fatalf("image %s: %v", imageID, r.err)
@@ -43,6 +45,7 @@ func BootToLogin(t testing.TB, c *cloud.Clients, name, imageID string, timeout t
 // is cancelled and its server deleted.
 func GoBootToLogin(t testing.TB, c *cloud.Clients, name, imageID string, timeout time.Duration) (wait func()) {
 	t.Helper()
+	testtier.Acceptance(t, "a guest boot on the all-in-one OpenStack cloud")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan bootResult, 1)
 	go func() { done <- bootToLogin(ctx, c, name, imageID, timeout) }()

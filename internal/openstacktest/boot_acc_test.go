@@ -3,7 +3,6 @@ package openstacktest
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,15 +10,14 @@ import (
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // TestAccBootToLoginFails: a guest that never shows a login prompt fails the check, and the
 // failure carries what the guest printed on its serial console (tiny-image.py's MBR program
 // prints a marker and halts), which proves the console log is read.
 func TestAccBootToLoginFails(t *testing.T) {
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "a guest boot on the all-in-one OpenStack cloud")
 	a := Connect(t, "aio-a")
 	raw := filepath.Join(t.TempDir(), "tiny.raw")
 	if out, err := exec.Command("python3", filepath.Join(testimages.RepoRoot(), "test/openstack-aio/tiny-image.py"), raw).CombinedOutput(); err != nil {

@@ -23,6 +23,7 @@ import (
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 var (
@@ -35,6 +36,7 @@ var (
 // already installed) and returns its clouds.yaml, with the clouds aio-a, aio-b and aio-admin.
 func CloudsFile(t testing.TB) string {
 	t.Helper()
+	testtier.Acceptance(t, "the all-in-one OpenStack cloud")
 	once.Do(func() {
 		root := testimages.RepoRoot()
 		cmd := exec.Command("bash", filepath.Join(root, "test", "openstack-aio", "setup.sh"))

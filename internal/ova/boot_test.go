@@ -9,12 +9,14 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // TestBootExports exports the bootable sample image once per format (OVA, qcow2, VMDK
 // streamOptimized) and boots each under qemu to the sample's serial marker. For the OVA,
 // the VMDK member is extracted with tar and booted. About a minute per boot under TCG.
 func TestBootExports(t *testing.T) {
+	testtier.Acceptance(t, "qemu boots of three exports")
 	if testing.Short() {
 		t.Skip("boots take about a minute each")
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 var docVar = regexp.MustCompile("^- `([A-Za-z][A-Za-z0-9]*)` - ")
@@ -88,10 +89,8 @@ func (e *Env) Validate(t testing.TB, dir, template string, args ...string) (stri
 	return string(out), err
 }
 
-// AccOnly skips the test unless PACKER_ACC=1.
+// AccOnly skips the test unless PACKER_ACC=1 (testtier.Acceptance).
 func AccOnly(t testing.TB) {
 	t.Helper()
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "a packer build")
 }

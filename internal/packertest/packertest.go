@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // Env is a packer binary with the plugin of this checkout installed.
@@ -38,6 +39,7 @@ var (
 // Setup returns the test environment, building and installing the plugin on first use.
 func Setup(t testing.TB) *Env {
 	t.Helper()
+	testtier.Acceptance(t, "the real packer binary")
 	once.Do(func() { env, envErr = setup() })
 	if envErr != nil {
 		t.Fatalf("packertest: %v", envErr)

@@ -16,6 +16,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/sandbox"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // withGuest attaches image, mounts the guest with proc, sys and dev for a chroot, runs fn on
@@ -57,6 +58,7 @@ var virtioBlkRE = regexp.MustCompile(`(?m)/virtio_blk\.ko`)
 // virtio disk, converted by the engine (attach, mount, chroot mounts, Run), and booted under
 // qemu with a virtio-blk disk to the sample's serial marker.
 func TestXenToKVMBoot(t *testing.T) {
+	testtier.Acceptance(t, "two initramfs rebuilds and a qemu boot")
 	needRoot(t)
 	if testing.Short() {
 		t.Skip("rebuilds two initramfs images and boots twice under TCG (several minutes)")

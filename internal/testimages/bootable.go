@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // Eucalyptus makes a Eucalyptus-shaped image in dir from the sample (test/images/eucalyptus.sh):
@@ -52,6 +54,7 @@ const (
 // covers the default SeaBIOS + virtio case; this one adds OVMF and other disk buses.
 func BootWith(t testing.TB, image, format string, timeout time.Duration, o BootOptions) float64 {
 	t.Helper()
+	testtier.Acceptance(t, "a qemu boot")
 	if o.Memory == 0 {
 		o.Memory = 1024
 	}

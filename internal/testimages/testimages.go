@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 const modulePath = "github.com/chromogenic/packer-plugin-chromogenic"
@@ -155,16 +157,57 @@ func Kinds(t testing.TB) []string {
 // Make builds a test disk of the given kind (see test/images/mkimage.sh: mbr-boot, gpt-efi,
 // bare-ext4, xfs-root, no-linux, lvm) as dir/<kind>.raw and returns its path. The file
 // belongs to the caller.
+//
+// mkimage.sh runs once per kind and test binary: its disk is kept as an unlinked file, open
+// until the process ends (so nothing is left behind), and each call gets a copy of it (cp,
+// holes kept), a fraction of the cost of unpacking the Debian tree again.
 func Make(t testing.TB, kind, dir string) string {
 	t.Helper()
 	out := filepath.Join(dir, kind+".raw")
 	start := time.Now()
-	path, err := run(30*time.Minute, script(t, "test/images/mkimage.sh"), kind, out)
-	if err != nil {
-		t.Fatalf("testimages: make %s: %v", kind, err)
+	sh := script(t, "test/images/mkimage.sh")
+	made.Lock()
+	k := made.kinds[kind]
+	if k == nil {
+		k = &madeKind{}
+		made.kinds[kind] = k
 	}
-	t.Logf("testimages: %s image made in %s", kind, time.Since(start).Round(time.Millisecond))
-	return path
+	made.Unlock()
+	k.Lock()
+	defer k.Unlock()
+	what := "made"
+	if k.f == nil {
+		tmp := filepath.Join(os.TempDir(), fmt.Sprintf("testimages-%s-%d.raw", kind, os.Getpid()))
+		path, err := run(30*time.Minute, sh, kind, tmp)
+		if err != nil {
+			t.Fatalf("testimages: make %s: %v", kind, err)
+		}
+		f, err := os.Open(path)
+		os.Remove(path)
+		if err != nil {
+			t.Fatalf("testimages: make %s: %v", kind, err)
+		}
+		k.f = f
+	} else {
+		what = "copied from this test binary's first one"
+	}
+	src := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), k.f.Fd())
+	if b, err := exec.Command("cp", "--sparse=auto", src, out).CombinedOutput(); err != nil {
+		t.Fatalf("testimages: make %s: copy: %v\n%s", kind, err, b)
+	}
+	t.Logf("testimages: %s image %s in %s", kind, what, time.Since(start).Round(time.Millisecond))
+	return out
+}
+
+// made holds the disk mkimage.sh made for each kind, open and unlinked.
+var made = struct {
+	sync.Mutex
+	kinds map[string]*madeKind
+}{kinds: map[string]*madeKind{}}
+
+type madeKind struct {
+	sync.Mutex
+	f *os.File
 }
 
 // Boot boots image (qemu format: raw, qcow2, vmdk...) under qemu TCG with -snapshot, so the
@@ -172,6 +215,7 @@ func Make(t testing.TB, kind, dir string) string {
 // its serial console within timeout. A full boot of the sample image takes about a minute.
 func Boot(t testing.TB, image, format string, timeout time.Duration) {
 	t.Helper()
+	testtier.Acceptance(t, "a qemu boot")
 	secs := int((timeout + time.Second - 1) / time.Second)
 	if secs < 1 {
 		secs = 1

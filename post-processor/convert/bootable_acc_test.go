@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 //go:embed test-fixtures/bootable.pkr.hcl
@@ -23,6 +24,7 @@ var bootableTemplate string
 // on a SATA (AHCI) controller, as VirtualBox attaches it, to the marker on the serial
 // console (one TCG boot); the qcow2 holds the same disk; no temporary disk is left.
 func TestAccBootableOVA(t *testing.T) {
+	testtier.Acceptance(t, "a packer build and a qemu boot")
 	env := packertest.Setup(t)
 	dir := t.TempDir()
 	img, kernel, ramdisk := testimages.Eucalyptus(t, dir)

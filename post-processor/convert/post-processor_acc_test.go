@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 //go:embed test-fixtures/template.pkr.hcl
@@ -22,6 +23,7 @@ var accTemplate string
 // descriptor naming the guest's OS. (That these exports boot is proven by internal/ova's
 // TestBootExports on the same engine.)
 func TestAccConvert(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
 	env := packertest.Setup(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "source.raw")

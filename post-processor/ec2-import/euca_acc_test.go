@@ -17,6 +17,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
@@ -148,7 +149,5 @@ func TestAccEucalyptusFailedRegistrationLeavesNothing(t *testing.T) {
 // eucaAccOnly skips acceptance tests (they run the real packer) unless PACKER_ACC=1.
 func eucaAccOnly(t *testing.T) {
 	t.Helper()
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 }

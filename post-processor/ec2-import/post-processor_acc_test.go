@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
@@ -25,6 +26,7 @@ var importTemplate string
 // TestAccEC2ImportLocal provisions the sample image with chromogenic-local and pushes it with
 // chromogenic-ec2-import: the registered AMI's snapshot holds exactly the working copy's bytes.
 func TestAccEC2ImportLocal(t *testing.T) {
+	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 	env := packertest.Setup(t)
 	srv := ec2emu.Start(t)
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {

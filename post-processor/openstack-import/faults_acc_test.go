@@ -18,6 +18,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/faultproxy"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // The upload side of the fault tests: chromogenic-openstack-import pushes a small local disk
@@ -56,9 +57,7 @@ build {
 `
 
 func TestAccOpenStackImportFaults(t *testing.T) {
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "a packer build against the all-in-one OpenStack cloud")
 	env := packertest.Setup(t)
 	clouds := openstacktest.CloudsFile(t)
 	b := openstacktest.Connect(t, "aio-b")

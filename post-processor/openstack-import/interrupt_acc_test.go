@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 const interruptTemplate = `
@@ -42,9 +43,7 @@ build {
 // no image of that name in project B in any status, no temporary file next to the input,
 // no loop device or mount.
 func TestAccOpenStackImportInterrupt(t *testing.T) {
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "a packer build against the all-in-one OpenStack cloud")
 	env := packertest.Setup(t)
 	clouds := openstacktest.CloudsFile(t)
 	b := openstacktest.Connect(t, "aio-b")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 //go:embed test-fixtures/migrate.pkr.hcl
@@ -28,9 +29,7 @@ var migrateTemplate string
 // disk's data (qemu-img compare with the original), and the unconverted one has exactly the
 // snapshot's hash.
 func TestAccOpenStackMigrate(t *testing.T) {
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "a packer build against the all-in-one OpenStack cloud")
 	env := packertest.Setup(t)
 	clouds := openstacktest.CloudsFile(t)
 	a := openstacktest.Connect(t, "aio-a")

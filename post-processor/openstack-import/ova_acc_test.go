@@ -3,7 +3,6 @@ package openstackimport
 import (
 	_ "embed"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 //go:embed test-fixtures/ova.pkr.hcl
@@ -22,9 +22,7 @@ var ovaTemplate string
 // names first; after an OVA-only convert, it reads the VMDK inside the OVA. Both Glance
 // images are qcow2 whose data compares identical to the working copy.
 func TestAccOpenStackImportOVA(t *testing.T) {
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "a packer build against the all-in-one OpenStack cloud")
 	env := packertest.Setup(t)
 	clouds := openstacktest.CloudsFile(t)
 	b := openstacktest.Connect(t, "aio-b")

@@ -11,6 +11,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 //go:embed test-fixtures/template.pkr.hcl
@@ -20,6 +21,7 @@ var accTemplate string
 // all-in-one cloud as a stream-optimized VMDK written straight into the upload: the image is
 // active, private, carries its properties, and its data compares identical to the working copy.
 func TestAccOpenStackImport(t *testing.T) {
+	testtier.Acceptance(t, "a packer build against the all-in-one OpenStack cloud")
 	env := packertest.Setup(t)
 	clouds := openstacktest.CloudsFile(t)
 	b := openstacktest.Connect(t, "aio-b")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // rangedTemplate migrates two Glance images of project A, picked by source_image, to project
@@ -61,9 +62,7 @@ build {
 // the build's directory holds nothing but the file builder's output, and both new images
 // hold the original disk's data (qemu-img compare).
 func TestAccOpenStackMigrateRanged(t *testing.T) {
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "a packer build against the all-in-one OpenStack cloud")
 	env := packertest.Setup(t)
 	clouds := openstacktest.CloudsFile(t)
 	a := openstacktest.Connect(t, "aio-a")

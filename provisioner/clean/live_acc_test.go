@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // The live-mode tests reach a running Linux system by SSH without a VM: a second sshd on
@@ -299,6 +300,7 @@ func stagingLeft(t *testing.T, tmp string) []string {
 // session's authorized_keys are intact, the report lists the changes, nothing uploaded is
 // left on the guest and no host file changed.
 func TestAccCleanLive(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
 	env, dir, work := liveSetup(t)
 	tree := testimages.DebianTree(t, dir)
 	canaryFile := filepath.Join(dir, "host-canary")
@@ -432,6 +434,7 @@ func TestAccCleanLive(t *testing.T) {
 // broken refusal could not damage the test machine; the refusal happens before any op runs,
 // dry or not.
 func TestAccCleanLiveRefusesPackerHost(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
 	env, dir, work := liveSetup(t)
 	srv := startSSHD(t, dir, "")
 	before, _ := filepath.Glob("/tmp/chromogenic-clean-*")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 //go:embed test-fixtures/template.pkr.hcl
@@ -40,6 +41,7 @@ func build(t *testing.T, dryRun bool) (map[string][]byte, string, string) {
 // chromogenic-clean through the real packer binary, and reads the artifact with util-linux's
 // tools: each target is gone or emptied, each neighbour is intact, and the report lists it.
 func TestAccClean(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
 	got, report, output := build(t, false)
 	for _, gone := range []string{"/home/alice/.bash_history", "/root/.bash_history",
 		"/etc/ssh/ssh_host_ed25519_key", "/var/lib/cloud/instances/i-1/obj.pkl"} {
@@ -91,6 +93,7 @@ func TestAccClean(t *testing.T) {
 
 // TestAccCleanDryRun changes nothing but reports what it would do.
 func TestAccCleanDryRun(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
 	got, report, _ := build(t, true)
 	if string(got["/root/.bash_history"]) != "rm -rf /\n" || len(got["/etc/machine-id"]) == 0 ||
 		!strings.Contains(string(got["/etc/passwd"]), "alice:") || string(got["/etc/app.conf"]) != "secret=1\nkeep=1\n" {

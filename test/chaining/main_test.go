@@ -15,6 +15,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
@@ -54,9 +55,7 @@ func TestMain(m *testing.M) {
 
 func accOnly(t *testing.T) {
 	t.Helper()
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "chained packer builds against the EC2 emulator and the all-in-one OpenStack cloud")
 }
 
 var (

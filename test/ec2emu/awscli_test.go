@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
@@ -26,10 +27,11 @@ const awsCLI = "/usr/bin/aws"
 // wrote): EC2 describe-instances, create-image, describe-images, describe-snapshots,
 // create-tags; EBS direct list-snapshot-blocks, get-snapshot-block, start-snapshot,
 // put-snapshot-block, complete-snapshot; s3 cp up and down in multipart; and refused
-// signatures. It fails when awscli is missing under PACKER_ACC=1 (CI) and skips otherwise.
+// signatures. An acceptance test (PACKER_ACC=1): it fails when awscli is missing.
 func TestAWSCLICrossCheck(t *testing.T) {
+	testtier.Acceptance(t, "dozens of awscli runs (minutes on a busy machine)")
 	if _, err := os.Stat(awsCLI); err != nil {
-		if os.Getenv("PACKER_ACC") == "1" {
+		if testtier.Enabled() {
 			t.Fatalf("%s missing: install Debian's awscli package (scripts/install-deps.sh)", awsCLI)
 		}
 		t.Skipf("%s missing (apt-get install awscli)", awsCLI)
@@ -323,8 +325,9 @@ elif op == "download":
 // "?uploads?uploads" for CreateMultipartUpload. Sub-resources are checked against our own
 // client (internal/cloud/ec2) and the rules of Amazon's documentation instead.
 func TestBotoSigV2CrossCheck(t *testing.T) {
+	testtier.Acceptance(t, "boto3 client runs (tens of seconds)")
 	if err := exec.Command("/usr/bin/python3", "-c", "import boto3").Run(); err != nil {
-		if os.Getenv("PACKER_ACC") == "1" {
+		if testtier.Enabled() {
 			t.Fatalf("python3-boto3 missing: install it (scripts/install-deps.sh): %v", err)
 		}
 		t.Skipf("python3-boto3 missing (apt-get install python3-boto3): %v", err)

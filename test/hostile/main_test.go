@@ -20,6 +20,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/hostile/report"
 )
 
@@ -42,7 +43,7 @@ const corePatternPath = "/proc/sys/kernel/core_pattern"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if os.Getenv("PACKER_ACC") != "1" {
+	if !testtier.Enabled() {
 		os.Exit(m.Run()) // the tests skip themselves
 	}
 	// Leases of this package's own, as test/chaining does.

@@ -21,15 +21,14 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
 // accOnly skips unless PACKER_ACC=1, as the HashiCorp plugins gate acceptance tests.
 func accOnly(t *testing.T) {
 	t.Helper()
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "packer builds against the EC2 emulator and the all-in-one OpenStack cloud")
 }
 
 // migEmulator starts the EC2/EBS/S3 emulator and gives packer (through its environment) the

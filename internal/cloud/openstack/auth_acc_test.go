@@ -23,6 +23,7 @@ import (
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // openrcVars are the variables an openrc may set; each test starts from none of them.
@@ -38,9 +39,7 @@ var openrcVars = []string{"OS_CLOUD", "OS_CLIENT_CONFIG_FILE", "OS_AUTH_URL", "O
 // the environment emptied of OS_* variables (and no clouds.yaml in the working directory).
 func aioUser(t *testing.T) (authURL, user, password, project, region string) {
 	t.Helper()
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "the all-in-one OpenStack cloud")
 	file := openstacktest.CloudsFile(t)
 	for _, v := range openrcVars {
 		t.Setenv(v, "")

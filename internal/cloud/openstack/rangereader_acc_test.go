@@ -13,15 +13,14 @@ import (
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // TestAccRangeReaderQcow2 uploads qcow2 images (plain and compressed) to the all-in-one
 // Glance and converts them to raw reading them in place through Range requests: the raw
 // output compares identical to the original disk, and the hash of the whole file verifies.
 func TestAccRangeReaderQcow2(t *testing.T) {
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "the all-in-one OpenStack cloud")
 	a := openstacktest.Connect(t, "aio-a")
 	dir := t.TempDir()
 	disk := filepath.Join(dir, "disk.raw")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
 // slowReader hands out n bytes at about rate bytes per second, so that the image stays
@@ -55,9 +55,7 @@ func projectID(t *testing.T, c *cloud.Clients) string {
 // project B sees it. Until the image is active the owner sees it private and project B
 // cannot see it at all; the finished image has the asked visibility and project B sees it.
 func TestAccNewImageVisibility(t *testing.T) {
-	if os.Getenv("PACKER_ACC") != "1" {
-		t.Skip("acceptance test: set PACKER_ACC=1")
-	}
+	testtier.Acceptance(t, "the all-in-one OpenStack cloud")
 	a := openstacktest.Connect(t, "aio-a")
 	admin := openstacktest.Connect(t, "aio-admin")
 	b := openstacktest.Connect(t, "aio-b")
