@@ -223,3 +223,10 @@ func (e *EucalyptusConfig) Resolve(ctx context.Context, cl *cloud.Clients, ec2En
 
 // Keys are the loaded keys and certificates.
 func (e *EucalyptusConfig) Keys() cloud.BundleKeys { return e.keys }
+
+// PublishOptions completes o with what the block says: how to register, the bucket, the zone,
+// the manifest owner and the keys.
+func (e *EucalyptusConfig) PublishOptions(o cloud.EucaPublishOptions) cloud.EucaPublishOptions {
+	o.Register, o.Bucket, o.AvailabilityZone, o.AccountID, o.Keys = e.Register, e.Bucket, e.AvailabilityZone, e.AccountID, e.keys
+	return o
+}

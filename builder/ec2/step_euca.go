@@ -3,9 +3,7 @@ package ec2
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -16,9 +14,9 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
@@ -157,7 +155,7 @@ func (s *StepDownloadBundle) Run(ctx context.Context, state multistep.StateBag) 
 
 func (s *StepDownloadBundle) Cleanup(multistep.StateBag) {}
 
-// StepRegisterEucalyptus registers the working copy on Eucalyptus (PublishEucalyptus).
+// StepRegisterEucalyptus registers the working copy on Eucalyptus (cloud.PublishEucalyptus).
 //
 // Produces: ami string, snapshot_id string, bundle_bucket string, bundle_keys []string
 type StepRegisterEucalyptus struct {
@@ -175,11 +173,20 @@ func (s *StepRegisterEucalyptus) Run(ctx context.Context, state multistep.StateB
 	if inst, ok := state.Get("instance").(*types.Instance); ok && arch == "" {
 		arch = string(inst.Architecture)
 	}
-	res, err := PublishEucalyptus(ctx, ui, cl, state.Get(bcommon.StateWorkingImage).(string), EucaPublishOptions{
+	working := state.Get(bcommon.StateWorkingImage).(string)
+	// The builder's raw working copy: raw by declaration (its first sector is the guest's).
+	img, err := diskimage.OpenFormat(working, "raw")
+	if err != nil {
+		return bcommon.Halt(state, fmt.Errorf("open %s: %w", working, err))
+	}
+	defer img.Close()
+	rep := ec2common.NewUIReport(ui, "bundle")
+	defer rep.Close()
+	res, err := cloud.PublishEucalyptus(ctx, cl, img, working, c.Eucalyptus.PublishOptions(cloud.EucaPublishOptions{
 		Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 		Architecture: arch, RootDeviceName: c.RootDeviceName, VolumeType: c.VolumeType,
-		StateTimeout: c.StateTimeout, Euca: c.Eucalyptus,
-	})
+		StateTimeout: c.StateTimeout, Report: rep.Report(),
+	}))
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}
@@ -194,144 +201,3 @@ func (s *StepRegisterEucalyptus) Run(ctx context.Context, state multistep.StateB
 }
 
 func (s *StepRegisterEucalyptus) Cleanup(multistep.StateBag) {}
-
-// EucaPublishOptions describe the EMI PublishEucalyptus registers.
-type EucaPublishOptions struct {
-	Name, Description  string
-	Tags, SnapshotTags map[string]string
-	Architecture       string // default x86_64
-	RootDeviceName     string // default /dev/sda
-	VolumeType         string // import-volume: the root volume type (default standard)
-	StateTimeout       time.Duration
-	Euca               *EucalyptusConfig
-}
-
-// EucaPublished is what PublishEucalyptus made.
-type EucaPublished struct {
-	ImageID    string
-	SnapshotID string   // import-volume
-	Bucket     string   // bundle
-	Keys       []string // bundle objects (the image's; deleted with it)
-}
-
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-// PublishEucalyptus registers the builder's raw working copy (streamed) on Eucalyptus: as an
-// instance-store bundle uploaded to the bucket and registered with
-// RegisterImage(ImageLocation), or with register = "import-volume" through ImportVolume,
-// CreateSnapshot and RegisterImage of an EBS-backed HVM image. Only EC2 API 2016-09-15
-// parameters are sent; tags are set with CreateTags afterwards. On failure nothing it made is
-// left: no image, no bundle object, no volume or snapshot. chromogenic-ec2-import shares
-// PublishEucalyptusImage.
-func PublishEucalyptus(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, path string, o EucaPublishOptions) (*EucaPublished, error) {
-	// The builder's raw working copy: raw by declaration (its first sector is the guest's).
-	img, err := diskimage.OpenFormat(path, "raw")
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	defer img.Close()
-	return PublishEucalyptusImage(ctx, ui, cl, img, path, o)
-}
-
-// PublishEucalyptusImage is PublishEucalyptus of an opened image; path names it in
-// messages. It does not close img.
-func PublishEucalyptusImage(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, img diskimage.Image, path string, o EucaPublishOptions) (*EucaPublished, error) {
-	if o.Architecture == "" {
-		o.Architecture = "x86_64"
-	}
-	if o.RootDeviceName == "" {
-		o.RootDeviceName = "/dev/sda"
-	}
-	e := o.Euca
-	res := &EucaPublished{}
-	undo := func(cause error) error {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-		defer cancel()
-		ui.Say("Removing what the failed registration made...")
-		var errs []error
-		if res.ImageID != "" {
-			errs = append(errs, cloud.DeleteImage(dctx, cl.EC2, res.ImageID, res.SnapshotID))
-		} else if res.SnapshotID != "" {
-			errs = append(errs, cloud.DeleteSnapshot(dctx, cl.EC2, res.SnapshotID))
-		}
-		if len(res.Keys) > 0 {
-			errs = append(errs, cloud.DeleteObjects(dctx, cl.S3, res.Bucket, res.Keys))
-		}
-		for _, err := range errs {
-			if err != nil {
-				ui.Error(fmt.Sprintf("cleaning up after the failure: %v", err))
-			}
-		}
-		return cause
-	}
-	start := time.Now()
-	logf := func(f string, a ...any) { ui.Message(fmt.Sprintf(f, a...)) }
-	switch e.Register {
-	case "import-volume":
-		ui.Say(fmt.Sprintf("Importing %s (%s, %d MiB) with ImportVolume through s3://%s...", path, img.Format(), img.Size()>>20, e.Bucket))
-		vol, err := cloud.ImportVolume(ctx, cl, img, img.Size(), cloud.ImportVolumeOptions{
-			Bucket: e.Bucket, Prefix: fmt.Sprintf("chromogenic-import-%s-%d", unsafeName.ReplaceAllString(o.Name, "_"), time.Now().Unix()),
-			AvailabilityZone: e.AvailabilityZone, Description: "chromogenic: " + o.Name, Timeout: o.StateTimeout, Logf: logf,
-		})
-		if err != nil {
-			return nil, undo(err)
-		}
-		ui.Message(fmt.Sprintf("Volume %s imported (%s); snapshotting it...", vol, time.Since(start).Round(time.Second)))
-		snap, err := cloud.SnapshotVolume(ctx, cl.EC2, vol, "chromogenic: "+o.Name, o.StateTimeout)
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		if derr := cloud.DeleteVolume(dctx, cl.EC2, vol); derr != nil {
-			ui.Error(derr.Error())
-		}
-		cancel()
-		if err != nil {
-			return nil, undo(err)
-		}
-		res.SnapshotID = snap
-		if err := cloud.CreateTags(ctx, cl.EC2, o.SnapshotTags, snap); err != nil {
-			return nil, undo(err)
-		}
-		ui.Say(fmt.Sprintf("Registering EMI %q (%s, hvm, root %s on %s)...", o.Name, o.Architecture, o.RootDeviceName, snap))
-		res.ImageID, err = cloud.RegisterImage(ctx, cl.EC2, cloud.NewImage{Name: o.Name, Description: o.Description, Architecture: o.Architecture,
-			RootDeviceName: o.RootDeviceName, SnapshotID: snap, VolumeType: o.VolumeType, Minimal: true})
-		if err != nil {
-			return nil, undo(err)
-		}
-	default:
-		prefix := fmt.Sprintf("%s-%d", unsafeName.ReplaceAllString(o.Name, "_"), time.Now().Unix())
-		ui.Say(fmt.Sprintf("Bundling %s (%s, %d MiB) into s3://%s/%s...", path, img.Format(), img.Size()>>20, e.Bucket, prefix))
-		k := e.Keys()
-		var bar *progress.Bar
-		ub, err := cloud.UploadBundle(ctx, cl, io.NewSectionReader(img, 0, img.Size()), img.Size(), e.Bucket, bundle.WriteOptions{
-			Name: prefix + ".img", Prefix: prefix, User: e.AccountID, Architecture: o.Architecture,
-			BlockDevices: map[string]string{"ami": strings.TrimPrefix(o.RootDeviceName, "/dev/"), "root": o.RootDeviceName},
-			SignKey:      k.UserKey, UserCert: k.UserCert, CloudCert: k.CloudCert,
-			Progress: func(done int64) {
-				if bar == nil {
-					bar = progress.New(ui, "bundle", img.Size())
-				}
-				bar.Update(done, img.Size())
-			},
-		})
-		if bar != nil {
-			bar.Close()
-		}
-		if err != nil {
-			return nil, err // UploadBundle removed its objects
-		}
-		res.Bucket, res.Keys = ub.Bucket, ub.Keys
-		ui.Message(fmt.Sprintf("Bundle %s: %d parts, %d MiB, in %s", ub.Location, len(ub.Manifest.Parts), ub.Manifest.BundledSize>>20, time.Since(start).Round(time.Second)))
-		ui.Say(fmt.Sprintf("Registering EMI %q from %s...", o.Name, ub.Location))
-		res.ImageID, err = cloud.RegisterBundle(ctx, cl.EC2, o.Name, o.Description, ub.Location, o.Architecture, o.RootDeviceName)
-		if err != nil {
-			return nil, undo(err)
-		}
-	}
-	if _, err := cloud.WaitImage(ctx, cl.EC2, res.ImageID, o.StateTimeout); err != nil {
-		return nil, undo(err)
-	}
-	if err := cloud.CreateTags(ctx, cl.EC2, o.Tags, res.ImageID); err != nil {
-		return nil, undo(err)
-	}
-	ui.Say(fmt.Sprintf("EMI %s (%s) is available (%s)", res.ImageID, o.Name, time.Since(start).Round(time.Second)))
-	return res, nil
-}
