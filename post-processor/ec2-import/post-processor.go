@@ -16,7 +16,6 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	ec2builder "github.com/chromogenic/packer-plugin-chromogenic/builder/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
@@ -73,7 +72,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		if err != nil {
 			return nil, false, false, err
 		}
-		a := ec2builder.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data"))
+		a := ec2common.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data"))
 		a.Bucket, a.BundleKeys = res.Bucket, res.Keys
 		return a, true, false, nil
 	}
@@ -89,5 +88,5 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
-	return ec2builder.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data")), true, false, nil
+	return ec2common.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data")), true, false, nil
 }
