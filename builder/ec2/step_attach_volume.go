@@ -31,9 +31,6 @@ type StepAttachVolume struct {
 }
 
 func (s *StepAttachVolume) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	if captureMethod(state) != CaptureAttach {
-		return multistep.ActionContinue
-	}
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	host := state.Get("host").(cloud.Host)

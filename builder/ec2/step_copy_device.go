@@ -29,9 +29,6 @@ type StepCopyDevice struct {
 }
 
 func (s *StepCopyDevice) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	if captureMethod(state) != CaptureAttach {
-		return multistep.ActionContinue
-	}
 	ui := state.Get("ui").(packersdk.Ui)
 	dev := state.Get("capture_device").(string)
 	src, err := diskimage.OpenFormat(dev, "raw")

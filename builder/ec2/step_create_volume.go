@@ -27,9 +27,6 @@ type StepCreateVolume struct {
 }
 
 func (s *StepCreateVolume) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	if captureMethod(state) != CaptureAttach {
-		return multistep.ActionContinue
-	}
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	host := state.Get("host").(cloud.Host)

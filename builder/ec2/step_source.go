@@ -96,8 +96,8 @@ func (s *StepSource) Run(ctx context.Context, state multistep.StateBag) multiste
 
 func (s *StepSource) Cleanup(multistep.StateBag) {}
 
-// stateCaptureMethod holds the capture method StepSource chose; the capture steps of the
-// other methods do nothing.
+// stateCaptureMethod holds the capture method StepSource chose: the builder composes the
+// rest of its recipe from it (recipe.go).
 const stateCaptureMethod = "capture_method"
 
 func captureMethod(state multistep.StateBag) string {
