@@ -8,24 +8,48 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 )
 
-// releaser is a step holding something (a loop device, a mount) that StepRelease frees early,
-// before the artifact is made. release must be idempotent: the step's Cleanup calls it too.
-type releaser interface {
-	release(state multistep.StateBag) error
+// Releaser is a step holding something (a loop device, a mount, a cloud volume attached to
+// this host) that is freed early, as soon as the build no longer needs it, rather than in
+// Packer's cleanup at the very end. Release must be idempotent: the step's Cleanup calls it
+// too (CleanupRelease), on errors and interrupts.
+type Releaser interface {
+	Release(state multistep.StateBag) error
 }
 
+// The one release stack of a build: the chroot steps push onto it, and so do the capture
+// steps of builder/ec2 (a volume made, then attached). ReleaseAll empties it.
 const stateReleasers = "chromogenic_releasers"
 
-// pushRelease records r; StepRelease frees the records in reverse order.
-func pushRelease(state multistep.StateBag, r releaser) {
+// PushRelease records r (once); ReleaseAll frees the records in reverse order.
+func PushRelease(state multistep.StateBag, r Releaser) {
 	list, _ := state.GetOk(stateReleasers)
-	rs, _ := list.([]releaser)
+	rs, _ := list.([]Releaser)
 	for _, x := range rs {
 		if x == r {
 			return
 		}
 	}
 	state.Put(stateReleasers, append(rs, r))
+}
+
+// ReleaseAll frees what the steps recorded, last first, and forgets the records: a release
+// that fails is retried by its step's Cleanup, not here. It goes on past a failure and
+// returns them all, unless stopOnError: then the first failure ends it, for stacks where a
+// release needs the one before (a volume that did not detach cannot be deleted).
+func ReleaseAll(state multistep.StateBag, stopOnError bool) error {
+	list, _ := state.GetOk(stateReleasers)
+	rs, _ := list.([]Releaser)
+	state.Remove(stateReleasers)
+	var errs []error
+	for i := len(rs) - 1; i >= 0; i-- {
+		if err := rs[i].Release(state); err != nil {
+			errs = append(errs, err)
+			if stopOnError {
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // StepRelease frees, in reverse order, everything the attach and mount steps hold, after
@@ -43,16 +67,7 @@ func (s *StepRelease) Run(ctx context.Context, state multistep.StateBag) multist
 		}
 	}
 	ui.Say("Releasing the working copy (unmount, detach)...")
-	list, _ := state.GetOk(stateReleasers)
-	rs, _ := list.([]releaser)
-	var errs []error
-	for i := len(rs) - 1; i >= 0; i-- {
-		if err := rs[i].release(state); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	state.Remove(stateReleasers)
-	if err := errors.Join(errs...); err != nil {
+	if err := ReleaseAll(state, false); err != nil {
 		return Halt(state, err)
 	}
 	return multistep.ActionContinue
@@ -70,9 +85,9 @@ func Halt(state multistep.StateBag, err error) multistep.StepAction {
 	return multistep.ActionHalt
 }
 
-// cleanupRelease is the Cleanup of a releasing step: errors go to the UI.
-func cleanupRelease(state multistep.StateBag, r releaser) {
-	if err := r.release(state); err != nil {
+// CleanupRelease is the Cleanup of a releasing step: errors go to the UI.
+func CleanupRelease(state multistep.StateBag, r Releaser) {
+	if err := r.Release(state); err != nil {
 		if ui, ok := state.Get("ui").(packersdk.Ui); ok {
 			ui.Error(err.Error())
 		}

@@ -37,7 +37,7 @@ func (s *StepAttach) Run(ctx context.Context, state multistep.StateBag) multiste
 		return Halt(state, fmt.Errorf("attach working copy: %w", err))
 	}
 	s.disk = d
-	pushRelease(state, s)
+	PushRelease(state, s)
 	for _, p := range d.Partitions {
 		ui.Message(fmt.Sprintf("%s on %s", p, p.Device))
 	}
@@ -46,7 +46,7 @@ func (s *StepAttach) Run(ctx context.Context, state multistep.StateBag) multiste
 	return multistep.ActionContinue
 }
 
-func (s *StepAttach) release(state multistep.StateBag) error {
+func (s *StepAttach) Release(state multistep.StateBag) error {
 	if s.disk == nil {
 		return nil
 	}
@@ -55,4 +55,4 @@ func (s *StepAttach) release(state multistep.StateBag) error {
 	return err
 }
 
-func (s *StepAttach) Cleanup(state multistep.StateBag) { cleanupRelease(state, s) }
+func (s *StepAttach) Cleanup(state multistep.StateBag) { CleanupRelease(state, s) }

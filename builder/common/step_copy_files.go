@@ -22,7 +22,7 @@ type StepCopyFiles struct {
 func (s *StepCopyFiles) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	ui := state.Get("ui").(packersdk.Ui)
 	s.guest = state.Get(StateGuest).(*chroot.Guest)
-	pushRelease(state, s)
+	PushRelease(state, s)
 	for _, f := range s.Files {
 		c, err := s.guest.CopyIn(f)
 		if err != nil {
@@ -36,7 +36,7 @@ func (s *StepCopyFiles) Run(ctx context.Context, state multistep.StateBag) multi
 	return multistep.ActionContinue
 }
 
-func (s *StepCopyFiles) release(state multistep.StateBag) error {
+func (s *StepCopyFiles) Release(state multistep.StateBag) error {
 	var errs []error
 	for i := len(s.copied) - 1; i >= 0; i-- {
 		if err := s.copied[i].Restore(s.guest); err != nil {
@@ -47,4 +47,4 @@ func (s *StepCopyFiles) release(state multistep.StateBag) error {
 	return errors.Join(errs...)
 }
 
-func (s *StepCopyFiles) Cleanup(state multistep.StateBag) { cleanupRelease(state, s) }
+func (s *StepCopyFiles) Cleanup(state multistep.StateBag) { CleanupRelease(state, s) }

@@ -25,7 +25,7 @@ func (s *StepMountChroot) Run(ctx context.Context, state multistep.StateBag) mul
 	}
 	ui.Say("Mounting additional paths within the chroot...")
 	s.guest = g
-	pushRelease(state, s)
+	PushRelease(state, s)
 	before := len(g.Paths())
 	err := g.MountChroot(s.Mounts)
 	s.mounted = len(g.Paths()) - before
@@ -38,7 +38,7 @@ func (s *StepMountChroot) Run(ctx context.Context, state multistep.StateBag) mul
 	return multistep.ActionContinue
 }
 
-func (s *StepMountChroot) release(state multistep.StateBag) error {
+func (s *StepMountChroot) Release(state multistep.StateBag) error {
 	if s.guest == nil || s.mounted == 0 {
 		return nil
 	}
@@ -47,4 +47,4 @@ func (s *StepMountChroot) release(state multistep.StateBag) error {
 	return err
 }
 
-func (s *StepMountChroot) Cleanup(state multistep.StateBag) { cleanupRelease(state, s) }
+func (s *StepMountChroot) Cleanup(state multistep.StateBag) { CleanupRelease(state, s) }

@@ -60,7 +60,7 @@ func (s *StepMountGuest) Run(ctx context.Context, state multistep.StateBag) mult
 		return Halt(state, err)
 	}
 	s.guest = g
-	pushRelease(state, s)
+	PushRelease(state, s)
 	ui.Message(fmt.Sprintf("Root: %s, mounted on %s", g.Root, g.Mounts.Root))
 	for _, p := range g.Paths()[1:] {
 		ui.Message(fmt.Sprintf("Mounted %s", p))
@@ -80,7 +80,7 @@ func (s *StepMountGuest) Run(ctx context.Context, state multistep.StateBag) mult
 	return multistep.ActionContinue
 }
 
-func (s *StepMountGuest) release(state multistep.StateBag) error {
+func (s *StepMountGuest) Release(state multistep.StateBag) error {
 	if s.guest == nil {
 		return nil
 	}
@@ -89,7 +89,7 @@ func (s *StepMountGuest) release(state multistep.StateBag) error {
 	return err
 }
 
-func (s *StepMountGuest) Cleanup(state multistep.StateBag) { cleanupRelease(state, s) }
+func (s *StepMountGuest) Cleanup(state multistep.StateBag) { CleanupRelease(state, s) }
 
 func guestOf(state multistep.StateBag) *chroot.Guest {
 	g, _ := state.Get(StateGuest).(*chroot.Guest)

@@ -8,6 +8,14 @@
 // (the default for EBS-backed sources on Eucalyptus) the root snapshot is instead made into a
 // volume attached to the instance Packer runs on and read as a block device, as the amazon
 // plugin's chroot builder does. The user's instance and source image are never modified.
+//
+// A build is a recipe (recipe.go): discover connects and finds the source, which settles the
+// capture method; recipe then lists the steps of that method (one step per file), the shared
+// chroot steps of builder/common, and the registration step of the cloud's dialect. No step
+// skips itself. Publishing is the EC2 adapter's (internal/cloud/ec2.Publish,
+// PublishEucalyptus), shared with chromogenic-ec2-import; the access and registration
+// configuration and the artifact are common/ec2's. The builder trusts its validated
+// configuration and the cloud's answers as the adapter checks them.
 package ec2
 
 import (
@@ -55,33 +63,13 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	state.Put("ui", ui)
 	bcommon.InitGeneratedData(state, GeneratedData)
 
+	// The capture method depends on the source: the recipe is composed once it is found.
+	if err := bcommon.RunSteps(ctx, discover(c), c.PackerConfig, ui, state); err != nil {
+		return nil, err
+	}
+	_, instance := state.GetOk("instance")
 	target := filepath.Join(c.OutputDir, buildName(c)+".raw")
-	// Each capture step acts only for the capture method StepSource settles on.
-	steps := []multistep.Step{
-		&StepConnect{Config: c},
-		&StepSource{Config: c},         // the instance or image, and the capture method
-		&StepInstanceInfo{Config: c},   // attach: this host, from the metadata service
-		&StepCreateImage{Config: c},    // instance, ebs-direct or attach: intermediate AMI
-		&StepBundleInstance{Config: c}, // instance, bundle: BundleInstance
-		&bcommon.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir, FileMode: c.HostFileMode()},
-		&StepDownload{Config: c, Target: target},       // ebs-direct: EBS direct API
-		&StepDownloadBundle{Config: c, Target: target}, // bundle: download and unbundle
-		&StepCreateVolume{Config: c},                   // attach: volume from the root snapshot
-		&StepAttachVolume{Config: c},                   // attach: to this host, wait for the device
-		&StepCopyDevice{Config: c, Target: target},     // attach: device → working copy; release
-	}
-	if c.IsEucalyptus() {
-		steps = append(steps, &StepExternalKernel{Config: c, Target: target})
-	}
-	steps = append(steps, bcommon.ChrootSteps(&c.ChrootConfig, c.ctx)...)
-	switch {
-	case c.SkipRegister:
-	case c.IsEucalyptus():
-		steps = append(steps, &StepRegisterEucalyptus{Config: c})
-	default:
-		steps = append(steps, &StepRegister{Config: c})
-	}
-	if err := bcommon.RunSteps(ctx, steps, c.PackerConfig, ui, state); err != nil {
+	if err := bcommon.RunSteps(ctx, recipe(c, captureMethod(state), instance, target), c.PackerConfig, ui, state); err != nil {
 		return nil, err
 	}
 	return newArtifact(state), nil

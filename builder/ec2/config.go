@@ -14,13 +14,14 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 )
 
 // Config is the chromogenic-ec2 builder's configuration.
 type Config struct {
-	common.PackerConfig `mapstructure:",squash"`
-	AccessConfig        `mapstructure:",squash"`
+	common.PackerConfig    `mapstructure:",squash"`
+	ec2common.AccessConfig `mapstructure:",squash"`
 
 	// The running (or stopped) instance to capture, by ID. On Eucalyptus, a running
 	// instance-store instance, bundled with BundleInstance. Exactly one of `instance_id`,
@@ -43,11 +44,11 @@ type Config struct {
 	// An existing AMI to start from, found by filters and owners.
 	SourceAMIFilter AMIFilter `mapstructure:"source_ami_filter" required:"false"`
 
-	RegisterConfig `mapstructure:",squash"`
+	ec2common.RegisterConfig `mapstructure:",squash"`
 	// The cloud is Eucalyptus: this block (even empty) makes the build go the Eucalyptus
 	// way, whatever the shape of `custom_endpoint_ec2` (which it requires); without it the
 	// cloud is AWS or AWS-compatible. It holds the keys, the bucket and how to register.
-	Eucalyptus *EucalyptusConfig `mapstructure:"eucalyptus" required:"false"`
+	Eucalyptus *ec2common.EucalyptusConfig `mapstructure:"eucalyptus" required:"false"`
 
 	// How the source's root disk is brought home:
 	//

@@ -3,6 +3,7 @@
 package ec2
 
 import (
+	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -37,59 +38,59 @@ func (*FlatAMIFilter) HCL2Spec() map[string]hcldec.Spec {
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	PackerBuildName       *string               `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
-	PackerBuilderType     *string               `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
-	PackerCoreVersion     *string               `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
-	PackerDebug           *bool                 `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
-	PackerForce           *bool                 `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
-	PackerOnError         *string               `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
-	PackerUserVars        map[string]string     `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
-	PackerSensitiveVars   []string              `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
-	AccessKey             *string               `mapstructure:"access_key" required:"false" cty:"access_key" hcl:"access_key"`
-	SecretKey             *string               `mapstructure:"secret_key" required:"false" cty:"secret_key" hcl:"secret_key"`
-	Token                 *string               `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
-	Profile               *string               `mapstructure:"profile" required:"false" cty:"profile" hcl:"profile"`
-	SharedCredentialsFile *string               `mapstructure:"shared_credentials_file" required:"false" cty:"shared_credentials_file" hcl:"shared_credentials_file"`
-	SharedConfigFile      *string               `mapstructure:"shared_config_file" required:"false" cty:"shared_config_file" hcl:"shared_config_file"`
-	Region                *string               `mapstructure:"region" required:"false" cty:"region" hcl:"region"`
-	CustomEndpointEC2     *string               `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
-	CustomEndpointEBS     *string               `mapstructure:"custom_endpoint_ebs" required:"false" cty:"custom_endpoint_ebs" hcl:"custom_endpoint_ebs"`
-	CustomEndpointS3      *string               `mapstructure:"custom_endpoint_s3" required:"false" cty:"custom_endpoint_s3" hcl:"custom_endpoint_s3"`
-	S3SignatureVersion    *string               `mapstructure:"s3_signature_version" required:"false" cty:"s3_signature_version" hcl:"s3_signature_version"`
-	InsecureSkipTLSVerify *bool                 `mapstructure:"insecure_skip_tls_verify" required:"false" cty:"insecure_skip_tls_verify" hcl:"insecure_skip_tls_verify"`
-	MaxRetries            *int                  `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
-	InstanceID            *string               `mapstructure:"instance_id" required:"false" cty:"instance_id" hcl:"instance_id"`
-	InstanceFilter        map[string]string     `mapstructure:"instance_filter" required:"false" cty:"instance_filter" hcl:"instance_filter"`
-	NoReboot              *bool                 `mapstructure:"no_reboot" required:"false" cty:"no_reboot" hcl:"no_reboot"`
-	KeepIntermediateImage *bool                 `mapstructure:"keep_intermediate_image" required:"false" cty:"keep_intermediate_image" hcl:"keep_intermediate_image"`
-	SourceAMI             *string               `mapstructure:"source_ami" required:"false" cty:"source_ami" hcl:"source_ami"`
-	SourceAMIFilter       *FlatAMIFilter        `mapstructure:"source_ami_filter" required:"false" cty:"source_ami_filter" hcl:"source_ami_filter"`
-	AMIName               *string               `mapstructure:"ami_name" required:"true" cty:"ami_name" hcl:"ami_name"`
-	AMIDescription        *string               `mapstructure:"ami_description" required:"false" cty:"ami_description" hcl:"ami_description"`
-	Tags                  map[string]string     `mapstructure:"tags" required:"false" cty:"tags" hcl:"tags"`
-	SnapshotTags          map[string]string     `mapstructure:"snapshot_tags" required:"false" cty:"snapshot_tags" hcl:"snapshot_tags"`
-	BootMode              *string               `mapstructure:"boot_mode" required:"false" cty:"boot_mode" hcl:"boot_mode"`
-	ENASupport            *bool                 `mapstructure:"ena_support" required:"false" cty:"ena_support" hcl:"ena_support"`
-	RootDeviceName        *string               `mapstructure:"root_device_name" required:"false" cty:"root_device_name" hcl:"root_device_name"`
-	VolumeType            *string               `mapstructure:"volume_type" required:"false" cty:"volume_type" hcl:"volume_type"`
-	IMDSSupport           *string               `mapstructure:"imds_support" required:"false" cty:"imds_support" hcl:"imds_support"`
-	EBSConcurrency        *int                  `mapstructure:"ebs_concurrency" required:"false" cty:"ebs_concurrency" hcl:"ebs_concurrency"`
-	StateTimeout          *string               `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
-	Eucalyptus            *FlatEucalyptusConfig `mapstructure:"eucalyptus" required:"false" cty:"eucalyptus" hcl:"eucalyptus"`
-	CaptureMethod         *string               `mapstructure:"capture_method" required:"false" cty:"capture_method" hcl:"capture_method"`
-	DevicePath            *string               `mapstructure:"device_path" required:"false" cty:"device_path" hcl:"device_path"`
-	SkipRegister          *bool                 `mapstructure:"skip_register" required:"false" cty:"skip_register" hcl:"skip_register"`
-	OutputDir             *string               `mapstructure:"output_directory" required:"false" cty:"output_directory" hcl:"output_directory"`
-	MountPath             *string               `mapstructure:"mount_path" required:"false" cty:"mount_path" hcl:"mount_path"`
-	MountOptions          []string              `mapstructure:"mount_options" required:"false" cty:"mount_options" hcl:"mount_options"`
-	RootPartition         *int                  `mapstructure:"root_partition" required:"false" cty:"root_partition" hcl:"root_partition"`
-	FstabMounts           []string              `mapstructure:"fstab_mounts" required:"false" cty:"fstab_mounts" hcl:"fstab_mounts"`
-	Sandbox               *bool                 `mapstructure:"sandbox" required:"false" cty:"sandbox" hcl:"sandbox"`
-	SandboxNetwork        *bool                 `mapstructure:"sandbox_network" required:"false" cty:"sandbox_network" hcl:"sandbox_network"`
-	ChrootMounts          [][]string            `mapstructure:"chroot_mounts" required:"false" cty:"chroot_mounts" hcl:"chroot_mounts"`
-	CopyFiles             []string              `mapstructure:"copy_files" required:"false" cty:"copy_files" hcl:"copy_files"`
-	SkipTrim              *bool                 `mapstructure:"skip_trim" required:"false" cty:"skip_trim" hcl:"skip_trim"`
-	FileMode              *string               `mapstructure:"file_mode" required:"false" cty:"file_mode" hcl:"file_mode"`
+	PackerBuildName       *string                         `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
+	PackerBuilderType     *string                         `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
+	PackerCoreVersion     *string                         `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
+	PackerDebug           *bool                           `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
+	PackerForce           *bool                           `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
+	PackerOnError         *string                         `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
+	PackerUserVars        map[string]string               `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
+	PackerSensitiveVars   []string                        `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	AccessKey             *string                         `mapstructure:"access_key" required:"false" cty:"access_key" hcl:"access_key"`
+	SecretKey             *string                         `mapstructure:"secret_key" required:"false" cty:"secret_key" hcl:"secret_key"`
+	Token                 *string                         `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
+	Profile               *string                         `mapstructure:"profile" required:"false" cty:"profile" hcl:"profile"`
+	SharedCredentialsFile *string                         `mapstructure:"shared_credentials_file" required:"false" cty:"shared_credentials_file" hcl:"shared_credentials_file"`
+	SharedConfigFile      *string                         `mapstructure:"shared_config_file" required:"false" cty:"shared_config_file" hcl:"shared_config_file"`
+	Region                *string                         `mapstructure:"region" required:"false" cty:"region" hcl:"region"`
+	CustomEndpointEC2     *string                         `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
+	CustomEndpointEBS     *string                         `mapstructure:"custom_endpoint_ebs" required:"false" cty:"custom_endpoint_ebs" hcl:"custom_endpoint_ebs"`
+	CustomEndpointS3      *string                         `mapstructure:"custom_endpoint_s3" required:"false" cty:"custom_endpoint_s3" hcl:"custom_endpoint_s3"`
+	S3SignatureVersion    *string                         `mapstructure:"s3_signature_version" required:"false" cty:"s3_signature_version" hcl:"s3_signature_version"`
+	InsecureSkipTLSVerify *bool                           `mapstructure:"insecure_skip_tls_verify" required:"false" cty:"insecure_skip_tls_verify" hcl:"insecure_skip_tls_verify"`
+	MaxRetries            *int                            `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
+	InstanceID            *string                         `mapstructure:"instance_id" required:"false" cty:"instance_id" hcl:"instance_id"`
+	InstanceFilter        map[string]string               `mapstructure:"instance_filter" required:"false" cty:"instance_filter" hcl:"instance_filter"`
+	NoReboot              *bool                           `mapstructure:"no_reboot" required:"false" cty:"no_reboot" hcl:"no_reboot"`
+	KeepIntermediateImage *bool                           `mapstructure:"keep_intermediate_image" required:"false" cty:"keep_intermediate_image" hcl:"keep_intermediate_image"`
+	SourceAMI             *string                         `mapstructure:"source_ami" required:"false" cty:"source_ami" hcl:"source_ami"`
+	SourceAMIFilter       *FlatAMIFilter                  `mapstructure:"source_ami_filter" required:"false" cty:"source_ami_filter" hcl:"source_ami_filter"`
+	AMIName               *string                         `mapstructure:"ami_name" required:"true" cty:"ami_name" hcl:"ami_name"`
+	AMIDescription        *string                         `mapstructure:"ami_description" required:"false" cty:"ami_description" hcl:"ami_description"`
+	Tags                  map[string]string               `mapstructure:"tags" required:"false" cty:"tags" hcl:"tags"`
+	SnapshotTags          map[string]string               `mapstructure:"snapshot_tags" required:"false" cty:"snapshot_tags" hcl:"snapshot_tags"`
+	BootMode              *string                         `mapstructure:"boot_mode" required:"false" cty:"boot_mode" hcl:"boot_mode"`
+	ENASupport            *bool                           `mapstructure:"ena_support" required:"false" cty:"ena_support" hcl:"ena_support"`
+	RootDeviceName        *string                         `mapstructure:"root_device_name" required:"false" cty:"root_device_name" hcl:"root_device_name"`
+	VolumeType            *string                         `mapstructure:"volume_type" required:"false" cty:"volume_type" hcl:"volume_type"`
+	IMDSSupport           *string                         `mapstructure:"imds_support" required:"false" cty:"imds_support" hcl:"imds_support"`
+	EBSConcurrency        *int                            `mapstructure:"ebs_concurrency" required:"false" cty:"ebs_concurrency" hcl:"ebs_concurrency"`
+	StateTimeout          *string                         `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
+	Eucalyptus            *ec2common.FlatEucalyptusConfig `mapstructure:"eucalyptus" required:"false" cty:"eucalyptus" hcl:"eucalyptus"`
+	CaptureMethod         *string                         `mapstructure:"capture_method" required:"false" cty:"capture_method" hcl:"capture_method"`
+	DevicePath            *string                         `mapstructure:"device_path" required:"false" cty:"device_path" hcl:"device_path"`
+	SkipRegister          *bool                           `mapstructure:"skip_register" required:"false" cty:"skip_register" hcl:"skip_register"`
+	OutputDir             *string                         `mapstructure:"output_directory" required:"false" cty:"output_directory" hcl:"output_directory"`
+	MountPath             *string                         `mapstructure:"mount_path" required:"false" cty:"mount_path" hcl:"mount_path"`
+	MountOptions          []string                        `mapstructure:"mount_options" required:"false" cty:"mount_options" hcl:"mount_options"`
+	RootPartition         *int                            `mapstructure:"root_partition" required:"false" cty:"root_partition" hcl:"root_partition"`
+	FstabMounts           []string                        `mapstructure:"fstab_mounts" required:"false" cty:"fstab_mounts" hcl:"fstab_mounts"`
+	Sandbox               *bool                           `mapstructure:"sandbox" required:"false" cty:"sandbox" hcl:"sandbox"`
+	SandboxNetwork        *bool                           `mapstructure:"sandbox_network" required:"false" cty:"sandbox_network" hcl:"sandbox_network"`
+	ChrootMounts          [][]string                      `mapstructure:"chroot_mounts" required:"false" cty:"chroot_mounts" hcl:"chroot_mounts"`
+	CopyFiles             []string                        `mapstructure:"copy_files" required:"false" cty:"copy_files" hcl:"copy_files"`
+	SkipTrim              *bool                           `mapstructure:"skip_trim" required:"false" cty:"skip_trim" hcl:"skip_trim"`
+	FileMode              *string                         `mapstructure:"file_mode" required:"false" cty:"file_mode" hcl:"file_mode"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -142,7 +143,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"imds_support":               &hcldec.AttrSpec{Name: "imds_support", Type: cty.String, Required: false},
 		"ebs_concurrency":            &hcldec.AttrSpec{Name: "ebs_concurrency", Type: cty.Number, Required: false},
 		"state_timeout":              &hcldec.AttrSpec{Name: "state_timeout", Type: cty.String, Required: false},
-		"eucalyptus":                 &hcldec.BlockSpec{TypeName: "eucalyptus", Nested: hcldec.ObjectSpec((*FlatEucalyptusConfig)(nil).HCL2Spec())},
+		"eucalyptus":                 &hcldec.BlockSpec{TypeName: "eucalyptus", Nested: hcldec.ObjectSpec((*ec2common.FlatEucalyptusConfig)(nil).HCL2Spec())},
 		"capture_method":             &hcldec.AttrSpec{Name: "capture_method", Type: cty.String, Required: false},
 		"device_path":                &hcldec.AttrSpec{Name: "device_path", Type: cty.String, Required: false},
 		"skip_register":              &hcldec.AttrSpec{Name: "skip_register", Type: cty.Bool, Required: false},

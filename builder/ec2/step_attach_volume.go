@@ -31,9 +31,6 @@ type StepAttachVolume struct {
 }
 
 func (s *StepAttachVolume) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	if captureMethod(state) != CaptureAttach {
-		return multistep.ActionContinue
-	}
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	host := state.Get("host").(cloud.Host)
@@ -73,7 +70,7 @@ func (s *StepAttachVolume) Run(ctx context.Context, state multistep.StateBag) mu
 		return bcommon.Halt(state, err)
 	}
 	s.vol, s.instance = vol, host.InstanceID
-	pushVolumeRelease(state, s.release)
+	bcommon.PushRelease(state, s)
 	start := time.Now()
 	if err := cloud.WaitVolume(ctx, cl.EC2, vol, "attached", c.StateTimeout, cloud.VolumeAttached(host.InstanceID)); err != nil {
 		return bcommon.Halt(state, err)
@@ -110,9 +107,9 @@ func waitDevice(ctx context.Context, roots cloud.DeviceRoots, name, vol string, 
 	}
 }
 
-// release detaches the volume and waits until it is available. A device still in use on
+// Release detaches the volume and waits until it is available. A device still in use on
 // the host keeps the detach "busy": that is reported, never forced.
-func (s *StepAttachVolume) release(state multistep.StateBag) error {
+func (s *StepAttachVolume) Release(state multistep.StateBag) error {
 	if s.vol == "" {
 		return nil
 	}
@@ -132,4 +129,4 @@ func (s *StepAttachVolume) release(state multistep.StateBag) error {
 	return nil
 }
 
-func (s *StepAttachVolume) Cleanup(state multistep.StateBag) { cleanupVolumeRelease(state, s.release) }
+func (s *StepAttachVolume) Cleanup(state multistep.StateBag) { bcommon.CleanupRelease(state, s) }

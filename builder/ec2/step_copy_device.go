@@ -29,9 +29,6 @@ type StepCopyDevice struct {
 }
 
 func (s *StepCopyDevice) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	if captureMethod(state) != CaptureAttach {
-		return multistep.ActionContinue
-	}
 	ui := state.Get("ui").(packersdk.Ui)
 	dev := state.Get("capture_device").(string)
 	src, err := diskimage.OpenFormat(dev, "raw")
@@ -65,7 +62,9 @@ func (s *StepCopyDevice) Run(ctx context.Context, state multistep.StateBag) mult
 	state.Put(bcommon.StateWorkingImage, s.Target)
 	state.Put("source_volume_gib", (size+cloud.GiB-1)/cloud.GiB)
 
-	if err := releaseVolume(state); err != nil {
+	// The volume's steps pushed their releases on the build's release stack (builder/common):
+	// detach, then delete. A volume that did not detach cannot be deleted: stop there.
+	if err := bcommon.ReleaseAll(state, true); err != nil {
 		ui.Error(err.Error()) // the steps' cleanups try again
 	}
 	releaseIntermediate(ctx, state, s.Config.KeepIntermediateImage)
@@ -73,32 +72,3 @@ func (s *StepCopyDevice) Run(ctx context.Context, state multistep.StateBag) mult
 }
 
 func (s *StepCopyDevice) Cleanup(multistep.StateBag) {}
-
-// The capture volume's steps record how to undo what they did (detach, delete), so that
-// StepCopyDevice can release the volume as soon as its data is home, in reverse order; each
-// step's Cleanup does the same on failure and interrupts, and a release done is not redone.
-
-const stateVolumeReleases = "capture_volume_releases"
-
-func pushVolumeRelease(state multistep.StateBag, fn func(multistep.StateBag) error) {
-	list, _ := state.Get(stateVolumeReleases).([]func(multistep.StateBag) error)
-	state.Put(stateVolumeReleases, append(list, fn))
-}
-
-// releaseVolume runs the recorded releases, last first, stopping at the first failure (a
-// volume that did not detach cannot be deleted).
-func releaseVolume(state multistep.StateBag) error {
-	list, _ := state.Get(stateVolumeReleases).([]func(multistep.StateBag) error)
-	for i := len(list) - 1; i >= 0; i-- {
-		if err := list[i](state); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func cleanupVolumeRelease(state multistep.StateBag, fn func(multistep.StateBag) error) {
-	if err := fn(state); err != nil {
-		state.Get("ui").(packersdk.Ui).Error(err.Error())
-	}
-}

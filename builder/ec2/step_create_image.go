@@ -67,11 +67,7 @@ func withTag(tags map[string]string, key, value string) map[string]string {
 }
 
 func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	raw, ok := state.GetOk("instance")
-	if !ok || captureMethod(state) == CaptureBundle {
-		return multistep.ActionContinue // starting from an AMI, or BundleInstance captures
-	}
-	inst := raw.(*types.Instance)
+	inst := state.Get("instance").(*types.Instance)
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	c := s.Config

@@ -27,9 +27,6 @@ type StepCreateVolume struct {
 }
 
 func (s *StepCreateVolume) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	if captureMethod(state) != CaptureAttach {
-		return multistep.ActionContinue
-	}
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	host := state.Get("host").(cloud.Host)
@@ -50,7 +47,7 @@ func (s *StepCreateVolume) Run(ctx context.Context, state multistep.StateBag) mu
 	}
 	s.id = id
 	state.Put("capture_volume", id)
-	pushVolumeRelease(state, s.release)
+	bcommon.PushRelease(state, s)
 	start := time.Now()
 	if err := cloud.WaitVolume(ctx, cl.EC2, id, "available", s.Config.StateTimeout, cloud.VolumeAvailable); err != nil {
 		return bcommon.Halt(state, err)
@@ -59,8 +56,8 @@ func (s *StepCreateVolume) Run(ctx context.Context, state multistep.StateBag) mu
 	return multistep.ActionContinue
 }
 
-// release deletes the volume (StepAttachVolume has detached it).
-func (s *StepCreateVolume) release(state multistep.StateBag) error {
+// Release deletes the volume (StepAttachVolume has detached it).
+func (s *StepCreateVolume) Release(state multistep.StateBag) error {
 	if s.id == "" {
 		return nil
 	}
@@ -76,4 +73,4 @@ func (s *StepCreateVolume) release(state multistep.StateBag) error {
 	return nil
 }
 
-func (s *StepCreateVolume) Cleanup(state multistep.StateBag) { cleanupVolumeRelease(state, s.release) }
+func (s *StepCreateVolume) Cleanup(state multistep.StateBag) { bcommon.CleanupRelease(state, s) }

@@ -29,9 +29,6 @@ type StepDownload struct {
 }
 
 func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	if captureMethod(state) != CaptureEBSDirect {
-		return multistep.ActionContinue
-	}
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	c := s.Config

@@ -22,9 +22,6 @@ type StepInstanceInfo struct {
 }
 
 func (s *StepInstanceInfo) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	if captureMethod(state) != CaptureAttach {
-		return multistep.ActionContinue
-	}
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	ui.Say("Finding the instance Packer runs on (instance metadata service)...")

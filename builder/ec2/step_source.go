@@ -96,8 +96,8 @@ func (s *StepSource) Run(ctx context.Context, state multistep.StateBag) multiste
 
 func (s *StepSource) Cleanup(multistep.StateBag) {}
 
-// stateCaptureMethod holds the capture method StepSource chose; the capture steps of the
-// other methods do nothing.
+// stateCaptureMethod holds the capture method StepSource chose: the builder composes the
+// rest of its recipe from it (recipe.go).
 const stateCaptureMethod = "capture_method"
 
 func captureMethod(state multistep.StateBag) string {
@@ -118,7 +118,7 @@ func (s *StepSource) method(instanceStore bool) (string, error) {
 		return "", errors.New(`instance-store backed: capture_method "attach" needs an EBS root snapshot; use "bundle" (or leave capture_method empty)`)
 	case instanceStore:
 		m = CaptureBundle
-		if errs := c.Eucalyptus.readErrors(); len(errs) > 0 {
+		if errs := c.Eucalyptus.ReadErrors(); len(errs) > 0 {
 			return "", fmt.Errorf("instance-store backed, so it is brought home as a bundle: %w", errors.Join(errs...))
 		}
 	case m == CaptureBundle:

@@ -19,14 +19,14 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/zclconf/go-cty/cty"
 
-	ec2builder "github.com/chromogenic/packer-plugin-chromogenic/builder/ec2"
+	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 )
 
 // Config selects one AMI.
 type Config struct {
-	common.PackerConfig     `mapstructure:",squash"`
-	ec2builder.AccessConfig `mapstructure:",squash"`
+	common.PackerConfig    `mapstructure:",squash"`
+	ec2common.AccessConfig `mapstructure:",squash"`
 
 	// EC2 DescribeImages filters, such as `name = "debian-12-amd64-*"`,
 	// `architecture = "x86_64"` or `tag:Team = "web"`. Values may use `*` and `?`.

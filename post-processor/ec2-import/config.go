@@ -12,21 +12,21 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
-	ec2builder "github.com/chromogenic/packer-plugin-chromogenic/builder/ec2"
+	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 )
 
 // Config is the chromogenic-ec2-import post-processor's configuration.
 type Config struct {
-	common.PackerConfig     `mapstructure:",squash"`
-	ec2builder.AccessConfig `mapstructure:",squash"`
+	common.PackerConfig    `mapstructure:",squash"`
+	ec2common.AccessConfig `mapstructure:",squash"`
 
-	ec2builder.RegisterConfig `mapstructure:",squash"`
+	ec2common.RegisterConfig `mapstructure:",squash"`
 	// The architecture of the guest: `x86_64` (the default), `arm64` or `i386`.
 	Architecture string `mapstructure:"architecture" required:"false"`
 	// The cloud is Eucalyptus: this block (even empty) makes the import go the Eucalyptus
 	// way, whatever the shape of `custom_endpoint_ec2` (which it requires); without it the
 	// cloud is AWS or AWS-compatible. It holds the keys, the bucket and how to register.
-	Eucalyptus *ec2builder.EucalyptusConfig `mapstructure:"eucalyptus" required:"false"`
+	Eucalyptus *ec2common.EucalyptusConfig `mapstructure:"eucalyptus" required:"false"`
 
 	ctx interpolate.Context
 }

@@ -3,7 +3,7 @@
 package ec2import
 
 import (
-	"github.com/chromogenic/packer-plugin-chromogenic/builder/ec2"
+	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -11,40 +11,40 @@ import (
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	PackerBuildName       *string                   `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
-	PackerBuilderType     *string                   `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
-	PackerCoreVersion     *string                   `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
-	PackerDebug           *bool                     `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
-	PackerForce           *bool                     `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
-	PackerOnError         *string                   `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
-	PackerUserVars        map[string]string         `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
-	PackerSensitiveVars   []string                  `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
-	AccessKey             *string                   `mapstructure:"access_key" required:"false" cty:"access_key" hcl:"access_key"`
-	SecretKey             *string                   `mapstructure:"secret_key" required:"false" cty:"secret_key" hcl:"secret_key"`
-	Token                 *string                   `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
-	Profile               *string                   `mapstructure:"profile" required:"false" cty:"profile" hcl:"profile"`
-	SharedCredentialsFile *string                   `mapstructure:"shared_credentials_file" required:"false" cty:"shared_credentials_file" hcl:"shared_credentials_file"`
-	SharedConfigFile      *string                   `mapstructure:"shared_config_file" required:"false" cty:"shared_config_file" hcl:"shared_config_file"`
-	Region                *string                   `mapstructure:"region" required:"false" cty:"region" hcl:"region"`
-	CustomEndpointEC2     *string                   `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
-	CustomEndpointEBS     *string                   `mapstructure:"custom_endpoint_ebs" required:"false" cty:"custom_endpoint_ebs" hcl:"custom_endpoint_ebs"`
-	CustomEndpointS3      *string                   `mapstructure:"custom_endpoint_s3" required:"false" cty:"custom_endpoint_s3" hcl:"custom_endpoint_s3"`
-	S3SignatureVersion    *string                   `mapstructure:"s3_signature_version" required:"false" cty:"s3_signature_version" hcl:"s3_signature_version"`
-	InsecureSkipTLSVerify *bool                     `mapstructure:"insecure_skip_tls_verify" required:"false" cty:"insecure_skip_tls_verify" hcl:"insecure_skip_tls_verify"`
-	MaxRetries            *int                      `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
-	AMIName               *string                   `mapstructure:"ami_name" required:"true" cty:"ami_name" hcl:"ami_name"`
-	AMIDescription        *string                   `mapstructure:"ami_description" required:"false" cty:"ami_description" hcl:"ami_description"`
-	Tags                  map[string]string         `mapstructure:"tags" required:"false" cty:"tags" hcl:"tags"`
-	SnapshotTags          map[string]string         `mapstructure:"snapshot_tags" required:"false" cty:"snapshot_tags" hcl:"snapshot_tags"`
-	BootMode              *string                   `mapstructure:"boot_mode" required:"false" cty:"boot_mode" hcl:"boot_mode"`
-	ENASupport            *bool                     `mapstructure:"ena_support" required:"false" cty:"ena_support" hcl:"ena_support"`
-	RootDeviceName        *string                   `mapstructure:"root_device_name" required:"false" cty:"root_device_name" hcl:"root_device_name"`
-	VolumeType            *string                   `mapstructure:"volume_type" required:"false" cty:"volume_type" hcl:"volume_type"`
-	IMDSSupport           *string                   `mapstructure:"imds_support" required:"false" cty:"imds_support" hcl:"imds_support"`
-	EBSConcurrency        *int                      `mapstructure:"ebs_concurrency" required:"false" cty:"ebs_concurrency" hcl:"ebs_concurrency"`
-	StateTimeout          *string                   `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
-	Architecture          *string                   `mapstructure:"architecture" required:"false" cty:"architecture" hcl:"architecture"`
-	Eucalyptus            *ec2.FlatEucalyptusConfig `mapstructure:"eucalyptus" required:"false" cty:"eucalyptus" hcl:"eucalyptus"`
+	PackerBuildName       *string                         `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
+	PackerBuilderType     *string                         `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
+	PackerCoreVersion     *string                         `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
+	PackerDebug           *bool                           `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
+	PackerForce           *bool                           `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
+	PackerOnError         *string                         `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
+	PackerUserVars        map[string]string               `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
+	PackerSensitiveVars   []string                        `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	AccessKey             *string                         `mapstructure:"access_key" required:"false" cty:"access_key" hcl:"access_key"`
+	SecretKey             *string                         `mapstructure:"secret_key" required:"false" cty:"secret_key" hcl:"secret_key"`
+	Token                 *string                         `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
+	Profile               *string                         `mapstructure:"profile" required:"false" cty:"profile" hcl:"profile"`
+	SharedCredentialsFile *string                         `mapstructure:"shared_credentials_file" required:"false" cty:"shared_credentials_file" hcl:"shared_credentials_file"`
+	SharedConfigFile      *string                         `mapstructure:"shared_config_file" required:"false" cty:"shared_config_file" hcl:"shared_config_file"`
+	Region                *string                         `mapstructure:"region" required:"false" cty:"region" hcl:"region"`
+	CustomEndpointEC2     *string                         `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
+	CustomEndpointEBS     *string                         `mapstructure:"custom_endpoint_ebs" required:"false" cty:"custom_endpoint_ebs" hcl:"custom_endpoint_ebs"`
+	CustomEndpointS3      *string                         `mapstructure:"custom_endpoint_s3" required:"false" cty:"custom_endpoint_s3" hcl:"custom_endpoint_s3"`
+	S3SignatureVersion    *string                         `mapstructure:"s3_signature_version" required:"false" cty:"s3_signature_version" hcl:"s3_signature_version"`
+	InsecureSkipTLSVerify *bool                           `mapstructure:"insecure_skip_tls_verify" required:"false" cty:"insecure_skip_tls_verify" hcl:"insecure_skip_tls_verify"`
+	MaxRetries            *int                            `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
+	AMIName               *string                         `mapstructure:"ami_name" required:"true" cty:"ami_name" hcl:"ami_name"`
+	AMIDescription        *string                         `mapstructure:"ami_description" required:"false" cty:"ami_description" hcl:"ami_description"`
+	Tags                  map[string]string               `mapstructure:"tags" required:"false" cty:"tags" hcl:"tags"`
+	SnapshotTags          map[string]string               `mapstructure:"snapshot_tags" required:"false" cty:"snapshot_tags" hcl:"snapshot_tags"`
+	BootMode              *string                         `mapstructure:"boot_mode" required:"false" cty:"boot_mode" hcl:"boot_mode"`
+	ENASupport            *bool                           `mapstructure:"ena_support" required:"false" cty:"ena_support" hcl:"ena_support"`
+	RootDeviceName        *string                         `mapstructure:"root_device_name" required:"false" cty:"root_device_name" hcl:"root_device_name"`
+	VolumeType            *string                         `mapstructure:"volume_type" required:"false" cty:"volume_type" hcl:"volume_type"`
+	IMDSSupport           *string                         `mapstructure:"imds_support" required:"false" cty:"imds_support" hcl:"imds_support"`
+	EBSConcurrency        *int                            `mapstructure:"ebs_concurrency" required:"false" cty:"ebs_concurrency" hcl:"ebs_concurrency"`
+	StateTimeout          *string                         `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
+	Architecture          *string                         `mapstructure:"architecture" required:"false" cty:"architecture" hcl:"architecture"`
+	Eucalyptus            *ec2common.FlatEucalyptusConfig `mapstructure:"eucalyptus" required:"false" cty:"eucalyptus" hcl:"eucalyptus"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -92,7 +92,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"ebs_concurrency":            &hcldec.AttrSpec{Name: "ebs_concurrency", Type: cty.Number, Required: false},
 		"state_timeout":              &hcldec.AttrSpec{Name: "state_timeout", Type: cty.String, Required: false},
 		"architecture":               &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
-		"eucalyptus":                 &hcldec.BlockSpec{TypeName: "eucalyptus", Nested: hcldec.ObjectSpec((*ec2.FlatEucalyptusConfig)(nil).HCL2Spec())},
+		"eucalyptus":                 &hcldec.BlockSpec{TypeName: "eucalyptus", Nested: hcldec.ObjectSpec((*ec2common.FlatEucalyptusConfig)(nil).HCL2Spec())},
 	}
 	return s
 }

@@ -4,7 +4,7 @@
 // reader into a new EBS snapshot through the EBS direct API (per-block SHA-256 and a
 // whole-snapshot checksum, no temporary copy, no S3 bucket and no vmimport role), then
 // registering it as an AMI. On Eucalyptus (no EBS direct API) it uploads an instance-store
-// bundle and registers it, or goes through ImportVolume (see builder/ec2.PublishEucalyptus).
+// bundle and registers it, or goes through ImportVolume (internal/cloud/ec2: Publish, PublishEucalyptus, shared with the chromogenic-ec2 builder).
 package ec2import
 
 import (
@@ -16,8 +16,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	ec2builder "github.com/chromogenic/packer-plugin-chromogenic/builder/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
+	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
 )
@@ -62,27 +62,31 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 				return nil, false, false, err
 			}
 		}
-		res, err := ec2builder.PublishEucalyptusImage(ctx, ui, cl, src, local.String(), ec2builder.EucaPublishOptions{
+		rep := ec2common.NewUIReport(ui, "bundle")
+		res, err := cloud.PublishEucalyptus(ctx, cl, src, local.String(), c.Eucalyptus.PublishOptions(cloud.EucaPublishOptions{
 			Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 			Architecture: c.Architecture, RootDeviceName: c.RootDeviceName, VolumeType: c.VolumeType,
-			StateTimeout: c.StateTimeout, Euca: c.Eucalyptus,
-		})
+			StateTimeout: c.StateTimeout, Report: rep.Report(),
+		}))
+		rep.Close()
 		if err != nil {
 			return nil, false, false, err
 		}
-		a := ec2builder.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data"))
+		a := ec2common.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data"))
 		a.Bucket, a.BundleKeys = res.Bucket, res.Keys
 		return a, true, false, nil
 	}
 	ena := aws.ToBool(c.ENASupport)
-	ami, snap, err := ec2builder.PublishImage(ctx, ui, cl, src, local.String(), ec2builder.PublishOptions{
+	rep := ec2common.NewUIReport(ui, "upload")
+	res, err := cloud.Publish(ctx, cl, src, local.String(), cloud.PublishOptions{
 		Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 		Architecture: c.Architecture, BootMode: c.BootMode, ENA: &ena, RootDeviceName: c.RootDeviceName,
 		VolumeType: c.VolumeType, IMDSSupport: c.IMDSSupport, Concurrency: c.EBSConcurrency,
-		StateTimeout: c.StateTimeout,
+		StateTimeout: c.StateTimeout, Report: rep.Report(),
 	})
+	rep.Close()
 	if err != nil {
 		return nil, false, false, err
 	}
-	return ec2builder.NewAMIArtifact(BuilderID, cl, ami, snap, in.State("generated_data")), true, false, nil
+	return ec2common.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data")), true, false, nil
 }

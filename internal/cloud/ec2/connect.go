@@ -7,6 +7,13 @@
 // requested name, Xen/KVM spellings, NVMe or virtio serial = volume id). The discovery is
 // in-house because no library offers it: the amazon plugin's equivalent is internal to its
 // chroot builder, and it is a few dozen lines of sysfs reading.
+//
+// Publishing is here too (publish.go): Publish (an EBS snapshot through the EBS direct API,
+// registered as an AMI) and PublishEucalyptus (a bundle or ImportVolume) take any opened
+// diskimage.Image and report through plain callbacks (Report), so that chromogenic-ec2,
+// chromogenic-ec2-import and cmd/chromogenic share them. The adapter trusts its caller's
+// options and the credentials' cloud; what the cloud returns is checked (per-block SHA-256,
+// states waited for), and on failure what it made is deleted.
 package ec2
 
 import (

@@ -1,7 +1,7 @@
 //go:generate packer-sdc struct-markdown
 //go:generate packer-sdc mapstructure-to-hcl2 -type EucalyptusConfig
 
-package ec2
+package ec2common
 
 import (
 	"context"
@@ -178,7 +178,7 @@ func (e *EucalyptusConfig) Prepare(read, write bool) []error {
 		e.AccountID = "000000000000"
 	}
 	if read {
-		errs = append(errs, e.readErrors()...)
+		errs = append(errs, e.ReadErrors()...)
 	} else if write && e.Bucket == "" {
 		errs = append(errs, errors.New("eucalyptus.bucket is required"))
 	}
@@ -195,8 +195,8 @@ func (e *EucalyptusConfig) Prepare(read, write bool) []error {
 	return errs
 }
 
-// readErrors lists what is missing to bring a bundle home (capture_method bundle).
-func (e *EucalyptusConfig) readErrors() []error {
+// ReadErrors lists what is missing to bring a bundle home (capture_method bundle).
+func (e *EucalyptusConfig) ReadErrors() []error {
 	var errs []error
 	if e.Bucket == "" {
 		errs = append(errs, errors.New("eucalyptus.bucket is required"))
@@ -223,3 +223,10 @@ func (e *EucalyptusConfig) Resolve(ctx context.Context, cl *cloud.Clients, ec2En
 
 // Keys are the loaded keys and certificates.
 func (e *EucalyptusConfig) Keys() cloud.BundleKeys { return e.keys }
+
+// PublishOptions completes o with what the block says: how to register, the bucket, the zone,
+// the manifest owner and the keys.
+func (e *EucalyptusConfig) PublishOptions(o cloud.EucaPublishOptions) cloud.EucaPublishOptions {
+	o.Register, o.Bucket, o.AvailabilityZone, o.AccountID, o.Keys = e.Register, e.Bucket, e.AvailabilityZone, e.AccountID, e.keys
+	return o
+}

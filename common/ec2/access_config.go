@@ -1,7 +1,7 @@
 //go:generate packer-sdc struct-markdown
 //go:generate packer-sdc mapstructure-to-hcl2 -type AccessConfig
 
-package ec2
+package ec2common
 
 import (
 	"errors"

@@ -1,0 +1,52 @@
+package ec2
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+
+	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
+)
+
+// The recipe lists exactly the steps of the capture method, the source kind and the dialect.
+func TestRecipe(t *testing.T) {
+	names := func(steps []multistep.Step) string {
+		var out []string
+		for _, s := range steps {
+			n := reflect.TypeOf(s).Elem().Name()
+			switch n {
+			case "StepAttach", "StepMountGuest", "StepMountChroot", "StepCopyFiles", "StepChrootProvision", "StepRelease":
+				continue // bcommon.ChrootSteps
+			}
+			out = append(out, strings.TrimPrefix(n, "Step"))
+		}
+		return strings.Join(out, " ")
+	}
+	aws := &Config{}
+	euca := &Config{Eucalyptus: &ec2common.EucalyptusConfig{}}
+	skip := &Config{SkipRegister: true}
+	for _, tc := range []struct {
+		c        *Config
+		method   string
+		instance bool
+		want     string
+	}{
+		{aws, CaptureEBSDirect, false, "OutputDir Download Register"},
+		{aws, CaptureEBSDirect, true, "CreateImage OutputDir Download Register"},
+		{aws, CaptureAttach, false, "InstanceInfo OutputDir CreateVolume AttachVolume CopyDevice Register"},
+		{aws, CaptureAttach, true, "InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice Register"},
+		{skip, CaptureEBSDirect, false, "OutputDir Download"},
+		{euca, CaptureBundle, false, "OutputDir DownloadBundle ExternalKernel RegisterEucalyptus"},
+		{euca, CaptureBundle, true, "BundleInstance OutputDir DownloadBundle ExternalKernel RegisterEucalyptus"},
+		{euca, CaptureAttach, true, "InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice ExternalKernel RegisterEucalyptus"},
+	} {
+		t.Run(fmt.Sprintf("%s/%v/%v", tc.method, tc.instance, tc.c.IsEucalyptus()), func(t *testing.T) {
+			if got := names(recipe(tc.c, tc.method, tc.instance, "x.raw")); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}

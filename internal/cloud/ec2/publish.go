@@ -1,0 +1,280 @@
+package ec2
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+)
+
+// Report is how a publication tells its caller what it does: Say a stage, Message a detail,
+// Error a failure it goes on after (a cleanup that did not work), Progress the bytes moved.
+// Any of them may be nil. The Packer faces turn them into UI lines and a progress bar;
+// cmd/chromogenic into its own output.
+type Report struct {
+	Say      func(string)
+	Message  func(string)
+	Error    func(string)
+	Progress func(done, total int64)
+}
+
+func (r Report) say(f string, a ...any) {
+	if r.Say != nil {
+		r.Say(fmt.Sprintf(f, a...))
+	}
+}
+
+func (r Report) message(f string, a ...any) {
+	if r.Message != nil {
+		r.Message(fmt.Sprintf(f, a...))
+	}
+}
+
+func (r Report) error(err error) {
+	if r.Error != nil && err != nil {
+		r.Error(err.Error())
+	}
+}
+
+func (r Report) progress(done, total int64) {
+	if r.Progress != nil {
+		r.Progress(done, total)
+	}
+}
+
+// Published is what a publication made: the image, and the snapshot (EBS-backed images) or
+// the bundle objects (instance-store images on Eucalyptus) it is made of.
+type Published struct {
+	ImageID    string
+	SnapshotID string   // EBS-backed images
+	Bucket     string   // Eucalyptus bundle
+	Keys       []string // its objects (the image's; deleted with it)
+}
+
+// PublishOptions describe the AMI Publish registers.
+type PublishOptions struct {
+	Name, Description      string
+	Tags, SnapshotTags     map[string]string
+	Source                 *types.Image // attributes to copy, may be nil
+	Architecture, BootMode string
+	ENA                    *bool
+	RootDeviceName         string
+	VolumeType             string
+	VolumeSizeGiB          int64 // root volume size; raised to the snapshot's when smaller
+	IMDSSupport            string
+	Concurrency            int
+	StateTimeout           time.Duration
+	Report                 Report
+}
+
+// Publish writes img (streamed from the image engine's reader: no temporary copy; only its
+// data extents are read) into a new EBS snapshot through the EBS direct API and registers it
+// as an AMI, with the attributes of o.Source where o leaves them empty. label names the image
+// in messages. On failure nothing it made is left behind. It does not close img.
+func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string, o PublishOptions) (*Published, error) {
+	r := o.Report
+	exts, err := img.Extents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var data []Range
+	for _, e := range exts {
+		if e.Kind == diskimage.Data {
+			data = append(data, Range{Offset: e.Offset, Length: e.Length})
+		}
+	}
+	r.say("Writing %s (%s, %d MiB virtual) into a new snapshot through the EBS direct API...", label, img.Format(), img.Size()>>20)
+	start := time.Now()
+	snap, st, err := UploadSnapshot(ctx, cl, img, img.Size(), data, UploadOptions{
+		TransferOptions: TransferOptions{
+			Workers:  o.Concurrency,
+			Progress: r.progress,
+			Logf:     r.message,
+		},
+		Description: "chromogenic: " + o.Name,
+		Tags:        o.SnapshotTags,
+		WaitTimeout: o.StateTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	secs := max(time.Since(start).Seconds(), 0.001)
+	r.message("Snapshot %s completed: %d blocks (%d MiB) in %s, %.0f MiB/s, %d retries",
+		snap, st.Blocks, st.Bytes>>20, time.Since(start).Round(time.Millisecond), float64(st.Bytes)/secs/(1<<20), st.Retries)
+
+	size := (img.Size() + GiB - 1) / GiB
+	n := NewImage{VolumeSizeGiB: max(o.VolumeSizeGiB, size), Name: o.Name, Description: o.Description, SnapshotID: snap, VolumeType: o.VolumeType,
+		Architecture: o.Architecture, BootMode: o.BootMode, RootDeviceName: o.RootDeviceName, ImdsSupport: o.IMDSSupport,
+		Tags: o.Tags} // tagged at registration
+	if s := o.Source; s != nil {
+		if n.Architecture == "" {
+			n.Architecture = string(s.Architecture)
+		}
+		if n.BootMode == "" {
+			n.BootMode = string(s.BootMode)
+		}
+		if n.RootDeviceName == "" {
+			n.RootDeviceName = aws.ToString(s.RootDeviceName)
+		}
+		n.ENA = aws.ToBool(s.EnaSupport)
+		n.SriovNetSupport = aws.ToString(s.SriovNetSupport)
+		if n.ImdsSupport == "" {
+			n.ImdsSupport = string(s.ImdsSupport)
+		}
+		n.TpmSupport = string(s.TpmSupport)
+	}
+	if o.ENA != nil {
+		n.ENA = *o.ENA
+	}
+	undo := func(ami string) {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		var derr error
+		if ami != "" {
+			derr = DeleteImage(dctx, cl.EC2, ami, snap)
+		} else {
+			derr = DeleteSnapshot(dctx, cl.EC2, snap)
+		}
+		if derr != nil {
+			r.error(fmt.Errorf("cleaning up after the failure: %w", derr))
+		}
+	}
+	r.say("Registering AMI %q (%s, boot mode %q, ENA %v, root %s)...", n.Name, n.Architecture, n.BootMode, n.ENA, n.RootDeviceName)
+	ami, err := RegisterImage(ctx, cl.EC2, n)
+	if err != nil {
+		undo("")
+		return nil, err
+	}
+	if _, err := WaitImage(ctx, cl.EC2, ami, o.StateTimeout); err != nil {
+		undo(ami)
+		return nil, err
+	}
+	r.say("AMI %s (%s) is available in %s", ami, o.Name, cl.Region)
+	return &Published{ImageID: ami, SnapshotID: snap}, nil
+}
+
+// EucaPublishOptions describe the EMI PublishEucalyptus registers.
+type EucaPublishOptions struct {
+	Name, Description  string
+	Tags, SnapshotTags map[string]string
+	Architecture       string // default x86_64
+	RootDeviceName     string // default /dev/sda
+	VolumeType         string // import-volume: the root volume type (default standard)
+	StateTimeout       time.Duration
+	// Register is how: "bundle" (the default) or "import-volume".
+	Register string
+	// Bucket holds the new bundle or the ImportVolume parts.
+	Bucket string
+	// AvailabilityZone of the imported volume (import-volume).
+	AvailabilityZone string
+	// AccountID is the owner written in bundle manifests.
+	AccountID string
+	// Keys sign the bundle and encrypt it to the user and the cloud (bundle).
+	Keys   BundleKeys
+	Report Report
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// PublishEucalyptus registers img (streamed) on Eucalyptus: as an instance-store bundle
+// uploaded to the bucket and registered with RegisterImage(ImageLocation), or with Register
+// "import-volume" through ImportVolume, CreateSnapshot and RegisterImage of an EBS-backed HVM
+// image. Only EC2 API 2016-09-15 parameters are sent; tags are set with CreateTags afterwards.
+// label names the image in messages. On failure nothing it made is left: no image, no bundle
+// object, no volume or snapshot. It does not close img.
+func PublishEucalyptus(ctx context.Context, cl *Clients, img diskimage.Image, label string, o EucaPublishOptions) (*Published, error) {
+	r := o.Report
+	if o.Architecture == "" {
+		o.Architecture = "x86_64"
+	}
+	if o.RootDeviceName == "" {
+		o.RootDeviceName = "/dev/sda"
+	}
+	res := &Published{}
+	undo := func(cause error) error {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		r.say("Removing what the failed registration made...")
+		var errs []error
+		if res.ImageID != "" {
+			errs = append(errs, DeleteImage(dctx, cl.EC2, res.ImageID, res.SnapshotID))
+		} else if res.SnapshotID != "" {
+			errs = append(errs, DeleteSnapshot(dctx, cl.EC2, res.SnapshotID))
+		}
+		if len(res.Keys) > 0 {
+			errs = append(errs, DeleteObjects(dctx, cl.S3, res.Bucket, res.Keys))
+		}
+		for _, err := range errs {
+			if err != nil {
+				r.error(fmt.Errorf("cleaning up after the failure: %w", err))
+			}
+		}
+		return cause
+	}
+	start := time.Now()
+	switch o.Register {
+	case "import-volume":
+		r.say("Importing %s (%s, %d MiB) with ImportVolume through s3://%s...", label, img.Format(), img.Size()>>20, o.Bucket)
+		vol, err := ImportVolume(ctx, cl, img, img.Size(), ImportVolumeOptions{
+			Bucket: o.Bucket, Prefix: fmt.Sprintf("chromogenic-import-%s-%d", unsafeName.ReplaceAllString(o.Name, "_"), time.Now().Unix()),
+			AvailabilityZone: o.AvailabilityZone, Description: "chromogenic: " + o.Name, Timeout: o.StateTimeout, Logf: r.message,
+		})
+		if err != nil {
+			return nil, undo(err)
+		}
+		r.message("Volume %s imported (%s); snapshotting it...", vol, time.Since(start).Round(time.Second))
+		snap, err := SnapshotVolume(ctx, cl.EC2, vol, "chromogenic: "+o.Name, o.StateTimeout)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		r.error(DeleteVolume(dctx, cl.EC2, vol))
+		cancel()
+		if err != nil {
+			return nil, undo(err)
+		}
+		res.SnapshotID = snap
+		if err := CreateTags(ctx, cl.EC2, o.SnapshotTags, snap); err != nil {
+			return nil, undo(err)
+		}
+		r.say("Registering EMI %q (%s, hvm, root %s on %s)...", o.Name, o.Architecture, o.RootDeviceName, snap)
+		res.ImageID, err = RegisterImage(ctx, cl.EC2, NewImage{Name: o.Name, Description: o.Description, Architecture: o.Architecture,
+			RootDeviceName: o.RootDeviceName, SnapshotID: snap, VolumeType: o.VolumeType, Minimal: true})
+		if err != nil {
+			return nil, undo(err)
+		}
+	default:
+		prefix := fmt.Sprintf("%s-%d", unsafeName.ReplaceAllString(o.Name, "_"), time.Now().Unix())
+		r.say("Bundling %s (%s, %d MiB) into s3://%s/%s...", label, img.Format(), img.Size()>>20, o.Bucket, prefix)
+		k := o.Keys
+		ub, err := UploadBundle(ctx, cl, io.NewSectionReader(img, 0, img.Size()), img.Size(), o.Bucket, bundle.WriteOptions{
+			Name: prefix + ".img", Prefix: prefix, User: o.AccountID, Architecture: o.Architecture,
+			BlockDevices: map[string]string{"ami": strings.TrimPrefix(o.RootDeviceName, "/dev/"), "root": o.RootDeviceName},
+			SignKey:      k.UserKey, UserCert: k.UserCert, CloudCert: k.CloudCert,
+			Progress: func(done int64) { r.progress(done, img.Size()) },
+		})
+		if err != nil {
+			return nil, err // UploadBundle removed its objects
+		}
+		res.Bucket, res.Keys = ub.Bucket, ub.Keys
+		r.message("Bundle %s: %d parts, %d MiB, in %s", ub.Location, len(ub.Manifest.Parts), ub.Manifest.BundledSize>>20, time.Since(start).Round(time.Second))
+		r.say("Registering EMI %q from %s...", o.Name, ub.Location)
+		res.ImageID, err = RegisterBundle(ctx, cl.EC2, o.Name, o.Description, ub.Location, o.Architecture, o.RootDeviceName)
+		if err != nil {
+			return nil, undo(err)
+		}
+	}
+	if _, err := WaitImage(ctx, cl.EC2, res.ImageID, o.StateTimeout); err != nil {
+		return nil, undo(err)
+	}
+	if err := CreateTags(ctx, cl.EC2, o.Tags, res.ImageID); err != nil {
+		return nil, undo(err)
+	}
+	r.say("EMI %s (%s) is available (%s)", res.ImageID, o.Name, time.Since(start).Round(time.Second))
+	return res, nil
+}
