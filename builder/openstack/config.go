@@ -15,13 +15,14 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 )
 
 // Config is the chromogenic-openstack builder's configuration.
 type Config struct {
-	common.PackerConfig `mapstructure:",squash"`
-	AccessConfig        `mapstructure:",squash"`
+	common.PackerConfig          `mapstructure:",squash"`
+	openstackcommon.AccessConfig `mapstructure:",squash"`
 
 	// The running server to capture, by ID. Exactly one of `instance_id`, `instance_name`,
 	// `source_image`, `source_image_name` and `source_image_filter` is required.

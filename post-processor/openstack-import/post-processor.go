@@ -20,8 +20,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	osbuilder "github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
@@ -93,7 +93,7 @@ func (p *PostProcessor) input(in packersdk.Artifact) (imageID string, local *art
 		return "", local, nil
 	}
 	switch in.BuilderId() {
-	case osbuilder.BuilderID, BuilderID:
+	case openstackcommon.BuilderID, BuilderID:
 		if in.Id() == "" {
 			return "", nil, lerr
 		}
