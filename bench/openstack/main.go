@@ -38,7 +38,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	osbuilder "github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	openstackimport "github.com/chromogenic/packer-plugin-chromogenic/post-processor/openstack-import"
 )
@@ -47,7 +47,7 @@ import (
 // mode: a Glance image, no files.
 type snapshotArtifact struct{ id string }
 
-func (a snapshotArtifact) BuilderId() string        { return osbuilder.BuilderID }
+func (a snapshotArtifact) BuilderId() string        { return openstackcommon.BuilderID }
 func (a snapshotArtifact) Files() []string          { return nil }
 func (a snapshotArtifact) Id() string               { return a.id }
 func (a snapshotArtifact) String() string           { return "image " + a.id }

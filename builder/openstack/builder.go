@@ -15,10 +15,11 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 )
 
 // BuilderID identifies artifacts of this builder.
-const BuilderID = "chromogenic.openstack"
+const BuilderID = openstackcommon.BuilderID
 
 // GeneratedData are the build variables (`build.ImageID`...) the builder declares and sets;
 // docs/builders/openstack.mdx lists the same (a test compares them).

@@ -16,14 +16,15 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // Config is the chromogenic-openstack builder's configuration.
 type Config struct {
-	common.PackerConfig `mapstructure:",squash"`
-	AccessConfig        `mapstructure:",squash"`
+	common.PackerConfig          `mapstructure:",squash"`
+	openstackcommon.AccessConfig `mapstructure:",squash"`
 
 	// The running server to capture, by ID. Exactly one of `instance_id`, `instance_name`,
 	// `source_image`, `source_image_name` and `source_image_filter` is required.
@@ -65,6 +66,11 @@ type Config struct {
 	// Glance's processing of it. When it passes the build fails, naming the image and the
 	// status it was stuck in, and deletes what it made. Defaults to `30m`.
 	StateTimeout time.Duration `mapstructure:"state_timeout" required:"false"`
+	// How the new image's data is sent to Glance (image mode): `upload` (the default:
+	// `PUT /v2/images/{id}/file`) or `glance-direct` (the interoperable image import: the data
+	// is staged, then imported, which is what clouds that disable the plain upload accept,
+	// and which runs the cloud's import plugins). As in `chromogenic-openstack-import`.
+	ImportMethod string `mapstructure:"import_method" required:"false"`
 
 	// Where the working copy is kept. Defaults to `output-<build name>`.
 	OutputDir string `mapstructure:"output_directory" required:"false"`
@@ -168,6 +174,13 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		c.StateTimeout = 30 * time.Minute
 	} else if c.StateTimeout < 0 {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("state_timeout must be positive"))
+	}
+	switch c.ImportMethod {
+	case "":
+		c.ImportMethod = cloud.MethodUpload
+	case cloud.MethodUpload, cloud.MethodGlanceDirect:
+	default:
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("import_method %q: want %s or %s", c.ImportMethod, cloud.MethodUpload, cloud.MethodGlanceDirect))
 	}
 	name := c.PackerBuildName
 	if name == "" {

@@ -57,6 +57,7 @@ type FlatConfig struct {
 	KeepSnapshot                *bool             `mapstructure:"keep_snapshot" required:"false" cty:"keep_snapshot" hcl:"keep_snapshot"`
 	SkipUpload                  *bool             `mapstructure:"skip_upload" required:"false" cty:"skip_upload" hcl:"skip_upload"`
 	StateTimeout                *string           `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
+	ImportMethod                *string           `mapstructure:"import_method" required:"false" cty:"import_method" hcl:"import_method"`
 	OutputDir                   *string           `mapstructure:"output_directory" required:"false" cty:"output_directory" hcl:"output_directory"`
 	MountPath                   *string           `mapstructure:"mount_path" required:"false" cty:"mount_path" hcl:"mount_path"`
 	MountOptions                []string          `mapstructure:"mount_options" required:"false" cty:"mount_options" hcl:"mount_options"`
@@ -129,6 +130,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"keep_snapshot":                 &hcldec.AttrSpec{Name: "keep_snapshot", Type: cty.Bool, Required: false},
 		"skip_upload":                   &hcldec.AttrSpec{Name: "skip_upload", Type: cty.Bool, Required: false},
 		"state_timeout":                 &hcldec.AttrSpec{Name: "state_timeout", Type: cty.String, Required: false},
+		"import_method":                 &hcldec.AttrSpec{Name: "import_method", Type: cty.String, Required: false},
 		"output_directory":              &hcldec.AttrSpec{Name: "output_directory", Type: cty.String, Required: false},
 		"mount_path":                    &hcldec.AttrSpec{Name: "mount_path", Type: cty.String, Required: false},
 		"mount_options":                 &hcldec.AttrSpec{Name: "mount_options", Type: cty.List(cty.String), Required: false},

@@ -9,13 +9,14 @@ import (
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 )
 
 // StepConnect authenticates to the cloud.
 //
 // Produces: clients *cloud.Clients
 type StepConnect struct {
-	Access *AccessConfig
+	Access *openstackcommon.AccessConfig
 }
 
 func (s *StepConnect) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {

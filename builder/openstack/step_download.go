@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
@@ -16,7 +15,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 // StepDownload brings the source image (the snapshot, or the source image) from Glance into
@@ -53,7 +52,7 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 	var err error
 	switch img.DiskFormat {
 	case "raw", "ami": // an AMI-shaped Glance image is a raw filesystem (kernel_id, ramdisk_id apart)
-		err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return writeSparse(ctx, s.Target, s.mode, r) })
+		err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return transfer.SpoolSparse(ctx, s.Target, s.mode, r) })
 	case "qcow2":
 		err = s.ranged(ctx, ui, clients, img)
 		if errors.Is(err, cloud.ErrNoRange) {
@@ -96,51 +95,31 @@ func (s *StepDownload) stream(ctx context.Context, ui packersdk.Ui, clients *clo
 
 // ranged converts a qcow2 image read in place through Range requests into the working copy.
 func (s *StepDownload) ranged(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, img *images.Image) error {
-	start := time.Now()
 	rr, err := cloud.OpenRange(ctx, clients.Image, img)
 	if err != nil {
 		return err
 	}
-	defer rr.Close()
-	src, err := diskimage.OpenReaderAt(rr, rr.Size(), img.DiskFormat, rr)
+	src, err := transfer.OpenRanged(rr, img.DiskFormat)
 	if err != nil {
+		rr.Close()
 		return fmt.Errorf("image %s: %w", img.ID, err)
 	}
 	defer src.Close()
-	dst, err := hostfile.Create(s.Target, s.mode)
+	if err := s.writeWorking(ctx, ui, "download "+img.ID, src); err != nil {
+		return err
+	}
+	report, err := src.Verify()
 	if err != nil {
 		return err
 	}
-	bar := progress.New(ui, "download "+img.ID, src.Size())
-	err = diskimage.WriteRaw(ctx, dst, src, bar.Update)
-	bar.Close()
-	if err == nil {
-		err = dst.Sync()
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	algo, err := rr.Verify()
-	if err != nil {
-		return err
-	}
-	st := rr.Stats()
-	verified := "Glance recorded no hash: NOT verified"
-	if algo != "" {
-		verified = algo + " of the whole file verified"
-	}
-	ui.Message(fmt.Sprintf("Read %d MiB of the %d MiB image in %d range requests in %s (%d MiB more for the hash); %s",
-		st.Fetched>>20, img.SizeBytes>>20, st.Requests, time.Since(start).Round(time.Second), st.HashFetched>>20, verified))
+	ui.Message(report)
 	return nil
 }
 
 func (s *StepDownload) spoolAndConvert(ctx context.Context, ui packersdk.Ui, format string, r io.Reader) error {
 	spool := s.Target + ".download." + format
 	defer os.Remove(spool)
-	if err := writeSparse(ctx, spool, s.mode, r); err != nil {
+	if err := transfer.SpoolSparse(ctx, spool, s.mode, r); err != nil {
 		return err
 	}
 	src, err := diskimage.OpenFormat(spool, format)
@@ -148,65 +127,14 @@ func (s *StepDownload) spoolAndConvert(ctx context.Context, ui packersdk.Ui, for
 		return fmt.Errorf("downloaded image: %w", err)
 	}
 	defer src.Close()
-	dst, err := hostfile.Create(s.Target, s.mode)
-	if err != nil {
-		return err
-	}
-	bar := progress.New(ui, "working copy", src.Size())
-	err = diskimage.WriteRaw(ctx, dst, src, bar.Update)
-	bar.Close()
-	if err == nil {
-		err = dst.Sync()
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return s.writeWorking(ctx, ui, "working copy", src)
+}
+
+// writeWorking writes src as the sparse raw working copy, with a progress bar.
+func (s *StepDownload) writeWorking(ctx context.Context, ui packersdk.Ui, name string, src diskimage.Image) error {
+	bar := progress.New(ui, name, src.Size())
+	defer bar.Close()
+	return transfer.WriteRaw(ctx, s.Target, s.mode, src, bar.Update)
 }
 
 func (s *StepDownload) Cleanup(multistep.StateBag) {}
-
-// writeSparse copies r into a new file at path, leaving holes where whole 4 KiB blocks are
-// zero, and stops when ctx ends. The file gets exactly mode perm.
-func writeSparse(ctx context.Context, path string, perm os.FileMode, r io.Reader) error {
-	f, err := hostfile.Create(path, perm)
-	if err != nil {
-		return err
-	}
-	const block = 4096
-	buf := make([]byte, 4<<20)
-	var off int64
-	for {
-		if err := ctx.Err(); err != nil {
-			f.Close()
-			return err
-		}
-		n, rerr := io.ReadFull(r, buf)
-		for i := 0; i < n; i += block {
-			end := min(i+block, n)
-			if !diskimage.IsZero(buf[i:end]) {
-				if _, err := f.WriteAt(buf[i:end], off+int64(i)); err != nil {
-					f.Close()
-					return err
-				}
-			}
-		}
-		off += int64(n)
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
-		if rerr != nil {
-			f.Close()
-			return rerr
-		}
-	}
-	if err := f.Truncate(off); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}

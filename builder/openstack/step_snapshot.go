@@ -67,7 +67,7 @@ func (s *StepSnapshot) Run(ctx context.Context, state multistep.StateBag) multis
 		ui.Message(fmt.Sprintf("Snapshot %s: %s (%s)", id, st, time.Since(start).Round(time.Second)))
 	})
 	if err != nil {
-		return bcommon.Halt(state, fmt.Errorf("snapshot of server %s: %w", srv.ID, timeoutErr(ctx, err, c.StateTimeout)))
+		return bcommon.Halt(state, fmt.Errorf("snapshot of server %s: %w", srv.ID, cloud.TimeoutErr(ctx, err, "state_timeout", c.StateTimeout)))
 	}
 	if img.SizeBytes == 0 {
 		if _, bdm := img.Properties["block_device_mapping"]; bdm {

@@ -3,9 +3,7 @@ package openstack
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"time"
+	"path/filepath"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
@@ -13,13 +11,16 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 // StepUpload writes the working copy in the target disk format straight into a new Glance
-// image (a pipe: no temporary file for the formats that stream), and waits until it is
-// active. A failed upload deletes the half-made image.
+// image (a pipe: no temporary file for the formats that stream), with the configured import
+// method, and waits until it is active (cloud.UploadImage, as chromogenic-openstack-import
+// does). A failed upload deletes the half-made image.
 //
 // Produces: image *images.Image
 type StepUpload struct {
@@ -54,49 +55,22 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 		return bcommon.Halt(state, err)
 	}
 	defer img.Close()
-	w, err := diskimage.LookupWriter(format)
-	if err != nil {
+	if _, err := diskimage.LookupWriter(format); err != nil {
 		return bcommon.Halt(state, fmt.Errorf("image_disk_format: %w", err))
 	}
-	opts := diskimage.WriteOptions{}
-
-	var data io.Reader
-	if w.NeedsSeek(opts) {
-		// This format's writer needs a seekable file: write it beside the working copy.
-		tmp := working + "." + format
-		defer os.Remove(tmp)
-		ui.Say(fmt.Sprintf("Writing %s for upload...", tmp))
-		if err := diskimage.Convert(ctx, img, tmp, format, opts); err != nil {
-			return bcommon.Halt(state, err)
-		}
-		f, err := os.Open(tmp)
-		if err != nil {
-			return bcommon.Halt(state, err)
-		}
-		defer f.Close()
-		data = f
-	} else {
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(w.Write(ctx, pw, img, opts)) }()
-		defer pr.Close()
-		// Up to 32 MiB of the converted stream kept ready: io.Pipe has no buffer, so the
-		// converter and the upload would otherwise wait for each other's every write.
-		ahead := cloud.NewReadAhead(pr, 1<<20, 32)
-		defer ahead.Close()
-		data = ahead
-	}
-	tracked := ui.TrackProgress("upload "+c.ImageName, 0, img.Size(), io.NopCloser(data))
-	defer tracked.Close()
-
+	bar := progress.New(ui, "upload "+c.ImageName, img.Size())
+	defer bar.Close()
 	ui.Say(fmt.Sprintf("Uploading the working copy as image %q (%s, %s)...", c.ImageName, format, c.ImageVisibility))
-	wctx, cancel := context.WithTimeout(ctx, c.StateTimeout)
-	defer cancel()
-	start := time.Now()
-	out, err := cloud.Upload(wctx, clients.Image, n, tracked, func(st string) {
-		ui.Message(fmt.Sprintf("Image %s: %s (%s)", c.ImageName, st, time.Since(start).Round(time.Second)))
+	out, err := cloud.UploadImage(ctx, clients.Image, cloud.UploadInput{
+		Image: n, Method: c.ImportMethod,
+		Source: &transfer.Source{Image: img},
+		// A spool (formats that cannot stream) goes beside the working copy.
+		Encode:  transfer.Options{SpoolDir: filepath.Dir(working)},
+		Timeout: c.StateTimeout, TimeoutName: "state_timeout",
+		Progress: bar.Update, Status: ui.Message,
 	})
 	if err != nil {
-		return bcommon.Halt(state, timeoutErr(ctx, err, c.StateTimeout))
+		return bcommon.Halt(state, err)
 	}
 	ui.Say(fmt.Sprintf("Image %s (%s) is active", out.Name, out.ID))
 	state.Put("image", out)

@@ -36,6 +36,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 const usage = `usage:
@@ -232,15 +233,8 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg.wo.FormatOptions = map[string]any{"ova": cfg.ova}
 	if out == "-" {
-		w, err := diskimage.LookupWriter(format)
-		if err != nil {
-			return err
-		}
-		if w.NeedsSeek(cfg.wo) {
-			return fmt.Errorf("%s with these options needs a seekable output file, not a stream", format)
-		}
-		// Hide the *os.File: stdout may be a regular file, which the writer would truncate.
-		return w.Write(ctx, struct{ io.Writer }{stdout}, src, cfg.wo)
+		// The one stream-or-spool choice (internal/transfer); standard output cannot spool.
+		return transfer.WriteStream(ctx, stdout, src, format, cfg.wo)
 	}
 	return diskimage.Convert(ctx, src, out, format, cfg.wo)
 }

@@ -20,14 +20,14 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/zclconf/go-cty/cty"
 
-	osbuilder "github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 )
 
 // Config selects one image.
 type Config struct {
-	common.PackerConfig    `mapstructure:",squash"`
-	osbuilder.AccessConfig `mapstructure:",squash"`
+	common.PackerConfig          `mapstructure:",squash"`
+	openstackcommon.AccessConfig `mapstructure:",squash"`
 
 	// Exact image name.
 	Name string `mapstructure:"name" required:"false"`

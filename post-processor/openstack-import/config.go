@@ -14,15 +14,15 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
-	osbuilder "github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // Config is the chromogenic-openstack-import post-processor's configuration.
 type Config struct {
-	common.PackerConfig    `mapstructure:",squash"`
-	osbuilder.AccessConfig `mapstructure:",squash"`
+	common.PackerConfig          `mapstructure:",squash"`
+	openstackcommon.AccessConfig `mapstructure:",squash"`
 
 	// The name of the image to create in the target cloud.
 	ImageName string `mapstructure:"image_name" required:"true"`
@@ -54,7 +54,7 @@ type Config struct {
 	// builder's access (`cloud`, `clouds_file`, `identity_endpoint`, credentials, `region`,
 	// ...). The image data then streams from the source Glance to the target Glance, converted
 	// on the way when `disk_format` differs from the source's.
-	Source osbuilder.AccessConfig `mapstructure:"source" required:"false"`
+	Source openstackcommon.AccessConfig `mapstructure:"source" required:"false"`
 	// A Glance image ID in the source cloud to push, instead of the input artifact (for
 	// example the `id` of a `chromogenic-openstack-image` data source). Needs `source`.
 	SourceImage string `mapstructure:"source_image" required:"false"`
@@ -64,7 +64,7 @@ type Config struct {
 }
 
 // HasSource says whether the source block is set.
-func (c *Config) HasSource() bool { return c.Source != (osbuilder.AccessConfig{}) }
+func (c *Config) HasSource() bool { return c.Source != (openstackcommon.AccessConfig{}) }
 
 // diskFormats are the Glance disk formats the image engine writes (its disk image formats,
 // not containers).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,8 +12,10 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 // migrate copies a Glance image of the source cloud into the target cloud:
@@ -95,14 +96,12 @@ func (p *PostProcessor) passThrough(ctx context.Context, ui packersdk.Ui, source
 		return nil, err
 	}
 	defer body.Close()
-	// The download runs up to 32 MiB ahead of the upload in its own goroutine, so that
-	// neither waits for the other's every round trip.
-	ahead := cloud.NewReadAhead(body, 1<<20, 32)
-	defer ahead.Close()
 	// The target hashed what it stored; it must be what the source holds, before the image
 	// gets its visibility (a mismatch deletes it).
 	n.Verify = func(img *images.Image) error { return sameHash(src, img) }
-	return p.upload(ctx, ui, target, n, ahead, src.SizeBytes)
+	// The download runs up to 32 MiB ahead of the upload (cloud.UploadImage's read-ahead), so
+	// that neither waits for the other's every round trip.
+	return p.upload(ctx, ui, target, cloud.UploadInput{Image: n, Data: body, Size: src.SizeBytes})
 }
 
 func sameHash(src, dst *images.Image) error {
@@ -129,32 +128,25 @@ func (p *PostProcessor) convertRanged(ctx context.Context, ui packersdk.Ui, sour
 	if err != nil {
 		return nil, err
 	}
-	defer rr.Close()
-	disk, err := diskimage.OpenReaderAt(rr, rr.Size(), src.DiskFormat, rr)
+	disk, err := transfer.OpenRanged(rr, src.DiskFormat)
 	if err != nil {
+		rr.Close()
 		return nil, fmt.Errorf("source image %s: %w", src.ID, err)
 	}
 	defer disk.Close()
 	verify := func() error {
-		algo, err := rr.Verify()
+		report, err := disk.Verify()
 		if err != nil {
 			return err
 		}
-		st := rr.Stats()
-		if algo == "" {
-			algo = "no hash recorded by the source Glance: NOT verified"
-		} else {
-			algo += " of the source file verified"
-		}
-		ui.Message(fmt.Sprintf("Read %d MiB of the %d MiB source in %d range requests (%d MiB more for the hash); %s",
-			st.Fetched>>20, src.SizeBytes>>20, st.Requests, st.HashFetched>>20, algo))
+		ui.Message("Source image " + src.ID + ": " + report)
 		return nil
 	}
 	return p.convertAndUpload(ctx, ui, target, disk, nil, n, verify)
 }
 
 func (p *PostProcessor) convertSpooled(ctx context.Context, ui packersdk.Ui, source, target *cloud.Clients, src *images.Image, n cloud.NewImage) (*images.Image, error) {
-	dir, err := tempDir("")
+	dir, err := os.MkdirTemp("", "chromogenic-import-")
 	if err != nil {
 		return nil, err
 	}
@@ -164,9 +156,10 @@ func (p *PostProcessor) convertSpooled(ctx context.Context, ui packersdk.Ui, sou
 	if err != nil {
 		return nil, err
 	}
-	tracked := ui.TrackProgress("download "+src.ID, 0, src.SizeBytes, body)
-	err = spoolSparse(ctx, spool, tracked)
-	tracked.Close()
+	bar := progress.New(ui, "download "+src.ID, src.SizeBytes)
+	err = transfer.SpoolSparse(ctx, spool, 0o600, transfer.Counting(body, src.SizeBytes, bar.Update))
+	bar.Close()
+	body.Close()
 	if err != nil {
 		return nil, err
 	}
@@ -176,41 +169,4 @@ func (p *PostProcessor) convertSpooled(ctx context.Context, ui packersdk.Ui, sou
 	}
 	defer disk.Close()
 	return p.convertAndUpload(ctx, ui, target, disk, &artifact.LocalInput{Path: spool, Format: src.DiskFormat}, n, nil)
-}
-
-// spoolSparse copies r into a new file, leaving holes for all-zero 4 KiB blocks.
-func spoolSparse(ctx context.Context, path string, r io.Reader) (err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	buf := make([]byte, 4<<20)
-	var off int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, rerr := io.ReadFull(r, buf)
-		for i := 0; i < n; i += 4096 {
-			b := buf[i:min(i+4096, n)]
-			if !diskimage.IsZero(b) {
-				if _, err := f.WriteAt(b, off+int64(i)); err != nil {
-					return err
-				}
-			}
-		}
-		off += int64(n)
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
-		if rerr != nil {
-			return rerr
-		}
-	}
-	return f.Truncate(off)
 }

@@ -12,20 +12,21 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
-	"time"
+	"strings"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	osbuilder "github.com/chromogenic/packer-plugin-chromogenic/builder/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 // BuilderID identifies artifacts of this post-processor.
@@ -92,7 +93,7 @@ func (p *PostProcessor) input(in packersdk.Artifact) (imageID string, local *art
 		return "", local, nil
 	}
 	switch in.BuilderId() {
-	case osbuilder.BuilderID, BuilderID:
+	case openstackcommon.BuilderID, BuilderID:
 		if in.Id() == "" {
 			return "", nil, lerr
 		}
@@ -133,94 +134,47 @@ func (p *PostProcessor) pushLocal(ctx context.Context, ui packersdk.Ui, clients 
 	return p.convertAndUpload(ctx, ui, clients, src, local, c.newImage(nil, c.DiskFormat), nil)
 }
 
-// convertAndUpload uploads src as n.DiskFormat: the bytes of local as they are when it is
-// set and its image already has that format, streamed through the format's writer when it
-// can stream, else through a temporary file of the target format (next to local's file).
-// finish, if set, runs after the last byte is produced and before the upload sees EOF: its
-// error aborts the upload.
+// convertAndUpload uploads src as n.DiskFormat (cloud.UploadImage, as chromogenic-openstack
+// does): the bytes of local as they are when it is set and its image already has that format,
+// streamed through the format's writer when it can stream, else through a temporary file of
+// the target format (next to local's file). finish, if set, runs after the last byte is
+// produced and before the upload sees EOF: its error aborts the upload.
 func (p *PostProcessor) convertAndUpload(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, src diskimage.Image, local *artifact.LocalInput, n cloud.NewImage, finish func() error) (*images.Image, error) {
-	w, err := diskimage.LookupWriter(n.DiskFormat)
-	if err != nil {
+	if _, err := diskimage.LookupWriter(n.DiskFormat); err != nil {
 		return nil, fmt.Errorf("disk_format: %w", err)
 	}
-	opts := diskimage.WriteOptions{}
-	var data io.Reader
-	switch {
-	case local != nil && local.ImageFormat() == n.DiskFormat && src.Format() == n.DiskFormat && n.DiskFormat != "raw":
-		// Already in the target format: upload the file (or the OVA's disk) as it is.
-		r, _, err := local.OpenBytes()
-		if err != nil {
-			return nil, err
+	source := &transfer.Source{Image: src}
+	opts := transfer.Options{Finish: finish}
+	if local != nil {
+		source.AsIsFormat = local.ImageFormat()
+		source.AsIs = func() (io.ReadCloser, error) {
+			r, _, err := local.OpenBytes()
+			return r, err
 		}
-		defer r.Close()
-		ui.Message(fmt.Sprintf("%s is already %s: uploaded as it is", local, n.DiskFormat))
-		data = r
-	case w.NeedsSeek(opts):
-		srcPath := ""
-		if local != nil {
-			srcPath = local.Path
-		}
-		dir, err := tempDir(srcPath)
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		tmp := filepath.Join(dir, "upload."+n.DiskFormat)
-		ui.Say(fmt.Sprintf("Writing %s for upload (this format cannot stream)...", tmp))
-		if err := diskimage.Convert(ctx, src, tmp, n.DiskFormat, opts); err != nil {
-			return nil, err
-		}
-		if finish != nil {
-			if err := finish(); err != nil {
-				return nil, err
+		opts.SpoolDir = filepath.Dir(local.Path)
+		opts.Say = func(msg string) {
+			if strings.HasPrefix(msg, "already ") {
+				msg = local.String() + " is " + msg
 			}
+			ui.Message(msg)
 		}
-		f, err := os.Open(tmp)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		data = f
-	default:
-		pr, pw := io.Pipe()
-		go func() {
-			err := w.Write(ctx, pw, src, opts)
-			if err == nil && finish != nil {
-				err = finish()
-			}
-			pw.CloseWithError(err)
-		}()
-		defer pr.Close()
-		// io.Pipe has no buffer: the writer would wait for the upload's every read and the
-		// upload for every block the writer reads (a Range request of the source, a disk
-		// read). Up to 32 MiB of the converted stream is kept ready instead.
-		ahead := cloud.NewReadAhead(pr, 1<<20, 32)
-		defer ahead.Close()
-		data = ahead
 	}
-	return p.upload(ctx, ui, clients, n, data, src.Size())
+	return p.upload(ctx, ui, clients, cloud.UploadInput{Image: n, Source: source, Encode: opts})
 }
 
-// tempDir makes a temporary directory next to srcPath, or in $TMPDIR.
-func tempDir(srcPath string) (string, error) {
-	parent := ""
-	if srcPath != "" {
-		parent = filepath.Dir(srcPath)
-	}
-	return os.MkdirTemp(parent, "chromogenic-import-")
-}
-
-// upload sends data to the target Glance with the configured import method.
-func (p *PostProcessor) upload(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, n cloud.NewImage, data io.Reader, size int64) (*images.Image, error) {
+// upload sends the data of in to the target Glance with the configured import method and
+// state_timeout.
+func (p *PostProcessor) upload(ctx context.Context, ui packersdk.Ui, clients *cloud.Clients, in cloud.UploadInput) (*images.Image, error) {
 	c := &p.config
-	tracked := ui.TrackProgress("upload "+n.Name, 0, size, io.NopCloser(data))
-	defer tracked.Close()
-	wctx, cancel := context.WithTimeout(ctx, c.StateTimeout)
-	defer cancel()
-	start := time.Now()
-	return cloud.UploadWith(wctx, clients.Image, c.ImportMethod, n, tracked, func(st string) {
-		ui.Message(fmt.Sprintf("Image %s: %s (%s)", n.Name, st, time.Since(start).Round(time.Second)))
-	})
+	size := in.Size
+	if size == 0 && in.Source != nil {
+		size = in.Source.Image.Size()
+	}
+	bar := progress.New(ui, "upload "+in.Image.Name, size)
+	defer bar.Close()
+	in.Method, in.Timeout, in.TimeoutName = c.ImportMethod, c.StateTimeout, "state_timeout"
+	in.Progress, in.Status = bar.Update, ui.Message
+	return cloud.UploadImage(ctx, clients.Image, in)
 }
 
 // newImage describes the target image: the settings, over what the source image carries.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
+
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 )
@@ -67,12 +69,9 @@ type rblock struct {
 }
 
 // RangeStats counts what a RangeReader fetched.
-type RangeStats struct {
-	Requests    int64 // range requests answered with data
-	Retries     int64 // range requests retried
-	Fetched     int64 // bytes fetched for readers and read-ahead
-	HashFetched int64 // bytes fetched only to complete the hash
-}
+type RangeStats = transfer.RangeStats
+
+var _ transfer.RangedFile = (*RangeReader)(nil)
 
 // ErrNoRange is returned when the server ignores the Range header.
 var ErrNoRange = errors.New("the image service does not honour HTTP Range requests")

@@ -1,4 +1,4 @@
-package openstack
+package transfer
 
 import "io"
 

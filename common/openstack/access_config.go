@@ -1,7 +1,7 @@
 //go:generate packer-sdc struct-markdown
 //go:generate packer-sdc mapstructure-to-hcl2 -type AccessConfig
 
-package openstack
+package openstackcommon
 
 import (
 	"fmt"

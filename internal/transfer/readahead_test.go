@@ -1,9 +1,10 @@
-package openstack
+package transfer
 
 import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand"
 	"testing"
 	"testing/iotest"
 )
@@ -33,4 +34,10 @@ func TestReadAhead(t *testing.T) {
 	if _, err := ra.Read(buf); !errors.Is(err, bad) {
 		t.Errorf("read after the error: %v", err)
 	}
+}
+
+func randomData(n int) []byte {
+	b := make([]byte, n)
+	rand.New(rand.NewSource(1)).Read(b)
+	return b
 }
