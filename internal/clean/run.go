@@ -47,21 +47,7 @@ func Run(ctx context.Context, root *guestfs.Root, opts Options) (*Report, error)
 		return nil, ErrNotLinux
 	}
 	rep := &Report{Root: root.Dir(), DryRun: opts.DryRun, Guest: info, Operations: names, Started: time.Now()}
-	st := &state{
-		dry:       opts.DryRun,
-		removed:   map[string]bool{},
-		removedID: map[[2]uint64]bool{},
-		truncated: map[string]bool{},
-		overlay:   map[string][]byte{},
-		maxEdit:   opts.MaxEditSize,
-	}
-	if st.maxEdit == 0 {
-		st.maxEdit = defaultMaxEditSize
-	}
-	if rst != nil {
-		st.rootID = [2]uint64{uint64(rst.Dev), rst.Ino}
-	}
-	st.findForeign(root)
+	st := newState(root, rst, opts.DryRun, opts.MaxEditSize)
 	if err := st.setupLive(root, &opts); err != nil {
 		return nil, err
 	}
@@ -83,16 +69,7 @@ func Run(ctx context.Context, root *guestfs.Root, opts Options) (*Report, error)
 		if opts.Logf != nil {
 			opts.Logf("%s: %s", op.Name, op.Description)
 		}
-		start := time.Now()
-		e := &Env{Root: root, OS: info, Opts: &opts, ctx: ctx, st: st, rep: &or}
-		if err := op.Run(e); err != nil {
-			e.Errorf("%v", err)
-		}
-		if len(or.Errors) > 0 {
-			or.Status = StatusFailed
-		}
-		or.Duration = time.Since(start)
-		rep.Ops = append(rep.Ops, or)
+		runOne(ctx, root, info, &opts, st, rep, or, op.Run)
 	}
 	rep.Duration = time.Since(rep.Started)
 	rep.total()

@@ -71,20 +71,26 @@ func RunSteps(ctx context.Context, root *guestfs.Root, opts StepOptions, steps [
 			rep.Ops = append(rep.Ops, or)
 			continue
 		}
-		start := time.Now()
-		e := &Env{Root: root, OS: info, Opts: eo, ctx: ctx, st: st, rep: &or}
-		if err := s.Run(e); err != nil {
-			e.Errorf("%v", err)
-		}
-		if len(or.Errors) > 0 {
-			or.Status = StatusFailed
-		}
-		or.Duration = time.Since(start)
-		rep.Ops = append(rep.Ops, or)
+		runOne(ctx, root, info, eo, st, rep, or, s.Run)
 	}
 	rep.Duration = time.Since(rep.Started)
 	rep.total()
 	return rep, rep.Err()
+}
+
+// runOne runs one op or step (run) through its own Env on the run's shared state and appends
+// its outcome, or, to rep.
+func runOne(ctx context.Context, root *guestfs.Root, info *guestfs.OSInfo, opts *Options, st *state, rep *Report, or OpReport, run func(e *Env) error) {
+	start := time.Now()
+	e := &Env{Root: root, OS: info, Opts: opts, ctx: ctx, st: st, rep: &or}
+	if err := run(e); err != nil {
+		e.Errorf("%v", err)
+	}
+	if len(or.Errors) > 0 {
+		or.Status = StatusFailed
+	}
+	or.Duration = time.Since(start)
+	rep.Ops = append(rep.Ops, or)
 }
 
 // newState prepares the shared state of a run on root (rst: the root's stat).

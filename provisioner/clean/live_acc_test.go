@@ -437,7 +437,10 @@ func TestAccCleanLiveRefusesPackerHost(t *testing.T) {
 	testtier.Acceptance(t, "a packer build")
 	env, dir, work := liveSetup(t)
 	srv := startSSHD(t, dir, "")
-	before, _ := filepath.Glob("/tmp/chromogenic-clean-*")
+	// A staging directory holds the uploaded config.json (the CLI's own chromogenic-clean-*
+	// mount directories, which tests running beside this one make, do not).
+	const staged = "/tmp/chromogenic-clean-*/config.json"
+	before, _ := filepath.Glob(staged)
 	report := filepath.Join(work, "report.json")
 	res := env.Build(t, work, liveTemplate, 10*time.Minute, "-var", fmt.Sprintf("port=%d", srv.port),
 		"-var", "key="+srv.key, "-var", "report_file="+report, "-var", "dry_run=true")
@@ -451,7 +454,7 @@ func TestAccCleanLiveRefusesPackerHost(t *testing.T) {
 	if _, err := os.Stat(report); err == nil {
 		t.Errorf("a refused run wrote a report")
 	}
-	after, _ := filepath.Glob("/tmp/chromogenic-clean-*")
+	after, _ := filepath.Glob(staged)
 	if len(after) != len(before) {
 		t.Errorf("uploaded engine left on the host: before %v after %v", before, after)
 	}
