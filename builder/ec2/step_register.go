@@ -26,37 +26,48 @@ type StepRegister struct {
 }
 
 func (s *StepRegister) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	c := s.Config
 	src := state.Get("source_image").(*types.Image)
-	working := state.Get(bcommon.StateWorkingImage).(string)
+	// Keep the source's root volume size when it is larger than its snapshot.
+	_, rootGiB, _ := cloud.RootSnapshot(src)
+	return publishWorking(state, "upload", func(img diskimage.Image, working string, rep cloud.Report) (string, string, error) {
+		res, err := cloud.Publish(ctx, cl, img, working, cloud.PublishOptions{
+			VolumeSizeGiB: rootGiB,
+			Name:          c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
+			Source: src, BootMode: c.BootMode, ENA: c.ENASupport, RootDeviceName: c.RootDeviceName,
+			VolumeType: c.VolumeType, IMDSSupport: c.IMDSSupport, Concurrency: c.EBSConcurrency,
+			StateTimeout: c.StateTimeout, Report: rep,
+		})
+		if err != nil {
+			return "", "", err
+		}
+		return res.ImageID, res.SnapshotID, nil
+	})
+}
 
-	// The builder's raw working copy: raw by declaration (its first sector is the guest's).
+// publishWorking opens the builder's raw working copy (raw by declaration: its first sector
+// is the guest's), publishes it with a progress report labelled label, and records the new
+// image and snapshot in the state and the generated data.
+func publishWorking(state multistep.StateBag, label string, publish func(img diskimage.Image, working string, rep cloud.Report) (image, snapshot string, err error)) multistep.StepAction {
+	ui := state.Get("ui").(packersdk.Ui)
+	working := state.Get(bcommon.StateWorkingImage).(string)
 	img, err := diskimage.OpenFormat(working, "raw")
 	if err != nil {
 		return bcommon.Halt(state, fmt.Errorf("open %s: %w", working, err))
 	}
 	defer img.Close()
-	rep := ec2common.NewUIReport(ui, "upload")
+	rep := ec2common.NewUIReport(ui, label)
 	defer rep.Close()
-	// Keep the source's root volume size when it is larger than its snapshot.
-	_, rootGiB, _ := cloud.RootSnapshot(src)
-	res, err := cloud.Publish(ctx, cl, img, working, cloud.PublishOptions{
-		VolumeSizeGiB: rootGiB,
-		Name:          c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
-		Source: src, BootMode: c.BootMode, ENA: c.ENASupport, RootDeviceName: c.RootDeviceName,
-		VolumeType: c.VolumeType, IMDSSupport: c.IMDSSupport, Concurrency: c.EBSConcurrency,
-		StateTimeout: c.StateTimeout, Report: rep.Report(),
-	})
+	id, snap, err := publish(img, working, rep.Report())
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}
-	state.Put("ami", res.ImageID)
-	state.Put("snapshot_id", res.SnapshotID)
+	state.Put("ami", id)
+	state.Put("snapshot_id", snap)
 	gd := &packerbuilderdata.GeneratedData{State: state}
-	gd.Put("ImageID", res.ImageID)
-	gd.Put("SnapshotID", res.SnapshotID)
+	gd.Put("ImageID", id)
+	gd.Put("SnapshotID", snap)
 	return multistep.ActionContinue
 }
 
