@@ -1,5 +1,6 @@
 //go:generate packer-sdc struct-markdown
 //go:generate packer-sdc mapstructure-to-hcl2 -type Config,LineRule,AppendRule
+//go:generate go run ./internal/opsdoc ../../docs-partials/provisioner/clean/operations.mdx
 
 package clean
 

@@ -15,58 +15,6 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
-// eucaToOpenStack: out of Eucalyptus (the EMI's bundle, opened with the user's key),
-// provisioned, converted from a Xen guest to a KVM one, into Glance as qcow2.
-const eucaToOpenStack = `
-variable "ec2_endpoint" { type = string }
-variable "s3_endpoint" { type = string }
-variable "keys_dir" { type = string }
-variable "source_emi" { type = string }
-variable "output_directory" { type = string }
-variable "clouds_file" { type = string }
-variable "image_name" { type = string }
-
-source "chromogenic-ec2" "euca" {
-  region              = "eucalyptus"
-  custom_endpoint_ec2 = var.ec2_endpoint
-  custom_endpoint_s3  = var.s3_endpoint
-  source_ami          = var.source_emi
-  skip_register       = true
-  output_directory    = var.output_directory
-  mount_path          = "${var.output_directory}/mnt"
-  eucalyptus {
-    user_private_key_file = "${var.keys_dir}/euca-pk.pem"
-    user_cert_file        = "${var.keys_dir}/euca-cert.pem"
-    cloud_cert_file       = "${var.keys_dir}/cloud-cert.pem"
-    bucket                = "packer"
-  }
-}
-
-build {
-  sources = ["source.chromogenic-ec2.euca"]
-
-  provisioner "shell" {
-    inline = ["echo 'migrated from Eucalyptus ${var.source_emi}' > /etc/chromogenic-migration"]
-  }
-
-  provisioner "chromogenic-clean" {
-    operations = ["defaults"]
-    target     = "kvm"
-  }
-
-  post-processor "chromogenic-openstack-import" {
-    cloud               = "aio-b"
-    clouds_file         = var.clouds_file
-    image_name          = var.image_name
-    disk_format         = "qcow2"
-    keep_input_artifact = true
-    properties = {
-      migrated_from = "eucalyptus"
-    }
-  }
-}
-`
-
 // xenGuest makes the disk a Xen (Eucalyptus-era) guest: root on /dev/xvda1 in fstab and on
 // the kernel command line, the console on hvc0 with a getty there.
 func xenGuest(t *testing.T, image string) {
@@ -114,7 +62,8 @@ func xenGuest(t *testing.T, image string) {
 	}
 }
 
-// TestAccMigrateEucalyptusToOpenStack: Eucalyptus → OpenStack with Xen → KVM. The source is
+// TestAccMigrateEucalyptusToOpenStack runs example/migrate-euca-to-openstack.pkr.hcl:
+// Eucalyptus → OpenStack with Xen → KVM. The source is
 // an instance-store EMI whose guest is set up as a Xen guest (root /dev/xvda1, console hvc0).
 // chromogenic-ec2 downloads and unbundles its bundle with the user's key, a shell provisioner
 // leaves a marker, chromogenic-clean target = "kvm" converts the guest, and
@@ -149,11 +98,11 @@ func TestAccMigrateEucalyptusToOpenStack(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	name := uniqueName("mig-euca-os")
-	start := time.Now()
-	env.MustBuild(t, dir, eucaToOpenStack, 25*time.Minute, "-var", "ec2_endpoint="+srv.EC2Endpoint, "-var", "s3_endpoint="+srv.S3Endpoint,
-		"-var", "keys_dir="+keys, "-var", "source_emi="+emi, "-var", "output_directory="+out,
-		"-var", "clouds_file="+clouds, "-var", "image_name="+name)
-	t.Logf("packer build took %s", time.Since(start).Round(time.Second))
+	buildExample(t, env, dir, "migrate-euca-to-openstack.pkr.hcl", 25*time.Minute, map[string]string{
+		"ec2_endpoint": srv.EC2Endpoint, "s3_endpoint": srv.S3Endpoint, "keys_dir": keys, "bucket": "packer",
+		"source_emi": emi, "os_cloud": "aio-b", "clouds_file": clouds, "image_name": name,
+		"output_directory": out, "keep_working_copy": "true",
+	})
 
 	var id string
 	for _, img := range openstacktest.ListImages(t, b) {
