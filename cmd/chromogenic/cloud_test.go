@@ -174,3 +174,41 @@ func TestPushCaptureEC2(t *testing.T) {
 		t.Errorf("failed capture left %v", left)
 	}
 }
+
+// TestPushEucalyptus: a qcow2 pushed to the Eucalyptus emulator as a bundle (the cloud's
+// certificate fetched from its bootstrap service) is registered as an EMI whose unbundled
+// disk holds exactly the image's bytes; a failed registration leaves no bundle object.
+func TestPushEucalyptus(t *testing.T) {
+	srv, user := ec2emu.StartProxiedEucalyptus(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretAccessKey)
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "src.raw")
+	makeRaw(t, raw, 12<<20)
+	src := filepath.Join(dir, "src.qcow2")
+	cli(t, 0, "convert", raw, src, "-O", "qcow2")
+	args := []string{"push", "--to", "eucalyptus", src, "--region", srv.Region, "--endpoint", srv.EC2Endpoint,
+		"--s3-endpoint", srv.S3Endpoint, "--bucket", "cli-bucket", "--user-key", user.KeyFile, "--user-cert", user.CertFile}
+	stdout, stderr := cli(t, 0, append(args, "--name", "cli-emi")...)
+	emi := strings.TrimSpace(stdout)
+	if !strings.HasPrefix(emi, "emi-") && !strings.HasPrefix(emi, "ami-") {
+		t.Fatalf("push printed %q\n%s", stdout, stderr)
+	}
+	disk, ok := srv.ImageDiskPath(emi)
+	if !ok {
+		t.Fatalf("image %s is not an available instance-store image\n%s", emi, stderr)
+	}
+	qemuImg(t, "compare", "-f", "raw", "-F", "raw", raw, disk)
+	keys := srv.ObjectKeys("cli-bucket")
+	if len(keys) == 0 {
+		t.Fatal("no bundle objects in cli-bucket")
+	}
+	srv.FailNext("RegisterImage", 1, "InvalidParameterValue", 400)
+	cli(t, 1, append(args, "--name", "cli-fail")...)
+	if after := srv.ObjectKeys("cli-bucket"); strings.Join(after, " ") != strings.Join(keys, " ") {
+		t.Errorf("bucket after the failed push: %v, want %v", after, keys)
+	}
+	if ids := srv.ImageIDs(); len(ids) != 1 || ids[0] != emi {
+		t.Errorf("images %v, want [%s]", ids, emi)
+	}
+}
