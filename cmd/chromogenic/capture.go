@@ -84,26 +84,11 @@ func parseCapture(args []string) (*captureConfig, bool, error) {
 	fs.BoolVar(&c.progress, "progress", false, "")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "")
-	help := fs.Bool("help", false, "")
-	fs.BoolVar(help, "h", false, "")
 	c.os.register(fs)
 	c.aws.register(fs)
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return nil, false, err
-	}
-	if *help {
-		return nil, true, nil
-	}
-	switch c.from {
-	case "":
-		return nil, false, usageError{errors.New("capture needs --from openstack|aws")}
-	case "openstack", "aws":
-	default:
-		return nil, false, usageError{fmt.Errorf("unknown --from %q: want openstack or aws", c.from)}
-	}
-	if err := checkFlagScope(fs, "--from", c.from, captureScope); err != nil {
-		return nil, false, err
+	pos, help, err := parseCloudArgs(fs, args, "capture", "--from", &c.from, []string{"openstack", "aws"}, captureScope)
+	if err != nil || help {
+		return nil, help, err
 	}
 	var given []string
 	for _, s := range []struct{ name, v string }{{"--server", c.server}, {"--image", c.image}, {"--snapshot", c.snapshot}, {"--instance", c.instance}} {
@@ -135,11 +120,8 @@ func parseCapture(args []string) (*captureConfig, bool, error) {
 	if len(c.write.ovaOnly) > 0 && c.format != "ova" {
 		return nil, false, usageError{fmt.Errorf("option %s is for ova output, not %s", c.write.ovaOnly[0], c.format)}
 	}
-	if c.timeout <= 0 {
-		return nil, false, usageError{fmt.Errorf("--timeout %s: want a positive duration", c.timeout)}
-	}
-	if c.concurrency < 1 || c.concurrency > 1000 {
-		return nil, false, usageError{fmt.Errorf("--concurrency %d: want 1 to 1000", c.concurrency)}
+	if err := checkLimits(c.timeout, c.concurrency); err != nil {
+		return nil, false, err
 	}
 	if err := mustNotExist(c.output); err != nil {
 		return nil, false, err

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"slices"
 	"strings"
+	"time"
 
 	ec2cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	oscloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
@@ -53,6 +54,34 @@ func (f *awsFlags) access(eucalyptus bool, connections int) ec2cloud.Access {
 		S3Endpoint: f.s3Endpoint, Insecure: f.insecure, S3SigV2: f.s3SigV2, Eucalyptus: eucalyptus, Connections: connections}
 }
 
+// parseCloudArgs parses the flags of a cloud command (with -h and --help) and checks the
+// cloud chosen with option (--to, --from): given, known, and no flag of another cloud set.
+func parseCloudArgs(fs *flag.FlagSet, args []string, cmd, option string, cloud *string, clouds []string, scope map[string][]string) (pos []string, help bool, err error) {
+	h := fs.Bool("help", false, "")
+	fs.BoolVar(h, "h", false, "")
+	if pos, err = parseInterleaved(fs, args); err != nil || *h {
+		return nil, *h && err == nil, err
+	}
+	switch {
+	case *cloud == "":
+		return nil, false, usageError{fmt.Errorf("%s needs %s %s", cmd, option, strings.Join(clouds, "|"))}
+	case !slices.Contains(clouds, *cloud):
+		return nil, false, usageError{fmt.Errorf("unknown %s %q: want %s", option, *cloud, strings.Join(clouds, ", "))}
+	}
+	return pos, false, checkFlagScope(fs, option, *cloud, scope)
+}
+
+// checkLimits checks the --timeout and --concurrency a cloud command was given.
+func checkLimits(timeout time.Duration, concurrency int) error {
+	if timeout <= 0 {
+		return usageError{fmt.Errorf("--timeout %s: want a positive duration", timeout)}
+	}
+	if concurrency < 1 || concurrency > 1000 {
+		return usageError{fmt.Errorf("--concurrency %d: want 1 to 1000", concurrency)}
+	}
+	return nil
+}
+
 // checkFlagScope refuses a flag given for another cloud than the one chosen: scope maps a
 // flag name to the clouds it is for (flags not listed are for all).
 func checkFlagScope(fs *flag.FlagSet, option, cloud string, scope map[string][]string) error {
@@ -66,10 +95,8 @@ func checkFlagScope(fs *flag.FlagSet, option, cloud string, scope map[string][]s
 			err = usageError{fmt.Errorf("--%s is not an option of this command", f.Name)}
 			return
 		}
-		for _, c := range clouds {
-			if c == cloud {
-				return
-			}
+		if slices.Contains(clouds, cloud) {
+			return
 		}
 		err = usageError{fmt.Errorf("--%s is for %s %s, not %s", f.Name, option, strings.Join(clouds, "|"), cloud)}
 	})
@@ -129,16 +156,6 @@ func printResult(w io.Writer, res map[string]any, key string, asJSON bool) error
 	}
 	_, err := fmt.Fprintln(w, res[key])
 	return err
-}
-
-// sortedKeys lists the keys of m, sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // mustNotExist refuses to write over a file the user has.

@@ -103,8 +103,6 @@ func parsePush(args []string) (*pushConfig, bool, error) {
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "")
 	fs.BoolVar(&c.asJSON, "json", false, "")
 	fs.BoolVar(&c.progress, "progress", false, "")
-	help := fs.Bool("help", false, "")
-	fs.BoolVar(help, "h", false, "")
 	c.os.register(fs)
 	fs.StringVar(&c.diskFormat, "format", "", "")
 	fs.StringVar(&c.visibility, "visibility", "private", "")
@@ -128,22 +126,9 @@ func parsePush(args []string) (*pushConfig, bool, error) {
 	fs.StringVar(&c.userKey, "user-key", os.Getenv("EC2_PRIVATE_KEY"), "")
 	fs.StringVar(&c.userCert, "user-cert", os.Getenv("EC2_CERT"), "")
 	fs.StringVar(&c.cloudCert, "cloud-cert", os.Getenv("EUCALYPTUS_CERT"), "")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return nil, false, err
-	}
-	if *help {
-		return nil, true, nil
-	}
-	switch c.to {
-	case "":
-		return nil, false, usageError{errors.New("push needs --to openstack|aws|eucalyptus")}
-	case "openstack", "aws", "eucalyptus":
-	default:
-		return nil, false, usageError{fmt.Errorf("unknown --to %q: want openstack, aws or eucalyptus", c.to)}
-	}
-	if err := checkFlagScope(fs, "--to", c.to, pushScope); err != nil {
-		return nil, false, err
+	pos, help, err := parseCloudArgs(fs, args, "push", "--to", &c.to, []string{"openstack", "aws", "eucalyptus"}, pushScope)
+	if err != nil || help {
+		return nil, help, err
 	}
 	if len(pos) != 1 {
 		return nil, false, usageError{errors.New("push needs one IMAGE")}
@@ -153,8 +138,8 @@ func parsePush(args []string) (*pushConfig, bool, error) {
 		base := filepath.Base(c.image)
 		c.name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
-	if c.timeout <= 0 {
-		return nil, false, usageError{fmt.Errorf("--timeout %s: want a positive duration", c.timeout)}
+	if err := checkLimits(c.timeout, c.concurrency); err != nil {
+		return nil, false, err
 	}
 	switch c.to {
 	case "openstack":
@@ -179,9 +164,6 @@ func parsePush(args []string) (*pushConfig, bool, error) {
 			if err := c.tags.Set(t); err != nil {
 				return nil, false, usageError{fmt.Errorf("--tag: %w", err)}
 			}
-		}
-		if c.concurrency < 1 || c.concurrency > 1000 {
-			return nil, false, usageError{fmt.Errorf("--concurrency %d: want 1 to 1000", c.concurrency)}
 		}
 		if c.to == "eucalyptus" {
 			if c.bucket == "" {
