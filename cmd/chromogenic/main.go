@@ -11,6 +11,9 @@
 // push and capture call the cloud adapters (internal/cloud/openstack, internal/cloud/ec2)
 // the Packer faces call: the same upload, publish and download code, without Packer.
 // convert --bootable calls internal/bootable as chromogenic-convert's bootable block does.
+// The command trusts its user (and the credentials the clouds' own clients would use); images
+// and clouds' answers are checked by the engines and adapters as they are for the faces.
+// docs/cli.md describes every command.
 //
 // An OVA (IN or IMAGE, detected or -f ova) is an appliance, not a disk: info lists its
 // members and disks (name, format, virtual size), convert reads its one disk in place.
