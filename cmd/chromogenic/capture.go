@@ -20,7 +20,7 @@ import (
 )
 
 const captureUsage = `usage: chromogenic capture --from openstack (--server ID | --image ID) OUTPUT [options]
-       chromogenic capture --from aws (--snapshot ID | --image AMI) OUTPUT [options]
+       chromogenic capture --from aws (--instance ID | --snapshot ID | --image AMI) OUTPUT [options]
 
 Brings a cloud image home into the local file OUTPUT (never overwritten; mode 0600: it
 holds the guest): a sparse raw working copy, converted when --format is not raw. The same
@@ -36,19 +36,21 @@ download code as the chromogenic-openstack and chromogenic-ec2 builders.
   --server ID       snapshot the server (Nova createImage; the server is not changed) and
                     download the snapshot, which is deleted afterwards
   --image ID        download an existing Glance image (left as it is)
-  --keep-snapshot   keep the snapshot --server made (a snapshot that never became active
-                    is deleted all the same)
+  --keep-snapshot   keep the snapshot --server (or --instance) made (one that never became
+                    active is deleted all the same)
   --os-cloud NAME, --os-region R
 
   aws: credentials from the AWS_* environment or shared files (--profile P)
   --snapshot ID     read the EBS snapshot through the EBS direct API
+  --instance ID     capture the instance with CreateImage (rebooting it unless --no-reboot)
+                    into an intermediate AMI, read its root snapshot, then delete the AMI
+                    and its snapshots (kept with --keep-snapshot)
   --image AMI       read the AMI's root snapshot
-  --instance ID     not supported yet (use chromogenic-ec2, or CreateImage and --image)
   --region R, --endpoint URL, --ebs-endpoint URL, --insecure, --concurrency N
 `
 
 var captureScope = map[string][]string{
-	"server": {"openstack"}, "keep-snapshot": {"openstack"}, "os-cloud": {"openstack"}, "os-region": {"openstack"},
+	"server": {"openstack"}, "no-reboot": {"aws"}, "os-cloud": {"openstack"}, "os-region": {"openstack"},
 	"snapshot": {"aws"}, "instance": {"aws"}, "region": {"aws"}, "profile": {"aws"}, "endpoint": {"aws"},
 	"ebs-endpoint": {"aws"}, "insecure": {"aws"}, "concurrency": {"aws"},
 	"s3-endpoint": {}, "s3-sigv2": {},
@@ -58,7 +60,7 @@ type captureConfig struct {
 	from, output, format, opts string
 	server, image              string
 	snapshot, instance         string
-	keepSnapshot               bool
+	keepSnapshot, noReboot     bool
 	asJSON, progress           bool
 	timeout                    time.Duration
 	concurrency                int
@@ -80,6 +82,7 @@ func parseCapture(args []string) (*captureConfig, bool, error) {
 	fs.StringVar(&c.snapshot, "snapshot", "", "")
 	fs.StringVar(&c.instance, "instance", "", "")
 	fs.BoolVar(&c.keepSnapshot, "keep-snapshot", false, "")
+	fs.BoolVar(&c.noReboot, "no-reboot", false, "")
 	fs.BoolVar(&c.asJSON, "json", false, "")
 	fs.BoolVar(&c.progress, "progress", false, "")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "")
@@ -96,14 +99,12 @@ func parseCapture(args []string) (*captureConfig, bool, error) {
 			given = append(given, s.name)
 		}
 	}
-	want := map[string]string{"openstack": "--server ID or --image ID", "aws": "--snapshot ID or --image AMI"}[c.from]
+	want := map[string]string{"openstack": "--server ID or --image ID", "aws": "--instance ID, --snapshot ID or --image AMI"}[c.from]
 	switch {
 	case len(given) == 0:
 		return nil, false, usageError{fmt.Errorf("capture --from %s needs %s", c.from, want)}
 	case len(given) > 1:
 		return nil, false, usageError{fmt.Errorf("%s go not together: give one of %s", strings.Join(given, " and "), want)}
-	case c.instance != "":
-		return nil, false, usageError{errors.New("--instance is not supported yet: its intermediate-AMI lifecycle lives in the chromogenic-ec2 builder; capture the AMI of a CreateImage with --image, or build with chromogenic-ec2")}
 	}
 	if len(pos) != 1 {
 		return nil, false, usageError{errors.New("capture needs one OUTPUT")}
@@ -285,7 +286,7 @@ func captureOpenStack(ctx context.Context, c *captureConfig, working string, rep
 	return nil
 }
 
-func captureAWS(ctx context.Context, c *captureConfig, working string, rep *reporter, res map[string]any) error {
+func captureAWS(ctx context.Context, c *captureConfig, working string, rep *reporter, res map[string]any) (err error) {
 	rep.say("Connecting to EC2...")
 	cl, err := ec2cloud.Connect(ctx, c.aws.access(false, c.concurrency+8))
 	if err != nil {
@@ -293,7 +294,33 @@ func captureAWS(ctx context.Context, c *captureConfig, working string, rep *repo
 	}
 	snap := c.snapshot
 	res["source"] = "snapshot " + snap
-	if c.image != "" {
+	if c.instance != "" {
+		res["source"] = "instance " + c.instance
+		im, err := ec2cloud.CreateIntermediate(ctx, cl, c.instance, ec2cloud.IntermediateOptions{
+			NoReboot: c.noReboot, Timeout: c.timeout, Say: rep.say})
+		if err != nil {
+			return err
+		}
+		res["intermediate_image"] = im.ID
+		// The intermediate AMI is this command's: deleted once its data is home (or on
+		// failure), unless kept.
+		defer func() {
+			if c.keepSnapshot {
+				res["snapshot_kept"] = true
+				rep.say(fmt.Sprintf("Keeping the intermediate AMI %s and its snapshots", im.ID))
+				return
+			}
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
+			rep.say(fmt.Sprintf("Deleting the intermediate AMI %s and its snapshots...", im.ID))
+			if derr := im.Delete(dctx); derr != nil && err == nil {
+				err = derr
+			}
+		}()
+		if snap, _, err = ec2cloud.RootSnapshot(im.Image); err != nil {
+			return err
+		}
+	} else if c.image != "" {
 		img, err := ec2cloud.GetImage(ctx, cl.EC2, c.image)
 		if err != nil {
 			return err

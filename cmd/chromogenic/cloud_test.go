@@ -46,7 +46,8 @@ func TestCloudUsageErrors(t *testing.T) {
 		{2, "--server and --image go not together", []string{"capture", "--from", "openstack", "--server", "s", "--image", "i", out}},
 		{2, "--server is for --from openstack, not aws", []string{"capture", "--from", "aws", "--server", "s", out}},
 		{2, "--snapshot is for --from aws, not openstack", []string{"capture", "--from", "openstack", "--snapshot", "snap-1", out}},
-		{2, "--instance is not supported yet", []string{"capture", "--from", "aws", "--instance", "i-1", out}},
+		{2, "--instance and --snapshot go not together", []string{"capture", "--from", "aws", "--instance", "i-1", "--snapshot", "snap-1", out}},
+		{2, "--no-reboot is for --from aws, not openstack", []string{"capture", "--from", "openstack", "--image", "x", "--no-reboot", out}},
 		{2, "--s3-endpoint is not an option", []string{"capture", "--from", "aws", "--snapshot", "snap-1", "--s3-endpoint", "http://x", out}},
 		{2, "capture needs one OUTPUT", []string{"capture", "--from", "aws", "--snapshot", "snap-1"}},
 		{2, "output " + existing + " exists", []string{"capture", "--from", "aws", "--snapshot", "snap-1", existing}},
@@ -150,6 +151,47 @@ func TestPushCaptureEC2(t *testing.T) {
 	}
 	if ids := srv.SnapshotIDs(); len(ids) != 1 {
 		t.Errorf("capture changed the snapshots: %v", ids)
+	}
+
+	// An instance: captured through an intermediate AMI (CreateImage, a reboot), which is
+	// deleted with its snapshot once the data is home; the instance and its disk stay.
+	inst, err := srv.AddInstance(ec2emu.Instance{RootDisk: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := srv.ImageIDs()
+	stdout, stderr = cli(t, 0, append([]string{"capture", "--from", "aws", "--instance", inst, filepath.Join(dir, "instance.vmdk"),
+		"--format", "vmdk", "--json"}, endpoints...)...)
+	var cres map[string]any
+	if err := json.Unmarshal([]byte(stdout), &cres); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
+	}
+	if im, _ := cres["intermediate_image"].(string); !strings.HasPrefix(im, "ami-") || cres["source"] != "instance "+inst {
+		t.Errorf("capture --instance result %v", cres)
+	}
+	qemuImg(t, "compare", "-f", "raw", "-F", "vmdk", raw, filepath.Join(dir, "instance.vmdk"))
+	if n := srv.InstanceReboots(inst); n != 1 {
+		t.Errorf("instance rebooted %d times by CreateImage, want 1", n)
+	}
+	if after := srv.ImageIDs(); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Errorf("images after capture --instance: %v, want %v (the intermediate AMI deleted)", after, before)
+	}
+	if ids := srv.SnapshotIDs(); len(ids) != 1 || ids[0] != snap {
+		t.Errorf("snapshots after capture --instance: %v, want only %s", ids, snap)
+	}
+	// CreateImage's answer lost (the AMI and its snapshot made, their ids unknown): what
+	// carries the capture's tag is found and deleted; nothing is left.
+	srv.InjectFault(ec2emu.Fault{Action: "CreateImage", AfterHandle: true, Code: "InvalidParameterValue", Status: 400})
+	_, stderr = cli(t, 1, append([]string{"capture", "--from", "aws", "--instance", inst, filepath.Join(dir, "failed.raw")}, endpoints...)...)
+	srv.ClearFaults()
+	if !strings.Contains(stderr, "InvalidParameterValue") {
+		t.Errorf("failed capture --instance: %s", stderr)
+	}
+	if after := srv.ImageIDs(); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Errorf("images after a failed capture --instance: %v, want %v", after, before)
+	}
+	if ids := srv.SnapshotIDs(); len(ids) != 1 || ids[0] != snap {
+		t.Errorf("snapshots after a failed capture --instance: %v, want only %s", ids, snap)
 	}
 
 	// A failed registration: the snapshot Publish wrote is deleted again.
