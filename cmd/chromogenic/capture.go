@@ -110,6 +110,9 @@ func parseCapture(args []string) (*captureConfig, bool, error) {
 		return nil, false, usageError{errors.New("capture needs one OUTPUT")}
 	}
 	c.output = pos[0]
+	if c.output == "-" {
+		return nil, false, usageError{errors.New("capture writes a file: OUTPUT - (standard output) is not supported")}
+	}
 	fm, err := diskimage.Lookup(strings.ToLower(c.format))
 	if err != nil {
 		return nil, false, usageError{fmt.Errorf("--format: %w", err)}

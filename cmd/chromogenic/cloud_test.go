@@ -49,6 +49,7 @@ func TestCloudUsageErrors(t *testing.T) {
 		{2, "--instance and --snapshot go not together", []string{"capture", "--from", "aws", "--instance", "i-1", "--snapshot", "snap-1", out}},
 		{2, "--no-reboot is for --from aws, not openstack", []string{"capture", "--from", "openstack", "--image", "x", "--no-reboot", out}},
 		{2, "--s3-endpoint is not an option", []string{"capture", "--from", "aws", "--snapshot", "snap-1", "--s3-endpoint", "http://x", out}},
+		{2, "OUTPUT - (standard output) is not supported", []string{"capture", "--from", "aws", "--snapshot", "snap-1", "-"}},
 		{2, "capture needs one OUTPUT", []string{"capture", "--from", "aws", "--snapshot", "snap-1"}},
 		{2, "output " + existing + " exists", []string{"capture", "--from", "aws", "--snapshot", "snap-1", existing}},
 		{2, "--format", []string{"capture", "--from", "aws", "--snapshot", "snap-1", "--format", "nosuch", out}},
