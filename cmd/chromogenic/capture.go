@@ -104,7 +104,7 @@ func parseCapture(args []string) (*captureConfig, bool, error) {
 	case len(given) == 0:
 		return nil, false, usageError{fmt.Errorf("capture --from %s needs %s", c.from, want)}
 	case len(given) > 1:
-		return nil, false, usageError{fmt.Errorf("%s go not together: give one of %s", strings.Join(given, " and "), want)}
+		return nil, false, usageError{fmt.Errorf("%s exclude each other: give one of %s", strings.Join(given, " and "), want)}
 	}
 	if len(pos) != 1 {
 		return nil, false, usageError{errors.New("capture needs one OUTPUT")}
