@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -207,6 +208,24 @@ func TestPushCaptureEC2(t *testing.T) {
 	if ids := srv.ImageIDs(); len(ids) != 1 {
 		t.Errorf("images after the failed push: %v", ids)
 	}
+	// --keep-snapshot --no-reboot: the intermediate AMI and its snapshot stay, the
+	// instance is not rebooted.
+	images, reboots := len(srv.ImageIDs()), srv.InstanceReboots(inst)
+	stdout, _ = cli(t, 0, append([]string{"capture", "--from", "aws", "--instance", inst, "--keep-snapshot", "--no-reboot", "--json",
+		filepath.Join(dir, "kept.raw")}, endpoints...)...)
+	cres = nil
+	if err := json.Unmarshal([]byte(stdout), &cres); err != nil {
+		t.Fatal(err)
+	}
+	kept, _ := cres["intermediate_image"].(string)
+	if cres["snapshot_kept"] != true || len(srv.ImageIDs()) != images+1 || !slices.Contains(srv.ImageIDs(), kept) {
+		t.Errorf("--keep-snapshot: result %v, images %v", cres, srv.ImageIDs())
+	}
+	if n := srv.InstanceReboots(inst); n != reboots {
+		t.Errorf("--no-reboot: the instance was rebooted (%d reboots, %d before)", n, reboots)
+	}
+	qemuImg(t, "compare", "-f", "raw", "-F", "raw", raw, filepath.Join(dir, "kept.raw"))
+
 	// A failed capture leaves no output and no temporary file.
 	missing := filepath.Join(dir, "missing.qcow2")
 	cli(t, 1, append([]string{"capture", "--from", "aws", "--snapshot", "snap-0123456789abcdef0", "--format", "qcow2", missing}, endpoints...)...)
