@@ -99,4 +99,20 @@ func TestAccOpenStackPushCapture(t *testing.T) {
 	if after, err := oscloud.GetImage(t.Context(), c.Image, id); err != nil || after.Status != images.ImageStatusActive {
 		t.Errorf("the source image after capture --server: %+v %v", after, err)
 	}
+
+	// --keep-snapshot: the active snapshot stays (the test deletes it).
+	stdout, stderr = cli(t, 0, "capture", "--from", "openstack", "--os-cloud", "aio-a", "--server", srv.ID,
+		filepath.Join(dir, "kept.raw"), "--keep-snapshot", "--json", "--timeout", "15m")
+	cres = nil
+	if err := json.Unmarshal([]byte(stdout), &cres); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
+	}
+	kept, _ := cres["snapshot_id"].(string)
+	if kept != "" {
+		t.Cleanup(func() { openstacktest.DeleteImage(t, c, kept) })
+	}
+	if s, err := oscloud.GetImage(t.Context(), c.Image, kept); err != nil || s.Status != images.ImageStatusActive || cres["snapshot_kept"] != true {
+		t.Errorf("--keep-snapshot: result %v, snapshot %+v %v", cres, s, err)
+	}
+	qemuImg(t, "compare", "-f", "raw", "-F", "raw", raw, filepath.Join(dir, "kept.raw"))
 }
