@@ -1,7 +1,19 @@
 // Command chromogenic converts and inspects disk images with the plugin's image engine.
 //
 //	chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
+//	                    [--bootable [--firmware bios|efi|both] [--kernel F [--ramdisk F]]
+//	                    [--extra-size SIZE] [--sandbox=false]]
 //	chromogenic info IMAGE [-f FORMAT] [--json]
+//	chromogenic clean (--root DIR | --image FILE) ...
+//	chromogenic push --to openstack|aws|eucalyptus IMAGE [--name N] ...
+//	chromogenic capture --from openstack|aws (--server|--image|--snapshot ID) OUTPUT ...
+//
+// push and capture call the cloud adapters (internal/cloud/openstack, internal/cloud/ec2)
+// the Packer faces call: the same upload, publish and download code, without Packer.
+// convert --bootable calls internal/bootable as chromogenic-convert's bootable block does.
+// The command trusts its user (and the credentials the clouds' own clients would use); images
+// and clouds' answers are checked by the engines and adapters as they are for the faces.
+// docs/cli.md describes every command.
 //
 // An OVA (IN or IMAGE, detected or -f ova) is an appliance, not a disk: info lists its
 // members and disks (name, format, virtual size), convert reads its one disk in place.
@@ -29,6 +41,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,7 +54,12 @@ import (
 
 const usage = `usage:
   chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
+                      [--bootable [--firmware bios|efi|both] [--kernel FILE [--ramdisk FILE]]
+                       [--extra-size SIZE] [--sandbox=false]]
   chromogenic info IMAGE [-f FORMAT] [--json]
+  chromogenic clean (--root DIR | --image FILE) [...]           (chromogenic clean --help)
+  chromogenic push --to openstack|aws|eucalyptus IMAGE [...]    (chromogenic push --help)
+  chromogenic capture --from openstack|aws ... OUTPUT [...]     (chromogenic capture --help)
 
 output formats: %s
 `
@@ -74,6 +92,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cleanCmd(ctx, args[1:], stdout, stderr)
 	case "info":
 		return info(ctx, args[1:], stdout)
+	case "push":
+		return pushCmd(ctx, args[1:], stdout, stderr)
+	case "capture":
+		return captureCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintf(stdout, usage, strings.Join(diskimage.WriterFormats(), ", "))
 		return nil
@@ -203,8 +225,13 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	opts := fs.String("o", "", "output options key=value,...")
 	progress := fs.Bool("progress", false, "show progress on stderr")
 	fs.BoolVar(progress, "p", false, "show progress on stderr")
+	var boot bootableFlags
+	boot.register(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := boot.check(fs); err != nil {
 		return err
 	}
 	if len(pos) != 2 {
@@ -219,17 +246,37 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	in, out := pos[0], pos[1]
+	fm, _ := diskimage.Lookup(format)
+	if len(cfg.ovaOnly) > 0 && (fm == nil || fm.Name != "ova") {
+		return usageError{fmt.Errorf("option %s is for ova output, not %s", cfg.ovaOnly[0], format)}
+	}
+	srcFormat := *inFmt
+	if boot.on {
+		// The image made a stand-alone bootable disk first (chromogenic-convert's bootable
+		// block), every output written from it; the OVA's firmware follows the bootloader.
+		if f := cfg.ova.Firmware; f != "" && f != boot.ovaFirmware() {
+			return usageError{fmt.Errorf("option firmware=%s does not match --firmware %s (leave it unset: it follows the bootloader)", f, boot.firmware)}
+		}
+		cfg.ova.Firmware = boot.ovaFirmware()
+		dir := os.TempDir()
+		if out != "-" {
+			dir = filepath.Dir(out)
+		}
+		tmp, err := boot.make(ctx, in, *inFmt, dir, stderr)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp)
+		in, srcFormat = tmp, "raw"
+	}
 	// A disk image, or the one disk of an appliance (an OVA) read in place.
-	src, err := diskimage.OpenDisk(in, *inFmt)
+	src, err := diskimage.OpenDisk(in, srcFormat)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	if *progress {
 		cfg.wo.Progress = progressPrinter(stderr)
-	}
-	if fm, _ := diskimage.Lookup(format); len(cfg.ovaOnly) > 0 && (fm == nil || fm.Name != "ova") {
-		return usageError{fmt.Errorf("option %s is for ova output, not %s", cfg.ovaOnly[0], format)}
 	}
 	cfg.wo.FormatOptions = map[string]any{"ova": cfg.ova}
 	if out == "-" {
