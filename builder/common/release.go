@@ -52,7 +52,7 @@ func ReleaseAll(state multistep.StateBag, stopOnError bool) error {
 	return errors.Join(errs...)
 }
 
-// StepRelease frees, in reverse order, everything the attach and mount steps hold, after
+// StepRelease frees, in reverse order, everything the open-image and mount steps hold, after
 // trimming the guest filesystems: the working copy is then a closed, sparse file that
 // post-processors may read. Each step's own Cleanup does the same on errors and interrupts.
 type StepRelease struct {
@@ -62,8 +62,8 @@ type StepRelease struct {
 func (s *StepRelease) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	ui := state.Get("ui").(packersdk.Ui)
 	if !s.SkipTrim {
-		if g := guestOf(state); g != nil {
-			trimGuest(ui, g)
+		if img := imageOf(state); img != nil {
+			trimImage(ui, img)
 		}
 	}
 	ui.Say("Releasing the working copy (unmount, detach)...")

@@ -33,11 +33,11 @@ func InitGeneratedData(state multistep.StateBag, keys []string) {
 }
 
 // ChrootSteps is the shared part of every builder's recipe, once the raw working copy is in
-// state "working_image": attach, mount, chroot mounts, copy files, provision, release.
+// state "working_image": attach and mount (one chroot.OpenImage), chroot mounts, copy files,
+// provision, release.
 func ChrootSteps(c *ChrootConfig, ctx interpolate.Context) []multistep.Step {
 	return []multistep.Step{
-		&StepAttach{},
-		&StepMountGuest{Config: c, Ctx: ctx},
+		&StepOpenImage{Config: c, Ctx: ctx},
 		&StepMountChroot{Mounts: c.Mounts()},
 		&StepCopyFiles{Files: c.CopyFiles},
 		&StepChrootProvision{Programs: c.GuestPrograms()},

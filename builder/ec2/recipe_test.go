@@ -18,7 +18,7 @@ func TestRecipe(t *testing.T) {
 		for _, s := range steps {
 			n := reflect.TypeOf(s).Elem().Name()
 			switch n {
-			case "StepAttach", "StepMountGuest", "StepMountChroot", "StepCopyFiles", "StepChrootProvision", "StepRelease":
+			case "StepOpenImage", "StepMountChroot", "StepCopyFiles", "StepChrootProvision", "StepRelease":
 				continue // bcommon.ChrootSteps
 			}
 			out = append(out, strings.TrimPrefix(n, "Step"))

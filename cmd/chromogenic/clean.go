@@ -7,8 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
@@ -133,46 +131,27 @@ func (j *cleanJob) run(ctx context.Context, r *guestfs.Root, devices map[string]
 
 // image attaches, mounts, cleans, converts, trims and releases a raw disk image.
 func (j *cleanJob) image(ctx context.Context, image string, stderr io.Writer) (err error) {
-	abs, err := filepath.Abs(image)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(abs); err != nil {
-		return err
-	}
-	if loops := chroot.LoopsBackedBy(abs); len(loops) > 0 {
-		return fmt.Errorf("%s is in use (attached to %s)", image, strings.Join(loops, ", "))
-	}
 	dry := j.opts.DryRun
-	d, err := chroot.Attach(abs, dry)
+	opts := chroot.ImageOptions{
+		ReadOnly:    dry,
+		Exclusive:   true,
+		TempPattern: "chromogenic-clean-",
+		Guest:       chroot.GuestOptions{FstabMounts: chroot.DefaultFstabMounts},
+	}
+	if j.target != "" && !dry && j.opts.TrustGuest {
+		opts.ChrootMounts = chroot.DefaultChrootMounts
+	}
+	img, err := chroot.OpenImage(image, opts)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, d.Detach()) }()
-	dir, err := os.MkdirTemp("", "chromogenic-clean-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(dir)
-	mopts := []string{"nosuid", "nodev"}
-	if dry {
-		mopts = append(mopts, "ro")
-	}
-	g, err := chroot.MountGuest(d, dir, chroot.GuestOptions{MountOptions: mopts, FstabMounts: chroot.DefaultFstabMounts})
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, g.UnmountAll()) }()
+	defer func() { err = errors.Join(err, img.Close()) }()
+	g := img.Guest
 	for _, s := range g.Skipped {
 		fmt.Fprintf(stderr, "chromogenic clean: not mounted: %s\n", s)
 	}
-	if j.target != "" && !dry && j.opts.TrustGuest {
-		if err := g.MountChroot(chroot.DefaultChrootMounts); err != nil {
-			return err
-		}
-	}
 	uuids := map[int]string{}
-	for _, p := range d.Partitions {
+	for _, p := range img.Disk.Partitions {
 		uuids[p.Number] = p.UUID
 	}
 	// The image is the guest's first disk: its partitions by number, then what the guest's
@@ -184,15 +163,11 @@ func (j *cleanJob) image(ctx context.Context, image string, stderr io.Writer) (e
 	runErr := j.run(ctx, g.Guest(), devices)
 	if !dry && (j.res.Clean != nil || j.res.Convert != nil) {
 		if j.target != "" {
-			chroot.KillProcessesIn(g.Mounts.Root)
+			img.KillProcesses()
 		}
-		for _, fsDir := range g.Filesystems {
-			n, err := chroot.Trim(fsDir)
-			if err != nil {
-				runErr = errors.Join(runErr, err)
-			}
-			j.res.TrimmedBytes += n
-		}
+		n, err := img.Trim(nil)
+		j.res.TrimmedBytes += n
+		runErr = errors.Join(runErr, err)
 	}
 	return runErr
 }

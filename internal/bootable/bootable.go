@@ -118,15 +118,14 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	}
 
 	// Which filesystems to copy.
-	sd, err := chroot.Attach(raw, true)
+	si, err := chroot.OpenImage(raw, chroot.ImageOptions{ReadOnly: true, LayoutOnly: true, MountPath: filepath.Join(work, "probe")})
 	if err != nil {
-		return nil, fmt.Errorf("bootable: attach %s: %w", src, err)
+		return nil, fmt.Errorf("bootable: read the layout of %s: %w", src, err)
 	}
-	root, err := chroot.FindRoot(sd, filepath.Join(work, "probe"), 0)
-	sd.Detach()
-	if err != nil {
+	if err := si.Close(); err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
 	}
+	sd, root := si.Disk, si.Root
 	var parts []*chroot.Partition
 	var fss []srcFS
 	for _, p := range sd.Partitions {
@@ -184,24 +183,16 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	}
 
 	// Mount the new disk and make it bootable.
-	nd, err := chroot.Attach(dst, false)
+	ni, err := chroot.OpenImage(dst, chroot.ImageOptions{MountPath: filepath.Join(work, "root")})
 	if err != nil {
-		return nil, fmt.Errorf("bootable: attach the new disk: %w", err)
+		return nil, fmt.Errorf("bootable: open the new disk: %w", err)
 	}
 	defer func() {
-		if derr := nd.Detach(); err == nil && derr != nil {
-			err = fmt.Errorf("bootable: %w", derr)
+		if cerr := ni.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("bootable: %w", cerr)
 		}
 	}()
-	g, err := chroot.MountGuest(nd, filepath.Join(work, "root"), chroot.GuestOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("bootable: mount the new disk: %w", err)
-	}
-	defer func() {
-		if uerr := g.UnmountAll(); err == nil && uerr != nil {
-			err = fmt.Errorf("bootable: %w", uerr)
-		}
-	}()
+	nd, g := ni.Disk, ni.Guest
 	if err := l.growMounted(ctx, g.Root.FSType, g.Mounts.Root, logf); err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
 	}
