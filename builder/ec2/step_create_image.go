@@ -2,9 +2,6 @@ package ec2
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -43,28 +40,9 @@ type StepCreateImage struct {
 // BuildTag is the tag key of the intermediate AMI and snapshots of one build (and of the
 // capture volume made from them); the value is in the state under stateBuildTag.
 const (
-	BuildTag      = "chromogenic:build"
+	BuildTag      = cloud.BuildTag
 	stateBuildTag = "build_tag"
 )
-
-func newBuildID() string {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-// withTag returns tags plus key=value.
-func withTag(tags map[string]string, key, value string) map[string]string {
-	out := map[string]string{key: value}
-	for k, v := range tags {
-		if k != key {
-			out[k] = v
-		}
-	}
-	return out
-}
 
 func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	inst := state.Get("instance").(*types.Instance)
@@ -76,12 +54,16 @@ func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) mul
 	if c.NoReboot {
 		how = "without a reboot"
 	}
-	s.build = newBuildID()
+	build, err := cloud.NewBuildID()
+	if err != nil {
+		return bcommon.Halt(state, err)
+	}
+	s.build = build
 	state.Put(stateBuildTag, s.build)
 	ui.Say(fmt.Sprintf("Creating the intermediate AMI %s of %s (%s, tag %s=%s)...", name, aws.ToString(inst.InstanceId), how, BuildTag, s.build))
 	var imageTags, snapTags map[string]string
 	if !c.IsEucalyptus() {
-		imageTags, snapTags = withTag(c.Tags, BuildTag, s.build), withTag(c.SnapshotTags, BuildTag, s.build)
+		imageTags, snapTags = cloud.WithTag(c.Tags, BuildTag, s.build), cloud.WithTag(c.SnapshotTags, BuildTag, s.build)
 		s.tagged = true
 	}
 	id, err := cloud.CreateImage(ctx, cl.EC2, aws.ToString(inst.InstanceId), name, "chromogenic-ec2 capture, deleted after the build", c.NoReboot, imageTags, snapTags)
@@ -90,7 +72,7 @@ func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) mul
 	}
 	s.id = id
 	if !s.tagged {
-		if err := cloud.CreateTags(ctx, cl.EC2, withTag(c.Tags, BuildTag, s.build), id); err != nil {
+		if err := cloud.CreateTags(ctx, cl.EC2, cloud.WithTag(c.Tags, BuildTag, s.build), id); err != nil {
 			ui.Error(err.Error()) // Cleanup still knows the id
 		}
 	}
@@ -128,45 +110,17 @@ func (s *StepCreateImage) Cleanup(state multistep.StateBag) {
 	defer cancel()
 	if s.id != "" {
 		ui.Say(fmt.Sprintf("Deleting the intermediate AMI %s and its snapshots...", s.id))
-		if err := deleteIntermediate(ctx, cl, s.id, s.snaps, s.Config.StateTimeout); err != nil {
-			ui.Error(err.Error())
-		}
 	}
-	if s.snaps != nil || !s.tagged {
-		return
+	// What carries this build's tag is looked for only while the AMI's snapshots are unknown
+	// (it never became available) and only where the tag was set at creation.
+	build := ""
+	if s.snaps == nil && s.tagged {
+		build = s.build
+		ui.Say(fmt.Sprintf("Deleting what CreateImage made for this build (tag %s=%s)...", BuildTag, s.build))
 	}
-	ui.Say(fmt.Sprintf("Deleting what CreateImage made for this build (tag %s=%s)...", BuildTag, s.build))
-	if err := deleteTagged(ctx, cl, s.build, s.Config.StateTimeout); err != nil {
+	if err := cloud.DeleteIntermediate(ctx, cl, s.id, s.snaps, build, s.Config.StateTimeout); err != nil {
 		ui.Error(err.Error())
 	}
-}
-
-// deleteTagged deletes the AMIs, then the snapshots, that carry BuildTag=build.
-func deleteTagged(ctx context.Context, cl *cloud.Clients, build string, timeout time.Duration) error {
-	imgs, _, err := cloud.FindTagged(ctx, cl.EC2, BuildTag, build)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, im := range imgs {
-		var snaps []string
-		if im.State == types.ImageStateAvailable {
-			snaps = cloud.Snapshots(&im)
-		}
-		if err := deleteIntermediate(ctx, cl, aws.ToString(im.ImageId), snaps, timeout); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	_, snaps, err := cloud.FindTagged(ctx, cl.EC2, BuildTag, build)
-	if err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	for _, sn := range snaps {
-		if err := cloud.DeleteSnapshot(ctx, cl.EC2, sn); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // releaseIntermediate deletes the intermediate AMI of an instance capture (source_image)
@@ -186,15 +140,4 @@ func releaseIntermediate(ctx context.Context, state multistep.StateBag, keep boo
 		return
 	}
 	state.Put("intermediate_deleted", true)
-}
-
-// deleteIntermediate deletes an AMI made by CreateImage. A pending AMI's snapshots are not
-// known yet: wait (bounded) for it to settle so that none is left behind.
-func deleteIntermediate(ctx context.Context, cl *cloud.Clients, id string, snaps []string, timeout time.Duration) error {
-	if snaps == nil {
-		if img, err := cloud.WaitImage(ctx, cl.EC2, id, min(timeout, 4*time.Minute)); err == nil {
-			snaps = cloud.Snapshots(img)
-		}
-	}
-	return cloud.DeleteImage(ctx, cl.EC2, id, snaps...)
 }

@@ -39,20 +39,12 @@ type IntermediateOptions struct {
 // lists no snapshots yet; a lost answer leaves no id), and nothing without the tag. AWS only:
 // Eucalyptus knows no TagSpecifications.
 func CreateIntermediate(ctx context.Context, cl *Clients, instanceID string, o IntermediateOptions) (*Intermediate, error) {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
+	build, err := NewBuildID()
+	if err != nil {
 		return nil, err
 	}
-	im := &Intermediate{Build: hex.EncodeToString(b), cl: cl, wait: min(o.Timeout, 4*time.Minute)}
-	tag := func(tags map[string]string) map[string]string {
-		out := map[string]string{BuildTag: im.Build}
-		for k, v := range tags {
-			if k != BuildTag {
-				out[k] = v
-			}
-		}
-		return out
-	}
+	im := &Intermediate{Build: build, cl: cl, wait: o.Timeout}
+	tag := func(tags map[string]string) map[string]string { return WithTag(tags, BuildTag, im.Build) }
 	name := fmt.Sprintf("chromogenic-%s-%d", instanceID, time.Now().Unix())
 	if o.Say != nil {
 		o.Say(fmt.Sprintf("Creating the intermediate AMI %s of %s (tag %s=%s)...", name, instanceID, BuildTag, im.Build))
@@ -73,31 +65,63 @@ func CreateIntermediate(ctx context.Context, cl *Clients, instanceID string, o I
 // Delete deletes the intermediate AMI and its snapshots; when it never became available,
 // everything that carries its BuildTag value too.
 func (im *Intermediate) Delete(ctx context.Context) error {
-	c := im.cl.EC2
 	if im.Image != nil {
-		return DeleteImage(ctx, c, im.ID, Snapshots(im.Image)...)
+		return DeleteImage(ctx, im.cl.EC2, im.ID, Snapshots(im.Image)...)
 	}
-	var errs []error
-	if im.ID != "" {
-		// A pending AMI's snapshots are not known yet: wait (bounded) for it to settle.
-		var snaps []string
-		if img, err := WaitImage(ctx, c, im.ID, im.wait); err == nil {
-			snaps = Snapshots(img)
+	return DeleteIntermediate(ctx, im.cl, im.ID, nil, im.Build, im.wait)
+}
+
+// NewBuildID returns a random BuildTag value.
+func NewBuildID() (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// WithTag returns tags plus key=value (value wins over a user's tag of the same key).
+func WithTag(tags map[string]string, key, value string) map[string]string {
+	out := map[string]string{key: value}
+	for k, v := range tags {
+		if k != key {
+			out[k] = v
 		}
-		errs = append(errs, DeleteImage(ctx, c, im.ID, snaps...))
 	}
-	imgs, _, err := FindTagged(ctx, c, BuildTag, im.Build)
+	return out
+}
+
+// DeleteIntermediate deletes what a CreateImage capture made: the AMI id (when known) with
+// snaps, its snapshots (nil: not known yet, so a pending AMI is waited for, at most
+// min(wait, 4 min), until it lists them), and, when build is set (the AMI and snapshots were
+// tagged BuildTag=build at creation and the AMI never became available), every AMI and then
+// every snapshot that carries that tag: nothing without it.
+func DeleteIntermediate(ctx context.Context, cl *Clients, id string, snaps []string, build string, wait time.Duration) error {
+	c := cl.EC2
+	var errs []error
+	if id != "" {
+		if snaps == nil {
+			if img, err := WaitImage(ctx, c, id, min(wait, 4*time.Minute)); err == nil {
+				snaps = Snapshots(img)
+			}
+		}
+		errs = append(errs, DeleteImage(ctx, c, id, snaps...))
+	}
+	if build == "" {
+		return errors.Join(errs...)
+	}
+	imgs, _, err := FindTagged(ctx, c, BuildTag, build)
 	errs = append(errs, err)
 	for _, img := range imgs {
-		var snaps []string
+		var tsnaps []string
 		if img.State == types.ImageStateAvailable {
-			snaps = Snapshots(&img)
+			tsnaps = Snapshots(&img)
 		}
-		errs = append(errs, DeleteImage(ctx, c, aws.ToString(img.ImageId), snaps...))
+		errs = append(errs, DeleteIntermediate(ctx, cl, aws.ToString(img.ImageId), tsnaps, "", wait))
 	}
-	_, snaps, err := FindTagged(ctx, c, BuildTag, im.Build)
+	_, left, err := FindTagged(ctx, c, BuildTag, build)
 	errs = append(errs, err)
-	for _, sn := range snaps {
+	for _, sn := range left {
 		errs = append(errs, DeleteSnapshot(ctx, c, sn))
 	}
 	return errors.Join(errs...)
