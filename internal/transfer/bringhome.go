@@ -123,18 +123,130 @@ func (c *countingImage) ReadAt(p []byte, off int64) (int, error) {
 // FromRanged reads a disk image in place from a remote file (OpenRanged) and verifies the
 // whole file once it is written: a file that fails verification is no working copy. Read is
 // every byte fetched, the hash's included; the note is Ranged.Verify's report.
+//
+// The image is read by one reader, its data extents in order (writeInOrder), not by the
+// image engine's parallel workers: the remote file's cache evicts the blocks behind its
+// readers, so a worker that lagged behind the others (descheduled on a loaded machine) read a
+// block again after it had gone, and the file was fetched in part twice. Reading in order
+// keeps every reader at the front; the remote file fetches ahead of it (cloud.RangeReader's
+// read-ahead runs), so the network is kept busy all the same.
 func FromRanged(r *Ranged) From { return rangedSource{r} }
 
 type rangedSource struct{ r *Ranged }
 
 func (s rangedSource) fill(ctx context.Context, dst *os.File, progress Progress) (int64, string, error) {
-	err := diskimage.WriteRaw(ctx, dst, s.r, progress)
+	err := writeInOrder(ctx, dst, s.r, progress)
 	var note string
 	if err == nil {
 		note, err = s.r.Verify()
 	}
 	st := s.r.file.Stats()
 	return st.Fetched + st.HashFetched, note, err
+}
+
+// inOrderChunk is what writeInOrder reads at a time; inOrderDepth chunks are read ahead of
+// the writes.
+const (
+	inOrderChunk = 4 << 20
+	inOrderDepth = 3
+)
+
+// writeInOrder writes img into the empty regular file dst, sparsely: one goroutine reads its
+// data extents in order, a chunk at a time, while this one writes the chunks read (all-zero
+// 4 KiB blocks are not written). progress is told at most every 200 ms, and at the end.
+func writeInOrder(ctx context.Context, dst *os.File, img diskimage.Image, progress Progress) error {
+	size := img.Size()
+	exts, err := img.Extents(ctx)
+	if err != nil {
+		return err
+	}
+	if err := diskimage.CheckExtents(exts, size); err != nil {
+		return fmt.Errorf("%s reader: %w", img.Format(), err)
+	}
+	if err := dst.Truncate(size); err != nil {
+		return err
+	}
+	type chunk struct {
+		off int64
+		b   []byte
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	defer func() { cancel(); <-stopped }() // no read of img outlives the call
+	full, free := make(chan chunk, inOrderDepth), make(chan []byte, inOrderDepth+1)
+	for range inOrderDepth + 1 {
+		free <- make([]byte, inOrderChunk)
+	}
+	go func() {
+		defer close(stopped)
+		defer close(full)
+		send := func(c chunk) bool {
+			select {
+			case full <- c:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for _, e := range exts {
+			for off, end := e.Offset, e.Offset+e.Length; off < end && e.Kind == diskimage.Data; {
+				var buf []byte
+				select {
+				case buf = <-free:
+				case <-ctx.Done():
+					return
+				}
+				b := buf[:min(int64(len(buf)), end-off)]
+				n, err := img.ReadAt(b, off)
+				if n < len(b) {
+					if err == nil || err == io.EOF {
+						err = io.ErrUnexpectedEOF
+					}
+					send(chunk{err: fmt.Errorf("%s at %d: %w", img.Format(), off+int64(n), err)})
+					return
+				}
+				if !send(chunk{off: off, b: b}) {
+					return
+				}
+				off += int64(len(b))
+			}
+		}
+	}()
+	const block = 4096
+	last := time.Now()
+	for c := range full {
+		if c.err != nil {
+			return c.err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Write the runs of non-zero blocks, one pwrite each.
+		b := c.b
+		for i := 0; i < len(b); {
+			j := i
+			for j < len(b) && !diskimage.IsZero(b[j:min(j+block, len(b))]) {
+				j += block
+			}
+			if j > i {
+				if _, err := dst.WriteAt(b[i:min(j, len(b))], c.off+int64(i)); err != nil {
+					return err
+				}
+			}
+			i = j + block
+		}
+		free <- c.b[:cap(c.b)]
+		if time.Since(last) >= 200*time.Millisecond {
+			progress(c.off+int64(len(b)), size)
+			last = time.Now()
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	progress(size, size)
+	return nil
 }
 
 // FromStream reads the raw disk from r, in order, to its end; size is its length for the
