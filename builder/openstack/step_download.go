@@ -24,8 +24,9 @@ import (
 //   - raw: one streamed GET written straight into the working copy, skipping zero blocks,
 //     hashed on the way;
 //   - qcow2 (what Nova snapshots are): read in place through HTTP Range requests
-//     (cloud.RangeReader) by the image engine's qcow2 reader, which writes only the guest's
-//     data into the working copy: no spool file. The reader hashes the file in order as its
+//     (cloud.RangeReader) by the image engine's qcow2 reader, one reader in order
+//     (transfer.FromRanged), which writes only the guest's data into the working copy: no
+//     spool file, and each byte of the file fetched once. The reader hashes the file in order as its
 //     blocks arrive and Verify completes the hash over the bytes no cluster read needed, so
 //     the whole file is verified before the working copy is used; the working copy is
 //     deleted if it is not. A Glance that ignores Range falls back to the spool below;
