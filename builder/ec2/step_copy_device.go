@@ -2,10 +2,8 @@ package ec2
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -14,6 +12,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 // StepCopyDevice (capture_method attach) copies the attached volume's block device, whole,
@@ -37,28 +36,17 @@ func (s *StepCopyDevice) Run(ctx context.Context, state multistep.StateBag) mult
 	}
 	size := src.Size()
 	ui.Say(fmt.Sprintf("Copying %s (%d MiB) into %s...", dev, size>>20, s.Target))
-	f, err := bcommon.CreateFile(state, s.Target)
-	if err != nil {
-		src.Close()
-		return bcommon.Halt(state, err)
-	}
 	bar := progress.New(ui, "copy "+dev, size)
-	start := time.Now()
-	err = diskimage.WriteRaw(ctx, f, src, bar.Update)
+	st, err := transfer.BringHome(ctx, s.Target, bcommon.FileMode(state), transfer.FromImage(src), bar.Update)
 	bar.Close()
-	err = errors.Join(err, src.Close())
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
+	if cerr := src.Close(); err == nil && cerr != nil {
+		os.Remove(s.Target)
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(s.Target)
 		return bcommon.Halt(state, fmt.Errorf("copy %s: %w", dev, err))
 	}
-	secs := max(time.Since(start).Seconds(), 0.001)
-	ui.Message(fmt.Sprintf("%d MiB in %s, %.0f MiB/s", size>>20, time.Since(start).Round(time.Millisecond), float64(size)/secs/(1<<20)))
+	ui.Message(st.String())
 	state.Put(bcommon.StateWorkingImage, s.Target)
 	state.Put("source_volume_gib", (size+cloud.GiB-1)/cloud.GiB)
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -15,6 +14,7 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 // StepDownload (capture_method ebs-direct) reads the source image's root snapshot through the
@@ -39,40 +39,25 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 	}
 	(&packerbuilderdata.GeneratedData{State: state}).Put("SourceSnapshot", snap)
 	ui.Say(fmt.Sprintf("Downloading snapshot %s (root of %s) through the EBS direct API into %s...", snap, aws.ToString(img.ImageId), s.Target))
-	f, err := bcommon.CreateFile(state, s.Target)
+	var ts cloud.TransferStats
+	bar := progress.NewLazy(ui, "download "+snap)
+	st, err := transfer.BringHome(ctx, s.Target, bcommon.FileMode(state), transfer.FromFunc(
+		func(ctx context.Context, f *os.File, progress transfer.Progress) (int64, error) {
+			var err error
+			ts, err = cloud.DownloadSnapshot(ctx, cl.EBS, snap, f, cloud.TransferOptions{
+				Workers:  c.EBSConcurrency,
+				Progress: progress,
+				Logf:     func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
+			})
+			return ts.Bytes, err
+		}), bar.Update)
+	bar.Close()
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}
-	var bar *progress.Bar
-	start := time.Now()
-	st, err := cloud.DownloadSnapshot(ctx, cl.EBS, snap, f, cloud.TransferOptions{
-		Workers: c.EBSConcurrency,
-		Progress: func(done, total int64) {
-			if bar == nil {
-				bar = progress.New(ui, "download "+snap, total)
-			}
-			bar.Update(done, total)
-		},
-		Logf: func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
-	})
-	if bar != nil {
-		bar.Close()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(s.Target)
-		return bcommon.Halt(state, err)
-	}
-	secs := max(time.Since(start).Seconds(), 0.001)
-	ui.Message(fmt.Sprintf("%d blocks (%d MiB of a %d GiB volume) in %s, %.0f MiB/s, %d retries",
-		st.Blocks, st.Bytes>>20, st.VolumeSize/cloud.GiB, time.Since(start).Round(time.Millisecond), float64(st.Bytes)/secs/(1<<20), st.Retries))
+	ui.Message(fmt.Sprintf("%s; %d blocks of a %d GiB volume, %d retries", st, ts.Blocks, ts.VolumeSize/cloud.GiB, ts.Retries))
 	state.Put(bcommon.StateWorkingImage, s.Target)
-	state.Put("source_volume_gib", st.VolumeSize/cloud.GiB)
+	state.Put("source_volume_gib", ts.VolumeSize/cloud.GiB)
 
 	releaseIntermediate(ctx, state, c.KeepIntermediateImage)
 	return multistep.ActionContinue

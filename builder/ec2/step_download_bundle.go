@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -15,6 +14,8 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 // StepDownloadBundle brings the source bundle (made by StepBundleInstance, or the one the
@@ -37,33 +38,22 @@ func (s *StepDownloadBundle) Run(ctx context.Context, state multistep.StateBag) 
 		img := state.Get("source_image").(*types.Image)
 		loc = aws.ToString(img.ImageLocation)
 	}
-	f, err := bcommon.CreateFile(state, s.Target)
-	if err != nil {
-		return bcommon.Halt(state, err)
-	}
 	ui.Say(fmt.Sprintf("Downloading and unbundling %s into %s...", loc, s.Target))
-	var bar *progress.Bar
-	start := time.Now()
-	m, err := cloud.DownloadBundle(ctx, cl, loc, c.Eucalyptus.Keys(), f, func(done, total int64) {
-		if bar == nil {
-			bar = progress.New(ui, "unbundle", total)
-		}
-		bar.Update(done, total)
-	})
-	if bar != nil {
-		bar.Close()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	var m *bundle.Manifest
+	bar := progress.NewLazy(ui, "unbundle")
+	st, err := transfer.BringHome(ctx, s.Target, bcommon.FileMode(state), transfer.FromFunc(
+		func(ctx context.Context, f *os.File, progress transfer.Progress) (int64, error) {
+			var err error
+			if m, err = cloud.DownloadBundle(ctx, cl, loc, c.Eucalyptus.Keys(), f, progress); err != nil {
+				return 0, err
+			}
+			return m.BundledSize, nil
+		}), bar.Update)
+	bar.Close()
 	if err != nil {
-		os.Remove(s.Target)
 		return bcommon.Halt(state, err)
 	}
-	ui.Message(fmt.Sprintf("%s: %d MiB image from %d parts (%d MiB) in %s", m.Name, m.Size>>20, len(m.Parts), m.BundledSize>>20, time.Since(start).Round(time.Millisecond)))
+	ui.Message(fmt.Sprintf("%s: %d parts; %s", m.Name, len(m.Parts), st))
 	state.Put(bcommon.StateWorkingImage, s.Target)
 	state.Put("source_arch", m.Architecture)
 	state.Put("source_manifest", m)

@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -11,6 +10,7 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 // StepCopySource reads the source image (any format the engine reads) and writes it as the
@@ -31,23 +31,13 @@ func (s *StepCopySource) Run(ctx context.Context, state multistep.StateBag) mult
 	defer src.Close()
 	ui.Say(fmt.Sprintf("Copying %s (%s, %d MiB virtual) to the working copy %s...",
 		s.Source, src.Format(), src.Size()>>20, s.Target))
-	dst, err := bcommon.CreateFile(state, s.Target)
-	if err != nil {
-		return bcommon.Halt(state, err)
-	}
 	bar := progress.New(ui, "working copy", src.Size())
-	err = diskimage.WriteRaw(ctx, dst, src, bar.Update)
+	st, err := transfer.BringHome(ctx, s.Target, bcommon.FileMode(state), transfer.FromImage(src), bar.Update)
 	bar.Close()
-	if err == nil {
-		err = dst.Sync()
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		os.Remove(s.Target)
 		return bcommon.Halt(state, fmt.Errorf("copy source to working copy: %w", err))
 	}
+	ui.Message(st.String())
 	s.ok = true
 	state.Put(bcommon.StateWorkingImage, s.Target)
 	return multistep.ActionContinue

@@ -24,8 +24,9 @@ import (
 //   - raw: one streamed GET written straight into the working copy, skipping zero blocks,
 //     hashed on the way;
 //   - qcow2 (what Nova snapshots are): read in place through HTTP Range requests
-//     (cloud.RangeReader) by the image engine's qcow2 reader, which writes only the guest's
-//     data into the working copy: no spool file. The reader hashes the file in order as its
+//     (cloud.RangeReader) by the image engine's qcow2 reader, one reader in order
+//     (transfer.FromRanged), which writes only the guest's data into the working copy: no
+//     spool file, and each byte of the file fetched once. The reader hashes the file in order as its
 //     blocks arrive and Verify completes the hash over the bytes no cluster read needed, so
 //     the whole file is verified before the working copy is used; the working copy is
 //     deleted if it is not. A Glance that ignores Range falls back to the spool below;
@@ -52,23 +53,24 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 	var err error
 	switch img.DiskFormat {
 	case "raw", "ami": // an AMI-shaped Glance image is a raw filesystem (kernel_id, ramdisk_id apart)
-		err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return transfer.SpoolSparse(ctx, s.Target, s.mode, r) })
+		err = s.stream(ctx, ui, clients, img, func(r io.Reader) error {
+			return s.bringHome(ctx, ui, "download "+img.ID, transfer.FromStream(r, img.SizeBytes))
+		})
 	case "qcow2":
 		err = s.ranged(ctx, ui, clients, img)
 		if errors.Is(err, cloud.ErrNoRange) {
 			ui.Message(fmt.Sprintf("%v: spooling the image to a local file instead", err))
-			err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return s.spoolAndConvert(ctx, ui, img.DiskFormat, r) })
+			err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return s.spoolAndConvert(ctx, ui, img, r) })
 		}
 	default:
 		// Any other disk image format the image engine reads (vmdk, vhd): spooled, then read.
 		if fm, lerr := diskimage.Lookup(img.DiskFormat); lerr == nil && fm.Open != nil && !fm.Container {
-			err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return s.spoolAndConvert(ctx, ui, img.DiskFormat, r) })
+			err = s.stream(ctx, ui, clients, img, func(r io.Reader) error { return s.spoolAndConvert(ctx, ui, img, r) })
 		} else {
 			err = fmt.Errorf("image %s has disk_format %q, which the image engine does not read", img.ID, img.DiskFormat)
 		}
 	}
 	if err != nil {
-		os.Remove(s.Target)
 		return bcommon.Halt(state, err)
 	}
 	state.Put(bcommon.StateWorkingImage, s.Target)
@@ -88,9 +90,8 @@ func (s *StepDownload) stream(ctx context.Context, ui packersdk.Ui, clients *clo
 	if err != nil {
 		return err
 	}
-	tracked := ui.TrackProgress("download "+img.ID, 0, img.SizeBytes, body)
-	defer tracked.Close()
-	return write(tracked)
+	defer body.Close()
+	return write(body)
 }
 
 // ranged converts a qcow2 image read in place through Range requests into the working copy.
@@ -105,36 +106,38 @@ func (s *StepDownload) ranged(ctx context.Context, ui packersdk.Ui, clients *clo
 		return fmt.Errorf("image %s: %w", img.ID, err)
 	}
 	defer src.Close()
-	if err := s.writeWorking(ctx, ui, "download "+img.ID, src); err != nil {
-		return err
-	}
-	report, err := src.Verify()
+	return s.bringHome(ctx, ui, "download "+img.ID, transfer.FromRanged(src))
+}
+
+// spoolAndConvert spools the image's data to a local file next to the working copy, then
+// converts it.
+func (s *StepDownload) spoolAndConvert(ctx context.Context, ui packersdk.Ui, img *images.Image, r io.Reader) error {
+	spool := s.Target + ".download." + img.DiskFormat
+	defer os.Remove(spool)
+	bar := progress.NewLazy(ui, "download "+img.ID)
+	_, err := transfer.BringHome(ctx, spool, s.mode, transfer.FromStream(r, img.SizeBytes), bar.Update)
+	bar.Close()
 	if err != nil {
 		return err
 	}
-	ui.Message(report)
-	return nil
-}
-
-func (s *StepDownload) spoolAndConvert(ctx context.Context, ui packersdk.Ui, format string, r io.Reader) error {
-	spool := s.Target + ".download." + format
-	defer os.Remove(spool)
-	if err := transfer.SpoolSparse(ctx, spool, s.mode, r); err != nil {
-		return err
-	}
-	src, err := diskimage.OpenFormat(spool, format)
+	src, err := diskimage.OpenFormat(spool, img.DiskFormat)
 	if err != nil {
 		return fmt.Errorf("downloaded image: %w", err)
 	}
 	defer src.Close()
-	return s.writeWorking(ctx, ui, "working copy", src)
+	return s.bringHome(ctx, ui, "working copy", transfer.FromImage(src))
 }
 
-// writeWorking writes src as the sparse raw working copy, with a progress bar.
-func (s *StepDownload) writeWorking(ctx context.Context, ui packersdk.Ui, name string, src diskimage.Image) error {
-	bar := progress.New(ui, name, src.Size())
-	defer bar.Close()
-	return transfer.WriteRaw(ctx, s.Target, s.mode, src, bar.Update)
+// bringHome makes the working copy from src, with a progress bar and a throughput line.
+func (s *StepDownload) bringHome(ctx context.Context, ui packersdk.Ui, name string, src transfer.From) error {
+	bar := progress.NewLazy(ui, name)
+	st, err := transfer.BringHome(ctx, s.Target, s.mode, src, bar.Update)
+	bar.Close()
+	if err != nil {
+		return err
+	}
+	ui.Message(st.String())
+	return nil
 }
 
 func (s *StepDownload) Cleanup(multistep.StateBag) {}

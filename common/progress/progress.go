@@ -77,3 +77,35 @@ func (p *Bar) read(b []byte) (int, error) {
 	p.consumed += n
 	return int(n), nil
 }
+
+// Lazy is a Bar started by the first report, once the engine knows the total (a download
+// learns it from the source). Its Update is safe for concurrent use.
+type Lazy struct {
+	ui   packersdk.Ui
+	name string
+	mu   sync.Mutex
+	bar  *Bar
+}
+
+// NewLazy returns a bar named name that starts on its first Update.
+func NewLazy(ui packersdk.Ui, name string) *Lazy { return &Lazy{ui: ui, name: name} }
+
+// Update is a diskimage.Progress: done bytes of total are processed.
+func (l *Lazy) Update(done, total int64) {
+	l.mu.Lock()
+	if l.bar == nil {
+		l.bar = New(l.ui, l.name, total)
+	}
+	bar := l.bar
+	l.mu.Unlock()
+	bar.Update(done, total)
+}
+
+// Close ends the bar, if it started.
+func (l *Lazy) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.bar != nil {
+		l.bar.Close()
+	}
+}

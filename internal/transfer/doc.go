@@ -1,9 +1,12 @@
-// Package transfer moves disk images between the image engine and a byte stream: it encodes
-// an image into a target format as a stream (through a read-ahead buffer) or, for formats
-// whose writer must seek, through a spool file, in the one place that makes that choice; it
-// spools a downloaded stream to a sparse local file; and it reads a remote file in place
-// through an io.ReaderAt (HTTP Range requests), verifying the whole file before its last
-// byte is used and reporting what was fetched.
+// Package transfer moves disk images between the image engine and a byte stream. BringHome is
+// the one way a builder makes its working copy from a source (an image: file, device or
+// remote file read in place; a stream; a cloud adapter writing the file itself): a new file
+// of the build's mode, written sparsely, synced, removed on any failure, with progress as a
+// callback and statistics for one throughput line. It also encodes an image into a target
+// format as a stream (through a read-ahead buffer) or, for formats whose writer must seek,
+// through a spool file, in the one place that makes that choice; and it reads a remote file
+// in place through an io.ReaderAt (HTTP Range requests), verifying the whole file before the
+// copy is used and reporting what was fetched.
 //
 // It knows nothing of Packer or of any cloud: progress is a callback, remote files are
 // interfaces the cloud adapters implement. It trusts the image engine (internal/diskimage)

@@ -8,22 +8,19 @@ import (
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 )
 
-// SpoolSparse copies r into a new file at path with exactly mode perm (hostfile.Create: an
-// existing file is truncated, a link at path is not followed), leaving holes where whole
-// 4 KiB blocks are zero, and syncs it. It stops when ctx ends.
-func SpoolSparse(ctx context.Context, path string, perm os.FileMode, r io.Reader) (err error) {
-	f, err := hostfile.Create(path, perm)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
+// SpoolSparse copies r into a new file at path with exactly mode perm (BringHome with
+// FromStream: an existing file is truncated, a link at path is not followed), leaving holes
+// where whole 4 KiB blocks are zero, and syncs it; on failure the file is removed. It stops
+// when ctx ends.
+func SpoolSparse(ctx context.Context, path string, perm os.FileMode, r io.Reader) error {
+	_, err := BringHome(ctx, path, perm, FromStream(r, 0), nil)
+	return err
+}
+
+// spoolSparse copies r into f from offset 0, sparsely, and sets f's size to what r held.
+func spoolSparse(ctx context.Context, f *os.File, r io.Reader) error {
 	const block = 4096
 	buf := make([]byte, 4<<20)
 	var off int64
@@ -48,10 +45,7 @@ func SpoolSparse(ctx context.Context, path string, perm os.FileMode, r io.Reader
 			return rerr
 		}
 	}
-	if err := f.Truncate(off); err != nil {
-		return err
-	}
-	return f.Sync()
+	return f.Truncate(off)
 }
 
 // RangeStats counts what a ranged file fetched.
@@ -107,18 +101,9 @@ func (r *Ranged) Verify() (string, error) {
 		st.Fetched>>20, r.file.Size()>>20, st.Requests, time.Since(r.start).Round(time.Second), st.HashFetched>>20, verified), nil
 }
 
-// WriteRaw writes img as a sparse raw file at path with exactly mode perm, synced.
+// WriteRaw writes img as a sparse raw file at path with exactly mode perm, synced (BringHome
+// with FromImage; on failure the file is removed).
 func WriteRaw(ctx context.Context, path string, perm os.FileMode, img diskimage.Image, progress Progress) error {
-	dst, err := hostfile.Create(path, perm)
-	if err != nil {
-		return err
-	}
-	err = diskimage.WriteRaw(ctx, dst, img, progress)
-	if err == nil {
-		err = dst.Sync()
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
+	_, err := BringHome(ctx, path, perm, FromImage(img), progress)
 	return err
 }

@@ -33,6 +33,10 @@ import (
 // the all-in-one cloud (docs/benchmarks.md). Failed range requests are retried (they are
 // idempotent), a run from its first block not yet received.
 //
+// The cache evicts the blocks behind the readers: a reader that lags far behind the others
+// makes a block be fetched again. transfer.FromRanged reads with one reader, in order, so
+// that each byte is fetched once (TestBringHomeFetchesOnce).
+//
 // Hash verification: Glance's os_hash_value covers the whole file. The reader hashes
 // blocks in file order as they arrive; blocks fetched ahead of the hash cursor stay cached
 // until hashed, and a block no reader asked for (refcount tables, unreferenced clusters)
