@@ -17,6 +17,7 @@ import (
 	oscloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 const captureUsage = `usage: chromogenic capture --from openstack (--server ID | --image ID) OUTPUT [options]
@@ -280,11 +281,15 @@ func captureOpenStack(ctx context.Context, c *captureConfig, working string, rep
 		}
 	}
 	rep.say(fmt.Sprintf("Downloading image %s (%s, %d MiB)...", img.ID, img.DiskFormat, img.SizeBytes>>20))
-	if err := oscloud.BringHome(ctx, cl.Image, img, working, oscloud.BringHomeOptions{
-		Mode: 0o600, Progress: rep.progress, Say: rep.message,
-	}); err != nil {
+	st, err := oscloud.BringHome(ctx, cl.Image, img, working, oscloud.BringHomeOptions{
+		Mode:  0o600,
+		Stage: func(string) (transfer.Progress, func()) { return rep.progress, nil },
+		Say:   rep.message,
+	})
+	if err != nil {
 		return err
 	}
+	rep.message(st.String())
 	res["image_id"] = img.ID
 	return nil
 }
