@@ -3,12 +3,14 @@ package ova_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage/vmdktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
@@ -22,6 +24,8 @@ import (
 // format inspector on the stream and records the virtual size only when it reads the
 // header; Nova's deep inspection refuses to boot a vmdk image its inspector takes for raw
 // ("Image content does not match disk_format"), so the boot is the consumer's verdict.
+// While it boots, the same disk is streamed from the writer through a pipe into a second
+// upload, read back and compared with the sample.
 func TestAccOVAVMDKOnOpenStack(t *testing.T) {
 	testtier.Acceptance(t, "an OVA's VMDK uploaded to the all-in-one OpenStack and booted")
 	sample := testimages.Sample(t)
@@ -54,5 +58,33 @@ func TestAccOVAVMDKOnOpenStack(t *testing.T) {
 		t.Errorf("Glance image %s: status %s, disk_format %s, virtual_size %d (want active, vmdk, %d: the inspector read the header)",
 			up.ID, up.Status, up.DiskFormat, up.VirtualSize, img.Size())
 	}
-	openstacktest.BootToLogin(t, a, name, up.ID, openstacktest.BootTimeout)
+	wait := openstacktest.GoBootToLogin(t, a, name, up.ID, openstacktest.BootTimeout)
+
+	// The same disk streamed straight from the writer into the upload, as
+	// chromogenic-openstack-import does with disk_format = "vmdk": through a pipe, so the
+	// writer makes its sizing pass; Glance's inspector reads the header it streams first.
+	w, err := diskimage.LookupWriter("vmdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(w.Write(context.Background(), pw, img, diskimage.WriteOptions{})) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	streamed, err := cloud.Upload(ctx, a.Image, cloud.NewImage{Name: name + "-streamed", DiskFormat: "vmdk"}, pr, nil)
+	pr.CloseWithError(err)
+	if err != nil {
+		t.Fatalf("streamed upload: %v", err)
+	}
+	t.Cleanup(func() { openstacktest.DeleteImage(t, a, streamed.ID) })
+	if streamed.Status != "active" || streamed.VirtualSize != img.Size() {
+		t.Errorf("streamed Glance image %s: status %s, virtual_size %d, want active, %d", streamed.ID, streamed.Status, streamed.VirtualSize, img.Size())
+	}
+	got := filepath.Join(dir, "streamed.vmdk")
+	openstacktest.DownloadImage(t, a, streamed.ID, got)
+	vmdktest.Require(t, got, "vmdk", img.Size())
+	if out, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", "vmdk", sample, got).CombinedOutput(); err != nil {
+		t.Errorf("streamed image differs from the sample: %v\n%s", err, out)
+	}
+	wait()
 }
