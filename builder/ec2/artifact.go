@@ -3,6 +3,8 @@ package ec2
 import (
 	"path/filepath"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
@@ -17,6 +19,16 @@ import (
 func newArtifact(state multistep.StateBag) *ec2common.Artifact {
 	a := &ec2common.Artifact{BuilderIDValue: BuilderID, Amis: map[string]string{}, StateData: map[string]interface{}{}}
 	cl, _ := state.Get("clients").(*cloud.Clients)
+	if c, ok := state.Get("config").(*Config); ok {
+		a.Eucalyptus = c.IsEucalyptus()
+	}
+	// What was captured: an instance (and the AMI it was launched from) or an AMI. The
+	// source_image state of an instance capture is the intermediate AMI, not the source.
+	if inst, ok := state.Get("instance").(*types.Instance); ok {
+		a.SourceInstance, a.SourceImage = aws.ToString(inst.InstanceId), aws.ToString(inst.ImageId)
+	} else if img, ok := state.Get("source_image").(*types.Image); ok {
+		a.SourceImage = aws.ToString(img.ImageId)
+	}
 	if ami, ok := state.GetOk("ami"); ok && cl != nil {
 		a.Amis[cl.Region] = ami.(string)
 		a.SnapshotID, _ = state.Get("snapshot_id").(string)

@@ -64,5 +64,9 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	if err := bcommon.RunSteps(ctx, steps, b.config.PackerConfig, ui, state); err != nil {
 		return nil, err
 	}
-	return artifact.New(BuilderID, image, state), nil
+	a := artifact.New(BuilderID, image, state)
+	if abs, err := filepath.Abs(b.config.SourcePath); err == nil {
+		a.SourceImage = abs
+	}
+	return a, nil
 }

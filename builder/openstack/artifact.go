@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 )
 
@@ -20,13 +23,27 @@ type Artifact struct {
 	Region    string
 	LocalPath string
 	Extra     []string // external kernel and ramdisk fetched with the image
+	// For the HCP Packer metadata: the Glance image made, the clouds.yaml cloud and what
+	// was captured.
+	Image     *images.Image
+	Cloud     string
+	Source    openstackcommon.HCPSource
 	StateData map[string]interface{}
 }
 
 func newArtifact(state multistep.StateBag, c *Config) *Artifact {
-	a := &Artifact{Region: c.Region, StateData: map[string]interface{}{}}
+	a := &Artifact{Region: c.Region, Cloud: c.Cloud, StateData: map[string]interface{}{}}
 	if img, ok := state.GetOk("image"); ok {
-		a.ImageID, a.ImageName = img.(*images.Image).ID, img.(*images.Image).Name
+		a.Image = img.(*images.Image)
+		a.ImageID, a.ImageName = a.Image.ID, a.Image.Name
+	}
+	// What was captured: a server (and the image it booted from) or a Glance image. The
+	// source_image state of a server capture is its snapshot, not the source.
+	if srv, ok := state.Get("server").(*servers.Server); ok {
+		a.Source.Instance = srv.ID
+		a.Source.Image, _ = srv.Image["id"].(string)
+	} else if img, ok := state.Get("source_image").(*images.Image); ok {
+		a.Source.Image = img.ID
 	}
 	if p, ok := state.GetOk(bcommon.StateWorkingImage); ok {
 		abs, _ := filepath.Abs(p.(string))
@@ -75,7 +92,23 @@ func (a *Artifact) String() string {
 	return fmt.Sprintf("Disk image (raw): %s", a.LocalPath)
 }
 
-func (a *Artifact) State(name string) interface{} { return a.StateData[name] }
+// State answers the StateData keys and, for the HCP Packer registry,
+// registryimage.ArtifactStateURI: the Glance image (openstackcommon.HCPImage) and the working
+// copy as a local file when there is one.
+func (a *Artifact) State(name string) interface{} {
+	if name != registryimage.ArtifactStateURI {
+		return a.StateData[name]
+	}
+	var imgs []*registryimage.Image
+	if a.Image != nil {
+		imgs = append(imgs, openstackcommon.HCPImage(BuilderID, a.Cloud, a.Region, a.Image, a.Source))
+	}
+	if a.LocalPath != "" {
+		imgs = append(imgs, artifact.HCPLocalImage(BuilderID, a.LocalPath, "raw", "", a.Source.Image,
+			map[string]string{artifact.LabelSourceInstance: a.Source.Instance}))
+	}
+	return imgs
+}
 
 // Destroy removes the local working copy and the kernel and ramdisk brought home with it.
 // The Glance image is published: it is never deleted here, whatever keep_input_artifact says

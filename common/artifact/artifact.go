@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
@@ -24,6 +25,9 @@ type Artifact struct {
 	BuilderIDValue string
 	Path           string
 	Format         string
+	// SourceImage is what the builder started from (the local builder's source_path), for
+	// the HCP Packer metadata; empty if unknown.
+	SourceImage string
 	// StateData carries generated_data and the image keys across Packer's RPC.
 	StateData map[string]interface{}
 }
@@ -51,7 +55,15 @@ func (a *Artifact) Id() string        { return a.Path }
 func (a *Artifact) String() string {
 	return fmt.Sprintf("Disk image (%s): %s", a.Format, a.Path)
 }
-func (a *Artifact) State(name string) interface{} { return a.StateData[name] }
+
+// State answers the StateData keys and, for the HCP Packer registry, registryimage.ArtifactStateURI:
+// the working copy as a local file (see HCPLocalImage).
+func (a *Artifact) State(name string) interface{} {
+	if name == registryimage.ArtifactStateURI {
+		return []*registryimage.Image{HCPLocalImage(a.BuilderIDValue, a.Path, a.Format, "", a.SourceImage, nil)}
+	}
+	return a.StateData[name]
+}
 
 // Destroy removes the working copy: Packer calls it when no post-processor keeps the input
 // artifact (keep_input_artifact). It is the only thing this artifact owns (docs/ownership.md).

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
+
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 )
@@ -22,14 +24,22 @@ type Artifact struct {
 	BundleKeys []string
 	// Extra are the external kernel and ramdisk of a Eucalyptus source image, brought home
 	// next to the working copy (StateData kernel_path, ramdisk_path).
-	Extra     []string
-	StateData map[string]interface{}
+	Extra []string
+	// For the HCP Packer metadata: Eucalyptus says the cloud is Eucalyptus (provider
+	// "eucalyptus", not "aws"); SourceImage and SourceInstance are what the builder
+	// captured; Input is a post-processor's input artifact ID.
+	Eucalyptus                  bool
+	SourceImage, SourceInstance string
+	Input                       string
+	StateData                   map[string]interface{}
 }
 
-// NewAMIArtifact is the artifact of a registered AMI alone.
+// NewAMIArtifact is the artifact of a registered AMI alone. The cloud is Eucalyptus when
+// its clients lack EBS direct (cloud.Connect clears HasEBSDirect for Access.Eucalyptus,
+// and only then).
 func NewAMIArtifact(builderID string, cl *cloud.Clients, ami, snapshot string, generated interface{}) *Artifact {
 	a := &Artifact{BuilderIDValue: builderID, Amis: map[string]string{cl.Region: ami}, SnapshotID: snapshot,
-		StateData: map[string]interface{}{}}
+		Eucalyptus: !cl.HasEBSDirect, StateData: map[string]interface{}{}}
 	if generated != nil {
 		a.StateData["generated_data"] = generated
 	}
@@ -80,15 +90,42 @@ func (a *Artifact) String() string {
 	return fmt.Sprintf("Disk image (raw): %s", a.LocalPath)
 }
 
+// State answers the StateData keys, the old atlas.artifact.metadata (region.<r>: AMI) and,
+// for the HCP Packer registry, registryimage.ArtifactStateURI: one image per AMI (provider
+// aws or eucalyptus, region, source image and instance) and the working copy as a local
+// file when there is one.
 func (a *Artifact) State(name string) interface{} {
-	if name == "atlas.artifact.metadata" {
+	switch name {
+	case "atlas.artifact.metadata":
 		m := map[string]string{}
 		for r, id := range a.Amis {
 			m["region."+r] = id
 		}
 		return m
+	case registryimage.ArtifactStateURI:
+		return a.hcpImages()
 	}
 	return a.StateData[name]
+}
+
+func (a *Artifact) hcpImages() []*registryimage.Image {
+	provider, format := artifact.ProviderAWS, "ami"
+	if a.Eucalyptus {
+		provider, format = artifact.ProviderEucalyptus, "emi"
+	}
+	var imgs []*registryimage.Image
+	for _, r := range a.regions() {
+		imgs = append(imgs, artifact.HCPImage(provider, r, a.Amis[r], a.SourceImage, map[string]string{
+			artifact.LabelDiskFormat: format, artifact.LabelSnapshotID: a.SnapshotID,
+			artifact.LabelSourceInstance: a.SourceInstance, artifact.LabelBuilder: a.BuilderIDValue,
+			artifact.LabelInput: a.Input, "bundle_bucket": a.Bucket,
+		}))
+	}
+	if a.LocalPath != "" {
+		imgs = append(imgs, artifact.HCPLocalImage(a.BuilderIDValue, a.LocalPath, "raw", "", a.SourceImage,
+			map[string]string{artifact.LabelSourceInstance: a.SourceInstance}))
+	}
+	return imgs
 }
 
 // Destroy removes the local working copy and the kernel and ramdisk brought home with it.

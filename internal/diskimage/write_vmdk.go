@@ -16,11 +16,8 @@ import (
 // VMDK writer: streamOptimized (default) and monolithicSparse, one sparse extent of
 // 64 KiB grains and 512-entry grain tables.
 //
-// streamOptimized is written as a pure stream (no seeking): header with the grain
-// directory "at end", descriptor, then each non-zero grain in ascending LBA order as a
-// grain marker + its own zlib stream padded to a sector, a GT marker + grain table after
-// each 32 MiB run that has data, then GD marker + grain directory, footer marker + footer
-// (a header copy with the real GD offset) and the end-of-stream marker. Grains are
+// streamOptimized is written in stream order and can go to a pipe (see writeVMDKStream:
+// the header carries the real grain directory offset, for OpenStack). Grains are
 // compressed in parallel by the unit pipeline and emitted in order.
 //
 // monolithicSparse needs a seekable file: the (redundant) grain directories and all grain
@@ -140,8 +137,67 @@ func vmdkMarker(numSectors uint64, typ uint32) []byte {
 	return b
 }
 
-var zlibWriters sync.Pool
+// zlibWriters pools the grain compressors by level (index 1..9): a writer keeps the level it
+// was made with, and the stream's two passes must compress alike.
+var zlibWriters [10]sync.Pool
 
+// VMDKPatcher is a stream destination that can rewrite bytes already written to it (an
+// archive member in a seekable file): off counts from the first byte Write was given. The
+// streamOptimized writer given one compresses every grain once and patches its header when
+// the grain directory's offset is known; a plain stream (a pipe) costs a sizing pass
+// instead, every grain compressed twice.
+type VMDKPatcher interface {
+	io.Writer
+	PatchAt(p []byte, off int64) error
+}
+
+// vmdkStream lays out the body of a streamOptimized extent (grains, grain tables, grain
+// directory, footer, end-of-stream marker) after the header and descriptor, through put.
+type vmdkStream struct {
+	put   func([]byte) error
+	pos   int64 // bytes from the start of the extent
+	gd    []byte
+	gt    []byte
+	curGT int64
+}
+
+func (v *vmdkStream) write(b []byte) error {
+	v.pos += int64(len(b))
+	return v.put(b)
+}
+
+func (v *vmdkStream) flushGT() error {
+	if v.curGT < 0 {
+		return nil
+	}
+	if err := v.write(vmdkMarker(vmdkGTEs*4/sector, vmdkMarkerGT)); err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint32(v.gd[v.curGT*4:], uint32(v.pos/sector))
+	if err := v.write(v.gt); err != nil {
+		return err
+	}
+	clear(v.gt)
+	v.curGT = -1
+	return nil
+}
+
+// writeVMDKStream writes a streamOptimized extent strictly in order: header, descriptor,
+// then each non-zero grain in ascending LBA order as a grain marker + its own zlib stream
+// padded to a sector, a GT marker + grain table after each 32 MiB run that has data, then
+// GD marker + grain directory, footer marker + footer (a header copy) and the
+// end-of-stream marker: the stream layout VMware's readers take in one sequential read.
+//
+// Unlike VMware's own stream writer, the header holds the real grain directory offset, not
+// GD_AT_END: OpenStack's format inspector (glance/oslo format_inspector, which guards
+// Glance uploads, Nova and Cinder) reads only the header as the image streams by and takes
+// a GD_AT_END file for raw; qemu reads the header's offset when it is set. The offset
+// depends on every grain's compressed size, so:
+//   - to a regular file or a VMDKPatcher the extent is written in one pass and the header
+//     patched at the end;
+//   - to a plain stream a first pass compresses the grains only to add up their sizes
+//     (nothing kept but the sum), then the second writes; the compressor is deterministic
+//     and the second pass checks it lands the directory where the header said.
 func writeVMDKStream(ctx context.Context, dst io.Writer, src Image, o WriteOptions) error {
 	exts, err := prepare(ctx, src)
 	if err != nil {
@@ -156,6 +212,10 @@ func writeVMDKStream(ctx context.Context, dst io.Writer, src Image, o WriteOptio
 	if level <= 0 || level > 9 {
 		level = 6
 	}
+	desc, err := vmdkDescriptor("streamOptimized", capacity, exts, o)
+	if err != nil {
+		return err
+	}
 	s, err := newSink(dst)
 	if err != nil {
 		return err
@@ -163,38 +223,11 @@ func writeVMDKStream(ctx context.Context, dst io.Writer, src Image, o WriteOptio
 	defer s.close()
 	const flags = 1 | vmdkFlagCompress | vmdkFlagMarkers
 	const overhead = 1 + vmdkDescSectors
-	if err := s.write(vmdkHeaderBytes(3, flags, capacity, vmdkGDAtEnd, 0, overhead, 1)); err != nil {
-		return err
-	}
-	desc, err := vmdkDescriptor("streamOptimized", capacity, exts, o)
-	if err != nil {
-		return err
-	}
-	if err := s.write(desc); err != nil {
-		return err
-	}
+	header := func(gdOff uint64) []byte { return vmdkHeaderBytes(3, flags, capacity, gdOff, 0, overhead, 1) }
 	perGT := int64(vmdkGTEs) * vmdkGrain
 	numGTs := (size + perGT - 1) / perGT
-	gd := make([]byte, (numGTs*4+sector-1)/sector*sector)
-	gt := make([]byte, vmdkGTEs*4)
-	curGT := int64(-1)
-	flushGT := func() error {
-		if curGT < 0 {
-			return nil
-		}
-		if err := s.write(vmdkMarker(vmdkGTEs*4/sector, vmdkMarkerGT)); err != nil {
-			return err
-		}
-		binary.LittleEndian.PutUint32(gd[curGT*4:], uint32(s.pos/sector))
-		if err := s.write(gt); err != nil {
-			return err
-		}
-		clear(gt)
-		curGT = -1
-		return nil
-	}
 	work := func(w *unitWork) error {
-		zw, _ := zlibWriters.Get().(*zlib.Writer)
+		zw, _ := zlibWriters[level].Get().(*zlib.Writer)
 		out := bytes.NewBuffer(w.out[:0])
 		if zw == nil {
 			var err error
@@ -202,7 +235,7 @@ func writeVMDKStream(ctx context.Context, dst io.Writer, src Image, o WriteOptio
 				return err
 			}
 		}
-		defer zlibWriters.Put(zw)
+		defer zlibWriters[level].Put(zw)
 		w.marks = w.marks[:0]
 		for g := int64(0); g < w.n; g += vmdkGrain {
 			grain := w.data[g : g+vmdkGrain]
@@ -230,43 +263,87 @@ func writeVMDKStream(ctx context.Context, dst io.Writer, src Image, o WriteOptio
 		w.out = out.Bytes()
 		return nil
 	}
-	emit := func(w *unitWork) error {
-		for i := 0; i < len(w.marks); i += 3 {
-			g, a, z := w.marks[i], w.marks[i+1], w.marks[i+2]
-			if gti := g / vmdkGTEs; gti != curGT {
-				if err := flushGT(); err != nil {
+	// body lays out everything after the descriptor through put and returns the grain
+	// directory's sector; progress reports the pass's share of the whole write.
+	body := func(put func([]byte) error, progress Progress) (uint64, error) {
+		v := &vmdkStream{put: put, pos: overhead * sector, gd: make([]byte, (numGTs*4+sector-1)/sector*sector),
+			gt: make([]byte, vmdkGTEs*4), curGT: -1}
+		emit := func(w *unitWork) error {
+			for i := 0; i < len(w.marks); i += 3 {
+				g, a, z := w.marks[i], w.marks[i+1], w.marks[i+2]
+				if gti := g / vmdkGTEs; gti != v.curGT {
+					if err := v.flushGT(); err != nil {
+						return err
+					}
+					v.curGT = gti
+				}
+				binary.LittleEndian.PutUint32(v.gt[(g%vmdkGTEs)*4:], uint32(v.pos/sector))
+				if err := v.write(w.out[a:z]); err != nil {
 					return err
 				}
-				curGT = gti
 			}
-			binary.LittleEndian.PutUint32(gt[(g%vmdkGTEs)*4:], uint32(s.pos/sector))
-			if err := s.write(w.out[a:z]); err != nil {
-				return err
+			return nil
+		}
+		if err := runUnits(ctx, src, exts, vmdkGrain, vmdkBatch, o.workers(), work, emit, progress); err != nil {
+			return 0, err
+		}
+		if err := v.flushGT(); err != nil {
+			return 0, err
+		}
+		if err := v.write(vmdkMarker(uint64(len(v.gd)/sector), vmdkMarkerGD)); err != nil {
+			return 0, err
+		}
+		gdOff := uint64(v.pos / sector)
+		for _, b := range [][]byte{v.gd, vmdkMarker(1, vmdkMarkerFoot), header(gdOff), vmdkMarker(0, vmdkMarkerEOS)} {
+			if err := v.write(b); err != nil {
+				return 0, err
 			}
 		}
-		return nil
+		return gdOff, nil
 	}
-	if err := runUnits(ctx, src, exts, vmdkGrain, vmdkBatch, o.workers(), work, emit, o.Progress); err != nil {
+	patcher, _ := dst.(VMDKPatcher)
+	progress := o.Progress
+	// known is the header's grain directory offset found by a sizing pass; 0 without one.
+	var known uint64
+	if !s.seekable() && patcher == nil {
+		var sizing Progress
+		if o.Progress != nil {
+			sizing = func(done, total int64) { o.Progress(done/2, total) }
+			progress = func(done, total int64) { o.Progress(total/2+done/2, total) }
+		}
+		if known, err = body(func([]byte) error { return nil }, sizing); err != nil {
+			return err
+		}
+	}
+	first := header(known)
+	if known == 0 {
+		// A placeholder until the patch: as VMware writes it, the footer's offset rules.
+		first = header(vmdkGDAtEnd)
+	}
+	if err := s.write(first); err != nil {
 		return err
 	}
-	if err := flushGT(); err != nil {
+	if err := s.write(desc); err != nil {
 		return err
 	}
-	if err := s.write(vmdkMarker(uint64(len(gd)/sector), vmdkMarkerGD)); err != nil {
+	gdOff, err := body(s.write, progress)
+	if err != nil {
 		return err
 	}
-	gdOff := uint64(s.pos / sector)
-	if err := s.write(gd); err != nil {
-		return err
-	}
-	if err := s.write(vmdkMarker(1, vmdkMarkerFoot)); err != nil {
-		return err
-	}
-	if err := s.write(vmdkHeaderBytes(3, flags, capacity, gdOff, 0, overhead, 1)); err != nil {
-		return err
-	}
-	if err := s.write(vmdkMarker(0, vmdkMarkerEOS)); err != nil {
-		return err
+	switch {
+	case known != 0 && gdOff != known:
+		return fmt.Errorf("vmdk: the grain directory landed at sector %d, not %d as the sizing pass found (compression not deterministic)", gdOff, known)
+	case known == 0 && s.seekable():
+		if err := s.writeAt(header(gdOff), 0); err != nil {
+			return err
+		}
+	case known == 0:
+		if err := s.flush(); err != nil {
+			return err
+		}
+		if err := patcher.PatchAt(header(gdOff), 0); err != nil {
+			return err
+		}
 	}
 	if o.Progress != nil {
 		o.Progress(size, size)

@@ -9,10 +9,12 @@
 // size is not known before it is compressed, so its tar header is written as a
 // placeholder and patched once the disk is complete, and the descriptor reserves a
 // fixed-width slot for the disk's ovf:size that is patched the same way (padded with
-// spaces, which XML ignores inside a tag). The disk's digest is computed while it is
-// written; the descriptor's after its patch; the manifest comes last. The output must
-// therefore be a seekable regular file (the alternative, compressing the disk twice to
-// learn its size first, costs more than a seek).
+// spaces, which XML ignores inside a tag). The VMDK's own header is patched too (it
+// carries the grain directory offset, for OpenStack's format inspector; see
+// diskimage.VMDKPatcher), so the disk's digest is computed by reading the member back once
+// it is complete; the descriptor's after its patch; the manifest comes last. The output
+// must therefore be a seekable regular file (the alternative, compressing the disk twice
+// to learn its size first, costs more than a seek and a read).
 package ova
 
 import (
@@ -187,16 +189,27 @@ func tarHeader(name string, size int64, mtime time.Time) ([]byte, error) {
 type output struct {
 	f   *os.File
 	pos int64
-	h   hash.Hash
 }
 
 func (w *output) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
-	if w.h != nil {
-		w.h.Write(p[:n])
-	}
 	w.pos += int64(n)
 	return n, err
+}
+
+// member is the disk member being written: a diskimage.VMDKPatcher whose offsets count
+// from the member's first byte.
+type member struct {
+	*output
+	start int64
+}
+
+func (m member) PatchAt(p []byte, off int64) error {
+	if off < 0 || m.start+off+int64(len(p)) > m.pos {
+		return fmt.Errorf("ova: patch of %d bytes at %d outside the disk member", len(p), off)
+	}
+	_, err := m.f.WriteAt(p, m.start+off)
+	return err
 }
 
 func (w *output) pad() error {
@@ -263,7 +276,6 @@ func Write(ctx context.Context, out *os.File, src diskimage.Image, o Options) (*
 		return nil, err
 	}
 	diskStart := w.pos
-	w.h = newHash(o.Hash)
 	vw, err := diskimage.LookupWriter("vmdk")
 	if err != nil {
 		return nil, err
@@ -274,13 +286,17 @@ func Write(ctx context.Context, out *os.File, src diskimage.Image, o Options) (*
 	}
 	wo := diskimage.WriteOptions{Subformat: "streamOptimized", AdapterType: adapter, ExtentName: diskName,
 		Level: o.Level, Workers: o.Workers, Progress: o.Progress}
-	// struct{io.Writer} hides the *os.File: the VMDK writer must stream, not seek.
-	if err := vw.Write(ctx, struct{ io.Writer }{w}, src, wo); err != nil {
+	// member hides the *os.File: the VMDK writer streams into the archive and patches only
+	// its own header, within the member.
+	if err := vw.Write(ctx, member{w, diskStart}, src, wo); err != nil {
 		return nil, err
 	}
 	diskSize := w.pos - diskStart
-	diskSum := hex.EncodeToString(w.h.Sum(nil))
-	w.h = nil
+	dh := newHash(o.Hash)
+	if _, err := io.Copy(dh, io.NewSectionReader(out, diskStart, diskSize)); err != nil {
+		return nil, fmt.Errorf("ova: reading the disk member back for its digest: %w", err)
+	}
+	diskSum := hex.EncodeToString(dh.Sum(nil))
 	if err := w.pad(); err != nil {
 		return nil, err
 	}
@@ -329,3 +345,5 @@ func Write(ctx context.Context, out *os.File, src diskimage.Image, o Options) (*
 		Size: w.pos,
 	}, nil
 }
+
+var _ diskimage.VMDKPatcher = member{}

@@ -19,6 +19,7 @@ import (
 	"github.com/vmware/govmomi/ovf"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage/vmdktest"
 )
 
 // makeRaw writes a sparse raw disk of size bytes with random and text data at a few
@@ -262,6 +263,14 @@ func TestOVA(t *testing.T) {
 			}
 			run(t, "qemu-img", "check", "-f", "vmdk", vmdk)
 			run(t, "qemu-img", "compare", "-f", "raw", "-F", "vmdk", src, vmdk)
+			// OpenStack's format inspector takes the disk for what it is; VMware's stream
+			// reader finds the stream rules kept and the source in the grains.
+			vmdktest.Require(t, vmdk, "vmdk", size)
+			walked := filepath.Join(t.TempDir(), "walked.raw")
+			if st := vmdktest.WalkStream(t, vmdk, walked); st.HeaderGD != st.GD {
+				t.Errorf("disk header's grain directory offset %#x, the directory is at %d", st.HeaderGD, st.GD)
+			}
+			run(t, "cmp", src, walked)
 		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
@@ -122,6 +123,8 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		}
 	}
 	art.Formats = p.config.Formats
+	art.ChecksumTypes = p.config.ChecksumTypes
+	art.Input, art.SourceImage = in.Id(), artifact.HCPSourceOf(in)
 	if gd := in.State("generated_data"); gd != nil {
 		art.GeneratedData = gd
 	}
@@ -255,6 +258,10 @@ type Artifact struct {
 	Formats       []string
 	ByFormat      map[string]string
 	GeneratedData interface{}
+	// For the HCP Packer metadata: the checksum files written, the input artifact's ID and
+	// the source image its own metadata records.
+	ChecksumTypes      []string
+	Input, SourceImage string
 }
 
 func (a *Artifact) BuilderId() string { return BuilderID }
@@ -284,8 +291,27 @@ func (a *Artifact) State(name string) interface{} {
 		return a.GeneratedData
 	case "files_by_format":
 		return a.ByFormat
+	case registryimage.ArtifactStateURI:
+		return a.hcpImages()
 	}
 	return nil
+}
+
+// hcpImages is the HCP Packer metadata: one local file per format written, with the
+// checksum of the first checksum file that names it.
+func (a *Artifact) hcpImages() []*registryimage.Image {
+	var imgs []*registryimage.Image
+	for _, f := range a.Formats {
+		sum := ""
+		for _, ct := range a.ChecksumTypes {
+			if sum = artifact.ChecksumFile(a.ByFormat[f], strings.ToLower(ct)); sum != "" {
+				break
+			}
+		}
+		imgs = append(imgs, artifact.HCPLocalImage(BuilderID, a.ByFormat[f], f, sum, a.SourceImage,
+			map[string]string{artifact.LabelInput: a.Input}))
+	}
+	return imgs
 }
 
 func (a *Artifact) Destroy() error {

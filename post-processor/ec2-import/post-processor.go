@@ -73,7 +73,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 			return nil, false, false, err
 		}
 		a := ec2common.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data"))
-		a.Bucket, a.BundleKeys = res.Bucket, res.Keys
+		a.Bucket, a.BundleKeys, a.Input, a.SourceImage = res.Bucket, res.Keys, in.Id(), artifact.HCPSourceOf(in)
 		return a, true, false, nil
 	}
 	ena := aws.ToBool(c.ENASupport)
@@ -88,5 +88,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
-	return ec2common.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data")), true, false, nil
+	a := ec2common.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data"))
+	a.Input, a.SourceImage = in.Id(), artifact.HCPSourceOf(in)
+	return a, true, false, nil
 }

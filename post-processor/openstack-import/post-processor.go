@@ -19,6 +19,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
@@ -77,8 +78,12 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, false, false, err
 	}
 	ui.Say(fmt.Sprintf("Image %s (%s) is active", img.Name, img.ID))
+	src := openstackcommon.HCPSource{Image: imageID}
+	if local != nil {
+		src.Image, src.Input = artifact.HCPSourceOf(in), in.Id()
+	}
 	return &Artifact{ImageID: img.ID, ImageName: img.Name, Region: c.Region,
-		generated: in.State("generated_data")}, true, false, nil
+		generated: in.State("generated_data"), hcp: openstackcommon.HCPImage(BuilderID, c.Cloud, c.Region, img, src)}, true, false, nil
 }
 
 // input says what to push: a Glance image of the source cloud (source_image, or an artifact
@@ -197,6 +202,7 @@ func (c *Config) newImage(src *images.Image, format string) cloud.NewImage {
 type Artifact struct {
 	ImageID, ImageName, Region string
 	generated                  interface{}
+	hcp                        *registryimage.Image
 }
 
 func (a *Artifact) BuilderId() string { return BuilderID }
@@ -205,9 +211,18 @@ func (a *Artifact) Id() string        { return a.ImageID }
 func (a *Artifact) String() string {
 	return fmt.Sprintf("OpenStack image %s (%s)", a.ImageName, a.ImageID)
 }
+
+// State answers generated_data and, for the HCP Packer registry,
+// registryimage.ArtifactStateURI: the image (openstackcommon.HCPImage; its source image is
+// the migrated one, its input label the local artifact pushed).
 func (a *Artifact) State(name string) interface{} {
-	if name == "generated_data" {
+	switch name {
+	case "generated_data":
 		return a.generated
+	case registryimage.ArtifactStateURI:
+		if a.hcp != nil {
+			return []*registryimage.Image{a.hcp}
+		}
 	}
 	return nil
 }

@@ -1,0 +1,46 @@
+package convert
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact/hcptest"
+)
+
+// TestArtifactHCP: each file chromogenic-convert wrote reaches Packer's registry decoder as a
+// local image of its format, with the checksum of the checksum file written beside it (the
+// first type that has one), the input artifact and the source image its metadata records.
+func TestArtifactHCP(t *testing.T) {
+	dir := t.TempDir()
+	qcow, vmdk := filepath.Join(dir, "d.qcow2"), filepath.Join(dir, "d.vmdk")
+	for _, p := range []string{qcow, vmdk} {
+		if err := os.WriteFile(p, []byte("image "+p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := writeChecksum(qcow, "sha256", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("image " + qcow))
+	in := artifact.New("chromogenic.local", filepath.Join(dir, "w.raw"), new(multistep.BasicStateBag))
+	in.SourceImage = "/src.raw"
+	a := &Artifact{Formats: []string{"qcow2", "vmdk"}, ByFormat: map[string]string{"qcow2": qcow, "vmdk": vmdk},
+		ChecksumTypes: []string{"md5", "SHA256"}, Input: in.Id(), SourceImage: artifact.HCPSourceOf(hcptest.Remote(t, in))}
+	imgs := hcptest.Images(t, a)
+	if len(imgs) != 2 {
+		t.Fatalf("%d images: %+v", len(imgs), imgs)
+	}
+	for i, w := range []struct{ path, format, sum string }{{qcow, "qcow2", "sha256:" + hex.EncodeToString(sum[:])}, {vmdk, "vmdk", ""}} {
+		g := imgs[i]
+		if g.ImageID != w.path || g.ProviderName != "local" || g.SourceImageID != "/src.raw" ||
+			g.Labels["disk_format"] != w.format || g.Labels["checksum"] != w.sum || g.Labels["input"] != in.Id() || g.Labels["builder"] != BuilderID {
+			t.Errorf("image %d: %+v, want %s %s checksum %q", i, g, w.path, w.format, w.sum)
+		}
+	}
+}
