@@ -26,10 +26,10 @@ type fiemapExtent struct {
 }
 
 type fiemapReq struct {
-	Start, Length                      uint64
+	Start, Length                     uint64
 	Flags, MappedExtents, ExtentCount uint32
-	_                                  uint32
-	Extents                            [fiemapBatch]fiemapExtent
+	_                                 uint32
+	Extents                           [fiemapBatch]fiemapExtent
 }
 
 // dataBlocks returns, for each 4 KiB block of path, whether the file system holds data
