@@ -9,16 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/common"
-	"github.com/hashicorp/packer-plugin-sdk/hcl2helper"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
-	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/common/datasource"
 	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 )
@@ -74,31 +71,31 @@ func (d *Datasource) OutputSpec() hcldec.ObjectSpec {
 }
 
 func (d *Datasource) Configure(raws ...interface{}) error {
-	if err := config.Decode(&d.config, nil, raws...); err != nil {
-		return err
+	return datasource.Configure(&d.config, raws, d.config.check)
+}
+
+// check validates the decoded configuration; every error names its field.
+func (c *Config) check() (errs []error) {
+	errs = append(errs, c.AccessConfig.Prepare()...)
+	if len(c.Filters) == 0 {
+		errs = append(errs, errors.New("filters: at least one filter is required"))
 	}
-	var errs *packersdk.MultiError
-	errs = packersdk.MultiErrorAppend(errs, d.config.AccessConfig.Prepare()...)
-	if len(d.config.Filters) == 0 {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("filters: at least one filter is required"))
+	if len(c.Owners) == 0 {
+		errs = append(errs, errors.New("owners is required: name the accounts (or self, amazon...) the image may come from"))
 	}
-	if len(d.config.Owners) == 0 {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("owners is required: name the accounts (or self, amazon...) the image may come from"))
-	}
-	if errs != nil && len(errs.Errors) > 0 {
-		return errs
-	}
-	return nil
+	return errs
 }
 
 func (d *Datasource) Execute() (cty.Value, error) {
-	null := cty.NullVal(cty.EmptyObject)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	return datasource.Execute(d.OutputSpec(), d.lookup)
+}
+
+// lookup finds the one AMI the configuration selects.
+func (d *Datasource) lookup(ctx context.Context) (interface{}, error) {
 	c := &d.config
 	cl, err := cloud.Connect(ctx, c.Access(4, false))
 	if err != nil {
-		return null, err
+		return nil, err
 	}
 	f := cloud.Filter{Owners: c.Owners, MostRecent: c.MostRecent, Filters: map[string][]string{}}
 	for k, v := range c.Filters {
@@ -106,18 +103,17 @@ func (d *Datasource) Execute() (cty.Value, error) {
 	}
 	img, err := cloud.FindImage(ctx, cl.EC2, f)
 	if err != nil {
-		return null, fmt.Errorf("chromogenic-ec2-image: %w", err)
+		return nil, fmt.Errorf("chromogenic-ec2-image: %w", err)
 	}
 	tags := map[string]string{}
 	for _, t := range img.Tags {
 		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	snap, _, _ := cloud.RootSnapshot(img)
-	out := DatasourceOutput{
+	return DatasourceOutput{
 		ID: aws.ToString(img.ImageId), Name: aws.ToString(img.Name), CreationDate: aws.ToString(img.CreationDate),
 		Owner: aws.ToString(img.OwnerId), OwnerName: aws.ToString(img.ImageOwnerAlias),
 		Architecture: string(img.Architecture), BootMode: string(img.BootMode),
 		RootDeviceName: aws.ToString(img.RootDeviceName), RootSnapshotID: snap, Tags: tags,
-	}
-	return hcl2helper.HCL2ValueFromConfig(out, d.OutputSpec()), nil
+	}, nil
 }

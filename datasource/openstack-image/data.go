@@ -15,11 +15,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/common"
-	"github.com/hashicorp/packer-plugin-sdk/hcl2helper"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
-	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/common/datasource"
 	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 )
@@ -82,46 +80,47 @@ func (d *Datasource) OutputSpec() hcldec.ObjectSpec {
 }
 
 func (d *Datasource) Configure(raws ...interface{}) error {
-	if err := config.Decode(&d.config, nil, raws...); err != nil {
-		return err
-	}
-	var errs *packersdk.MultiError
-	errs = packersdk.MultiErrorAppend(errs, d.config.AccessConfig.Prepare()...)
+	return datasource.Configure(&d.config, raws, d.check)
+}
+
+// check validates the decoded configuration (compiling name_regex); every error names its
+// field.
+func (d *Datasource) check() (errs []error) {
 	c := &d.config
+	errs = append(errs, c.AccessConfig.Prepare()...)
 	if c.Name == "" && c.NameRegex == "" && c.Owner == "" && c.Visibility == "" && len(c.Tags) == 0 && len(c.Properties) == 0 {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("at least one of name, name_regex, owner, visibility, tags or properties is required"))
+		errs = append(errs, errors.New("at least one of name, name_regex, owner, visibility, tags or properties is required"))
 	}
 	if c.NameRegex != "" {
 		re, err := regexp.Compile(c.NameRegex)
 		if err != nil {
-			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("name_regex: %w", err))
+			errs = append(errs, fmt.Errorf("name_regex: %w", err))
 		}
 		d.re = re
 	}
 	switch c.Visibility {
 	case "", "private", "shared", "community", "public":
 	default:
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("visibility %q: want private, shared, community or public", c.Visibility))
+		errs = append(errs, fmt.Errorf("visibility %q: want private, shared, community or public", c.Visibility))
 	}
-	if errs != nil && len(errs.Errors) > 0 {
-		return errs
-	}
-	return nil
+	return errs
 }
 
 func (d *Datasource) Execute() (cty.Value, error) {
-	null := cty.NullVal(cty.EmptyObject)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	return datasource.Execute(d.OutputSpec(), d.lookup)
+}
+
+// lookup finds the one image the configuration selects.
+func (d *Datasource) lookup(ctx context.Context) (interface{}, error) {
 	clients, err := cloud.Connect(ctx, d.config.Auth())
 	if err != nil {
-		return null, err
+		return nil, err
 	}
 	c := &d.config
 	found, err := cloud.FindImages(ctx, clients.Image, cloud.ImageFilter{Name: c.Name, Owner: c.Owner,
 		Visibility: c.Visibility, Tags: c.Tags, Properties: c.Properties})
 	if err != nil {
-		return null, err
+		return nil, err
 	}
 	var match []int
 	for i, img := range found {
@@ -131,9 +130,9 @@ func (d *Datasource) Execute() (cty.Value, error) {
 	}
 	switch {
 	case len(match) == 0:
-		return null, errors.New("no image matches")
+		return nil, errors.New("no image matches")
 	case len(match) > 1 && !c.MostRecent:
-		return null, fmt.Errorf("%d images match; narrow the filter or set most_recent", len(match))
+		return nil, fmt.Errorf("%d images match; narrow the filter or set most_recent", len(match))
 	}
 	img := found[match[0]] // FindImages sorts newest first
 	props := map[string]string{}
@@ -144,8 +143,7 @@ func (d *Datasource) Execute() (cty.Value, error) {
 	}
 	tags := append([]string(nil), img.Tags...)
 	sort.Strings(tags)
-	out := DatasourceOutput{ID: img.ID, Name: img.Name, DiskFormat: img.DiskFormat, Size: img.SizeBytes,
+	return DatasourceOutput{ID: img.ID, Name: img.Name, DiskFormat: img.DiskFormat, Size: img.SizeBytes,
 		Visibility: string(img.Visibility), Owner: img.Owner, Tags: tags, Properties: props,
-		CreatedAt: img.CreatedAt.Format(time.RFC3339), Status: string(img.Status)}
-	return hcl2helper.HCL2ValueFromConfig(out, d.OutputSpec()), nil
+		CreatedAt: img.CreatedAt.Format(time.RFC3339), Status: string(img.Status)}, nil
 }

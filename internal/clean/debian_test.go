@@ -447,7 +447,7 @@ func TestDebianTree(t *testing.T) {
 		"/var/lib/dpkg/status", "/etc/ssh/ssh_config", "/home/carol/.profile", "/home/carol/work/data.csv", "/var/lib/svc/state",
 		"/opt/keep/app.conf", "/etc/udev/rules.d/99-local.rules", "/root/.bashrc",
 		"/var/lib/cloud/seed/nocloud/user-data", "/etc/os-release", "/etc/login.defs", "/boot"} {
-		if before[p] != after[p] || before[p].desc == "" {
+		if before[p] != after[p] || before[p].Desc == "" {
 			t.Errorf("neighbour %s changed: %v -> %v", p, before[p], after[p])
 		}
 	}

@@ -196,3 +196,31 @@ func qemuCompare(t testing.TB, fmtA, a, fmtB, b string) {
 }
 
 func fmtSize(n int64) string { return fmt.Sprintf("%d", n) }
+
+// checkAllocatedExactly fails unless the 4 KiB blocks of path that hold data on disk are
+// exactly those that hold a non-zero byte: no zero block written, no data block missing.
+// It reads the data extents (dataBlocks), not st_blocks, whose file-system metadata blocks
+// come and go with the kernel's writeback.
+func checkAllocatedExactly(t testing.TB, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alloc := dataBlocks(t, path)
+	var extra, missing []int
+	for b := range alloc {
+		end := min((b+1)*4096, len(data))
+		nonZero := !IsZero(data[b*4096 : end])
+		switch {
+		case alloc[b] && !nonZero:
+			extra = append(extra, b)
+		case nonZero && !alloc[b]:
+			missing = append(missing, b)
+		}
+	}
+	if len(extra) > 0 || len(missing) > 0 {
+		t.Errorf("%s: %d all-zero 4 KiB blocks allocated (first %v), %d non-zero blocks not allocated (first %v)",
+			path, len(extra), extra[:min(len(extra), 5)], len(missing), missing[:min(len(missing), 5)])
+	}
+}

@@ -39,6 +39,7 @@ func TestOpenReaderAt(t *testing.T) {
 		}{"raw", "raw", nil, "raw"})
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
+			t.Parallel() // qemu-img and file I/O: the variants wait on the disk, not the CPU
 			in := filepath.Join(dir, v.name+".img")
 			run(t, "qemu-img", append(append([]string{"convert", "-f", "raw", "-O", v.format}, v.args...), src, in)...)
 			oracle := filepath.Join(dir, v.name+".oracle")

@@ -32,6 +32,7 @@ func TestReadersReadBack(t *testing.T) {
 	src := makeRaw(t, dir, "src.raw", testSize, standardSegs(testSize), 11)
 	for _, v := range readerVariants {
 		t.Run(v.name, func(t *testing.T) {
+			t.Parallel() // qemu-img and file I/O: the variants wait on the disk, not the CPU
 			in := filepath.Join(dir, v.name+".img")
 			run(t, "qemu-img", append(append([]string{"convert", "-f", "raw", "-O", v.format}, v.args...), src, in)...)
 			oracle := filepath.Join(dir, v.name+".oracle")

@@ -11,8 +11,9 @@ import (
 
 // TestSectionWriteRawAt copies an unaligned byte range of a raw and of a qcow2 image into
 // the middle of a fresh sparse file: the range arrives byte for byte, nothing outside it is
-// written, and the copy allocates only the 4 KiB blocks of the destination that are not
-// zero.
+// written, and the copy allocates exactly the 4 KiB blocks of the destination that are not
+// zero (counted by data extents, so the ext4 extent-tree block that writeback under load
+// may add is not mistaken for a written zero block).
 func TestSectionWriteRawAt(t *testing.T) {
 	needQemuImg(t)
 	const M = 1 << 20
@@ -62,7 +63,7 @@ func TestSectionWriteRawAt(t *testing.T) {
 			if !IsZero(got[:dstOff]) || !IsZero(got[dstOff+n:]) {
 				t.Error("bytes outside the copied range were written")
 			}
-			checkSparse(t, out, nonZeroBlocks(t, out), 0)
+			checkAllocatedExactly(t, out)
 		})
 	}
 }

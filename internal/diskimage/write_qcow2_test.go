@@ -73,13 +73,14 @@ func TestQcow2Large(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer img.Close()
+	t.Cleanup(func() { img.Close() }) // after the parallel subtests
 	for _, v := range []struct {
 		name string
 		o    WriteOptions
 	}{{"plain", WriteOptions{}}, {"zlib", WriteOptions{Compression: "zlib"}}, {"zstd", WriteOptions{Compression: "zstd"}},
 		{"zlib-512", WriteOptions{Compression: "zlib", ClusterSize: 512}}, {"plain-512", WriteOptions{ClusterSize: 512}}} {
 		t.Run(v.name, func(t *testing.T) {
+			t.Parallel() // the writers share the read-only source; qemu-img waits on the disk
 			out := filepath.Join(dir, v.name+".qcow2")
 			if err := Convert(context.Background(), img, out, "qcow2", v.o); err != nil {
 				t.Fatal(err)
@@ -92,6 +93,7 @@ func TestQcow2Large(t *testing.T) {
 		})
 	}
 	t.Run("stream", func(t *testing.T) {
+		t.Parallel()
 		out := filepath.Join(dir, "stream.qcow2")
 		n := streamQcow2(t, img, out, WriteOptions{})
 		want, err := Qcow2Size(context.Background(), img, WriteOptions{})

@@ -47,9 +47,10 @@ func TestWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer img.Close()
+	t.Cleanup(func() { img.Close() }) // after the parallel subtests
 	for _, v := range writerVariants {
 		t.Run(v.name, func(t *testing.T) {
+			t.Parallel() // qemu-img and file I/O: the variants wait on the disk, not the CPU
 			out := filepath.Join(dir, v.name)
 			if err := Convert(context.Background(), img, out, v.format, v.opts); err != nil {
 				t.Fatal(err)

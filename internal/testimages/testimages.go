@@ -15,6 +15,8 @@ package testimages
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -156,16 +158,51 @@ func Kinds(t testing.TB) []string {
 
 // Make builds a test disk of the given kind (see test/images/mkimage.sh: mbr-boot, gpt-efi,
 // bare-ext4, xfs-root, no-linux, lvm) as dir/<kind>.raw and returns its path. The file
-// belongs to the caller.
+// belongs to the caller: each call gets a copy (cp, holes kept) of one disk mkimage.sh made,
+// a fraction of the cost of unpacking the Debian tree again.
 //
-// mkimage.sh runs once per kind and test binary: its disk is kept as an unlinked file, open
-// until the process ends (so nothing is left behind), and each call gets a copy of it (cp,
-// holes kept), a fraction of the cost of unpacking the Debian tree again.
+// That disk is kept in $CHROMOGENIC_CACHE/testimages/<key>/<kind>.raw, where key is the
+// sha256 of the scripts that make it (mkimage.sh, lib.sh, debootstrap-tree.sh, which keys
+// the Debian tree) and MKIMAGE_SIZE: test binaries and runs share it, a change of the recipe
+// makes new disks, and a file lock lets one process make each. xfs-root is the exception:
+// XFS refuses to mount two file systems of the same UUID at once, so a disk shared by the
+// test binaries running side by side could fail their mounts; it is made once per test
+// binary and kept as an unlinked file, open until the process ends.
 func Make(t testing.TB, kind, dir string) string {
+	t.Helper()
+	return makeImage(t, kind, dir, !sharedKinds[kind])
+}
+
+// MakeFresh is Make with a disk made by mkimage.sh for this call (run once per kind and test
+// binary), never the one shared in the cache: for the tests of mkimage.sh itself.
+func MakeFresh(t testing.TB, kind, dir string) string {
+	t.Helper()
+	return makeImage(t, kind, dir, true)
+}
+
+// sharedKinds are the kinds whose disks the cache shares between test binaries.
+var sharedKinds = map[string]bool{"mbr-boot": true, "gpt-efi": true, "bare-ext4": true, "no-linux": true, "lvm": true}
+
+func makeImage(t testing.TB, kind, dir string, own bool) string {
 	t.Helper()
 	out := filepath.Join(dir, kind+".raw")
 	start := time.Now()
-	sh := script(t, "test/images/mkimage.sh")
+	var src, what string
+	if own {
+		src, what = ownDisk(t, kind)
+	} else {
+		src, what = sharedDisk(t, kind)
+	}
+	if b, err := exec.Command("cp", "--sparse=auto", src, out).CombinedOutput(); err != nil {
+		t.Fatalf("testimages: make %s: copy: %v\n%s", kind, err, b)
+	}
+	t.Logf("testimages: %s image %s in %s", kind, what, time.Since(start).Round(time.Millisecond))
+	return out
+}
+
+// ownDisk returns a path to this test binary's own disk of kind, made on first use.
+func ownDisk(t testing.TB, kind string) (path, what string) {
+	t.Helper()
 	made.Lock()
 	k := made.kinds[kind]
 	if k == nil {
@@ -175,10 +212,10 @@ func Make(t testing.TB, kind, dir string) string {
 	made.Unlock()
 	k.Lock()
 	defer k.Unlock()
-	what := "made"
+	what = "copied from this test binary's first one"
 	if k.f == nil {
 		tmp := filepath.Join(os.TempDir(), fmt.Sprintf("testimages-%s-%d.raw", kind, os.Getpid()))
-		path, err := run(30*time.Minute, sh, kind, tmp)
+		path, err := run(30*time.Minute, script(t, "test/images/mkimage.sh"), kind, tmp)
 		if err != nil {
 			t.Fatalf("testimages: make %s: %v", kind, err)
 		}
@@ -188,18 +225,79 @@ func Make(t testing.TB, kind, dir string) string {
 			t.Fatalf("testimages: make %s: %v", kind, err)
 		}
 		k.f = f
-	} else {
-		what = "copied from this test binary's first one"
+		what = "made"
 	}
-	src := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), k.f.Fd())
-	if b, err := exec.Command("cp", "--sparse=auto", src, out).CombinedOutput(); err != nil {
-		t.Fatalf("testimages: make %s: copy: %v\n%s", kind, err, b)
-	}
-	t.Logf("testimages: %s image %s in %s", kind, what, time.Since(start).Round(time.Millisecond))
-	return out
+	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), k.f.Fd()), what
 }
 
-// made holds the disk mkimage.sh made for each kind, open and unlinked.
+// sharedDisk returns the path of the cached disk of kind, making it if no process has.
+func sharedDisk(t testing.TB, kind string) (path, what string) {
+	t.Helper()
+	dir := filepath.Join(cacheRoot(), "testimages", recipeKey(t))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("testimages: make %s: %v", kind, err)
+	}
+	now := time.Now()
+	os.Chtimes(dir, now, now) // in use: pruneDisks keeps it
+	path = filepath.Join(dir, kind+".raw")
+	lock, err := os.OpenFile(filepath.Join(dir, "."+kind+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("testimages: make %s: %v", kind, err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("testimages: make %s: lock: %v", kind, err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(path); err == nil {
+		return path, "copied from the cache (" + dir + ")"
+	}
+	// mkimage.sh writes OUT.tmp.PID and renames it to OUT: a disk in the cache is complete.
+	if _, err := run(30*time.Minute, script(t, "test/images/mkimage.sh"), kind, path); err != nil {
+		t.Fatalf("testimages: make %s: %v", kind, err)
+	}
+	pruneDisks.Do(func() { prune(filepath.Dir(dir), dir) })
+	return path, "made into the cache (" + dir + ")"
+}
+
+// recipeKey is the cache key of the disks: what mkimage.sh's output depends on.
+func recipeKey(t testing.TB) string {
+	t.Helper()
+	h := sha256.New()
+	for _, rel := range []string{"test/images/mkimage.sh", "scripts/images/lib.sh", "scripts/images/debootstrap-tree.sh"} {
+		b, err := os.ReadFile(script(t, rel))
+		if err != nil {
+			t.Fatalf("testimages: %v", err)
+		}
+		fmt.Fprintf(h, "%s %d\n", rel, len(b))
+		h.Write(b)
+	}
+	fmt.Fprintf(h, "MKIMAGE_SIZE=%s\n", os.Getenv("MKIMAGE_SIZE"))
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func cacheRoot() string {
+	if c := os.Getenv("CHROMOGENIC_CACHE"); c != "" {
+		return c
+	}
+	return "/var/cache/chromogenic"
+}
+
+var pruneDisks sync.Once
+
+// prune removes the disks of other recipes unused for a week (a recipe in use, in another
+// worktree say, touches its directory at every Make).
+func prune(root, keep string) {
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		p := filepath.Join(root, e.Name())
+		if fi, err := e.Info(); err == nil && e.IsDir() && p != keep && time.Since(fi.ModTime()) > 7*24*time.Hour {
+			os.RemoveAll(p)
+		}
+	}
+}
+
+// made holds the disk mkimage.sh made for each kind that is not shared, open and unlinked.
 var made = struct {
 	sync.Mutex
 	kinds map[string]*madeKind

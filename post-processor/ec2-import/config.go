@@ -8,11 +8,10 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
-	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/postprocess"
 )
 
 // Config is the chromogenic-ec2-import post-processor's configuration.
@@ -33,28 +32,27 @@ type Config struct {
 
 // Prepare decodes and validates; every error names its field.
 func (c *Config) Prepare(raws ...interface{}) error {
-	if err := config.Decode(c, &config.DecodeOpts{
-		PluginType: BuilderID, Interpolate: true, InterpolateContext: &c.ctx,
-	}, raws...); err != nil {
-		return err
-	}
-	var errs *packersdk.MultiError
-	errs = packersdk.MultiErrorAppend(errs, c.AccessConfig.Prepare()...)
+	return postprocess.Prepare(c, BuilderID, &c.ctx, raws, c.check)
+}
+
+// check validates the decoded configuration and fills its defaults.
+func (c *Config) check() (errs []error) {
+	errs = append(errs, c.AccessConfig.Prepare()...)
 	euca := c.IsEucalyptus()
-	errs = packersdk.MultiErrorAppend(errs, c.AccessConfig.PrepareCloud(euca)...)
-	errs = packersdk.MultiErrorAppend(errs, c.RegisterConfig.Prepare(true, euca)...)
+	errs = append(errs, c.AccessConfig.PrepareCloud(euca)...)
+	errs = append(errs, c.RegisterConfig.Prepare(true, euca)...)
 	if euca {
-		errs = packersdk.MultiErrorAppend(errs, c.Eucalyptus.Prepare(false, true)...)
+		errs = append(errs, c.Eucalyptus.Prepare(false, true)...)
 	}
 	switch c.Architecture {
 	case "":
 		c.Architecture = "x86_64"
 	case "x86_64", "arm64", "i386":
 	default:
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("architecture %q: want x86_64, arm64 or i386", c.Architecture))
+		errs = append(errs, fmt.Errorf("architecture %q: want x86_64, arm64 or i386", c.Architecture))
 	}
 	if c.Architecture == "arm64" && c.BootMode == "legacy-bios" {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("boot_mode: arm64 images boot with uefi only"))
+		errs = append(errs, errors.New("boot_mode: arm64 images boot with uefi only"))
 	}
 	if c.RootDeviceName == "" {
 		c.RootDeviceName = "/dev/xvda"
@@ -62,10 +60,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 			c.RootDeviceName = "/dev/sda"
 		}
 	}
-	if errs != nil && len(errs.Errors) > 0 {
-		return errs
-	}
-	return nil
+	return errs
 }
 
 // IsEucalyptus tells whether the template chose Eucalyptus (a `eucalyptus` block).

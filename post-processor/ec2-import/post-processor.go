@@ -18,8 +18,8 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/postprocess"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
 )
 
 // BuilderID identifies artifacts of this post-processor.
@@ -35,12 +35,11 @@ func (p *PostProcessor) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMap
 func (p *PostProcessor) Configure(raws ...interface{}) error { return p.config.Prepare(raws...) }
 
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
-	// A later chain of an interrupted build must not start publishing (internal/interrupt).
-	ctx, stop := interrupt.Context(ctx)
-	defer stop()
-	if interrupt.Interrupted() {
-		return nil, false, false, fmt.Errorf("chromogenic-ec2-import: %w", interrupt.ErrInterrupted)
+	ctx, stop, err := postprocess.Start(ctx, "chromogenic-ec2-import")
+	if err != nil {
+		return nil, false, false, err
 	}
+	defer stop()
 	c := &p.config
 	local, err := artifact.LocalImageFor(in, artifact.ImportFormats)
 	if err != nil {

@@ -10,11 +10,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
-	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/postprocess"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
@@ -79,57 +78,53 @@ var visibilities = map[string]bool{"private": true, "shared": true, "community":
 
 // Prepare decodes and validates; every error names its field.
 func (c *Config) Prepare(raws ...interface{}) error {
-	if err := config.Decode(c, &config.DecodeOpts{
-		PluginType: BuilderID, Interpolate: true, InterpolateContext: &c.ctx,
-	}, raws...); err != nil {
-		return err
-	}
-	var errs *packersdk.MultiError
-	errs = packersdk.MultiErrorAppend(errs, c.AccessConfig.Prepare()...)
+	return postprocess.Prepare(c, BuilderID, &c.ctx, raws, c.check)
+}
+
+// check validates the decoded configuration and fills its defaults.
+func (c *Config) check() (errs []error) {
+	errs = append(errs, c.AccessConfig.Prepare()...)
 	if c.ImageName == "" {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("image_name is required"))
+		errs = append(errs, errors.New("image_name is required"))
 	}
 	c.diskFormatSet = c.DiskFormat != ""
 	if c.DiskFormat == "" {
 		c.DiskFormat = "qcow2"
 	}
 	if !diskFormats[c.DiskFormat] {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("disk_format %q: want %s", c.DiskFormat, strings.Join(diskimage.DiskWriters(), ", ")))
+		errs = append(errs, fmt.Errorf("disk_format %q: want %s", c.DiskFormat, strings.Join(diskimage.DiskWriters(), ", ")))
 	} else if _, err := diskimage.LookupWriter(c.DiskFormat); err != nil {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("disk_format: %w", err))
+		errs = append(errs, fmt.Errorf("disk_format: %w", err))
 	}
 	if c.Visibility == "" {
 		c.Visibility = "private"
 	} else if !visibilities[c.Visibility] {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("visibility %q: want private, shared, community or public", c.Visibility))
+		errs = append(errs, fmt.Errorf("visibility %q: want private, shared, community or public", c.Visibility))
 	}
 	if len(c.Members) > 0 && c.Visibility != "shared" {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("members needs visibility = \"shared\""))
+		errs = append(errs, errors.New("members needs visibility = \"shared\""))
 	}
 	if c.MinDisk < 0 || c.MinRAM < 0 {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("min_disk and min_ram must not be negative"))
+		errs = append(errs, errors.New("min_disk and min_ram must not be negative"))
 	}
 	if c.StateTimeout == 0 {
 		c.StateTimeout = 30 * time.Minute
 	} else if c.StateTimeout < 0 {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("state_timeout must be positive"))
+		errs = append(errs, errors.New("state_timeout must be positive"))
 	}
 	switch c.ImportMethod {
 	case "":
 		c.ImportMethod = cloud.MethodUpload
 	case cloud.MethodUpload, cloud.MethodGlanceDirect:
 	default:
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("import_method %q: want %s or %s", c.ImportMethod, cloud.MethodUpload, cloud.MethodGlanceDirect))
+		errs = append(errs, fmt.Errorf("import_method %q: want %s or %s", c.ImportMethod, cloud.MethodUpload, cloud.MethodGlanceDirect))
 	}
 	if c.HasSource() {
 		for _, err := range c.Source.Prepare() {
-			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("source: %w", err))
+			errs = append(errs, fmt.Errorf("source: %w", err))
 		}
 	} else if c.SourceImage != "" {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("source_image needs a source block saying how to reach its cloud"))
+		errs = append(errs, errors.New("source_image needs a source block saying how to reach its cloud"))
 	}
-	if errs != nil && len(errs.Errors) > 0 {
-		return errs
-	}
-	return nil
+	return errs
 }

@@ -23,10 +23,10 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/postprocess"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
@@ -43,12 +43,11 @@ func (p *PostProcessor) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMap
 func (p *PostProcessor) Configure(raws ...interface{}) error { return p.config.Prepare(raws...) }
 
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
-	// A later chain of an interrupted build must not start publishing (internal/interrupt).
-	ctx, stop := interrupt.Context(ctx)
-	defer stop()
-	if interrupt.Interrupted() {
-		return nil, false, false, fmt.Errorf("chromogenic-openstack-import: %w", interrupt.ErrInterrupted)
+	ctx, stop, err := postprocess.Start(ctx, "chromogenic-openstack-import")
+	if err != nil {
+		return nil, false, false, err
 	}
+	defer stop()
 	c := &p.config
 	imageID, local, err := p.input(in)
 	if err != nil {
