@@ -1,7 +1,7 @@
-// Package postprocess holds the Packer plumbing that the publishing post-processors
-// (chromogenic-ec2-import, chromogenic-openstack-import) share: decoding and validating their
-// configuration (Prepare) and the gate that starts a run (Start), which keeps a later chain of
-// an interrupted build from publishing (internal/interrupt).
+// Package postprocess holds the Packer plumbing that the post-processors share: decoding and
+// validating their configuration (Prepare: chromogenic-ec2-import, chromogenic-openstack-import)
+// and the gate that starts a run (Start: all three), which keeps a later chain of an
+// interrupted build from publishing (internal/interrupt).
 //
 // It trusts nothing of the template beyond what each face's checks validate; it imports no
 // face: post-processors import it.

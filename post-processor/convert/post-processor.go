@@ -26,11 +26,11 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/postprocess"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/interrupt"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 )
 
@@ -52,12 +52,12 @@ type nameData struct {
 }
 
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
-	// A later chain of an interrupted build must not start publishing (internal/interrupt).
-	ctx, stop := interrupt.Context(ctx)
-	defer stop()
-	if interrupt.Interrupted() {
-		return nil, false, false, fmt.Errorf("chromogenic-convert: %w", interrupt.ErrInterrupted)
+	// A later chain of an interrupted build must not start writing (internal/interrupt).
+	ctx, stop, err := postprocess.Start(ctx, "chromogenic-convert")
+	if err != nil {
+		return nil, false, false, err
 	}
+	defer stop()
 	srcPath, srcFormat, err := artifact.LocalImage(in)
 	if err != nil {
 		return nil, false, false, err

@@ -37,9 +37,12 @@ type Config struct {
 	Tags []string `mapstructure:"tags" required:"false"`
 	// Properties of the image (os_distro, hw_disk_bus...).
 	Properties map[string]string `mapstructure:"properties" required:"false"`
-	// Minimum disk (GiB) and RAM (MiB) to boot it.
+	// The smallest root disk, in GiB, a server booted from the image needs (Glance's
+	// min_disk; Nova refuses flavors with a smaller disk). 0: no minimum.
 	MinDisk int `mapstructure:"min_disk" required:"false"`
-	MinRAM  int `mapstructure:"min_ram" required:"false"`
+	// The least memory, in MiB, a server booted from the image needs (Glance's min_ram; Nova
+	// refuses smaller flavors). 0: no minimum.
+	MinRAM int `mapstructure:"min_ram" required:"false"`
 	// How long to wait for the image to become active. Defaults to `30m`.
 	StateTimeout time.Duration `mapstructure:"state_timeout" required:"false"`
 	// How the data is sent to Glance: `upload` (the default: `PUT /v2/images/{id}/file`)
