@@ -1,5 +1,5 @@
 //go:generate packer-sdc struct-markdown
-//go:generate packer-sdc mapstructure-to-hcl2 -type Config
+//go:generate packer-sdc mapstructure-to-hcl2 -type Config,SourceCloud
 
 package openstackimport
 
@@ -56,7 +56,7 @@ type Config struct {
 	// builder's access (`cloud`, `clouds_file`, `identity_endpoint`, credentials, `region`,
 	// ...). The image data then streams from the source Glance to the target Glance, converted
 	// on the way when `disk_format` differs from the source's.
-	Source openstackcommon.AccessConfig `mapstructure:"source" required:"false"`
+	Source SourceCloud `mapstructure:"source" required:"false"`
 	// A Glance image ID in the source cloud to push, instead of the input artifact (for
 	// example the `id` of a `chromogenic-openstack-image` data source). Needs `source`.
 	SourceImage string `mapstructure:"source_image" required:"false"`
@@ -66,7 +66,13 @@ type Config struct {
 }
 
 // HasSource says whether the source block is set.
-func (c *Config) HasSource() bool { return c.Source != (openstackcommon.AccessConfig{}) }
+func (c *Config) HasSource() bool { return c.Source != (SourceCloud{}) }
+
+// SourceCloud is the cloud holding the input image: the settings of the access
+// configuration (`cloud`, `clouds_file`, `identity_endpoint`, credentials, `region`...).
+type SourceCloud struct {
+	openstackcommon.AccessConfig `mapstructure:",squash"`
+}
 
 // diskFormats are the Glance disk formats the image engine writes (its disk image formats,
 // not containers).

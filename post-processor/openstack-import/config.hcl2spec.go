@@ -3,7 +3,6 @@
 package openstackimport
 
 import (
-	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -11,50 +10,50 @@ import (
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	PackerBuildName             *string                           `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
-	PackerBuilderType           *string                           `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
-	PackerCoreVersion           *string                           `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
-	PackerDebug                 *bool                             `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
-	PackerForce                 *bool                             `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
-	PackerOnError               *string                           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
-	PackerUserVars              map[string]string                 `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
-	PackerSensitiveVars         []string                          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
-	Cloud                       *string                           `mapstructure:"cloud" required:"false" cty:"cloud" hcl:"cloud"`
-	CloudsFile                  *string                           `mapstructure:"clouds_file" required:"false" cty:"clouds_file" hcl:"clouds_file"`
-	IdentityEndpoint            *string                           `mapstructure:"identity_endpoint" required:"false" cty:"identity_endpoint" hcl:"identity_endpoint"`
-	Username                    *string                           `mapstructure:"username" required:"false" cty:"username" hcl:"username"`
-	UserID                      *string                           `mapstructure:"user_id" required:"false" cty:"user_id" hcl:"user_id"`
-	Password                    *string                           `mapstructure:"password" required:"false" cty:"password" hcl:"password"`
-	Token                       *string                           `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
-	ProjectName                 *string                           `mapstructure:"project_name" required:"false" cty:"project_name" hcl:"project_name"`
-	ProjectID                   *string                           `mapstructure:"project_id" required:"false" cty:"project_id" hcl:"project_id"`
-	UserDomainName              *string                           `mapstructure:"user_domain_name" required:"false" cty:"user_domain_name" hcl:"user_domain_name"`
-	UserDomainID                *string                           `mapstructure:"user_domain_id" required:"false" cty:"user_domain_id" hcl:"user_domain_id"`
-	ProjectDomainName           *string                           `mapstructure:"project_domain_name" required:"false" cty:"project_domain_name" hcl:"project_domain_name"`
-	ProjectDomainID             *string                           `mapstructure:"project_domain_id" required:"false" cty:"project_domain_id" hcl:"project_domain_id"`
-	DomainName                  *string                           `mapstructure:"domain_name" required:"false" cty:"domain_name" hcl:"domain_name"`
-	DomainID                    *string                           `mapstructure:"domain_id" required:"false" cty:"domain_id" hcl:"domain_id"`
-	ApplicationCredentialID     *string                           `mapstructure:"application_credential_id" required:"false" cty:"application_credential_id" hcl:"application_credential_id"`
-	ApplicationCredentialName   *string                           `mapstructure:"application_credential_name" required:"false" cty:"application_credential_name" hcl:"application_credential_name"`
-	ApplicationCredentialSecret *string                           `mapstructure:"application_credential_secret" required:"false" cty:"application_credential_secret" hcl:"application_credential_secret"`
-	Region                      *string                           `mapstructure:"region" required:"false" cty:"region" hcl:"region"`
-	EndpointType                *string                           `mapstructure:"endpoint_type" required:"false" cty:"endpoint_type" hcl:"endpoint_type"`
-	CACertFile                  *string                           `mapstructure:"cacert" required:"false" cty:"cacert" hcl:"cacert"`
-	ClientCertFile              *string                           `mapstructure:"cert" required:"false" cty:"cert" hcl:"cert"`
-	ClientKeyFile               *string                           `mapstructure:"key" required:"false" cty:"key" hcl:"key"`
-	Insecure                    *bool                             `mapstructure:"insecure" required:"false" cty:"insecure" hcl:"insecure"`
-	ImageName                   *string                           `mapstructure:"image_name" required:"true" cty:"image_name" hcl:"image_name"`
-	DiskFormat                  *string                           `mapstructure:"disk_format" required:"false" cty:"disk_format" hcl:"disk_format"`
-	Visibility                  *string                           `mapstructure:"visibility" required:"false" cty:"visibility" hcl:"visibility"`
-	Members                     []string                          `mapstructure:"members" required:"false" cty:"members" hcl:"members"`
-	Tags                        []string                          `mapstructure:"tags" required:"false" cty:"tags" hcl:"tags"`
-	Properties                  map[string]string                 `mapstructure:"properties" required:"false" cty:"properties" hcl:"properties"`
-	MinDisk                     *int                              `mapstructure:"min_disk" required:"false" cty:"min_disk" hcl:"min_disk"`
-	MinRAM                      *int                              `mapstructure:"min_ram" required:"false" cty:"min_ram" hcl:"min_ram"`
-	StateTimeout                *string                           `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
-	ImportMethod                *string                           `mapstructure:"import_method" required:"false" cty:"import_method" hcl:"import_method"`
-	Source                      *openstackcommon.FlatAccessConfig `mapstructure:"source" required:"false" cty:"source" hcl:"source"`
-	SourceImage                 *string                           `mapstructure:"source_image" required:"false" cty:"source_image" hcl:"source_image"`
+	PackerBuildName             *string           `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
+	PackerBuilderType           *string           `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
+	PackerCoreVersion           *string           `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
+	PackerDebug                 *bool             `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
+	PackerForce                 *bool             `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
+	PackerOnError               *string           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
+	PackerUserVars              map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
+	PackerSensitiveVars         []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	Cloud                       *string           `mapstructure:"cloud" required:"false" cty:"cloud" hcl:"cloud"`
+	CloudsFile                  *string           `mapstructure:"clouds_file" required:"false" cty:"clouds_file" hcl:"clouds_file"`
+	IdentityEndpoint            *string           `mapstructure:"identity_endpoint" required:"false" cty:"identity_endpoint" hcl:"identity_endpoint"`
+	Username                    *string           `mapstructure:"username" required:"false" cty:"username" hcl:"username"`
+	UserID                      *string           `mapstructure:"user_id" required:"false" cty:"user_id" hcl:"user_id"`
+	Password                    *string           `mapstructure:"password" required:"false" cty:"password" hcl:"password"`
+	Token                       *string           `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
+	ProjectName                 *string           `mapstructure:"project_name" required:"false" cty:"project_name" hcl:"project_name"`
+	ProjectID                   *string           `mapstructure:"project_id" required:"false" cty:"project_id" hcl:"project_id"`
+	UserDomainName              *string           `mapstructure:"user_domain_name" required:"false" cty:"user_domain_name" hcl:"user_domain_name"`
+	UserDomainID                *string           `mapstructure:"user_domain_id" required:"false" cty:"user_domain_id" hcl:"user_domain_id"`
+	ProjectDomainName           *string           `mapstructure:"project_domain_name" required:"false" cty:"project_domain_name" hcl:"project_domain_name"`
+	ProjectDomainID             *string           `mapstructure:"project_domain_id" required:"false" cty:"project_domain_id" hcl:"project_domain_id"`
+	DomainName                  *string           `mapstructure:"domain_name" required:"false" cty:"domain_name" hcl:"domain_name"`
+	DomainID                    *string           `mapstructure:"domain_id" required:"false" cty:"domain_id" hcl:"domain_id"`
+	ApplicationCredentialID     *string           `mapstructure:"application_credential_id" required:"false" cty:"application_credential_id" hcl:"application_credential_id"`
+	ApplicationCredentialName   *string           `mapstructure:"application_credential_name" required:"false" cty:"application_credential_name" hcl:"application_credential_name"`
+	ApplicationCredentialSecret *string           `mapstructure:"application_credential_secret" required:"false" cty:"application_credential_secret" hcl:"application_credential_secret"`
+	Region                      *string           `mapstructure:"region" required:"false" cty:"region" hcl:"region"`
+	EndpointType                *string           `mapstructure:"endpoint_type" required:"false" cty:"endpoint_type" hcl:"endpoint_type"`
+	CACertFile                  *string           `mapstructure:"cacert" required:"false" cty:"cacert" hcl:"cacert"`
+	ClientCertFile              *string           `mapstructure:"cert" required:"false" cty:"cert" hcl:"cert"`
+	ClientKeyFile               *string           `mapstructure:"key" required:"false" cty:"key" hcl:"key"`
+	Insecure                    *bool             `mapstructure:"insecure" required:"false" cty:"insecure" hcl:"insecure"`
+	ImageName                   *string           `mapstructure:"image_name" required:"true" cty:"image_name" hcl:"image_name"`
+	DiskFormat                  *string           `mapstructure:"disk_format" required:"false" cty:"disk_format" hcl:"disk_format"`
+	Visibility                  *string           `mapstructure:"visibility" required:"false" cty:"visibility" hcl:"visibility"`
+	Members                     []string          `mapstructure:"members" required:"false" cty:"members" hcl:"members"`
+	Tags                        []string          `mapstructure:"tags" required:"false" cty:"tags" hcl:"tags"`
+	Properties                  map[string]string `mapstructure:"properties" required:"false" cty:"properties" hcl:"properties"`
+	MinDisk                     *int              `mapstructure:"min_disk" required:"false" cty:"min_disk" hcl:"min_disk"`
+	MinRAM                      *int              `mapstructure:"min_ram" required:"false" cty:"min_ram" hcl:"min_ram"`
+	StateTimeout                *string           `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
+	ImportMethod                *string           `mapstructure:"import_method" required:"false" cty:"import_method" hcl:"import_method"`
+	Source                      *FlatSourceCloud  `mapstructure:"source" required:"false" cty:"source" hcl:"source"`
+	SourceImage                 *string           `mapstructure:"source_image" required:"false" cty:"source_image" hcl:"source_image"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -111,8 +110,77 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"min_ram":                       &hcldec.AttrSpec{Name: "min_ram", Type: cty.Number, Required: false},
 		"state_timeout":                 &hcldec.AttrSpec{Name: "state_timeout", Type: cty.String, Required: false},
 		"import_method":                 &hcldec.AttrSpec{Name: "import_method", Type: cty.String, Required: false},
-		"source":                        &hcldec.BlockSpec{TypeName: "source", Nested: hcldec.ObjectSpec((*openstackcommon.FlatAccessConfig)(nil).HCL2Spec())},
+		"source":                        &hcldec.BlockSpec{TypeName: "source", Nested: hcldec.ObjectSpec((*FlatSourceCloud)(nil).HCL2Spec())},
 		"source_image":                  &hcldec.AttrSpec{Name: "source_image", Type: cty.String, Required: false},
+	}
+	return s
+}
+
+// FlatSourceCloud is an auto-generated flat version of SourceCloud.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatSourceCloud struct {
+	Cloud                       *string `mapstructure:"cloud" required:"false" cty:"cloud" hcl:"cloud"`
+	CloudsFile                  *string `mapstructure:"clouds_file" required:"false" cty:"clouds_file" hcl:"clouds_file"`
+	IdentityEndpoint            *string `mapstructure:"identity_endpoint" required:"false" cty:"identity_endpoint" hcl:"identity_endpoint"`
+	Username                    *string `mapstructure:"username" required:"false" cty:"username" hcl:"username"`
+	UserID                      *string `mapstructure:"user_id" required:"false" cty:"user_id" hcl:"user_id"`
+	Password                    *string `mapstructure:"password" required:"false" cty:"password" hcl:"password"`
+	Token                       *string `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
+	ProjectName                 *string `mapstructure:"project_name" required:"false" cty:"project_name" hcl:"project_name"`
+	ProjectID                   *string `mapstructure:"project_id" required:"false" cty:"project_id" hcl:"project_id"`
+	UserDomainName              *string `mapstructure:"user_domain_name" required:"false" cty:"user_domain_name" hcl:"user_domain_name"`
+	UserDomainID                *string `mapstructure:"user_domain_id" required:"false" cty:"user_domain_id" hcl:"user_domain_id"`
+	ProjectDomainName           *string `mapstructure:"project_domain_name" required:"false" cty:"project_domain_name" hcl:"project_domain_name"`
+	ProjectDomainID             *string `mapstructure:"project_domain_id" required:"false" cty:"project_domain_id" hcl:"project_domain_id"`
+	DomainName                  *string `mapstructure:"domain_name" required:"false" cty:"domain_name" hcl:"domain_name"`
+	DomainID                    *string `mapstructure:"domain_id" required:"false" cty:"domain_id" hcl:"domain_id"`
+	ApplicationCredentialID     *string `mapstructure:"application_credential_id" required:"false" cty:"application_credential_id" hcl:"application_credential_id"`
+	ApplicationCredentialName   *string `mapstructure:"application_credential_name" required:"false" cty:"application_credential_name" hcl:"application_credential_name"`
+	ApplicationCredentialSecret *string `mapstructure:"application_credential_secret" required:"false" cty:"application_credential_secret" hcl:"application_credential_secret"`
+	Region                      *string `mapstructure:"region" required:"false" cty:"region" hcl:"region"`
+	EndpointType                *string `mapstructure:"endpoint_type" required:"false" cty:"endpoint_type" hcl:"endpoint_type"`
+	CACertFile                  *string `mapstructure:"cacert" required:"false" cty:"cacert" hcl:"cacert"`
+	ClientCertFile              *string `mapstructure:"cert" required:"false" cty:"cert" hcl:"cert"`
+	ClientKeyFile               *string `mapstructure:"key" required:"false" cty:"key" hcl:"key"`
+	Insecure                    *bool   `mapstructure:"insecure" required:"false" cty:"insecure" hcl:"insecure"`
+}
+
+// FlatMapstructure returns a new FlatSourceCloud.
+// FlatSourceCloud is an auto-generated flat version of SourceCloud.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*SourceCloud) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatSourceCloud)
+}
+
+// HCL2Spec returns the hcl spec of a SourceCloud.
+// This spec is used by HCL to read the fields of SourceCloud.
+// The decoded values from this spec will then be applied to a FlatSourceCloud.
+func (*FlatSourceCloud) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"cloud":                         &hcldec.AttrSpec{Name: "cloud", Type: cty.String, Required: false},
+		"clouds_file":                   &hcldec.AttrSpec{Name: "clouds_file", Type: cty.String, Required: false},
+		"identity_endpoint":             &hcldec.AttrSpec{Name: "identity_endpoint", Type: cty.String, Required: false},
+		"username":                      &hcldec.AttrSpec{Name: "username", Type: cty.String, Required: false},
+		"user_id":                       &hcldec.AttrSpec{Name: "user_id", Type: cty.String, Required: false},
+		"password":                      &hcldec.AttrSpec{Name: "password", Type: cty.String, Required: false},
+		"token":                         &hcldec.AttrSpec{Name: "token", Type: cty.String, Required: false},
+		"project_name":                  &hcldec.AttrSpec{Name: "project_name", Type: cty.String, Required: false},
+		"project_id":                    &hcldec.AttrSpec{Name: "project_id", Type: cty.String, Required: false},
+		"user_domain_name":              &hcldec.AttrSpec{Name: "user_domain_name", Type: cty.String, Required: false},
+		"user_domain_id":                &hcldec.AttrSpec{Name: "user_domain_id", Type: cty.String, Required: false},
+		"project_domain_name":           &hcldec.AttrSpec{Name: "project_domain_name", Type: cty.String, Required: false},
+		"project_domain_id":             &hcldec.AttrSpec{Name: "project_domain_id", Type: cty.String, Required: false},
+		"domain_name":                   &hcldec.AttrSpec{Name: "domain_name", Type: cty.String, Required: false},
+		"domain_id":                     &hcldec.AttrSpec{Name: "domain_id", Type: cty.String, Required: false},
+		"application_credential_id":     &hcldec.AttrSpec{Name: "application_credential_id", Type: cty.String, Required: false},
+		"application_credential_name":   &hcldec.AttrSpec{Name: "application_credential_name", Type: cty.String, Required: false},
+		"application_credential_secret": &hcldec.AttrSpec{Name: "application_credential_secret", Type: cty.String, Required: false},
+		"region":                        &hcldec.AttrSpec{Name: "region", Type: cty.String, Required: false},
+		"endpoint_type":                 &hcldec.AttrSpec{Name: "endpoint_type", Type: cty.String, Required: false},
+		"cacert":                        &hcldec.AttrSpec{Name: "cacert", Type: cty.String, Required: false},
+		"cert":                          &hcldec.AttrSpec{Name: "cert", Type: cty.String, Required: false},
+		"key":                           &hcldec.AttrSpec{Name: "key", Type: cty.String, Required: false},
+		"insecure":                      &hcldec.AttrSpec{Name: "insecure", Type: cty.Bool, Required: false},
 	}
 	return s
 }
