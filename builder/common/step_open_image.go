@@ -16,7 +16,7 @@ import (
 // State keys shared by the chroot steps.
 const (
 	StateWorkingImage = "working_image" // string: path of the local raw working copy
-	StateImage        = "image"         // *chroot.Image: the working copy attached and mounted
+	StateImage        = "opened_image"  // *chroot.Image: the working copy attached and mounted
 	StateDisk         = "disk"          // *chroot.Disk
 	StateGuest        = "guest"         // *chroot.Guest
 	StateMountPath    = "mount_path"    // string

@@ -33,9 +33,9 @@ type Artifact struct {
 
 func newArtifact(state multistep.StateBag, c *Config) *Artifact {
 	a := &Artifact{Region: c.Region, Cloud: c.Cloud, StateData: map[string]interface{}{}}
-	if img, ok := state.GetOk("image"); ok {
-		a.Image = img.(*images.Image)
-		a.ImageID, a.ImageName = a.Image.ID, a.Image.Name
+	if img, ok := state.Get("image").(*images.Image); ok {
+		a.Image = img
+		a.ImageID, a.ImageName = img.ID, img.Name
 	}
 	// What was captured: a server (and the image it booted from) or a Glance image. The
 	// source_image state of a server capture is its snapshot, not the source.
