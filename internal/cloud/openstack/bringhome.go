@@ -27,7 +27,7 @@ type BringHomeOptions struct {
 }
 
 // BringHome writes Glance image img as a sparse raw disk at target (created with o.Mode;
-// removed again on failure), verifying Glance's hash of the whole file, and returns the
+// removed again on failure by transfer.BringHome), verifying Glance's hash of the whole file, and returns the
 // statistics of the final write (its String is a throughput line):
 //
 //   - raw (and ami): one streamed GET written sparsely, hashed on the way;
@@ -69,7 +69,8 @@ func BringHome(ctx context.Context, c *gophercloud.ServiceClient, img *images.Im
 		}
 	}
 	if err != nil {
-		os.Remove(target)
+		// transfer.BringHome has removed what it wrote; a file that was at target before is
+		// not this call's to remove.
 		return transfer.Stats{}, err
 	}
 	return st, nil
