@@ -139,14 +139,27 @@ func TestNoLinuxRoot(t *testing.T) {
 	}
 }
 
-func TestLVMRootIsRefusedClearly(t *testing.T) {
-	_, g, err := mountKind(t, "lvm")
-	if err == nil {
-		g.UnmountAll()
-		t.Fatal("LVM guest mounted, but LVM is not supported")
+// The lvm kind's root is on the LV guestvg/root (fstab /dev/mapper/guestvg-root): it is
+// found among the logical volumes and mounted from an offset loop over its extents.
+func TestLVMRootIsMounted(t *testing.T) {
+	d, g, err := mountKind(t, "lvm")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(err.Error(), "LVM") {
-		t.Errorf("error does not say LVM: %v", err)
+	if g.Root.LV != "guestvg/root" || g.Root.Number != -1 || g.Root.FSType != "ext4" {
+		t.Fatalf("root %+v", g.Root)
+	}
+	if len(d.Volumes) != 2 || d.Volumes[1].LV != "guestvg/swap_1" || d.Volumes[1].FSType != "swap" {
+		t.Errorf("volumes %v", d.Volumes)
+	}
+	if p, err := d.ResolveSpec("/dev/mapper/guestvg-root"); err != nil || p != g.Root {
+		t.Errorf("/dev/mapper/guestvg-root resolves to %v, %v", p, err)
+	}
+	if p, err := d.ResolveSpec("/dev/guestvg/swap_1"); err != nil || p != d.Volumes[1] {
+		t.Errorf("/dev/guestvg/swap_1 resolves to %v, %v", p, err)
+	}
+	if _, err := os.Stat(filepath.Join(g.Mounts.Root, "etc/debian_version")); err != nil {
+		t.Error(err)
 	}
 }
 

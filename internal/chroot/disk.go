@@ -9,11 +9,14 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/lvm"
 )
 
 // Partition is one partition of an attached disk, or the whole disk of a partitionless image.
 type Partition struct {
-	Number    int    // 1-based as in /dev/sdaN; 0 for a partitionless image
+	Number    int    // 1-based as in /dev/sdaN; 0 for a partitionless image; -1 for an LV
+	LV        string // "vg/lv" for an LVM logical volume (an offset loop over its extents)
 	Start     int64  // bytes from the start of the disk
 	Size      int64  // bytes
 	Type      string // MBR type ("83") or GPT type GUID (upper case)
@@ -27,7 +30,9 @@ type Partition struct {
 
 func (p *Partition) String() string {
 	name := "whole disk"
-	if p.Number > 0 {
+	if p.LV != "" {
+		name = "logical volume " + p.LV
+	} else if p.Number > 0 {
 		name = "partition " + strconv.Itoa(p.Number)
 	}
 	fs := p.FSType
@@ -43,7 +48,12 @@ type Disk struct {
 	Table      string // "dos", "gpt", or "" when the image is one bare filesystem
 	Device     string // loop device of the whole disk
 	Partitions []*Partition
+	// Volumes are the LVM logical volumes found on the partitions that are LVM2 physical
+	// volumes, each attached as an offset loop (see attachLVM).
+	Volumes    []*Partition
 	loops      []*Loop
+	lvmErrs    []error       // PVs or LVs that could not be read or mapped
+	refusedLVs []*lvm.Volume // LVs not mapped, with why (Err)
 }
 
 // extended MBR partition types: containers of logical partitions, never filesystems.
@@ -176,6 +186,9 @@ func Attach(image string, readOnly bool) (d *Disk, err error) {
 			return nil, err
 		}
 		p.FSType, p.UUID, p.Label = vals["TYPE"], vals["UUID"], vals["LABEL"]
+	}
+	if err := d.attachLVM(readOnly); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

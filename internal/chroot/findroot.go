@@ -34,9 +34,10 @@ func isLinuxRoot(dir string) bool {
 	return hasOS && shErr == nil
 }
 
-// FindRoot finds the partition holding the guest's Linux root filesystem. Each Linux
-// filesystem is mounted read-only under probeDir and inspected in-root. When several qualify,
-// the one the guest's own fstab names as "/" wins. want > 0 forces partition number want.
+// FindRoot finds the partition or LVM logical volume holding the guest's Linux root
+// filesystem. Each Linux filesystem is mounted read-only under probeDir and inspected
+// in-root. When several qualify, the one the guest's own fstab names as "/" wins. want > 0
+// forces partition number want.
 func FindRoot(d *Disk, probeDir string, want int) (*Partition, error) {
 	if want > 0 {
 		p := d.Partition(want)
@@ -49,12 +50,8 @@ func FindRoot(d *Disk, probeDir string, want int) (*Partition, error) {
 		return p, nil
 	}
 	var candidates []*Partition
-	var lvm []*Partition
 	fstabRoot := map[*Partition]string{}
-	for _, p := range d.Partitions {
-		if p.FSType == "LVM2_member" {
-			lvm = append(lvm, p)
-		}
+	for _, p := range d.filesystems() {
 		if !linuxRootFS[p.FSType] {
 			continue
 		}
@@ -79,9 +76,9 @@ func FindRoot(d *Disk, probeDir string, want int) (*Partition, error) {
 			}
 		}
 		return candidates[0], nil
-	case len(lvm) > 0:
-		return nil, fmt.Errorf("no Linux root filesystem on a plain partition of %s; %s is an LVM2 physical volume: "+
-			"guests with the root on LVM are not supported yet", d.Image, lvm[0])
+	case len(d.lvmErrs) > 0:
+		return nil, fmt.Errorf("no Linux root filesystem found in %s (%s); LVM volumes not mapped: %w",
+			d.Image, d.describe(), errors.Join(d.lvmErrs...))
 	}
 	return nil, fmt.Errorf("no Linux root filesystem found in %s (%s)", d.Image, d.describe())
 }
@@ -91,7 +88,7 @@ func (d *Disk) describe() string {
 		return "no partitions"
 	}
 	var s []string
-	for _, p := range d.Partitions {
+	for _, p := range d.filesystems() {
 		s = append(s, p.String())
 	}
 	return strings.Join(s, ", ")

@@ -59,9 +59,11 @@ func FindFstab(entries []FstabEntry, file string) (FstabEntry, bool) {
 // kernelDiskName matches the device names a guest may use for partition N of its first disk.
 var kernelDiskName = regexp.MustCompile(`^/dev/(?:[shvx]d[a-z]|xvd[a-z]|nvme\d+n\d+p|mmcblk\d+p)(\d+)$`)
 
-// ResolveSpec finds the partition an fstab device spec names: UUID=, LABEL=, PARTUUID=,
-// PARTLABEL=, their /dev/disk/by-* forms, and kernel names such as /dev/vda2 or /dev/xvda1
-// (taken as partition N of the disk). It returns nil when no partition matches.
+// ResolveSpec finds the partition or logical volume an fstab device spec names: UUID=,
+// LABEL=, PARTUUID=, PARTLABEL=, their /dev/disk/by-* forms, LVM names
+// (/dev/mapper/<vg>-<lv> with dashes doubled, /dev/<vg>/<lv>), and kernel names such as
+// /dev/vda2 or /dev/xvda1 (taken as partition N of the disk). It returns nil when nothing
+// matches, and an error for an LV whose layout cannot be mapped.
 func (d *Disk) ResolveSpec(spec string) (*Partition, error) {
 	spec = strings.Trim(spec, `"`)
 	key, val, ok := strings.Cut(spec, "=")
@@ -77,7 +79,7 @@ func (d *Disk) ResolveSpec(spec string) (*Partition, error) {
 	}
 	val = strings.Trim(val, `"`)
 	if ok {
-		for _, p := range d.Partitions {
+		for _, p := range d.filesystems() {
 			var have string
 			switch strings.ToUpper(key) {
 			case "UUID":
@@ -97,8 +99,8 @@ func (d *Disk) ResolveSpec(spec string) (*Partition, error) {
 		}
 		return nil, nil
 	}
-	if strings.HasPrefix(spec, "/dev/mapper/") || strings.Count(spec, "/") == 3 && strings.HasPrefix(spec, "/dev/") && !strings.HasPrefix(spec, "/dev/disk/") {
-		return nil, fmt.Errorf("fstab device %s looks like an LVM or device-mapper volume: not supported", spec)
+	if p, isLV, err := d.resolveLV(spec); isLV {
+		return p, err
 	}
 	if m := kernelDiskName.FindStringSubmatch(spec); m != nil {
 		n, _ := strconv.Atoi(m[1])
