@@ -13,6 +13,12 @@
 #              fstab by /dev/mapper/guestvg-*. This host has no device-mapper, so the LVs are
 #              never activated: the file systems are written through offset loops placed at
 #              each LV's extents, which is exactly where dm-linear would map them.
+#   lvm-var    MBR; p1 ext4 /boot (256 MiB, UUID), p2 (type 8e) LVM2 PV of VG chromo-vg
+#              (a dash: device-mapper names double it) with 4 MiB extents and LVs written by
+#              vgcfgrestore from a metadata file: root (ext4 /, fstab
+#              /dev/mapper/chromo--vg-root), var (ext4 /var, fstab /dev/chromo-vg/var), both
+#              linear, and home, two segments apart on the PV (no file system; fstab /home
+#              nofail): the layout an offset loop cannot map. Made like lvm: no activation.
 # The disk is 2 GiB virtual (MKIMAGE_SIZE), written to OUT.tmp.PID and renamed to OUT.
 # Loops and mounts are released on every exit path. Prints OUT on its last stdout line.
 set -euo pipefail
@@ -23,7 +29,7 @@ repo=$(realpath "$here/../..")
 # shellcheck source=scripts/images/lib.sh
 . "$repo/scripts/images/lib.sh"
 
-KINDS=(mbr-boot gpt-efi bare-ext4 xfs-root no-linux lvm)
+KINDS=(mbr-boot gpt-efi bare-ext4 xfs-root no-linux lvm lvm-var)
 SIZE="${MKIMAGE_SIZE:-2G}"
 ESP_TYPE=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
 LINUX_FS_TYPE=0FC63DAF-8483-4772-8E79-3D69D8477DE4
@@ -60,7 +66,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 mnt="$work/root"
 # Devices, set by img_loop in the case below.
-boot_dev="" root_dev="" esp_dev="" data_dev="" pv_dev="" swap_dev=""
+boot_dev="" root_dev="" esp_dev="" data_dev="" pv_dev="" swap_dev="" var_dev=""
 rm -f "$tmp"
 truncate -s "$SIZE" "$tmp"
 
@@ -201,6 +207,70 @@ lvm)
     fstab_header
     printf '/dev/mapper/guestvg-root /               ext4    errors=remount-ro 0       1\n'
     printf '/dev/mapper/guestvg-swap_1 none            swap    sw              0       0\n'
+  } >"$mnt/etc/fstab"
+  ;;
+lvm-var)
+  printf 'label: dos\nstart=2048, size=256MiB, type=83, bootable\ntype=8e\n' | sfdisk -q "$tmp"
+  read -r o1 s1 < <(part_geom "$tmp" 1)
+  read -r o2 s2 < <(part_geom "$tmp" 2)
+  img_loop boot_dev "$tmp" "$o1" "$s1"
+  img_loop pv_dev "$tmp" "$o2" "$s2"
+  export LVM_SUPPRESS_FD_WARNINGS=1
+  # As for lvm: only our PV is looked at (--devices), device-mapper is never asked, and no
+  # host state (backups, archives, hints, the devices file) is read or written.
+  lvm_opts=(--driverloaded n --devices "$pv_dev" --config
+    'devices { obtain_device_list_from_udev=0 hints="none" use_devicesfile=0 } activation { udev_sync=0 udev_rules=0 } backup { backup=0 archive=0 }')
+  lvm_run() {
+    "$1" "${lvm_opts[@]}" "${@:2}" >"$work/lvm.log" 2>&1 || { cat "$work/lvm.log" >&2; die "$1 failed"; }
+  }
+  vg=chromo-vg
+  lvm_run pvcreate -y "$pv_dev"
+  lvm_run vgcreate -s 4m "$vg" "$pv_dev"
+  pe_count=$(pvs "${lvm_opts[@]}" --noheadings -o pv_pe_count "$pv_dev" 2>/dev/null | tr -d ' ')
+  [ "$pe_count" -ge 430 ] || die "PV of $pe_count extents: lvm-var needs 430 (MKIMAGE_SIZE too small)"
+  lvm_run vgcfgbackup -f "$work/vg.meta" "$vg"
+  # seg NAME COUNT START PE : one linear segment of NAME's LV.
+  seg() { printf '\t\t\tsegment%s {\n\t\t\t\tstart_extent = %s\n\t\t\t\textent_count = %s\n\t\t\t\ttype = "striped"\n\t\t\t\tstripe_count = 1\n\t\t\t\tstripes = [\n\t\t\t\t\t"pv0", %s\n\t\t\t\t]\n\t\t\t}\n' "$1" "$2" "$3" "$4"; }
+  lv() { printf '\t\t%s {\n\t\t\tid = "%s"\n\t\t\tstatus = ["READ", "WRITE", "VISIBLE"]\n\t\t\tflags = []\n\t\t\tsegment_count = %s\n' "$1" "$2" "$3"; }
+  {
+    printf '\tlogical_volumes {\n'
+    lv root 0LbdTd-8Ioa-nq0A-4EgS-1vT3-gKxI-aRooT1 1; seg 1 0 300 0; printf '\t\t}\n'
+    lv var 0LbdTd-8Ioa-nq0A-4EgS-1vT3-gKxI-aVar01 1; seg 1 0 100 300; printf '\t\t}\n'
+    lv home 0LbdTd-8Ioa-nq0A-4EgS-1vT3-gKxI-aHome1 2; seg 1 0 5 410; seg 2 5 5 420; printf '\t\t}\n'
+    printf '\t}\n'
+  } >"$work/lvs.meta"
+  # The LVs go at the end of the VG section: before its closing brace, the first line "}".
+  awk -v lvs="$work/lvs.meta" '!done && $0 == "}" { while ((getline l < lvs) > 0) print l; done = 1 } { print }' \
+    "$work/vg.meta" >"$work/vg-lvs.meta"
+  lvm_run vgcfgrestore -f "$work/vg-lvs.meta" "$vg"
+  pe_start=$(pvs "${lvm_opts[@]}" --noheadings --units b --nosuffix -o pe_start "$pv_dev" 2>/dev/null | tr -d ' ')
+  extent=$(vgs "${lvm_opts[@]}" --noheadings --units b --nosuffix -o vg_extent_size "$vg" 2>/dev/null | tr -d ' ')
+  # lv_dev VAR NAME : offset loop over LV NAME's one linear segment, as LVM reads it back.
+  lv_dev() {
+    local segs first last
+    segs=$(lvs "${lvm_opts[@]}" --noheadings -o seg_pe_ranges "$vg/$2" 2>/dev/null | tr -d ' ')
+    case "$segs" in *,* | "" | *$'\n'*) die "LV $2 is not one linear segment: $segs" ;; esac
+    first=${segs##*:}
+    last=${first#*-}
+    first=${first%-*}
+    img_loop "$1" "$tmp" $((o2 + pe_start + first * extent)) $(((last - first + 1) * extent))
+  }
+  lv_dev root_dev root
+  lv_dev var_dev var
+  mkfs.ext4 -q -L boot "$boot_dev"
+  mkfs.ext4 -q -L root "$root_dev"
+  mkfs.ext4 -q -L var "$var_dev"
+  img_mount "$root_dev" "$mnt"
+  img_mount "$boot_dev" "$mnt/boot"
+  img_mount "$var_dev" "$mnt/var"
+  populate
+  {
+    fstab_header
+    printf '/dev/mapper/chromo--vg-root /               ext4    errors=remount-ro 0       1\n'
+    printf '# /boot was on /dev/sda1 during installation\n'
+    printf 'UUID=%s /boot           ext4    defaults        0       2\n' "$(blkid -s UUID -o value "$boot_dev")"
+    printf '/dev/chromo-vg/var /var            ext4    defaults        0       2\n'
+    printf '/dev/mapper/chromo--vg-home /home           ext4    defaults,nofail 0       2\n'
   } >"$mnt/etc/fstab"
   ;;
 esac
