@@ -11,6 +11,16 @@
 // device with an offset and size limit, and every loop device is created with
 // LO_FLAGS_AUTOCLEAR so the kernel frees it even if this process dies.
 //
+// LVM2 physical volumes among the partitions are read with internal/lvm (never LVM's tools,
+// which would scan the host and could touch a host volume group of the same name; this needs
+// no device-mapper): each linear logical volume gets an offset loop over its extents, probed
+// and mounted like a partition (Disk.Volumes), found as the root and named in fstab as
+// /dev/mapper/<vg>-<lv> or /dev/<vg>/<lv>. Its loops are backed by the image file, so Close
+// and the lease recovery release them with the partitions' loops. Striped, multi-segment
+// (non-contiguous) and other LV types are refused, naming the layout, when the guest needs
+// them. Activation through device-mapper with a private LVM configuration, where a host has
+// it, is not implemented.
+//
 // The guest image is untrusted: mount points inside it are resolved in-root with
 // internal/guestfs and mounted through O_PATH descriptors, so a guest symlink such as
 // /boot -> /etc on the host can never redirect a mount onto a host path.

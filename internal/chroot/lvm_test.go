@@ -159,7 +159,7 @@ func TestOpenImageLVMMultiSegmentRefused(t *testing.T) {
 		img.Close()
 		t.Fatal("/home on a two-segment LV was mounted")
 	}
-	if !strings.Contains(err.Error(), "LV chromo-vg/home has 2 segments on 1 PV") || !strings.Contains(err.Error(), "/home") {
+	if !strings.Contains(err.Error(), "LV chromo-vg/home has 2 segments on 1 PV (pv0), not contiguous") || !strings.Contains(err.Error(), "/home") {
 		t.Errorf("error does not name the layout: %v", err)
 	}
 	assertReleased(t, image, dir)

@@ -3,6 +3,7 @@ package lvm
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Volume is a logical volume mapped onto the PV device that holds it: bytes
@@ -115,7 +116,8 @@ func mapLV(vg *VG, lv *LV, found map[string]*PV) *Volume {
 			ps = append(ps, p)
 		}
 		sort.Strings(ps)
-		v.Err = fmt.Errorf("LV %s has %d segments on %d PVs (%v), not contiguous: not supported without device-mapper", name, len(lv.Segments), len(ps), ps)
+		v.Err = fmt.Errorf("LV %s has %s on %s (%s), not contiguous: not supported without device-mapper",
+			name, plural(len(lv.Segments), "segment"), plural(len(ps), "PV"), strings.Join(ps, ", "))
 		return v
 	}
 	m := vg.PV(first.PV)
@@ -134,4 +136,11 @@ func mapLV(vg *VG, lv *LV, found map[string]*PV) *Volume {
 	v.Offset = int64((m.PEStart + first.Extent*vg.ExtentSize) * sectorSize)
 	v.Size = int64(extents * vg.ExtentSize * sectorSize)
 	return v
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
