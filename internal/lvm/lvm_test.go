@@ -183,3 +183,18 @@ func TestHostileMetadataIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// The FuzzReadPV seeds are PVs whose LV maps, so the fuzzer starts from the whole path.
+func TestFuzzSeedsMap(t *testing.T) {
+	text := vgText("guestvg", 16, [][3]any{{uuidA, 48, 4}}, []lvSpec{{name: "root", segs: [][4]uint64{{0, 2, 0, 1}}}})
+	for _, b := range [][]byte{synthPV(uuidA, 64<<10, 16<<10, 512, text), synthPV(uuidA, 64<<10, 8<<10, 8<<10-100, text)} {
+		pv, err := ReadPV(device("p", b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vols, err := Map([]*PV{pv})
+		if err != nil || len(vols) != 1 || vols[0].Err != nil || vols[0].Offset != 32<<10 || vols[0].Size != 16<<10 {
+			t.Fatalf("%v %+v", err, vols)
+		}
+	}
+}
