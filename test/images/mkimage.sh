@@ -83,6 +83,36 @@ fstab_header() {
   printf '# <file system> <mount point>   <type>  <options>       <dump>  <pass>\n'
 }
 
+# LVM on the PV loop $pv_dev, without activation: this host has no device-mapper (and no
+# udev), so LVM is never asked to talk to it (--driverloaded n; without it lvcreate refuses,
+# as the dm "striped" target is missing), looks only at our PV (--devices: never a host VG of
+# the same name), and touches no host state (backups, archives, hints, the devices file).
+lvm_opts=()
+lvm_init() {
+  export LVM_SUPPRESS_FD_WARNINGS=1
+  lvm_opts=(--driverloaded n --devices "$pv_dev" --config
+    'devices { obtain_device_list_from_udev=0 hints="none" use_devicesfile=0 } activation { udev_sync=0 udev_rules=0 } backup { backup=0 archive=0 }')
+}
+# lvm_run CMD ARGS... : run an LVM command quietly (it warns about the missing activation),
+# showing its output only when it fails.
+lvm_run() {
+  "$1" "${lvm_opts[@]}" "${@:2}" >"$work/lvm.log" 2>&1 || { cat "$work/lvm.log" >&2; die "$1 failed"; }
+}
+# lv_dev VAR VG LV PV_OFFSET : offset loop over the (single, linear) segment of VG/LV, as LVM
+# reads it back, on the PV at byte PV_OFFSET of the disk, into VAR: exactly where dm-linear
+# would map it.
+lv_dev() {
+  local segs first last pe_start extent
+  pe_start=$(pvs "${lvm_opts[@]}" --noheadings --units b --nosuffix -o pe_start "$pv_dev" 2>/dev/null | tr -d ' ')
+  extent=$(vgs "${lvm_opts[@]}" --noheadings --units b --nosuffix -o vg_extent_size "$2" 2>/dev/null | tr -d ' ')
+  segs=$(lvs "${lvm_opts[@]}" --noheadings -o seg_pe_ranges "$2/$3" 2>/dev/null | tr -d ' ')
+  case "$segs" in *,* | "" | *$'\n'*) die "LV $2/$3 is not one linear segment: $segs" ;; esac
+  first=${segs##*:}
+  last=${first#*-}
+  first=${first%-*}
+  img_loop "$1" "$tmp" $(($4 + pe_start + first * extent)) $(((last - first + 1) * extent))
+}
+
 case "$kind" in
 mbr-boot)
   printf 'label: dos\nstart=2048, size=256MiB, type=83, bootable\ntype=83\n' | sfdisk -q "$tmp"
@@ -170,35 +200,13 @@ lvm)
   printf 'label: dos\nstart=2048, type=8e\n' | sfdisk -q "$tmp"
   read -r o1 s1 < <(part_geom "$tmp" 1)
   img_loop pv_dev "$tmp" "$o1" "$s1"
-  export LVM_SUPPRESS_FD_WARNINGS=1
-  # No udev and no device-mapper here: never talk to device-mapper (--driverloaded n; without
-  # it lvcreate refuses, as the dm "striped" target is missing), look only at our PV, touch no
-  # host state (backups, archives, hints).
-  lvm_opts=(--driverloaded n --devices "$pv_dev" --config
-    'devices { obtain_device_list_from_udev=0 hints="none" } activation { udev_sync=0 udev_rules=0 } backup { backup=0 archive=0 }')
-  # lvm_run CMD ARGS... : run an LVM command quietly (it warns about the missing activation),
-  # showing its output only when it fails.
-  lvm_run() {
-    "$1" "${lvm_opts[@]}" "${@:2}" >"$work/lvm.log" 2>&1 || { cat "$work/lvm.log" >&2; die "$1 failed"; }
-  }
+  lvm_init
   lvm_run pvcreate -y "$pv_dev"
   lvm_run vgcreate guestvg "$pv_dev"
   lvm_run lvcreate --activate n --zero n --wipesignatures n -n root -l 90%VG guestvg
   lvm_run lvcreate --activate n --zero n --wipesignatures n -n swap_1 -l 100%FREE guestvg
-  pe_start=$(pvs "${lvm_opts[@]}" --noheadings --units b --nosuffix -o pe_start "$pv_dev" 2>/dev/null | tr -d ' ')
-  extent=$(vgs "${lvm_opts[@]}" --noheadings --units b --nosuffix -o vg_extent_size guestvg 2>/dev/null | tr -d ' ')
-  # lv_dev VAR NAME : offset loop over the (single, linear) segment of LV NAME, into VAR.
-  lv_dev() {
-    local segs first last
-    segs=$(lvs "${lvm_opts[@]}" --noheadings -o seg_pe_ranges "guestvg/$2" 2>/dev/null | tr -d ' ')
-    case "$segs" in *,* | "") die "LV $2 is not one linear segment: $segs" ;; esac
-    first=${segs##*:}
-    last=${first#*-}
-    first=${first%-*}
-    img_loop "$1" "$tmp" $((o1 + pe_start + first * extent)) $(((last - first + 1) * extent))
-  }
-  lv_dev root_dev root
-  lv_dev swap_dev swap_1
+  lv_dev root_dev guestvg root "$o1"
+  lv_dev swap_dev guestvg swap_1 "$o1"
   mkfs.ext4 -q -L root "$root_dev"
   mkswap -q -L swap "$swap_dev"
   img_mount "$root_dev" "$mnt"
@@ -215,21 +223,15 @@ lvm-var)
   read -r o2 s2 < <(part_geom "$tmp" 2)
   img_loop boot_dev "$tmp" "$o1" "$s1"
   img_loop pv_dev "$tmp" "$o2" "$s2"
-  export LVM_SUPPRESS_FD_WARNINGS=1
-  # As for lvm: only our PV is looked at (--devices), device-mapper is never asked, and no
-  # host state (backups, archives, hints, the devices file) is read or written.
-  lvm_opts=(--driverloaded n --devices "$pv_dev" --config
-    'devices { obtain_device_list_from_udev=0 hints="none" use_devicesfile=0 } activation { udev_sync=0 udev_rules=0 } backup { backup=0 archive=0 }')
-  lvm_run() {
-    "$1" "${lvm_opts[@]}" "${@:2}" >"$work/lvm.log" 2>&1 || { cat "$work/lvm.log" >&2; die "$1 failed"; }
-  }
+  lvm_init
   vg=chromo-vg
   lvm_run pvcreate -y "$pv_dev"
   lvm_run vgcreate -s 4m "$vg" "$pv_dev"
   pe_count=$(pvs "${lvm_opts[@]}" --noheadings -o pv_pe_count "$pv_dev" 2>/dev/null | tr -d ' ')
   [ "$pe_count" -ge 430 ] || die "PV of $pe_count extents: lvm-var needs 430 (MKIMAGE_SIZE too small)"
   lvm_run vgcfgbackup -f "$work/vg.meta" "$vg"
-  # seg NAME COUNT START PE : one linear segment of NAME's LV.
+  # lv NAME ID SEGMENTS, then seg N START COUNT PE for each: an LV, and its segment N of
+  # COUNT extents from its extent START, on pv0 from extent PE (vgcfgbackup's format).
   seg() { printf '\t\t\tsegment%s {\n\t\t\t\tstart_extent = %s\n\t\t\t\textent_count = %s\n\t\t\t\ttype = "striped"\n\t\t\t\tstripe_count = 1\n\t\t\t\tstripes = [\n\t\t\t\t\t"pv0", %s\n\t\t\t\t]\n\t\t\t}\n' "$1" "$2" "$3" "$4"; }
   lv() { printf '\t\t%s {\n\t\t\tid = "%s"\n\t\t\tstatus = ["READ", "WRITE", "VISIBLE"]\n\t\t\tflags = []\n\t\t\tsegment_count = %s\n' "$1" "$2" "$3"; }
   {
@@ -243,20 +245,8 @@ lvm-var)
   awk -v lvs="$work/lvs.meta" '!done && $0 == "}" { while ((getline l < lvs) > 0) print l; done = 1 } { print }' \
     "$work/vg.meta" >"$work/vg-lvs.meta"
   lvm_run vgcfgrestore -f "$work/vg-lvs.meta" "$vg"
-  pe_start=$(pvs "${lvm_opts[@]}" --noheadings --units b --nosuffix -o pe_start "$pv_dev" 2>/dev/null | tr -d ' ')
-  extent=$(vgs "${lvm_opts[@]}" --noheadings --units b --nosuffix -o vg_extent_size "$vg" 2>/dev/null | tr -d ' ')
-  # lv_dev VAR NAME : offset loop over LV NAME's one linear segment, as LVM reads it back.
-  lv_dev() {
-    local segs first last
-    segs=$(lvs "${lvm_opts[@]}" --noheadings -o seg_pe_ranges "$vg/$2" 2>/dev/null | tr -d ' ')
-    case "$segs" in *,* | "" | *$'\n'*) die "LV $2 is not one linear segment: $segs" ;; esac
-    first=${segs##*:}
-    last=${first#*-}
-    first=${first%-*}
-    img_loop "$1" "$tmp" $((o2 + pe_start + first * extent)) $(((last - first + 1) * extent))
-  }
-  lv_dev root_dev root
-  lv_dev var_dev var
+  lv_dev root_dev "$vg" root "$o2"
+  lv_dev var_dev "$vg" var "$o2"
   mkfs.ext4 -q -L boot "$boot_dev"
   mkfs.ext4 -q -L root "$root_dev"
   mkfs.ext4 -q -L var "$var_dev"
