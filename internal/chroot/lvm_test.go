@@ -217,3 +217,36 @@ func TestLVMKilledBuildRecovered(t *testing.T) {
 	}
 	assertReleased(t, image, mnt)
 }
+
+// A PV whose metadata area header was tampered with (its checksum no longer matches) maps no
+// LV: OpenImage fails naming the root search and the checksum, and leaves nothing attached.
+func TestOpenImageLVMBadChecksumRefused(t *testing.T) {
+	dir := t.TempDir()
+	image := testimages.Make(t, "lvm-var", dir)
+	_, parts, err := ReadPartitions(image)
+	if err != nil || len(parts) != 2 {
+		t.Fatalf("%v %v", parts, err)
+	}
+	f, err := os.OpenFile(image, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	off := parts[1].Start + 4096 + 200 // inside the mda_header's raw_locn area, covered by its checksum
+	f.ReadAt(b, off)
+	b[0] ^= 0x40
+	_, err = f.WriteAt(b, off)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := OpenImage(image, ImageOptions{TempDir: dir, TempPattern: "mnt-", Guest: GuestOptions{FstabMounts: DefaultFstabMounts}})
+	if err == nil {
+		img.Close()
+		t.Fatal("a guest on a tampered PV was mounted")
+	}
+	if !strings.Contains(err.Error(), "no Linux root filesystem") || !strings.Contains(err.Error(), "header checksum mismatch") {
+		t.Errorf("unclear error: %v", err)
+	}
+	assertReleased(t, image, dir)
+}
