@@ -67,6 +67,14 @@ func Map(pvs []*PV) ([]*Volume, error) {
 				if end > uint64(pv.Device.Size) {
 					return nil, fmt.Errorf("VG %s: PV %s on %s is %d bytes, but its extents end at byte %d", vg.Name, m.Name, pv, pv.Device.Size, end)
 				}
+				// The extents lie in the data area the PV's label gives (size 0: to the end).
+				if len(pv.Data) > 0 {
+					da := pv.Data[0]
+					if m.PEStart*sectorSize < da.Offset || da.Size > 0 && (da.Offset > end || end-da.Offset > da.Size) {
+						return nil, fmt.Errorf("VG %s: PV %s on %s: its extents [%d, %d) are outside the data area at %d (%d bytes) its label gives",
+							vg.Name, m.Name, pv, m.PEStart*sectorSize, end, da.Offset, da.Size)
+					}
+				}
 			}
 		}
 		for i := range vg.LVs {

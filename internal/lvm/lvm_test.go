@@ -136,6 +136,7 @@ func TestHostileMetadataIsRefused(t *testing.T) {
 		{name: "segment past the PV end", text: strings.Replace(good, "\"pv0\", 0", "\"pv0\", 10", 1), want: "runs past the end of pv0"},
 		{name: "pe_count past dev_size", text: strings.Replace(good, "pe_count = 15", "pe_count = 15\ndev_size = 4096", 1), want: "past its dev_size"},
 		{name: "extents past the device", text: strings.Replace(good, "pe_count = 15", "pe_count = 150", 1), want: "extents end at byte"},
+		{name: "extents before the data area", text: strings.Replace(good, "pe_start = 2048", "pe_start = 8", 1), want: "outside the data area"},
 		{name: "pe overflow", text: strings.Replace(good, "pe_count = 15", "pe_count = 9223372036854775807", 1), want: "overflows"},
 		{name: "integer overflow", text: strings.Replace(good, "pe_start = 2048", "pe_start = 92233720368547758070", 1), want: "not a decimal integer in range"},
 		{name: "deep nesting", text: strings.Repeat("a {\n", 10000) + strings.Repeat("}\n", 10000), want: "nested deeper than"},
@@ -159,9 +160,15 @@ func TestHostileMetadataIsRefused(t *testing.T) {
 			binary.LittleEndian.PutUint32(lab[16:], calcCRC(initialCRC, lab[20:]))
 		}, want: "past its end"},
 	}
+	// The cases start from a PV that maps.
+	if pv, err := ReadPV(device("p2", synthPV(uuidA, 16*mib, mib-4096, 512, good))); err != nil {
+		t.Fatal(err)
+	} else if vols, err := Map([]*PV{pv}); err != nil || len(vols) != 1 || vols[0].Err != nil {
+		t.Fatalf("the good PV does not map: %v %+v", err, vols)
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			b := synthPV(uuidA, 16*mib, 2*mib-4096, 512, tc.text)
+			b := synthPV(uuidA, 16*mib, mib-4096, 512, tc.text)
 			if tc.dev != nil {
 				tc.dev(b)
 			}
