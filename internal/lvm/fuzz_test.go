@@ -6,7 +6,7 @@ import (
 )
 
 // FuzzMetadata feeds arbitrary text through the metadata parser and the mapping: no panic,
-// and every LV mapped lies inside its PV device.
+// every LV mapped lies inside its PV device, and no two overlap.
 //
 //	go test -fuzz FuzzMetadata ./internal/lvm/
 func FuzzMetadata(f *testing.F) {
@@ -33,9 +33,14 @@ func FuzzMetadata(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, v := range vols {
+		for i, v := range vols {
 			if v.Err == nil && (v.Offset < 0 || v.Size <= 0 || v.Offset+v.Size > size) {
 				t.Fatalf("%s mapped to [%d, +%d) of a %d-byte PV", v.Name(), v.Offset, v.Size, size)
+			}
+			for _, w := range vols[:i] {
+				if v.Err == nil && w.Err == nil && v.Offset < w.Offset+w.Size && w.Offset < v.Offset+v.Size {
+					t.Fatalf("%s and %s overlap", v.Name(), w.Name())
+				}
 			}
 		}
 	})

@@ -77,6 +77,9 @@ func Map(pvs []*PV) ([]*Volume, error) {
 				}
 			}
 		}
+		if err := checkOverlap(vg); err != nil {
+			return nil, err
+		}
 		for i := range vg.LVs {
 			lv := &vg.LVs[i]
 			if !lv.Visible() {
@@ -151,4 +154,40 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// checkOverlap refuses metadata in which two areas (of one LV or of two) claim the same
+// physical extents: LVM never writes that, and two loops over one range would let two
+// mounts write the same blocks.
+func checkOverlap(vg *VG) error {
+	type area struct {
+		pv         string
+		start, end uint64
+		lv         string
+	}
+	var areas []area
+	for _, lv := range vg.LVs {
+		for _, s := range lv.Segments {
+			if s.StripeCount == 0 {
+				continue
+			}
+			per := s.ExtentCount / uint64(s.StripeCount)
+			for _, st := range s.Stripes {
+				areas = append(areas, area{st.PV, st.Extent, st.Extent + per, lv.Name})
+			}
+		}
+	}
+	sort.Slice(areas, func(i, j int) bool {
+		if areas[i].pv != areas[j].pv {
+			return areas[i].pv < areas[j].pv
+		}
+		return areas[i].start < areas[j].start
+	})
+	for i := 1; i < len(areas); i++ {
+		a, b := areas[i-1], areas[i]
+		if a.pv == b.pv && b.start < a.end {
+			return fmt.Errorf("VG %s: LVs %s and %s both claim extent %d of %s", vg.Name, a.lv, b.lv, b.start, a.pv)
+		}
+	}
+	return nil
 }

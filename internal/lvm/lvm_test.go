@@ -126,6 +126,10 @@ func TestHostileMetadataIsRefused(t *testing.T) {
 		}
 		return b.String()
 	}
+	overlap := vgText("guestvg", 2048, [][3]any{{uuidA, 2048, 15}}, []lvSpec{
+		{name: "root", segs: [][4]uint64{{0, 10, 0, 0}}},
+		{name: "var", segs: [][4]uint64{{0, 2, 0, 9}}},
+	})
 	cases := []struct {
 		name, text string
 		dev        func([]byte)
@@ -137,6 +141,7 @@ func TestHostileMetadataIsRefused(t *testing.T) {
 		{name: "pe_count past dev_size", text: strings.Replace(good, "pe_count = 15", "pe_count = 15\ndev_size = 4096", 1), want: "past its dev_size"},
 		{name: "extents past the device", text: strings.Replace(good, "pe_count = 15", "pe_count = 150", 1), want: "extents end at byte"},
 		{name: "extents before the data area", text: strings.Replace(good, "pe_start = 2048", "pe_start = 8", 1), want: "outside the data area"},
+		{name: "overlapping LVs", text: overlap, want: "LVs root and var both claim extent 9 of pv0"},
 		{name: "pe overflow", text: strings.Replace(good, "pe_count = 15", "pe_count = 9223372036854775807", 1), want: "overflows"},
 		{name: "integer overflow", text: strings.Replace(good, "pe_start = 2048", "pe_start = 92233720368547758070", 1), want: "not a decimal integer in range"},
 		{name: "deep nesting", text: strings.Repeat("a {\n", 10000) + strings.Repeat("}\n", 10000), want: "nested deeper than"},
