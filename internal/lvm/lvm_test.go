@@ -210,3 +210,46 @@ func TestFuzzSeedsMap(t *testing.T) {
 		}
 	}
 }
+
+// A VG over two PVs (two partitions, or two disks of one capture): each LV is mapped on the
+// PV that holds it, an LV spread over both is refused naming them, and the newest metadata
+// (highest seqno) of the two copies is the one used.
+func TestVGOverTwoPVs(t *testing.T) {
+	const uuidB = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	pvs := [][3]any{{uuidA, 2048, 15}, {uuidB, 2048, 15}}
+	old := vgText("guestvg", 2048, pvs, []lvSpec{{name: "root", segs: [][4]uint64{{0, 10, 0, 0}}}})
+	lvs := []lvSpec{
+		{name: "root", segs: [][4]uint64{{0, 10, 0, 0}}},
+		{name: "home", segs: [][4]uint64{{0, 4, 1, 3}}},
+		{name: "var", segs: [][4]uint64{{0, 2, 0, 10}, {2, 2, 1, 0}}},
+	}
+	newer := strings.Replace(vgText("guestvg", 2048, pvs, lvs), "seqno = 3", "seqno = 4", 1)
+	a, err := ReadPV(device("disk1 p2", synthPV(uuidA, 16*mib, mib-4096, 512, old)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadPV(device("disk2 p1", synthPV(uuidB, 16*mib, mib-4096, 512, newer)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vols, err := Map([]*PV{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*Volume{}
+	for _, v := range vols {
+		got[v.Name()] = v
+	}
+	if len(vols) != 3 {
+		t.Fatalf("%d volumes: the older metadata was used?", len(vols))
+	}
+	if v := got["guestvg/root"]; v.Err != nil || v.PV != a || v.Offset != mib || v.Size != 10*mib {
+		t.Errorf("root %+v", v)
+	}
+	if v := got["guestvg/home"]; v.Err != nil || v.PV != b || v.Offset != 4*mib || v.Size != 4*mib {
+		t.Errorf("home %+v", v)
+	}
+	if v := got["guestvg/var"]; v.Err == nil || !strings.Contains(v.Err.Error(), "has 2 segments on 2 PVs (pv0, pv1)") {
+		t.Errorf("var %+v", v)
+	}
+}
