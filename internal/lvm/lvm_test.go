@@ -253,3 +253,22 @@ func TestVGOverTwoPVs(t *testing.T) {
 		t.Errorf("var %+v", v)
 	}
 }
+
+// Two different VGs of one name on the image: which LV /dev/mapper/<vg>-<lv> means is
+// ambiguous, so the mapping is refused, naming the VG.
+func TestTwoVGsOfOneNameRefused(t *testing.T) {
+	const uuidB = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	ta := vgText("guestvg", 2048, [][3]any{{uuidA, 2048, 15}}, nil)
+	tb := strings.Replace(vgText("guestvg", 2048, [][3]any{{uuidB, 2048, 15}}, nil), "7LKVAL-LF4l", "8LKVAL-LF4l", 1)
+	a, err := ReadPV(device("p1", synthPV(uuidA, 16*mib, mib-4096, 512, ta)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadPV(device("p2", synthPV(uuidB, 16*mib, mib-4096, 512, tb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Map([]*PV{a, b}); err == nil || !strings.Contains(err.Error(), "two volume groups named guestvg") {
+		t.Fatalf("err %v", err)
+	}
+}
