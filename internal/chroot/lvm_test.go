@@ -185,6 +185,7 @@ func TestLVMKilledBuildRecovered(t *testing.T) {
 	old := LeaseDir
 	LeaseDir = leases
 	t.Cleanup(func() { LeaseDir = old })
+	t.Cleanup(func() { RecoverStale() }) // should the test fail half-way: release the child's leftovers
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestLVMKilledBuildRecovered$")
 	cmd.Env = append(os.Environ(), "CHROMOGENIC_LVM_CHILD="+image, "CHROMOGENIC_LVM_MNT="+mnt, "CHROMOGENIC_LEASE_DIR="+leases)
 	out, err := cmd.StdoutPipe()
