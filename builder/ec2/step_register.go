@@ -31,6 +31,7 @@ func (s *StepRegister) Run(ctx context.Context, state multistep.StateBag) multis
 	src := state.Get("source_image").(*types.Image)
 	// Keep the source's root volume size when it is larger than its snapshot.
 	_, rootGiB, _ := cloud.RootSnapshot(src)
+	enc := state.Get(stateEncryption).(ec2common.Encryption)
 	return publishWorking(state, "upload", func(img diskimage.Image, working string, rep cloud.Report) (string, string, error) {
 		res, err := cloud.Publish(ctx, cl, img, working, cloud.PublishOptions{
 			VolumeSizeGiB: rootGiB,
@@ -38,6 +39,7 @@ func (s *StepRegister) Run(ctx context.Context, state multistep.StateBag) multis
 			Source: src, BootMode: c.BootMode, ENA: c.ENASupport, RootDeviceName: c.RootDeviceName,
 			VolumeType: c.VolumeType, IMDSSupport: c.IMDSSupport, Concurrency: c.EBSConcurrency,
 			StateTimeout: c.StateTimeout, Report: rep,
+			Encrypted: enc.Encrypted, KMSKeyID: enc.KMSKeyID, Replace: replaceOptions(c, state),
 		})
 		if err != nil {
 			return "", "", err
