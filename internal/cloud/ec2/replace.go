@@ -66,7 +66,9 @@ func CheckName(ctx context.Context, c *sdkec2.Client, name string, r Replace) ([
 
 // Deregister deregisters the AMIs of the account named name (with r.DeleteSnapshots their
 // snapshots too), after checking them again as CheckName does: nothing another account owns
-// and nothing protected is touched.
+// and nothing protected is touched. A failed deregistration is an error (the new AMI could
+// not take the name); a snapshot that cannot be deleted once its AMI is gone (in use by
+// another AMI, say) is reported and kept, and does not fail the registration.
 func Deregister(ctx context.Context, c *sdkec2.Client, name string, r Replace, rep Report) error {
 	ids, err := CheckName(ctx, c, name, r)
 	if err != nil {
@@ -89,7 +91,7 @@ func Deregister(ctx context.Context, c *sdkec2.Client, name string, r Replace, r
 		}
 		for _, sn := range Snapshots(im) {
 			if err := DeleteSnapshot(ctx, c, sn); err != nil {
-				errs = append(errs, fmt.Errorf("force_delete_snapshot: %w", err))
+				rep.error(fmt.Errorf("force_delete_snapshot: %w (kept)", err))
 				continue
 			}
 			rep.message("Deleted snapshot %s of %s (force_delete_snapshot)", sn, id)
