@@ -260,3 +260,37 @@ func TestRequireTagsOnCreate(t *testing.T) {
 		t.Fatalf("AMI tagged at registration: %v %v", tagged, err)
 	}
 }
+
+// force_delete_snapshot: a snapshot another AMI still uses is reported and kept; the new AMI
+// is registered all the same (the old one is already gone).
+func TestReplaceKeepsSharedSnapshot(t *testing.T) {
+	srv := ec2emu.Start(t)
+	cl := connect(t, srv)
+	ctx := t.Context()
+	path, _ := testImage(t, 2*BlockSize, map[int64]int{0: 10})
+	old, err := srv.AddImage(ec2emu.Image{Name: "shared"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldImg, _ := GetImage(ctx, cl.EC2, old)
+	snap, _, _ := RootSnapshot(oldImg)
+	other, err := RegisterImage(ctx, cl.EC2, NewImage{Name: "other", SnapshotID: snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reported []string
+	res, err := Publish(ctx, cl, openRaw(t, path), "disk", PublishOptions{StateTimeout: time.Minute, Name: "shared",
+		Replace: Replace{Force: true, DeleteSnapshots: true}, Report: Report{Error: func(s string) { reported = append(reported, s) }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := srv.Snapshot(snap); !ok {
+		t.Fatalf("snapshot %s, still used by %s, deleted", snap, other)
+	}
+	if len(reported) != 1 || !strings.Contains(reported[0], snap) {
+		t.Errorf("reported %q, want the kept snapshot %s", reported, snap)
+	}
+	if ids := srv.ImageIDs(); len(ids) != 2 || !contains(ids, res.ImageID) || !contains(ids, other) {
+		t.Errorf("images %v", ids)
+	}
+}
