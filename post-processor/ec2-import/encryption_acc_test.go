@@ -27,11 +27,7 @@ func TestAccEC2ImportEncryptedForceDeregister(t *testing.T) {
 	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 	env := packertest.Setup(t)
 	srv := ec2emu.Start(t)
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	isolateAWS(t)
 	name := "acc-import-enc"
 	old, err := srv.AddImage(ec2emu.Image{Name: name})
 	if err != nil {
@@ -72,6 +68,23 @@ func TestAccEC2ImportEncryptedForceDeregister(t *testing.T) {
 	if ids := srv.SnapshotIDs(); !slices.Equal(ids, []string{snap}) {
 		t.Errorf("snapshots %v: the old AMI's must be gone (force_delete_snapshot)", ids)
 	}
+	checkSnapshotIsWorkingCopy(t, srv, snap, out, dir)
+}
+
+// isolateAWS keeps the developer's own AWS settings out of a test's packer runs.
+func isolateAWS(t *testing.T) {
+	t.Helper()
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+}
+
+// checkSnapshotIsWorkingCopy compares the snapshot with the one working copy in out
+// (qemu-img compare) and returns the snapshot's bytes as a file in dir.
+func checkSnapshotIsWorkingCopy(t *testing.T, srv *ec2emu.Server, snap, out, dir string) string {
+	t.Helper()
 	matches, _ := filepath.Glob(filepath.Join(out, "*.raw"))
 	if len(matches) != 1 {
 		t.Fatalf("working copy in %s: %v", out, matches)
@@ -87,4 +100,5 @@ func TestAccEC2ImportEncryptedForceDeregister(t *testing.T) {
 	if o, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", "raw", matches[0], got).CombinedOutput(); err != nil {
 		t.Fatalf("snapshot differs from the working copy: %v %s", err, o)
 	}
+	return got
 }
