@@ -44,7 +44,8 @@ type Config struct {
 	// An existing AMI to start from, found by filters and owners.
 	SourceAMIFilter AMIFilter `mapstructure:"source_ami_filter" required:"false"`
 
-	ec2common.RegisterConfig `mapstructure:",squash"`
+	ec2common.RegisterConfig   `mapstructure:",squash"`
+	ec2common.EncryptionConfig `mapstructure:",squash"`
 	// The cloud is Eucalyptus: this block (even empty) makes the build go the Eucalyptus
 	// way, whatever the shape of `custom_endpoint_ec2` (which it requires); without it the
 	// cloud is AWS or AWS-compatible. It holds the keys, the bucket and how to register.
@@ -173,6 +174,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		}
 	}
 	errs = packersdk.MultiErrorAppend(errs, c.RegisterConfig.Prepare(!c.SkipRegister, euca)...)
+	errs = packersdk.MultiErrorAppend(errs, c.EncryptionConfig.Prepare(euca)...)
 	if euca {
 		// The bundle keys are checked here when the bundle path is asked for, else when the
 		// source turns out to be instance-store (StepSource).

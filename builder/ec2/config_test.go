@@ -141,6 +141,15 @@ func TestPrepareErrorsNameTheField(t *testing.T) {
 		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "eucalyptus", map[string]interface{}{}, "skip_register", true, "device_path", "/dev/sdg"), ""},
 		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "eucalyptus", map[string]interface{}{}, "skip_register", true, "capture_method", "bundle"), "eucalyptus.bucket is required"},
 		{base("source_ami", "emi-1", "custom_endpoint_ec2", euca, "eucalyptus", map[string]interface{}{}, "skip_register", true, "capture_method", "bundle"), "eucalyptus.user_private_key_file (or cloud_private_key_file) is required"},
+		// Encryption, replacement, run tags.
+		{base("instance_id", "i-1", "encrypt_boot", true, "kms_key_id", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"), ""},
+		{base("instance_id", "i-1", "encrypt_boot", false, "force_deregister", true, "force_delete_snapshot", true, "run_tags", map[string]string{"a": "b"}), ""},
+		{base("instance_id", "i-1", "kms_key_id", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"), "kms_key_id requires encrypt_boot = true"},
+		{base("instance_id", "i-1", "encrypt_boot", false, "kms_key_id", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"), "kms_key_id requires encrypt_boot = true"},
+		{base("instance_id", "i-1", "encrypt_boot", true, "kms_key_id", "alias/aws/ebs"), `kms_key_id "alias/aws/ebs": want a key ARN`},
+		{base("instance_id", "i-1", "force_delete_snapshot", true), "force_delete_snapshot applies with force_deregister = true only"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "encrypt_boot", true), "encrypt_boot is not supported by Eucalyptus"},
+		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "force_deregister", true), ""},
 	}
 	for _, tc := range cases {
 		var c Config

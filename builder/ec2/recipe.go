@@ -22,6 +22,9 @@ func discover(c *Config) []multistep.Step {
 func recipe(c *Config, method string, instance bool, target string) []multistep.Step {
 	outputDir := &bcommon.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir, FileMode: c.HostFileMode()}
 	var steps []multistep.Step
+	if !c.SkipRegister {
+		steps = append(steps, &StepPreValidate{Config: c}) // ami_name free, encryption; before any data moves
+	}
 	switch method {
 	case CaptureEBSDirect:
 		if instance {

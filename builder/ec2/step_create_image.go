@@ -63,7 +63,7 @@ func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) mul
 	ui.Say(fmt.Sprintf("Creating the intermediate AMI %s of %s (%s, tag %s=%s)...", name, aws.ToString(inst.InstanceId), how, BuildTag, s.build))
 	var imageTags, snapTags map[string]string
 	if !c.IsEucalyptus() {
-		imageTags, snapTags = cloud.WithTag(c.Tags, BuildTag, s.build), cloud.WithTag(c.SnapshotTags, BuildTag, s.build)
+		imageTags, snapTags = cloud.WithTag(c.Run(c.Tags), BuildTag, s.build), cloud.WithTag(c.Run(c.SnapshotTags), BuildTag, s.build)
 		s.tagged = true
 	}
 	id, err := cloud.CreateImage(ctx, cl.EC2, aws.ToString(inst.InstanceId), name, "chromogenic-ec2 capture, deleted after the build", c.NoReboot, imageTags, snapTags)
@@ -72,7 +72,7 @@ func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) mul
 	}
 	s.id = id
 	if !s.tagged {
-		if err := cloud.CreateTags(ctx, cl.EC2, cloud.WithTag(c.Tags, BuildTag, s.build), id); err != nil {
+		if err := cloud.CreateTags(ctx, cl.EC2, cloud.WithTag(c.Run(c.Tags), BuildTag, s.build), id); err != nil {
 			ui.Error(err.Error()) // Cleanup still knows the id
 		}
 	}

@@ -38,6 +38,9 @@ func (s *StepCreateVolume) Run(ctx context.Context, state multistep.StateBag) mu
 	(&packerbuilderdata.GeneratedData{State: state}).Put("SourceSnapshot", snap)
 	ui.Say(fmt.Sprintf("Creating a volume from snapshot %s (root of %s) in %s...", snap, aws.ToString(img.ImageId), host.AvailabilityZone))
 	tags := map[string]string{"Name": fmt.Sprintf("chromogenic-ec2 capture of %s (deleted after the build)", aws.ToString(img.ImageId))}
+	for k, v := range s.Config.Run(s.Config.Tags) { // run_tags (default tags), tagged at creation
+		tags[k] = v
+	}
 	if b, ok := state.GetOk(stateBuildTag); ok {
 		tags[BuildTag] = b.(string)
 	}

@@ -2,6 +2,7 @@ package ec2
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -31,6 +32,10 @@ func (s *StepRegister) Run(ctx context.Context, state multistep.StateBag) multis
 	src := state.Get("source_image").(*types.Image)
 	// Keep the source's root volume size when it is larger than its snapshot.
 	_, rootGiB, _ := cloud.RootSnapshot(src)
+	enc, ok := state.Get(stateEncryption).(ec2common.Encryption)
+	if !ok { // StepPreValidate settles it; never register without knowing the source's encryption
+		return bcommon.Halt(state, errors.New("internal: the new AMI's encryption was not settled (StepPreValidate)"))
+	}
 	return publishWorking(state, "upload", func(img diskimage.Image, working string, rep cloud.Report) (string, string, error) {
 		res, err := cloud.Publish(ctx, cl, img, working, cloud.PublishOptions{
 			VolumeSizeGiB: rootGiB,
@@ -38,6 +43,7 @@ func (s *StepRegister) Run(ctx context.Context, state multistep.StateBag) multis
 			Source: src, BootMode: c.BootMode, ENA: c.ENASupport, RootDeviceName: c.RootDeviceName,
 			VolumeType: c.VolumeType, IMDSSupport: c.IMDSSupport, Concurrency: c.EBSConcurrency,
 			StateTimeout: c.StateTimeout, Report: rep,
+			Encrypted: enc.Encrypted, KMSKeyID: enc.KMSKeyID, Replace: replaceOptions(c, state),
 		})
 		if err != nil {
 			return "", "", err

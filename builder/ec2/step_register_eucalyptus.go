@@ -31,7 +31,7 @@ func (s *StepRegisterEucalyptus) Run(ctx context.Context, state multistep.StateB
 		res, err := cloud.PublishEucalyptus(ctx, cl, img, working, c.Eucalyptus.PublishOptions(cloud.EucaPublishOptions{
 			Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 			Architecture: arch, RootDeviceName: c.RootDeviceName, VolumeType: c.VolumeType,
-			StateTimeout: c.StateTimeout, Report: rep,
+			StateTimeout: c.StateTimeout, Report: rep, Replace: replaceOptions(c, state),
 		}))
 		if err != nil {
 			return "", "", err

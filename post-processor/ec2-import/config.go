@@ -19,7 +19,8 @@ type Config struct {
 	common.PackerConfig    `mapstructure:",squash"`
 	ec2common.AccessConfig `mapstructure:",squash"`
 
-	ec2common.RegisterConfig `mapstructure:",squash"`
+	ec2common.RegisterConfig   `mapstructure:",squash"`
+	ec2common.EncryptionConfig `mapstructure:",squash"`
 	// The architecture of the guest: `x86_64` (the default), `arm64` or `i386`.
 	Architecture string `mapstructure:"architecture" required:"false"`
 	// The cloud is Eucalyptus: this block (even empty) makes the import go the Eucalyptus
@@ -41,6 +42,10 @@ func (c *Config) check() (errs []error) {
 	euca := c.IsEucalyptus()
 	errs = append(errs, c.AccessConfig.PrepareCloud(euca)...)
 	errs = append(errs, c.RegisterConfig.Prepare(true, euca)...)
+	errs = append(errs, c.EncryptionConfig.Prepare(euca)...)
+	if len(c.RunTags) > 0 {
+		errs = append(errs, errors.New("run_tags: the import creates nothing temporary to tag (tags and snapshot_tags tag what it makes)"))
+	}
 	if euca {
 		errs = append(errs, c.Eucalyptus.Prepare(false, true)...)
 	}

@@ -43,6 +43,11 @@ type FlatConfig struct {
 	IMDSSupport           *string                         `mapstructure:"imds_support" required:"false" cty:"imds_support" hcl:"imds_support"`
 	EBSConcurrency        *int                            `mapstructure:"ebs_concurrency" required:"false" cty:"ebs_concurrency" hcl:"ebs_concurrency"`
 	StateTimeout          *string                         `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
+	EncryptBoot           *bool                           `mapstructure:"encrypt_boot" required:"false" cty:"encrypt_boot" hcl:"encrypt_boot"`
+	KMSKeyID              *string                         `mapstructure:"kms_key_id" required:"false" cty:"kms_key_id" hcl:"kms_key_id"`
+	ForceDeregister       *bool                           `mapstructure:"force_deregister" required:"false" cty:"force_deregister" hcl:"force_deregister"`
+	ForceDeleteSnapshot   *bool                           `mapstructure:"force_delete_snapshot" required:"false" cty:"force_delete_snapshot" hcl:"force_delete_snapshot"`
+	RunTags               map[string]string               `mapstructure:"run_tags" required:"false" cty:"run_tags" hcl:"run_tags"`
 	Architecture          *string                         `mapstructure:"architecture" required:"false" cty:"architecture" hcl:"architecture"`
 	Eucalyptus            *ec2common.FlatEucalyptusConfig `mapstructure:"eucalyptus" required:"false" cty:"eucalyptus" hcl:"eucalyptus"`
 }
@@ -91,6 +96,11 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"imds_support":               &hcldec.AttrSpec{Name: "imds_support", Type: cty.String, Required: false},
 		"ebs_concurrency":            &hcldec.AttrSpec{Name: "ebs_concurrency", Type: cty.Number, Required: false},
 		"state_timeout":              &hcldec.AttrSpec{Name: "state_timeout", Type: cty.String, Required: false},
+		"encrypt_boot":               &hcldec.AttrSpec{Name: "encrypt_boot", Type: cty.Bool, Required: false},
+		"kms_key_id":                 &hcldec.AttrSpec{Name: "kms_key_id", Type: cty.String, Required: false},
+		"force_deregister":           &hcldec.AttrSpec{Name: "force_deregister", Type: cty.Bool, Required: false},
+		"force_delete_snapshot":      &hcldec.AttrSpec{Name: "force_delete_snapshot", Type: cty.Bool, Required: false},
+		"run_tags":                   &hcldec.AttrSpec{Name: "run_tags", Type: cty.Map(cty.String), Required: false},
 		"architecture":               &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
 		"eucalyptus":                 &hcldec.BlockSpec{TypeName: "eucalyptus", Nested: hcldec.ObjectSpec((*ec2common.FlatEucalyptusConfig)(nil).HCL2Spec())},
 	}

@@ -26,6 +26,11 @@ func TestPrepare(t *testing.T) {
 		"custom_endpoint_ebs: Eucalyptus has no EBS direct API":    {"ami_name": "abc", "custom_endpoint_ec2": "https://gw.example.org/euca", "custom_endpoint_ebs": "https://ebs.example", "eucalyptus": map[string]interface{}{}},
 		"ebs_concurrency is for the EBS direct API":                {"ami_name": "abc", "custom_endpoint_ec2": "https://gw.example.org/euca", "ebs_concurrency": 4, "eucalyptus": map[string]interface{}{}},
 		"custom_endpoint_s3 is used by Eucalyptus builds only":     {"ami_name": "abc", "custom_endpoint_s3": "https://s3.example"},
+		"kms_key_id requires encrypt_boot = true":                  {"ami_name": "abc", "kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+		"kms_key_id \"1234abcd\": want a key ARN":                  {"ami_name": "abc", "encrypt_boot": true, "kms_key_id": "1234abcd"},
+		"encrypt_boot is not supported by Eucalyptus":              {"ami_name": "abc", "custom_endpoint_ec2": "https://gw.example.org/euca", "encrypt_boot": true, "eucalyptus": map[string]interface{}{}},
+		"force_delete_snapshot applies with force_deregister":      {"ami_name": "abc", "force_delete_snapshot": true},
+		"run_tags: the import creates nothing temporary":           {"ami_name": "abc", "run_tags": map[string]string{"a": "b"}},
 	} {
 		var c Config
 		err := c.Prepare(want)

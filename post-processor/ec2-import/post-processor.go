@@ -55,6 +55,13 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
+	// Pre-validation, before any data moves: the AMI name is free (or force_deregister).
+	replace := cloud.Replace{Force: c.ForceDeregister, DeleteSnapshots: c.ForceDeleteSnapshot}
+	if old, err := cloud.CheckName(ctx, cl.EC2, c.AMIName, replace); err != nil {
+		return nil, false, false, err
+	} else if len(old) > 0 {
+		ui.Message(fmt.Sprintf("%v will be deregistered right before the new AMI is registered (force_deregister)", old))
+	}
 	if c.IsEucalyptus() {
 		if c.Eucalyptus.Register == "bundle" {
 			if err := c.Eucalyptus.Resolve(ctx, cl, c.CustomEndpointEC2); err != nil {
@@ -65,7 +72,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		res, err := cloud.PublishEucalyptus(ctx, cl, src, local.String(), c.Eucalyptus.PublishOptions(cloud.EucaPublishOptions{
 			Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 			Architecture: c.Architecture, RootDeviceName: c.RootDeviceName, VolumeType: c.VolumeType,
-			StateTimeout: c.StateTimeout, Report: rep.Report(),
+			StateTimeout: c.StateTimeout, Report: rep.Report(), Replace: replace,
 		}))
 		rep.Close()
 		if err != nil {
@@ -76,12 +83,14 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return a, true, false, nil
 	}
 	ena := aws.ToBool(c.ENASupport)
+	enc := c.EncryptionConfig.Resolve(false, "") // an image file carries no encryption
 	rep := ec2common.NewUIReport(ui, "upload")
 	res, err := cloud.Publish(ctx, cl, src, local.String(), cloud.PublishOptions{
 		Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 		Architecture: c.Architecture, BootMode: c.BootMode, ENA: &ena, RootDeviceName: c.RootDeviceName,
 		VolumeType: c.VolumeType, IMDSSupport: c.IMDSSupport, Concurrency: c.EBSConcurrency,
 		StateTimeout: c.StateTimeout, Report: rep.Report(),
+		Encrypted: enc.Encrypted, KMSKeyID: enc.KMSKeyID, Replace: replace,
 	})
 	rep.Close()
 	if err != nil {

@@ -2,8 +2,6 @@ package ec2import
 
 import (
 	_ "embed"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,11 +27,7 @@ func TestAccEC2ImportLocal(t *testing.T) {
 	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 	env := packertest.Setup(t)
 	srv := ec2emu.Start(t)
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	isolateAWS(t)
 	srv.InjectFault(ec2emu.Fault{Service: "ebs", Action: "PutSnapshotBlock", Skip: 20, Times: 2, Code: "InternalServerException"})
 	dir := t.TempDir()
 	src := filepath.Join(dir, "source.raw")
@@ -58,21 +52,7 @@ func TestAccEC2ImportLocal(t *testing.T) {
 	if ids := srv.SnapshotIDs(); !slices.Equal(ids, []string{snap}) {
 		t.Errorf("snapshots %v", ids)
 	}
-	matches, _ := filepath.Glob(filepath.Join(out, "*.raw"))
-	if len(matches) != 1 {
-		t.Fatalf("working copy in %s: %v", out, matches)
-	}
-	fi, err := os.Stat(matches[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := filepath.Join(dir, "snapshot.raw")
-	if err := srv.WriteSnapshotFile(snap, got, fi.Size()); err != nil {
-		t.Fatal(err)
-	}
-	if o, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", "raw", matches[0], got).CombinedOutput(); err != nil {
-		t.Fatalf("snapshot differs from the working copy: %v %s", err, o)
-	}
+	got := checkSnapshotIsWorkingCopy(t, srv, snap, out, dir)
 	files := packertest.GuestFiles(t, got, "/etc/chromogenic-ec2-import-marker")
 	if !strings.Contains(string(files["/etc/chromogenic-ec2-import-marker"]), "imported-by-chromogenic") {
 		t.Errorf("marker missing from the imported snapshot")

@@ -138,6 +138,13 @@ func (rc *reqCtx) startSnapshot(body []byte) *apiError {
 			return rc.writeStart(st.snapshots[id], in.Tags, in.Encrypted)
 		}
 	}
+	encrypted, kmsKeyID, ae := st.startEncryption(in.Encrypted, in.KmsKeyArn, in.ParentSnapshotID)
+	if ae != nil {
+		return ae
+	}
+	if ae := s.tagPolicyStart(len(in.Tags)); ae != nil {
+		return ae
+	}
 	blocks := blockMap{}
 	if in.ParentSnapshotID != "" {
 		p := st.snapshots[in.ParentSnapshotID]
@@ -156,7 +163,7 @@ func (rc *reqCtx) startSnapshot(body []byte) *apiError {
 	sn := &snapshot{id: st.id("snap"), volumeID: "vol-ffffffff", description: in.Description, ownerID: s.AccountID,
 		state: "pending", sizeGiB: in.VolumeSize, start: now, readyAt: now, blocks: blocks, direct: true,
 		directOpen: true, deadline: now.Add(time.Duration(in.Timeout) * time.Minute), parentID: in.ParentSnapshotID,
-		clientToken: in.ClientToken, written: map[int64]bool{}}
+		clientToken: in.ClientToken, written: map[int64]bool{}, encrypted: encrypted, kmsKeyID: kmsKeyID}
 	st.snapshots[sn.id] = sn
 	tags := map[string]string{}
 	for _, t := range in.Tags {
@@ -174,8 +181,11 @@ func (rc *reqCtx) writeStart(sn *snapshot, tags []jsonTag, encrypted bool) *apiE
 		"SnapshotId": sn.id, "OwnerId": sn.ownerID, "Status": sn.state, "StartTime": epoch(sn.start),
 		"VolumeSize": sn.sizeGiB, "BlockSize": BlockSize, "Description": sn.description, "SseType": "none",
 	}
-	if encrypted {
+	if encrypted || sn.encrypted {
 		out["SseType"] = "sse-ebs"
+	}
+	if sn.kmsKeyID != "" {
+		out["KmsKeyArn"] = sn.kmsKeyID
 	}
 	if sn.parentID != "" {
 		out["ParentSnapshotId"] = sn.parentID

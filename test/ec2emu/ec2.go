@@ -122,6 +122,10 @@ func (s *Server) serveEC2(rc *reqCtx) {
 	if rc.applyFault() {
 		return
 	}
+	if ae := s.tagPolicy(rc.action, p); ae != nil { // ec2_encryption.go
+		rc.fail(ae)
+		return
+	}
 	h, ok := ec2Actions[rc.action]
 	if !ok {
 		rc.fail(errf(400, "InvalidAction", "The action %s is not valid for this web service.", rc.action))

@@ -181,7 +181,7 @@ func (rc *reqCtx) snapshotVolume(v *volume, description string, onDone func(err 
 	st := s.st
 	now := time.Now().UTC()
 	sn := &snapshot{id: st.id("snap"), volumeID: v.id, description: description, ownerID: s.AccountID,
-		state: "pending", sizeGiB: v.sizeGiB, start: now, readyAt: now}
+		state: "pending", sizeGiB: v.sizeGiB, start: now, readyAt: now, encrypted: v.encrypted, kmsKeyID: v.kmsKeyID}
 	st.snapshots[sn.id] = sn
 	path := v.path
 	st.wg.Add(1)
@@ -250,7 +250,7 @@ func (rc *reqCtx) createImage(p params) (any, *apiError) {
 		if v.attInstance != in.id {
 			continue
 		}
-		b := bdm{device: v.attDevice, sizeGiB: v.sizeGiB, volType: v.volType, deleteOnTermination: v.deleteOnTermination}
+		b := bdm{device: v.attDevice, sizeGiB: v.sizeGiB, volType: v.volType, deleteOnTermination: v.deleteOnTermination, encrypted: v.encrypted}
 		if o, ok := overrides[v.attDevice]; ok {
 			delete(overrides, v.attDevice)
 			if o.has("NoDevice") {
@@ -417,6 +417,7 @@ func (rc *reqCtx) registerImage(p params) (any, *apiError) {
 				if sn.state != "completed" {
 					return nil, errf(400, "IncorrectState", "Snapshot '%s' is not 'completed'.", d.snapshotID)
 				}
+				d.encrypted = d.encrypted || sn.encrypted // a volume of an encrypted snapshot is encrypted
 				if d.sizeGiB == 0 {
 					d.sizeGiB = sn.sizeGiB
 				} else if d.sizeGiB < sn.sizeGiB {

@@ -11,7 +11,8 @@ import (
 func (st *state) xSnapshot(sn *snapshot) xSnapshot {
 	x := xSnapshot{SnapshotID: sn.id, VolumeID: sn.volumeID, Status: sn.state, StatusMessage: sn.statusMessage,
 		StartTime: sn.start.Format(isoMillis), OwnerID: sn.ownerID, VolumeSize: sn.sizeGiB,
-		Description: sn.description, StorageTier: "standard", TagSet: st.tagList(sn.id), SseType: "none"}
+		Description: sn.description, StorageTier: "standard", TagSet: st.tagList(sn.id), SseType: "none",
+		Encrypted: sn.encrypted, KmsKeyID: sn.kmsKeyID}
 	switch sn.state {
 	case "completed":
 		x.Progress = "100%"
@@ -108,7 +109,7 @@ func (rc *reqCtx) deleteSnapshot(p params) (any, *apiError) {
 func (st *state) xVolume(v *volume) xVolume {
 	x := xVolume{VolumeID: v.id, Size: v.sizeGiB, SnapshotID: v.snapshotID, AvailabilityZone: v.az,
 		Status: v.state, CreateTime: v.created.Format(isoMillis), TagSet: st.tagList(v.id), VolumeType: v.volType,
-		Iops: 3000, Throughput: 125}
+		Iops: 3000, Throughput: 125, Encrypted: v.encrypted, KmsKeyID: v.kmsKeyID}
 	if v.volType != "gp3" {
 		x.Throughput = 0
 	}
@@ -190,6 +191,7 @@ func (rc *reqCtx) createVolume(p params) (any, *apiError) {
 			return nil, errf(400, "InvalidParameterValue", "Volume of %dGiB is too small; minimum is %dGiB.", v.sizeGiB, sn.sizeGiB)
 		}
 		m = sn.blocks
+		v.encrypted, v.kmsKeyID = sn.encrypted, sn.kmsKeyID
 	} else if v.sizeGiB == 0 {
 		return nil, errf(400, "MissingParameter", "The request must contain the parameter size or snapshotId")
 	}

@@ -166,6 +166,7 @@ type xSnapshot struct {
 	VolumeSize    int64  `xml:"volumeSize"`
 	Description   string `xml:"description"`
 	Encrypted     bool   `xml:"encrypted"`
+	KmsKeyID      string `xml:"kmsKeyId,omitempty"`
 	StorageTier   string `xml:"storageTier"`
 	TagSet        []xTag `xml:"tagSet>item"`
 	SseType       string `xml:"sseType"`
@@ -193,6 +194,7 @@ type xVolume struct {
 	TagSet           []xTag        `xml:"tagSet>item"`
 	VolumeType       string        `xml:"volumeType"`
 	Encrypted        bool          `xml:"encrypted"`
+	KmsKeyID         string        `xml:"kmsKeyId,omitempty"`
 	Iops             int64         `xml:"iops"`
 	Throughput       int64         `xml:"throughput"`
 	MultiAttach      bool          `xml:"multiAttachEnabled"`

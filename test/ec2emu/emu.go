@@ -165,6 +165,9 @@ type Server struct {
 	calls     []Call
 	closeOnce sync.Once
 
+	// requireTags denies untagged creation (RequireTagsOnCreate, ec2_encryption.go).
+	requireTags bool
+
 	host         *packerHost
 	busyDetaches int
 }

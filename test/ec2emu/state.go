@@ -29,6 +29,10 @@ type Instance struct {
 	// RootDisk is a local raw disk file: the instance's root EBS volume. The emulator reads
 	// it (CreateImage, CreateSnapshot) and never writes it.
 	RootDisk string
+	// Encrypted makes the root volume encrypted with KmsKeyID (default: the account's
+	// default EBS key, DefaultKMSKeyID).
+	Encrypted bool
+	KmsKeyID  string
 }
 
 // Image seeds an existing image (AddImage), e.g. public images for DescribeImages filters.
@@ -51,6 +55,10 @@ type Image struct {
 	// with VolumeSizeGiB (default 8).
 	RootDisk      string
 	VolumeSizeGiB int64
+	// Encrypted makes the root snapshot encrypted with KmsKeyID (default: the account's
+	// default EBS key, DefaultKMSKeyID).
+	Encrypted bool
+	KmsKeyID  string
 }
 
 type instance struct {
@@ -79,6 +87,8 @@ type volume struct {
 	attReady, detachAt time.Time
 	forceDetach        bool
 	loop               *loopAttachment // the volume as a host block device (PackerHost.LoopDevices)
+	encrypted          bool            // encryption (ec2_encryption.go)
+	kmsKeyID           string
 }
 
 type snapshot struct {
@@ -94,6 +104,9 @@ type snapshot struct {
 	clientToken string
 	// written counts PutSnapshotBlock calls accepted since StartSnapshot.
 	written map[int64]bool
+	// encryption (ec2_encryption.go): the KMS key ARN of an encrypted snapshot.
+	encrypted bool
+	kmsKeyID  string
 }
 
 type bdm struct {
@@ -336,6 +349,7 @@ func (s *Server) AddInstance(in Instance) (string, error) {
 		created: inst.launch, attInstance: inst.id, attDevice: inst.rootDevice,
 		attTime: inst.launch, deleteOnTermination: true, attState: "attached",
 	}
+	vol.encrypted, vol.kmsKeyID = s.seedEncryption(in.Encrypted, in.KmsKeyID)
 	st.volumes[vol.id] = vol
 	return inst.id, nil
 }
@@ -369,6 +383,7 @@ func (s *Server) AddImage(in Image) (string, error) {
 	now := time.Now().UTC()
 	sn := &snapshot{id: st.id("snap"), volumeID: "vol-ffffffff", ownerID: owner, state: "completed",
 		sizeGiB: ceilGiB(size), start: now, readyAt: now, blocks: m, description: "seeded root of " + in.Name}
+	sn.encrypted, sn.kmsKeyID = s.seedEncryption(in.Encrypted, in.KmsKeyID)
 	st.snapshots[sn.id] = sn
 	im := &image{
 		id: in.ID, name: in.Name, description: in.Description, ownerID: owner, ownerAlias: in.OwnerAlias,
@@ -394,7 +409,7 @@ func (s *Server) AddImage(in Image) (string, error) {
 		im.created = now
 	}
 	im.readyAt = im.created
-	im.bdms = []bdm{{device: im.rootDevice, snapshotID: sn.id, sizeGiB: sn.sizeGiB, volType: "gp3", deleteOnTermination: true}}
+	im.bdms = []bdm{{device: im.rootDevice, snapshotID: sn.id, sizeGiB: sn.sizeGiB, volType: "gp3", deleteOnTermination: true, encrypted: sn.encrypted}}
 	st.images[im.id] = im
 	st.setTags(im.id, in.Tags)
 	return im.id, nil
@@ -416,6 +431,8 @@ type SnapshotInfo struct {
 	ID, State, VolumeID string
 	VolumeSizeGiB       int64
 	Blocks              int // written 512 KiB blocks
+	Encrypted           bool
+	KmsKeyID            string
 }
 
 // Snapshot returns a snapshot's state, or false when it does not exist.
@@ -427,7 +444,7 @@ func (s *Server) Snapshot(id string) (SnapshotInfo, bool) {
 	if !ok {
 		return SnapshotInfo{}, false
 	}
-	return SnapshotInfo{ID: sn.id, State: sn.state, VolumeID: sn.volumeID, VolumeSizeGiB: sn.sizeGiB, Blocks: len(sn.blocks)}, true
+	return SnapshotInfo{ID: sn.id, State: sn.state, VolumeID: sn.volumeID, VolumeSizeGiB: sn.sizeGiB, Blocks: len(sn.blocks), Encrypted: sn.encrypted, KmsKeyID: sn.kmsKeyID}, true
 }
 
 // SnapshotIDs lists every snapshot id (to check that nothing is left behind).

@@ -13,7 +13,9 @@
 // diskimage.Image and report through plain callbacks (Report), so that chromogenic-ec2,
 // chromogenic-ec2-import and cmd/chromogenic share them. The adapter trusts its caller's
 // options and the credentials' cloud; what the cloud returns is checked (per-block SHA-256,
-// states waited for), and on failure what it made is deleted.
+// states waited for), and on failure what it made is deleted. Replacing an AMI of the same
+// name (replace.go: CheckName before any data moves, Deregister right before registering)
+// touches only images the account owns (owner self) and never a protected source.
 package ec2
 
 import (

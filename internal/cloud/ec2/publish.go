@@ -73,6 +73,14 @@ type PublishOptions struct {
 	Concurrency            int
 	StateTimeout           time.Duration
 	Report                 Report
+	// Encrypted makes the new root snapshot encrypted with KMSKeyID (a key ARN; empty: the
+	// account's default EBS key). A copy to other regions (CopyImage) must encrypt with a key
+	// of each region: these say the home region's choice only.
+	Encrypted bool
+	KMSKeyID  string
+	// Replace says what to do with an AMI of the account that has the same name: it is
+	// deregistered (Replace.Force) right before the registration.
+	Replace Replace
 }
 
 // Publish writes img (streamed from the image engine's reader: no temporary copy; only its
@@ -102,6 +110,8 @@ func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string
 		Description: "chromogenic: " + o.Name,
 		Tags:        o.SnapshotTags,
 		WaitTimeout: o.StateTimeout,
+		Encrypted:   o.Encrypted,
+		KMSKeyARN:   o.KMSKeyID,
 	})
 	if err != nil {
 		return nil, err
@@ -147,6 +157,12 @@ func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string
 			r.error(fmt.Errorf("cleaning up after the failure: %w", derr))
 		}
 	}
+	if o.Replace.Force {
+		if err := Deregister(ctx, cl.EC2, o.Name, o.Replace, r); err != nil {
+			undo("")
+			return nil, err
+		}
+	}
 	r.say("Registering AMI %q (%s, boot mode %q, ENA %v, root %s)...", n.Name, n.Architecture, n.BootMode, n.ENA, n.RootDeviceName)
 	ami, err := RegisterImage(ctx, cl.EC2, n)
 	if err != nil {
@@ -180,6 +196,9 @@ type EucaPublishOptions struct {
 	// Keys sign the bundle and encrypt it to the user and the cloud (bundle).
 	Keys   BundleKeys
 	Report Report
+	// Replace says what to do with an EMI of the account that has the same name: it is
+	// deregistered (Replace.Force) right before the registration.
+	Replace Replace
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -242,6 +261,11 @@ func PublishEucalyptus(ctx context.Context, cl *Clients, img diskimage.Image, la
 		if err := CreateTags(ctx, cl.EC2, o.SnapshotTags, snap); err != nil {
 			return nil, undo(err)
 		}
+		if o.Replace.Force {
+			if err := Deregister(ctx, cl.EC2, o.Name, o.Replace, r); err != nil {
+				return nil, undo(err)
+			}
+		}
 		r.say("Registering EMI %q (%s, hvm, root %s on %s)...", o.Name, o.Architecture, o.RootDeviceName, snap)
 		res.ImageID, err = RegisterImage(ctx, cl.EC2, NewImage{Name: o.Name, Description: o.Description, Architecture: o.Architecture,
 			RootDeviceName: o.RootDeviceName, SnapshotID: snap, VolumeType: o.VolumeType, Minimal: true})
@@ -263,6 +287,11 @@ func PublishEucalyptus(ctx context.Context, cl *Clients, img diskimage.Image, la
 		}
 		res.Bucket, res.Keys = ub.Bucket, ub.Keys
 		r.message("Bundle %s: %d parts, %d MiB, in %s", ub.Location, len(ub.Manifest.Parts), ub.Manifest.BundledSize>>20, time.Since(start).Round(time.Second))
+		if o.Replace.Force {
+			if err := Deregister(ctx, cl.EC2, o.Name, o.Replace, r); err != nil {
+				return nil, undo(err)
+			}
+		}
 		r.say("Registering EMI %q from %s...", o.Name, ub.Location)
 		res.ImageID, err = RegisterBundle(ctx, cl.EC2, o.Name, o.Description, ub.Location, o.Architecture, o.RootDeviceName)
 		if err != nil {
