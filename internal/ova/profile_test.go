@@ -3,6 +3,7 @@ package ova
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vmware/govmomi/ovf"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage/vmdktest"
 )
 
@@ -228,4 +230,54 @@ func TestVerifyManifest(t *testing.T) {
 		}
 		a.Close()
 	}
+}
+
+// TestGDAtEndInputPacked: a VMDK from elsewhere whose header says GD_AT_END (VMware's
+// stream layout; OpenStack's inspector takes it for raw) goes into an OVA re-encoded: the
+// member's header carries the real grain directory offset, the inspector accepts it, and
+// it holds the source.
+func TestGDAtEndInputPacked(t *testing.T) {
+	dir := t.TempDir()
+	const size = 12<<20 + 512
+	src := filepath.Join(dir, "src.raw")
+	makeRaw(t, src, size)
+	in := filepath.Join(dir, "in.vmdk")
+	// Our writer's stream with the header's offset taken out: the layout VMware writes (the
+	// offset in the footer only). qemu-img's own stream has no footer to fall back on.
+	img, err := diskimage.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = diskimage.Convert(context.Background(), img, in, "vmdk", diskimage.WriteOptions{})
+	img.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint64(b[56:], ^uint64(0))
+	if err := os.WriteFile(in, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !diskimage.VMDKGDAtEnd(b) {
+		t.Fatal("the input's header does not say GD_AT_END")
+	}
+	run(t, "qemu-img", "compare", "-f", "raw", "-F", "vmdk", src, in)
+	if r := vmdktest.Inspect(t, in); r.Format != "raw" {
+		t.Fatalf("the GD_AT_END input is %+v for the inspector, want raw (the test's premise)", r)
+	}
+	out := filepath.Join(dir, "vm.ova")
+	res := writeOVA(t, in, out, Options{Name: "vm", Profile: "vsphere"})
+	_, data, _ := members(t, out)
+	disk := data[res.Members[1].Name]
+	if diskimage.VMDKGDAtEnd(disk) {
+		t.Error("the OVA's VMDK header says GD_AT_END")
+	}
+	vmdk := filepath.Join(dir, "member.vmdk")
+	os.WriteFile(vmdk, disk, 0o644)
+	vmdktest.Require(t, vmdk, "vmdk", size)
+	run(t, "qemu-img", "check", "-f", "vmdk", vmdk)
+	run(t, "qemu-img", "compare", "-f", "raw", "-F", "vmdk", src, vmdk)
 }
