@@ -125,21 +125,21 @@ func (o *Options) defaults() error {
 		return fmt.Errorf("ova: profile %q (want generic, vsphere or virtualbox)", o.Profile)
 	}
 	if o.HardwareVersion != 0 && o.Profile != ProfileVSphere {
-		return fmt.Errorf("ova: hardware version %d is for the vsphere profile, not %s", o.HardwareVersion, o.Profile)
+		return fmt.Errorf("ova: hardware_version %d is for profile vsphere, not %s", o.HardwareVersion, o.Profile)
 	}
 	if o.Profile == ProfileVSphere {
 		if o.HardwareVersion == 0 {
 			o.HardwareVersion = DefaultHardwareVersion
 		}
 		if o.HardwareVersion < MinHardwareVersion || o.HardwareVersion > MaxHardwareVersion {
-			return fmt.Errorf("ova: hardware version %d (want %d to %d: vmx-%d is ESXi 6.7, vmx-21 ESXi 8.0 U2)",
+			return fmt.Errorf("ova: hardware_version %d (want %d to %d: vmx-%d is ESXi 6.7, vmx-21 ESXi 8.0 U2)",
 				o.HardwareVersion, MinHardwareVersion, MaxHardwareVersion, DefaultHardwareVersion)
 		}
 		if o.Controller == "sata" && o.HardwareVersion < 10 {
-			return fmt.Errorf("ova: a SATA controller needs hardware version 10 or later (ESXi 5.5), not %d: use controller scsi or pvscsi", o.HardwareVersion)
+			return fmt.Errorf("ova: controller sata needs hardware_version 10 or later (ESXi 5.5), not %d: use controller scsi or pvscsi", o.HardwareVersion)
 		}
 	} else if o.Controller == "pvscsi" {
-		return fmt.Errorf("ova: disk controller pvscsi is for the vsphere profile (VirtualBox refuses it), not %s", o.Profile)
+		return fmt.Errorf("ova: controller pvscsi is for profile vsphere (VirtualBox refuses it), not %s", o.Profile)
 	}
 	o.Hash = strings.ToLower(o.Hash)
 	if o.Hash == "" {
@@ -183,6 +183,10 @@ func descProfile(d *descData, o *Options) {
 		d.VMware, d.VBox, d.SystemType = true, true, "vmx-13"
 	}
 }
+
+// Check reports what is wrong with o (the error names the option: profile,
+// hardware_version, controller...), as Write would; o is not changed.
+func (o Options) Check() error { return o.defaults() }
 
 func newHash(name string) hash.Hash {
 	switch name {
