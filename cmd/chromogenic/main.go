@@ -28,8 +28,9 @@
 //	subformat=streamOptimized|monolithicSparse (vmdk), dynamic|fixed (vhd)
 //	compression=none|zlib|zstd (qcow2), level=1..9, workers=N, cluster_size=BYTES (qcow2)
 //	adapter_type=lsilogic|ide|buslogic|legacyESX|pvscsi (vmdk), azure=on (fixed vhd, 1 MiB)
-//	ova: name=, cpus=, memory=MiB, firmware=bios|efi, controller=sata|scsi|ide,
-//	     hash=sha256|sha1|sha512, os_release=PATH (the guest's os-release file)
+//	ova: name=, cpus=, memory=MiB, firmware=bios|efi, controller=sata|scsi|ide|pvscsi,
+//	     hash=sha256|sha1|sha512, os_release=PATH (the guest's os-release file),
+//	     profile=generic|vsphere|virtualbox, hardware_version=N (vsphere: vmx-N, default 14)
 package main
 
 import (
@@ -150,7 +151,7 @@ func parseOpts(s, format string) (convertConfig, error) {
 		}
 		var err error
 		switch k {
-		case "name", "cpus", "memory", "firmware", "controller", "hash", "os_release":
+		case "name", "cpus", "memory", "firmware", "controller", "hash", "os_release", "profile", "hardware_version":
 			c.ovaOnly = append(c.ovaOnly, k)
 		}
 		switch k {
@@ -182,6 +183,11 @@ func parseOpts(s, format string) (convertConfig, error) {
 			c.ova.Controller = v
 		case "hash":
 			c.ova.Hash = v
+		case "profile":
+			c.ova.Profile = v
+		case "hardware_version":
+			v = strings.TrimPrefix(strings.ToLower(v), "vmx-")
+			c.ova.HardwareVersion, err = num()
 		case "os_release":
 			var osr ova.OSRelease
 			if osr, err = ova.ReadOSRelease(v); err == nil {
@@ -249,6 +255,11 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fm, _ := diskimage.Lookup(format)
 	if len(cfg.ovaOnly) > 0 && (fm == nil || fm.Name != "ova") {
 		return usageError{fmt.Errorf("option %s is for ova output, not %s", cfg.ovaOnly[0], format)}
+	}
+	if fm != nil && fm.Name == "ova" {
+		if err := cfg.ova.Check(); err != nil {
+			return usageError{err}
+		}
 	}
 	srcFormat := *inFmt
 	if boot.on {
