@@ -16,7 +16,8 @@
 // docs/cli.md describes every command.
 //
 // An OVA (IN or IMAGE, detected or -f ova) is an appliance, not a disk: info lists its
-// members and disks (name, format, virtual size), convert reads its one disk in place.
+// members and disks (name, format, virtual size) and verifies its manifest, convert reads
+// its one disk in place.
 //
 // Output formats: those of the image engine's registry (diskimage.WriterFormats): raw,
 // qcow2, vmdk, vhd (alias vpc) and ova. OUT "-" writes to standard
@@ -43,6 +44,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -314,8 +316,18 @@ type imageInfo struct {
 	ExtentsTruncated bool `json:"extents-truncated,omitempty"`
 	dataExtents      int  // Data extents (merged) in the whole disk
 	// An OVA: its members and disks; virtual-size is the sum of the disks'.
-	Members []string   `json:"members,omitempty"`
-	Disks   []diskInfo `json:"disks,omitempty"`
+	Members  []string      `json:"members,omitempty"`
+	Disks    []diskInfo    `json:"disks,omitempty"`
+	Manifest *manifestInfo `json:"manifest,omitempty"`
+}
+
+// manifestInfo is an OVA's manifest and whether every member it lists matches its digest.
+type manifestInfo struct {
+	Name       string `json:"name"`
+	Algorithms string `json:"algorithms"` // "SHA256", or "SHA1+SHA256" for a mixed one
+	Files      int    `json:"files"`
+	Verified   bool   `json:"verified"`
+	Error      string `json:"error,omitempty"`
 }
 
 // diskInfo is one disk of an OVA.
@@ -437,6 +449,22 @@ func ovaInfo(ctx context.Context, ii *imageInfo) error {
 	for _, m := range a.Members {
 		ii.Members = append(ii.Members, m.Name)
 	}
+	if a.Manifest != "" {
+		mi := &manifestInfo{Name: a.Manifest, Files: len(a.Digests)}
+		var algs []string
+		for _, d := range a.Digests {
+			if alg := strings.ToUpper(d.Algorithm); !slices.Contains(algs, alg) {
+				algs = append(algs, alg)
+			}
+		}
+		mi.Algorithms = strings.Join(algs, "+")
+		if err := a.Verify(ctx); err != nil {
+			mi.Error = err.Error()
+		} else {
+			mi.Verified = true
+		}
+		ii.Manifest = mi
+	}
 	for _, d := range a.Disks {
 		di := diskInfo{Name: d.File, DiskID: d.ID, Format: d.Format, VirtualSize: d.Capacity, FileSize: d.Size}
 		img, err := a.OpenDisk(d)
@@ -475,6 +503,11 @@ func printInfo(stdout io.Writer, ii *imageInfo, asJSON bool) error {
 	fmt.Fprintf(stdout, "allocated: %s (%d bytes)\n", human(ii.AllocatedBytes), ii.AllocatedBytes)
 	if ii.Format == "ova" {
 		fmt.Fprintf(stdout, "members: %s\n", strings.Join(ii.Members, ", "))
+		if m := ii.Manifest; m != nil && m.Verified {
+			fmt.Fprintf(stdout, "manifest: %s (%s, %d files): verified\n", m.Name, m.Algorithms, m.Files)
+		} else if m != nil {
+			fmt.Fprintf(stdout, "manifest: %s (%s, %d files): error: %s\n", m.Name, m.Algorithms, m.Files, m.Error)
+		}
 		fmt.Fprintf(stdout, "disks: %d\n", len(ii.Disks))
 		for _, d := range ii.Disks {
 			f := d.Format

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,32 @@ func TestConvertOVAProfile(t *testing.T) {
 			t.Errorf("%s: descriptor lacks %s or carries %s", c.opts, c.want, c.not)
 		}
 	}
+	// info verifies the manifest, and names the member that no longer matches it.
+	vb := filepath.Join(dir, "vb.ova")
+	if stdout, _ := cli(t, 0, "info", vb); !strings.Contains(stdout, "manifest: vb.mf (SHA1, 2 files): verified") {
+		t.Errorf("info:\n%s", stdout)
+	}
+	a, err := ova.Open(vb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := a.Disks[0].Offset + 600
+	a.Close()
+	f, err := os.OpenFile(vb, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{0xee, 0xee}, off)
+	f.Close()
+	stdout, _ := cli(t, 0, "info", "--json", vb)
+	var ii imageInfo
+	if err := json.Unmarshal([]byte(stdout), &ii); err != nil {
+		t.Fatal(err)
+	}
+	if m := ii.Manifest; m == nil || m.Verified || m.Algorithms != "SHA1" || !strings.Contains(m.Error, "vb-disk1.vmdk does not match its manifest vb.mf") {
+		t.Errorf("info --json on a changed disk: %+v", m)
+	}
+
 	for opts, want := range map[string]string{
 		"profile=hyperv":                        "profile \"hyperv\"",
 		"hardware_version=14":                   "hardware_version 14 is for profile vsphere",
