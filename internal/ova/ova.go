@@ -1,5 +1,9 @@
 // Package ova writes OVA appliances: a tar of an OVF 1.0 descriptor, a streamOptimized
-// VMDK and a manifest, for VirtualBox (double-click import) and VMware (ovftool, vSphere).
+// VMDK and a manifest, for VirtualBox (double-click import) and VMware (ovftool, vSphere);
+// Options.Profile writes the descriptor for both (generic) or for one of them (vsphere,
+// virtualbox; see descriptor.go). It also reads OVAs (read.go), which it trusts in nothing:
+// the descriptor and manifest are parsed within bounds and Archive.Verify checks the
+// manifest's SHA1, SHA256 or SHA512 digests.
 //
 // Archive layout, in this order: <name>.ovf, <name>-disk1.vmdk, <name>.mf. Members are
 // USTAR, except a disk of 8 GiB or more, whose header is GNU (base-256 size), as in
