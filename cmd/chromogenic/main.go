@@ -16,7 +16,8 @@
 // docs/cli.md describes every command.
 //
 // An OVA (IN or IMAGE, detected or -f ova) is an appliance, not a disk: info lists its
-// members and disks (name, format, virtual size), convert reads its one disk in place.
+// members and disks (name, format, virtual size) and verifies its manifest, convert reads
+// its one disk in place.
 //
 // Output formats: those of the image engine's registry (diskimage.WriterFormats): raw,
 // qcow2, vmdk, vhd (alias vpc) and ova. OUT "-" writes to standard
@@ -28,8 +29,9 @@
 //	subformat=streamOptimized|monolithicSparse (vmdk), dynamic|fixed (vhd)
 //	compression=none|zlib|zstd (qcow2), level=1..9, workers=N, cluster_size=BYTES (qcow2)
 //	adapter_type=lsilogic|ide|buslogic|legacyESX|pvscsi (vmdk), azure=on (fixed vhd, 1 MiB)
-//	ova: name=, cpus=, memory=MiB, firmware=bios|efi, controller=sata|scsi|ide,
-//	     hash=sha256|sha1|sha512, os_release=PATH (the guest's os-release file)
+//	ova: name=, cpus=, memory=MiB, firmware=bios|efi, controller=sata|scsi|ide|pvscsi,
+//	     hash=sha256|sha1|sha512, os_release=PATH (the guest's os-release file),
+//	     profile=generic|vsphere|virtualbox, hardware_version=N (vsphere: vmx-N, default 14)
 package main
 
 import (
@@ -42,6 +44,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -150,7 +153,7 @@ func parseOpts(s, format string) (convertConfig, error) {
 		}
 		var err error
 		switch k {
-		case "name", "cpus", "memory", "firmware", "controller", "hash", "os_release":
+		case "name", "cpus", "memory", "firmware", "controller", "hash", "os_release", "profile", "hardware_version":
 			c.ovaOnly = append(c.ovaOnly, k)
 		}
 		switch k {
@@ -182,6 +185,11 @@ func parseOpts(s, format string) (convertConfig, error) {
 			c.ova.Controller = v
 		case "hash":
 			c.ova.Hash = v
+		case "profile":
+			c.ova.Profile = v
+		case "hardware_version":
+			v = strings.TrimPrefix(strings.ToLower(v), "vmx-")
+			c.ova.HardwareVersion, err = num()
 		case "os_release":
 			var osr ova.OSRelease
 			if osr, err = ova.ReadOSRelease(v); err == nil {
@@ -250,6 +258,11 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(cfg.ovaOnly) > 0 && (fm == nil || fm.Name != "ova") {
 		return usageError{fmt.Errorf("option %s is for ova output, not %s", cfg.ovaOnly[0], format)}
 	}
+	if fm != nil && fm.Name == "ova" {
+		if err := cfg.ova.Check(); err != nil {
+			return usageError{err}
+		}
+	}
 	srcFormat := *inFmt
 	if boot.on {
 		// The image made a stand-alone bootable disk first (chromogenic-convert's bootable
@@ -303,8 +316,18 @@ type imageInfo struct {
 	ExtentsTruncated bool `json:"extents-truncated,omitempty"`
 	dataExtents      int  // Data extents (merged) in the whole disk
 	// An OVA: its members and disks; virtual-size is the sum of the disks'.
-	Members []string   `json:"members,omitempty"`
-	Disks   []diskInfo `json:"disks,omitempty"`
+	Members  []string      `json:"members,omitempty"`
+	Disks    []diskInfo    `json:"disks,omitempty"`
+	Manifest *manifestInfo `json:"manifest,omitempty"`
+}
+
+// manifestInfo is an OVA's manifest and whether every member it lists matches its digest.
+type manifestInfo struct {
+	Name       string `json:"name"`
+	Algorithms string `json:"algorithms"` // "SHA256", or "SHA1+SHA256" for a mixed one
+	Files      int    `json:"files"`
+	Verified   bool   `json:"verified"`
+	Error      string `json:"error,omitempty"`
 }
 
 // diskInfo is one disk of an OVA.
@@ -426,6 +449,22 @@ func ovaInfo(ctx context.Context, ii *imageInfo) error {
 	for _, m := range a.Members {
 		ii.Members = append(ii.Members, m.Name)
 	}
+	if a.Manifest != "" {
+		mi := &manifestInfo{Name: a.Manifest, Files: len(a.Digests)}
+		var algs []string
+		for _, d := range a.Digests {
+			if alg := strings.ToUpper(d.Algorithm); !slices.Contains(algs, alg) {
+				algs = append(algs, alg)
+			}
+		}
+		mi.Algorithms = strings.Join(algs, "+")
+		if err := a.Verify(ctx); err != nil {
+			mi.Error = err.Error()
+		} else {
+			mi.Verified = true
+		}
+		ii.Manifest = mi
+	}
 	for _, d := range a.Disks {
 		di := diskInfo{Name: d.File, DiskID: d.ID, Format: d.Format, VirtualSize: d.Capacity, FileSize: d.Size}
 		img, err := a.OpenDisk(d)
@@ -464,6 +503,11 @@ func printInfo(stdout io.Writer, ii *imageInfo, asJSON bool) error {
 	fmt.Fprintf(stdout, "allocated: %s (%d bytes)\n", human(ii.AllocatedBytes), ii.AllocatedBytes)
 	if ii.Format == "ova" {
 		fmt.Fprintf(stdout, "members: %s\n", strings.Join(ii.Members, ", "))
+		if m := ii.Manifest; m != nil && m.Verified {
+			fmt.Fprintf(stdout, "manifest: %s (%s, %d files): verified\n", m.Name, m.Algorithms, m.Files)
+		} else if m != nil {
+			fmt.Fprintf(stdout, "manifest: %s (%s, %d files): error: %s\n", m.Name, m.Algorithms, m.Files, m.Error)
+		}
 		fmt.Fprintf(stdout, "disks: %d\n", len(ii.Disks))
 		for _, d := range ii.Disks {
 			f := d.Format

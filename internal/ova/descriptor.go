@@ -22,6 +22,17 @@ import (
 //
 // Each importer ignores the other's namespace. Everything that is only a hint is marked
 // ovf:required="false".
+//
+// Profiles (Options.Profile) choose what the descriptor carries:
+//
+//   - generic: both vendors' hints in one file, VirtualSystemType vmx-13 (what every
+//     version wrote before profiles existed; the default).
+//   - vsphere: the VMware namespace only, VirtualSystemType vmx-<HardwareVersion> (default
+//     14, ESXi 6.7 and later), vmw:osType and the vmw:Config firmware setting, SATA as
+//     "vmware.sata.ahci", SCSI as "lsilogic" or "VirtualSCSI" (pvscsi).
+//   - virtualbox: the VirtualBox namespace only, VirtualSystemType virtualbox-2.2 (what
+//     VBoxManage export writes), SATA as "AHCI", vbox:OSType, and vbox:Machine only for
+//     EFI (the one setting plain OVF cannot carry to VirtualBox).
 
 // sizeSlot is the width reserved for the disk file's ovf:size value: the descriptor is
 // written before the disk, so the value is patched in afterwards, padded with spaces
@@ -38,6 +49,10 @@ type descData struct {
 	EFI                    bool
 	Controller             controller
 	VMUUID, DiskUUID       string
+	// SystemType is the VirtualSystemType ("vmx-13", "virtualbox-2.2"); VMware and VBox
+	// say which vendor's elements and namespace the descriptor carries.
+	SystemType   string
+	VMware, VBox bool
 }
 
 type controller struct {
@@ -54,7 +69,13 @@ var controllers = map[string]controller{
 	"sata": {20, "vmware.sata.ahci", "SATA Controller", "AHCI", "SATA"},
 	"scsi": {6, "lsilogic", "SCSI Controller", "LsiLogic", "SCSI"},
 	"ide":  {5, "PIIX4", "IDE Controller", "PIIX4", "IDE"},
+	// VMware paravirtual SCSI (vmw_pvscsi, in Linux since 2.6.33): vSphere only, VirtualBox
+	// refuses the subtype.
+	"pvscsi": {6, "VirtualSCSI", "SCSI Controller", "", ""},
 }
+
+// vboxSATA is the SATA controller as VirtualBox writes it (the virtualbox profile).
+var vboxSATA = controller{20, "AHCI", "SATA Controller", "AHCI", "SATA"}
 
 func xmlEscape(s string) string {
 	var b strings.Builder
@@ -71,14 +92,18 @@ var descTemplate = template.Must(template.New("ovf").Funcs(template.FuncMap{"x":
     xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
     xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
     xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+{{- if .VMware}}
     xmlns:vmw="http://www.vmware.com/schema/ovf"
-    xmlns:vbox="http://www.virtualbox.org/ovf/machine">
+{{- end}}
+{{- if .VBox}}
+    xmlns:vbox="http://www.virtualbox.org/ovf/machine"
+{{- end}}>
   <References>
     <File ovf:id="file1" ovf:href="{{x .DiskFile}}" ovf:size="` + sizeMark + `/>
   </References>
   <DiskSection>
     <Info>Virtual disk information</Info>
-    <Disk ovf:diskId="{{.DiskID}}" ovf:fileRef="file1" ovf:capacity="{{.Capacity}}" ovf:capacityAllocationUnits="byte" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized" vbox:uuid="{{.DiskUUID}}"/>
+    <Disk ovf:diskId="{{.DiskID}}" ovf:fileRef="file1" ovf:capacity="{{.Capacity}}" ovf:capacityAllocationUnits="byte" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized" {{- if .VBox}} vbox:uuid="{{.DiskUUID}}"{{end}}/>
   </DiskSection>
   <NetworkSection>
     <Info>The list of logical networks</Info>
@@ -89,10 +114,12 @@ var descTemplate = template.Must(template.New("ovf").Funcs(template.FuncMap{"x":
   <VirtualSystem ovf:id="{{x .Name}}">
     <Info>A virtual machine</Info>
     <Name>{{x .Name}}</Name>
-    <OperatingSystemSection ovf:id="{{.OS.CIM}}" vmw:osType="{{.OS.VMware}}">
+    <OperatingSystemSection ovf:id="{{.OS.CIM}}" {{- if .VMware}} vmw:osType="{{.OS.VMware}}"{{end}}>
       <Info>The kind of installed guest operating system</Info>
       <Description>{{x .OS.Description}}</Description>
+{{- if .VBox}}
       <vbox:OSType ovf:required="false">{{.OS.VBox}}</vbox:OSType>
+{{- end}}
     </OperatingSystemSection>
     <VirtualHardwareSection>
       <Info>Virtual hardware requirements</Info>
@@ -100,7 +127,7 @@ var descTemplate = template.Must(template.New("ovf").Funcs(template.FuncMap{"x":
         <vssd:ElementName>Virtual Hardware Family</vssd:ElementName>
         <vssd:InstanceID>0</vssd:InstanceID>
         <vssd:VirtualSystemIdentifier>{{x .Name}}</vssd:VirtualSystemIdentifier>
-        <vssd:VirtualSystemType>vmx-13</vssd:VirtualSystemType>
+        <vssd:VirtualSystemType>{{.SystemType}}</vssd:VirtualSystemType>
       </System>
       <Item>
         <rasd:AllocationUnits>hertz * 10^6</rasd:AllocationUnits>
@@ -151,12 +178,14 @@ var descTemplate = template.Must(template.New("ovf").Funcs(template.FuncMap{"x":
         <rasd:InstanceID>6</rasd:InstanceID>
         <rasd:ResourceType>24</rasd:ResourceType>
       </Item>
+{{- if .VMware}}
       <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="{{if .EFI}}efi{{else}}bios{{end}}"/>
       <vmw:Config ovf:required="false" vmw:key="tools.syncTimeWithHost" vmw:value="false"/>
       <vmw:Config ovf:required="false" vmw:key="powerOpInfo.powerOffType" vmw:value="soft"/>
       <vmw:Config ovf:required="false" vmw:key="powerOpInfo.resetType" vmw:value="soft"/>
+{{- end}}
     </VirtualHardwareSection>
-{{- if .EFI}}
+{{- if and .VBox .EFI}}
     <vbox:Machine ovf:required="false" version="1.16-linux" uuid="{{"{"}}{{.VMUUID}}{{"}"}}" name="{{x .Name}}" OSType="{{.OS.VBox}}" snapshotFolder="Snapshots">
       <ovf:Info>VirtualBox machine configuration in VirtualBox format</ovf:Info>
       <Hardware>

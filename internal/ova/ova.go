@@ -1,5 +1,9 @@
 // Package ova writes OVA appliances: a tar of an OVF 1.0 descriptor, a streamOptimized
-// VMDK and a manifest, for VirtualBox (double-click import) and VMware (ovftool, vSphere).
+// VMDK and a manifest, for VirtualBox (double-click import) and VMware (ovftool, vSphere);
+// Options.Profile writes the descriptor for both (generic) or for one of them (vsphere,
+// virtualbox; see descriptor.go). It also reads OVAs (read.go), which it trusts in nothing:
+// the descriptor and manifest are parsed within bounds and Archive.Verify checks the
+// manifest's SHA1, SHA256 or SHA512 digests.
 //
 // Archive layout, in this order: <name>.ovf, <name>-disk1.vmdk, <name>.mf. Members are
 // USTAR, except a disk of 8 GiB or more, whose header is GNU (base-256 size), as in
@@ -49,11 +53,19 @@ type Options struct {
 	MemoryMiB int
 	// Firmware is "bios" (default) or "efi".
 	Firmware string
-	// Controller is the disk controller: "sata" (AHCI, default), "scsi" (LSI Logic) or
-	// "ide".
+	// Controller is the disk controller: "sata" (AHCI, default), "scsi" (LSI Logic), "ide",
+	// or "pvscsi" (VMware paravirtual SCSI; vsphere profile only).
 	Controller string
-	// Hash is the manifest digest: "sha256" (default), "sha1" (old vCenter) or "sha512".
+	// Hash is the manifest digest: "sha256" (default; ESXi 6.5+, ovftool 4, VirtualBox 5+),
+	// "sha1" (ESXi and vCenter 5.x, old VirtualBox) or "sha512".
 	Hash string
+	// Profile is the consumer the descriptor is written for: "generic" (default: both
+	// VMware's and VirtualBox's hints, vmx-13), "vsphere" or "virtualbox" (see descriptor.go).
+	Profile string
+	// HardwareVersion is the VMware virtual hardware version of the vsphere profile
+	// (VirtualSystemType vmx-<N>): default 14 (ESXi 6.7 and later); 10 or more for a SATA
+	// controller. Only for the vsphere profile.
+	HardwareVersion int
 	// Level and Workers tune the VMDK compression (see diskimage.WriteOptions).
 	Level, Workers int
 	// ModTime of the archive members; zero means now.
@@ -106,7 +118,32 @@ func (o *Options) defaults() error {
 		o.Controller = "sata"
 	}
 	if _, ok := controllers[o.Controller]; !ok {
-		return fmt.Errorf("ova: disk controller %q (want sata, scsi or ide)", o.Controller)
+		return fmt.Errorf("ova: disk controller %q (want sata, scsi, ide or pvscsi)", o.Controller)
+	}
+	o.Profile = strings.ToLower(o.Profile)
+	switch o.Profile {
+	case "":
+		o.Profile = ProfileGeneric
+	case ProfileGeneric, ProfileVSphere, ProfileVirtualBox:
+	default:
+		return fmt.Errorf("ova: profile %q (want generic, vsphere or virtualbox)", o.Profile)
+	}
+	if o.HardwareVersion != 0 && o.Profile != ProfileVSphere {
+		return fmt.Errorf("ova: hardware_version %d is for profile vsphere, not %s", o.HardwareVersion, o.Profile)
+	}
+	if o.Profile == ProfileVSphere {
+		if o.HardwareVersion == 0 {
+			o.HardwareVersion = DefaultHardwareVersion
+		}
+		if o.HardwareVersion < MinHardwareVersion || o.HardwareVersion > MaxHardwareVersion {
+			return fmt.Errorf("ova: hardware_version %d (want %d to %d: vmx-%d is ESXi 6.7, vmx-21 ESXi 8.0 U2)",
+				o.HardwareVersion, MinHardwareVersion, MaxHardwareVersion, DefaultHardwareVersion)
+		}
+		if o.Controller == "sata" && o.HardwareVersion < 10 {
+			return fmt.Errorf("ova: controller sata needs hardware_version 10 or later (ESXi 5.5), not %d: use controller scsi or pvscsi", o.HardwareVersion)
+		}
+	} else if o.Controller == "pvscsi" {
+		return fmt.Errorf("ova: controller pvscsi is for profile vsphere (VirtualBox refuses it), not %s", o.Profile)
 	}
 	o.Hash = strings.ToLower(o.Hash)
 	if o.Hash == "" {
@@ -120,6 +157,40 @@ func (o *Options) defaults() error {
 	}
 	return nil
 }
+
+// Profiles (Options.Profile).
+const (
+	ProfileGeneric    = "generic"
+	ProfileVSphere    = "vsphere"
+	ProfileVirtualBox = "virtualbox"
+)
+
+// VMware virtual hardware versions the vsphere profile takes: vmx-4 (ESX 3.5) to vmx-99,
+// default vmx-14 (ESXi 6.7 and later; vmx-17 is ESXi 7.0, vmx-20 ESXi 8.0).
+const (
+	MinHardwareVersion     = 4
+	MaxHardwareVersion     = 99
+	DefaultHardwareVersion = 14
+)
+
+// descProfile fills the profile's parts of the descriptor.
+func descProfile(d *descData, o *Options) {
+	switch o.Profile {
+	case ProfileVSphere:
+		d.VMware, d.SystemType = true, fmt.Sprintf("vmx-%02d", o.HardwareVersion)
+	case ProfileVirtualBox:
+		d.VBox, d.SystemType = true, "virtualbox-2.2"
+		if o.Controller == "sata" {
+			d.Controller = vboxSATA
+		}
+	default:
+		d.VMware, d.VBox, d.SystemType = true, true, "vmx-13"
+	}
+}
+
+// Check reports what is wrong with o (the error names the option: profile,
+// hardware_version, controller...), as Write would; o is not changed.
+func (o Options) Check() error { return o.defaults() }
 
 func newHash(name string) hash.Hash {
 	switch name {
@@ -245,12 +316,14 @@ func Write(ctx context.Context, out *os.File, src diskimage.Image, o Options) (*
 	if o.OS != nil {
 		guest = lookupGuest(*o.OS)
 	}
-	ovf, slot, err := descriptor(descData{
+	dd := descData{
 		Name: o.Name, DiskFile: diskName, DiskID: "vmdisk1",
 		Capacity: src.Size(), CPUs: o.CPUs, MemoryMiB: o.MemoryMiB,
 		OS: guest, EFI: o.Firmware == "efi", Controller: controllers[o.Controller],
 		VMUUID: uuid4(), DiskUUID: uuid4(),
-	})
+	}
+	descProfile(&dd, &o)
+	ovf, slot, err := descriptor(dd)
 	if err != nil {
 		return nil, err
 	}
@@ -281,8 +354,8 @@ func Write(ctx context.Context, out *os.File, src diskimage.Image, o Options) (*
 		return nil, err
 	}
 	adapter := "ide"
-	if o.Controller == "scsi" {
-		adapter = "lsilogic"
+	if o.Controller == "scsi" || o.Controller == "pvscsi" {
+		adapter = "lsilogic" // VMware writes lsilogic for pvscsi disks too
 	}
 	wo := diskimage.WriteOptions{Subformat: "streamOptimized", AdapterType: adapter, ExtentName: diskName,
 		Level: o.Level, Workers: o.Workers, Progress: o.Progress}

@@ -341,7 +341,10 @@ func TestOSRelease(t *testing.T) {
 }
 
 func TestOptionsRejected(t *testing.T) {
-	for _, o := range []Options{{Firmware: "coreboot"}, {Controller: "nvme"}, {Hash: "md5"}, {CPUs: -1}, {MemoryMiB: 1}} {
+	for _, o := range []Options{{Firmware: "coreboot"}, {Controller: "nvme"}, {Hash: "md5"}, {CPUs: -1}, {MemoryMiB: 1},
+		{Profile: "hyperv"}, {HardwareVersion: 14}, {Profile: "virtualbox", HardwareVersion: 14}, {Controller: "pvscsi"},
+		{Profile: "virtualbox", Controller: "pvscsi"}, {Profile: "vsphere", HardwareVersion: 9}, {Profile: "vsphere", HardwareVersion: 3, Controller: "scsi"},
+		{Profile: "vsphere", HardwareVersion: 100}} {
 		if err := o.defaults(); err == nil {
 			t.Errorf("%+v accepted", o)
 		}

@@ -14,7 +14,8 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
-// Reading: Open lists an OVA's members and the disks its OVF descriptor declares, and
+// Reading: Open lists an OVA's members, the disks its OVF descriptor declares and the
+// manifest's digests (Verify checks them: see manifest.go), and
 // OpenDisk reads one of them in place, through a section of the archive file (no
 // extraction). Every byte of an OVA is untrusted: members must be plain files inside the
 // archive, the descriptor is read only up to maxDescriptor, the walk stops at maxMembers,
@@ -34,7 +35,11 @@ type Archive struct {
 	Descriptor string // the .ovf member's name
 	Members    []ArchiveMember
 	Disks      []Disk // in the order of the descriptor's DiskSection
-	f          *os.File
+	// Manifest is the manifest member's name ("" when the archive has none) and Digests
+	// its lines; Verify checks them.
+	Manifest string
+	Digests  []Digest
+	f        *os.File
 }
 
 // ArchiveMember is one file of the archive and where its bytes are.
@@ -128,6 +133,19 @@ func read(f *os.File, path string) (*Archive, error) {
 	env, err := parseEnvelope(desc)
 	if err != nil {
 		return nil, fmt.Errorf("descriptor %s: %w", ovf.Name, err)
+	}
+	if mf, ok := byName[manifestName(a.Descriptor)]; ok {
+		if mf.Size > maxManifest {
+			return nil, fmt.Errorf("manifest %s is %d bytes (at most %d are read)", mf.Name, mf.Size, maxManifest)
+		}
+		b := make([]byte, mf.Size)
+		if _, err := f.ReadAt(b, mf.Offset); err != nil {
+			return nil, fmt.Errorf("read manifest %s: %w", mf.Name, err)
+		}
+		if a.Digests, err = parseManifest(mf.Name, b, byName); err != nil {
+			return nil, err
+		}
+		a.Manifest = mf.Name
 	}
 	files := map[string]string{}
 	for _, r := range env.Files {

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -68,8 +69,9 @@ const (
 
 // Encode returns src's image in opts.Format as a stream of bytes:
 //
-//   - the bytes as they are, when src.AsIs is set, its format is the target's and the
-//     target is not raw;
+//   - the bytes as they are, when src.AsIs is set, its format is the target's, the
+//     target is not raw and the bytes' header is one every consumer reads
+//     (diskimage.AsIsRefusal: not a GD_AT_END VMDK);
 //   - else, when the format's writer does not need to seek, the writer's output through a
 //     pipe, with up to 32 MiB read ahead (an io.Pipe has no buffer: the writer would wait for
 //     the consumer's every read, the consumer for every block the writer reads);
@@ -85,12 +87,15 @@ func Encode(ctx context.Context, src Source, opts Options) (*Stream, error) {
 		say = func(string) {}
 	}
 	s := &Stream{}
-	switch {
-	case src.AsIs != nil && src.AsIsFormat == opts.Format && src.Image.Format() == opts.Format && opts.Format != "raw":
-		r, err := src.AsIs()
-		if err != nil {
+	var asIs io.ReadCloser
+	if src.AsIs != nil && src.AsIsFormat == opts.Format && src.Image.Format() == opts.Format && opts.Format != "raw" {
+		if asIs, err = openAsIs(src, opts.Format, say); err != nil {
 			return nil, err
 		}
+	}
+	switch {
+	case asIs != nil:
+		r := asIs
 		s.Reader, s.How = r, "as-is"
 		s.closers = append(s.closers, r.Close)
 		if opts.Finish != nil {
@@ -195,4 +200,28 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.progress(c.n, c.total)
 	}
 	return n, err
+}
+
+// openAsIs opens src's bytes as they are, or returns nil (and says why) when their first
+// sector shows they must be re-encoded (diskimage.AsIsRefusal).
+func openAsIs(src Source, format string, say func(string)) (io.ReadCloser, error) {
+	r, err := src.AsIs()
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReader(r)
+	head, err := br.Peek(512)
+	if err != nil && err != io.EOF {
+		r.Close()
+		return nil, err
+	}
+	if why := diskimage.AsIsRefusal(format, head); why != "" {
+		r.Close()
+		say(fmt.Sprintf("already %s, but re-encoded: %s", format, why))
+		return nil, nil
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{br, r}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 )
 
 // Config is the chromogenic-convert post-processor's configuration.
@@ -103,10 +104,24 @@ type OVAOptions struct {
 	Memory int `mapstructure:"memory"`
 	// `bios` (default) or `efi`.
 	Firmware string `mapstructure:"firmware"`
-	// Disk controller: `sata` (default), `scsi` or `ide`.
+	// Disk controller: `sata` (AHCI, the default), `scsi` (LSI Logic), `ide`, or `pvscsi`
+	// (VMware paravirtual SCSI, `profile = "vsphere"` only).
 	Controller string `mapstructure:"controller"`
-	// Manifest digest: `sha256` (default), `sha1` (old vCenter) or `sha512`.
+	// Manifest digest: `sha256` (the default; ESXi 6.5 and later, ovftool 4, VirtualBox 5
+	// and later), `sha1` (ESXi and vCenter 5.x and 6.0, VirtualBox 4) or `sha512` (not every
+	// reader checks it: virt-v2v 2.2 skips SHA512 lines).
 	Hash string `mapstructure:"hash"`
+	// The importer the descriptor is written for: `generic` (the default: VMware's and
+	// VirtualBox's settings in one descriptor, virtual hardware family `vmx-13`), `vsphere`
+	// (VMware's settings only: virtual hardware family `vmx-<hardware_version>`, firmware as
+	// a `vmw:Config` setting, SATA needs hardware version 10 or later, `pvscsi` allowed) or
+	// `virtualbox` (VirtualBox's settings only: family `virtualbox-2.2` as `VBoxManage
+	// export` writes, SATA as `AHCI`, EFI firmware in a `vbox:Machine` section).
+	Profile string `mapstructure:"profile"`
+	// VMware virtual hardware version of the `vsphere` profile, 4 to 99: `14` (the default,
+	// ESXi 6.7 and later), `17` (ESXi 7.0), `19` (7.0 U2), `20` (8.0), `21` (8.0 U2). Only with
+	// `profile = "vsphere"`.
+	HardwareVersion int `mapstructure:"hardware_version"`
 }
 
 // BootableOptions turn the image into a disk that boots on its own (bare metal, VirtualBox,
@@ -214,11 +229,14 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	if f := c.OVA.Firmware; f != "" && f != "bios" && f != "efi" {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("ova.firmware %q: want bios or efi", f))
 	}
-	if ct := c.OVA.Controller; ct != "" && ct != "sata" && ct != "scsi" && ct != "ide" {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("ova.controller %q: want sata, scsi or ide", ct))
-	}
-	if h := c.OVA.Hash; h != "" && h != "sha256" && h != "sha1" && h != "sha512" {
+	if ct := c.OVA.Controller; ct != "" && ct != "sata" && ct != "scsi" && ct != "ide" && ct != "pvscsi" {
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("ova.controller %q: want sata, scsi, ide or pvscsi", ct))
+	} else if h := c.OVA.Hash; h != "" && h != "sha256" && h != "sha1" && h != "sha512" {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("ova.hash %q: want sha256, sha1 or sha512", h))
+	} else if err := (ova.Options{Controller: ct, Hash: h, Profile: c.OVA.Profile, HardwareVersion: c.OVA.HardwareVersion}).Check(); err != nil {
+		// The profile's own rules: ova.profile, ova.hardware_version and the controllers
+		// each profile takes.
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("%w (in the ova block)", err))
 	}
 	if b := c.Bootable; b != nil {
 		b.Firmware = strings.ToLower(strings.TrimSpace(b.Firmware))

@@ -100,12 +100,14 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 // FlatOVAOptions is an auto-generated flat version of OVAOptions.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatOVAOptions struct {
-	Name       *string `mapstructure:"name" cty:"name" hcl:"name"`
-	CPUs       *int    `mapstructure:"cpus" cty:"cpus" hcl:"cpus"`
-	Memory     *int    `mapstructure:"memory" cty:"memory" hcl:"memory"`
-	Firmware   *string `mapstructure:"firmware" cty:"firmware" hcl:"firmware"`
-	Controller *string `mapstructure:"controller" cty:"controller" hcl:"controller"`
-	Hash       *string `mapstructure:"hash" cty:"hash" hcl:"hash"`
+	Name            *string `mapstructure:"name" cty:"name" hcl:"name"`
+	CPUs            *int    `mapstructure:"cpus" cty:"cpus" hcl:"cpus"`
+	Memory          *int    `mapstructure:"memory" cty:"memory" hcl:"memory"`
+	Firmware        *string `mapstructure:"firmware" cty:"firmware" hcl:"firmware"`
+	Controller      *string `mapstructure:"controller" cty:"controller" hcl:"controller"`
+	Hash            *string `mapstructure:"hash" cty:"hash" hcl:"hash"`
+	Profile         *string `mapstructure:"profile" cty:"profile" hcl:"profile"`
+	HardwareVersion *int    `mapstructure:"hardware_version" cty:"hardware_version" hcl:"hardware_version"`
 }
 
 // FlatMapstructure returns a new FlatOVAOptions.
@@ -120,12 +122,14 @@ func (*OVAOptions) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Sp
 // The decoded values from this spec will then be applied to a FlatOVAOptions.
 func (*FlatOVAOptions) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
-		"name":       &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: false},
-		"cpus":       &hcldec.AttrSpec{Name: "cpus", Type: cty.Number, Required: false},
-		"memory":     &hcldec.AttrSpec{Name: "memory", Type: cty.Number, Required: false},
-		"firmware":   &hcldec.AttrSpec{Name: "firmware", Type: cty.String, Required: false},
-		"controller": &hcldec.AttrSpec{Name: "controller", Type: cty.String, Required: false},
-		"hash":       &hcldec.AttrSpec{Name: "hash", Type: cty.String, Required: false},
+		"name":             &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: false},
+		"cpus":             &hcldec.AttrSpec{Name: "cpus", Type: cty.Number, Required: false},
+		"memory":           &hcldec.AttrSpec{Name: "memory", Type: cty.Number, Required: false},
+		"firmware":         &hcldec.AttrSpec{Name: "firmware", Type: cty.String, Required: false},
+		"controller":       &hcldec.AttrSpec{Name: "controller", Type: cty.String, Required: false},
+		"hash":             &hcldec.AttrSpec{Name: "hash", Type: cty.String, Required: false},
+		"profile":          &hcldec.AttrSpec{Name: "profile", Type: cty.String, Required: false},
+		"hardware_version": &hcldec.AttrSpec{Name: "hardware_version", Type: cty.Number, Required: false},
 	}
 	return s
 }

@@ -39,6 +39,11 @@ func TestConfigureErrorsNameTheField(t *testing.T) {
 		{map[string]interface{}{"formats": []string{"vhd"}, "vhd": map[string]interface{}{"subformat": "differencing"}}, "vhd.subformat"},
 		{map[string]interface{}{"formats": []string{"vhd"}, "vhd": map[string]interface{}{"subformat": "dynamic", "azure": true}}, "vhd.azure"},
 		{map[string]interface{}{"formats": []string{"raw"}, "workers": -1}, "workers"},
+		{map[string]interface{}{"formats": []string{"ova"}, "ova": map[string]interface{}{"profile": "hyperv"}}, "profile \"hyperv\""},
+		{map[string]interface{}{"formats": []string{"ova"}, "ova": map[string]interface{}{"hardware_version": 17}}, "hardware_version 17 is for profile vsphere"},
+		{map[string]interface{}{"formats": []string{"ova"}, "ova": map[string]interface{}{"profile": "vsphere", "hardware_version": 9}}, "controller sata needs hardware_version 10"},
+		{map[string]interface{}{"formats": []string{"ova"}, "ova": map[string]interface{}{"profile": "virtualbox", "controller": "pvscsi"}}, "controller pvscsi is for profile vsphere"},
+		{map[string]interface{}{"formats": []string{"ova"}, "ova": map[string]interface{}{"controller": "nvme"}}, "ova.controller"},
 	}
 	for _, tc := range cases {
 		var p PostProcessor

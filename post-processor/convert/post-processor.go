@@ -212,7 +212,8 @@ func (p *PostProcessor) ovaOptions(out, osRelease, firmware string) ova.Options 
 		name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
 	opts := ova.Options{Name: name, CPUs: o.CPUs, MemoryMiB: o.Memory, Firmware: firmware,
-		Controller: o.Controller, Hash: o.Hash, Workers: p.config.Workers}
+		Controller: o.Controller, Hash: o.Hash, Profile: o.Profile, HardwareVersion: o.HardwareVersion,
+		Workers: p.config.Workers}
 	if osRelease != "" {
 		if rel, err := ova.ParseOSRelease(strings.NewReader(osRelease)); err == nil {
 			opts.OS = &rel
