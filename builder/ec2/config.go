@@ -44,7 +44,8 @@ type Config struct {
 	// An existing AMI to start from, found by filters and owners.
 	SourceAMIFilter AMIFilter `mapstructure:"source_ami_filter" required:"false"`
 
-	ec2common.RegisterConfig `mapstructure:",squash"`
+	ec2common.RegisterConfig  `mapstructure:",squash"`
+	ec2common.EucaImageConfig `mapstructure:",squash"`
 	// The cloud is Eucalyptus: this block (even empty) makes the build go the Eucalyptus
 	// way, whatever the shape of `custom_endpoint_ec2` (which it requires); without it the
 	// cloud is AWS or AWS-compatible. It holds the keys, the bucket and how to register.
@@ -129,6 +130,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		return err
 	}
 	var errs *packersdk.MultiError
+	ec2common.ApplyEucarc(&c.AccessConfig, c.Eucalyptus, cloud.ReadEucarc(nil)) // a eucalyptus block only
 	errs = packersdk.MultiErrorAppend(errs, c.AccessConfig.Prepare()...)
 	euca := c.IsEucalyptus()
 	errs = packersdk.MultiErrorAppend(errs, c.AccessConfig.PrepareCloud(euca)...)
@@ -173,6 +175,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		}
 	}
 	errs = packersdk.MultiErrorAppend(errs, c.RegisterConfig.Prepare(!c.SkipRegister, euca)...)
+	errs = packersdk.MultiErrorAppend(errs, c.EucaImageConfig.Prepare(euca, true)...)
 	if euca {
 		// The bundle keys are checked here when the bundle path is asked for, else when the
 		// source turns out to be instance-store (StepSource).

@@ -139,6 +139,8 @@ type EucalyptusConfig struct {
 	AccountID string `mapstructure:"account_id" required:"false"`
 
 	keys cloud.BundleKeys
+	// fromEnv names the eucarc variable of each field ApplyEucarc filled.
+	fromEnv map[string]string
 }
 
 // Prepare loads the keys and certificates and checks that what the build needs is there:
@@ -148,6 +150,9 @@ func (e *EucalyptusConfig) Prepare(read, write bool) []error {
 	load := func(field, path string, f func(string) error) {
 		if path == "" {
 			return
+		}
+		if v := e.fromEnv[field]; v != "" {
+			field += " (from $" + v + ")"
 		}
 		if _, err := os.Stat(path); err != nil {
 			errs = append(errs, fmt.Errorf("eucalyptus.%s: %w", field, err))
