@@ -52,7 +52,11 @@ The same publishing code as chromogenic-openstack-import and chromogenic-ec2-imp
   eucalyptus: --register bundle|import-volume (default bundle), --bucket B (required),
        --zone Z (import-volume), --user-key FILE and --user-cert FILE (bundle; default
        $EC2_PRIVATE_KEY, $EC2_CERT), --cloud-cert FILE (default $EUCALYPTUS_CERT, else
-       fetched from the cloud), --account-id ID, --s3-sigv2
+       fetched from the cloud), --account-id ID (default $EC2_ACCOUNT_NUMBER, $EC2_USER_ID),
+       --s3-sigv2
+       The eucarc variables fill what the flags leave empty: --endpoint $EC2_URL,
+       --s3-endpoint $S3_URL, and the keys $EC2_ACCESS_KEY and $EC2_SECRET_KEY (both set,
+       no --profile), which come before the AWS_* credentials
 `
 
 // pushScope: the flags of one cloud only.
@@ -90,7 +94,35 @@ type pushConfig struct {
 	zone, accountID    string
 	userKey, userCert  string
 	cloudCert          string
-	image              string
+	// accessKey and secretKey come from the eucarc variables (applyEucarc).
+	accessKey, secretKey string
+	image                string
+}
+
+// applyEucarc fills what the flags leave empty from the eucarc environment, as the
+// chromogenic-ec2 builder's eucalyptus block does (common/ec2.ApplyEucarc): --endpoint <-
+// EC2_URL, --s3-endpoint <- S3_URL, the keys <- EC2_ACCESS_KEY and EC2_SECRET_KEY (both set,
+// and no --profile; before the AWS_* sources), --user-cert <- EC2_CERT, --user-key <-
+// EC2_PRIVATE_KEY, --cloud-cert <- EUCALYPTUS_CERT, --account-id <- EC2_ACCOUNT_NUMBER or
+// EC2_USER_ID (else 000000000000). Only for --to eucalyptus.
+func (c *pushConfig) applyEucarc(env ec2cloud.Eucarc) {
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&c.aws.endpoint, env.EC2URL}, {&c.aws.s3Endpoint, env.S3URL}, {&c.userCert, env.Cert},
+		{&c.userKey, env.PrivateKey}, {&c.cloudCert, env.CloudCert}, {&c.accountID, env.AccountID},
+	} {
+		if *f.dst == "" {
+			*f.dst = f.v
+		}
+	}
+	if c.aws.profile == "" {
+		c.accessKey, c.secretKey = env.Credentials()
+	}
+	if c.accountID == "" {
+		c.accountID = "000000000000"
+	}
 }
 
 func parsePush(args []string) (*pushConfig, bool, error) {
@@ -122,13 +154,16 @@ func parsePush(args []string) (*pushConfig, bool, error) {
 	fs.StringVar(&c.register, "register", "bundle", "")
 	fs.StringVar(&c.bucket, "bucket", "", "")
 	fs.StringVar(&c.zone, "zone", "", "")
-	fs.StringVar(&c.accountID, "account-id", "000000000000", "")
-	fs.StringVar(&c.userKey, "user-key", os.Getenv("EC2_PRIVATE_KEY"), "")
-	fs.StringVar(&c.userCert, "user-cert", os.Getenv("EC2_CERT"), "")
-	fs.StringVar(&c.cloudCert, "cloud-cert", os.Getenv("EUCALYPTUS_CERT"), "")
+	fs.StringVar(&c.accountID, "account-id", "", "")
+	fs.StringVar(&c.userKey, "user-key", "", "")
+	fs.StringVar(&c.userCert, "user-cert", "", "")
+	fs.StringVar(&c.cloudCert, "cloud-cert", "", "")
 	pos, help, err := parseCloudArgs(fs, args, "push", "--to", &c.to, []string{"openstack", "aws", "eucalyptus"}, pushScope)
 	if err != nil || help {
 		return nil, help, err
+	}
+	if c.to == "eucalyptus" {
+		c.applyEucarc(ec2cloud.ReadEucarc(nil))
 	}
 	if len(pos) != 1 {
 		return nil, false, usageError{errors.New("push needs one IMAGE")}
@@ -300,7 +335,9 @@ func pushEucalyptus(ctx context.Context, c *pushConfig, img diskimage.Image, rep
 		}
 	}
 	rep.say("Connecting to Eucalyptus...")
-	cl, err := ec2cloud.Connect(ctx, c.aws.access(true, 0))
+	acc := c.aws.access(true, 0)
+	acc.AccessKey, acc.SecretKey = c.accessKey, c.secretKey
+	cl, err := ec2cloud.Connect(ctx, acc)
 	if err != nil {
 		return err
 	}
