@@ -33,7 +33,8 @@ type AccessConfig struct {
 	// The shared config file. Defaults to `AWS_CONFIG_FILE` or `~/.aws/config`.
 	SharedConfigFile string `mapstructure:"shared_config_file" required:"false"`
 	// The region. Defaults to `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile's region.
-	// Any name works for clouds that ignore it (Eucalyptus).
+	// Any name works for clouds that ignore it: with a `eucalyptus` block it defaults to
+	// `eucalyptus` (a eucarc names no region).
 	Region string `mapstructure:"region" required:"false"`
 	// A custom EC2 endpoint, such as a VPC endpoint, or the compute endpoint of a Eucalyptus
 	// cloud controller (`https://clc.example.org:8773/services/compute`, or whatever URL a
