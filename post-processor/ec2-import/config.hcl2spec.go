@@ -43,6 +43,9 @@ type FlatConfig struct {
 	IMDSSupport           *string                         `mapstructure:"imds_support" required:"false" cty:"imds_support" hcl:"imds_support"`
 	EBSConcurrency        *int                            `mapstructure:"ebs_concurrency" required:"false" cty:"ebs_concurrency" hcl:"ebs_concurrency"`
 	StateTimeout          *string                         `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
+	AMIVirtType           *string                         `mapstructure:"ami_virtualization_type" required:"false" cty:"ami_virtualization_type" hcl:"ami_virtualization_type"`
+	KernelID              *string                         `mapstructure:"kernel_id" required:"false" cty:"kernel_id" hcl:"kernel_id"`
+	RamdiskID             *string                         `mapstructure:"ramdisk_id" required:"false" cty:"ramdisk_id" hcl:"ramdisk_id"`
 	Architecture          *string                         `mapstructure:"architecture" required:"false" cty:"architecture" hcl:"architecture"`
 	Eucalyptus            *ec2common.FlatEucalyptusConfig `mapstructure:"eucalyptus" required:"false" cty:"eucalyptus" hcl:"eucalyptus"`
 }
@@ -91,6 +94,9 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"imds_support":               &hcldec.AttrSpec{Name: "imds_support", Type: cty.String, Required: false},
 		"ebs_concurrency":            &hcldec.AttrSpec{Name: "ebs_concurrency", Type: cty.Number, Required: false},
 		"state_timeout":              &hcldec.AttrSpec{Name: "state_timeout", Type: cty.String, Required: false},
+		"ami_virtualization_type":    &hcldec.AttrSpec{Name: "ami_virtualization_type", Type: cty.String, Required: false},
+		"kernel_id":                  &hcldec.AttrSpec{Name: "kernel_id", Type: cty.String, Required: false},
+		"ramdisk_id":                 &hcldec.AttrSpec{Name: "ramdisk_id", Type: cty.String, Required: false},
 		"architecture":               &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
 		"eucalyptus":                 &hcldec.BlockSpec{TypeName: "eucalyptus", Nested: hcldec.ObjectSpec((*ec2common.FlatEucalyptusConfig)(nil).HCL2Spec())},
 	}
