@@ -41,18 +41,9 @@ func TestAccEucaParavirtualEucarc(t *testing.T) {
 	if err := os.WriteFile(tiny, []byte(strings.Repeat("kernel or ramdisk\n", 1000)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	seed := func(o ec2emu.SeedBundle) string {
-		t.Helper()
-		o.Bucket, o.User = "images", e.user
-		id, err := e.srv.SeedBundle(o)
-		if err != nil {
-			t.Fatalf("seed %s: %v", o.Name, err)
-		}
-		return id
-	}
-	eki := seed(ec2emu.SeedBundle{Name: "vmlinuz-xen", File: tiny, Type: "kernel"})
-	eri := seed(ec2emu.SeedBundle{Name: "initrd-xen", File: tiny, Type: "ramdisk"})
-	src := seed(ec2emu.SeedBundle{Name: "debian-pv", File: sampleCopy(t), KernelID: eki, RamdiskID: eri,
+	eki := e.seed(t, ec2emu.SeedBundle{Name: "vmlinuz-xen", File: tiny, Type: "kernel"})
+	eri := e.seed(t, ec2emu.SeedBundle{Name: "initrd-xen", File: tiny, Type: "ramdisk"})
+	src := e.seed(t, ec2emu.SeedBundle{Name: "debian-pv", File: sampleCopy(t), KernelID: eki, RamdiskID: eri,
 		VirtualizationType: "paravirtual", AncestorAMIIDs: []string{"emi-0000abcd", "emi-00001234"}})
 
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG0")
@@ -133,4 +124,15 @@ func TestAccEucaParavirtualEucarc(t *testing.T) {
 	if im := d.Images[0]; im.ImageId != id || im.KernelId != eki || im.RamdiskId != eri || im.VirtualizationType != "paravirtual" {
 		t.Errorf("awscli describe-images: %+v", im)
 	}
+}
+
+// seed registers an instance-store image of the user's (its bundle in the bucket "images").
+func (e *eucaCloud) seed(t *testing.T, o ec2emu.SeedBundle) string {
+	t.Helper()
+	o.Bucket, o.User = "images", e.user
+	id, err := e.srv.SeedBundle(o)
+	if err != nil {
+		t.Fatalf("seed %s: %v", o.Name, err)
+	}
+	return id
 }
