@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
@@ -58,6 +61,35 @@ func TestPushEucalyptusEucarc(t *testing.T) {
 	m, err := bundle.ParseManifest(text)
 	if err != nil || m.User != "123456789012" {
 		t.Errorf("manifest owner %q: %v", m.User, err)
+	}
+	// A paravirtual EMI booting with an eki and an eri.
+	var ids []string
+	for _, typ := range []string{"kernel", "ramdisk"} {
+		id, err := srv.SeedBundle(ec2emu.SeedBundle{Name: typ, File: raw, Bucket: "kernels", User: user.Identity, Type: typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	stdout, stderr = cli(t, 0, "push", "--to", "eucalyptus", raw, "--region", srv.Region, "--bucket", "eucarc", "--name", "eucarc-pv",
+		"--kernel-id", ids[0], "--ramdisk-id", ids[1])
+	pv := strings.TrimSpace(stdout)
+	ec2c := sdkec2.NewFromConfig(srv.AWSConfig(), func(o *sdkec2.Options) { o.BaseEndpoint = aws.String(srv.EC2Endpoint) })
+	d, err := ec2c.DescribeImages(t.Context(), &sdkec2.DescribeImagesInput{ImageIds: []string{pv}})
+	if err != nil || len(d.Images) != 1 {
+		t.Fatalf("describe %q: %v\n%s", pv, err, stderr)
+	}
+	if im := d.Images[0]; im.VirtualizationType != "paravirtual" || aws.ToString(im.KernelId) != ids[0] || aws.ToString(im.RamdiskId) != ids[1] {
+		t.Errorf("EMI %s: %s kernel %s ramdisk %s", pv, im.VirtualizationType, aws.ToString(im.KernelId), aws.ToString(im.RamdiskId))
+	}
+	for want, args := range map[string][]string{
+		"--kernel-id is for --to eucalyptus, not aws": {"push", "--to", "aws", "--kernel-id", "aki-1", raw},
+		`--kernel-id "emi-1"`:                         {"push", "--to", "eucalyptus", "--bucket", "b", "--kernel-id", "emi-1", raw},
+		`--ramdisk-id "eri-1"`:                        {"push", "--to", "eucalyptus", "--bucket", "b", "--ramdisk-id", "eri-1", raw},
+	} {
+		if _, stderr := cli(t, 2, args...); !strings.Contains(stderr, want) {
+			t.Errorf("%v: %s, want %q", args, stderr, want)
+		}
 	}
 	// Without the eucarc keys, the wrong AWS_* keys are used and refused.
 	t.Setenv("EC2_SECRET_KEY", "")
