@@ -46,6 +46,7 @@ type Config struct {
 
 	ec2common.RegisterConfig   `mapstructure:",squash"`
 	ec2common.EncryptionConfig `mapstructure:",squash"`
+	ec2common.EucaImageConfig  `mapstructure:",squash"`
 	// The cloud is Eucalyptus: this block (even empty) makes the build go the Eucalyptus
 	// way, whatever the shape of `custom_endpoint_ec2` (which it requires); without it the
 	// cloud is AWS or AWS-compatible. It holds the keys, the bucket and how to register.
@@ -130,6 +131,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		return err
 	}
 	var errs *packersdk.MultiError
+	ec2common.ApplyEucarc(&c.AccessConfig, c.Eucalyptus, cloud.ReadEucarc(nil)) // a eucalyptus block only
 	errs = packersdk.MultiErrorAppend(errs, c.AccessConfig.Prepare()...)
 	euca := c.IsEucalyptus()
 	errs = packersdk.MultiErrorAppend(errs, c.AccessConfig.PrepareCloud(euca)...)
@@ -175,6 +177,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	}
 	errs = packersdk.MultiErrorAppend(errs, c.RegisterConfig.Prepare(!c.SkipRegister, euca)...)
 	errs = packersdk.MultiErrorAppend(errs, c.EncryptionConfig.Prepare(euca)...)
+	errs = packersdk.MultiErrorAppend(errs, c.EucaImageConfig.Prepare(euca, true)...)
 	if euca {
 		// The bundle keys are checked here when the bundle path is asked for, else when the
 		// source turns out to be instance-store (StepSource).

@@ -33,18 +33,9 @@ func TestAccEucaExternalKernel(t *testing.T) {
 	e := newEucaCloud(t)
 	dir := t.TempDir()
 	image, kernel, ramdisk := testimages.Eucalyptus(t, dir)
-	seed := func(o ec2emu.SeedBundle) string {
-		t.Helper()
-		o.Bucket, o.User = "images", e.user
-		id, err := e.srv.SeedBundle(o)
-		if err != nil {
-			t.Fatalf("seed %s: %v", o.Name, err)
-		}
-		return id
-	}
-	eki := seed(ec2emu.SeedBundle{Name: "vmlinuz", File: kernel, Type: "kernel"})
-	eri := seed(ec2emu.SeedBundle{Name: "initrd", File: ramdisk, Type: "ramdisk"})
-	emi := seed(ec2emu.SeedBundle{Name: "debian-euca", File: image, KernelID: eki, RamdiskID: eri})
+	eki := e.seed(t, ec2emu.SeedBundle{Name: "vmlinuz", File: kernel, Type: "kernel"})
+	eri := e.seed(t, ec2emu.SeedBundle{Name: "initrd", File: ramdisk, Type: "ramdisk"})
+	emi := e.seed(t, ec2emu.SeedBundle{Name: "debian-euca", File: image, KernelID: eki, RamdiskID: eri})
 	os.Remove(image)
 	if !strings.HasPrefix(eki, "eki-") || !strings.HasPrefix(eri, "eri-") || !strings.HasPrefix(emi, "emi-") {
 		t.Fatalf("ids %s %s %s", eki, eri, emi)

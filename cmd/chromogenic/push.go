@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -52,7 +53,12 @@ The same publishing code as chromogenic-openstack-import and chromogenic-ec2-imp
   eucalyptus: --register bundle|import-volume (default bundle), --bucket B (required),
        --zone Z (import-volume), --user-key FILE and --user-cert FILE (bundle; default
        $EC2_PRIVATE_KEY, $EC2_CERT), --cloud-cert FILE (default $EUCALYPTUS_CERT, else
-       fetched from the cloud), --account-id ID, --s3-sigv2
+       fetched from the cloud), --account-id ID (default $EC2_ACCOUNT_NUMBER, $EC2_USER_ID),
+       --s3-sigv2, --kernel-id EKI [--ramdisk-id ERI] (a paravirtual EMI booting with
+       them; default HVM)
+       The eucarc variables fill what the flags leave empty: --endpoint $EC2_URL,
+       --s3-endpoint $S3_URL, and the keys $EC2_ACCESS_KEY and $EC2_SECRET_KEY (both set,
+       no --profile), which come before the AWS_* credentials
 `
 
 // pushScope: the flags of one cloud only.
@@ -66,6 +72,7 @@ var pushScope = map[string][]string{
 	"boot-mode": {"aws"}, "ena": {"aws"}, "imds-support": {"aws"}, "concurrency": {"aws"},
 	"register": {"eucalyptus"}, "bucket": {"eucalyptus"}, "zone": {"eucalyptus"}, "user-key": {"eucalyptus"},
 	"user-cert": {"eucalyptus"}, "cloud-cert": {"eucalyptus"}, "account-id": {"eucalyptus"},
+	"kernel-id": {"eucalyptus"}, "ramdisk-id": {"eucalyptus"},
 }
 
 type pushConfig struct {
@@ -90,7 +97,50 @@ type pushConfig struct {
 	zone, accountID    string
 	userKey, userCert  string
 	cloudCert          string
-	image              string
+	// kernelID and ramdiskID make the EMI paravirtual (--kernel-id, --ramdisk-id).
+	kernelID, ramdiskID string
+	// accessKey and secretKey come from the eucarc variables (applyEucarc).
+	accessKey, secretKey string
+	image                string
+}
+
+var (
+	eucaKernelID  = regexp.MustCompile(`^[ea]ki-[0-9a-zA-Z]{1,32}$`)
+	eucaRamdiskID = regexp.MustCompile(`^[ea]ri-[0-9a-zA-Z]{1,32}$`)
+)
+
+// boot is how the new EMI boots: paravirtual with --kernel-id (and --ramdisk-id), else HVM.
+func (c *pushConfig) boot() ec2cloud.EucaBoot {
+	if c.kernelID == "" {
+		return ec2cloud.EucaBoot{VirtualizationType: "hvm"}
+	}
+	return ec2cloud.EucaBoot{VirtualizationType: "paravirtual", KernelID: c.kernelID, RamdiskID: c.ramdiskID}
+}
+
+// applyEucarc fills what the flags leave empty from the eucarc environment, as the
+// chromogenic-ec2 builder's eucalyptus block does (common/ec2.ApplyEucarc): --endpoint <-
+// EC2_URL, --s3-endpoint <- S3_URL, the keys <- EC2_ACCESS_KEY and EC2_SECRET_KEY (both set,
+// and no --profile; before the AWS_* sources), --user-cert <- EC2_CERT, --user-key <-
+// EC2_PRIVATE_KEY, --cloud-cert <- EUCALYPTUS_CERT, --account-id <- EC2_ACCOUNT_NUMBER or
+// EC2_USER_ID (else 000000000000). Only for --to eucalyptus.
+func (c *pushConfig) applyEucarc(env ec2cloud.Eucarc) {
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&c.aws.endpoint, env.EC2URL}, {&c.aws.s3Endpoint, env.S3URL}, {&c.userCert, env.Cert},
+		{&c.userKey, env.PrivateKey}, {&c.cloudCert, env.CloudCert}, {&c.accountID, env.AccountID},
+	} {
+		if *f.dst == "" {
+			*f.dst = f.v
+		}
+	}
+	if c.aws.profile == "" {
+		c.accessKey, c.secretKey = env.Credentials()
+	}
+	if c.accountID == "" {
+		c.accountID = "000000000000"
+	}
 }
 
 func parsePush(args []string) (*pushConfig, bool, error) {
@@ -122,13 +172,18 @@ func parsePush(args []string) (*pushConfig, bool, error) {
 	fs.StringVar(&c.register, "register", "bundle", "")
 	fs.StringVar(&c.bucket, "bucket", "", "")
 	fs.StringVar(&c.zone, "zone", "", "")
-	fs.StringVar(&c.accountID, "account-id", "000000000000", "")
-	fs.StringVar(&c.userKey, "user-key", os.Getenv("EC2_PRIVATE_KEY"), "")
-	fs.StringVar(&c.userCert, "user-cert", os.Getenv("EC2_CERT"), "")
-	fs.StringVar(&c.cloudCert, "cloud-cert", os.Getenv("EUCALYPTUS_CERT"), "")
+	fs.StringVar(&c.accountID, "account-id", "", "")
+	fs.StringVar(&c.userKey, "user-key", "", "")
+	fs.StringVar(&c.userCert, "user-cert", "", "")
+	fs.StringVar(&c.cloudCert, "cloud-cert", "", "")
+	fs.StringVar(&c.kernelID, "kernel-id", "", "")
+	fs.StringVar(&c.ramdiskID, "ramdisk-id", "", "")
 	pos, help, err := parseCloudArgs(fs, args, "push", "--to", &c.to, []string{"openstack", "aws", "eucalyptus"}, pushScope)
 	if err != nil || help {
 		return nil, help, err
+	}
+	if c.to == "eucalyptus" {
+		c.applyEucarc(ec2cloud.ReadEucarc(nil))
 	}
 	if len(pos) != 1 {
 		return nil, false, usageError{errors.New("push needs one IMAGE")}
@@ -168,6 +223,12 @@ func parsePush(args []string) (*pushConfig, bool, error) {
 		if c.to == "eucalyptus" {
 			if c.bucket == "" {
 				return nil, false, usageError{errors.New("--to eucalyptus needs --bucket")}
+			}
+			if c.kernelID != "" && !eucaKernelID.MatchString(c.kernelID) {
+				return nil, false, usageError{fmt.Errorf("--kernel-id %q: want a kernel image id, eki-… (or aki-…)", c.kernelID)}
+			}
+			if c.ramdiskID != "" && (c.kernelID == "" || !eucaRamdiskID.MatchString(c.ramdiskID)) {
+				return nil, false, usageError{fmt.Errorf("--ramdisk-id %q: want a ramdisk image id, eri-… (or ari-…), with --kernel-id", c.ramdiskID)}
 			}
 			switch c.register {
 			case "bundle":
@@ -300,7 +361,9 @@ func pushEucalyptus(ctx context.Context, c *pushConfig, img diskimage.Image, rep
 		}
 	}
 	rep.say("Connecting to Eucalyptus...")
-	cl, err := ec2cloud.Connect(ctx, c.aws.access(true, 0))
+	acc := c.aws.access(true, 0)
+	acc.AccessKey, acc.SecretKey = c.accessKey, c.secretKey
+	cl, err := ec2cloud.Connect(ctx, acc)
 	if err != nil {
 		return err
 	}
@@ -313,7 +376,7 @@ func pushEucalyptus(ctx context.Context, c *pushConfig, img diskimage.Image, rep
 		Name: c.name, Description: c.description, Tags: c.tags, SnapshotTags: c.tags,
 		Architecture: c.arch, RootDeviceName: c.rootDevice, VolumeType: c.volumeType, StateTimeout: c.timeout,
 		Register: c.register, Bucket: c.bucket, AvailabilityZone: c.zone, AccountID: c.accountID, Keys: keys,
-		Report: rep.ec2Report(),
+		Boot: c.boot(), Report: rep.ec2Report(),
 	})
 	if err != nil {
 		return err

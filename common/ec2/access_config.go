@@ -18,7 +18,10 @@ import (
 // `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, `AWS_PROFILE` and the shared config and
 // credentials files (with roles to assume and SSO), then container and instance roles.
 type AccessConfig struct {
-	// The access key. With `secret_key`, it overrides every other source.
+	// The access key. With `secret_key`, it overrides every other source. With a
+	// `eucalyptus` block, the pair defaults to `EC2_ACCESS_KEY` and `EC2_SECRET_KEY` (a
+	// sourced eucarc) when both are set and none of `secret_key`, `token` and `profile` is
+	// given; they come before the AWS sources.
 	AccessKey string `mapstructure:"access_key" required:"false"`
 	// The secret key.
 	SecretKey string `mapstructure:"secret_key" required:"false"`
@@ -33,19 +36,22 @@ type AccessConfig struct {
 	// The shared config file. Defaults to `AWS_CONFIG_FILE` or `~/.aws/config`.
 	SharedConfigFile string `mapstructure:"shared_config_file" required:"false"`
 	// The region. Defaults to `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile's region.
-	// Any name works for clouds that ignore it (Eucalyptus).
+	// Any name works for clouds that ignore it: with a `eucalyptus` block it defaults to
+	// `eucalyptus` (a eucarc names no region).
 	Region string `mapstructure:"region" required:"false"`
 	// A custom EC2 endpoint, such as a VPC endpoint, or the compute endpoint of a Eucalyptus
 	// cloud controller (`https://clc.example.org:8773/services/compute`, or whatever URL a
 	// proxy or the cloud's DNS names give it). It is the `eucalyptus` block, not the shape of
 	// this URL, that makes a build go the Eucalyptus way; an endpoint ending in
 	// `/services/compute` without that block (and without `custom_endpoint_ebs`) is an error.
+	// With a `eucalyptus` block it defaults to `EC2_URL` (a sourced eucarc).
 	CustomEndpointEC2 string `mapstructure:"custom_endpoint_ec2" required:"false"`
 	// A custom endpoint of the EBS direct APIs.
 	CustomEndpointEBS string `mapstructure:"custom_endpoint_ebs" required:"false"`
 	// A custom S3 endpoint (path-style addressing is used), such as
 	// `https://clc.example.org:8773/services/objectstorage`. S3 carries Eucalyptus bundles
-	// and import parts only: it needs a `eucalyptus` block.
+	// and import parts only: it needs a `eucalyptus` block. It defaults to `S3_URL` (a
+	// sourced eucarc).
 	CustomEndpointS3 string `mapstructure:"custom_endpoint_s3" required:"false"`
 	// How S3 requests are signed: `v4` (the default) or `v2`, for the object storage of
 	// Eucalyptus before 4.4, which accepts only signature version 2. `v2` needs

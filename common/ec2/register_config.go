@@ -107,18 +107,25 @@ func (r *RegisterConfig) Prepare(register, eucalyptus bool) []error {
 
 // EucalyptusConfig holds what the Eucalyptus paths need: the keys bundles are opened, signed
 // and encrypted with, and where bundles and import parts are stored. The `eucalyptus { ... }`
-// block is what makes a build or an import go the Eucalyptus way.
+// block is what makes a build or an import go the Eucalyptus way; with it, empty fields (and
+// the endpoints and keys) default from a sourced eucarc (`EC2_URL`, `S3_URL`,
+// `EC2_ACCESS_KEY`, `EC2_SECRET_KEY`, `EC2_CERT`, `EC2_PRIVATE_KEY`, `EUCALYPTUS_CERT`,
+// `EC2_ACCOUNT_NUMBER`/`EC2_USER_ID`): the template first, then those variables, then the
+// AWS sources.
 type EucalyptusConfig struct {
 	// The user's private key (PEM, euca2ools' `EC2_PRIVATE_KEY`): opens bundles made for the
-	// user (BundleInstance, euca-bundle-image) and signs new bundles.
+	// user (BundleInstance, euca-bundle-image) and signs new bundles. Defaults to
+	// `EC2_PRIVATE_KEY`.
 	UserPrivateKeyFile string `mapstructure:"user_private_key_file" required:"false"`
 	// The user's X.509 certificate (PEM, `EC2_CERT`), registered with the cloud: new bundles
 	// are encrypted to it too, and the manifests the user signed are checked with it.
+	// Defaults to `EC2_CERT`.
 	UserCertFile string `mapstructure:"user_cert_file" required:"false"`
 	// The cloud's certificate (PEM, `EUCALYPTUS_CERT`, `cloud-cert.pem` of the credentials
 	// zip): new bundles are encrypted to it, and BundleInstance manifests, signed by the cloud,
-	// are checked with it. Defaults to the certificate the cloud's bootstrap service gives
-	// (DescribeServiceCertificates at …/services/Empyrean), as euca2ools does.
+	// are checked with it. Defaults to `EUCALYPTUS_CERT`, else to the certificate the cloud's
+	// bootstrap service gives (DescribeServiceCertificates at …/services/Empyrean), as
+	// euca2ools does.
 	CloudCertFile string `mapstructure:"cloud_cert_file" required:"false"`
 	// The cloud's private key (`cloud-pk.pem`, cloud administrators only): opens any bundle
 	// of the cloud, when the user's key cannot.
@@ -134,11 +141,14 @@ type EucalyptusConfig struct {
 	// The availability zone (cluster, e.g. `PARTI00`) of the imported volume. Required with
 	// `register = "import-volume"`.
 	AvailabilityZone string `mapstructure:"availability_zone" required:"false"`
-	// The owner account id written in new bundle manifests. Defaults to `000000000000`
-	// (Eucalyptus takes the owner from the credentials).
+	// The owner account id written in new bundle manifests. Defaults to `EC2_ACCOUNT_NUMBER`
+	// or `EC2_USER_ID` (a sourced eucarc), else `000000000000` (Eucalyptus takes the owner
+	// from the credentials).
 	AccountID string `mapstructure:"account_id" required:"false"`
 
 	keys cloud.BundleKeys
+	// fromEnv names the eucarc variable of each field ApplyEucarc filled.
+	fromEnv map[string]string
 }
 
 // Prepare loads the keys and certificates and checks that what the build needs is there:
@@ -148,6 +158,9 @@ func (e *EucalyptusConfig) Prepare(read, write bool) []error {
 	load := func(field, path string, f func(string) error) {
 		if path == "" {
 			return
+		}
+		if v := e.fromEnv[field]; v != "" {
+			field += " (from $" + v + ")"
 		}
 		if _, err := os.Stat(path); err != nil {
 			errs = append(errs, fmt.Errorf("eucalyptus.%s: %w", field, err))

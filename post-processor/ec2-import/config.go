@@ -12,6 +12,7 @@ import (
 
 	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/postprocess"
+	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 )
 
 // Config is the chromogenic-ec2-import post-processor's configuration.
@@ -21,6 +22,7 @@ type Config struct {
 
 	ec2common.RegisterConfig   `mapstructure:",squash"`
 	ec2common.EncryptionConfig `mapstructure:",squash"`
+	ec2common.EucaImageConfig  `mapstructure:",squash"`
 	// The architecture of the guest: `x86_64` (the default), `arm64` or `i386`.
 	Architecture string `mapstructure:"architecture" required:"false"`
 	// The cloud is Eucalyptus: this block (even empty) makes the import go the Eucalyptus
@@ -38,6 +40,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 
 // check validates the decoded configuration and fills its defaults.
 func (c *Config) check() (errs []error) {
+	ec2common.ApplyEucarc(&c.AccessConfig, c.Eucalyptus, cloud.ReadEucarc(nil)) // a eucalyptus block only
 	errs = append(errs, c.AccessConfig.Prepare()...)
 	euca := c.IsEucalyptus()
 	errs = append(errs, c.AccessConfig.PrepareCloud(euca)...)
@@ -46,6 +49,7 @@ func (c *Config) check() (errs []error) {
 	if len(c.RunTags) > 0 {
 		errs = append(errs, errors.New("run_tags: the import creates nothing temporary to tag (tags and snapshot_tags tag what it makes)"))
 	}
+	errs = append(errs, c.EucaImageConfig.Prepare(euca, false)...)
 	if euca {
 		errs = append(errs, c.Eucalyptus.Prepare(false, true)...)
 	}

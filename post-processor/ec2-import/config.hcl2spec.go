@@ -48,6 +48,9 @@ type FlatConfig struct {
 	ForceDeregister       *bool                           `mapstructure:"force_deregister" required:"false" cty:"force_deregister" hcl:"force_deregister"`
 	ForceDeleteSnapshot   *bool                           `mapstructure:"force_delete_snapshot" required:"false" cty:"force_delete_snapshot" hcl:"force_delete_snapshot"`
 	RunTags               map[string]string               `mapstructure:"run_tags" required:"false" cty:"run_tags" hcl:"run_tags"`
+	AMIVirtType           *string                         `mapstructure:"ami_virtualization_type" required:"false" cty:"ami_virtualization_type" hcl:"ami_virtualization_type"`
+	KernelID              *string                         `mapstructure:"kernel_id" required:"false" cty:"kernel_id" hcl:"kernel_id"`
+	RamdiskID             *string                         `mapstructure:"ramdisk_id" required:"false" cty:"ramdisk_id" hcl:"ramdisk_id"`
 	Architecture          *string                         `mapstructure:"architecture" required:"false" cty:"architecture" hcl:"architecture"`
 	Eucalyptus            *ec2common.FlatEucalyptusConfig `mapstructure:"eucalyptus" required:"false" cty:"eucalyptus" hcl:"eucalyptus"`
 }
@@ -101,6 +104,9 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"force_deregister":           &hcldec.AttrSpec{Name: "force_deregister", Type: cty.Bool, Required: false},
 		"force_delete_snapshot":      &hcldec.AttrSpec{Name: "force_delete_snapshot", Type: cty.Bool, Required: false},
 		"run_tags":                   &hcldec.AttrSpec{Name: "run_tags", Type: cty.Map(cty.String), Required: false},
+		"ami_virtualization_type":    &hcldec.AttrSpec{Name: "ami_virtualization_type", Type: cty.String, Required: false},
+		"kernel_id":                  &hcldec.AttrSpec{Name: "kernel_id", Type: cty.String, Required: false},
+		"ramdisk_id":                 &hcldec.AttrSpec{Name: "ramdisk_id", Type: cty.String, Required: false},
 		"architecture":               &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
 		"eucalyptus":                 &hcldec.BlockSpec{TypeName: "eucalyptus", Nested: hcldec.ObjectSpec((*ec2common.FlatEucalyptusConfig)(nil).HCL2Spec())},
 	}

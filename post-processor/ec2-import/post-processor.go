@@ -68,11 +68,15 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 				return nil, false, false, err
 			}
 		}
+		boot, err := c.Boot("", "", "") // no source: the template says
+		if err != nil {
+			return nil, false, false, err
+		}
 		rep := ec2common.NewUIReport(ui, "bundle")
 		res, err := cloud.PublishEucalyptus(ctx, cl, src, local.String(), c.Eucalyptus.PublishOptions(cloud.EucaPublishOptions{
 			Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 			Architecture: c.Architecture, RootDeviceName: c.RootDeviceName, VolumeType: c.VolumeType,
-			StateTimeout: c.StateTimeout, Report: rep.Report(), Replace: replace,
+			StateTimeout: c.StateTimeout, Boot: boot, Report: rep.Report(), Replace: replace,
 		}))
 		rep.Close()
 		if err != nil {

@@ -164,6 +164,10 @@ type SeedBundle struct {
 	Type string
 	// KernelID and RamdiskID go into the manifest of a machine image.
 	KernelID, RamdiskID string
+	// VirtualizationType it is registered with: hvm (the default) or paravirtual.
+	VirtualizationType string
+	// AncestorAMIIDs go into the manifest's <ancestry>.
+	AncestorAMIIDs []string
 }
 
 // SeedBundle seeds an instance-store image as BundledImage does, of any image type.
@@ -189,6 +193,7 @@ func (s *Server) SeedBundle(o SeedBundle) (string, error) {
 	m, text, err := bundle.Write(context.Background(), f, fi.Size(), bundle.WriteOptions{
 		Name: name + ".img", Prefix: name, User: s.AccountID, SignKey: signKey, CloudCert: s.cloudIdentity().Cert, UserCert: userCert,
 		BlockDevices: map[string]string{"ami": "sda", "root": "/dev/sda"}, Type: o.Type, KernelID: o.KernelID, RamdiskID: o.RamdiskID,
+		AncestorAMIIDs: o.AncestorAMIIDs,
 	}, func(p bundle.Part, data []byte) error { return s.putObjectBytes(bucket, p.Filename, data) })
 	if err != nil {
 		return "", err
@@ -197,8 +202,12 @@ func (s *Server) SeedBundle(o SeedBundle) (string, error) {
 	if err := s.putObjectBytes(bucket, bundle.ManifestName(name), text); err != nil {
 		return "", err
 	}
+	virt := o.VirtualizationType
+	if virt == "" {
+		virt = "hvm"
+	}
 	s.mu.Lock()
-	im, ae := s.registerBundle(name, "", bucket+"/"+bundle.ManifestName(name), "x86_64", "hvm", "/dev/sda", false)
+	im, ae := s.registerBundle(name, "", bucket+"/"+bundle.ManifestName(name), "x86_64", virt, "/dev/sda", false)
 	s.mu.Unlock()
 	if ae != nil {
 		return "", ae

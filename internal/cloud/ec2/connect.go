@@ -143,6 +143,9 @@ func LoadConfig(ctx context.Context, a Access) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
 	}
+	if cfg.Region == "" && a.Eucalyptus {
+		cfg.Region = "eucalyptus" // a eucarc names no region; Eucalyptus takes any in signatures
+	}
 	if cfg.Region == "" {
 		return aws.Config{}, errors.New("no region: set region, AWS_REGION or a region in the shared config profile")
 	}

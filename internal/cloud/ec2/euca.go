@@ -266,11 +266,36 @@ func UploadBundle(ctx context.Context, cl *Clients, src io.Reader, size int64, b
 	return ub, nil
 }
 
+// EucaBoot is how a new EMI boots: `hvm` (the default), or `paravirtual` with the kernel
+// (eki-/aki-) and ramdisk (eri-/ari-) images the cloud boots it with, as euca-register
+// --kernel --ramdisk --virtualization-type paravirtual registers it.
+type EucaBoot struct {
+	VirtualizationType string
+	KernelID           string
+	RamdiskID          string
+}
+
+// apply sets the boot parameters of a RegisterImage request.
+func (b EucaBoot) apply(in *sdkec2.RegisterImageInput) {
+	vt := b.VirtualizationType
+	if vt == "" {
+		vt = "hvm"
+	}
+	in.VirtualizationType = aws.String(vt)
+	if b.KernelID != "" {
+		in.KernelId = aws.String(b.KernelID)
+	}
+	if b.RamdiskID != "" {
+		in.RamdiskId = aws.String(b.RamdiskID)
+	}
+}
+
 // RegisterBundle registers an instance-store image from an uploaded bundle (EC2 API
-// 2016-09-15 parameters only).
-func RegisterBundle(ctx context.Context, c *sdkec2.Client, name, description, location, arch, rootDevice string) (string, error) {
+// 2016-09-15 parameters only), booting as boot says.
+func RegisterBundle(ctx context.Context, c *sdkec2.Client, name, description, location, arch, rootDevice string, boot EucaBoot) (string, error) {
 	in := &sdkec2.RegisterImageInput{Name: aws.String(name), ImageLocation: aws.String(location),
-		Architecture: types.ArchitectureValues(arch), VirtualizationType: aws.String("hvm")}
+		Architecture: types.ArchitectureValues(arch)}
+	boot.apply(in)
 	if rootDevice != "" {
 		in.RootDeviceName = aws.String(rootDevice)
 	}
@@ -509,4 +534,20 @@ func FetchCloudCertificate(ctx context.Context, cl *Clients, ec2Endpoint string)
 		}
 	}
 	return nil, fmt.Errorf("DescribeServiceCertificates at %s gave no compute image-bundling certificate", endpoint)
+}
+
+// String says how the image boots, for messages: "hvm", or "paravirtual, kernel eki-…,
+// ramdisk eri-…".
+func (b EucaBoot) String() string {
+	s := b.VirtualizationType
+	if s == "" {
+		s = "hvm"
+	}
+	if b.KernelID != "" {
+		s += ", kernel " + b.KernelID
+	}
+	if b.RamdiskID != "" {
+		s += ", ramdisk " + b.RamdiskID
+	}
+	return s
 }

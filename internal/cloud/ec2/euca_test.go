@@ -82,7 +82,7 @@ func TestEucaBundleRoundTrip(t *testing.T) {
 	if ub.Location != "out/dir-less.manifest.xml" || len(ub.Keys) != len(ub.Manifest.Parts)+1 || len(ub.Manifest.Parts) < 2 {
 		t.Fatalf("uploaded %+v", ub)
 	}
-	emi, err := RegisterBundle(ctx, e.cl.EC2, "round-trip", "", ub.Location, "x86_64", "/dev/sda")
+	emi, err := RegisterBundle(ctx, e.cl.EC2, "round-trip", "", ub.Location, "x86_64", "/dev/sda", EucaBoot{})
 	if err != nil {
 		t.Fatal(err)
 	}

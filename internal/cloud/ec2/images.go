@@ -229,8 +229,10 @@ type NewImage struct {
 	VolumeType      string // default gp3
 	ENA             bool
 	SriovNetSupport string
-	ImdsSupport     string
-	TpmSupport      string
+	// Boot: hvm (the default), or paravirtual with a kernel and ramdisk (Eucalyptus EMIs).
+	Boot        EucaBoot
+	ImdsSupport string
+	TpmSupport  string
 	// Tags are set at registration (TagSpecifications), except with Minimal: then the
 	// caller tags the image with CreateTags.
 	Tags map[string]string
@@ -239,7 +241,7 @@ type NewImage struct {
 	Minimal bool
 }
 
-// RegisterImage registers an HVM image whose root device is the snapshot.
+// RegisterImage registers an image whose root device is the snapshot (HVM unless n.Boot says).
 func RegisterImage(ctx context.Context, c *sdkec2.Client, n NewImage) (string, error) {
 	root := n.RootDeviceName
 	if root == "" {
@@ -259,9 +261,10 @@ func RegisterImage(ctx context.Context, c *sdkec2.Client, n NewImage) (string, e
 	}
 	in := &sdkec2.RegisterImageInput{
 		Name: aws.String(n.Name), Architecture: types.ArchitectureValues(arch),
-		RootDeviceName: aws.String(root), VirtualizationType: aws.String("hvm"),
+		RootDeviceName:      aws.String(root),
 		BlockDeviceMappings: []types.BlockDeviceMapping{{DeviceName: aws.String(root), Ebs: ebsDev}},
 	}
+	n.Boot.apply(in)
 	if n.Description != "" {
 		in.Description = aws.String(n.Description)
 	}

@@ -194,8 +194,13 @@ type EucaPublishOptions struct {
 	// AccountID is the owner written in bundle manifests.
 	AccountID string
 	// Keys sign the bundle and encrypt it to the user and the cloud (bundle).
-	Keys   BundleKeys
-	Report Report
+	Keys BundleKeys
+	// Boot: hvm (the default), or paravirtual with the EMI's kernel and ramdisk.
+	Boot EucaBoot
+	// AncestorAMIIDs go into the new bundle's manifest (<ancestry>): the image it was
+	// rebundled from, then that image's own ancestors (bundle).
+	AncestorAMIIDs []string
+	Report         Report
 	// Replace says what to do with an EMI of the account that has the same name: it is
 	// deregistered (Replace.Force) right before the registration.
 	Replace Replace
@@ -266,9 +271,9 @@ func PublishEucalyptus(ctx context.Context, cl *Clients, img diskimage.Image, la
 				return nil, undo(err)
 			}
 		}
-		r.say("Registering EMI %q (%s, hvm, root %s on %s)...", o.Name, o.Architecture, o.RootDeviceName, snap)
+		r.say("Registering EMI %q (%s, %s, root %s on %s)...", o.Name, o.Architecture, o.Boot, o.RootDeviceName, snap)
 		res.ImageID, err = RegisterImage(ctx, cl.EC2, NewImage{Name: o.Name, Description: o.Description, Architecture: o.Architecture,
-			RootDeviceName: o.RootDeviceName, SnapshotID: snap, VolumeType: o.VolumeType, Minimal: true})
+			RootDeviceName: o.RootDeviceName, SnapshotID: snap, VolumeType: o.VolumeType, Boot: o.Boot, Minimal: true})
 		if err != nil {
 			return nil, undo(err)
 		}
@@ -279,7 +284,8 @@ func PublishEucalyptus(ctx context.Context, cl *Clients, img diskimage.Image, la
 		ub, err := UploadBundle(ctx, cl, io.NewSectionReader(img, 0, img.Size()), img.Size(), o.Bucket, bundle.WriteOptions{
 			Name: prefix + ".img", Prefix: prefix, User: o.AccountID, Architecture: o.Architecture,
 			BlockDevices: map[string]string{"ami": strings.TrimPrefix(o.RootDeviceName, "/dev/"), "root": o.RootDeviceName},
-			SignKey:      k.UserKey, UserCert: k.UserCert, CloudCert: k.CloudCert,
+			KernelID:     o.Boot.KernelID, RamdiskID: o.Boot.RamdiskID, AncestorAMIIDs: o.AncestorAMIIDs,
+			SignKey: k.UserKey, UserCert: k.UserCert, CloudCert: k.CloudCert,
 			Progress: func(done int64) { r.progress(done, img.Size()) },
 		})
 		if err != nil {
@@ -292,8 +298,8 @@ func PublishEucalyptus(ctx context.Context, cl *Clients, img diskimage.Image, la
 				return nil, undo(err)
 			}
 		}
-		r.say("Registering EMI %q from %s...", o.Name, ub.Location)
-		res.ImageID, err = RegisterBundle(ctx, cl.EC2, o.Name, o.Description, ub.Location, o.Architecture, o.RootDeviceName)
+		r.say("Registering EMI %q (%s) from %s...", o.Name, o.Boot, ub.Location)
+		res.ImageID, err = RegisterBundle(ctx, cl.EC2, o.Name, o.Description, ub.Location, o.Architecture, o.RootDeviceName, o.Boot)
 		if err != nil {
 			return nil, undo(err)
 		}

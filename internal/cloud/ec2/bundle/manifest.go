@@ -70,15 +70,19 @@ type Manifest struct {
 	Name         string // the image file name (the tar member)
 	User         string // the owner's account id
 	Type         string // machine, kernel or ramdisk
-	Digest       string // hex SHA-1 of the tar
-	Size         int64  // the image's size
-	BundledSize  int64  // the sum of the parts' sizes
-	EC2Key       string // hex RSA wraps of the key and IV
-	EC2IV        string
-	UserKey      string
-	UserIV       string
-	Parts        []Part
-	Signature    string // hex RSA-SHA1
+	// AncestorAMIIDs are the images this one was rebundled from, nearest first
+	// (<image><ancestry><ancestor_ami_id>, as euca-bundle-vol and ec2-bundle-vol write them;
+	// the cloud shows them to instances as ancestor-ami-ids).
+	AncestorAMIIDs []string
+	Digest         string // hex SHA-1 of the tar
+	Size           int64  // the image's size
+	BundledSize    int64  // the sum of the parts' sizes
+	EC2Key         string // hex RSA wraps of the key and IV
+	EC2IV          string
+	UserKey        string
+	UserIV         string
+	Parts          []Part
+	Signature      string // hex RSA-SHA1
 
 	// signed is the manifest text from <machine_configuration> to </image>.
 	signed []byte
@@ -101,16 +105,18 @@ type xmlManifest struct {
 		BDMs []xmlMapping `xml:"block_device_mappings>block_device_mapping"`
 	} `xml:"machine_configuration"`
 	Image struct {
-		Name        string `xml:"name"`
-		User        string `xml:"user"`
-		Type        string `xml:"type"`
-		Digest      xmlAlg `xml:"digest"`
-		Size        string `xml:"size"`
-		BundledSize string `xml:"bundled_size"`
-		EC2Key      xmlAlg `xml:"ec2_encrypted_key"`
-		UserKey     xmlAlg `xml:"user_encrypted_key"`
-		EC2IV       string `xml:"ec2_encrypted_iv"`
-		UserIV      string `xml:"user_encrypted_iv"`
+		Name string `xml:"name"`
+		User string `xml:"user"`
+		Type string `xml:"type"`
+		// Eucalyptus splits each element's text on commas too.
+		Ancestors   []string `xml:"ancestry>ancestor_ami_id"`
+		Digest      xmlAlg   `xml:"digest"`
+		Size        string   `xml:"size"`
+		BundledSize string   `xml:"bundled_size"`
+		EC2Key      xmlAlg   `xml:"ec2_encrypted_key"`
+		UserKey     xmlAlg   `xml:"user_encrypted_key"`
+		EC2IV       string   `xml:"ec2_encrypted_iv"`
+		UserIV      string   `xml:"user_encrypted_iv"`
 		Parts       struct {
 			Count string `xml:"count,attr"`
 			Part  []struct {
@@ -222,8 +228,69 @@ func ParseManifest(data []byte) (*Manifest, error) {
 		}
 		m.Parts[i] = Part{Index: i, Filename: name, SHA1: dg}
 	}
+	if m.AncestorAMIIDs, err = parseAncestors(x.Image.Ancestors); err != nil {
+		return nil, err
+	}
 	m.signed = signedSpan(data)
 	return m, nil
+}
+
+// MaxAncestors bounds the ancestry a manifest may carry (read and written).
+const MaxAncestors = 64
+
+var imageIDRE = regexp.MustCompile(`^[a-z]{3}-[0-9a-zA-Z]{1,32}$`)
+
+// parseAncestors reads <ancestor_ami_id> elements as Eucalyptus does (each may hold a
+// comma-separated list): image ids only, at most MaxAncestors.
+func parseAncestors(elems []string) ([]string, error) {
+	var ids []string
+	for _, e := range elems {
+		for _, id := range strings.Split(e, ",") {
+			id = strings.TrimSpace(id)
+			if id == "" {
+				continue
+			}
+			if !imageIDRE.MatchString(id) {
+				return nil, fmt.Errorf("bundle manifest: ancestor_ami_id %q is not an image id", truncate(id, 40))
+			}
+			if len(ids) == MaxAncestors {
+				return nil, fmt.Errorf("bundle manifest: more than %d ancestor_ami_id", MaxAncestors)
+			}
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// Ancestry is the ancestry of an image rebundled from the image id whose manifest is
+// parent (nil when unknown): id first, then parent's own ancestors, without repeats, at
+// most MaxAncestors (the oldest dropped).
+func Ancestry(id string, parent *Manifest) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	add := func(v string) {
+		if v != "" && !seen[v] && len(out) < MaxAncestors && imageIDRE.MatchString(v) {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	add(id)
+	if parent != nil {
+		for _, a := range parent.AncestorAMIIDs {
+			add(a)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }
 
 // signedSpan is the manifest text from <machine_configuration> to </image>, what the
@@ -415,6 +482,13 @@ func (m *Manifest) render(key *rsa.PrivateKey) ([]byte, error) {
 	var im strings.Builder
 	fmt.Fprintf(&im, "<image><name>%s</name><user>%s</user><digest algorithm=\"SHA1\">%s</digest><size>%d</size><bundled_size>%d</bundled_size><type>%s</type>",
 		xmlText(m.Name), xmlText(m.User), m.Digest, m.Size, m.BundledSize, xmlText(m.Type))
+	if len(m.AncestorAMIIDs) > 0 {
+		im.WriteString("<ancestry>")
+		for _, a := range m.AncestorAMIIDs {
+			im.WriteString("<ancestor_ami_id>" + xmlText(a) + "</ancestor_ami_id>")
+		}
+		im.WriteString("</ancestry>")
+	}
 	fmt.Fprintf(&im, "<ec2_encrypted_key algorithm=\"AES-128-CBC\">%s</ec2_encrypted_key><user_encrypted_key algorithm=\"AES-128-CBC\">%s</user_encrypted_key>"+
 		"<ec2_encrypted_iv>%s</ec2_encrypted_iv><user_encrypted_iv>%s</user_encrypted_iv>", m.EC2Key, m.UserKey, m.EC2IV, m.UserIV)
 	fmt.Fprintf(&im, "<parts count=\"%d\">", len(m.Parts))

@@ -29,6 +29,9 @@ type WriteOptions struct {
 	// Architecture defaults to x86_64; Type to machine.
 	Architecture, Type  string
 	KernelID, RamdiskID string
+	// AncestorAMIIDs are written as the manifest's <ancestry>: the image this one is
+	// rebundled from, then that image's own ancestors (see Ancestry). At most MaxAncestors.
+	AncestorAMIIDs []string
 	// BlockDevices maps virtual names to devices, e.g. ami → sda1, root → /dev/sda1.
 	BlockDevices map[string]string
 	// SignKey signs the manifest (the user's key, or the cloud's for BundleInstance).
@@ -60,6 +63,9 @@ func Write(ctx context.Context, src io.Reader, size int64, o WriteOptions, sink 
 	if o.Prefix == "" {
 		o.Prefix = o.Name
 	}
+	if _, err := parseAncestors(o.AncestorAMIIDs); err != nil || len(o.AncestorAMIIDs) > MaxAncestors {
+		return nil, nil, fmt.Errorf("bundle: ancestor ids %v: want at most %d image ids", o.AncestorAMIIDs, MaxAncestors)
+	}
 	if o.Architecture == "" {
 		o.Architecture = "x86_64"
 	}
@@ -81,7 +87,7 @@ func Write(ctx context.Context, src io.Reader, size int64, o WriteOptions, sink 
 		return nil, nil, err
 	}
 	m := &Manifest{Version: ManifestVersion, Architecture: o.Architecture, KernelID: o.KernelID, RamdiskID: o.RamdiskID,
-		BlockDevices: o.BlockDevices, Name: o.Name, User: o.User, Type: o.Type, Size: size}
+		BlockDevices: o.BlockDevices, Name: o.Name, User: o.User, Type: o.Type, Size: size, AncestorAMIIDs: o.AncestorAMIIDs}
 	var err error
 	for _, w := range []struct {
 		dst  *string
