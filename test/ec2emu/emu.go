@@ -139,6 +139,8 @@ type Server struct {
 	EC2Endpoint string
 	EBSEndpoint string
 	S3Endpoint  string
+	// STSEndpoint answers AssumeRole (sts.go); empty in the Eucalyptus dialect.
+	STSEndpoint string
 	// IMDSEndpoint is the instance metadata service of the Packer host (AddPackerHost), for
 	// AWS_EC2_METADATA_SERVICE_ENDPOINT; empty until a host is added.
 	IMDSEndpoint string
@@ -167,6 +169,10 @@ type Server struct {
 
 	host         *packerHost
 	busyDetaches int
+
+	stsMu     sync.Mutex
+	tempCreds map[string]tempCred // AssumeRole's temporary credentials (sts.go)
+	assumed   []AssumedRole
 }
 
 // Call records one request the emulator answered.
@@ -175,6 +181,9 @@ type Call struct {
 	Action  string // EC2 Action, or the EBS/S3 operation name
 	Status  int    // HTTP status sent (0 when the connection was dropped)
 	Code    string // error code, if any
+	// AccessKey and Region are the request's SigV4 credential (empty when unsigned or
+	// signed otherwise).
+	AccessKey, Region string
 	// Payload is the request's x-amz-content-sha256 mode: "", "sha256" (a hex digest),
 	// UNSIGNED-PAYLOAD or one of the STREAMING-* modes.
 	Payload string
@@ -250,6 +259,9 @@ func New(o Options) (*Server, error) {
 		}
 		if err == nil {
 			s.S3Endpoint, err = s.listen(o.S3Addr, s.handler("s3", "", s.serveS3))
+		}
+		if err == nil {
+			s.STSEndpoint, err = s.listen("", s.handler("sts", "", s.serveSTS))
 		}
 	}
 	if err != nil {
