@@ -42,4 +42,6 @@ func (s *StepRegisterEucalyptus) Run(ctx context.Context, state multistep.StateB
 	})
 }
 
-func (s *StepRegisterEucalyptus) Cleanup(multistep.StateBag) {}
+// Cleanup deletes the new EMI and its bundle or snapshot when the build fails after it
+// (sharing).
+func (s *StepRegisterEucalyptus) Cleanup(state multistep.StateBag) { discardRegistered(state) }
