@@ -196,10 +196,15 @@ var knownRegions = []string{
 }
 
 type xRegion struct {
-	RegionName     string `xml:"regionName"`
-	RegionEndpoint string `xml:"regionEndpoint"`
-	OptInStatus    string `xml:"optInStatus,omitempty"`
+	RegionName     string   `xml:"regionName"`
+	RegionEndpoint string   `xml:"regionEndpoint"`
+	OptInStatus    string   `xml:"optInStatus,omitempty"`
+	Geography      []string `xml:"geographySet>item>name,omitempty"`
 }
+
+// geography is the continent or country a region's name prefix stands for.
+var geography = map[string]string{"us": "United States of America", "ca": "Canada", "eu": "Europe", "ap": "Asia Pacific",
+	"sa": "South America", "me": "Middle East", "af": "Africa", "il": "Israel"}
 
 // describeRegions lists the regions (RegionName.N selects some; unknown names are an
 // error, as EC2 answers). The Eucalyptus dialect has one region, the server's.
@@ -228,6 +233,9 @@ func (rc *reqCtx) describeRegions(p params) (any, *apiError) {
 			continue
 		}
 		x := xRegion{RegionName: r, RegionEndpoint: "ec2." + r + ".amazonaws.com", OptInStatus: "opt-in-not-required"}
+		if g, ok := geography[strings.SplitN(r, "-", 2)[0]]; ok {
+			x.Geography = []string{g}
+		}
 		if s.opts.Dialect == Eucalyptus {
 			x.RegionEndpoint, x.OptInStatus = s.EC2Endpoint, ""
 		}

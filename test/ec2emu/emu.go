@@ -35,6 +35,14 @@
 // or held exclusively stays "busy" (BusyDetaches); HostDevices lists what is held and Close
 // releases it.
 //
+// Regions (AWS dialect): one emulator serves every region; a request's region is its SigV4
+// credential scope, images and snapshots live in the region that made them (CopyImage copies
+// from SourceRegion into the request's region), DescribeRegions lists the AWS regions
+// (ec2_copy.go). Sharing: launch permissions (accounts, "all", organization ARNs) and
+// snapshot createVolumePermission (ec2_attributes.go). STS (STSEndpoint): AssumeRole hands
+// out temporary credentials the emulator then accepts with their session token; the request
+// log records each call's access key and region (sts.go).
+//
 // With Options.Dialect = Eucalyptus the emulator answers like a Eucalyptus 4.4 cloud
 // controller: EC2 at /services/compute and S3 at /services/objectstorage on one port, emi-
 // and 8-hex-digit ids, no EBS direct API, ImportImage/ImportSnapshot as empty stubs,

@@ -74,6 +74,7 @@ func TestShareAttributes(t *testing.T) {
 	for _, p := range sa.CreateVolumePermissions {
 		perms = append(perms, aws.ToString(p.UserId)+string(p.Group))
 	}
+	checkModel(t, "DescribeSnapshotAttributeOutput", sa, "ProductCodes", "CreateVolumePermissions[0].UserId")
 	if aws.ToString(sa.SnapshotId) != snap || len(perms) != 2 || perms[0] != "all" || perms[1] != "210987654321" {
 		t.Fatalf("createVolumePermission %v", perms)
 	}
@@ -165,6 +166,7 @@ func TestCopyImageAcrossRegions(t *testing.T) {
 	if err != nil || len(rs.Regions) != 2 {
 		t.Fatalf("DescribeRegions: %v %+v", err, rs)
 	}
+	checkModel(t, "DescribeRegionsOutput", rs)
 	if _, err := east.DescribeRegions(ctx, &ec2.DescribeRegionsInput{RegionNames: []string{"mars-north-1"}}); apiCode(err) != "InvalidParameterValue" {
 		t.Errorf("unknown region: %v", err)
 	}
@@ -224,6 +226,11 @@ func TestAssumeRole(t *testing.T) {
 	if _, err := nc.DescribeImages(ctx, &ec2.DescribeImagesInput{}); apiCode(err) != "AuthFailure" {
 		t.Errorf("temporary key without its token: %v", err)
 	}
+	direct, err := stsc.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("direct")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkModel(t, "AssumeRoleOutput", direct, "SourceIdentity")
 	if _, err := stsc.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("builder"), RoleSessionName: aws.String("x1")}); apiCode(err) != "ValidationError" {
 		t.Errorf("malformed role ARN: %v", err)
 	}

@@ -161,7 +161,9 @@ func (s *Server) serveSTS(rc *reqCtx) {
 			Arn           string
 			AssumedRoleID string `xml:"AssumedRoleId"`
 		}
-		PackedPolicySize int
+		PackedPolicySize        int
+		SessionTokenSize        int
+		SessionTokenUtilization int
 	}
 	type resp struct {
 		XMLName   struct{} `xml:"AssumeRoleResponse"`
@@ -171,6 +173,9 @@ func (s *Server) serveSTS(rc *reqCtx) {
 	}
 	r := resp{Xmlns: stsNamespace, RequestID: rc.requestID}
 	r.Result.Credentials = creds{key, cred.secret, cred.token, cred.expires.Format(isoMillis)}
+	r.Result.PackedPolicySize = 1 + len(tags)
+	r.Result.SessionTokenSize = len(cred.token)
+	r.Result.SessionTokenUtilization = max(1, len(cred.token)*100/2048)
 	r.Result.AssumedRoleUser.Arn = "arn:aws:sts::" + m[1] + ":assumed-role/" + roleName + "/" + name
 	r.Result.AssumedRoleUser.AssumedRoleID = "AROA" + strings.ToUpper(hex.EncodeToString([]byte(roleName)))[:min(16, 2*len(roleName))] + ":" + name
 	rc.writeXML(200, r)
