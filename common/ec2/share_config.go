@@ -6,6 +6,7 @@ package ec2common
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -83,7 +84,7 @@ func (s *ShareConfig) Prepare(region string, eucalyptus, snapshot, skipRegionVal
 		}
 	}
 	s.AMIRegions = regions
-	for _, r := range sortedKeys(s.RegionKMSKeyIDs) {
+	for _, r := range slices.Sorted(maps.Keys(s.RegionKMSKeyIDs)) {
 		if !slices.Contains(regions, r) {
 			errs = append(errs, fmt.Errorf("region_kms_key_ids: %q is not in ami_regions (the build region's key is kms_key_id)", r))
 		}
@@ -110,15 +111,6 @@ func (s *ShareConfig) Prepare(region string, eucalyptus, snapshot, skipRegionVal
 func (s *ShareConfig) Share() cloud.Share {
 	return cloud.Share{Users: s.AMIUsers, Groups: s.AMIGroups, OrgARNs: s.AMIOrgArns, OUARNs: s.AMIOuArns,
 		SnapshotUsers: s.SnapshotUsers, SnapshotGroups: s.SnapshotGroups}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Set tells whether anything is shared or copied.
