@@ -12,8 +12,8 @@ import (
 // would be. Images and snapshots live in the region of the request that made them (the
 // server's Region when made by the Go side); a request sees only its region's images and
 // snapshots (the others are set aside while it is handled, under the state lock), so that a
-// CopyImage into eu-west-1 is found there and not in us-east-1. Instances and volumes are
-// not regional. The Eucalyptus dialect has one region and ignores the scope.
+// CopyImage into eu-west-1 is found there and not in us-east-1. Instances, volumes and the
+// snapshots the EBS direct API makes are in the server's region whatever the signature. The Eucalyptus dialect has one region and ignores the scope.
 
 // regional is the per-resource region and the share lists of images and snapshots.
 type regional struct {
@@ -62,6 +62,9 @@ func (rc *reqCtx) enterRegion() (leave func()) {
 	}
 	region := rc.requestRegion()
 	rg := st.rg()
+	if region == rc.s.Region && len(rg.region) == 0 {
+		return func() {} // everything lives in the server's region
+	}
 	hiddenImages, hiddenSnaps := map[string]*image{}, map[string]*snapshot{}
 	before := map[string]bool{}
 	for id, im := range st.images {
