@@ -35,6 +35,12 @@ func newArtifact(state multistep.StateBag) *ec2common.Artifact {
 		a.Bucket, _ = state.Get("bundle_bucket").(string)
 		a.BundleKeys, _ = state.Get("bundle_keys").([]string)
 	}
+	if amis, ok := state.Get("amis").(map[string]string); ok { // ami_regions
+		for r, id := range amis {
+			a.Amis[r] = id
+		}
+		a.RegionSnapshots, _ = state.Get("region_snapshots").(map[string]string)
+	}
 	if p, ok := state.GetOk(bcommon.StateWorkingImage); ok {
 		abs, _ := filepath.Abs(p.(string))
 		a.LocalPath = abs

@@ -47,6 +47,7 @@ type Config struct {
 	ec2common.RegisterConfig   `mapstructure:",squash"`
 	ec2common.EncryptionConfig `mapstructure:",squash"`
 	ec2common.EucaImageConfig  `mapstructure:",squash"`
+	ec2common.ShareConfig      `mapstructure:",squash"`
 	// The cloud is Eucalyptus: this block (even empty) makes the build go the Eucalyptus
 	// way, whatever the shape of `custom_endpoint_ec2` (which it requires); without it the
 	// cloud is AWS or AWS-compatible. It holds the keys, the bucket and how to register.
@@ -182,6 +183,10 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		// The bundle keys are checked here when the bundle path is asked for, else when the
 		// source turns out to be instance-store (StepSource).
 		errs = packersdk.MultiErrorAppend(errs, c.Eucalyptus.Prepare(c.CaptureMethod == CaptureBundle, !c.SkipRegister)...)
+	}
+	errs = packersdk.MultiErrorAppend(errs, c.ShareConfig.Prepare(c.Region, euca, !euca || c.Eucalyptus.Register == "import-volume", c.SkipRegionValidation)...)
+	if c.SkipRegister && c.ShareConfig.Set() {
+		errs = packersdk.MultiErrorAppend(errs, errors.New("ami_users, ami_groups, ami_org_arns, ami_ou_arns, snapshot_users, snapshot_groups and ami_regions need a registered image: remove them or skip_register"))
 	}
 	if c.OutputDir == "" {
 		c.OutputDir = "output-" + buildName(c)

@@ -60,6 +60,12 @@ func recipe(c *Config, method string, instance bool, target string) []multistep.
 	steps = append(steps, bcommon.ChrootSteps(&c.ChrootConfig, c.ctx)...)
 	if !c.SkipRegister {
 		steps = append(steps, publish(c))
+		if !c.Share().Empty() {
+			steps = append(steps, &StepModifyAttributes{Config: c}) // ami_users, snapshot_users...
+		}
+		if len(c.AMIRegions) > 0 {
+			steps = append(steps, &StepRegionCopy{Config: c}) // ami_regions
+		}
 	}
 	return steps
 }

@@ -27,6 +27,9 @@ func (s *StepConnect) Run(ctx context.Context, state multistep.StateBag) multist
 		return bcommon.Halt(state, err)
 	}
 	ui.Message("Region " + clients.Region)
+	if err := c.ValidateRegions(ctx, clients, c.AMIRegions...); err != nil {
+		return bcommon.Halt(state, err)
+	}
 	if c.IsEucalyptus() {
 		if err := c.Eucalyptus.Resolve(ctx, clients, c.CustomEndpointEC2); err != nil {
 			return bcommon.Halt(state, err)

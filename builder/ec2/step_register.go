@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
@@ -77,4 +78,35 @@ func publishWorking(state multistep.StateBag, label string, publish func(img dis
 	return multistep.ActionContinue
 }
 
-func (s *StepRegister) Cleanup(multistep.StateBag) {}
+// Cleanup deletes the new AMI and its snapshot when the build fails after it (sharing,
+// region copies): the AMI is handed on only with the artifact of a build that succeeded.
+func (s *StepRegister) Cleanup(state multistep.StateBag) { discardRegistered(state) }
+
+// discardRegistered deletes what the registration step put in the state (ami, snapshot_id,
+// bundle_bucket and bundle_keys) when the build was cancelled or halted after it.
+func discardRegistered(state multistep.StateBag) {
+	ami, ok := state.Get("ami").(string)
+	if !ok || ami == "" || !buildFailed(state) {
+		return
+	}
+	ui := state.Get("ui").(packersdk.Ui)
+	cl := state.Get("clients").(*cloud.Clients)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	ui.Say(fmt.Sprintf("Deleting %s (the build did not succeed)...", ami))
+	snap, _ := state.Get("snapshot_id").(string)
+	var extra []string
+	if snap != "" {
+		extra = append(extra, snap)
+	}
+	if err := cloud.DeleteImage(ctx, cl.EC2, ami, extra...); err != nil {
+		ui.Error(err.Error())
+	}
+	if keys, _ := state.Get("bundle_keys").([]string); len(keys) > 0 {
+		bucket, _ := state.Get("bundle_bucket").(string)
+		if err := cloud.DeleteObjects(ctx, cl.S3, bucket, keys); err != nil {
+			ui.Error(err.Error())
+		}
+	}
+	state.Remove("ami")
+}

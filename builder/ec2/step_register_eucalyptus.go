@@ -52,7 +52,9 @@ func (s *StepRegisterEucalyptus) Run(ctx context.Context, state multistep.StateB
 	})
 }
 
-func (s *StepRegisterEucalyptus) Cleanup(multistep.StateBag) {}
+// Cleanup deletes the new EMI and its bundle or snapshot when the build fails after it
+// (sharing).
+func (s *StepRegisterEucalyptus) Cleanup(state multistep.StateBag) { discardRegistered(state) }
 
 // eucaLineage settles how the new EMI boots (ec2common.EucaImageConfig.Boot: the template,
 // else the source image's or captured instance's virtualization type, kernel and ramdisk,

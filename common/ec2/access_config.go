@@ -4,6 +4,7 @@
 package ec2common
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -62,6 +63,14 @@ type AccessConfig struct {
 	InsecureSkipTLSVerify bool `mapstructure:"insecure_skip_tls_verify" required:"false"`
 	// How many times the SDK tries one request on throttling and server errors. Defaults to 8.
 	MaxRetries int `mapstructure:"max_retries" required:"false"`
+	// Work as an IAM role: see the `assume_role` block below.
+	AssumeRole AssumeRoleConfig `mapstructure:"assume_role" required:"false"`
+	// A custom STS endpoint for `assume_role` (a VPC endpoint, a private cloud's STS).
+	CustomEndpointSTS string `mapstructure:"custom_endpoint_sts" required:"false"`
+	// Do not check `region` and `ami_regions` against the regions the cloud lists
+	// (DescribeRegions, at the start of the build, as packer-plugin-amazon does). The check
+	// is never made on Eucalyptus, whose region name is free.
+	SkipRegionValidation bool `mapstructure:"skip_region_validation" required:"false"`
 }
 
 // Prepare validates the settings; every error names its field.
@@ -84,6 +93,10 @@ func (c *AccessConfig) Prepare() []error {
 	}
 	if c.MaxRetries < 0 {
 		errs = append(errs, fmt.Errorf("max_retries must not be negative"))
+	}
+	errs = append(errs, c.AssumeRole.Prepare()...)
+	if c.CustomEndpointSTS != "" && c.AssumeRole.RoleARN == "" {
+		errs = append(errs, errors.New("custom_endpoint_sts is only used by assume_role: add an assume_role block or remove it"))
 	}
 	switch c.S3SignatureVersion {
 	case "", "v4":
@@ -135,5 +148,15 @@ func (c *AccessConfig) Access(connections int, eucalyptus bool) cloud.Access {
 		Region: c.Region, EC2Endpoint: c.CustomEndpointEC2, EBSEndpoint: c.CustomEndpointEBS,
 		S3Endpoint: c.CustomEndpointS3, Insecure: c.InsecureSkipTLSVerify, MaxRetries: c.MaxRetries,
 		Connections: connections, S3SigV2: c.S3SignatureVersion == "v2", Eucalyptus: eucalyptus,
+		AssumeRole: c.AssumeRole.cloud(), STSEndpoint: c.CustomEndpointSTS,
 	}
+}
+
+// ValidateRegions checks the build's region and the extra ones (ami_regions) against the
+// cloud's DescribeRegions, unless skip_region_validation is set or the cloud is Eucalyptus.
+func (c *AccessConfig) ValidateRegions(ctx context.Context, cl *cloud.Clients, extra ...string) error {
+	if c.SkipRegionValidation || !cl.HasEBSDirect {
+		return nil
+	}
+	return cloud.ValidateRegions(ctx, cl.EC2, append([]string{cl.Region}, extra...)...)
 }

@@ -10,19 +10,22 @@ import (
 // FlatAccessConfig is an auto-generated flat version of AccessConfig.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatAccessConfig struct {
-	AccessKey             *string `mapstructure:"access_key" required:"false" cty:"access_key" hcl:"access_key"`
-	SecretKey             *string `mapstructure:"secret_key" required:"false" cty:"secret_key" hcl:"secret_key"`
-	Token                 *string `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
-	Profile               *string `mapstructure:"profile" required:"false" cty:"profile" hcl:"profile"`
-	SharedCredentialsFile *string `mapstructure:"shared_credentials_file" required:"false" cty:"shared_credentials_file" hcl:"shared_credentials_file"`
-	SharedConfigFile      *string `mapstructure:"shared_config_file" required:"false" cty:"shared_config_file" hcl:"shared_config_file"`
-	Region                *string `mapstructure:"region" required:"false" cty:"region" hcl:"region"`
-	CustomEndpointEC2     *string `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
-	CustomEndpointEBS     *string `mapstructure:"custom_endpoint_ebs" required:"false" cty:"custom_endpoint_ebs" hcl:"custom_endpoint_ebs"`
-	CustomEndpointS3      *string `mapstructure:"custom_endpoint_s3" required:"false" cty:"custom_endpoint_s3" hcl:"custom_endpoint_s3"`
-	S3SignatureVersion    *string `mapstructure:"s3_signature_version" required:"false" cty:"s3_signature_version" hcl:"s3_signature_version"`
-	InsecureSkipTLSVerify *bool   `mapstructure:"insecure_skip_tls_verify" required:"false" cty:"insecure_skip_tls_verify" hcl:"insecure_skip_tls_verify"`
-	MaxRetries            *int    `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
+	AccessKey             *string               `mapstructure:"access_key" required:"false" cty:"access_key" hcl:"access_key"`
+	SecretKey             *string               `mapstructure:"secret_key" required:"false" cty:"secret_key" hcl:"secret_key"`
+	Token                 *string               `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
+	Profile               *string               `mapstructure:"profile" required:"false" cty:"profile" hcl:"profile"`
+	SharedCredentialsFile *string               `mapstructure:"shared_credentials_file" required:"false" cty:"shared_credentials_file" hcl:"shared_credentials_file"`
+	SharedConfigFile      *string               `mapstructure:"shared_config_file" required:"false" cty:"shared_config_file" hcl:"shared_config_file"`
+	Region                *string               `mapstructure:"region" required:"false" cty:"region" hcl:"region"`
+	CustomEndpointEC2     *string               `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
+	CustomEndpointEBS     *string               `mapstructure:"custom_endpoint_ebs" required:"false" cty:"custom_endpoint_ebs" hcl:"custom_endpoint_ebs"`
+	CustomEndpointS3      *string               `mapstructure:"custom_endpoint_s3" required:"false" cty:"custom_endpoint_s3" hcl:"custom_endpoint_s3"`
+	S3SignatureVersion    *string               `mapstructure:"s3_signature_version" required:"false" cty:"s3_signature_version" hcl:"s3_signature_version"`
+	InsecureSkipTLSVerify *bool                 `mapstructure:"insecure_skip_tls_verify" required:"false" cty:"insecure_skip_tls_verify" hcl:"insecure_skip_tls_verify"`
+	MaxRetries            *int                  `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
+	AssumeRole            *FlatAssumeRoleConfig `mapstructure:"assume_role" required:"false" cty:"assume_role" hcl:"assume_role"`
+	CustomEndpointSTS     *string               `mapstructure:"custom_endpoint_sts" required:"false" cty:"custom_endpoint_sts" hcl:"custom_endpoint_sts"`
+	SkipRegionValidation  *bool                 `mapstructure:"skip_region_validation" required:"false" cty:"skip_region_validation" hcl:"skip_region_validation"`
 }
 
 // FlatMapstructure returns a new FlatAccessConfig.
@@ -50,6 +53,9 @@ func (*FlatAccessConfig) HCL2Spec() map[string]hcldec.Spec {
 		"s3_signature_version":     &hcldec.AttrSpec{Name: "s3_signature_version", Type: cty.String, Required: false},
 		"insecure_skip_tls_verify": &hcldec.AttrSpec{Name: "insecure_skip_tls_verify", Type: cty.Bool, Required: false},
 		"max_retries":              &hcldec.AttrSpec{Name: "max_retries", Type: cty.Number, Required: false},
+		"assume_role":              &hcldec.BlockSpec{TypeName: "assume_role", Nested: hcldec.ObjectSpec((*FlatAssumeRoleConfig)(nil).HCL2Spec())},
+		"custom_endpoint_sts":      &hcldec.AttrSpec{Name: "custom_endpoint_sts", Type: cty.String, Required: false},
+		"skip_region_validation":   &hcldec.AttrSpec{Name: "skip_region_validation", Type: cty.Bool, Required: false},
 	}
 	return s
 }

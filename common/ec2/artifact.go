@@ -18,7 +18,10 @@ type Artifact struct {
 	// Amis maps the region to the AMI ID.
 	Amis       map[string]string
 	SnapshotID string
-	LocalPath  string
+	// RegionSnapshots maps the region to the snapshot of its AMI, when the AMI was copied to
+	// other regions (ami_regions); SnapshotID is the build region's.
+	RegionSnapshots map[string]string
+	LocalPath       string
 	// Bucket and BundleKeys are the objects of an instance-store image's bundle (Eucalyptus).
 	Bucket     string
 	BundleKeys []string
@@ -115,8 +118,12 @@ func (a *Artifact) hcpImages() []*registryimage.Image {
 	}
 	var imgs []*registryimage.Image
 	for _, r := range a.regions() {
+		snap := a.SnapshotID
+		if s, ok := a.RegionSnapshots[r]; ok {
+			snap = s
+		}
 		imgs = append(imgs, artifact.HCPImage(provider, r, a.Amis[r], a.SourceImage, map[string]string{
-			artifact.LabelDiskFormat: format, artifact.LabelSnapshotID: a.SnapshotID,
+			artifact.LabelDiskFormat: format, artifact.LabelSnapshotID: snap,
 			artifact.LabelSourceInstance: a.SourceInstance, artifact.LabelBuilder: a.BuilderIDValue,
 			artifact.LabelInput: a.Input, "bundle_bucket": a.Bucket,
 		}))

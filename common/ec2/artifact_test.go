@@ -29,6 +29,11 @@ func TestArtifactHCP(t *testing.T) {
 	euca.Bucket = "bundles"
 	built := &Artifact{BuilderIDValue: "chromogenic.ec2", Amis: map[string]string{"us-east-1": "ami-1", "us-west-2": "ami-2"},
 		SourceInstance: "i-42", SourceImage: "ami-base", LocalPath: "/work/w.raw"}
+	copied := &Artifact{BuilderIDValue: "chromogenic.ec2", Amis: map[string]string{"us-east-1": "ami-1", "eu-west-1": "ami-2"},
+		SnapshotID: "snap-1", RegionSnapshots: map[string]string{"us-east-1": "snap-1", "eu-west-1": "snap-2"}}
+	if id := copied.Id(); id != "eu-west-1:ami-2,us-east-1:ami-1" {
+		t.Errorf("Id of region copies %q", id)
+	}
 	for _, c := range []struct {
 		name string
 		a    *Artifact
@@ -38,6 +43,12 @@ func TestArtifactHCP(t *testing.T) {
 			Labels: map[string]string{"disk_format": "ami", "snapshot_id": "snap-9", "builder": "chromogenic.ec2-import", "input": "/out/disk.qcow2", "source_image": "ami-source"}}}},
 		{"eucalyptus", euca, []registryimage.Image{{ImageID: "emi-0abc", ProviderName: "eucalyptus", ProviderRegion: "eucalyptus",
 			Labels: map[string]string{"disk_format": "emi", "builder": "chromogenic.ec2-import", "bundle_bucket": "bundles"}}}},
+		{"region copies", copied, []registryimage.Image{
+			{ImageID: "ami-1", ProviderName: "aws", ProviderRegion: "us-east-1",
+				Labels: map[string]string{"disk_format": "ami", "snapshot_id": "snap-1", "builder": "chromogenic.ec2"}},
+			{ImageID: "ami-2", ProviderName: "aws", ProviderRegion: "eu-west-1",
+				Labels: map[string]string{"disk_format": "ami", "snapshot_id": "snap-2", "builder": "chromogenic.ec2"}},
+		}},
 		{"builder", built, []registryimage.Image{
 			{ImageID: "ami-1", ProviderName: "aws", ProviderRegion: "us-east-1", SourceImageID: "ami-base",
 				Labels: map[string]string{"disk_format": "ami", "source_instance": "i-42", "builder": "chromogenic.ec2", "source_image": "ami-base"}},

@@ -97,6 +97,9 @@ func (d *Datasource) lookup(ctx context.Context) (interface{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.ValidateRegions(ctx, cl); err != nil {
+		return nil, err
+	}
 	f := cloud.Filter{Owners: c.Owners, MostRecent: c.MostRecent, Filters: map[string][]string{}}
 	for k, v := range c.Filters {
 		f.Filters[k] = []string{v}

@@ -3,6 +3,7 @@
 package ec2image
 
 import (
+	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -10,30 +11,33 @@ import (
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	PackerBuildName       *string           `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
-	PackerBuilderType     *string           `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
-	PackerCoreVersion     *string           `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
-	PackerDebug           *bool             `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
-	PackerForce           *bool             `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
-	PackerOnError         *string           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
-	PackerUserVars        map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
-	PackerSensitiveVars   []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
-	AccessKey             *string           `mapstructure:"access_key" required:"false" cty:"access_key" hcl:"access_key"`
-	SecretKey             *string           `mapstructure:"secret_key" required:"false" cty:"secret_key" hcl:"secret_key"`
-	Token                 *string           `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
-	Profile               *string           `mapstructure:"profile" required:"false" cty:"profile" hcl:"profile"`
-	SharedCredentialsFile *string           `mapstructure:"shared_credentials_file" required:"false" cty:"shared_credentials_file" hcl:"shared_credentials_file"`
-	SharedConfigFile      *string           `mapstructure:"shared_config_file" required:"false" cty:"shared_config_file" hcl:"shared_config_file"`
-	Region                *string           `mapstructure:"region" required:"false" cty:"region" hcl:"region"`
-	CustomEndpointEC2     *string           `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
-	CustomEndpointEBS     *string           `mapstructure:"custom_endpoint_ebs" required:"false" cty:"custom_endpoint_ebs" hcl:"custom_endpoint_ebs"`
-	CustomEndpointS3      *string           `mapstructure:"custom_endpoint_s3" required:"false" cty:"custom_endpoint_s3" hcl:"custom_endpoint_s3"`
-	S3SignatureVersion    *string           `mapstructure:"s3_signature_version" required:"false" cty:"s3_signature_version" hcl:"s3_signature_version"`
-	InsecureSkipTLSVerify *bool             `mapstructure:"insecure_skip_tls_verify" required:"false" cty:"insecure_skip_tls_verify" hcl:"insecure_skip_tls_verify"`
-	MaxRetries            *int              `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
-	Filters               map[string]string `mapstructure:"filters" required:"false" cty:"filters" hcl:"filters"`
-	Owners                []string          `mapstructure:"owners" required:"true" cty:"owners" hcl:"owners"`
-	MostRecent            *bool             `mapstructure:"most_recent" required:"false" cty:"most_recent" hcl:"most_recent"`
+	PackerBuildName       *string                         `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
+	PackerBuilderType     *string                         `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
+	PackerCoreVersion     *string                         `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
+	PackerDebug           *bool                           `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
+	PackerForce           *bool                           `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
+	PackerOnError         *string                         `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
+	PackerUserVars        map[string]string               `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
+	PackerSensitiveVars   []string                        `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	AccessKey             *string                         `mapstructure:"access_key" required:"false" cty:"access_key" hcl:"access_key"`
+	SecretKey             *string                         `mapstructure:"secret_key" required:"false" cty:"secret_key" hcl:"secret_key"`
+	Token                 *string                         `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
+	Profile               *string                         `mapstructure:"profile" required:"false" cty:"profile" hcl:"profile"`
+	SharedCredentialsFile *string                         `mapstructure:"shared_credentials_file" required:"false" cty:"shared_credentials_file" hcl:"shared_credentials_file"`
+	SharedConfigFile      *string                         `mapstructure:"shared_config_file" required:"false" cty:"shared_config_file" hcl:"shared_config_file"`
+	Region                *string                         `mapstructure:"region" required:"false" cty:"region" hcl:"region"`
+	CustomEndpointEC2     *string                         `mapstructure:"custom_endpoint_ec2" required:"false" cty:"custom_endpoint_ec2" hcl:"custom_endpoint_ec2"`
+	CustomEndpointEBS     *string                         `mapstructure:"custom_endpoint_ebs" required:"false" cty:"custom_endpoint_ebs" hcl:"custom_endpoint_ebs"`
+	CustomEndpointS3      *string                         `mapstructure:"custom_endpoint_s3" required:"false" cty:"custom_endpoint_s3" hcl:"custom_endpoint_s3"`
+	S3SignatureVersion    *string                         `mapstructure:"s3_signature_version" required:"false" cty:"s3_signature_version" hcl:"s3_signature_version"`
+	InsecureSkipTLSVerify *bool                           `mapstructure:"insecure_skip_tls_verify" required:"false" cty:"insecure_skip_tls_verify" hcl:"insecure_skip_tls_verify"`
+	MaxRetries            *int                            `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
+	AssumeRole            *ec2common.FlatAssumeRoleConfig `mapstructure:"assume_role" required:"false" cty:"assume_role" hcl:"assume_role"`
+	CustomEndpointSTS     *string                         `mapstructure:"custom_endpoint_sts" required:"false" cty:"custom_endpoint_sts" hcl:"custom_endpoint_sts"`
+	SkipRegionValidation  *bool                           `mapstructure:"skip_region_validation" required:"false" cty:"skip_region_validation" hcl:"skip_region_validation"`
+	Filters               map[string]string               `mapstructure:"filters" required:"false" cty:"filters" hcl:"filters"`
+	Owners                []string                        `mapstructure:"owners" required:"true" cty:"owners" hcl:"owners"`
+	MostRecent            *bool                           `mapstructure:"most_recent" required:"false" cty:"most_recent" hcl:"most_recent"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -69,6 +73,9 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"s3_signature_version":       &hcldec.AttrSpec{Name: "s3_signature_version", Type: cty.String, Required: false},
 		"insecure_skip_tls_verify":   &hcldec.AttrSpec{Name: "insecure_skip_tls_verify", Type: cty.Bool, Required: false},
 		"max_retries":                &hcldec.AttrSpec{Name: "max_retries", Type: cty.Number, Required: false},
+		"assume_role":                &hcldec.BlockSpec{TypeName: "assume_role", Nested: hcldec.ObjectSpec((*ec2common.FlatAssumeRoleConfig)(nil).HCL2Spec())},
+		"custom_endpoint_sts":        &hcldec.AttrSpec{Name: "custom_endpoint_sts", Type: cty.String, Required: false},
+		"skip_region_validation":     &hcldec.AttrSpec{Name: "skip_region_validation", Type: cty.Bool, Required: false},
 		"filters":                    &hcldec.AttrSpec{Name: "filters", Type: cty.Map(cty.String), Required: false},
 		"owners":                     &hcldec.AttrSpec{Name: "owners", Type: cty.List(cty.String), Required: false},
 		"most_recent":                &hcldec.AttrSpec{Name: "most_recent", Type: cty.Bool, Required: false},

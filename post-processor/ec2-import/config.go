@@ -23,6 +23,7 @@ type Config struct {
 	ec2common.RegisterConfig   `mapstructure:",squash"`
 	ec2common.EncryptionConfig `mapstructure:",squash"`
 	ec2common.EucaImageConfig  `mapstructure:",squash"`
+	ec2common.ShareConfig      `mapstructure:",squash"`
 	// The architecture of the guest: `x86_64` (the default), `arm64` or `i386`.
 	Architecture string `mapstructure:"architecture" required:"false"`
 	// The cloud is Eucalyptus: this block (even empty) makes the import go the Eucalyptus
@@ -53,6 +54,7 @@ func (c *Config) check() (errs []error) {
 	if euca {
 		errs = append(errs, c.Eucalyptus.Prepare(false, true)...)
 	}
+	errs = append(errs, c.ShareConfig.Prepare(c.Region, euca, !euca || c.Eucalyptus.Register == "import-volume", c.SkipRegionValidation)...)
 	switch c.Architecture {
 	case "":
 		c.Architecture = "x86_64"

@@ -32,6 +32,9 @@ type FlatConfig struct {
 	S3SignatureVersion    *string                         `mapstructure:"s3_signature_version" required:"false" cty:"s3_signature_version" hcl:"s3_signature_version"`
 	InsecureSkipTLSVerify *bool                           `mapstructure:"insecure_skip_tls_verify" required:"false" cty:"insecure_skip_tls_verify" hcl:"insecure_skip_tls_verify"`
 	MaxRetries            *int                            `mapstructure:"max_retries" required:"false" cty:"max_retries" hcl:"max_retries"`
+	AssumeRole            *ec2common.FlatAssumeRoleConfig `mapstructure:"assume_role" required:"false" cty:"assume_role" hcl:"assume_role"`
+	CustomEndpointSTS     *string                         `mapstructure:"custom_endpoint_sts" required:"false" cty:"custom_endpoint_sts" hcl:"custom_endpoint_sts"`
+	SkipRegionValidation  *bool                           `mapstructure:"skip_region_validation" required:"false" cty:"skip_region_validation" hcl:"skip_region_validation"`
 	AMIName               *string                         `mapstructure:"ami_name" required:"true" cty:"ami_name" hcl:"ami_name"`
 	AMIDescription        *string                         `mapstructure:"ami_description" required:"false" cty:"ami_description" hcl:"ami_description"`
 	Tags                  map[string]string               `mapstructure:"tags" required:"false" cty:"tags" hcl:"tags"`
@@ -51,6 +54,14 @@ type FlatConfig struct {
 	AMIVirtType           *string                         `mapstructure:"ami_virtualization_type" required:"false" cty:"ami_virtualization_type" hcl:"ami_virtualization_type"`
 	KernelID              *string                         `mapstructure:"kernel_id" required:"false" cty:"kernel_id" hcl:"kernel_id"`
 	RamdiskID             *string                         `mapstructure:"ramdisk_id" required:"false" cty:"ramdisk_id" hcl:"ramdisk_id"`
+	AMIUsers              []string                        `mapstructure:"ami_users" required:"false" cty:"ami_users" hcl:"ami_users"`
+	AMIGroups             []string                        `mapstructure:"ami_groups" required:"false" cty:"ami_groups" hcl:"ami_groups"`
+	AMIOrgArns            []string                        `mapstructure:"ami_org_arns" required:"false" cty:"ami_org_arns" hcl:"ami_org_arns"`
+	AMIOuArns             []string                        `mapstructure:"ami_ou_arns" required:"false" cty:"ami_ou_arns" hcl:"ami_ou_arns"`
+	SnapshotUsers         []string                        `mapstructure:"snapshot_users" required:"false" cty:"snapshot_users" hcl:"snapshot_users"`
+	SnapshotGroups        []string                        `mapstructure:"snapshot_groups" required:"false" cty:"snapshot_groups" hcl:"snapshot_groups"`
+	AMIRegions            []string                        `mapstructure:"ami_regions" required:"false" cty:"ami_regions" hcl:"ami_regions"`
+	RegionKMSKeyIDs       map[string]string               `mapstructure:"region_kms_key_ids" required:"false" cty:"region_kms_key_ids" hcl:"region_kms_key_ids"`
 	Architecture          *string                         `mapstructure:"architecture" required:"false" cty:"architecture" hcl:"architecture"`
 	Eucalyptus            *ec2common.FlatEucalyptusConfig `mapstructure:"eucalyptus" required:"false" cty:"eucalyptus" hcl:"eucalyptus"`
 }
@@ -88,6 +99,9 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"s3_signature_version":       &hcldec.AttrSpec{Name: "s3_signature_version", Type: cty.String, Required: false},
 		"insecure_skip_tls_verify":   &hcldec.AttrSpec{Name: "insecure_skip_tls_verify", Type: cty.Bool, Required: false},
 		"max_retries":                &hcldec.AttrSpec{Name: "max_retries", Type: cty.Number, Required: false},
+		"assume_role":                &hcldec.BlockSpec{TypeName: "assume_role", Nested: hcldec.ObjectSpec((*ec2common.FlatAssumeRoleConfig)(nil).HCL2Spec())},
+		"custom_endpoint_sts":        &hcldec.AttrSpec{Name: "custom_endpoint_sts", Type: cty.String, Required: false},
+		"skip_region_validation":     &hcldec.AttrSpec{Name: "skip_region_validation", Type: cty.Bool, Required: false},
 		"ami_name":                   &hcldec.AttrSpec{Name: "ami_name", Type: cty.String, Required: false},
 		"ami_description":            &hcldec.AttrSpec{Name: "ami_description", Type: cty.String, Required: false},
 		"tags":                       &hcldec.AttrSpec{Name: "tags", Type: cty.Map(cty.String), Required: false},
@@ -107,6 +121,14 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"ami_virtualization_type":    &hcldec.AttrSpec{Name: "ami_virtualization_type", Type: cty.String, Required: false},
 		"kernel_id":                  &hcldec.AttrSpec{Name: "kernel_id", Type: cty.String, Required: false},
 		"ramdisk_id":                 &hcldec.AttrSpec{Name: "ramdisk_id", Type: cty.String, Required: false},
+		"ami_users":                  &hcldec.AttrSpec{Name: "ami_users", Type: cty.List(cty.String), Required: false},
+		"ami_groups":                 &hcldec.AttrSpec{Name: "ami_groups", Type: cty.List(cty.String), Required: false},
+		"ami_org_arns":               &hcldec.AttrSpec{Name: "ami_org_arns", Type: cty.List(cty.String), Required: false},
+		"ami_ou_arns":                &hcldec.AttrSpec{Name: "ami_ou_arns", Type: cty.List(cty.String), Required: false},
+		"snapshot_users":             &hcldec.AttrSpec{Name: "snapshot_users", Type: cty.List(cty.String), Required: false},
+		"snapshot_groups":            &hcldec.AttrSpec{Name: "snapshot_groups", Type: cty.List(cty.String), Required: false},
+		"ami_regions":                &hcldec.AttrSpec{Name: "ami_regions", Type: cty.List(cty.String), Required: false},
+		"region_kms_key_ids":         &hcldec.AttrSpec{Name: "region_kms_key_ids", Type: cty.Map(cty.String), Required: false},
 		"architecture":               &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
 		"eucalyptus":                 &hcldec.BlockSpec{TypeName: "eucalyptus", Nested: hcldec.ObjectSpec((*ec2common.FlatEucalyptusConfig)(nil).HCL2Spec())},
 	}

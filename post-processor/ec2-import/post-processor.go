@@ -10,6 +10,7 @@ package ec2import
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -55,6 +56,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
+	if err := c.ValidateRegions(ctx, cl, c.AMIRegions...); err != nil {
+		return nil, false, false, err
+	}
 	// Pre-validation, before any data moves: the AMI name is free (or force_deregister).
 	replace := cloud.Replace{Force: c.ForceDeregister, DeleteSnapshots: c.ForceDeleteSnapshot}
 	if old, err := cloud.CheckName(ctx, cl.EC2, c.AMIName, replace); err != nil {
@@ -82,6 +86,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		if err != nil {
 			return nil, false, false, err
 		}
+		if err := p.distribute(ctx, ui, cl, res, nil); err != nil {
+			return nil, false, false, err
+		}
 		a := ec2common.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data"))
 		a.Bucket, a.BundleKeys, a.Input, a.SourceImage = res.Bucket, res.Keys, in.Id(), artifact.HCPSourceOf(in)
 		return a, true, false, nil
@@ -100,7 +107,75 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
+	copies := map[string]*cloud.Published{}
+	if err := p.distribute(ctx, ui, cl, res, copies); err != nil {
+		return nil, false, false, err
+	}
 	a := ec2common.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data"))
 	a.Input, a.SourceImage = in.Id(), artifact.HCPSourceOf(in)
+	if len(copies) > 0 {
+		a.RegionSnapshots = map[string]string{cl.Region: res.SnapshotID}
+		for r, cp := range copies {
+			a.Amis[r], a.RegionSnapshots[r] = cp.ImageID, cp.SnapshotID
+		}
+	}
 	return a, true, false, nil
+}
+
+// distribute shares the published image (ami_users, snapshot_users...) and copies it to
+// ami_regions, filling copies. The image and its copies are not handed on until the
+// artifact is returned: on failure the copies are gone (CopyImages) and the image, its
+// snapshot and bundle objects are deleted here.
+func (p *PostProcessor) distribute(ctx context.Context, ui packersdk.Ui, cl *cloud.Clients, res *cloud.Published, copies map[string]*cloud.Published) error {
+	c := &p.config
+	err := func() error {
+		im, err := cloud.GetImage(ctx, cl.EC2, res.ImageID)
+		if err != nil {
+			return err
+		}
+		if share := c.Share(); !share.Empty() {
+			ui.Say("Sharing " + res.ImageID + "...")
+			if err := cloud.ShareImage(ctx, cl.EC2, res.ImageID, cloud.Snapshots(im), share); err != nil {
+				return err
+			}
+		}
+		if len(c.AMIRegions) == 0 {
+			return nil
+		}
+		var regions []string
+		for _, r := range c.AMIRegions {
+			if r != cl.Region {
+				regions = append(regions, r)
+			}
+		}
+		enc := cloud.Encrypted(im)
+		rep := ec2common.NewUIReport(ui, "copy")
+		defer rep.Close()
+		done, err := cloud.CopyImages(ctx, cl, res.ImageID, regions, func(region string) cloud.CopyOptions {
+			return c.ShareConfig.CopyOptions(region, c.AMIName, c.AMIDescription, c.Tags, c.SnapshotTags, enc, c.StateTimeout)
+		}, rep.Report())
+		for r, cp := range done {
+			copies[r] = cp
+		}
+		return err
+	}()
+	if err == nil {
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	ui.Say(fmt.Sprintf("Deleting %s (the import did not complete)...", res.ImageID))
+	var extra []string
+	if res.SnapshotID != "" {
+		extra = append(extra, res.SnapshotID)
+	}
+	if derr := cloud.DeleteImage(dctx, cl.EC2, res.ImageID, extra...); derr != nil {
+		ui.Error(derr.Error())
+	}
+	if len(res.Keys) > 0 {
+		if derr := cloud.DeleteObjects(dctx, cl.S3, res.Bucket, res.Keys); derr != nil {
+			ui.Error(derr.Error())
+		}
+	}
+	return err
 }

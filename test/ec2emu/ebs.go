@@ -63,10 +63,12 @@ func (s *Server) serveEBS(rc *reqCtx) {
 			hash = hex.EncodeToString(sum[:])
 		}
 	}
-	if _, ae := s.verifySigV4(r, hash, false); ae != nil {
-		rc.authFail(ae)
+	si, aerr := s.verifySigV4(r, hash, false)
+	if aerr != nil {
+		rc.authFail(aerr)
 		return
 	}
+	rc.sig = si
 	if rc.applyFault() {
 		return
 	}

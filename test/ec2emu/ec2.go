@@ -50,6 +50,9 @@ func init() {
 		"BundleInstance":              (*reqCtx).bundleInstance,
 		"DescribeBundleTasks":         (*reqCtx).describeBundleTasks,
 		"CancelBundleTask":            (*reqCtx).cancelBundleTask,
+		"DescribeRegions":             (*reqCtx).describeRegions,
+		"ModifySnapshotAttribute":     (*reqCtx).modifySnapshotAttribute,
+		"DescribeSnapshotAttribute":   (*reqCtx).describeSnapshotAttribute,
 	}
 }
 
@@ -85,10 +88,12 @@ func (s *Server) serveEC2(rc *reqCtx) {
 			return
 		}
 	}
-	if _, err := s.verifySigV4(rc.r, payloadHash, false); err != nil {
+	si, err := s.verifySigV4(rc.r, payloadHash, false)
+	if err != nil {
 		rc.authFail(err)
 		return
 	}
+	rc.sig = si
 	vals := rc.r.URL.Query()
 	if rc.r.Method == http.MethodPost {
 		form, err := url.ParseQuery(string(body))
@@ -137,7 +142,9 @@ func (s *Server) serveEC2(rc *reqCtx) {
 	}
 	s.mu.Lock()
 	s.st.tick()
+	leave := rc.enterRegion()
 	out, ae := h(rc, p)
+	leave()
 	s.mu.Unlock()
 	if rc.applyAfterFault() {
 		return

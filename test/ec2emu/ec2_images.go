@@ -497,67 +497,6 @@ func (rc *reqCtx) deregisterImage(p params) (any, *apiError) {
 	return out, nil
 }
 
-func (rc *reqCtx) copyImage(p params) (any, *apiError) {
-	s := rc.s
-	st := s.st
-	src := st.images[p.get("SourceImageId")]
-	if src == nil {
-		return nil, errf(400, "InvalidAMIID.NotFound", "The image id '[%s]' does not exist", p.get("SourceImageId"))
-	}
-	if r := p.get("SourceRegion"); r == "" {
-		return nil, errf(400, "MissingParameter", "The request must contain the parameter SourceRegion")
-	}
-	if src.state != "available" {
-		return nil, errf(400, "IncorrectState", "Image %s is not in the available state", src.id)
-	}
-	name := p.get("Name")
-	if name == "" {
-		return nil, errf(400, "MissingParameter", "The request must contain the parameter Name")
-	}
-	if st.nameTaken(s.AccountID, name) {
-		return nil, errf(400, "InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI", name)
-	}
-	if tok := p.get("ClientToken"); tok != "" {
-		if id, ok := st.tokens["CopyImage/"+tok]; ok {
-			return imageIDOut{ImageID: id}, nil
-		}
-	}
-	now := time.Now().UTC()
-	im := *src
-	im.id = st.id("ami")
-	im.name = name
-	im.description = p.get("Description")
-	im.ownerID, im.ownerAlias, im.public, im.launchUsers = s.AccountID, "", false, nil
-	im.state, im.created, im.readyAt = "pending", now, now.Add(s.opts.ImageDelay)
-	im.sourceImage, im.sourceRegion, im.sourceInstance = src.id, p.get("SourceRegion"), ""
-	im.bdms = append([]bdm(nil), src.bdms...)
-	enc, _ := p.boolean("Encrypted")
-	for i, b := range im.bdms {
-		if b.snapshotID == "" {
-			continue
-		}
-		old := st.snapshots[b.snapshotID]
-		if old == nil {
-			continue
-		}
-		sn := &snapshot{id: st.id("snap"), volumeID: "vol-ffffffff", ownerID: s.AccountID, state: "pending",
-			sizeGiB: old.sizeGiB, start: now, readyAt: now.Add(s.opts.SnapshotDelay), blocks: old.blocks.clone(),
-			description: fmt.Sprintf("Copied for DestinationAmi %s from SourceAmi %s for SourceSnapshot %s", im.id, src.id, old.id)}
-		st.snapshots[sn.id] = sn
-		im.bdms[i].snapshotID = sn.id
-		im.bdms[i].encrypted = b.encrypted || enc
-	}
-	st.images[im.id] = &im
-	if tok := p.get("ClientToken"); tok != "" {
-		st.tokens["CopyImage/"+tok] = im.id
-	}
-	if c, _ := p.boolean("CopyImageTags"); c {
-		st.setTags(im.id, st.tags[src.id])
-	}
-	st.setTags(im.id, tagSpecs(p, "image"))
-	return imageIDOut{ImageID: im.id}, nil
-}
-
 func (rc *reqCtx) modifyImageAttribute(p params) (any, *apiError) {
 	st := rc.s.st
 	im := st.images[p.get("ImageId")]
@@ -620,7 +559,7 @@ func (rc *reqCtx) modifyImageAttribute(p params) (any, *apiError) {
 			return nil, ae
 		}
 	}
-	return nil, nil
+	return nil, st.launchARNs(p, im.id)
 }
 
 func (rc *reqCtx) describeImageAttribute(p params) (any, *apiError) {
@@ -650,6 +589,7 @@ func (rc *reqCtx) describeImageAttribute(p params) (any, *apiError) {
 		for _, u := range sortedKeys(im.launchUsers) {
 			o.LaunchPermission = append(o.LaunchPermission, xLaunchPermission{UserID: u})
 		}
+		o.LaunchPermission = append(o.LaunchPermission, st.launchARNList(im.id)...)
 	case "description":
 		o.Description = &xValue{im.description}
 	case "bootMode":

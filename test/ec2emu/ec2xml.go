@@ -245,8 +245,10 @@ type xImportSnapshotTask struct {
 }
 
 type xLaunchPermission struct {
-	UserID string `xml:"userId,omitempty"`
-	Group  string `xml:"group,omitempty"`
+	UserID                string `xml:"userId,omitempty"`
+	Group                 string `xml:"group,omitempty"`
+	OrganizationArn       string `xml:"organizationArn,omitempty"`
+	OrganizationalUnitArn string `xml:"organizationalUnitArn,omitempty"`
 }
 
 type xValue struct {

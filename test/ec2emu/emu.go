@@ -35,6 +35,14 @@
 // or held exclusively stays "busy" (BusyDetaches); HostDevices lists what is held and Close
 // releases it.
 //
+// Regions (AWS dialect): one emulator serves every region; a request's region is its SigV4
+// credential scope, images and snapshots live in the region that made them (CopyImage copies
+// from SourceRegion into the request's region), DescribeRegions lists the AWS regions
+// (ec2_copy.go). Sharing: launch permissions (accounts, "all", organization ARNs) and
+// snapshot createVolumePermission (ec2_attributes.go). STS (STSEndpoint): AssumeRole hands
+// out temporary credentials the emulator then accepts with their session token; the request
+// log records each call's access key and region (sts.go).
+//
 // With Options.Dialect = Eucalyptus the emulator answers like a Eucalyptus 4.4 cloud
 // controller: EC2 at /services/compute and S3 at /services/objectstorage on one port, emi-
 // and 8-hex-digit ids, no EBS direct API, ImportImage/ImportSnapshot as empty stubs,
@@ -139,6 +147,8 @@ type Server struct {
 	EC2Endpoint string
 	EBSEndpoint string
 	S3Endpoint  string
+	// STSEndpoint answers AssumeRole (sts.go); empty in the Eucalyptus dialect.
+	STSEndpoint string
 	// IMDSEndpoint is the instance metadata service of the Packer host (AddPackerHost), for
 	// AWS_EC2_METADATA_SERVICE_ENDPOINT; empty until a host is added.
 	IMDSEndpoint string
@@ -170,6 +180,10 @@ type Server struct {
 
 	host         *packerHost
 	busyDetaches int
+
+	stsMu     sync.Mutex
+	tempCreds map[string]tempCred // AssumeRole's temporary credentials (sts.go)
+	assumed   []AssumedRole
 }
 
 // Call records one request the emulator answered.
@@ -178,6 +192,9 @@ type Call struct {
 	Action  string // EC2 Action, or the EBS/S3 operation name
 	Status  int    // HTTP status sent (0 when the connection was dropped)
 	Code    string // error code, if any
+	// AccessKey and Region are the request's SigV4 credential (empty when unsigned or
+	// signed otherwise).
+	AccessKey, Region string
 	// Payload is the request's x-amz-content-sha256 mode: "", "sha256" (a hex digest),
 	// UNSIGNED-PAYLOAD or one of the STREAMING-* modes.
 	Payload string
@@ -253,6 +270,9 @@ func New(o Options) (*Server, error) {
 		}
 		if err == nil {
 			s.S3Endpoint, err = s.listen(o.S3Addr, s.handler("s3", "", s.serveS3))
+		}
+		if err == nil {
+			s.STSEndpoint, err = s.listen("", s.handler("sts", "", s.serveSTS))
 		}
 	}
 	if err != nil {

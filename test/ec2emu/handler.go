@@ -76,7 +76,11 @@ func (s *Server) record(rc *reqCtx) {
 	if len(mode) == 64 && !strings.HasPrefix(mode, "STREAMING") {
 		mode = "sha256"
 	}
-	s.calls = append(s.calls, Call{Service: rc.service, Action: rc.action, Status: rc.status, Code: rc.code, Payload: mode})
+	c := Call{Service: rc.service, Action: rc.action, Status: rc.status, Code: rc.code, Payload: mode}
+	if rc.sig != nil {
+		c.AccessKey, c.Region = rc.sig.accessKey, rc.requestRegion()
+	}
+	s.calls = append(s.calls, c)
 	s.mu.Unlock()
 	s.logf("%s %s %s %s -> %d %s", rc.service, rc.r.Method, rc.r.URL.RequestURI(), rc.action, rc.status, rc.code)
 }
@@ -116,7 +120,7 @@ func (rc *reqCtx) fail(e *apiError) {
 		h.Set("X-Amzn-RequestId", rc.requestID)
 		rc.w.WriteHeader(e.Status)
 		rc.w.Write(b)
-	case "empyrean":
+	case "empyrean", "sts":
 		// <ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>
 		type xerr struct {
 			Type    string

@@ -34,6 +34,7 @@ type sigInfo struct {
 	scope      string
 	amzDate    string
 	seed       string // the request signature, first "previous signature" of a chunk chain
+	accessKey  string // the credential's access key (static or temporary)
 }
 
 // authError is a signature failure, mapped to each protocol's error code by the caller.
@@ -94,8 +95,13 @@ func (s *Server) verifySigV4(r *http.Request, payloadHash string, s3 bool) (*sig
 	if len(cp) != 5 || cp[4] != "aws4_request" {
 		return nil, &authError{msg: "malformed credential " + credential}
 	}
-	if cp[0] != s.AccessKeyID {
-		return nil, &authError{unknownKey: true, msg: "unknown access key " + cp[0]}
+	token := r.Header.Get("X-Amz-Security-Token")
+	if presigned {
+		token = q.Get("X-Amz-Security-Token")
+	}
+	secret, aerr := s.secretFor(cp[0], token)
+	if aerr != nil {
+		return nil, aerr
 	}
 	t, err := time.Parse(amzDateFormat, amzDate)
 	if err != nil {
@@ -175,13 +181,13 @@ func (s *Server) verifySigV4(r *http.Request, payloadHash string, s3 bool) (*sig
 	scope := strings.Join(cp[1:], "/")
 	sum := sha256.Sum256([]byte(canonical))
 	toSign := sigAlgorithm + "\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
-	key := signingKey(s.SecretAccessKey, cp[1], cp[2], cp[3])
+	key := signingKey(secret, cp[1], cp[2], cp[3])
 	want := hex.EncodeToString(hmacSHA256(key, toSign))
 	if !hmac.Equal([]byte(want), []byte(signature)) {
 		s.logf("signature mismatch; canonical request:\n%s", canonical)
 		return nil, &authError{msg: "The request signature we calculated does not match the signature you provided."}
 	}
-	return &sigInfo{signingKey: key, scope: scope, amzDate: amzDate, seed: signature}, nil
+	return &sigInfo{signingKey: key, scope: scope, amzDate: amzDate, seed: signature, accessKey: cp[0]}, nil
 }
 
 func signingKey(secret, date, region, service string) []byte {

@@ -160,6 +160,7 @@ type state struct {
 	tokens    map[string]string            // idempotency: client token → resource id
 	buckets   map[string]*s3Bucket
 	bundles   map[string]*bundleTask
+	regional  regional // regions and share lists (ec2_copy.go)
 	wg        sync.WaitGroup
 }
 

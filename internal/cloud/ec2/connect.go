@@ -66,6 +66,22 @@ type Access struct {
 	// Eucalyptus says the cloud is a Eucalyptus cloud controller (no EBS direct API). The
 	// caller decides it; it is never guessed from the endpoints.
 	Eucalyptus bool
+	// AssumeRole, when set, is the role every client works as: the credentials above (or
+	// the usual sources) only call STS AssumeRole, and the temporary credentials are
+	// renewed before they expire (credentials/stscreds).
+	AssumeRole *AssumeRole
+	// STSEndpoint is a custom STS endpoint for AssumeRole. Empty: the SDK's default.
+	STSEndpoint string
+}
+
+// AssumeRole is an STS AssumeRole request, as packer-plugin-amazon's assume_role block.
+type AssumeRole struct {
+	RoleARN, SessionName, ExternalID string
+	Duration                         time.Duration
+	Policy                           string
+	PolicyARNs                       []string
+	Tags                             map[string]string
+	TransitiveTagKeys                []string
 }
 
 // Clients are the SDK clients for one region.
@@ -77,6 +93,8 @@ type Clients struct {
 	Region string
 	// HasEBSDirect is false when the cloud lacks the EBS direct APIs (Access.Eucalyptus).
 	HasEBSDirect bool
+
+	ec2Endpoint string // Access.EC2Endpoint, for the clients of other regions (EC2In)
 }
 
 // IsEucalyptusEndpoint tells whether an EC2 endpoint looks like a Eucalyptus cloud
@@ -149,6 +167,9 @@ func LoadConfig(ctx context.Context, a Access) (aws.Config, error) {
 	if cfg.Region == "" {
 		return aws.Config{}, errors.New("no region: set region, AWS_REGION or a region in the shared config profile")
 	}
+	if a.AssumeRole != nil {
+		cfg.Credentials = assumeRole(cfg, a.STSEndpoint, *a.AssumeRole)
+	}
 	return cfg, nil
 }
 
@@ -166,7 +187,7 @@ func NewClients(ctx context.Context, cfg aws.Config, a Access) (*Clients, error)
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		return nil, fmt.Errorf("AWS credentials: %w", err)
 	}
-	c := &Clients{Config: cfg, Region: cfg.Region, HasEBSDirect: true}
+	c := &Clients{Config: cfg, Region: cfg.Region, HasEBSDirect: true, ec2Endpoint: a.EC2Endpoint}
 	c.EC2 = sdkec2.NewFromConfig(cfg, func(o *sdkec2.Options) {
 		if a.EC2Endpoint != "" {
 			o.BaseEndpoint = aws.String(a.EC2Endpoint)
