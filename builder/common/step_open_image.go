@@ -51,6 +51,7 @@ func (s *StepOpenImage) Run(ctx context.Context, state multistep.StateBag) multi
 			MountOptions:  s.Config.MountOptions,
 			FstabMounts:   s.Config.FstabMounts,
 		},
+		Fsck: s.Config.FsckMode(), // the working copy: repair may write it
 		// Called once attached, before mounting: the mount path may name the loop device.
 		MountPathFor: func(d *chroot.Disk) (string, error) {
 			attached = true
