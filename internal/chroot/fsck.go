@@ -1,6 +1,7 @@
 package chroot
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -115,7 +116,11 @@ func Fsck(ctx context.Context, p *Partition, mode FsckMode, readOnly bool) error
 	case repair:
 		return fmt.Errorf("fsck: %s could not repair %s (exit %d)\n%s", what, p, code, summary)
 	}
-	return fmt.Errorf("fsck: %s found %s damaged (exit %d)\n%s", what, p, code, summary)
+	hint := ""
+	if argv[0] == "xfs_repair" && bytes.Contains(out.buf, []byte("valuable metadata changes in a log")) {
+		hint = " (its log holds changes not yet replayed, which xfs_repair -n ignores: what it reports may be spurious)"
+	}
+	return fmt.Errorf("fsck: %s found %s damaged (exit %d)%s\n%s", what, p, code, hint, summary)
 }
 
 // fsckBefore returns the GuestOptions.BeforeMount hook that runs Fsck with mode.
