@@ -218,16 +218,7 @@ func e2fsckN(t *testing.T, image string, n int) error {
 func TestFsckBtrfsAndOthers(t *testing.T) {
 	dir := t.TempDir()
 	for _, fs := range []struct{ mkfs, fstype string }{{"mkfs.btrfs", "btrfs"}, {"mkfs.vfat", "vfat"}} {
-		f := filepath.Join(dir, fs.fstype+".raw")
-		if err := os.WriteFile(f, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(f, 256<<20); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := exec.Command(fs.mkfs, f).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", fs.mkfs, err, out)
-		}
+		f := bareFS(t, filepath.Join(dir, fs.fstype+".raw"), 256<<20, fs.mkfs)
 		d, err := Attach(f, false)
 		if err != nil {
 			t.Fatal(err)
@@ -288,16 +279,7 @@ func TestTailBuffer(t *testing.T) {
 // replayed the log, repair and check pass and the files written before the shutdown are there.
 func TestFsckXFSDirtyLog(t *testing.T) {
 	dir := t.TempDir()
-	f := filepath.Join(dir, "xfs.raw")
-	if err := os.WriteFile(f, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(f, 512<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mkfs.xfs", "-q", f).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.xfs: %v\n%s", err, out)
-	}
+	f := bareFS(t, filepath.Join(dir, "xfs.raw"), 512<<20, "mkfs.xfs", "-q")
 	d, err := Attach(f, false)
 	if err != nil {
 		t.Fatal(err)
@@ -366,4 +348,19 @@ func TestFsckXFSDirtyLog(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(mnt, "kept")); err != nil || string(b) != "kept" {
 		t.Errorf("file written before the shutdown: %q %v", b, err)
 	}
+}
+
+// bareFS makes a sparse file of size bytes at path holding one filesystem made by mkfs.
+func bareFS(t *testing.T, path string, size int64, mkfs ...string) string {
+	t.Helper()
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs[0], append(mkfs[1:], path)...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", mkfs[0], err, out)
+	}
+	return path
 }
