@@ -59,6 +59,9 @@ func (s *StepOpenImage) Run(ctx context.Context, state multistep.StateBag) multi
 				ui.Message(fmt.Sprintf("%s on %s", p, p.Device))
 			}
 			gd.Put("WorkingImage", image)
+			if m := s.Config.FsckMode(); m != chroot.FsckSkip {
+				ui.Say(fmt.Sprintf("fsck = %q: each guest filesystem is checked before it is mounted", m))
+			}
 			return s.mountPath(ui, d)
 		},
 	})
