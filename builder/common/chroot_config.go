@@ -62,8 +62,20 @@ type ChrootConfig struct {
 	// so only the owner may read it. Use `"0640"` to give the file's group read access; the
 	// `output_directory` the builder creates gets the matching directory mode (`0700`, `0750`).
 	FileMode string `mapstructure:"file_mode" required:"false"`
+	// Check the guest filesystems of the working copy before mounting them: `"skip"` (the
+	// default) mounts them as they are; `"check"` runs `e2fsck -f -n`, `xfs_repair -n` or
+	// `btrfs check --readonly` on the root and each `fstab_mounts` filesystem just before it
+	// is mounted and fails the build, naming the partition and quoting the tool, when one is
+	// damaged; `"repair"` runs `e2fsck -f -p` (the safe automatic fixes) or `xfs_repair`
+	// instead. Btrfs is only ever checked (`btrfs check --repair` can make damage worse), and
+	// an XFS whose log needs replaying is not repaired (`xfs_repair -L` would discard the
+	// log). Other filesystems (vfat) are not checked. A capture of a running instance can
+	// have a journal or log to replay, which `check` may report as damage. Each tool run is
+	// limited to 30 minutes.
+	Fsck string `mapstructure:"fsck" required:"false"`
 
 	fileMode os.FileMode
+	fsck     chroot.FsckMode
 }
 
 // Prepare fills defaults and validates; every error names its field.
@@ -79,6 +91,11 @@ func (c *ChrootConfig) Prepare(ctx *interpolate.Context) []error {
 		errs = append(errs, err)
 	} else {
 		c.fileMode = m
+	}
+	if m, err := chroot.ParseFsckMode(c.Fsck); err != nil {
+		errs = append(errs, fmt.Errorf("fsck: %w", err))
+	} else {
+		c.fsck = m
 	}
 	c.MountOptions = chroot.GuestMountOptions(c.MountOptions)
 	if c.RootPartition < 0 {
@@ -137,6 +154,14 @@ func (c *ChrootConfig) Mounts() []chroot.ChrootMount {
 		out = append(out, chroot.ChrootMount{m[0], m[1], m[2]})
 	}
 	return out
+}
+
+// FsckMode returns the check to run before each guest filesystem is mounted (see fsck).
+func (c *ChrootConfig) FsckMode() chroot.FsckMode {
+	if c.fsck == "" {
+		return chroot.FsckSkip
+	}
+	return c.fsck
 }
 
 // HostFileMode returns the mode of the host files the build creates (see file_mode); the

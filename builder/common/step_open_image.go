@@ -51,6 +51,7 @@ func (s *StepOpenImage) Run(ctx context.Context, state multistep.StateBag) multi
 			MountOptions:  s.Config.MountOptions,
 			FstabMounts:   s.Config.FstabMounts,
 		},
+		Fsck: s.Config.FsckMode(), // the working copy: repair may write it
 		// Called once attached, before mounting: the mount path may name the loop device.
 		MountPathFor: func(d *chroot.Disk) (string, error) {
 			attached = true
@@ -58,6 +59,9 @@ func (s *StepOpenImage) Run(ctx context.Context, state multistep.StateBag) multi
 				ui.Message(fmt.Sprintf("%s on %s", p, p.Device))
 			}
 			gd.Put("WorkingImage", image)
+			if m := s.Config.FsckMode(); m != chroot.FsckSkip {
+				ui.Say(fmt.Sprintf("fsck = %q: each guest filesystem is checked before it is mounted", m))
+			}
 			return s.mountPath(ui, d)
 		},
 	})

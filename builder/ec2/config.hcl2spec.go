@@ -110,6 +110,7 @@ type FlatConfig struct {
 	CopyFiles             []string                        `mapstructure:"copy_files" required:"false" cty:"copy_files" hcl:"copy_files"`
 	SkipTrim              *bool                           `mapstructure:"skip_trim" required:"false" cty:"skip_trim" hcl:"skip_trim"`
 	FileMode              *string                         `mapstructure:"file_mode" required:"false" cty:"file_mode" hcl:"file_mode"`
+	Fsck                  *string                         `mapstructure:"fsck" required:"false" cty:"fsck" hcl:"fsck"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -196,6 +197,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"copy_files":                 &hcldec.AttrSpec{Name: "copy_files", Type: cty.List(cty.String), Required: false},
 		"skip_trim":                  &hcldec.AttrSpec{Name: "skip_trim", Type: cty.Bool, Required: false},
 		"file_mode":                  &hcldec.AttrSpec{Name: "file_mode", Type: cty.String, Required: false},
+		"fsck":                       &hcldec.AttrSpec{Name: "fsck", Type: cty.String, Required: false},
 	}
 	return s
 }

@@ -21,6 +21,11 @@
 // them. Activation through device-mapper with a private LVM configuration, where a host has
 // it, is not implemented.
 //
+// XFS is always mounted with nouuid: a working copy shares its UUID with its source, which
+// may be mounted on the host. ImageOptions.Fsck runs the host's e2fsck, xfs_repair or btrfs
+// check on each guest filesystem just before it is mounted (Fsck): these host programs read
+// guest-controlled data, so each runs with a time limit and a bounded output.
+//
 // The guest image is untrusted: mount points inside it are resolved in-root with
 // internal/guestfs and mounted through O_PATH descriptors, so a guest symlink such as
 // /boot -> /etc on the host can never redirect a mount onto a host path.

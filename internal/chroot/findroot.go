@@ -103,7 +103,7 @@ func inspectCandidate(p *Partition, probeDir string) (bool, string, error) {
 	flags := uintptr(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 	data := ""
 	if p.FSType == "xfs" {
-		data = "norecovery"
+		data = "norecovery,nouuid" // a clone of a mounted XFS (see fsTypeOptions)
 	}
 	if err := mountRetry(p.Device, probeDir, p.FSType, flags, data); err != nil {
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EUCLEAN) {

@@ -31,6 +31,9 @@ type GuestOptions struct {
 	RootPartition int      // 0: find it
 	MountOptions  []string // for every guest filesystem; nosuid,nodev are added (GuestMountOptions)
 	FstabMounts   []string // guest fstab mount points to mount too, parents first
+	// BeforeMount, when set, is called with each guest filesystem just before it is mounted
+	// (the root, then each fstab mount); an error ends MountGuest with it (see Fsck).
+	BeforeMount func(p *Partition) error
 }
 
 // Guest is a guest tree mounted on a host directory.
@@ -61,6 +64,11 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 		return nil, err
 	}
 	mopts := GuestMountOptions(opts.MountOptions)
+	if opts.BeforeMount != nil {
+		if err := opts.BeforeMount(root); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.MountRoot(root.Device, root.FSType, mopts); err != nil {
 		return nil, err
 	}
@@ -99,6 +107,11 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 		fstype, err := fstabType(e, p)
 		if err != nil {
 			return nil, err
+		}
+		if opts.BeforeMount != nil {
+			if err := opts.BeforeMount(p); err != nil {
+				return nil, err
+			}
 		}
 		if err := m.Mount(p.Device, mp, fstype, mopts); err != nil {
 			if errors.Is(err, unix.ENODEV) && !KernelSupports(fstype) {

@@ -35,6 +35,9 @@ type ImageOptions struct {
 	// LayoutOnly attaches the disk and finds the guest's root partition (probe-mounted
 	// read-only on the mount path and unmounted again) but mounts nothing: Image.Guest is nil.
 	LayoutOnly bool
+	// Fsck checks or repairs each guest filesystem just before it is mounted (see Fsck and
+	// FsckMode; "" skips). With ReadOnly, FsckRepair only checks. Repair only a working copy.
+	Fsck FsckMode
 }
 
 // Image is a raw disk image attached to loop devices with its guest tree mounted: the one way
@@ -104,6 +107,9 @@ func OpenImage(path string, opts ImageOptions) (img *Image, err error) {
 	gopts := opts.Guest
 	if opts.ReadOnly {
 		gopts.MountOptions = append(append([]string(nil), gopts.MountOptions...), "ro")
+	}
+	if opts.Fsck != "" && opts.Fsck != FsckSkip {
+		gopts.BeforeMount = fsckBefore(opts.Fsck, opts.ReadOnly, gopts.BeforeMount)
 	}
 	g, err := MountGuest(d, dir, gopts)
 	if err != nil {

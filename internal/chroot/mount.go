@@ -57,7 +57,7 @@ func (m *Mounts) MountRoot(device, fstype string, options []string) error {
 	if len(m.paths) > 0 {
 		return errors.New("guest root already mounted")
 	}
-	flags, data := ParseOptions(options)
+	flags, data := ParseOptions(fsTypeOptions(fstype, options))
 	if err := mountRetry(device, m.Root, fstype, flags, data); err != nil {
 		return fmt.Errorf("mount %s (%s) on %s: %w", device, fstype, m.Root, err)
 	}
@@ -103,7 +103,7 @@ func (m *Mounts) Mount(source, target, fstype string, options []string) error {
 	if hostPath != m.Root && !strings.HasPrefix(hostPath, m.Root+"/") {
 		return fmt.Errorf("guest mount point %s resolved outside the guest root (%s)", target, hostPath)
 	}
-	flags, data := ParseOptions(options)
+	flags, data := ParseOptions(fsTypeOptions(fstype, options))
 	if fstype == "bind" {
 		flags |= unix.MS_BIND
 		fstype = ""
@@ -113,6 +113,29 @@ func (m *Mounts) Mount(source, target, fstype string, options []string) error {
 	}
 	m.paths = append(m.paths, hostPath)
 	return nil
+}
+
+// fsTypeOptions adds the options a filesystem type always needs here to options: "nouuid"
+// for XFS. XFS refuses to mount a filesystem whose UUID equals one already mounted (the
+// kernel logs "Filesystem has duplicate UUID" and mount(2) fails with EINVAL), which is what a
+// working copy is when its source, or a second capture of the same image, is mounted on the
+// host. nouuid skips only that check (xfs(5): "don't check for double mounted file systems
+// using the file system uuid"): log recovery still runs, against this filesystem's own log. It is added
+// always rather than after an EINVAL, because EINVAL names no cause (a damaged superblock gives
+// it too) and the check protects nothing here: the UUID table cannot tell a clone from the
+// same filesystem mounted twice, which Exclusive and the leases guard against instead.
+func fsTypeOptions(fstype string, options []string) []string {
+	if fstype != "xfs" {
+		return options
+	}
+	for _, o := range options {
+		for _, opt := range strings.Split(o, ",") {
+			if strings.TrimSpace(opt) == "nouuid" {
+				return options
+			}
+		}
+	}
+	return append(append([]string(nil), options...), "nouuid")
 }
 
 // mountRetry retries EBUSY briefly: a freshly configured loop device can be busy for a moment.
