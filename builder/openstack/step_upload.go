@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
@@ -34,28 +35,61 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 	src := state.Get("source_image").(*images.Image)
 	working := state.Get(bcommon.StateWorkingImage).(string)
 
-	format := c.ImageDiskFormat
-	if format == "" {
-		format = src.DiskFormat
-		if !diskFormats[format] {
-			format = "qcow2"
-		}
-	}
 	props := src
 	if si, ok := state.GetOk("server_image"); ok {
 		props = si.(*images.Image)
 	}
-	n := cloud.NewImage{
-		Name: c.ImageName, DiskFormat: format, Visibility: c.ImageVisibility, Tags: c.ImageTags,
-		MinDisk: src.MinDiskGigabytes, MinRAM: src.MinRAMMegabytes,
-		Properties: cloud.InheritProperties(props, c.Metadata), Members: c.ImageMembers,
+	carried := externalKernel(src)
+	if carried == nil && props != src {
+		carried = externalKernel(props)
 	}
-	img, err := diskimage.OpenFormat(working, "raw")
+	mode := c.ExternalKernel
+	if mode == "" && carried != nil {
+		mode = ExternalKernelCarry
+	}
+	upload := working
+	if p, ok := state.GetOk(StateUploadImage); ok {
+		upload = p.(string) // the bootable disk
+	}
+	format, container := uploadFormat(c.ImageDiskFormat, src, mode == ExternalKernelCarry && carried != nil)
+	properties := cloud.InheritProperties(props, nil)
+	if mode == ExternalKernelCarry {
+		for k, v := range carried {
+			properties[k] = v
+		}
+	}
+	for k, v := range c.Metadata {
+		properties[k] = v
+	}
+	img, err := diskimage.OpenFormat(upload, "raw")
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}
 	defer img.Close()
-	if _, err := diskimage.LookupWriter(format); err != nil {
+	minDisk, err := c.ImageConfig.MinDisk(src.MinDiskGigabytes, img.Size())
+	if err != nil {
+		return bcommon.Halt(state, err)
+	}
+	shareWith, err := cloud.ResolveMembers(ctx, clients, "image_members", c.ImageMembers, ui.Message)
+	if err != nil {
+		return bcommon.Halt(state, err)
+	}
+	if mode == ExternalKernelCarry && carried != nil {
+		ui.Say(fmt.Sprintf("The new image boots with the source's external kernel: kernel_id %s, ramdisk_id %s", carried["kernel_id"], carried["ramdisk_id"]))
+		for _, w := range kernelVisibilityWarnings(ctx, clients, carried, c.ImageVisibility, shareWith) {
+			ui.Error("Warning: " + w)
+		}
+	}
+	n := cloud.NewImage{
+		Name: c.ImageName, DiskFormat: format, ContainerFormat: container, Visibility: c.ImageVisibility, Tags: c.ImageTags,
+		MinDisk: minDisk, MinRAM: c.ImageConfig.MinRAM(src.MinRAMMegabytes),
+		Properties: properties, Members: shareWith,
+	}
+	writer := format
+	if format == "ami" {
+		writer = "raw" // an AMI is the filesystem's bytes
+	}
+	if _, err := diskimage.LookupWriter(writer); err != nil {
 		return bcommon.Halt(state, fmt.Errorf("image_disk_format: %w", err))
 	}
 	bar := progress.New(ui, "upload "+c.ImageName, img.Size())
@@ -65,7 +99,7 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 		Image: n, Method: c.ImportMethod,
 		Source: &transfer.Source{Image: img},
 		// A spool (formats that cannot stream) goes beside the working copy.
-		Encode:  transfer.Options{SpoolDir: filepath.Dir(working)},
+		Encode:  transfer.Options{Format: writer, SpoolDir: filepath.Dir(working)},
 		Timeout: c.StateTimeout, TimeoutName: "state_timeout",
 		Progress: bar.Update, Status: ui.Message,
 	})
@@ -79,3 +113,19 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 }
 
 func (s *StepUpload) Cleanup(multistep.StateBag) {}
+
+// uploadFormat is the new image's disk and container formats: image_disk_format if set,
+// else the source's disk format when the image engine writes it, else qcow2; with carry
+// (the image keeps its external kernel), an AMI source's ami/ami when image_disk_format is
+// not set (the bare filesystem, as Nova boots it with kernel_id and ramdisk_id).
+func uploadFormat(set string, src *images.Image, carry bool) (disk, container string) {
+	switch {
+	case set != "":
+		return set, "bare"
+	case carry && src.DiskFormat == "ami":
+		return "ami", "ami"
+	case slices.Contains(diskimage.DiskWriters(), src.DiskFormat):
+		return src.DiskFormat, "bare"
+	}
+	return "qcow2", "bare"
+}
