@@ -6,6 +6,7 @@ package openstackimport
 import (
 	"errors"
 	"fmt"
+	"log"
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
@@ -73,6 +74,9 @@ func (c *Config) check() (errs []error) {
 		errs = append(errs, errors.New("image_name is required"))
 	}
 	errs = append(errs, c.ImageConfig.Prepare()...)
+	for _, d := range c.Deprecated() {
+		log.Printf("chromogenic-openstack-import: %s", d)
+	}
 	c.diskFormatSet = c.ImageDiskFormat != ""
 	if c.ImageDiskFormat == "" {
 		c.ImageDiskFormat = "qcow2"
