@@ -29,9 +29,10 @@ type ImageConfig struct {
 	// Projects to share the new image with (needs `image_visibility = "shared"`), by ID or by
 	// name. A name is looked up in Keystone (a project list by name, which Keystone's default
 	// policy allows an admin or a domain reader): a name that matches projects in several
-	// domains is an error naming them; `domain/name` (domain name or ID) picks one. An entry
-	// Keystone does not know by ID or name is an error, except a 32-hex-digit ID when Keystone
-	// refuses the look-up: it is used as given. Alias (deprecated): `members`.
+	// domains is an error naming them; `domain/name` (domain name or ID) picks one. When
+	// Keystone refuses to list the cloud's projects, the user's own projects are searched by
+	// name, and a 32-hex-digit entry is taken as an ID as given. Any other entry Keystone does
+	// not know is an error, before anything is uploaded. Alias (deprecated): `members`.
 	ImageMembers []string `mapstructure:"image_members" required:"false"`
 	// Tags of the new image. Alias (deprecated): `tags`.
 	ImageTags []string `mapstructure:"image_tags" required:"false"`
