@@ -50,9 +50,11 @@ type Config struct {
 	// disk format aki and ari, and the image is a bare filesystem Nova boots with them; a
 	// snapshot of a server booted from such an image carries them too). Image mode only.
 	// `carry` (the default for such sources): the new image gets the same `kernel_id` and
-	// `ramdisk_id`, and the source's disk and container formats (`ami`) unless
-	// `image_disk_format` is set; a UI warning says so when the new image is seen by projects
-	// that cannot see the kernel or ramdisk. `bootable`: the working copy is made a whole disk
+	// `ramdisk_id`; an AMI's filesystem goes up as it is, as disk format `raw` (container
+	// `bare`) unless `image_disk_format` is set: Nova boots it with the kernel and ramdisk as
+	// it did the AMI, while current Nova refuses to boot a root disk of disk format `ami`
+	// (its image format inspection finds raw content). A UI warning says so when the new
+	// image is seen by projects that cannot see the kernel or ramdisk. `bootable`: the working copy is made a whole disk
 	// that boots on its own (a partition table, the kernel and ramdisk folded into its /boot,
 	// an initramfs and extlinux for BIOS: what chromogenic-convert's `bootable` block does),
 	// uploaded as `image_disk_format` (default `qcow2`) without `kernel_id` and `ramdisk_id`.

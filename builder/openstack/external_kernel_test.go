@@ -16,7 +16,7 @@ func TestUploadFormat(t *testing.T) {
 		carry           bool
 		disk, container string
 	}{
-		{"carry keeps ami", "", ami, true, "ami", "ami"},
+		{"carry: the AMI's filesystem as raw", "", ami, true, "raw", "bare"},
 		{"carry with image_disk_format", "raw", ami, true, "raw", "bare"},
 		{"bootable from ami", "", ami, false, "qcow2", "bare"},
 		{"carry from a qcow2 snapshot", "", snap, true, "qcow2", "bare"},

@@ -89,60 +89,72 @@ func uploadAMI(t *testing.T, a *cloud.Clients, dir string) (kernel, aki, ari, am
 //go:embed test-fixtures/external-kernel-upload.pkr.hcl
 var externalKernelUploadTemplate string
 
-// TestAccOpenStackExternalKernelUpload: an AMI/AKI/ARI-shaped image rebuilt in image mode
-// keeps booting. With external_kernel = "carry" the new image is an ami/ami image with the
-// source's kernel_id and ramdisk_id (and the set min_ram), shared with project B by ID, and
-// the build warns that B cannot see the private kernel and ramdisk; Nova boots it with them
-// to a login prompt. With external_kernel = "bootable" the new image is a qcow2 whole disk
-// (qemu-img check clean, an MBR partition table) without kernel_id and ramdisk_id, and Nova
-// boots it on its own to a login prompt. Both carry the provisioned file.
-func TestAccOpenStackExternalKernelUpload(t *testing.T) {
-	testtier.Acceptance(t, "packer builds and boots on the all-in-one OpenStack cloud")
+// buildFromAMI uploads an AMI/AKI/ARI-shaped image to project A and rebuilds it in image
+// mode with external_kernel = mode (external-kernel-upload.pkr.hcl: image_min_ram 256, a
+// provisioner writing mode to /etc/chromogenic-kernel-test); it returns the new image
+// (deleted when the test ends), the build output and the kernel and ramdisk image IDs.
+func buildFromAMI(t *testing.T, mode string, extra ...string) (img *images.Image, output, aki, ari string) {
+	t.Helper()
 	env := packertest.Setup(t)
 	clouds := openstacktest.CloudsFile(t)
 	a := openstacktest.Connect(t, "aio-a")
-	idB := projectID(t, openstacktest.Connect(t, "aio-b"))
 	dir := t.TempDir()
 	_, aki, ari, ami := uploadAMI(t, a, dir)
-	stamp := time.Now().UnixNano()
-
-	build := func(mode string, extra ...string) (*images.Image, string) {
-		t.Helper()
-		name := fmt.Sprintf("acc-osopts-%s-%d", mode, stamp)
-		out := filepath.Join(dir, "out-"+mode)
-		args := append([]string{"-var", "clouds_file=" + clouds, "-var", "source_image=" + ami,
-			"-var", "output_directory=" + out, "-var", "image_name=" + name, "-var", "external_kernel=" + mode}, extra...)
-		res := env.MustBuild(t, dir, externalKernelUploadTemplate, 30*time.Minute, args...)
-		img := imageNamed(t, a, name)
-		if img == nil {
-			t.Fatalf("image %s not in Glance after the build:\n%s", name, res.Output)
-		}
-		t.Cleanup(func() { openstacktest.DeleteImage(t, a, img.ID) })
-		if img.MinRAMMegabytes != 256 {
-			t.Errorf("%s: min_ram %d, want image_min_ram 256", mode, img.MinRAMMegabytes)
-		}
-		if img.Properties["os_distro"] != "debian" {
-			t.Errorf("%s: os_distro %v not carried", mode, img.Properties["os_distro"])
-		}
-		return img, res.Output
+	name := fmt.Sprintf("acc-osopts-%s-%d", mode, time.Now().UnixNano())
+	args := append([]string{"-var", "clouds_file=" + clouds, "-var", "source_image=" + ami,
+		"-var", "output_directory=" + filepath.Join(dir, "out"), "-var", "image_name=" + name, "-var", "external_kernel=" + mode}, extra...)
+	res := env.MustBuild(t, dir, externalKernelUploadTemplate, 30*time.Minute, args...)
+	img = imageNamed(t, a, name)
+	if img == nil {
+		t.Fatalf("image %s not in Glance after the build:\n%s", name, res.Output)
 	}
+	t.Cleanup(func() { openstacktest.DeleteImage(t, a, img.ID) })
+	if img.MinRAMMegabytes != 256 {
+		t.Errorf("%s: min_ram %d, want image_min_ram 256", mode, img.MinRAMMegabytes)
+	}
+	if img.Properties["os_distro"] != "debian" {
+		t.Errorf("%s: os_distro %v not carried", mode, img.Properties["os_distro"])
+	}
+	return img, res.Output, aki, ari
+}
 
-	carry, output := build("carry", "-var", "visibility=shared", "-var", `members=["`+idB+`"]`)
-	if carry.DiskFormat != "ami" || carry.ContainerFormat != "ami" || carry.Properties["kernel_id"] != aki || carry.Properties["ramdisk_id"] != ari {
-		t.Errorf("carry: %s/%s kernel_id %v ramdisk_id %v; want ami/ami %s %s", carry.DiskFormat, carry.ContainerFormat,
+// TestAccOpenStackExternalKernelCarry: an AMI/AKI/ARI-shaped image rebuilt in image mode
+// with external_kernel = "carry" is a raw/bare image with the source's kernel_id and
+// ramdisk_id (and the set min_ram), shared with project B by ID; the build warns that B
+// cannot see the private kernel and ramdisk; Nova boots the image (a bare filesystem, no
+// bootloader: only the external kernel can start it) with them to a login prompt.
+func TestAccOpenStackExternalKernelCarry(t *testing.T) {
+	testtier.Acceptance(t, "a packer build and a boot on the all-in-one OpenStack cloud")
+	idB := projectID(t, openstacktest.Connect(t, "aio-b"))
+	carry, output, aki, ari := buildFromAMI(t, "carry", "-var", "visibility=shared", "-var", `members=["`+idB+`"]`)
+	if carry.DiskFormat != "raw" || carry.ContainerFormat != "bare" || carry.Properties["kernel_id"] != aki || carry.Properties["ramdisk_id"] != ari {
+		t.Errorf("carry: %s/%s kernel_id %v ramdisk_id %v; want raw/bare %s %s", carry.DiskFormat, carry.ContainerFormat,
 			carry.Properties["kernel_id"], carry.Properties["ramdisk_id"], aki, ari)
 	}
 	if carry.Visibility != "shared" {
 		t.Errorf("carry: visibility %s, want shared", carry.Visibility)
 	}
 	for _, id := range []string{aki, ari} {
-		if want := "is private: projects other than"; !strings.Contains(output, id+" is private") || !strings.Contains(output, want) {
+		if !strings.Contains(output, id+" is private: projects other than") {
 			t.Errorf("carry: no warning that %s is private to the image's members", id)
 		}
 	}
-	bootedCarry := openstacktest.GoBootToLogin(t, a, carry.Name+"-boot", carry.ID, openstacktest.BootTimeout)
+	a := openstacktest.Connect(t, "aio-a")
+	console := openstacktest.BootToLogin(t, a, carry.Name+"-boot", carry.ID, openstacktest.BootTimeout)
+	if !strings.Contains(console, "Linux version") {
+		t.Errorf("carry: the console shows no kernel booting")
+	}
+}
 
-	boot, _ := build("bootable")
+// TestAccOpenStackExternalKernelBootable: with external_kernel = "bootable" the rebuilt image
+// is a qcow2 whole disk (qemu-img check clean, an MBR partition table, the provisioned file
+// in its root) without kernel_id and ramdisk_id, and Nova boots it on its own to a login
+// prompt.
+func TestAccOpenStackExternalKernelBootable(t *testing.T) {
+	testtier.Acceptance(t, "a packer build and a boot on the all-in-one OpenStack cloud")
+	boot, _, _, _ := buildFromAMI(t, "bootable")
+	a := openstacktest.Connect(t, "aio-a")
+	dir := t.TempDir()
 	if boot.DiskFormat != "qcow2" || boot.ContainerFormat != "bare" {
 		t.Errorf("bootable: %s/%s, want qcow2/bare", boot.DiskFormat, boot.ContainerFormat)
 	}
@@ -151,6 +163,7 @@ func TestAccOpenStackExternalKernelUpload(t *testing.T) {
 			t.Errorf("bootable: the image still has %s %v", k, v)
 		}
 	}
+	booted := openstacktest.GoBootToLogin(t, a, boot.Name+"-boot", boot.ID, openstacktest.BootTimeout)
 	got := filepath.Join(dir, "bootable.qcow2")
 	openstacktest.DownloadImage(t, a, boot.ID, got)
 	if out, err := exec.Command("qemu-img", "check", got).CombinedOutput(); err != nil {
@@ -174,8 +187,7 @@ func TestAccOpenStackExternalKernelUpload(t *testing.T) {
 		t.Errorf("bootable: /etc/chromogenic-kernel-test = %q", files["/etc/chromogenic-kernel-test"])
 	}
 	os.Remove(raw)
-	bootedCarry()
-	openstacktest.BootToLogin(t, a, boot.Name+"-boot", boot.ID, openstacktest.BootTimeout)
+	booted()
 }
 
 func projectID(t *testing.T, c *cloud.Clients) string {

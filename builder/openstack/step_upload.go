@@ -85,11 +85,7 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 		MinDisk: minDisk, MinRAM: c.ImageConfig.MinRAM(src.MinRAMMegabytes),
 		Properties: properties, Members: shareWith,
 	}
-	writer := format
-	if format == "ami" {
-		writer = "raw" // an AMI is the filesystem's bytes
-	}
-	if _, err := diskimage.LookupWriter(writer); err != nil {
+	if _, err := diskimage.LookupWriter(format); err != nil {
 		return bcommon.Halt(state, fmt.Errorf("image_disk_format: %w", err))
 	}
 	bar := progress.New(ui, "upload "+c.ImageName, img.Size())
@@ -99,7 +95,7 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 		Image: n, Method: c.ImportMethod,
 		Source: &transfer.Source{Image: img},
 		// A spool (formats that cannot stream) goes beside the working copy.
-		Encode:  transfer.Options{Format: writer, SpoolDir: filepath.Dir(working)},
+		Encode:  transfer.Options{SpoolDir: filepath.Dir(working)},
 		Timeout: c.StateTimeout, TimeoutName: "state_timeout",
 		Progress: bar.Update, Status: ui.Message,
 	})
@@ -116,14 +112,18 @@ func (s *StepUpload) Cleanup(multistep.StateBag) {}
 
 // uploadFormat is the new image's disk and container formats: image_disk_format if set,
 // else the source's disk format when the image engine writes it, else qcow2; with carry
-// (the image keeps its external kernel), an AMI source's ami/ami when image_disk_format is
-// not set (the bare filesystem, as Nova boots it with kernel_id and ramdisk_id).
+// (the image keeps its external kernel), an AMI source's filesystem goes up as it is, as
+// raw/bare, when image_disk_format is not set. Not ami/ami: Nova's image format inspection
+// (the CVE-2024-32498 fixes, in stable branches back to 2023.1 and in Debian 12's Nova)
+// refuses to boot a root disk whose disk_format is ami ("Image content does not match
+// disk_format": qemu-img says raw), while a raw image with kernel_id and ramdisk_id boots
+// with them exactly as the AMI did.
 func uploadFormat(set string, src *images.Image, carry bool) (disk, container string) {
 	switch {
 	case set != "":
 		return set, "bare"
 	case carry && src.DiskFormat == "ami":
-		return "ami", "ami"
+		return "raw", "bare"
 	case slices.Contains(diskimage.DiskWriters(), src.DiskFormat):
 		return src.DiskFormat, "bare"
 	}
