@@ -36,7 +36,7 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 	if err := b.config.Prepare(raws...); err != nil {
 		return nil, nil, err
 	}
-	return GeneratedData, nil, nil
+	return GeneratedData, b.config.Deprecated(), nil
 }
 
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
@@ -63,6 +63,9 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 			&StepExternalKernel{Target: filepath.Join(c.OutputDir, buildName(c)+".raw")},
 		)
 		steps = append(steps, bcommon.ChrootSteps(&c.ChrootConfig, c.ctx)...)
+		if c.ExternalKernel == ExternalKernelBootable {
+			steps = append(steps, &StepBootable{Config: c})
+		}
 		if !c.SkipUpload {
 			steps = append(steps, &StepUpload{Config: c})
 		}

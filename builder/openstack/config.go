@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
@@ -18,7 +17,6 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // Config is the chromogenic-openstack builder's configuration.
@@ -44,18 +42,24 @@ type Config struct {
 	Mode string `mapstructure:"mode" required:"false"`
 	// The name of the image to create.
 	ImageName string `mapstructure:"image_name" required:"true"`
-	// The disk format of the uploaded image: `raw`, `qcow2`, `vmdk` or `vhd`. Defaults to the
-	// format of the source (the snapshot's or the source image's).
-	ImageDiskFormat string `mapstructure:"image_disk_format" required:"false"`
-	// `private` (the default), `shared`, `community` or `public`.
-	ImageVisibility string `mapstructure:"image_visibility" required:"false"`
-	// Projects to share the new image with (visibility `shared`).
-	ImageMembers []string `mapstructure:"image_members" required:"false"`
-	// Tags of the new image.
-	ImageTags []string `mapstructure:"image_tags" required:"false"`
-	// Properties of the new image, on top of those copied from the source (os_distro,
-	// os_version, architecture, hw_*...).
-	Metadata map[string]string `mapstructure:"metadata" required:"false"`
+	// The new image: its disk format, visibility, members, tags, metadata, min_disk and
+	// min_ram, as chromogenic-openstack-import takes them.
+	openstackcommon.ImageConfig `mapstructure:",squash"`
+	// What the new image does with the external kernel and ramdisk of a source image in the
+	// AMI/AKI/ARI shape (its `kernel_id` and `ramdisk_id` properties name Glance images of
+	// disk format aki and ari, and the image is a bare filesystem Nova boots with them; a
+	// snapshot of a server booted from such an image carries them too). Image mode only.
+	// `carry` (the default for such sources): the new image gets the same `kernel_id` and
+	// `ramdisk_id`; an AMI's filesystem goes up as it is, as disk format `raw` (container
+	// `bare`) unless `image_disk_format` is set: Nova boots it with the kernel and ramdisk as
+	// it did the AMI, while current Nova refuses to boot a root disk of disk format `ami`
+	// (its image format inspection finds raw content). A UI warning says so when the new
+	// image is seen by projects that cannot see the kernel or ramdisk. `bootable`: the working copy is made a whole disk
+	// that boots on its own (a partition table, the kernel and ramdisk folded into its /boot,
+	// an initramfs and extlinux for BIOS: what chromogenic-convert's `bootable` block does),
+	// uploaded as `image_disk_format` (default `qcow2`) without `kernel_id` and `ramdisk_id`.
+	// Sources without them ignore `carry`; `bootable` applies to any source.
+	ExternalKernel string `mapstructure:"external_kernel" required:"false"`
 	// Keep the intermediate snapshot of the server (image mode). Defaults to false: it is
 	// deleted once the working copy is home.
 	KeepSnapshot bool `mapstructure:"keep_snapshot" required:"false"`
@@ -105,16 +109,11 @@ func (f ImageFilter) cloud() cloud.ImageFilter {
 		Properties: f.Properties, MostRecent: f.MostRecent}
 }
 
-// diskFormats are the Glance disk formats the image engine writes (its disk image formats,
-// not containers).
-var diskFormats = func() map[string]bool {
-	m := map[string]bool{}
-	for _, f := range diskimage.DiskWriters() {
-		m[f] = true
-	}
-	return m
-}()
-var visibilities = map[string]bool{"private": true, "shared": true, "community": true, "public": true}
+// External kernel choices (external_kernel).
+const (
+	ExternalKernelCarry    = "carry"
+	ExternalKernelBootable = "bootable"
+)
 
 // Prepare decodes and validates; every error names its field.
 func (c *Config) Prepare(raws ...interface{}) error {
@@ -156,18 +155,26 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	if c.ImageName == "" && !c.SkipUpload {
 		errs = packersdk.MultiErrorAppend(errs, errors.New("image_name is required"))
 	}
-	if c.ImageDiskFormat != "" && !diskFormats[c.ImageDiskFormat] {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("image_disk_format %q: want %s", c.ImageDiskFormat, strings.Join(diskimage.DiskWriters(), ", ")))
+	for _, err := range c.ImageConfig.Prepare() {
+		errs = packersdk.MultiErrorAppend(errs, err)
 	}
-	if c.ImageVisibility == "" {
-		c.ImageVisibility = "private"
-	} else if !visibilities[c.ImageVisibility] {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("image_visibility %q: want private, shared, community or public", c.ImageVisibility))
+	switch c.ExternalKernel {
+	case "", ExternalKernelCarry, ExternalKernelBootable:
+		if c.ExternalKernel != "" && c.Mode == "snapshot" {
+			errs = packersdk.MultiErrorAppend(errs, errors.New("external_kernel applies to mode = \"image\" only (a snapshot keeps the server's kernel_id and ramdisk_id)"))
+		}
+		if c.ExternalKernel == ExternalKernelBootable && c.SkipUpload {
+			errs = packersdk.MultiErrorAppend(errs, errors.New("external_kernel = \"bootable\" prepares the uploaded image: with skip_upload use chromogenic-convert's bootable block"))
+		}
+		for _, k := range externalKernelProps {
+			if _, set := c.Metadata[k]; set && c.ExternalKernel == ExternalKernelBootable {
+				errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("metadata %s: external_kernel = \"bootable\" makes an image that boots without one", k))
+			}
+		}
+	default:
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("external_kernel %q: want %s or %s", c.ExternalKernel, ExternalKernelCarry, ExternalKernelBootable))
 	}
-	if len(c.ImageMembers) > 0 && c.ImageVisibility != "shared" {
-		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("image_members needs image_visibility = \"shared\""))
-	}
-	if v := c.SourceImageFilter.Visibility; v != "" && !visibilities[v] {
+	if v := c.SourceImageFilter.Visibility; v != "" && !openstackcommon.ValidVisibility(v) {
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("source_image_filter.visibility %q: want private, shared, community or public", v))
 	}
 	if c.StateTimeout == 0 {

@@ -54,6 +54,16 @@ type FlatConfig struct {
 	ImageMembers                []string          `mapstructure:"image_members" required:"false" cty:"image_members" hcl:"image_members"`
 	ImageTags                   []string          `mapstructure:"image_tags" required:"false" cty:"image_tags" hcl:"image_tags"`
 	Metadata                    map[string]string `mapstructure:"metadata" required:"false" cty:"metadata" hcl:"metadata"`
+	ImageMinDisk                *int              `mapstructure:"image_min_disk" required:"false" cty:"image_min_disk" hcl:"image_min_disk"`
+	ImageMinRAM                 *int              `mapstructure:"image_min_ram" required:"false" cty:"image_min_ram" hcl:"image_min_ram"`
+	DiskFormatAlias             *string           `mapstructure:"disk_format" undocumented:"true" cty:"disk_format" hcl:"disk_format"`
+	VisibilityAlias             *string           `mapstructure:"visibility" undocumented:"true" cty:"visibility" hcl:"visibility"`
+	MembersAlias                []string          `mapstructure:"members" undocumented:"true" cty:"members" hcl:"members"`
+	TagsAlias                   []string          `mapstructure:"tags" undocumented:"true" cty:"tags" hcl:"tags"`
+	PropertiesAlias             map[string]string `mapstructure:"properties" undocumented:"true" cty:"properties" hcl:"properties"`
+	MinDiskAlias                *int              `mapstructure:"min_disk" undocumented:"true" cty:"min_disk" hcl:"min_disk"`
+	MinRAMAlias                 *int              `mapstructure:"min_ram" undocumented:"true" cty:"min_ram" hcl:"min_ram"`
+	ExternalKernel              *string           `mapstructure:"external_kernel" required:"false" cty:"external_kernel" hcl:"external_kernel"`
 	KeepSnapshot                *bool             `mapstructure:"keep_snapshot" required:"false" cty:"keep_snapshot" hcl:"keep_snapshot"`
 	SkipUpload                  *bool             `mapstructure:"skip_upload" required:"false" cty:"skip_upload" hcl:"skip_upload"`
 	StateTimeout                *string           `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
@@ -128,6 +138,16 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"image_members":                 &hcldec.AttrSpec{Name: "image_members", Type: cty.List(cty.String), Required: false},
 		"image_tags":                    &hcldec.AttrSpec{Name: "image_tags", Type: cty.List(cty.String), Required: false},
 		"metadata":                      &hcldec.AttrSpec{Name: "metadata", Type: cty.Map(cty.String), Required: false},
+		"image_min_disk":                &hcldec.AttrSpec{Name: "image_min_disk", Type: cty.Number, Required: false},
+		"image_min_ram":                 &hcldec.AttrSpec{Name: "image_min_ram", Type: cty.Number, Required: false},
+		"disk_format":                   &hcldec.AttrSpec{Name: "disk_format", Type: cty.String, Required: false},
+		"visibility":                    &hcldec.AttrSpec{Name: "visibility", Type: cty.String, Required: false},
+		"members":                       &hcldec.AttrSpec{Name: "members", Type: cty.List(cty.String), Required: false},
+		"tags":                          &hcldec.AttrSpec{Name: "tags", Type: cty.List(cty.String), Required: false},
+		"properties":                    &hcldec.AttrSpec{Name: "properties", Type: cty.Map(cty.String), Required: false},
+		"min_disk":                      &hcldec.AttrSpec{Name: "min_disk", Type: cty.Number, Required: false},
+		"min_ram":                       &hcldec.AttrSpec{Name: "min_ram", Type: cty.Number, Required: false},
+		"external_kernel":               &hcldec.AttrSpec{Name: "external_kernel", Type: cty.String, Required: false},
 		"keep_snapshot":                 &hcldec.AttrSpec{Name: "keep_snapshot", Type: cty.Bool, Required: false},
 		"skip_upload":                   &hcldec.AttrSpec{Name: "skip_upload", Type: cty.Bool, Required: false},
 		"state_timeout":                 &hcldec.AttrSpec{Name: "state_timeout", Type: cty.String, Required: false},

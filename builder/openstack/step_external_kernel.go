@@ -17,8 +17,10 @@ import (
 
 // StepExternalKernel brings home the kernel and ramdisk of an image that Nova boots with an
 // external kernel (the image's kernel_id and ramdisk_id properties, the AMI/AKI/ARI shape),
-// next to the working copy, so that chromogenic-convert's bootable export can fold them into
-// a disk that boots on its own. The files travel in the artifact (kernel_path, ramdisk_path).
+// next to the working copy, so that StepBootable (external_kernel = "bootable") or
+// chromogenic-convert's bootable export can fold them into a disk that boots on its own. The
+// files travel in the artifact (kernel_path, ramdisk_path). With external_kernel = "carry"
+// StepUpload gives the new image the same kernel_id and ramdisk_id.
 // Images without those properties are left alone.
 //
 // Produces: kernel_path string, ramdisk_path string (when the image names them)

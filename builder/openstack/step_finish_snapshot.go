@@ -29,10 +29,24 @@ func (s *StepFinishSnapshot) Run(ctx context.Context, state multistep.StateBag) 
 	clients := state.Get("clients").(*cloud.Clients)
 	c := s.Config
 	img := state.Get("source_image").(*images.Image)
+	shareWith, err := cloud.ResolveMembers(ctx, clients, "image_members", c.ImageMembers, ui.Message)
+	if err != nil {
+		return bcommon.Halt(state, err)
+	}
 	if err := cloud.UpdateImage(ctx, clients.Image, img.ID, c.ImageTags, c.Metadata); err != nil {
 		return bcommon.Halt(state, err)
 	}
-	if _, err := cloud.Publish(ctx, clients.Image, img, c.ImageVisibility, c.ImageMembers, nil); err != nil {
+	// Nova gave the snapshot the server's image's min_disk and min_ram; set ones replace them.
+	if c.ImageMinDisk > 0 || c.ImageMinRAM > 0 {
+		minDisk, err := c.ImageConfig.MinDisk(img.MinDiskGigabytes, img.VirtualSize)
+		if err != nil {
+			return bcommon.Halt(state, err)
+		}
+		if err := cloud.SetMinimums(ctx, clients.Image, img.ID, minDisk, c.ImageConfig.MinRAM(img.MinRAMMegabytes)); err != nil {
+			return bcommon.Halt(state, err)
+		}
+	}
+	if _, err := cloud.Publish(ctx, clients.Image, img, c.ImageVisibility, shareWith, nil); err != nil {
 		return bcommon.Halt(state, err)
 	}
 	final, err := cloud.GetImage(ctx, clients.Image, img.ID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
@@ -34,27 +35,56 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 	src := state.Get("source_image").(*images.Image)
 	working := state.Get(bcommon.StateWorkingImage).(string)
 
-	format := c.ImageDiskFormat
-	if format == "" {
-		format = src.DiskFormat
-		if !diskFormats[format] {
-			format = "qcow2"
-		}
-	}
 	props := src
 	if si, ok := state.GetOk("server_image"); ok {
 		props = si.(*images.Image)
 	}
-	n := cloud.NewImage{
-		Name: c.ImageName, DiskFormat: format, Visibility: c.ImageVisibility, Tags: c.ImageTags,
-		MinDisk: src.MinDiskGigabytes, MinRAM: src.MinRAMMegabytes,
-		Properties: cloud.InheritProperties(props, c.Metadata), Members: c.ImageMembers,
+	carried := externalKernel(src)
+	if carried == nil && props != src {
+		carried = externalKernel(props)
 	}
-	img, err := diskimage.OpenFormat(working, "raw")
+	mode := c.ExternalKernel
+	if mode == "" && carried != nil {
+		mode = ExternalKernelCarry
+	}
+	upload := working
+	if p, ok := state.GetOk(StateUploadImage); ok {
+		upload = p.(string) // the bootable disk
+	}
+	format, container := uploadFormat(c.ImageDiskFormat, src, mode == ExternalKernelCarry && carried != nil)
+	properties := cloud.InheritProperties(props, nil)
+	if mode == ExternalKernelCarry {
+		for k, v := range carried {
+			properties[k] = v
+		}
+	}
+	for k, v := range c.Metadata {
+		properties[k] = v
+	}
+	img, err := diskimage.OpenFormat(upload, "raw")
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}
 	defer img.Close()
+	minDisk, err := c.ImageConfig.MinDisk(src.MinDiskGigabytes, img.Size())
+	if err != nil {
+		return bcommon.Halt(state, err)
+	}
+	shareWith, err := cloud.ResolveMembers(ctx, clients, "image_members", c.ImageMembers, ui.Message)
+	if err != nil {
+		return bcommon.Halt(state, err)
+	}
+	if mode == ExternalKernelCarry && carried != nil {
+		ui.Say(fmt.Sprintf("The new image boots with the source's external kernel: kernel_id %s, ramdisk_id %s", carried["kernel_id"], carried["ramdisk_id"]))
+		for _, w := range kernelVisibilityWarnings(ctx, clients, carried, c.ImageVisibility, shareWith) {
+			ui.Error("Warning: " + w)
+		}
+	}
+	n := cloud.NewImage{
+		Name: c.ImageName, DiskFormat: format, ContainerFormat: container, Visibility: c.ImageVisibility, Tags: c.ImageTags,
+		MinDisk: minDisk, MinRAM: c.ImageConfig.MinRAM(src.MinRAMMegabytes),
+		Properties: properties, Members: shareWith,
+	}
 	if _, err := diskimage.LookupWriter(format); err != nil {
 		return bcommon.Halt(state, fmt.Errorf("image_disk_format: %w", err))
 	}
@@ -79,3 +109,23 @@ func (s *StepUpload) Run(ctx context.Context, state multistep.StateBag) multiste
 }
 
 func (s *StepUpload) Cleanup(multistep.StateBag) {}
+
+// uploadFormat is the new image's disk and container formats: image_disk_format if set,
+// else the source's disk format when the image engine writes it, else qcow2; with carry
+// (the image keeps its external kernel), an AMI source's filesystem goes up as it is, as
+// raw/bare, when image_disk_format is not set. Not ami/ami: Nova's image format inspection
+// (the CVE-2024-32498 fixes, in stable branches back to 2023.1 and in Debian 12's Nova)
+// refuses to boot a root disk whose disk_format is ami ("Image content does not match
+// disk_format": qemu-img says raw), while a raw image with kernel_id and ramdisk_id boots
+// with them exactly as the AMI did.
+func uploadFormat(set string, src *images.Image, carry bool) (disk, container string) {
+	switch {
+	case set != "":
+		return set, "bare"
+	case carry && src.DiskFormat == "ami":
+		return "raw", "bare"
+	case slices.Contains(diskimage.DiskWriters(), src.DiskFormat):
+		return src.DiskFormat, "bare"
+	}
+	return "qcow2", "bare"
+}

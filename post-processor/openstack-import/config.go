@@ -6,7 +6,7 @@ package openstackimport
 import (
 	"errors"
 	"fmt"
-	"strings"
+	"log"
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
@@ -15,7 +15,6 @@ import (
 	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/postprocess"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // Config is the chromogenic-openstack-import post-processor's configuration.
@@ -25,24 +24,12 @@ type Config struct {
 
 	// The name of the image to create in the target cloud.
 	ImageName string `mapstructure:"image_name" required:"true"`
-	// The disk format to upload: `qcow2` (default), `raw`, `vmdk` or `vhd`. The input is
-	// converted on the fly. When the input is a Glance image, the default is its own disk
-	// format (no conversion).
-	DiskFormat string `mapstructure:"disk_format" required:"false"`
-	// `private` (the default), `shared`, `community` or `public`.
-	Visibility string `mapstructure:"visibility" required:"false"`
-	// Projects to share the image with (visibility `shared`).
-	Members []string `mapstructure:"members" required:"false"`
-	// Tags of the image.
-	Tags []string `mapstructure:"tags" required:"false"`
-	// Properties of the image (os_distro, hw_disk_bus...).
-	Properties map[string]string `mapstructure:"properties" required:"false"`
-	// The smallest root disk, in GiB, a server booted from the image needs (Glance's
-	// min_disk; Nova refuses flavors with a smaller disk). 0: no minimum.
-	MinDisk int `mapstructure:"min_disk" required:"false"`
-	// The least memory, in MiB, a server booted from the image needs (Glance's min_ram; Nova
-	// refuses smaller flavors). 0: no minimum.
-	MinRAM int `mapstructure:"min_ram" required:"false"`
+	// The new image: its disk format (default `qcow2`; with a Glance image as input, its
+	// own disk format: no conversion), visibility, members, tags, metadata, min_disk and
+	// min_ram, as the chromogenic-openstack builder takes them. The names this
+	// post-processor used before (`disk_format`, `visibility`, `members`, `tags`,
+	// `properties`, `min_disk`, `min_ram`) are deprecated aliases.
+	openstackcommon.ImageConfig `mapstructure:",squash"`
 	// How long to wait for the image to become active. Defaults to `30m`.
 	StateTimeout time.Duration `mapstructure:"state_timeout" required:"false"`
 	// How the data is sent to Glance: `upload` (the default: `PUT /v2/images/{id}/file`)
@@ -62,6 +49,7 @@ type Config struct {
 	SourceImage string `mapstructure:"source_image" required:"false"`
 
 	diskFormatSet bool
+	shareWith     []string // image_members as project IDs (ResolveMembers)
 	ctx           interpolate.Context
 }
 
@@ -74,17 +62,6 @@ type SourceCloud struct {
 	openstackcommon.AccessConfig `mapstructure:",squash"`
 }
 
-// diskFormats are the Glance disk formats the image engine writes (its disk image formats,
-// not containers).
-var diskFormats = func() map[string]bool {
-	m := map[string]bool{}
-	for _, f := range diskimage.DiskWriters() {
-		m[f] = true
-	}
-	return m
-}()
-var visibilities = map[string]bool{"private": true, "shared": true, "community": true, "public": true}
-
 // Prepare decodes and validates; every error names its field.
 func (c *Config) Prepare(raws ...interface{}) error {
 	return postprocess.Prepare(c, BuilderID, &c.ctx, raws, c.check)
@@ -96,25 +73,13 @@ func (c *Config) check() (errs []error) {
 	if c.ImageName == "" {
 		errs = append(errs, errors.New("image_name is required"))
 	}
-	c.diskFormatSet = c.DiskFormat != ""
-	if c.DiskFormat == "" {
-		c.DiskFormat = "qcow2"
+	errs = append(errs, c.ImageConfig.Prepare()...)
+	for _, d := range c.Deprecated() {
+		log.Printf("chromogenic-openstack-import: %s", d)
 	}
-	if !diskFormats[c.DiskFormat] {
-		errs = append(errs, fmt.Errorf("disk_format %q: want %s", c.DiskFormat, strings.Join(diskimage.DiskWriters(), ", ")))
-	} else if _, err := diskimage.LookupWriter(c.DiskFormat); err != nil {
-		errs = append(errs, fmt.Errorf("disk_format: %w", err))
-	}
-	if c.Visibility == "" {
-		c.Visibility = "private"
-	} else if !visibilities[c.Visibility] {
-		errs = append(errs, fmt.Errorf("visibility %q: want private, shared, community or public", c.Visibility))
-	}
-	if len(c.Members) > 0 && c.Visibility != "shared" {
-		errs = append(errs, errors.New("members needs visibility = \"shared\""))
-	}
-	if c.MinDisk < 0 || c.MinRAM < 0 {
-		errs = append(errs, errors.New("min_disk and min_ram must not be negative"))
+	c.diskFormatSet = c.ImageDiskFormat != ""
+	if c.ImageDiskFormat == "" {
+		c.ImageDiskFormat = "qcow2"
 	}
 	if c.StateTimeout == 0 {
 		c.StateTimeout = 30 * time.Minute

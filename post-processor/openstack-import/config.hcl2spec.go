@@ -43,13 +43,20 @@ type FlatConfig struct {
 	ClientKeyFile               *string           `mapstructure:"key" required:"false" cty:"key" hcl:"key"`
 	Insecure                    *bool             `mapstructure:"insecure" required:"false" cty:"insecure" hcl:"insecure"`
 	ImageName                   *string           `mapstructure:"image_name" required:"true" cty:"image_name" hcl:"image_name"`
-	DiskFormat                  *string           `mapstructure:"disk_format" required:"false" cty:"disk_format" hcl:"disk_format"`
-	Visibility                  *string           `mapstructure:"visibility" required:"false" cty:"visibility" hcl:"visibility"`
-	Members                     []string          `mapstructure:"members" required:"false" cty:"members" hcl:"members"`
-	Tags                        []string          `mapstructure:"tags" required:"false" cty:"tags" hcl:"tags"`
-	Properties                  map[string]string `mapstructure:"properties" required:"false" cty:"properties" hcl:"properties"`
-	MinDisk                     *int              `mapstructure:"min_disk" required:"false" cty:"min_disk" hcl:"min_disk"`
-	MinRAM                      *int              `mapstructure:"min_ram" required:"false" cty:"min_ram" hcl:"min_ram"`
+	ImageDiskFormat             *string           `mapstructure:"image_disk_format" required:"false" cty:"image_disk_format" hcl:"image_disk_format"`
+	ImageVisibility             *string           `mapstructure:"image_visibility" required:"false" cty:"image_visibility" hcl:"image_visibility"`
+	ImageMembers                []string          `mapstructure:"image_members" required:"false" cty:"image_members" hcl:"image_members"`
+	ImageTags                   []string          `mapstructure:"image_tags" required:"false" cty:"image_tags" hcl:"image_tags"`
+	Metadata                    map[string]string `mapstructure:"metadata" required:"false" cty:"metadata" hcl:"metadata"`
+	ImageMinDisk                *int              `mapstructure:"image_min_disk" required:"false" cty:"image_min_disk" hcl:"image_min_disk"`
+	ImageMinRAM                 *int              `mapstructure:"image_min_ram" required:"false" cty:"image_min_ram" hcl:"image_min_ram"`
+	DiskFormatAlias             *string           `mapstructure:"disk_format" undocumented:"true" cty:"disk_format" hcl:"disk_format"`
+	VisibilityAlias             *string           `mapstructure:"visibility" undocumented:"true" cty:"visibility" hcl:"visibility"`
+	MembersAlias                []string          `mapstructure:"members" undocumented:"true" cty:"members" hcl:"members"`
+	TagsAlias                   []string          `mapstructure:"tags" undocumented:"true" cty:"tags" hcl:"tags"`
+	PropertiesAlias             map[string]string `mapstructure:"properties" undocumented:"true" cty:"properties" hcl:"properties"`
+	MinDiskAlias                *int              `mapstructure:"min_disk" undocumented:"true" cty:"min_disk" hcl:"min_disk"`
+	MinRAMAlias                 *int              `mapstructure:"min_ram" undocumented:"true" cty:"min_ram" hcl:"min_ram"`
 	StateTimeout                *string           `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
 	ImportMethod                *string           `mapstructure:"import_method" required:"false" cty:"import_method" hcl:"import_method"`
 	Source                      *FlatSourceCloud  `mapstructure:"source" required:"false" cty:"source" hcl:"source"`
@@ -101,6 +108,13 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"key":                           &hcldec.AttrSpec{Name: "key", Type: cty.String, Required: false},
 		"insecure":                      &hcldec.AttrSpec{Name: "insecure", Type: cty.Bool, Required: false},
 		"image_name":                    &hcldec.AttrSpec{Name: "image_name", Type: cty.String, Required: false},
+		"image_disk_format":             &hcldec.AttrSpec{Name: "image_disk_format", Type: cty.String, Required: false},
+		"image_visibility":              &hcldec.AttrSpec{Name: "image_visibility", Type: cty.String, Required: false},
+		"image_members":                 &hcldec.AttrSpec{Name: "image_members", Type: cty.List(cty.String), Required: false},
+		"image_tags":                    &hcldec.AttrSpec{Name: "image_tags", Type: cty.List(cty.String), Required: false},
+		"metadata":                      &hcldec.AttrSpec{Name: "metadata", Type: cty.Map(cty.String), Required: false},
+		"image_min_disk":                &hcldec.AttrSpec{Name: "image_min_disk", Type: cty.Number, Required: false},
+		"image_min_ram":                 &hcldec.AttrSpec{Name: "image_min_ram", Type: cty.Number, Required: false},
 		"disk_format":                   &hcldec.AttrSpec{Name: "disk_format", Type: cty.String, Required: false},
 		"visibility":                    &hcldec.AttrSpec{Name: "visibility", Type: cty.String, Required: false},
 		"members":                       &hcldec.AttrSpec{Name: "members", Type: cty.List(cty.String), Required: false},

@@ -46,16 +46,19 @@ func (p *PostProcessor) migrate(ctx context.Context, ui packersdk.Ui, target *cl
 	case src.SizeBytes == 0:
 		return nil, fmt.Errorf("source image %s has no data (a snapshot of a boot-from-volume server?): nothing to migrate", id)
 	}
-	format := c.DiskFormat
+	format := c.ImageDiskFormat
 	if !c.diskFormatSet {
 		format = src.DiskFormat
 		if _, err := diskimage.LookupWriter(format); err != nil {
-			return nil, fmt.Errorf("source image %s has disk_format %q; set disk_format to convert it", id, format)
+			return nil, fmt.Errorf("source image %s has disk_format %q; set image_disk_format to convert it", id, format)
 		}
 	}
-	n := c.newImage(src, format)
+	n, err := c.newImage(src, format, src.VirtualSize)
+	if err != nil {
+		return nil, err
+	}
 	ui.Say(fmt.Sprintf("Migrating image %s (%s, %s, %d MiB) to image %q (%s, %s, %s)...",
-		src.ID, src.Name, src.DiskFormat, src.SizeBytes>>20, c.ImageName, format, c.Visibility, c.ImportMethod))
+		src.ID, src.Name, src.DiskFormat, src.SizeBytes>>20, c.ImageName, format, c.ImageVisibility, c.ImportMethod))
 
 	if src.DiskFormat == format {
 		return p.passThrough(ctx, ui, source, target, src, n)

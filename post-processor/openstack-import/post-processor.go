@@ -67,6 +67,12 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
+	for _, d := range c.Deprecated() {
+		ui.Error("Warning: " + d)
+	}
+	if c.shareWith, err = cloud.ResolveMembers(ctx, clients, "image_members", c.ImageMembers, ui.Message); err != nil {
+		return nil, false, false, err
+	}
 	var img *images.Image
 	if local != nil {
 		img, err = p.pushLocal(ctx, ui, clients, local)
@@ -92,7 +98,7 @@ func (p *PostProcessor) input(in packersdk.Artifact) (imageID string, local *art
 	if c.SourceImage != "" {
 		return c.SourceImage, nil, nil
 	}
-	local, lerr := artifact.LocalImageFor(in, localFormats(c.DiskFormat))
+	local, lerr := artifact.LocalImageFor(in, localFormats(c.ImageDiskFormat))
 	if lerr == nil {
 		return "", local, nil
 	}
@@ -134,8 +140,12 @@ func (p *PostProcessor) pushLocal(ctx context.Context, ui packersdk.Ui, clients 
 		return nil, err
 	}
 	defer src.Close()
-	ui.Say(fmt.Sprintf("Uploading %s as image %q (%s, %s, %s)...", local, c.ImageName, c.DiskFormat, c.Visibility, c.ImportMethod))
-	return p.convertAndUpload(ctx, ui, clients, src, local, c.newImage(nil, c.DiskFormat), nil)
+	ui.Say(fmt.Sprintf("Uploading %s as image %q (%s, %s, %s)...", local, c.ImageName, c.ImageDiskFormat, c.ImageVisibility, c.ImportMethod))
+	n, err := c.newImage(nil, c.ImageDiskFormat, src.Size())
+	if err != nil {
+		return nil, err
+	}
+	return p.convertAndUpload(ctx, ui, clients, src, local, n, nil)
 }
 
 // convertAndUpload uploads src as n.DiskFormat (cloud.UploadImage, as chromogenic-openstack
@@ -181,20 +191,23 @@ func (p *PostProcessor) upload(ctx context.Context, ui packersdk.Ui, clients *cl
 	return cloud.UploadImage(ctx, clients.Image, in)
 }
 
-// newImage describes the target image: the settings, over what the source image carries.
-func (c *Config) newImage(src *images.Image, format string) cloud.NewImage {
-	n := cloud.NewImage{Name: c.ImageName, DiskFormat: format, Visibility: c.Visibility, Tags: c.Tags,
-		MinDisk: c.MinDisk, MinRAM: c.MinRAM, Properties: c.Properties, Members: c.Members}
+// newImage describes the target image of virtualSize bytes (0: unknown): the settings, over
+// what the source image carries (ImageConfig.MinDisk and MinRAM: the set values, else the
+// source's), shared with the members as ResolveMembers found them.
+func (c *Config) newImage(src *images.Image, format string, virtualSize int64) (cloud.NewImage, error) {
+	n := cloud.NewImage{Name: c.ImageName, DiskFormat: format, Visibility: c.ImageVisibility, Tags: c.ImageTags,
+		Properties: c.Metadata, Members: c.shareWith}
+	srcDisk, srcRAM := 0, 0
 	if src != nil {
-		n.Properties = cloud.InheritProperties(src, c.Properties)
-		if n.MinDisk == 0 {
-			n.MinDisk = src.MinDiskGigabytes
-		}
-		if n.MinRAM == 0 {
-			n.MinRAM = src.MinRAMMegabytes
-		}
+		n.Properties = cloud.InheritProperties(src, c.Metadata)
+		srcDisk, srcRAM = src.MinDiskGigabytes, src.MinRAMMegabytes
 	}
-	return n
+	var err error
+	if n.MinDisk, err = c.ImageConfig.MinDisk(srcDisk, virtualSize); err != nil {
+		return n, err
+	}
+	n.MinRAM = c.ImageConfig.MinRAM(srcRAM)
+	return n, nil
 }
 
 // Artifact is the image created in the target cloud.

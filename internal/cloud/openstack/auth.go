@@ -62,6 +62,9 @@ type Clients struct {
 	Provider *gophercloud.ProviderClient
 	Compute  *gophercloud.ServiceClient
 	Image    *gophercloud.ServiceClient
+	// Endpoint is how the service clients were found in the catalog (region, interface):
+	// the identity client of ResolveMembers is found the same way.
+	Endpoint gophercloud.EndpointOpts
 }
 
 // EnvCloud is the cloud the OS_* environment variables describe, as the openstack client
@@ -408,7 +411,7 @@ func Connect(ctx context.Context, a Auth) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image endpoint: %w", err)
 	}
-	return &Clients{Provider: pc, Compute: compute, Image: image}, nil
+	return &Clients{Provider: pc, Compute: compute, Image: image, Endpoint: eo}, nil
 }
 
 // KeystoneError puts what Keystone said first: an unexpected HTTP answer becomes

@@ -23,7 +23,8 @@ type UploadInput struct {
 	// Source is a disk image, encoded into Image.DiskFormat by transfer.Encode: its bytes as
 	// they are when they already have that format, else streamed through the format's
 	// writer, else through a spool file. Encode holds the writer options, the spool's
-	// directory and the Finish hook; its Format is Image.DiskFormat.
+	// directory and the Finish hook; its Format, when empty, is Image.DiskFormat (set it for a
+	// Glance format that is another's bytes: raw for ami).
 	Source *transfer.Source
 	Encode transfer.Options
 	// Data is used instead of Source: bytes already in Image.DiskFormat (a download from
@@ -61,7 +62,9 @@ func UploadImage(ctx context.Context, c *gophercloud.ServiceClient, in UploadInp
 	switch {
 	case in.Source != nil:
 		opts := in.Encode
-		opts.Format = in.Image.DiskFormat
+		if opts.Format == "" {
+			opts.Format = in.Image.DiskFormat
+		}
 		if opts.Say == nil {
 			opts.Say = status
 		}
