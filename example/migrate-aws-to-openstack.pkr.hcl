@@ -113,9 +113,9 @@ build {
     cloud               = var.os_cloud
     clouds_file         = var.clouds_file
     image_name          = var.image_name
-    disk_format         = var.disk_format
+    image_disk_format   = var.disk_format
     keep_input_artifact = var.keep_working_copy
-    properties = {
+    metadata = {
       migrated_from = "aws"
     }
   }

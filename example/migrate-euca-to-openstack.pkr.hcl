@@ -128,9 +128,9 @@ build {
     cloud               = var.os_cloud
     clouds_file         = var.clouds_file
     image_name          = var.image_name
-    disk_format         = "qcow2"
+    image_disk_format   = "qcow2"
     keep_input_artifact = var.keep_working_copy
-    properties = {
+    metadata = {
       migrated_from = "eucalyptus"
       hw_disk_bus   = "virtio"
     }

@@ -63,11 +63,11 @@ build {
   }
 
   post-processor "chromogenic-openstack-import" {
-    cloud       = var.os_cloud
-    clouds_file = var.clouds_file
-    image_name  = var.image_name
-    disk_format = var.disk_format
-    properties = {
+    cloud             = var.os_cloud
+    clouds_file       = var.clouds_file
+    image_name        = var.image_name
+    image_disk_format = var.disk_format
+    metadata = {
       migrated_from = "local"
     }
   }

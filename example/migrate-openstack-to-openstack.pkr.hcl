@@ -83,11 +83,11 @@ build {
   }
 
   post-processor "chromogenic-openstack-import" {
-    cloud       = var.target_cloud
-    clouds_file = var.clouds_file
-    image_name  = var.image_name
-    disk_format = var.disk_format
-    properties = {
+    cloud             = var.target_cloud
+    clouds_file       = var.clouds_file
+    image_name        = var.image_name
+    image_disk_format = var.disk_format
+    metadata = {
       migrated_from = var.source_cloud
     }
   }
