@@ -4,6 +4,6 @@ package transfer
 
 import "os"
 
-// allocated is unknown where stat reports no block count (Windows): BringHome then reports
+// diskBytes is unknown where stat reports no block count (Windows): BringHome then reports
 // the whole size as written.
-func allocated(os.FileInfo) (int64, bool) { return 0, false }
+func diskBytes(os.FileInfo) (int64, bool) { return 0, false }

@@ -7,8 +7,8 @@ import (
 	"syscall"
 )
 
-// allocated returns the bytes fi's file holds on disk (its holes not counted).
-func allocated(fi os.FileInfo) (int64, bool) {
+// diskBytes returns the bytes fi's file holds on disk (its holes not counted).
+func diskBytes(fi os.FileInfo) (int64, bool) {
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return int64(sys.Blocks) * 512, true
 	}

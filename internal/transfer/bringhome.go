@@ -84,7 +84,7 @@ func BringHome(ctx context.Context, dst string, perm os.FileMode, src From, prog
 		return st, err
 	}
 	st.Size = fi.Size()
-	if n, ok := allocated(fi); ok {
+	if n, ok := diskBytes(fi); ok {
 		st.Written = min(n, st.Size)
 	} else {
 		st.Written = st.Size
