@@ -54,6 +54,9 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
 	c := &b.config
+	if err := bcommon.RefuseUnlessLinux("chromogenic-ec2"); err != nil {
+		return nil, err
+	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("chromogenic-ec2 must run as root: it attaches loop devices, mounts filesystems and uses chroot")
 	}

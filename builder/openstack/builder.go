@@ -42,6 +42,9 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
 	c := &b.config
 	imageMode := c.Mode == "image"
+	if err := bcommon.RefuseUnlessLinux("chromogenic-openstack in image mode"); imageMode && err != nil {
+		return nil, err
+	}
 	if imageMode && os.Geteuid() != 0 {
 		return nil, errors.New("chromogenic-openstack in image mode must run as root: it attaches loop devices, mounts filesystems and uses chroot")
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package clean
 
 // historyFiles are per-user histories of other interactive tools (relative to a home).

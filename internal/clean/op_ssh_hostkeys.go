@@ -1,3 +1,5 @@
+//go:build linux
+
 package clean
 
 // sshKeygenDropIn makes Debian's ssh.service create missing host keys before sshd starts

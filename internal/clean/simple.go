@@ -1,3 +1,5 @@
+//go:build linux
+
 package clean
 
 // globs returns a Run function removing the matches of remove and truncating the matches of

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 )
 
 // DefaultFileMode is the mode of every host file the plugin creates unless told otherwise.
@@ -52,7 +51,7 @@ func DirMode(m os.FileMode) os.FileMode {
 // Create creates (or truncates) the file path with exactly mode perm, for reading and
 // writing. The final component must not be a symlink.
 func Create(path string, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, perm)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|oNoFollow, perm)
 	if err != nil {
 		return nil, err
 	}

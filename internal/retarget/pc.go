@@ -1,3 +1,5 @@
+//go:build linux
+
 package retarget
 
 // PC converts a guest for a generic PC: real hardware, VirtualBox, VMware or plain QEMU,

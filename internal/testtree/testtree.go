@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package testtree is for tests only: helpers over a directory tree on the host that a test
 // makes and then hands to code under test as a guest root (internal/clean, internal/retarget).
 // It writes files, snapshots every path (type, mode, owner, inode, size, mtime, content hash,

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
@@ -85,8 +84,8 @@ func BringHome(ctx context.Context, dst string, perm os.FileMode, src From, prog
 		return st, err
 	}
 	st.Size = fi.Size()
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.Written = min(sys.Blocks*512, st.Size)
+	if n, ok := diskBytes(fi); ok {
+		st.Written = min(n, st.Size)
 	} else {
 		st.Written = st.Size
 	}

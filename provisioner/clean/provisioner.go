@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package clean is the chromogenic-clean provisioner: it cleans the guest tree that a
 // chromogenic builder has mounted (Atmosphere data, user accounts and homes, one-time files,
 // logs emptied in place...) with the in-house cleaning engine, resolving every path inside the
