@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command opsdoc writes the table of clean operations for the chromogenic-clean docs from the
 // operation registry (internal/clean, with the conversion ops of internal/retarget), as
 // virt-sysprep's manual lists its operations from its own: the docs name exactly the
