@@ -94,18 +94,10 @@ func (s *Server) serveEC2(rc *reqCtx) {
 		return
 	}
 	rc.sig = si
-	vals := rc.r.URL.Query()
-	if rc.r.Method == http.MethodPost {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			rc.fail(errf(400, "MalformedQueryString", "%v", err))
-			return
-		}
-		for k, v := range form {
-			vals[k] = append(vals[k], v...)
-		}
+	p, ok := queryParams(rc, body)
+	if !ok {
+		return
 	}
-	p := params{v: vals}
 	rc.action = p.get("Action")
 	if rc.action == "" {
 		rc.fail(errf(400, "MissingAction", "The request must contain the parameter Action"))
@@ -116,7 +108,7 @@ func (s *Server) serveEC2(rc *reqCtx) {
 		return
 	}
 	if s.opts.Dialect == Eucalyptus {
-		for k := range vals {
+		for k := range p.v {
 			first, _, _ := strings.Cut(k, ".")
 			if eucaUnknownParams[first] {
 				rc.fail(errf(400, "UnknownParameter", "The parameter %s is not recognized", k))
@@ -428,4 +420,21 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// queryParams reads a query API request's parameters: the URL query, and for POST the form
+// body too. A malformed body is answered (MalformedQueryString) and ok is false.
+func queryParams(rc *reqCtx, body []byte) (p params, ok bool) {
+	vals := rc.r.URL.Query()
+	if rc.r.Method == http.MethodPost {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			rc.fail(errf(400, "MalformedQueryString", "%v", err))
+			return params{}, false
+		}
+		for k, v := range form {
+			vals[k] = append(vals[k], v...)
+		}
+	}
+	return params{v: vals}, true
 }

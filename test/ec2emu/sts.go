@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -86,18 +84,10 @@ func (s *Server) serveSTS(rc *reqCtx) {
 		return
 	}
 	rc.sig = si
-	vals := rc.r.URL.Query()
-	if rc.r.Method == http.MethodPost {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			rc.fail(errf(400, "MalformedQueryString", "%v", err))
-			return
-		}
-		for k, v := range form {
-			vals[k] = append(vals[k], v...)
-		}
+	p, ok := queryParams(rc, body)
+	if !ok {
+		return
 	}
-	p := params{v: vals}
 	rc.action = p.get("Action")
 	if rc.applyFault() {
 		return
