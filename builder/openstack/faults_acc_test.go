@@ -634,7 +634,7 @@ func (fe *faultEnv) testUnknownInstance(t *testing.T) {
 		t.Fatalf("build of an unknown server succeeded:\n%s", res.Output)
 	}
 	failure(t, res.Output)
-	if !strings.Contains(res.Output, "instance_id "+missing+": no such server") {
+	if !strings.Contains(res.Output, "instance_id: server "+missing+": no such server") {
 		t.Errorf("error does not name instance_id and the value:\n%s", res.Output)
 	}
 	if n := fe.proxy.Count("compute", "GET", regexp.MustCompile(`/servers/`+missing+`$`)); n != 1 {

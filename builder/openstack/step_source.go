@@ -31,7 +31,11 @@ func (s *StepSource) Run(ctx context.Context, state multistep.StateBag) multiste
 	if c.InstanceID != "" || c.InstanceName != "" {
 		srv, err := cloud.FindServer(ctx, clients.Compute, c.InstanceID, c.InstanceName)
 		if err != nil {
-			return bcommon.Halt(state, err)
+			field := "instance_id"
+			if c.InstanceID == "" {
+				field = "instance_name"
+			}
+			return bcommon.Halt(state, fmt.Errorf("%s: %w", field, err))
 		}
 		ui.Say(fmt.Sprintf("Capturing server %s (%s), status %s", srv.Name, srv.ID, srv.Status))
 		state.Put("server", srv)

@@ -240,7 +240,7 @@ func captureOpenStack(ctx context.Context, c *captureConfig, working string, rep
 	} else {
 		srv, err := oscloud.FindServer(ctx, cl.Compute, c.server, "")
 		if err != nil {
-			return err
+			return fmt.Errorf("--server: %w", err)
 		}
 		res["source"] = "server " + srv.ID
 		name := fmt.Sprintf("chromogenic-capture-%s-%d", srv.ID, time.Now().Unix())

@@ -9,20 +9,21 @@ import (
 )
 
 // FindServer returns the server with the given ID, or else the only one with that name.
+// Errors name the server, not a template field: callers add the field or flag they read.
 func FindServer(ctx context.Context, c *gophercloud.ServiceClient, id, name string) (*servers.Server, error) {
 	if id != "" {
 		s, err := servers.Get(ctx, c, id).Extract()
 		if err != nil {
 			if gophercloud.ResponseCodeIs(err, 404) {
-				return nil, fmt.Errorf("instance_id %s: no such server", id)
+				return nil, fmt.Errorf("server %s: no such server", id)
 			}
-			return nil, fmt.Errorf("instance_id %s: %w", id, err)
+			return nil, fmt.Errorf("server %s: %w", id, err)
 		}
 		return s, nil
 	}
 	pages, err := servers.List(c, servers.ListOpts{Name: "^" + regexpQuote(name) + "$"}).AllPages(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("instance_name %q: %w", name, err)
+		return nil, fmt.Errorf("server named %q: %w", name, err)
 	}
 	all, err := servers.ExtractServers(pages)
 	if err != nil {
@@ -36,11 +37,11 @@ func FindServer(ctx context.Context, c *gophercloud.ServiceClient, id, name stri
 	}
 	switch len(match) {
 	case 0:
-		return nil, fmt.Errorf("instance_name %q: no such server", name)
+		return nil, fmt.Errorf("server named %q: no such server", name)
 	case 1:
 		return &match[0], nil
 	}
-	return nil, fmt.Errorf("instance_name %q: %d servers have that name; use instance_id", name, len(match))
+	return nil, fmt.Errorf("server named %q: %d servers have that name; give its ID", name, len(match))
 }
 
 // regexpQuote escapes the regular-expression characters of a Nova name filter.
