@@ -240,25 +240,6 @@ func (e *Env) Glob(patterns ...string) []string {
 	return out
 }
 
-// typeName names the type of a file mode for reports.
-func typeName(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "file"
-	case m.IsDir():
-		return "dir"
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m&fs.ModeNamedPipe != 0:
-		return "fifo"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	}
-	return "other"
-}
-
 // policyReason turns a guestfs policy refusal into a skip reason ("" for a real error).
 func policyReason(err error) string {
 	switch {
@@ -307,10 +288,10 @@ func (e *Env) Remove(p string) {
 		return
 	}
 	if r := e.guard(p); r != "" {
-		e.Skip(p, typeName(fi.Mode()), r)
+		e.Skip(p, guestfs.TypeName(fi.Mode()), r)
 		return
 	}
-	c := Change{Action: Removed, Path: p, Type: typeName(fi.Mode())}
+	c := Change{Action: Removed, Path: p, Type: guestfs.TypeName(fi.Mode())}
 	if fi.Mode().IsRegular() {
 		c.Size = fi.Size()
 	}
@@ -418,7 +399,7 @@ func (e *Env) Truncate(p string) {
 		e.FailOrSkip(p, "", "lstat", err)
 		return
 	}
-	typ := typeName(fi.Mode())
+	typ := guestfs.TypeName(fi.Mode())
 	switch {
 	case fi.IsDir():
 		return
@@ -815,7 +796,7 @@ func (e *Env) CopyFile(src, dst string) bool {
 		return false
 	}
 	if !fi.Mode().IsRegular() {
-		e.Skip(src, typeName(fi.Mode()), "not a regular file: not copied")
+		e.Skip(src, guestfs.TypeName(fi.Mode()), "not a regular file: not copied")
 		return false
 	}
 	if r := e.guard(dst); r != "" {

@@ -267,7 +267,7 @@ func (e *Env) liveGuard(p string) string {
 		}
 	}
 	if fi.Mode()&(fs.ModeSocket|fs.ModeNamedPipe) != 0 {
-		return typeName(fi.Mode()) + " of a running system: not removed"
+		return guestfs.TypeName(fi.Mode()) + " of a running system: not removed"
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		if t, err := e.Root.Stat(p); err == nil {

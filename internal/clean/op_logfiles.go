@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
 )
 
 var (
@@ -28,7 +30,7 @@ func init() {
 				return nil
 			}
 			if !fi.IsDir() {
-				e.Skip("/var/log", typeName(fi.Mode()), "not a directory: not followed")
+				e.Skip("/var/log", guestfs.TypeName(fi.Mode()), "not a directory: not followed")
 				return nil
 			}
 			type item struct {
@@ -59,7 +61,7 @@ func init() {
 				case d.Type()&fs.ModeSymlink != 0:
 					todo = append(todo, item{p: p, skip: "symlink: not followed", typ: "symlink"})
 				case !d.Type().IsRegular():
-					todo = append(todo, item{p: p, skip: "not a regular file: not opened", typ: typeName(d.Type())})
+					todo = append(todo, item{p: p, skip: "not a regular file: not opened", typ: guestfs.TypeName(d.Type())})
 				case rotatedLog.MatchString(name):
 					todo = append(todo, item{p: p, del: true})
 				default:

@@ -9,6 +9,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
 )
 
 // accountFiles are edited together by user-account; all must be writable before any is.
@@ -209,7 +211,7 @@ func removeHome(e *Env, u passwdEntry, stayHome map[string]bool) {
 			return // missing parent: nothing to remove
 		}
 		if !fi.IsDir() {
-			e.Skip(h, "", fmt.Sprintf("home of %s: parent %s is not a real directory (%s): kept", u.Name, d, typeName(fi.Mode())))
+			e.Skip(h, "", fmt.Sprintf("home of %s: parent %s is not a real directory (%s): kept", u.Name, d, guestfs.TypeName(fi.Mode())))
 			return
 		}
 	}

@@ -127,31 +127,13 @@ func SnapshotSkip(t testing.TB, base, skip string) map[string]Entry {
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			desc += " xattrs=" + Xattrs(p)
 		}
-		m[rel] = Entry{Type: typeName(fi.Mode()), Desc: desc}
+		m[rel] = Entry{Type: guestfs.TypeName(fi.Mode()), Desc: desc}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func typeName(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "file"
-	case m.IsDir():
-		return "dir"
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m&fs.ModeNamedPipe != 0:
-		return "fifo"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	}
-	return "other"
 }
 
 // Xattrs returns the extended attributes of p (not followed if a symlink) as sorted
