@@ -189,34 +189,15 @@ func writeOutput(ctx context.Context, c *captureConfig, working string, rep *rep
 		return err
 	}
 	defer src.Close()
-	w, err := diskimage.LookupWriter(c.format)
-	if err != nil {
+	if err := mustNotExist(c.output); err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(c.output), "."+filepath.Base(c.output)+".part")
-	f, err := hostfile.Create(tmp, 0o600)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
 	rep.say(fmt.Sprintf("Converting the working copy to %s...", c.format))
 	opts := c.write.wo
 	opts.Progress = rep.progress
 	opts.ExtentName = filepath.Base(c.output)
 	opts.FormatOptions = map[string]any{"ova": c.write.ova}
-	err = w.Write(ctx, f, src, opts)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if err = mustNotExist(c.output); err == nil {
-			err = os.Rename(tmp, c.output)
-		}
-	}
-	if err != nil {
+	if err := diskimage.WriteFile(ctx, src, c.output, c.format, 0o600, opts); err != nil {
 		return fmt.Errorf("convert to %s: %w", c.format, err)
 	}
 	return nil

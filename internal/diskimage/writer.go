@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -72,22 +73,40 @@ func LookupWriter(format string) (Writer, error) {
 	return nil, fmt.Errorf("%w %q for output (known: %s)", ErrUnknownFormat, format, strings.Join(WriterFormats(), ", "))
 }
 
-// Convert writes src into a new file at path (replacing it) in the given format.
+// Convert writes src into a new file at path (replacing it) in the given format, with
+// WriteFile's guarantees and mode 0600.
 func Convert(ctx context.Context, src Image, path, format string, opts WriteOptions) error {
+	return WriteFile(ctx, src, path, format, hostfile.DefaultFileMode, opts)
+}
+
+// WriteFile writes src in the given format to path with exactly mode perm. It writes a
+// hidden temporary file beside path (".<name>.part"), syncs it and renames it over path only
+// when complete, so an interrupted or failed conversion never leaves a file that looks
+// finished; the temporary file is removed on any error.
+func WriteFile(ctx context.Context, src Image, path, format string, perm os.FileMode, opts WriteOptions) error {
 	w, err := LookupWriter(format)
 	if err != nil {
 		return err
 	}
-	f, err := hostfile.Create(path, hostfile.DefaultFileMode)
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".part")
+	f, err := hostfile.Create(tmp, perm)
 	if err != nil {
 		return err
 	}
-	if err := w.Write(ctx, f, src, opts); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
+	err = w.Write(ctx, f, src, opts)
+	if err == nil {
+		err = f.Sync()
 	}
-	return f.Close()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // sink is the output of a writer: a regular file written positionally (holes skipped), or a
