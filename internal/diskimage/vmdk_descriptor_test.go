@@ -330,3 +330,65 @@ func TestVMDKDescriptorHostile(t *testing.T) {
 	canary.check(t)
 	inner.check(t)
 }
+
+// TestVMDKDescriptorEmbedded: a sparse header of capacity 0 whose embedded descriptor
+// names the extents is read as that descriptor, as qemu reads it; through an io.ReaderAt
+// it is refused.
+func TestVMDKDescriptorEmbedded(t *testing.T) {
+	needQemuImg(t)
+	dir := t.TempDir()
+	src := makeRaw(t, dir, "e-flat.vmdk", testSize, standardSegs(testSize), 5)
+	text := fmt.Sprintf("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\nRW %d FLAT \"e-flat.vmdk\" 0\n", testSize/sector)
+	b := vmdkHeaderBytes(1, 3, 0, 0, 0, 1+vmdkDescSectors, 0)
+	b = append(b, text...)
+	b = append(b, make([]byte, (1+vmdkDescSectors)*sector-len(b))...)
+	in := filepath.Join(dir, "e.vmdk")
+	if err := os.WriteFile(in, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "e.out")
+	img := writeRawFile(t, in, out)
+	if img.Size() != testSize || vmdkCreateTypeOf(img) != "monolithicFlat" {
+		t.Fatalf("size %d createType %q", img.Size(), vmdkCreateTypeOf(img))
+	}
+	sameContent(t, src, out)
+	qemuCompare(t, "raw", out, "vmdk", in)
+	if img, err := OpenReaderAt(bytes.NewReader(b), int64(len(b)), "vmdk", nil); !errors.Is(err, ErrVMDKDescriptorNotLocal) {
+		if img != nil {
+			img.Close()
+		}
+		t.Errorf("embedded descriptor through OpenReaderAt: %v", err)
+	}
+	if why := AsIsRefusal("vmdk", b[:sector]); why == "" {
+		t.Error("embedded descriptor sent as it is")
+	}
+}
+
+// FuzzVMDKDescriptor: the descriptor parser never panics, and what it accepts is bounded
+// (extents, total size) and names only plain file names.
+func FuzzVMDKDescriptor(f *testing.F) {
+	f.Add([]byte("# Disk DescriptorFile\nversion=1\nCID=a38acca4\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\n# Extent description\nRW 10485760 FLAT \"monolithicFlat-flat.vmdk\" 0\n# The Disk Data Base\n#DDB\nddb.virtualHWVersion = \"4\"\nddb.adapterType = \"ide\"\n"))
+	f.Add([]byte("# Disk DescriptorFile\nparentCID=ffffffff\ncreateType=\"twoGbMaxExtentSparse\"\nRW 4194304 SPARSE \"a-s001.vmdk\"\nRW 4194304 SPARSE \"a-s002.vmdk\"\nRDONLY 2097152 SPARSE \"a b-s003.vmdk\"\n"))
+	f.Add([]byte("# Disk DescriptorFile\ncreateType=\"vmfs\"\nRW 8 VMFS \"x-flat.vmdk\"\nRW 8 ZERO\n\x00garbage"))
+	f.Add([]byte("# Disk DescriptorFile\nparentCID=12345678\nparentFileNameHint=\"../base.vmdk\"\nRW 8 FLAT \"../../etc/shadow\" 0\r\n"))
+	f.Add([]byte("RW 9223372036854775807 ZERO\nRW 1 FLAT \"\" -1\nNOACCESS 1 SESPARSE \"x\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := parseVMDKDescriptor(data)
+		if err != nil {
+			return
+		}
+		if len(d.extents) == 0 || len(d.extents) > vmdkDescMaxExtents || d.size > MaxVirtualSize {
+			t.Fatalf("%d extents, %d bytes accepted", len(d.extents), d.size)
+		}
+		var sum int64
+		for _, e := range d.extents {
+			if e.sectors <= 0 || e.offset < 0 || (e.typ != "ZERO" && checkExtentName(e.file) != nil) {
+				t.Fatalf("extent accepted: %+v", e)
+			}
+			sum += e.sectors * sector
+		}
+		if sum != d.size {
+			t.Fatalf("size %d, extents sum to %d", d.size, sum)
+		}
+	})
+}
