@@ -35,9 +35,9 @@ func TestAsIsRefusal(t *testing.T) {
 		format string
 		head   []byte
 	}{
-		"qcow2 target":    {"qcow2", atEnd},
-		"short":           {"vmdk", atEnd[:100]},
-		"empty":           {"vmdk", nil},
+		"qcow2 target": {"qcow2", atEnd},
+		"short":        {"vmdk", atEnd[:100]},
+		"empty":        {"vmdk", nil},
 	} {
 		if why := AsIsRefusal(c.format, c.head); why != "" {
 			t.Errorf("%s: refused: %s", name, why)
