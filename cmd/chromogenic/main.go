@@ -301,9 +301,12 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // imageInfo is the output of `info`.
 type imageInfo struct {
-	Filename       string               `json:"filename"`
-	Format         string               `json:"format"`
-	Subformat      string               `json:"subformat,omitempty"`
+	Filename  string `json:"filename"`
+	Format    string `json:"format"`
+	Subformat string `json:"subformat,omitempty"`
+	// ExtentFiles: a descriptor VMDK's extent files (file-size and allocated-bytes above
+	// are the descriptor's own).
+	ExtentFiles    []extentFileJSON     `json:"extent-files,omitempty"`
 	VirtualSize    int64                `json:"virtual-size"`
 	FileSize       int64                `json:"file-size"`
 	AllocatedBytes int64                `json:"allocated-bytes"` // blocks the file occupies
@@ -383,6 +386,7 @@ func info(ctx context.Context, args []string, stdout io.Writer) error {
 	defer img.Close()
 	ii.Format, ii.VirtualSize = img.Format(), img.Size()
 	ii.Subformat = subformat(img)
+	ii.ExtentFiles = extentFiles(img)
 	if v, ok := img.(interface{ Qcow2Info() diskimage.Qcow2Info }); ok {
 		qi := v.Qcow2Info()
 		ii.Qcow2 = &qi
@@ -426,6 +430,30 @@ func info(ctx context.Context, args []string, stdout io.Writer) error {
 		add(last)
 	}
 	return printInfo(stdout, &ii, *asJSON)
+}
+
+// extentFileJSON is one extent file of a descriptor VMDK.
+type extentFileJSON struct {
+	Name           string `json:"name"`
+	FileSize       int64  `json:"file-size"`
+	AllocatedBytes int64  `json:"allocated-bytes"`
+}
+
+// extentFiles lists the extent files of a descriptor VMDK (nil for other images).
+func extentFiles(img diskimage.Image) []extentFileJSON {
+	v, ok := img.(interface{ ExtentFiles() []string })
+	if !ok {
+		return nil
+	}
+	var out []extentFileJSON
+	for _, p := range v.ExtentFiles() {
+		e := extentFileJSON{Name: p}
+		if st, err := os.Stat(p); err == nil {
+			e.FileSize, e.AllocatedBytes = st.Size(), allocated(st)
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func subformat(img diskimage.Image) string {
@@ -501,6 +529,12 @@ func printInfo(stdout io.Writer, ii *imageInfo, asJSON bool) error {
 	fmt.Fprintf(stdout, "virtual size: %s (%d bytes)\n", human(ii.VirtualSize), ii.VirtualSize)
 	fmt.Fprintf(stdout, "file size: %s (%d bytes)\n", human(ii.FileSize), ii.FileSize)
 	fmt.Fprintf(stdout, "allocated: %s (%d bytes)\n", human(ii.AllocatedBytes), ii.AllocatedBytes)
+	if len(ii.ExtentFiles) > 0 {
+		fmt.Fprintf(stdout, "extent files: %d\n", len(ii.ExtentFiles))
+		for _, e := range ii.ExtentFiles {
+			fmt.Fprintf(stdout, "  %s: %s (%d bytes), allocated %s\n", e.Name, human(e.FileSize), e.FileSize, human(e.AllocatedBytes))
+		}
+	}
 	if ii.Format == "ova" {
 		fmt.Fprintf(stdout, "members: %s\n", strings.Join(ii.Members, ", "))
 		if m := ii.Manifest; m != nil && m.Verified {

@@ -28,6 +28,17 @@
 // reaches the disk while the input is still being read; raw inputs are read with readahead
 // hints (fadvise SEQUENTIAL, and WILLNEED for the chunks queued to the workers).
 //
+// Descriptor VMDKs (vmdk_descriptor.go): a text descriptor and its extent files
+// (monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat, ESXi's vmfs) are read from a
+// local path with Open, the extents concatenated behind the same Image. Extent names are
+// hostile: only plain file names in the descriptor's own directory, regular files opened
+// with O_NOFOLLOW, never the descriptor itself nor one file twice, all checked before any
+// extent is opened; what this trusts is that directory (a hard link in it is the user's).
+// Read through OpenReaderAt (a remote image, an archive member such as an OVA's) a
+// descriptor is refused (ErrVMDKDescriptorNotLocal), and AsIsRefusal never lets its bytes
+// be sent as the disk. Deltas (parentCID), vmfsSparse, seSparse and raw device mappings
+// are refused with ErrUnsupported.
+//
 // Why in-house: no Go library served here writes these formats correctly and fast. govmomi's
 // VMDK stream writer produces files qemu cannot read (u64 GD/GT entries, unpadded grains) and
 // runs on one thread; the VHD packages are Windows-only or unmaintained; qemu-img itself

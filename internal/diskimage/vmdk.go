@@ -107,6 +107,14 @@ func openVMDK(f *os.File) (Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	head := make([]byte, sector)
+	n, _ := f.ReadAt(head, 0)
+	if text, ok, err := vmdkDescriptorText(f, fsize, head[:n]); ok || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return openVMDKDescriptor(f, text) // its extent files (vmdk_descriptor.go)
+	}
 	return openVMDKAt(f, fsize, f)
 }
 
@@ -115,12 +123,12 @@ func openVMDKAt(f io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 	head := make([]byte, sector)
 	n, _ := f.ReadAt(head, 0)
 	head = head[:n]
-	if bytes.HasPrefix(head, []byte("# Disk DescriptorFile")) {
+	if descriptorAsIsRefusal(head) != "" {
 		ct := "unknown"
 		if m := reCreateType.FindSubmatch(head); m != nil {
 			ct = string(m[1])
 		}
-		return nil, fmt.Errorf("%w: VMDK descriptor file with separate extents (createType %q); convert it to a single-file VMDK (monolithicSparse or streamOptimized) first", ErrUnsupported, ct)
+		return nil, fmt.Errorf("%w (createType %q)", ErrVMDKDescriptorNotLocal, ct)
 	}
 	h, err := parseVMDKHeader(head)
 	if err != nil {

@@ -22,9 +22,12 @@ func VMDKGDAtEnd(head []byte) bool {
 
 // AsIsRefusal says why the stored bytes of an image in format, beginning with head (at
 // least the first sector when the file has one), must not be sent on as they are but
-// re-encoded by the format's writer: "" when they may. Today the one reason is a VMDK
-// whose header says GD_AT_END (VMDKGDAtEnd).
+// re-encoded by the format's writer: "" when they may: a VMDK whose header says GD_AT_END
+// (VMDKGDAtEnd), or a descriptor VMDK (the disk is in its extent files).
 func AsIsRefusal(format string, head []byte) string {
+	if why := descriptorAsIsRefusal(head); format == "vmdk" && why != "" {
+		return why
+	}
 	if format == "vmdk" && VMDKGDAtEnd(head) {
 		return fmt.Sprintf("the VMDK header's grain directory offset is GD_AT_END (%#x), which OpenStack's format inspector refuses", vmdkGDAtEnd)
 	}

@@ -71,7 +71,8 @@ const (
 //
 //   - the bytes as they are, when src.AsIs is set, its format is the target's, the
 //     target is not raw and the bytes' header is one every consumer reads
-//     (diskimage.AsIsRefusal: not a GD_AT_END VMDK);
+//     (diskimage.AsIsRefusal: not a GD_AT_END VMDK, nor a descriptor VMDK, whose disk is in
+//     other files);
 //   - else, when the format's writer does not need to seek, the writer's output through a
 //     pipe, with up to 32 MiB read ahead (an io.Pipe has no buffer: the writer would wait for
 //     the consumer's every read, the consumer for every block the writer reads);
