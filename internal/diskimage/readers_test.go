@@ -21,6 +21,8 @@ var readerVariants = []struct {
 	{"vpc-dynamic-forcesize", "vpc", []string{"-o", "subformat=dynamic,force_size=on"}, "vhd"},
 	{"vpc-fixed", "vpc", []string{"-o", "subformat=fixed"}, "vhd"},
 	{"vpc-fixed-forcesize", "vpc", []string{"-o", "subformat=fixed,force_size=on"}, "vhd"},
+	{"vdi-dynamic", "vdi", nil, "vdi"},
+	{"vdi-static", "vdi", []string{"-o", "static=on"}, "vdi"},
 }
 
 // TestReadersReadBack reads qemu-img made VMDK and VHD files and compares what WriteRaw
