@@ -229,7 +229,7 @@ func TestConvert(t *testing.T) {
 		cli(t, 2, "convert", src, filepath.Join(dir, "x"))
 		cli(t, 2, "convert", src, filepath.Join(dir, "x"), "-O", "qcow2", "-o", "bogus=1")
 		cli(t, 2, "convert", src, filepath.Join(dir, "x"), "-O", "qcow2", "-o", "cpus=2")
-		cli(t, 1, "convert", src, filepath.Join(dir, "x"), "-O", "vdi")
+		cli(t, 1, "convert", src, filepath.Join(dir, "x"), "-O", "qed")
 		cli(t, 1, "convert", filepath.Join(dir, "missing"), filepath.Join(dir, "x"), "-O", "raw")
 		cli(t, 1, "info", filepath.Join(dir, "missing"))
 		cli(t, 2, "frobnicate")

@@ -66,7 +66,7 @@ func openVDI(f *os.File) (Image, error) {
 // read whole: it is bounded by the file (4 bytes per block of at least 512 bytes).
 func openVDIAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 	if fsize < vdiHeaderBytes {
-		return nil, fmt.Errorf("%s%w: VDI file of %d bytes has no header", nameOf(ra), ErrCorrupt, fsize)
+		return nil, fmt.Errorf("%w: VDI file of %d bytes has no header", ErrCorrupt, fsize)
 	}
 	h := make([]byte, vdiHeaderBytes)
 	if err := readFull(ra, h, 0); err != nil {
@@ -74,10 +74,10 @@ func openVDIAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 	}
 	le := binary.LittleEndian
 	if le.Uint32(h[0x40:]) != vdiSignature {
-		return nil, fmt.Errorf("%s%w: no VDI signature", nameOf(ra), ErrCorrupt)
+		return nil, fmt.Errorf("%w: no VDI signature", ErrCorrupt)
 	}
 	if v := le.Uint32(h[0x44:]); v != vdiVersion11 {
-		return nil, fmt.Errorf("%s%w: VDI version %d.%d (only 1.1 is read)", nameOf(ra), ErrUnsupported, v>>16, v&0xffff)
+		return nil, fmt.Errorf("%w: VDI version %d.%d (only 1.1 is read)", ErrUnsupported, v>>16, v&0xffff)
 	}
 	var (
 		typ       = le.Uint32(h[0x4c:])
@@ -95,13 +95,13 @@ func openVDIAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 	switch typ {
 	case vdiTypeNormal, vdiTypeFixed:
 	case vdiTypeDiff, vdiTypeUndo:
-		return nil, fmt.Errorf("%s%w (VDI differencing or undo image); merge it into its parent in VirtualBox first (VBoxManage clonemedium)",
-			nameOf(ra), ErrBackingFile)
+		return nil, fmt.Errorf("%w (VDI differencing or undo image); merge it into its parent in VirtualBox first (VBoxManage clonemedium)",
+			ErrBackingFile)
 	default:
-		return nil, fmt.Errorf("%s%w: VDI image type %d", nameOf(ra), ErrUnsupported, typ)
+		return nil, fmt.Errorf("%w: VDI image type %d", ErrUnsupported, typ)
 	}
 	if !allZero(link) || !allZero(parent) {
-		return nil, fmt.Errorf("%s%w (VDI with a parent UUID); merge it into its parent first", nameOf(ra), ErrBackingFile)
+		return nil, fmt.Errorf("%w (VDI with a parent UUID); merge it into its parent first", ErrBackingFile)
 	}
 	if err := checkVirtualSize("VDI", diskSize); err != nil {
 		return nil, err
@@ -111,26 +111,26 @@ func openVDIAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 	diskSize = (diskSize + sector - 1) / sector * sector
 	switch {
 	case secSize != sector:
-		return nil, fmt.Errorf("%s%w: VDI sector size %d", nameOf(ra), ErrUnsupported, secSize)
+		return nil, fmt.Errorf("%w: VDI sector size %d", ErrUnsupported, secSize)
 	case extra != 0:
-		return nil, fmt.Errorf("%s%w: VDI block extra data of %d bytes", nameOf(ra), ErrUnsupported, extra)
+		return nil, fmt.Errorf("%w: VDI block extra data of %d bytes", ErrUnsupported, extra)
 	case blockSize < sector || blockSize&(blockSize-1) != 0 || blockSize > vhdMaxBlockSize:
-		return nil, fmt.Errorf("%s%w: VDI block size %d", nameOf(ra), ErrCorrupt, blockSize)
+		return nil, fmt.Errorf("%w: VDI block size %d", ErrCorrupt, blockSize)
 	case blocks > vdiMaxBlocks || diskSize > uint64(blocks*blockSize):
-		return nil, fmt.Errorf("%s%w: VDI disk of %d bytes in %d blocks of %d", nameOf(ra), ErrCorrupt, diskSize, blocks, blockSize)
+		return nil, fmt.Errorf("%w: VDI disk of %d bytes in %d blocks of %d", ErrCorrupt, diskSize, blocks, blockSize)
 	case allocated > blocks:
-		return nil, fmt.Errorf("%s%w: VDI claims %d blocks allocated of %d", nameOf(ra), ErrCorrupt, allocated, blocks)
+		return nil, fmt.Errorf("%w: VDI claims %d blocks allocated of %d", ErrCorrupt, allocated, blocks)
 	case bmapOff%sector != 0 || bmapOff < vdiHeaderBytes || bmapOff+blocks*4 > fsize:
-		return nil, fmt.Errorf("%s%w: VDI block map of %d entries at %d in a %d-byte file", nameOf(ra), ErrCorrupt, blocks, bmapOff, fsize)
+		return nil, fmt.Errorf("%w: VDI block map of %d entries at %d in a %d-byte file", ErrCorrupt, blocks, bmapOff, fsize)
 	case dataOff%sector != 0 || dataOff < bmapOff+blocks*4 || dataOff > fsize:
-		return nil, fmt.Errorf("%s%w: VDI data offset %d (block map at %d, %d entries, file of %d bytes)",
-			nameOf(ra), ErrCorrupt, dataOff, bmapOff, blocks, fsize)
+		return nil, fmt.Errorf("%w: VDI data offset %d (block map at %d, %d entries, file of %d bytes)",
+			ErrCorrupt, dataOff, bmapOff, blocks, fsize)
 	}
 	v := &vdiImage{ra: ra, c: c, size: int64(diskSize), fsize: fsize, static: typ == vdiTypeFixed,
 		blockSize: blockSize, dataOff: dataOff}
 	raw := make([]byte, blocks*4)
 	if err := readFull(ra, raw, bmapOff); err != nil {
-		return nil, fmt.Errorf("%s%w: VDI block map: %v", nameOf(ra), ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: VDI block map: %v", ErrCorrupt, err)
 	}
 	// Every allocated block lies in the file, and no two entries name the same block (a
 	// few kilobytes would otherwise read back as terabytes).
@@ -145,11 +145,11 @@ func openVDIAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 			continue
 		}
 		if need := min(blockSize, v.size-off); int64(e) >= min(slots, blocks) || dataOff+int64(e)*blockSize+need > fsize {
-			return nil, fmt.Errorf("%s%w: VDI block %d maps to data block %d, past the end of the file (%d bytes)",
-				nameOf(ra), ErrCorrupt, i, e, fsize)
+			return nil, fmt.Errorf("%w: VDI block %d maps to data block %d, past the end of the file (%d bytes)",
+				ErrCorrupt, i, e, fsize)
 		}
 		if seen[e/64]&(1<<(e%64)) != 0 {
-			return nil, fmt.Errorf("%s%w: VDI data block %d mapped twice (block %d)", nameOf(ra), ErrCorrupt, e, i)
+			return nil, fmt.Errorf("%w: VDI data block %d mapped twice (block %d)", ErrCorrupt, e, i)
 		}
 		seen[e/64] |= 1 << (e % 64)
 	}
