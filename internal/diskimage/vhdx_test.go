@@ -240,4 +240,3 @@ func setLogGUID(v *vhdxFile) []byte {
 	}
 	return g
 }
-
