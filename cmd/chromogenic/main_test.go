@@ -101,6 +101,8 @@ func TestConvert(t *testing.T) {
 		{"sparse.vmdk", "vmdk", "vmdk", []string{"-o", "subformat=monolithicSparse"}},
 		{"dyn.vhd", "vpc", "vpc", nil},
 		{"fixed.vhd", "vhd", "vpc", []string{"-o", "subformat=fixed,azure=on"}},
+		{"dyn.vdi", "vdi", "vdi", nil},
+		{"fixed.vdi", "vdi", "vdi", []string{"-o", "subformat=fixed"}},
 		{"back.raw", "raw", "raw", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -110,7 +112,7 @@ func TestConvert(t *testing.T) {
 			if !strings.Contains(stderr, "100/100%") {
 				t.Errorf("no progress on stderr: %q", stderr)
 			}
-			if c.qfmt == "qcow2" || c.qfmt == "vmdk" {
+			if c.qfmt == "qcow2" || c.qfmt == "vmdk" || c.qfmt == "vdi" {
 				qemuImg(t, "check", "-f", c.qfmt, out)
 			}
 			qemuImg(t, "compare", "-f", "raw", "-F", c.qfmt, src, out)
@@ -131,6 +133,15 @@ func TestConvert(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("from-vhdx", func(t *testing.T) {
+		// A Hyper-V disk in, detected from its content.
+		in := filepath.Join(dir, "hyperv.vhdx")
+		qemuImg(t, "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M", src, in)
+		out := filepath.Join(dir, "from-vhdx.qcow2")
+		cli(t, 0, "convert", in, out, "-O", "qcow2")
+		qemuImg(t, "compare", "-f", "raw", "-F", "qcow2", src, out)
+	})
 
 	t.Run("info-text", func(t *testing.T) {
 		stdout, _ := cli(t, 0, "info", filepath.Join(dir, "zstd.qcow2"))
