@@ -434,6 +434,10 @@ func subformat(img diskimage.Image) string {
 		return v.CreateType()
 	case interface{ VHDSubformat() string }:
 		return v.VHDSubformat()
+	case interface{ VHDXSubformat() string }:
+		return v.VHDXSubformat()
+	case interface{ VDISubformat() string }:
+		return v.VDISubformat()
 	}
 	return ""
 }

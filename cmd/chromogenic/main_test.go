@@ -128,6 +128,9 @@ func TestConvert(t *testing.T) {
 			if ii.Format != wantFmt || ii.VirtualSize < size || ii.VirtualSize > size+2<<20 || ii.DataBytes < 300000 || len(ii.Extents) == 0 {
 				t.Errorf("info: %+v", ii)
 			}
+			if wantSub := map[string]string{"dyn.vdi": "dynamic", "fixed.vdi": "fixed"}[c.name]; wantSub != ii.Subformat && wantSub != "" {
+				t.Errorf("info subformat %q, want %q", ii.Subformat, wantSub)
+			}
 			if c.qfmt == "qcow2" && (ii.Qcow2 == nil || ii.Qcow2.Version != 3) {
 				t.Errorf("info qcow2: %+v", ii.Qcow2)
 			}
@@ -141,6 +144,11 @@ func TestConvert(t *testing.T) {
 		out := filepath.Join(dir, "from-vhdx.qcow2")
 		cli(t, 0, "convert", in, out, "-O", "qcow2")
 		qemuImg(t, "compare", "-f", "raw", "-F", "qcow2", src, out)
+		stdout, _ := cli(t, 0, "info", "--json", in)
+		var ii imageInfo
+		if err := json.Unmarshal([]byte(stdout), &ii); err != nil || ii.Format != "vhdx" || ii.Subformat != "dynamic" || ii.VirtualSize != size {
+			t.Errorf("info: %v %+v", err, ii)
+		}
 	})
 
 	t.Run("info-text", func(t *testing.T) {
