@@ -125,10 +125,19 @@ type vhdxHeader struct {
 	logOffset uint64
 }
 
-// span is a range of the file that one structure occupies.
+// span is a range of the file that one structure occupies: what names it, or it is
+// payload block number block (one span per present block: no string each).
 type span struct {
 	off, n int64
 	what   string
+	block  int
+}
+
+func (s span) String() string {
+	if s.what != "" {
+		return s.what
+	}
+	return fmt.Sprintf("block %d", s.block)
 }
 
 // openVHDXAt opens a VHDX of fsize bytes read through ra; Close closes c.
@@ -188,7 +197,7 @@ func openVHDXAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 		return nil, bad("region table of %d entries (at most %d)", count, vhdxMaxEntries)
 	}
 	var bat, meta *span
-	used := []span{{0, vhdxMiB, "headers"}}
+	used := []span{{0, vhdxMiB, "the headers", 0}}
 	for i := range int(count) {
 		e := rt[16+i*32 : 16+(i+1)*32]
 		var g [16]byte
@@ -213,7 +222,7 @@ func openVHDXAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 		if off%vhdxMiB != 0 || off < vhdxMiB || n <= 0 || n%vhdxMiB != 0 || off > uint64(fsize) || int64(off)+n > fsize {
 			return nil, bad("region %x of %d bytes at %d does not fit the %d-byte file", g, n, off, fsize)
 		}
-		*slot = &span{int64(off), n, what}
+		*slot = &span{int64(off), n, what, 0}
 		used = append(used, **slot)
 	}
 	if bat == nil || meta == nil {
@@ -321,7 +330,7 @@ func openVHDXAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 		if lo%vhdxMiB != 0 || lo < vhdxMiB || ln <= 0 || ln%vhdxMiB != 0 || lo > uint64(fsize) || int64(lo)+ln > fsize {
 			return nil, bad("log of %d bytes at %d does not fit the %d-byte file", ln, lo, fsize)
 		}
-		used = append(used, span{int64(lo), ln, "the log"})
+		used = append(used, span{int64(lo), ln, "the log", 0})
 		pending, err := vhdxLogPending(ra, int64(lo), ln, cur.logGUID)
 		if err != nil {
 			return nil, err
@@ -375,13 +384,13 @@ func openVHDXAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 		if mib == 0 || mib > uint64(fsize)/vhdxMiB || int64(mib)*vhdxMiB+need > fsize {
 			return nil, bad("block %d at %d MiB lies past the end of the %d-byte file", i, mib, fsize)
 		}
-		used = append(used, span{int64(mib) * vhdxMiB, need, fmt.Sprintf("block %d", i)})
+		used = append(used, span{int64(mib) * vhdxMiB, need, "", i})
 	}
 	// No two structures share a byte: a few kilobytes cannot read back as terabytes.
 	slices.SortFunc(used, func(a, b span) int { return int(min(max(a.off-b.off, -1), 1)) })
 	for k := 1; k < len(used); k++ {
 		if a, b := used[k-1], used[k]; a.off+a.n > b.off {
-			return nil, bad("%s (at %d) overlaps %s (at %d)", b.what, b.off, a.what, a.off)
+			return nil, bad("%s (at %d) overlaps %s (at %d)", b, b.off, a, a.off)
 		}
 	}
 	return v, nil
