@@ -1,7 +1,6 @@
 package diskimage
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -44,14 +43,10 @@ func init() {
 }
 
 type vdiImage struct {
-	ra        io.ReaderAt
-	c         io.Closer
-	size      int64
-	fsize     int64
-	static    bool
-	blockSize int64
-	dataOff   int64
-	bmap      []uint32
+	blockMap
+	static  bool
+	dataOff int64
+	bmap    []uint32
 }
 
 func openVDI(f *os.File) (Image, error) {
@@ -126,8 +121,9 @@ func openVDIAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 		return nil, fmt.Errorf("%w: VDI data offset %d (block map at %d, %d entries, file of %d bytes)",
 			ErrCorrupt, dataOff, bmapOff, blocks, fsize)
 	}
-	v := &vdiImage{ra: ra, c: c, size: int64(diskSize), fsize: fsize, static: typ == vdiTypeFixed,
-		blockSize: blockSize, dataOff: dataOff}
+	v := &vdiImage{blockMap: blockMap{ra: ra, c: c, name: "vdi", size: int64(diskSize), blockSize: blockSize},
+		static: typ == vdiTypeFixed, dataOff: dataOff}
+	v.at, v.kind = v.blockAt, v.blockKind
 	raw := make([]byte, blocks*4)
 	if err := readFull(ra, raw, bmapOff); err != nil {
 		return nil, fmt.Errorf("%w: VDI block map: %v", ErrCorrupt, err)
@@ -165,15 +161,6 @@ func allZero(b []byte) bool {
 	return true
 }
 
-func (v *vdiImage) Format() string { return "vdi" }
-func (v *vdiImage) Size() int64    { return v.size }
-func (v *vdiImage) Close() error {
-	if v.c == nil {
-		return nil
-	}
-	return v.c.Close()
-}
-
 // VDISubformat is "dynamic" (VirtualBox's "normal") or "fixed" ("static").
 func (v *vdiImage) VDISubformat() string {
 	if v.static {
@@ -182,45 +169,19 @@ func (v *vdiImage) VDISubformat() string {
 	return "dynamic"
 }
 
-func (v *vdiImage) Extents(ctx context.Context) ([]Extent, error) { return collectExtents(ctx, v) }
-
-func (v *vdiImage) walkExtents(ctx context.Context, fn func(Extent) error) error {
-	for i := int64(0); i*v.blockSize < v.size; i++ {
-		if i%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		k := Data
-		switch v.bmap[i] {
-		case vdiFree:
-			k = Hole
-		case vdiZero:
-			k = Zero
-		}
-		off := i * v.blockSize
-		if err := fn(Extent{Offset: off, Length: min(v.blockSize, v.size-off), Kind: k}); err != nil {
-			return err
-		}
+func (v *vdiImage) blockAt(b int64) int64 {
+	if e := v.bmap[b]; e != vdiFree && e != vdiZero {
+		return v.dataOff + int64(e)*v.blockSize
 	}
-	return nil
+	return -1
 }
 
-func (v *vdiImage) ReadAt(p []byte, off int64) (int, error) {
-	q, eof := clipRead(p, off, v.size)
-	n := 0
-	for n < len(q) {
-		cur := off + int64(n)
-		b := cur / v.blockSize
-		in := cur % v.blockSize
-		l := int(min(int64(len(q)-n), v.blockSize-in))
-		e := v.bmap[b]
-		if e == vdiFree || e == vdiZero {
-			clear(q[n : n+l])
-		} else if err := readFull(v.ra, q[n:n+l], v.dataOff+int64(e)*v.blockSize+in); err != nil {
-			return n, fmt.Errorf("%w: VDI block %d: %v", ErrCorrupt, b, err)
-		}
-		n += l
+func (v *vdiImage) blockKind(b int64) ExtentKind {
+	switch v.bmap[b] {
+	case vdiFree:
+		return Hole
+	case vdiZero:
+		return Zero
 	}
-	return n, eof
+	return Data
 }

@@ -2,7 +2,6 @@ package diskimage
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -91,13 +90,9 @@ func init() {
 }
 
 type vhdxImage struct {
-	ra        io.ReaderAt
-	c         io.Closer
-	size      int64
-	fsize     int64
-	blockSize int64
-	fixed     bool     // LeaveBlocksAllocated
-	bat       []uint64 // payload block entries only (sector bitmap entries dropped)
+	blockMap
+	fixed bool     // LeaveBlocksAllocated
+	bat   []uint64 // payload block entries only (sector bitmap entries dropped)
 }
 
 func openVHDX(f *os.File) (Image, error) {
@@ -352,7 +347,8 @@ func openVHDXAt(ra io.ReaderAt, fsize int64, c io.Closer) (Image, error) {
 		return nil, bad("BAT region of %d bytes cannot hold the %d entries of a %d-byte disk in %d-byte blocks",
 			bat.n, entries, vsize, blockSize)
 	}
-	v := &vhdxImage{ra: ra, c: c, size: int64(vsize), fsize: fsize, blockSize: blockSize, fixed: pflags&1 != 0}
+	v := &vhdxImage{blockMap: blockMap{ra: ra, c: c, name: "vhdx", size: int64(vsize), blockSize: blockSize}, fixed: pflags&1 != 0}
+	v.at, v.kind = v.blockAt, v.blockKind
 	v.bat = make([]uint64, dataBlocks)
 	const chunk = 1 << 16 // entries read at a time
 	raw := make([]byte, min(entries, chunk)*8)
@@ -444,15 +440,6 @@ func vhdxEntryCRC(ra io.ReaderAt, off, length int64) (bool, error) {
 	return h == want, nil
 }
 
-func (v *vhdxImage) Format() string { return "vhdx" }
-func (v *vhdxImage) Size() int64    { return v.size }
-func (v *vhdxImage) Close() error {
-	if v.c == nil {
-		return nil
-	}
-	return v.c.Close()
-}
-
 // VHDXSubformat is "fixed" (blocks left allocated) or "dynamic".
 func (v *vhdxImage) VHDXSubformat() string {
 	if v.fixed {
@@ -461,45 +448,19 @@ func (v *vhdxImage) VHDXSubformat() string {
 	return "dynamic"
 }
 
-func (v *vhdxImage) Extents(ctx context.Context) ([]Extent, error) { return collectExtents(ctx, v) }
-
-func (v *vhdxImage) walkExtents(ctx context.Context, fn func(Extent) error) error {
-	for i, e := range v.bat {
-		if i%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		k := Hole
-		switch e & vhdxStateMask {
-		case vhdxFullyPresent:
-			k = Data
-		case vhdxZero:
-			k = Zero
-		}
-		off := int64(i) * v.blockSize
-		if err := fn(Extent{Offset: off, Length: min(v.blockSize, v.size-off), Kind: k}); err != nil {
-			return err
-		}
+func (v *vhdxImage) blockAt(b int64) int64 {
+	if e := v.bat[b]; e&vhdxStateMask == vhdxFullyPresent {
+		return int64(e>>20) * vhdxMiB
 	}
-	return nil
+	return -1
 }
 
-func (v *vhdxImage) ReadAt(p []byte, off int64) (int, error) {
-	q, eof := clipRead(p, off, v.size)
-	n := 0
-	for n < len(q) {
-		cur := off + int64(n)
-		b := cur / v.blockSize
-		in := cur % v.blockSize
-		l := int(min(int64(len(q)-n), v.blockSize-in))
-		e := v.bat[b]
-		if e&vhdxStateMask != vhdxFullyPresent {
-			clear(q[n : n+l])
-		} else if err := readFull(v.ra, q[n:n+l], int64(e>>20)*vhdxMiB+in); err != nil {
-			return n, fmt.Errorf("%w: VHDX block %d: %v", ErrCorrupt, b, err)
-		}
-		n += l
+func (v *vhdxImage) blockKind(b int64) ExtentKind {
+	switch v.bat[b] & vhdxStateMask {
+	case vhdxFullyPresent:
+		return Data
+	case vhdxZero:
+		return Zero
 	}
-	return n, eof
+	return Hole
 }
