@@ -21,8 +21,8 @@ import (
 // Config is the chromogenic-local builder's configuration.
 type Config struct {
 	common.PackerConfig `mapstructure:",squash"`
-	// The disk image to start from: raw or qcow2 (VMDK and VHD as the image engine reads
-	// them). It is only ever read.
+	// The disk image to start from: raw or qcow2 (VMDK, VHD, VHDX and VDI as the image engine
+	// reads them). It is only ever read.
 	SourcePath string `mapstructure:"source_path" required:"true"`
 	// The format of `source_path`. By default it is detected from the file's content.
 	SourceFormat string `mapstructure:"source_format" required:"false"`

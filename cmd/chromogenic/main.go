@@ -20,13 +20,13 @@
 // its one disk in place.
 //
 // Output formats: those of the image engine's registry (diskimage.WriterFormats): raw,
-// qcow2, vmdk, vhd (alias vpc) and ova. OUT "-" writes to standard
+// qcow2, vmdk, vhd (alias vpc), vdi and ova. OUT "-" writes to standard
 // output (formats that need no seeking only: raw, uncompressed qcow2, vmdk
-// streamOptimized, fixed vhd).
+// streamOptimized, fixed vhd, fixed vdi).
 //
 // -o options (comma separated):
 //
-//	subformat=streamOptimized|monolithicSparse (vmdk), dynamic|fixed (vhd)
+//	subformat=streamOptimized|monolithicSparse (vmdk), dynamic|fixed (vhd, vdi)
 //	compression=none|zlib|zstd (qcow2), level=1..9, workers=N, cluster_size=BYTES (qcow2)
 //	adapter_type=lsilogic|ide|buslogic|legacyESX|pvscsi (vmdk), azure=on (fixed vhd, 1 MiB)
 //	ova: name=, cpus=, memory=MiB, firmware=bios|efi, controller=sata|scsi|ide|pvscsi,
@@ -462,6 +462,10 @@ func subformat(img diskimage.Image) string {
 		return v.CreateType()
 	case interface{ VHDSubformat() string }:
 		return v.VHDSubformat()
+	case interface{ VHDXSubformat() string }:
+		return v.VHDXSubformat()
+	case interface{ VDISubformat() string }:
+		return v.VDISubformat()
 	}
 	return ""
 }

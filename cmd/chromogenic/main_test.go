@@ -101,6 +101,8 @@ func TestConvert(t *testing.T) {
 		{"sparse.vmdk", "vmdk", "vmdk", []string{"-o", "subformat=monolithicSparse"}},
 		{"dyn.vhd", "vpc", "vpc", nil},
 		{"fixed.vhd", "vhd", "vpc", []string{"-o", "subformat=fixed,azure=on"}},
+		{"dyn.vdi", "vdi", "vdi", nil},
+		{"fixed.vdi", "vdi", "vdi", []string{"-o", "subformat=fixed"}},
 		{"back.raw", "raw", "raw", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -110,7 +112,7 @@ func TestConvert(t *testing.T) {
 			if !strings.Contains(stderr, "100/100%") {
 				t.Errorf("no progress on stderr: %q", stderr)
 			}
-			if c.qfmt == "qcow2" || c.qfmt == "vmdk" {
+			if c.qfmt == "qcow2" || c.qfmt == "vmdk" || c.qfmt == "vdi" {
 				qemuImg(t, "check", "-f", c.qfmt, out)
 			}
 			qemuImg(t, "compare", "-f", "raw", "-F", c.qfmt, src, out)
@@ -126,11 +128,28 @@ func TestConvert(t *testing.T) {
 			if ii.Format != wantFmt || ii.VirtualSize < size || ii.VirtualSize > size+2<<20 || ii.DataBytes < 300000 || len(ii.Extents) == 0 {
 				t.Errorf("info: %+v", ii)
 			}
+			if wantSub := map[string]string{"dyn.vdi": "dynamic", "fixed.vdi": "fixed"}[c.name]; wantSub != ii.Subformat && wantSub != "" {
+				t.Errorf("info subformat %q, want %q", ii.Subformat, wantSub)
+			}
 			if c.qfmt == "qcow2" && (ii.Qcow2 == nil || ii.Qcow2.Version != 3) {
 				t.Errorf("info qcow2: %+v", ii.Qcow2)
 			}
 		})
 	}
+
+	t.Run("from-vhdx", func(t *testing.T) {
+		// A Hyper-V disk in, detected from its content.
+		in := filepath.Join(dir, "hyperv.vhdx")
+		qemuImg(t, "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M", src, in)
+		out := filepath.Join(dir, "from-vhdx.qcow2")
+		cli(t, 0, "convert", in, out, "-O", "qcow2")
+		qemuImg(t, "compare", "-f", "raw", "-F", "qcow2", src, out)
+		stdout, _ := cli(t, 0, "info", "--json", in)
+		var ii imageInfo
+		if err := json.Unmarshal([]byte(stdout), &ii); err != nil || ii.Format != "vhdx" || ii.Subformat != "dynamic" || ii.VirtualSize != size {
+			t.Errorf("info: %v %+v", err, ii)
+		}
+	})
 
 	t.Run("info-text", func(t *testing.T) {
 		stdout, _ := cli(t, 0, "info", filepath.Join(dir, "zstd.qcow2"))
@@ -229,7 +248,7 @@ func TestConvert(t *testing.T) {
 		cli(t, 2, "convert", src, filepath.Join(dir, "x"))
 		cli(t, 2, "convert", src, filepath.Join(dir, "x"), "-O", "qcow2", "-o", "bogus=1")
 		cli(t, 2, "convert", src, filepath.Join(dir, "x"), "-O", "qcow2", "-o", "cpus=2")
-		cli(t, 1, "convert", src, filepath.Join(dir, "x"), "-O", "vdi")
+		cli(t, 1, "convert", src, filepath.Join(dir, "x"), "-O", "qed")
 		cli(t, 1, "convert", filepath.Join(dir, "missing"), filepath.Join(dir, "x"), "-O", "raw")
 		cli(t, 1, "info", filepath.Join(dir, "missing"))
 		cli(t, 2, "frobnicate")

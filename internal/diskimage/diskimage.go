@@ -11,17 +11,19 @@
 // OpenReaderAt and LookupWriter iterate it. Adding a format is adding one file with such a
 // declaration (see internal/diskimage/testformat, a toy format that only tests import).
 //
-// Readers: Open/OpenFormat probe raw, qcow2, VMDK (monolithicSparse, streamOptimized) and
-// VHD (fixed, dynamic). Images that need another file (backing files, external data files,
-// VMDK deltas, differencing VHDs), encrypted images and formats we only recognise (VHDX,
-// VDI, QED...) are refused with errors wrapping ErrUnsupported; an OVA appliance (the
+// Readers: Open/OpenFormat probe raw, qcow2, VMDK (monolithicSparse, streamOptimized), VHD
+// (fixed, dynamic), VHDX (fixed, dynamic; Hyper-V, Azure exports) and VDI (normal, fixed;
+// VirtualBox). Images that need another file (backing files, external data files, VMDK
+// deltas, differencing VHDs and VHDXs, VDI diff and undo images), VHDXs with a log still to
+// replay, encrypted images and formats we only recognise (QED, parallels...) are refused
+// with errors wrapping ErrUnsupported; an OVA appliance (the
 // "ova" format, a Container declared by internal/ova) is refused with a ContainerError,
 // and OpenDisk reads the disk inside it. qcow2 input is read with
 // lima-vm/go-qcow2reader behind our own header validation and L1/L2 walker (the library
 // would follow backing files, allocate the L1 table at the size the header claims, and
 // re-read whole extended L2 tables per cluster).
 //
-// Writers (write_<format>.go): raw, qcow2, vmdk, vhd; "ova" in internal/ova. WriteRaw is
+// Writers (write_<format>.go): raw, qcow2, vmdk, vhd, vdi; "ova" in internal/ova. WriteRaw is
 // the sparse, parallel raw writer for files (on the copy pipeline of sparsecopy.go).
 // Writers into a regular file start the kernel's writeback of what they have written as
 // they go (sync_file_range), so the output
@@ -52,7 +54,9 @@
 // more is refused with ErrTooLarge). Extent maps are walked, not materialised
 // (WalkExtents): Extents collects the walk into at most 256 K entries, coarsening the map
 // past that rather than refusing the image. Two directory entries sharing one qcow2 L2 table
-// or VMDK grain table are refused when the image is opened (ErrCorrupt, naming the file), and
+// or VMDK grain table, two VDI map entries naming one block, and VHDX payload blocks that
+// overlap each other or the metadata are refused when the image is opened (ErrCorrupt,
+// naming the file); VHDX headers and region tables are CRC-32C checked; and
 // a walk that finds more data mapped than the file can hold (shared data clusters, grains or
 // blocks) fails, so a few kilobytes can neither become gigabytes of extent map nor terabytes
 // of reads. A raw file is trusted only as a file: callers that made it (the builders'
@@ -88,7 +92,7 @@ type Extent struct {
 type Image interface {
 	io.ReaderAt
 	io.Closer
-	// Format is the short format name ("raw", "qcow2", "vmdk", "vhd").
+	// Format is the short format name ("raw", "qcow2", "vmdk", "vhd", "vhdx", "vdi").
 	Format() string
 	// Size is the virtual disk size in bytes.
 	Size() int64

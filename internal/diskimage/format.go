@@ -199,7 +199,7 @@ func (e *ContainerError) Is(target error) bool { return target == ErrContainer }
 // Detect recognises the format of r, of size bytes, from its content: the first Container
 // whose Probe matches (archives are recognised before the images they may hold), else the
 // first other format in Order whose Probe matches, else the Fallback (raw). Formats known
-// only to be refused (VHDX, VDI, QED...) are an error wrapping ErrUnsupported.
+// only to be refused (QED, parallels...) are an error wrapping ErrUnsupported.
 func Detect(r io.ReaderAt, size int64) (*Format, error) {
 	var head [512]byte
 	n, err := r.ReadAt(head[:min(int64(len(head)), max(size, 0))], 0)

@@ -127,5 +127,19 @@ func FuzzProbe(f *testing.F) {
 	f.Add([]byte("QFI\xfb"))
 	f.Add([]byte("KDMV"))
 	f.Add([]byte("conectix"))
+	f.Add([]byte("vhdxfile"))
+	f.Add(append(make([]byte, 64), 0x7f, 0x10, 0xda, 0xbe, 1, 0, 1, 0))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzOpen(t, data, "auto") })
+}
+
+func FuzzOpenVHDX(f *testing.F) {
+	fuzzSeeds(f, "vhdx", []string{"-o", "block_size=1M"}, []string{"-o", "block_size=1M,block_state_zero=off"},
+		[]string{"-o", "subformat=fixed,block_size=1M"})
+	f.Add([]byte("vhdxfile"))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzOpen(t, data, "vhdx") })
+}
+
+func FuzzOpenVDI(f *testing.F) {
+	fuzzSeeds(f, "vdi", nil, []string{"-o", "static=on"})
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzOpen(t, data, "vdi") })
 }

@@ -116,12 +116,10 @@ var foreign = []struct {
 	magic string
 	name  string
 }{
-	{0, "vhdxfile", "vhdx"},
 	{0, "QED\x00", "qed"},
 	{0, "LUKS\xba\xbe", "LUKS"},
 	{0, "WithoutFreeSpace", "parallels"},
 	{0, "WithouFreSpacExt", "parallels"},
-	{64, "\x7f\x10\xda\xbe", "vdi"},
 	{0, "cxsparse", "vhd (header without footer)"},
 	{0, "COWD", "vmdk (ESX COWD)"},
 }

@@ -77,7 +77,7 @@ func TestOpenReaderAt(t *testing.T) {
 			}
 		})
 	}
-	if _, err := OpenReaderAt(&onlyReaderAt{}, 0, "vdi", nil); !errors.Is(err, ErrUnknownFormat) {
-		t.Errorf("vdi through OpenReaderAt: %v, want ErrUnknownFormat", err)
+	if _, err := OpenReaderAt(&onlyReaderAt{}, 0, "qed", nil); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("qed through OpenReaderAt: %v, want ErrUnknownFormat", err)
 	}
 }

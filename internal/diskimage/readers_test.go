@@ -22,6 +22,13 @@ var readerVariants = []struct {
 	{"vpc-dynamic-forcesize", "vpc", []string{"-o", "subformat=dynamic,force_size=on"}, "vhd"},
 	{"vpc-fixed", "vpc", []string{"-o", "subformat=fixed"}, "vhd"},
 	{"vpc-fixed-forcesize", "vpc", []string{"-o", "subformat=fixed,force_size=on"}, "vhd"},
+	{"vhdx-default", "vhdx", nil, "vhdx"},
+	{"vhdx-1M", "vhdx", []string{"-o", "block_size=1M"}, "vhdx"},
+	{"vhdx-2M-nozero", "vhdx", []string{"-o", "block_size=2M,block_state_zero=off"}, "vhdx"},
+	{"vhdx-32M-log8M", "vhdx", []string{"-o", "block_size=32M,log_size=8M"}, "vhdx"},
+	{"vhdx-fixed", "vhdx", []string{"-o", "subformat=fixed,block_size=4M"}, "vhdx"},
+	{"vdi-dynamic", "vdi", nil, "vdi"},
+	{"vdi-static", "vdi", []string{"-o", "static=on"}, "vdi"},
 }
 
 // TestReadersReadBack reads qemu-img made VMDK and VHD files and compares what WriteRaw

@@ -116,7 +116,7 @@ func TestRegistryToyFormat(t *testing.T) {
 
 // TestRegistryBuiltins: the built-in declarations, as the faces rely on them.
 func TestRegistryBuiltins(t *testing.T) {
-	for ext, want := range map[string]string{"a.qcow2": "qcow2", "a.VMDK": "vmdk", "a.vhd": "vhd", "a.img": "raw", "a.raw": "raw", "a.iso": ""} {
+	for ext, want := range map[string]string{"a.qcow2": "qcow2", "a.VMDK": "vmdk", "a.vhd": "vhd", "a.vhdx": "vhdx", "a.VDI": "vdi", "a.img": "raw", "a.raw": "raw", "a.iso": ""} {
 		got := ""
 		if f := diskimage.ByExtension(ext); f != nil {
 			got = f.Name
@@ -137,10 +137,10 @@ func TestRegistryBuiltins(t *testing.T) {
 			order = append(order, f.Name)
 		}
 	}
-	if strings.Join(order, " ") != "raw qcow2 vmdk vhd" {
-		t.Errorf("Readers() = %v, want raw qcow2 vmdk vhd (cheapest first)", order)
+	if strings.Join(order, " ") != "raw qcow2 vmdk vhd vhdx vdi" {
+		t.Errorf("Readers() = %v, want raw qcow2 vmdk vhd vhdx vdi (cheapest first)", order)
 	}
-	if got := strings.Join(diskimage.ReaderAtFormats(), " "); got != "qcow2 raw testfmt vhd vmdk" {
+	if got := strings.Join(diskimage.ReaderAtFormats(), " "); got != "qcow2 raw testfmt vdi vhd vhdx vmdk" {
 		t.Errorf("ReaderAtFormats() = %s", got)
 	}
 	if _, err := diskimage.OpenReaderAt(bytes.NewReader(nil), 0, "ova", nil); !errors.Is(err, diskimage.ErrUnknownFormat) {

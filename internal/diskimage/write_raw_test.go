@@ -221,10 +221,16 @@ func TestOpenFormatNames(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 	// Known foreign formats are refused rather than read as raw.
+	qed := filepath.Join(dir, "x.qed")
+	os.WriteFile(qed, append([]byte("QED\x00"), make([]byte, 1000)...), 0o644)
+	if _, err := Open(qed); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("qed: %v", err)
+	}
+	// A file that starts like a VHDX but is cut short is corrupt, not raw.
 	vhdx := filepath.Join(dir, "x.vhdx")
 	os.WriteFile(vhdx, append([]byte("vhdxfile"), make([]byte, 1000)...), 0o644)
-	if _, err := Open(vhdx); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("vhdx: %v", err)
+	if _, err := Open(vhdx); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), vhdx) {
+		t.Errorf("short vhdx: %v, want ErrCorrupt naming the file", err)
 	}
 }
 

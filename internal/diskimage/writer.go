@@ -27,8 +27,8 @@ type Writer interface {
 
 // WriteOptions are the options of all writers; each ignores what does not apply to it.
 type WriteOptions struct {
-	// Subformat: vmdk "streamOptimized" (default) or "monolithicSparse"; vhd "dynamic"
-	// (default) or "fixed".
+	// Subformat: vmdk "streamOptimized" (default) or "monolithicSparse"; vhd and vdi
+	// "dynamic" (default) or "fixed".
 	Subformat string
 	// Compression: qcow2 "" or "none" (default), "zlib" or "zstd".
 	Compression string

@@ -19,6 +19,8 @@ var writerVariants = []struct {
 	{"vhd-dynamic", "vhd", "vpc", WriteOptions{}},
 	{"vhd-fixed", "vhd", "vpc", WriteOptions{Subformat: "fixed"}},
 	{"vhd-fixed-azure", "vhd", "vpc", WriteOptions{Subformat: "fixed", AzureAlign: true}},
+	{"vdi-dynamic", "vdi", "vdi", WriteOptions{}},
+	{"vdi-fixed", "vdi", "vdi", WriteOptions{Subformat: "fixed"}},
 	{"raw", "raw", "raw", WriteOptions{}},
 	{"qcow2", "qcow2", "qcow2", WriteOptions{}},
 	{"qcow2-zlib", "qcow2", "qcow2", WriteOptions{Compression: "zlib"}},
