@@ -67,6 +67,9 @@ func TestAccLocalSeveralDisks(t *testing.T) {
 	res := env.MustBuild(t, dir, multiDiskTemplate, 15*time.Minute, "-var", "disk1="+disk1, "-var", "disk2="+disk2,
 		"-var", "output_directory="+out, "-var", "convert_directory="+conv, "-var", "marker="+marker)
 	t.Logf("packer build of two disks: %s", time.Since(start).Round(time.Second))
+	if n := strings.Count(res.Output, "Converting disk 2"); n != 1 {
+		t.Errorf("disk 2 converted %d times, want once (qcow2; the OVA holds both)", n)
+	}
 	res.WantOutput(t, "DATA=on the second disk", "/dev/vdb2", "disk order", "The guest has 2 disks")
 	work := []string{filepath.Join(out, "multi.raw"), filepath.Join(out, "multi-disk2.raw")}
 	for _, w := range work {
@@ -149,7 +152,8 @@ func TestAccLocalSeveralDisks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("virt-v2v: %v\n%s", err, b)
 	}
-	for _, want := range []string{"multi-disk1.vmdk", "multi-disk2.vmdk"} {
+	// It lists the disks by index and bus: "0 [sata]", "1 [sata]".
+	for _, want := range []string{"source name: multi", "\t0 [sata]", "\t1 [sata]"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("virt-v2v --print-source lacks %s:\n%s", want, b)
 		}

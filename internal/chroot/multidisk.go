@@ -162,7 +162,12 @@ func (d *Disk) resolveDiskOrder(spec string) (p *Partition, ok bool) {
 	}
 	p = on.Partition(part)
 	if p != nil {
-		d.warn(fmt.Sprintf("guest device %s taken as %s of disk %d (%s) by disk order: device names depend on the hypervisor", spec, p, disk+1, filepath.Base(on.Image)))
+		what := "the whole disk"
+		if part > 0 {
+			what = fmt.Sprintf("partition %d", part)
+		}
+		d.warn(fmt.Sprintf("guest device %s taken by disk order as %s of disk %d (%s, %s): device names depend on the hypervisor",
+			spec, what, disk+1, filepath.Base(on.Image), p.FSType))
 	}
 	return p, true
 }

@@ -215,3 +215,35 @@ func TestOpenImagesKilledBuildRecovered(t *testing.T) {
 		assertReleased(t, d, mnt)
 	}
 }
+
+// Kernel device names on a guest of several disks are taken by disk order, each with a
+// warning: letters (sd, vd, hd, xvd) and NVMe controller numbers pick the disk; a name past
+// the last disk, or a whole partitioned disk, is nothing.
+func TestResolveDiskOrder(t *testing.T) {
+	p1, p2 := &Partition{Number: 1, FSType: "ext4"}, &Partition{Number: 2, FSType: "ext4"}
+	q1, q2 := &Partition{Number: 1, FSType: "ext4", Disk: 1}, &Partition{Number: 2, FSType: "xfs", Disk: 1}
+	bare := &Partition{Number: 0, FSType: "ext4", Disk: 2}
+	d := &Disk{Image: "/a.raw", Table: "dos", Partitions: []*Partition{p1, p2}, Others: []*Disk{
+		{Image: "/b.raw", Table: "gpt", Partitions: []*Partition{q1, q2}},
+		{Image: "/c.raw", Partitions: []*Partition{bare}},
+	}}
+	for spec, want := range map[string]*Partition{
+		"/dev/vda2": p2, "/dev/sdb1": q1, "/dev/xvdb2": q2, "/dev/hda1": p1,
+		"/dev/nvme0n1p1": p1, "/dev/nvme1n1p2": q2, "/dev/vdc": bare, "/dev/nvme2n1": bare,
+		"/dev/vdd1": nil, "/dev/nvme3n1p1": nil, "/dev/vdb": nil, "/dev/vdb3": nil,
+	} {
+		got, err := d.ResolveSpec(spec)
+		if err != nil || got != want {
+			t.Errorf("%s: %v %v, want %v", spec, got, err, want)
+		}
+	}
+	w := strings.Join(d.Warnings(), "\n")
+	if !strings.Contains(w, "/dev/nvme1n1p2 taken by disk order as partition 2 of disk 2 (b.raw, xfs)") {
+		t.Errorf("warnings:\n%s", w)
+	}
+	// One disk: the old rule, partition N whatever the letter, and no warning.
+	one := &Disk{Image: "/a.raw", Table: "dos", Partitions: []*Partition{p1, p2}}
+	if got, _ := one.ResolveSpec("/dev/xvdb2"); got != p2 || len(one.Warnings()) != 0 {
+		t.Errorf("one disk: /dev/xvdb2 = %v, warnings %v", got, one.Warnings())
+	}
+}
