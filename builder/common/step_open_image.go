@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -47,7 +48,13 @@ func (s *StepOpenImage) Run(ctx context.Context, state multistep.StateBag) multi
 
 	ui.Say(fmt.Sprintf("Attaching %s to loop devices...", image))
 	attached := false
-	img, err := chroot.OpenImage(image, chroot.ImageOptions{
+	images, _ := state.Get(StateWorkingImages).([]string)
+	if len(images) == 0 {
+		images = []string{image}
+	} else {
+		ui.Message(fmt.Sprintf("With %d more disks: %s", len(images)-1, strings.Join(images[1:], ", ")))
+	}
+	img, err := chroot.OpenImages(images, chroot.ImageOptions{
 		Guest: chroot.GuestOptions{
 			RootPartition: s.Config.RootPartition,
 			MountOptions:  s.Config.MountOptions,
@@ -57,8 +64,10 @@ func (s *StepOpenImage) Run(ctx context.Context, state multistep.StateBag) multi
 		// Called once attached, before mounting: the mount path may name the loop device.
 		MountPathFor: func(d *chroot.Disk) (string, error) {
 			attached = true
-			for _, p := range d.Partitions {
-				ui.Message(fmt.Sprintf("%s on %s", p, p.Device))
+			for _, disk := range d.Disks() {
+				for _, p := range disk.Partitions {
+					ui.Message(fmt.Sprintf("%s on %s", p, p.Device))
+				}
 			}
 			gd.Put("WorkingImage", image)
 			if m := s.Config.FsckMode(); m != chroot.FsckSkip {
@@ -79,6 +88,9 @@ func (s *StepOpenImage) Run(ctx context.Context, state multistep.StateBag) multi
 	ui.Message(fmt.Sprintf("Root: %s, mounted on %s", g.Root, g.Mounts.Root))
 	for _, p := range g.Paths()[1:] {
 		ui.Message(fmt.Sprintf("Mounted %s", p))
+	}
+	for _, w := range d.Warnings() {
+		ui.Say("Warning: " + w)
 	}
 	for _, sk := range g.Skipped {
 		ui.Say(fmt.Sprintf("Warning: not mounted: %s", sk))

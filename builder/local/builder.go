@@ -47,17 +47,23 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	if os.Geteuid() != 0 {
 		return nil, errors.New("chromogenic-local must run as root: it attaches loop devices, mounts filesystems and uses chroot")
 	}
-	image := filepath.Join(b.config.OutputDir, b.config.ImageName)
+	images := b.config.workingCopies()
+	image := images[0]
 
 	state := new(multistep.BasicStateBag)
 	state.Put("config", &b.config)
 	state.Put("hook", hook)
 	state.Put("ui", ui)
 	bcommon.InitGeneratedData(state, GeneratedData)
+	if len(images) > 1 {
+		state.Put(bcommon.StateWorkingImages, images)
+	}
 
 	steps := []multistep.Step{
 		&bcommon.StepOutputDir{Force: b.config.PackerForce, Path: b.config.OutputDir, FileMode: b.config.HostFileMode()},
-		&StepCopySource{Source: b.config.SourcePath, Format: b.config.SourceFormat, Target: image},
+	}
+	for i, src := range b.config.sources() {
+		steps = append(steps, &StepCopySource{Source: src, Format: b.config.SourceFormat, Target: images[i], Disk: i})
 	}
 	steps = append(steps, bcommon.ChrootSteps(&b.config.ChrootConfig, b.config.ctx)...)
 
@@ -65,7 +71,8 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		return nil, err
 	}
 	a := artifact.New(BuilderID, image, state)
-	if abs, err := filepath.Abs(b.config.SourcePath); err == nil {
+	a.AddDisks(images[1:]...)
+	if abs, err := filepath.Abs(b.config.sources()[0]); err == nil {
 		a.SourceImage = abs
 	}
 	return a, nil

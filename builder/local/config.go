@@ -22,7 +22,7 @@ import (
 type Config struct {
 	common.PackerConfig `mapstructure:",squash"`
 	// The disk image to start from: raw or qcow2 (VMDK, VHD, VHDX and VDI as the image engine
-	// reads them). It is only ever read.
+	// reads them). It is only ever read. Required, unless `source_paths` gives several disks.
 	SourcePath string `mapstructure:"source_path" required:"true"`
 	// The format of `source_path`. By default it is detected from the file's content.
 	SourceFormat string `mapstructure:"source_format" required:"false"`
@@ -32,6 +32,8 @@ type Config struct {
 	// The working copy's file name inside `output_directory`. Defaults to
 	// `<build name>.raw`.
 	ImageName string `mapstructure:"image_name" required:"false"`
+
+	SourcePathsConfig `mapstructure:",squash"`
 
 	bcommon.ChrootConfig `mapstructure:",squash"`
 
@@ -52,7 +54,9 @@ func (c *Config) Prepare(raws ...interface{}) ([]string, error) {
 		return nil, err
 	}
 	var errs *packersdk.MultiError
-	if c.SourcePath == "" {
+	if len(c.SourcePaths) > 0 {
+		errs = packersdk.MultiErrorAppend(errs, c.checkSourcePaths()...)
+	} else if c.SourcePath == "" {
 		errs = packersdk.MultiErrorAppend(errs, errors.New("source_path is required"))
 	} else if err := checkSource(c.SourcePath, c.SourceFormat); err != nil {
 		errs = packersdk.MultiErrorAppend(errs, err)

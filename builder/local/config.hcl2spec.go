@@ -22,6 +22,7 @@ type FlatConfig struct {
 	SourceFormat        *string           `mapstructure:"source_format" required:"false" cty:"source_format" hcl:"source_format"`
 	OutputDir           *string           `mapstructure:"output_directory" required:"false" cty:"output_directory" hcl:"output_directory"`
 	ImageName           *string           `mapstructure:"image_name" required:"false" cty:"image_name" hcl:"image_name"`
+	SourcePaths         []string          `mapstructure:"source_paths" required:"false" cty:"source_paths" hcl:"source_paths"`
 	MountPath           *string           `mapstructure:"mount_path" required:"false" cty:"mount_path" hcl:"mount_path"`
 	MountOptions        []string          `mapstructure:"mount_options" required:"false" cty:"mount_options" hcl:"mount_options"`
 	RootPartition       *int              `mapstructure:"root_partition" required:"false" cty:"root_partition" hcl:"root_partition"`
@@ -59,6 +60,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"source_format":              &hcldec.AttrSpec{Name: "source_format", Type: cty.String, Required: false},
 		"output_directory":           &hcldec.AttrSpec{Name: "output_directory", Type: cty.String, Required: false},
 		"image_name":                 &hcldec.AttrSpec{Name: "image_name", Type: cty.String, Required: false},
+		"source_paths":               &hcldec.AttrSpec{Name: "source_paths", Type: cty.List(cty.String), Required: false},
 		"mount_path":                 &hcldec.AttrSpec{Name: "mount_path", Type: cty.String, Required: false},
 		"mount_options":              &hcldec.AttrSpec{Name: "mount_options", Type: cty.List(cty.String), Required: false},
 		"root_partition":             &hcldec.AttrSpec{Name: "root_partition", Type: cty.Number, Required: false},

@@ -16,9 +16,13 @@ import (
 // StepCopySource reads the source image (any format the engine reads) and writes it as the
 // sparse raw working copy. The source is opened read-only.
 //
+// With several disks there is one such step per disk; Disk is its index, and only the
+// first (the boot disk) sets working_image (the builder sets working_images).
+//
 // Produces: working_image string
 type StepCopySource struct {
 	Source, Format, Target string
+	Disk                   int
 	ok                     bool
 }
 
@@ -26,7 +30,7 @@ func (s *StepCopySource) Run(ctx context.Context, state multistep.StateBag) mult
 	ui := state.Get("ui").(packersdk.Ui)
 	src, err := diskimage.OpenFormat(s.Source, s.Format)
 	if err != nil {
-		return bcommon.Halt(state, fmt.Errorf("source_path: %w", err))
+		return bcommon.Halt(state, fmt.Errorf("%s: %w", s.field(), err))
 	}
 	defer src.Close()
 	ui.Say(fmt.Sprintf("Copying %s (%s, %d MiB virtual) to the working copy %s...",
@@ -39,8 +43,18 @@ func (s *StepCopySource) Run(ctx context.Context, state multistep.StateBag) mult
 	}
 	ui.Message(st.String())
 	s.ok = true
-	state.Put(bcommon.StateWorkingImage, s.Target)
+	if s.Disk == 0 {
+		state.Put(bcommon.StateWorkingImage, s.Target)
+	}
 	return multistep.ActionContinue
 }
 
 func (s *StepCopySource) Cleanup(state multistep.StateBag) {}
+
+// field names the source in errors: source_path, or source_paths[N] for a disk of several.
+func (s *StepCopySource) field() string {
+	if s.Disk > 0 {
+		return fmt.Sprintf("source_paths[%d]", s.Disk)
+	}
+	return "source_path"
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -28,6 +29,9 @@ type Artifact struct {
 	// SourceImage is what the builder started from (the local builder's source_path), for
 	// the HCP Packer metadata; empty if unknown.
 	SourceImage string
+	// OtherDisks are the images of the other disks of a guest on several disks, after Path
+	// (see AddDisks and ImagePaths).
+	OtherDisks []string
 	// StateData carries generated_data and the image keys across Packer's RPC.
 	StateData map[string]interface{}
 }
@@ -50,9 +54,12 @@ func New(builderID, path string, state multistep.StateBag) *Artifact {
 }
 
 func (a *Artifact) BuilderId() string { return a.BuilderIDValue }
-func (a *Artifact) Files() []string   { return []string{a.Path} }
+func (a *Artifact) Files() []string   { return append([]string{a.Path}, a.OtherDisks...) }
 func (a *Artifact) Id() string        { return a.Path }
 func (a *Artifact) String() string {
+	if len(a.OtherDisks) > 0 {
+		return fmt.Sprintf("Disk images (%s): %s (boot disk), %s", a.Format, a.Path, strings.Join(a.OtherDisks, ", "))
+	}
 	return fmt.Sprintf("Disk image (%s): %s", a.Format, a.Path)
 }
 
@@ -67,7 +74,7 @@ func (a *Artifact) State(name string) interface{} {
 
 // Destroy removes the working copy: Packer calls it when no post-processor keeps the input
 // artifact (keep_input_artifact). It is the only thing this artifact owns (docs/ownership.md).
-func (a *Artifact) Destroy() error { return RemoveLocal(a.Path) }
+func (a *Artifact) Destroy() error { return RemoveLocal(a.Files()...) }
 
 // RemoveLocal removes the local files of an artifact (working copy, kernel and ramdisk brought
 // home with it); files already gone are no error. Every chromogenic artifact's Destroy is

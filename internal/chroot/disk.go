@@ -28,6 +28,7 @@ type Partition struct {
 	UUID      string // filesystem UUID
 	Label     string // filesystem label
 	Device    string // loop device giving access to it
+	Disk      int    // which disk of a several-disk image holds it: 0 the first (see OpenImages)
 }
 
 func (p *Partition) String() string {
@@ -40,6 +41,9 @@ func (p *Partition) String() string {
 	fs := p.FSType
 	if fs == "" {
 		fs = "no filesystem"
+	}
+	if p.Disk > 0 {
+		name = fmt.Sprintf("disk %d %s", p.Disk+1, name)
 	}
 	return fmt.Sprintf("%s (%s, %d MiB)", name, fs, p.Size>>20)
 }
@@ -56,6 +60,11 @@ type Disk struct {
 	loops      []*Loop
 	lvmErrs    []error       // PVs or LVs that could not be read or mapped
 	refusedLVs []*lvm.Volume // LVs not mapped, with why (Err)
+	// Others are the other disks of a several-disk image, in order (see OpenImages), each
+	// attached like this one; their partitions count as this disk's filesystems, their LVs
+	// are in Volumes, and Detach releases them too.
+	Others   []*Disk
+	warnings []string // device names resolved by disk order (see Warnings)
 }
 
 // extended MBR partition types: containers of logical partitions, never filesystems.
@@ -151,6 +160,12 @@ func stderrOf(err error) string {
 // Attach attaches a raw image: one loop device for the whole disk and one per partition
 // (offset loops: no udev needed). Each partition is probed for its filesystem.
 func Attach(image string, readOnly bool) (d *Disk, err error) {
+	return attach(image, readOnly, true)
+}
+
+// attach is Attach; withLVM false leaves the LVM mapping to the caller (attachDisks maps the
+// PVs of every disk at once).
+func attach(image string, readOnly, withLVM bool) (d *Disk, err error) {
 	if _, err := os.Stat(image); err != nil {
 		return nil, err
 	}
@@ -189,6 +204,9 @@ func Attach(image string, readOnly bool) (d *Disk, err error) {
 		}
 		p.FSType, p.UUID, p.Label = vals["TYPE"], vals["UUID"], vals["LABEL"]
 	}
+	if !withLVM {
+		return d, nil
+	}
 	if err := d.attachLVM(readOnly); err != nil {
 		return nil, err
 	}
@@ -212,6 +230,11 @@ func (d *Disk) Detach() error {
 		}
 	}
 	d.loops = nil
+	for i := len(d.Others) - 1; i >= 0; i-- {
+		if err := d.Others[i].Detach(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 

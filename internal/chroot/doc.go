@@ -21,6 +21,12 @@
 // them. Activation through device-mapper with a private LVM configuration, where a host has
 // it, is not implemented.
 //
+// A guest on several disks (the disks of one machine) is opened by OpenImages: every disk is
+// attached, the root found on any, the guest fstab resolved across them (kernel names such as
+// /dev/vdb1 by disk order, with a warning in Disk.Warnings) and its entries on the other
+// disks mounted; a VG may span the disks (each LV's loop over its own disk's file). The
+// lease names every disk's file, so the recovery after a killed build releases them all.
+//
 // XFS is always mounted with nouuid: a working copy shares its UUID with its source, which
 // may be mounted on the host. ImageOptions.Fsck runs the host's e2fsck, xfs_repair or btrfs
 // check on each guest filesystem just before it is mounted (Fsck): these host programs read

@@ -104,6 +104,9 @@ func (d *Disk) ResolveSpec(spec string) (*Partition, error) {
 	if p, isLV, err := d.resolveLV(spec); isLV {
 		return p, err
 	}
+	if p, ok := d.resolveDiskOrder(spec); ok {
+		return p, nil
+	}
 	if m := kernelDiskName.FindStringSubmatch(spec); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		return d.Partition(n), nil

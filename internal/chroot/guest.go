@@ -74,7 +74,7 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 	if err := m.MountRoot(root.Device, root.FSType, mopts); err != nil {
 		return nil, err
 	}
-	if err := writeLease(m.Root, d.Image); err == nil {
+	if err := writeLease(m.Root, d.Image, d.otherImages()...); err == nil {
 		m.lease = true
 	}
 	g = &Guest{Mounts: m, Disk: d, Root: root, Filesystems: []string{m.Root}}

@@ -40,12 +40,16 @@ type ImageOptions struct {
 	// Fsck checks or repairs each guest filesystem just before it is mounted (see Fsck and
 	// FsckMode; "" skips). With ReadOnly, FsckRepair only checks. Repair only a working copy.
 	Fsck FsckMode
+	// ExtraDisks are the other disks of a several-disk image, after the one OpenImage is given
+	// (OpenImages sets it): see OpenImages.
+	ExtraDisks []string
 }
 
 // Image is a raw disk image attached to loop devices with its guest tree mounted: the one way
 // the builders, the CLI and bootable reach a guest on a disk. Close releases all of it.
 type Image struct {
 	Path      string     // the image file, absolute
+	Paths     []string   // every disk's image file, absolute, Path first (OpenImages)
 	Disk      *Disk      // its loop devices and partitions
 	Root      *Partition // the guest's root partition
 	Guest     *Guest     // the mounted guest tree (nil with LayoutOnly)
@@ -72,11 +76,11 @@ func OpenImage(path string, opts ImageOptions) (img *Image, err error) {
 			return nil, fmt.Errorf("%s is in use (attached to %s)", path, strings.Join(loops, ", "))
 		}
 	}
-	d, err := Attach(abs, opts.ReadOnly)
+	d, paths, err := attachDisks(abs, opts)
 	if err != nil {
 		return nil, err
 	}
-	img = &Image{Path: abs, Disk: d, readOnly: opts.ReadOnly}
+	img = &Image{Path: abs, Paths: paths, Disk: d, readOnly: opts.ReadOnly}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, img.Close())
@@ -118,6 +122,9 @@ func OpenImage(path string, opts ImageOptions) (img *Image, err error) {
 		return img, err
 	}
 	img.Guest, img.Root, img.MountPath = g, g.Root, g.Mounts.Root
+	if err := g.mountOtherDisks(gopts); err != nil {
+		return img, err
+	}
 	if len(opts.ChrootMounts) > 0 {
 		if err := g.MountChroot(opts.ChrootMounts); err != nil {
 			return img, err

@@ -38,6 +38,8 @@ type lease struct {
 	Start uint64 `json:"start"` // process start time (clock ticks after boot), against PID reuse
 	Root  string `json:"root"`
 	Image string `json:"image"`
+	// Images are the other disks of a several-disk image (OpenImages), released like Image.
+	Images []string `json:"images,omitempty"`
 }
 
 func leasePath(root string) string {
@@ -65,13 +67,19 @@ func processStart(pid int) uint64 {
 	return v
 }
 
-// writeLease records that this process mounted a guest on root from image.
-func writeLease(root, image string) error {
+// writeLease records that this process mounted a guest on root from image (and the other
+// disks of a several-disk image).
+func writeLease(root, image string, others ...string) error {
 	if err := os.MkdirAll(LeaseDir, 0o700); err != nil {
 		return err
 	}
 	abs, _ := filepath.Abs(image)
-	b, _ := json.Marshal(lease{PID: os.Getpid(), Start: processStart(os.Getpid()), Root: root, Image: abs})
+	l := lease{PID: os.Getpid(), Start: processStart(os.Getpid()), Root: root, Image: abs}
+	for _, o := range others {
+		a, _ := filepath.Abs(o)
+		l.Images = append(l.Images, a)
+	}
+	b, _ := json.Marshal(l)
 	tmp := leasePath(root) + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
@@ -122,8 +130,11 @@ func RecoverStale() ([]string, error) {
 				failed = true
 			}
 		}
-		if l.Image != "" {
-			for _, dev := range LoopsBackedBy(l.Image) {
+		for _, image := range append([]string{l.Image}, l.Images...) {
+			if image == "" || !filepath.IsAbs(image) {
+				continue
+			}
+			for _, dev := range LoopsBackedBy(image) {
 				if f, err := os.OpenFile(dev, os.O_RDONLY, 0); err == nil {
 					unix.IoctlSetInt(int(f.Fd()), unix.LOOP_CLR_FD, 0)
 					f.Close()

@@ -23,34 +23,50 @@ import (
 // entry), so a hostile or unusual PV on a data partition does not stop a guest that does not
 // mount it.
 //
-// With several disks a VG may span them: lvm.Map takes the PVs of every disk; one disk is
-// all an image has today.
+// With several disks (d.Others) a VG may span them: the PVs of every disk go to one lvm.Map,
+// each LV's loop is backed by the image file of the disk its PV is on and kept with that disk.
 func (d *Disk) attachLVM(readOnly bool) error {
-	var members []*Partition
-	for _, p := range d.Partitions {
-		if p.FSType == "LVM2_member" {
-			members = append(members, p)
+	type member struct {
+		disk *Disk
+		part *Partition
+	}
+	var members []member
+	for _, disk := range d.all() {
+		for _, p := range disk.Partitions {
+			if p.FSType == "LVM2_member" {
+				members = append(members, member{disk, p})
+			}
 		}
 	}
 	if len(members) == 0 {
 		return nil
 	}
-	f, err := os.Open(d.Image)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
+	files := map[*Disk]*os.File{}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
 	var pvs []*lvm.PV
-	onPart := map[*lvm.PV]*Partition{}
-	for _, p := range members {
-		dev := lvm.Device{Name: fmt.Sprintf("%s %s", filepath.Base(d.Image), p), R: io.NewSectionReader(f, p.Start, p.Size), Size: p.Size}
+	onPart := map[*lvm.PV]member{}
+	for _, m := range members {
+		f := files[m.disk]
+		if f == nil {
+			var err error
+			if f, err = os.Open(m.disk.Image); err != nil {
+				return err
+			}
+			files[m.disk] = f
+		}
+		p := m.part
+		dev := lvm.Device{Name: fmt.Sprintf("%s %s", filepath.Base(m.disk.Image), p), R: io.NewSectionReader(f, p.Start, p.Size), Size: p.Size}
 		pv, err := lvm.ReadPV(dev)
 		if err != nil {
 			d.lvmErrs = append(d.lvmErrs, err)
 			continue
 		}
 		pvs = append(pvs, pv)
-		onPart[pv] = p
+		onPart[pv] = m
 	}
 	vols, err := lvm.Map(pvs)
 	if err != nil {
@@ -63,14 +79,15 @@ func (d *Disk) attachLVM(readOnly bool) error {
 			d.refusedLVs = append(d.refusedLVs, v)
 			continue
 		}
-		p := onPart[v.PV]
+		m := onPart[v.PV]
+		p := m.part
 		start := p.Start + v.Offset
-		l, err := AttachLoop(d.Image, start, v.Size, readOnly)
+		l, err := AttachLoop(m.disk.Image, start, v.Size, readOnly)
 		if err != nil {
 			return fmt.Errorf("attach LV %s: %w", v.Name(), err)
 		}
-		d.loops = append(d.loops, l)
-		lv := &Partition{Number: -1, LV: v.Name(), Start: start, Size: v.Size, Device: l.Path}
+		m.disk.loops = append(m.disk.loops, l)
+		lv := &Partition{Number: -1, LV: v.Name(), Start: start, Size: v.Size, Device: l.Path, Disk: p.Disk}
 		vals, err := probe(l.Path, 0, 0)
 		if err != nil {
 			return err
@@ -83,7 +100,11 @@ func (d *Disk) attachLVM(readOnly bool) error {
 
 // filesystems lists the partitions, then the logical volumes.
 func (d *Disk) filesystems() []*Partition {
-	return append(append([]*Partition(nil), d.Partitions...), d.Volumes...)
+	parts := append([]*Partition(nil), d.Partitions...)
+	for _, o := range d.Others {
+		parts = append(parts, o.Partitions...)
+	}
+	return append(parts, d.Volumes...)
 }
 
 // mapperName is the device-mapper name of vg/lv: dashes in either doubled, joined by one.

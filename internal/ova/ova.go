@@ -5,7 +5,8 @@
 // the descriptor and manifest are parsed within bounds and Archive.Verify checks the
 // manifest's SHA1, SHA256 or SHA512 digests.
 //
-// Archive layout, in this order: <name>.ovf, <name>-disk1.vmdk, <name>.mf. Members are
+// Archive layout, in this order: <name>.ovf, <name>-disk1.vmdk (then -disk2.vmdk... for
+// Options.ExtraDisks), <name>.mf. Members are
 // USTAR, except a disk of 8 GiB or more, whose header is GNU (base-256 size), as in
 // ova-compose; uid/gid 0, mode 0644.
 //
@@ -70,8 +71,12 @@ type Options struct {
 	Level, Workers int
 	// ModTime of the archive members; zero means now.
 	ModTime time.Time
-	// Progress is called with the guest bytes written so far.
+	// Progress is called with the guest bytes written so far (of every disk, in total).
 	Progress diskimage.Progress
+	// ExtraDisks are the other disks of a guest on several disks, written after src as
+	// <name>-disk2.vmdk and so on, each a Disk and File of its own on the one controller,
+	// at units 1, 2... (IDE holds two disks at most).
+	ExtraDisks []diskimage.Image
 }
 
 // Result lists what Write put in the archive.
@@ -316,14 +321,34 @@ func Write(ctx context.Context, out *os.File, src diskimage.Image, o Options) (*
 	if o.OS != nil {
 		guest = lookupGuest(*o.OS)
 	}
+	disks := append([]diskimage.Image{src}, o.ExtraDisks...)
+	if o.Controller == "ide" && len(disks) > 2 {
+		return nil, fmt.Errorf("ova: %d disks on controller ide, which holds two: use sata or scsi", len(disks))
+	}
 	dd := descData{
 		Name: o.Name, DiskFile: diskName, DiskID: "vmdisk1",
 		Capacity: src.Size(), CPUs: o.CPUs, MemoryMiB: o.MemoryMiB,
 		OS: guest, EFI: o.Firmware == "efi", Controller: controllers[o.Controller],
 		VMUUID: uuid4(), DiskUUID: uuid4(),
 	}
+	names := []string{diskName}
+	var total int64
+	for i, d := range disks {
+		total += d.Size()
+		if i == 0 {
+			continue
+		}
+		e := extraDisk{File: fmt.Sprintf("%s-disk%d.vmdk", base, i+1), FileID: fmt.Sprintf("file%d", i+1),
+			DiskID: fmt.Sprintf("vmdisk%d", i+1), Capacity: d.Size(), UUID: uuid4(), Unit: i, InstanceID: 6 + i,
+			VBoxPort: i}
+		if o.Controller == "ide" {
+			e.VBoxPort, e.VBoxDevice = 0, i // master and slave of the primary channel
+		}
+		dd.Others = append(dd.Others, e)
+		names = append(names, e.File)
+	}
 	descProfile(&dd, &o)
-	ovf, slot, err := descriptor(dd)
+	ovf, slots, err := descriptorSlots(dd)
 	if err != nil {
 		return nil, err
 	}
@@ -343,12 +368,6 @@ func Write(ctx context.Context, out *os.File, src diskimage.Image, o Options) (*
 		return nil, err
 	}
 
-	// Disk: placeholder header, then the stream, hashed on the way.
-	diskHdrOff := w.pos
-	if _, err := w.Write(make([]byte, 512)); err != nil {
-		return nil, err
-	}
-	diskStart := w.pos
 	vw, err := diskimage.LookupWriter("vmdk")
 	if err != nil {
 		return nil, err
@@ -357,33 +376,25 @@ func Write(ctx context.Context, out *os.File, src diskimage.Image, o Options) (*
 	if o.Controller == "scsi" || o.Controller == "pvscsi" {
 		adapter = "lsilogic" // VMware writes lsilogic for pvscsi disks too
 	}
-	wo := diskimage.WriteOptions{Subformat: "streamOptimized", AdapterType: adapter, ExtentName: diskName,
-		Level: o.Level, Workers: o.Workers, Progress: o.Progress}
-	// member hides the *os.File: the VMDK writer streams into the archive and patches only
-	// its own header, within the member.
-	if err := vw.Write(ctx, member{w, diskStart}, src, wo); err != nil {
-		return nil, err
-	}
-	diskSize := w.pos - diskStart
-	dh := newHash(o.Hash)
-	if _, err := io.Copy(dh, io.NewSectionReader(out, diskStart, diskSize)); err != nil {
-		return nil, fmt.Errorf("ova: reading the disk member back for its digest: %w", err)
-	}
-	diskSum := hex.EncodeToString(dh.Sum(nil))
-	if err := w.pad(); err != nil {
-		return nil, err
-	}
-	if hdr, err = tarHeader(diskName, diskSize, o.ModTime); err != nil {
-		return nil, err
-	}
-	if _, err := out.WriteAt(hdr, diskHdrOff); err != nil {
-		return nil, err
-	}
-	if err := patchSize(ovf, slot, diskSize); err != nil {
-		return nil, err
-	}
-	if _, err := out.WriteAt(ovf[slot:slot+sizeSlot], ovfOff+int64(slot)); err != nil {
-		return nil, err
+	var diskMembers []Member
+	var done int64
+	for i, d := range disks {
+		m, err := writeDisk(ctx, w, out, vw, d, names[i], adapter, o, func(n, _ int64) {
+			if o.Progress != nil {
+				o.Progress(done+n, total)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		done += d.Size()
+		if err := patchSize(ovf, slots[i], m.Size); err != nil {
+			return nil, err
+		}
+		if _, err := out.WriteAt(ovf[slots[i]:slots[i]+sizeSlot], ovfOff+int64(slots[i])); err != nil {
+			return nil, err
+		}
+		diskMembers = append(diskMembers, m)
 	}
 	oh := newHash(o.Hash)
 	oh.Write(ovf)
@@ -391,7 +402,10 @@ func Write(ctx context.Context, out *os.File, src diskimage.Image, o Options) (*
 
 	// Manifest, then the end-of-archive blocks.
 	alg := strings.ToUpper(o.Hash)
-	mf := fmt.Sprintf("%s(%s)= %s\n%s(%s)= %s\n", alg, ovfName, ovfSum, alg, diskName, diskSum)
+	mf := fmt.Sprintf("%s(%s)= %s\n", alg, ovfName, ovfSum)
+	for _, m := range diskMembers {
+		mf += fmt.Sprintf("%s(%s)= %s\n", alg, m.Name, m.Digest)
+	}
 	if hdr, err = tarHeader(mfName, int64(len(mf)), o.ModTime); err != nil {
 		return nil, err
 	}
@@ -409,14 +423,44 @@ func Write(ctx context.Context, out *os.File, src diskimage.Image, o Options) (*
 	}
 	mh := newHash(o.Hash)
 	mh.Write([]byte(mf))
+	members := append([]Member{{ovfName, int64(len(ovf)), ovfSum}}, diskMembers...)
 	return &Result{
-		Members: []Member{
-			{ovfName, int64(len(ovf)), ovfSum},
-			{diskName, diskSize, diskSum},
-			{mfName, int64(len(mf)), hex.EncodeToString(mh.Sum(nil))},
-		},
-		Size: w.pos,
+		Members: append(members, Member{mfName, int64(len(mf)), hex.EncodeToString(mh.Sum(nil))}),
+		Size:    w.pos,
 	}, nil
+}
+
+// writeDisk writes one disk member: a placeholder tar header, the streamOptimized VMDK of
+// src (hashed by reading it back once its header is patched), then the real header.
+func writeDisk(ctx context.Context, w *output, out *os.File, vw diskimage.Writer, src diskimage.Image, name, adapter string, o Options, progress diskimage.Progress) (Member, error) {
+	diskHdrOff := w.pos
+	if _, err := w.Write(make([]byte, 512)); err != nil {
+		return Member{}, err
+	}
+	diskStart := w.pos
+	wo := diskimage.WriteOptions{Subformat: "streamOptimized", AdapterType: adapter, ExtentName: name,
+		Level: o.Level, Workers: o.Workers, Progress: progress}
+	// member hides the *os.File: the VMDK writer streams into the archive and patches only
+	// its own header, within the member.
+	if err := vw.Write(ctx, member{w, diskStart}, src, wo); err != nil {
+		return Member{}, err
+	}
+	diskSize := w.pos - diskStart
+	dh := newHash(o.Hash)
+	if _, err := io.Copy(dh, io.NewSectionReader(out, diskStart, diskSize)); err != nil {
+		return Member{}, fmt.Errorf("ova: reading the disk member back for its digest: %w", err)
+	}
+	if err := w.pad(); err != nil {
+		return Member{}, err
+	}
+	hdr, err := tarHeader(name, diskSize, o.ModTime)
+	if err != nil {
+		return Member{}, err
+	}
+	if _, err := out.WriteAt(hdr, diskHdrOff); err != nil {
+		return Member{}, err
+	}
+	return Member{name, diskSize, hex.EncodeToString(dh.Sum(nil))}, nil
 }
 
 var _ diskimage.VMDKPatcher = member{}

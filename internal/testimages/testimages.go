@@ -157,7 +157,8 @@ func Kinds(t testing.TB) []string {
 }
 
 // Make builds a test disk of the given kind (see test/images/mkimage.sh: mbr-boot, gpt-efi,
-// bare-ext4, xfs-root, no-linux, lvm, lvm-var) as dir/<kind>.raw and returns its path. The file
+// bare-ext4, xfs-root, no-linux, lvm, lvm-var, two-disk) as dir/<kind>.raw and returns its path
+// (two-disk: its second disk beside it as dir/<kind>-disk2.raw, see OtherDisks). The file
 // belongs to the caller: each call gets a copy (cp, holes kept) of one disk mkimage.sh made,
 // a fraction of the cost of unpacking the Debian tree again.
 //
@@ -181,7 +182,7 @@ func MakeFresh(t testing.TB, kind, dir string) string {
 }
 
 // sharedKinds are the kinds whose disks the cache shares between test binaries.
-var sharedKinds = map[string]bool{"mbr-boot": true, "gpt-efi": true, "bare-ext4": true, "no-linux": true, "lvm": true, "lvm-var": true}
+var sharedKinds = map[string]bool{"mbr-boot": true, "gpt-efi": true, "bare-ext4": true, "no-linux": true, "lvm": true, "lvm-var": true, "two-disk": true}
 
 func makeImage(t testing.TB, kind, dir string, own bool) string {
 	t.Helper()
@@ -196,6 +197,7 @@ func makeImage(t testing.TB, kind, dir string, own bool) string {
 	if b, err := exec.Command("cp", "--sparse=auto", src, out).CombinedOutput(); err != nil {
 		t.Fatalf("testimages: make %s: copy: %v\n%s", kind, err, b)
 	}
+	copyOtherDisks(t, kind, src, out, own)
 	t.Logf("testimages: %s image %s in %s", kind, what, time.Since(start).Round(time.Millisecond))
 	return out
 }
@@ -223,6 +225,14 @@ func ownDisk(t testing.TB, kind string) (path, what string) {
 		os.Remove(path)
 		if err != nil {
 			t.Fatalf("testimages: make %s: %v", kind, err)
+		}
+		for _, o := range OtherDisks(path) {
+			g, err := os.Open(o)
+			os.Remove(o)
+			if err != nil {
+				t.Fatalf("testimages: make %s: %v", kind, err)
+			}
+			k.others = append(k.others, g)
 		}
 		k.f = f
 		what = "made"
@@ -305,7 +315,8 @@ var made = struct {
 
 type madeKind struct {
 	sync.Mutex
-	f *os.File
+	f      *os.File
+	others []*os.File // the other disks of a kind of several (OtherDisks)
 }
 
 // Boot boots image (qemu format: raw, qcow2, vmdk...) under qemu TCG with -snapshot, so the
@@ -323,4 +334,42 @@ func Boot(t testing.TB, image, format string, timeout time.Duration) {
 		t.Fatalf("testimages: boot %s (%s): %v", image, format, err)
 	}
 	t.Logf("testimages: %s (%s) booted to the marker in %s s", filepath.Base(image), format, took)
+}
+
+// OtherDisks lists the other disks of a kind of several disks (two-disk) that Make put beside
+// image: <kind>-disk2.raw and so on, in order; none for a kind of one disk.
+func OtherDisks(image string) []string {
+	var out []string
+	base := strings.TrimSuffix(image, ".raw")
+	for n := 2; ; n++ {
+		p := fmt.Sprintf("%s-disk%d.raw", base, n)
+		if _, err := os.Stat(p); err != nil {
+			return out
+		}
+		out = append(out, p)
+	}
+}
+
+// copyOtherDisks copies the other disks of src (OtherDisks; for a disk of this test binary's
+// own, the files it holds open) beside out.
+func copyOtherDisks(t testing.TB, kind, src, out string, own bool) {
+	t.Helper()
+	var srcs []string
+	if own {
+		made.Lock()
+		k := made.kinds[kind]
+		made.Unlock()
+		for _, f := range k.others {
+			srcs = append(srcs, fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd()))
+		}
+	} else {
+		srcs = OtherDisks(src)
+	}
+	base := strings.TrimSuffix(out, ".raw")
+	for i, s := range srcs {
+		dst := fmt.Sprintf("%s-disk%d.raw", base, i+2)
+		if b, err := exec.Command("cp", "--sparse=auto", s, dst).CombinedOutput(); err != nil {
+			t.Fatalf("testimages: make %s: copy disk %d: %v\n%s", kind, i+2, err, b)
+		}
+	}
 }

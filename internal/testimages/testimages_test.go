@@ -60,6 +60,8 @@ type layout struct {
 	// with the blkid TYPE each holds (root holds /).
 	vg  string
 	lvs map[string]string
+	// onOther: the fstab mount points on the second disk (two-disk), see checkOtherDisk.
+	onOther map[string]bool
 }
 
 var layouts = map[string]layout{
@@ -122,6 +124,17 @@ var layouts = map[string]layout{
 		},
 		vg:  "chromo-vg",
 		lvs: map[string]string{"root": "ext4", "var": "ext4"},
+	},
+	"two-disk": {
+		label: "dos",
+		parts: []wantPart{{ptype: "83", bootable: true, fstype: "ext4", label: "root"}},
+		root:  1,
+		mounts: []wantMount{
+			{"UUID", "/", "ext4"},
+			{"UUID", "/srv", "ext4"},
+			{"/dev/vdb2", "/var/lib/data", "ext4"},
+		},
+		onOther: map[string]bool{"/srv": true, "/var/lib/data": true},
 	},
 }
 
@@ -299,6 +312,10 @@ func checkLayout(t *testing.T, img string, want layout) {
 			continue
 		}
 		key, val, _ := strings.Cut(e[0], "=")
+		if want.onOther[w.target] {
+			checkOtherDisk(t, img, key, val)
+			continue
+		}
 		if w.spec != key && w.spec != e[0] {
 			t.Errorf("fstab entry %d source %q, want %s", i, e[0], w.spec)
 			continue
@@ -450,4 +467,38 @@ func mountRO(t *testing.T, img string, off, size int64) string {
 		}
 	})
 	return dir
+}
+
+// checkOtherDisk checks that the second disk beside img (OtherDisks) is 512 MiB, sparse, and
+// holds the file system an fstab entry of the first names: by UUID, or /dev/vdb2 (partition 2).
+func checkOtherDisk(t *testing.T, img, key, val string) {
+	t.Helper()
+	others := OtherDisks(img)
+	if len(others) != 1 {
+		t.Fatalf("other disks of %s: %v, want one", img, others)
+	}
+	disk2 := others[0]
+	if fi, err := os.Stat(disk2); err != nil || fi.Size() != 512*mib {
+		t.Fatalf("%s: %v, want 512 MiB", disk2, err)
+	}
+	pt := sfdisk(t, disk2).PartitionTable
+	if pt.Label != "dos" || len(pt.Partitions) != 2 {
+		t.Fatalf("%s: %s table with %d partitions, want dos with 2", disk2, pt.Label, len(pt.Partitions))
+	}
+	var tags []map[string]string
+	for _, p := range pt.Partitions {
+		tags = append(tags, blkid(t, disk2, p.Start*512, p.Size*512))
+	}
+	switch {
+	case key == "UUID":
+		if tags[0]["UUID"] != val || tags[0]["LABEL"] != "srv" {
+			t.Errorf("%s p1: %v, want the srv file system of UUID %s", disk2, tags[0], val)
+		}
+	case key == "/dev/vdb2":
+		if tags[1]["TYPE"] != "ext4" || tags[1]["LABEL"] != "data" {
+			t.Errorf("%s p2: %v, want the ext4 data file system", disk2, tags[1])
+		}
+	default:
+		t.Errorf("unexpected fstab source %s on the second disk", key)
+	}
 }

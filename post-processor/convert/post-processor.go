@@ -58,10 +58,11 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, false, false, err
 	}
 	defer stop()
-	srcPath, srcFormat, err := artifact.LocalImage(in)
+	srcPaths, srcFormat, err := artifact.LocalImages(in)
 	if err != nil {
 		return nil, false, false, err
 	}
+	srcPath := srcPaths[0]
 	outDir := p.config.OutputDir
 	if outDir == "" {
 		outDir = filepath.Dir(srcPath)
@@ -94,8 +95,16 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, false, false, fmt.Errorf("open input image %s: %w", imagePath, err)
 	}
 	defer src.Close()
+	others, err := openOtherDisks(srcPaths[1:], srcFormat)
+	if err != nil {
+		return nil, false, false, err
+	}
+	defer closeAll(others)
+	if len(others) > 0 {
+		ui.Say(fmt.Sprintf("The guest has %d disks: the boot disk %s and %s", len(srcPaths), srcPath, strings.Join(srcPaths[1:], ", ")))
+	}
 
-	art := &Artifact{ByFormat: map[string]string{}}
+	art := &Artifact{ByFormat: map[string]string{}, DisksByFormat: map[string][]string{}}
 	for _, format := range p.config.Formats {
 		fm, err := diskimage.Lookup(format)
 		if err != nil {
@@ -107,20 +116,43 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		}
 		ui.Say(fmt.Sprintf("Converting %s (%s) to %s: %s", imagePath, src.Format(), format, out))
 		osRelease, _ := in.State(artifact.OSRelease).(string)
-		if err := p.convertOne(ctx, ui, src, out, format, osRelease, ovaFirmware); err != nil {
+		if err := p.convertOne(ctx, ui, src, out, format, osRelease, ovaFirmware, others); err != nil {
 			art.Destroy()
 			return nil, false, false, err
 		}
-		art.Paths = append(art.Paths, out)
 		art.ByFormat[format] = out
-		for _, ct := range p.config.ChecksumTypes {
-			sumFile, err := writeChecksum(out, strings.ToLower(ct), p.config.hostFileMode())
-			if err != nil {
-				art.Destroy()
-				return nil, false, false, err
+		outs := []string{out}
+		if format != "ova" { // an appliance holds every disk; other formats have a file per disk
+			for i, o := range others {
+				disk := filepath.Join(outDir, fmt.Sprintf("%s-disk%d%s", name, i+2, fm.Extension()))
+				if abs, _ := filepath.Abs(disk); isInput(abs, srcPaths) {
+					art.Destroy()
+					os.Remove(out)
+					return nil, false, false, fmt.Errorf("output %s would overwrite an input image; set file_name or output_directory", disk)
+				}
+				ui.Say(fmt.Sprintf("Converting disk %d, %s, to %s: %s", i+2, srcPaths[i+1], format, disk))
+				if err := p.convertOne(ctx, ui, o, disk, format, osRelease, ovaFirmware, nil); err != nil {
+					art.Destroy()
+					for _, f := range outs {
+						os.Remove(f)
+					}
+					return nil, false, false, err
+				}
+				outs = append(outs, disk)
 			}
-			art.Paths = append(art.Paths, sumFile)
 		}
+		for _, f := range outs {
+			art.Paths = append(art.Paths, f)
+			for _, ct := range p.config.ChecksumTypes {
+				sumFile, err := writeChecksum(f, strings.ToLower(ct), p.config.hostFileMode())
+				if err != nil {
+					art.Destroy()
+					return nil, false, false, err
+				}
+				art.Paths = append(art.Paths, sumFile)
+			}
+		}
+		art.DisksByFormat[format] = outs
 	}
 	art.Formats = p.config.Formats
 	art.ChecksumTypes = p.config.ChecksumTypes
@@ -135,19 +167,28 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 
 // convertOne writes out through a temporary name and renames it when complete and synced, so
 // an interrupted conversion never leaves a file that looks finished.
-func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src diskimage.Image, out, format, osRelease, firmware string) error {
+// others are the other disks of a guest on several disks, for an OVA (which holds them all).
+func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src diskimage.Image, out, format, osRelease, firmware string, others []diskimage.Image) error {
 	tmp := out + ".part"
 	f, err := hostfile.Create(tmp, p.config.hostFileMode())
 	if err != nil {
 		return err
 	}
-	bar := progress.New(ui, filepath.Base(out), src.Size())
+	total := src.Size()
+	if format == "ova" {
+		for _, o := range others {
+			total += o.Size()
+		}
+	}
+	bar := progress.New(ui, filepath.Base(out), total)
 	var w diskimage.Writer
 	if w, err = diskimage.LookupWriter(format); err == nil {
 		opts := p.config.writeOptions(format)
 		opts.ExtentName = filepath.Base(out)
 		opts.Progress = bar.Update
-		opts.FormatOptions = map[string]any{"ova": p.ovaOptions(out, osRelease, firmware)}
+		ovaOpts := p.ovaOptions(out, osRelease, firmware)
+		ovaOpts.ExtraDisks = others
+		opts.FormatOptions = map[string]any{"ova": ovaOpts}
 		err = w.Write(ctx, f, src, opts)
 	}
 	bar.Close()
@@ -263,6 +304,11 @@ type Artifact struct {
 	// the source image its own metadata records.
 	ChecksumTypes      []string
 	Input, SourceImage string
+
+	// DisksByFormat lists, per format, the file of every disk of a guest on several disks,
+	// boot disk first (<name><ext>, <name>-disk2<ext>...; an OVA is one file holding them
+	// all). The image_paths state is the first format's list.
+	DisksByFormat map[string][]string
 }
 
 func (a *Artifact) BuilderId() string { return BuilderID }
@@ -292,6 +338,10 @@ func (a *Artifact) State(name string) interface{} {
 		return a.GeneratedData
 	case "files_by_format":
 		return a.ByFormat
+	case artifact.ImagePaths:
+		if len(a.Formats) > 0 && len(a.DisksByFormat[a.Formats[0]]) > 1 {
+			return a.DisksByFormat[a.Formats[0]]
+		}
 	case registryimage.ArtifactStateURI:
 		return a.hcpImages()
 	}

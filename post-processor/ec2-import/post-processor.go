@@ -46,6 +46,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, fmt.Errorf("chromogenic-ec2-import: %w", err)
 	}
+	if note := artifact.OtherDisksNote(in); note != "" {
+		ui.Say(note)
+	}
 	src, err := local.Open()
 	if err != nil {
 		return nil, false, false, err

@@ -53,6 +53,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
+	if note := artifact.OtherDisksNote(in); local != nil && note != "" {
+		ui.Say(note)
+	}
 	// A migration authenticates to the source cloud and looks up its image while this
 	// authenticates to the target: each is a round trip or more to a Keystone (and the first
 	// request of a new token costs a validation on the Glance side).

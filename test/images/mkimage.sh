@@ -19,7 +19,12 @@
 #              /dev/mapper/chromo--vg-root), var (ext4 /var, fstab /dev/chromo-vg/var), both
 #              linear, and home, two segments apart on the PV (no file system; fstab /home
 #              nofail): the layout an offset loop cannot map. Made like lvm: no activation.
-# The disk is 2 GiB virtual (MKIMAGE_SIZE), written to OUT.tmp.PID and renamed to OUT.
+#   two-disk   two disks, as one instance's: OUT is disk 1, MBR, p1 ext4 / (fstab UUID=);
+#              OUT-disk2 (OUT's name with -disk2 before .raw, 512 MiB) is disk 2, MBR, p1 ext4
+#              /srv (fstab UUID=, LABEL srv) and p2 ext4 /var/lib/data (fstab /dev/vdb2: a
+#              kernel name, resolved by disk order).
+# The disk is 2 GiB virtual (MKIMAGE_SIZE), written to OUT.tmp.PID and renamed to OUT (a
+# second disk first, to its own name: OUT present means every disk is complete).
 # Loops and mounts are released on every exit path. Prints OUT on its last stdout line.
 set -euo pipefail
 export MTOOLS_SKIP_CHECK=1
@@ -29,7 +34,7 @@ repo=$(realpath "$here/../..")
 # shellcheck source=scripts/images/lib.sh
 . "$repo/scripts/images/lib.sh"
 
-KINDS=(mbr-boot gpt-efi bare-ext4 xfs-root no-linux lvm lvm-var)
+KINDS=(mbr-boot gpt-efi bare-ext4 xfs-root no-linux lvm lvm-var two-disk)
 SIZE="${MKIMAGE_SIZE:-2G}"
 ESP_TYPE=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
 LINUX_FS_TYPE=0FC63DAF-8483-4772-8E79-3D69D8477DE4
@@ -55,18 +60,20 @@ tree=""
 
 mkdir -p "$(dirname "$OUT")"
 tmp="$OUT.tmp.$$"
+OUT2="${OUT%.raw}-disk2.raw"
+tmp2="$OUT2.tmp.$$"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mkimage-$kind.XXXXXX")
 cleanup() {
   img_umount_all
   rm -rf --one-file-system "$work"
-  rm -f "$tmp"
+  rm -f "$tmp" "$tmp2"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 mnt="$work/root"
 # Devices, set by img_loop in the case below.
-boot_dev="" root_dev="" esp_dev="" data_dev="" pv_dev="" swap_dev="" var_dev=""
+boot_dev="" root_dev="" esp_dev="" data_dev="" pv_dev="" swap_dev="" var_dev="" srv_dev=""
 rm -f "$tmp"
 truncate -s "$SIZE" "$tmp"
 
@@ -263,9 +270,37 @@ lvm-var)
     printf '/dev/mapper/chromo--vg-home /home           ext4    defaults,nofail 0       2\n'
   } >"$mnt/etc/fstab"
   ;;
+two-disk)
+  printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$tmp"
+  truncate -s 512M "$tmp2"
+  printf 'label: dos\nstart=2048, size=256MiB, type=83\ntype=83\n' | sfdisk -q "$tmp2"
+  read -r o1 s1 < <(part_geom "$tmp" 1)
+  read -r b1 z1 < <(part_geom "$tmp2" 1)
+  read -r b2 z2 < <(part_geom "$tmp2" 2)
+  img_loop root_dev "$tmp" "$o1" "$s1"
+  img_loop srv_dev "$tmp2" "$b1" "$z1"
+  img_loop data_dev "$tmp2" "$b2" "$z2"
+  mkfs.ext4 -q -L root "$root_dev"
+  mkfs.ext4 -q -L srv "$srv_dev"
+  mkfs.ext4 -q -L data "$data_dev"
+  img_mount "$root_dev" "$mnt"
+  img_mount "$srv_dev" "$mnt/srv"
+  img_mount "$data_dev" "$mnt/var/lib/data"
+  populate
+  printf 'on the second disk\n' >"$mnt/srv/disk2.txt"
+  {
+    fstab_header
+    printf '# / was on /dev/vda1 during installation\n'
+    printf 'UUID=%s /               ext4    errors=remount-ro 0       1\n' "$(blkid -s UUID -o value "$root_dev")"
+    printf '# /srv was on /dev/vdb1 during installation\n'
+    printf 'UUID=%s /srv            ext4    defaults        0       2\n' "$(blkid -s UUID -o value "$srv_dev")"
+    printf '/dev/vdb2       /var/lib/data   ext4    defaults        0       2\n'
+  } >"$mnt/etc/fstab"
+  ;;
 esac
 
 for m in "${_IMG_MOUNTS[@]}"; do fstrim "$m" 2>/dev/null || true; done
 img_umount_all
+if [ -e "$tmp2" ]; then mv "$tmp2" "$OUT2"; fi
 mv "$tmp" "$OUT"
 printf '%s\n' "$OUT"
