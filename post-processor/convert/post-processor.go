@@ -165,15 +165,10 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	return art, false, false, nil
 }
 
-// convertOne writes out through a temporary name and renames it when complete and synced, so
-// an interrupted conversion never leaves a file that looks finished.
+// convertOne writes out with diskimage.WriteFile: through a temporary name, renamed when
+// complete and synced, so an interrupted conversion never leaves a file that looks finished.
 // others are the other disks of a guest on several disks, for an OVA (which holds them all).
 func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src diskimage.Image, out, format, osRelease, firmware string, others []diskimage.Image) error {
-	tmp := out + ".part"
-	f, err := hostfile.Create(tmp, p.config.hostFileMode())
-	if err != nil {
-		return err
-	}
 	total := src.Size()
 	if format == "ova" {
 		for _, o := range others {
@@ -181,28 +176,15 @@ func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src dis
 		}
 	}
 	bar := progress.New(ui, filepath.Base(out), total)
-	var w diskimage.Writer
-	if w, err = diskimage.LookupWriter(format); err == nil {
-		opts := p.config.writeOptions(format)
-		opts.ExtentName = filepath.Base(out)
-		opts.Progress = bar.Update
-		ovaOpts := p.ovaOptions(out, osRelease, firmware)
-		ovaOpts.ExtraDisks = others
-		opts.FormatOptions = map[string]any{"ova": ovaOpts}
-		err = w.Write(ctx, f, src, opts)
-	}
+	opts := p.config.writeOptions(format)
+	opts.ExtentName = filepath.Base(out)
+	opts.Progress = bar.Update
+	ovaOpts := p.ovaOptions(out, osRelease, firmware)
+	ovaOpts.ExtraDisks = others
+	opts.FormatOptions = map[string]any{"ova": ovaOpts}
+	err := diskimage.WriteFile(ctx, src, out, format, p.config.hostFileMode(), opts)
 	bar.Close()
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, out)
-	}
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("convert to %s: %w", format, err)
 	}
 	return nil

@@ -60,8 +60,8 @@ func TestAccConvert(t *testing.T) {
 				t.Errorf("%s: mode %o, want 0640 (file_mode)", f, fi.Mode().Perm())
 			}
 		}
-		if _, err := os.Stat(path + ".part"); err == nil {
-			t.Errorf("%s.part left behind", tc.file)
+		if _, err := os.Stat(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".part")); err == nil {
+			t.Errorf(".%s.part left behind", tc.file)
 		}
 	}
 	// stat: the builder's working copy and output directory are private by default; the
