@@ -50,7 +50,7 @@ func makeDisk(t *testing.T, src, dst string, opts Options) *Result {
 			t.Errorf("e2fsck -fn of the root: %v\n%s", err, out)
 		}
 	}
-	files := packertest.GuestFiles(t, dst, "/etc/fstab", "/boot/extlinux/extlinux.conf")
+	files := packertest.GuestFiles(t, dst, "/etc/fstab", "/boot/extlinux/extlinux.conf", grubCfgPath)
 	fstab := string(files["/etc/fstab"])
 	if !regexp.MustCompile(`(?m)^UUID=` + res.RootUUID + `\s+/\s`).MatchString(fstab) {
 		t.Errorf("fstab does not mount / by UUID=%s:\n%s", res.RootUUID, fstab)
@@ -58,8 +58,12 @@ func makeDisk(t *testing.T, src, dst string, opts Options) *Result {
 	if !strings.Contains(res.Cmdline, "root=UUID="+res.RootUUID) || !strings.Contains(res.Cmdline, "console=tty0 console=ttyS0,115200") {
 		t.Errorf("kernel command line %q", res.Cmdline)
 	}
-	if conf := string(files["/boot/extlinux/extlinux.conf"]); (opts.Firmware != FirmwareEFI) != strings.Contains(conf, res.Cmdline) {
-		t.Errorf("extlinux.conf for firmware %s:\n%s", opts.Firmware, conf)
+	bios, extlinux := opts.Firmware != FirmwareEFI, opts.Bootloader == BootloaderExtlinux
+	if conf := string(files["/boot/extlinux/extlinux.conf"]); (bios && extlinux) != strings.Contains(conf, res.Cmdline) {
+		t.Errorf("extlinux.conf for firmware %s, bootloader %q:\n%s", opts.Firmware, opts.Bootloader, conf)
+	}
+	if conf := string(files[grubCfgPath]); (bios && !extlinux) != (strings.Contains(conf, res.Cmdline) && strings.Contains(conf, "--fs-uuid --set=root "+res.RootUUID)) {
+		t.Errorf("%s for firmware %s, bootloader %q:\n%s", grubCfgPath, opts.Firmware, opts.Bootloader, conf)
 	}
 	alloc, size := packertest.AllocatedBytes(t, dst), res.Size
 	if alloc >= size*3/4 {
