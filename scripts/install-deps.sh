@@ -10,6 +10,7 @@ PKGS=(
   debootstrap           # sample and test guest trees
   extlinux syslinux-common  # bootloader of the sample image
   grub-efi-amd64-bin mtools ovmf  # bootable exports: host-side EFI GRUB, ESP written without vfat, EFI boot tests
+  grub-pc-bin           # bootable exports: host-side GRUB for BIOS (i386-pc modules; coexists with grub-efi-amd64-bin, unlike grub-pc)
   fdisk                 # sfdisk: partition tables of test images
   gdisk                 # sgdisk: GPT test images
   e2fsprogs dosfstools xfsprogs lvm2

@@ -25,7 +25,7 @@ type Options struct {
 	// SourceFormat is the format of src ("raw" for a builder's working copy, whose first
 	// sector is the guest's and must not be probed); empty: detected from the content.
 	SourceFormat string
-	// Firmware is FirmwareBIOS (MBR, extlinux; the default), FirmwareEFI (GPT, ESP with
+	// Firmware is FirmwareBIOS (MBR, Bootloader; the default), FirmwareEFI (GPT, ESP with
 	// GRUB) or FirmwareBoth (GPT with an ESP and a legacy-BIOS-bootable root).
 	Firmware string
 	// Kernel and Ramdisk are host paths of an external kernel (bzImage) and ramdisk to fold

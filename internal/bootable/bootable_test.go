@@ -90,7 +90,7 @@ func checkReleased(t *testing.T, image string) {
 }
 
 // TestEucalyptusBIOSBoot: a bare ext4 filesystem with its kernel and ramdisk outside (the
-// Eucalyptus shape) becomes an MBR disk with extlinux whose root is grown, and boots with
+// Eucalyptus shape) becomes an MBR disk with GRUB (the default) whose root is grown, and boots with
 // SeaBIOS to the sample's marker on the serial console (one TCG boot).
 func TestEucalyptusBIOSBoot(t *testing.T) {
 	testtier.Acceptance(t, "a qemu boot")
@@ -98,6 +98,9 @@ func TestEucalyptusBIOSBoot(t *testing.T) {
 	img, kernel, ramdisk := testimages.Eucalyptus(t, dir)
 	dst := filepath.Join(dir, "bootable-bios.raw")
 	res := makeDisk(t, img, dst, Options{Firmware: FirmwareBIOS, Kernel: kernel, Ramdisk: ramdisk, ExtraSize: 256 << 20})
+	if len(res.Bootloaders) != 1 || res.Bootloaders[0] != "grub-pc (host's grub-mkimage)" {
+		t.Errorf("bootloaders %v, want GRUB for BIOS (the default where the host has grub-pc-bin)", res.Bootloaders)
+	}
 	fi, _ := os.Stat(img)
 	if res.Size != roundMiB(fi.Size()+256<<20)+2*mib {
 		t.Errorf("disk size %d for a %d-byte filesystem grown by 256 MiB", res.Size, fi.Size())
