@@ -154,7 +154,8 @@ func TestNoKernel(t *testing.T) {
 }
 
 // TestBothFirmwaresBoot (CHROMOGENIC_BOOT_ALL=1 only: two more TCG boots) boots one hybrid
-// disk (GPT, ESP with GRUB, legacy-bootable root with extlinux) with SeaBIOS and with OVMF.
+// disk (GPT: a BIOS boot partition with GRUB's core.img, an ESP with the EFI GRUB, a
+// legacy-bootable root) with SeaBIOS and with OVMF.
 func TestBothFirmwaresBoot(t *testing.T) {
 	testtier.Acceptance(t, "a qemu boot")
 	if os.Getenv("CHROMOGENIC_BOOT_ALL") == "" {
@@ -164,8 +165,11 @@ func TestBothFirmwaresBoot(t *testing.T) {
 	img, kernel, ramdisk := testimages.Eucalyptus(t, dir)
 	dst := filepath.Join(dir, "bootable-both.raw")
 	res := makeDisk(t, img, dst, Options{Firmware: FirmwareBoth, Kernel: kernel, Ramdisk: ramdisk})
-	if len(res.Bootloaders) != 2 {
-		t.Errorf("bootloaders %v", res.Bootloaders)
+	if len(res.Bootloaders) != 2 || !strings.HasPrefix(res.Bootloaders[0], "grub-pc") || !strings.HasPrefix(res.Bootloaders[1], "grub-efi") {
+		t.Errorf("bootloaders %v, want GRUB for BIOS and for EFI", res.Bootloaders)
+	}
+	if p := readTable(t, dst).PartitionTable.Partitions[0]; p.Type != gptBIOSBoot || p.Start != 2048 {
+		t.Errorf("first partition %+v, want the BIOS boot partition", p)
 	}
 	testimages.BootWith(t, dst, "raw", 8*time.Minute, testimages.BootOptions{Firmware: "efi", Disk: "sata"})
 	testimages.BootWith(t, dst, "raw", 6*time.Minute, testimages.BootOptions{Firmware: "bios", Disk: "ide"})
