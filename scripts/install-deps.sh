@@ -22,6 +22,7 @@ PKGS=(
   python3-boto3         # botocore's S3 signature version 2 signer (awscli v2 has none): cross-checks the emulator's version 2 verifier
   python3-openstackclient  # /usr/bin/openstack: the user-script baseline of bench/openstack-bench.sh
   virt-v2v libxml2-utils   # OVA consumer checks: virt-v2v -i ova reads each OVA profile; xmllint, the descriptors
+  nbdkit                # virt-v2v -i disk needs it (bootable exports converted by virt-v2v)
 )
 
 missing=()

@@ -34,7 +34,7 @@
 // it, and grub-bios-setup wants the same mapping through a device map. Both only assemble
 // what Make can write itself, on a disk whose layout it planned: grub-mkimage -O i386-pc
 // builds core.img with every module the boot needs built in (biosdisk, part_msdos, part_gpt,
-// ext2, xfs, btrfs, search, normal, linux, serial...) and an early configuration that finds
+// lvm, ext2, xfs, btrfs, search, normal, linux, serial...) and an early configuration that finds
 // /boot's filesystem by UUID (search --fs-uuid) and sets the prefix; core.img goes into the
 // gap between the MBR and the first partition (MBR, 1 MiB) or into a 1 MiB BIOS boot
 // partition (type 21686148-6449-6E6F-744E-656564454649) put first on a "both" disk; boot.img

@@ -38,7 +38,7 @@ const (
 
 // grubPCModules are built into core.img: nothing is loaded from /boot/grub/i386-pc (the guest
 // needs no GRUB package), and grubConfig's insmods find them loaded.
-var grubPCModules = []string{"biosdisk", "part_msdos", "part_gpt", "ext2", "xfs", "btrfs", "search", "search_fs_uuid",
+var grubPCModules = []string{"biosdisk", "part_msdos", "part_gpt", "lvm", "ext2", "xfs", "btrfs", "search", "search_fs_uuid",
 	"normal", "linux", "gzio", "serial", "terminal", "all_video", "configfile", "echo", "test"}
 
 // grubPC is the boot code of GRUB for BIOS: boot.img (one sector) and core.img.
