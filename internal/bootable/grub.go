@@ -247,10 +247,17 @@ func writeGrubCfg(r *guestfs.Root, e bootEntry, logf func(string, ...any)) error
 			}
 		}
 	case err == nil:
-		if err := r.Rename(dir, dir+asideSuffix); err != nil {
-			return fmt.Errorf("move the guest's %s (%s) aside: %w", dir, fi.Mode().Type(), err)
+		what := "a " + fi.Mode().Type().String()
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			what = "a symlink"
+		case fi.Mode().IsRegular():
+			what = "a file"
 		}
-		logf("bootable: the guest's %s was not a directory (%s): kept as %s%s", dir, fi.Mode().Type(), dir, asideSuffix)
+		if err := r.Rename(dir, dir+asideSuffix); err != nil {
+			return fmt.Errorf("move the guest's %s (%s) aside: %w", dir, what, err)
+		}
+		logf("bootable: the guest's %s was not a directory (%s): kept as %s%s", dir, what, dir, asideSuffix)
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
