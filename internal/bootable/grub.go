@@ -23,7 +23,6 @@ import (
 
 const (
 	grubPCDir   = "/usr/lib/grub/i386-pc"
-	grubCfgPath = "/boot/grub/grub.cfg"
 	asideSuffix = ".pre-chromogenic"
 
 	// Offsets in boot.img and in core.img's first sector (diskboot.img), as GRUB's

@@ -17,4 +17,5 @@ func ValidBootloader(b string) bool {
 const (
 	gptBIOSBoot  = "21686148-6449-6E6F-744E-656564454649"
 	roleBIOSBoot = "biosboot"
+	grubCfgPath  = "/boot/grub/grub.cfg"
 )
