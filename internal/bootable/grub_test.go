@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
@@ -212,31 +211,3 @@ func TestGrubHostileGuestAndExtlinux(t *testing.T) {
 	checkReleased(t, img)
 }
 
-// checkVirtV2V converts disk with virt-v2v (-i disk, libguestfs's direct backend under TCG,
-// -o null: the conversion is made and thrown away; the input is only read, through an
-// overlay) and fails unless it succeeds: virt-v2v inspects the bootloader, and stopped on
-// extlinux exports with "no bootloader detected".
-func checkVirtV2V(t *testing.T, disk string) {
-	t.Helper()
-	if _, err := exec.LookPath("virt-v2v"); err != nil {
-		t.Fatalf("virt-v2v not installed (scripts/install-deps.sh installs it): %v", err)
-	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "virt-v2v", "-i", "disk", disk, "-o", "null")
-	cmd.Env = append(os.Environ(), "LIBGUESTFS_BACKEND=direct", "LIBGUESTFS_BACKEND_SETTINGS=force_tcg", "TMPDIR="+filepath.Dir(disk))
-	out, err := cmd.CombinedOutput()
-	t.Logf("virt-v2v -i disk -o null took %s", time.Since(start).Round(time.Second))
-	if err != nil || bytes.Contains(out, []byte("no bootloader detected")) {
-		t.Errorf("virt-v2v -i disk %s: %v\n%s", disk, err, tailLines(string(out), 30))
-	}
-}
-
-func tailLines(s string, n int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
-}
