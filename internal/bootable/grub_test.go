@@ -210,4 +210,3 @@ func TestGrubHostileGuestAndExtlinux(t *testing.T) {
 	}
 	checkReleased(t, img)
 }
-
