@@ -10,6 +10,7 @@ PKGS=(
   debootstrap           # sample and test guest trees
   extlinux syslinux-common  # bootloader of the sample image
   grub-efi-amd64-bin mtools ovmf  # bootable exports: host-side EFI GRUB, ESP written without vfat, EFI boot tests
+  grub-pc-bin           # bootable exports: host-side GRUB for BIOS (i386-pc modules; coexists with grub-efi-amd64-bin, unlike grub-pc)
   fdisk                 # sfdisk: partition tables of test images
   gdisk                 # sgdisk: GPT test images
   e2fsprogs dosfstools xfsprogs lvm2
@@ -21,6 +22,7 @@ PKGS=(
   python3-boto3         # botocore's S3 signature version 2 signer (awscli v2 has none): cross-checks the emulator's version 2 verifier
   python3-openstackclient  # /usr/bin/openstack: the user-script baseline of bench/openstack-bench.sh
   virt-v2v libxml2-utils   # OVA consumer checks: virt-v2v -i ova reads each OVA profile; xmllint, the descriptors
+  nbdkit                # virt-v2v -i disk needs it (bootable exports converted by virt-v2v)
 )
 
 missing=()

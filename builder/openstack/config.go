@@ -56,7 +56,7 @@ type Config struct {
 	// (its image format inspection finds raw content). A UI warning says so when the new
 	// image is seen by projects that cannot see the kernel or ramdisk. `bootable`: the working copy is made a whole disk
 	// that boots on its own (a partition table, the kernel and ramdisk folded into its /boot,
-	// an initramfs and extlinux for BIOS: what chromogenic-convert's `bootable` block does),
+	// an initramfs and GRUB 2 for BIOS, extlinux where GRUB cannot be built: what chromogenic-convert's `bootable` block does),
 	// uploaded as `image_disk_format` (default `qcow2`) without `kernel_id` and `ramdisk_id`.
 	// Sources without them ignore `carry`; `bootable` applies to any source.
 	ExternalKernel string `mapstructure:"external_kernel" required:"false"`

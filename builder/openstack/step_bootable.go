@@ -22,7 +22,7 @@ const StateUploadImage = "upload_image"
 // that boots on its own, with internal/bootable (what chromogenic-convert's bootable block
 // and `chromogenic convert --bootable` run): a BIOS partition table, the external kernel and
 // ramdisk StepExternalKernel fetched folded into /boot (the guest's own kernel when the
-// source had none), an initramfs and extlinux. The disk is written next to the working copy,
+// source had none), an initramfs and GRUB 2 (extlinux where GRUB cannot be built). The disk is written next to the working copy,
 // which is left as it is (it stays the artifact's local copy). The disk is the upload's
 // input only: Cleanup removes it whatever the outcome.
 //

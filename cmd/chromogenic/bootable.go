@@ -14,10 +14,11 @@ import (
 )
 
 // bootableFlags are convert's --bootable options: chromogenic-convert's `bootable` block
-// (firmware, kernel, ramdisk, extra_size) and its `sandbox` option, as flags.
+// (firmware, bootloader, kernel, ramdisk, extra_size) and its `sandbox` option, as flags.
 type bootableFlags struct {
 	on                bool
 	firmware          string
+	bootloader        string
 	kernel, ramdisk   string
 	extraSize         string
 	sandbox           bool
@@ -28,6 +29,7 @@ type bootableFlags struct {
 func (b *bootableFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.on, "bootable", false, "")
 	fs.StringVar(&b.firmware, "firmware", "", "")
+	fs.StringVar(&b.bootloader, "bootloader", "", "")
 	fs.StringVar(&b.kernel, "kernel", "", "")
 	fs.StringVar(&b.ramdisk, "ramdisk", "", "")
 	fs.StringVar(&b.extraSize, "extra-size", "", "")
@@ -39,7 +41,7 @@ func (b *bootableFlags) register(fs *flag.FlagSet) {
 func (b *bootableFlags) check(fs *flag.FlagSet) error {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "firmware", "kernel", "ramdisk", "extra-size", "sandbox":
+		case "firmware", "bootloader", "kernel", "ramdisk", "extra-size", "sandbox":
 			if b.otherBootableFlag == "" {
 				b.otherBootableFlag = f.Name
 			}
@@ -60,6 +62,9 @@ func (b *bootableFlags) check(fs *flag.FlagSet) error {
 	}
 	if !bootable.ValidFirmware(b.firmware) {
 		return usageError{fmt.Errorf("--firmware %q: want bios, efi (uefi) or both", b.firmware)}
+	}
+	if b.bootloader = strings.ToLower(strings.TrimSpace(b.bootloader)); !bootable.ValidBootloader(b.bootloader) {
+		return usageError{fmt.Errorf("--bootloader %q: want grub or extlinux", b.bootloader)}
 	}
 	for name, path := range map[string]string{"--kernel": b.kernel, "--ramdisk": b.ramdisk} {
 		if path == "" {
@@ -112,7 +117,7 @@ func (b *bootableFlags) make(ctx context.Context, in, inFormat, dir string, stde
 	}
 	fmt.Fprintf(stderr, "==> %s\n", msg)
 	res, err := bootable.Make(ctx, in, tmp.Name(), bootable.Options{SourceFormat: inFormat, Firmware: b.firmware,
-		Kernel: b.kernel, Ramdisk: b.ramdisk, ExtraSize: b.extra, WorkDir: filepath.Dir(tmp.Name()), TrustGuest: !b.sandbox,
+		Bootloader: b.bootloader, Kernel: b.kernel, Ramdisk: b.ramdisk, ExtraSize: b.extra, WorkDir: filepath.Dir(tmp.Name()), TrustGuest: !b.sandbox,
 		Logf: func(f string, a ...any) { fmt.Fprintf(stderr, "    "+f+"\n", a...) }})
 	if err != nil {
 		os.Remove(tmp.Name())

@@ -15,7 +15,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
-// TestAccConvertBootable: convert --bootable turns a Eucalyptus-shaped image (a bare ext4
+// TestAccConvertBootable: convert --bootable --bootloader extlinux turns a Eucalyptus-shaped image (a bare ext4
 // filesystem, kernel and ramdisk outside) into a qcow2 that qemu-img check accepts, holding
 // an MBR with syslinux's boot code, one active partition, extlinux.conf and fstab naming the
 // root by UUID; no temporary disk, loop or mount is left. With CHROMOGENIC_BOOT_ALL=1 the
@@ -30,10 +30,10 @@ func TestAccConvertBootable(t *testing.T) {
 	}
 	out := filepath.Join(outDir, "bootable.qcow2")
 	start := time.Now()
-	_, stderr := cli(t, 0, "convert", img, out, "-O", "qcow2", "--bootable", "--firmware", "bios",
+	_, stderr := cli(t, 0, "convert", img, out, "-O", "qcow2", "--bootable", "--firmware", "bios", "--bootloader", "extlinux",
 		"--kernel", kernel, "--ramdisk", ramdisk, "--extra-size", "64M")
 	t.Logf("convert --bootable took %s", time.Since(start).Round(time.Second))
-	if !strings.Contains(stderr, "Bootable disk ready: dos table") {
+	if !strings.Contains(stderr, "Bootable disk ready: dos table") || !strings.Contains(stderr, ", extlinux; root UUID") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 	qemuImg(t, "check", "-f", "qcow2", out)

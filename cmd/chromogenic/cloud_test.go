@@ -58,6 +58,8 @@ func TestCloudUsageErrors(t *testing.T) {
 		{1, "its directory does not exist", []string{"capture", "--from", "aws", "--snapshot", "snap-1", filepath.Join(dir, "nodir", "x.raw")}},
 		{2, "--firmware is an option of --bootable", []string{"convert", img, out, "-O", "qcow2", "--firmware", "efi"}},
 		{2, `--firmware "arm"`, []string{"convert", img, out, "-O", "qcow2", "--bootable", "--firmware", "arm"}},
+		{2, "--bootloader is an option of --bootable", []string{"convert", img, out, "-O", "qcow2", "--bootloader", "grub"}},
+		{2, `--bootloader "lilo": want grub or extlinux`, []string{"convert", img, out, "-O", "qcow2", "--bootable", "--bootloader", "lilo"}},
 		{2, "--ramdisk needs --kernel", []string{"convert", img, out, "-O", "qcow2", "--bootable", "--ramdisk", img}},
 		{1, "--kernel", []string{"convert", img, out, "-O", "qcow2", "--bootable", "--kernel", filepath.Join(dir, "vmlinuz")}},
 		{1, "--kernel", []string{"convert", img, out, "-O", "qcow2", "--bootable", "--kernel", img}},

@@ -1,7 +1,7 @@
 // Command chromogenic converts and inspects disk images with the plugin's image engine.
 //
 //	chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
-//	                    [--bootable [--firmware bios|efi|both] [--kernel F [--ramdisk F]]
+//	                    [--bootable [--firmware bios|efi|both] [--bootloader grub|extlinux] [--kernel F [--ramdisk F]]
 //	                    [--extra-size SIZE] [--sandbox=false]]
 //	chromogenic info IMAGE [-f FORMAT] [--json]
 //	chromogenic clean (--root DIR | --image FILE) ...
@@ -57,7 +57,8 @@ import (
 
 const usage = `usage:
   chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
-                      [--bootable [--firmware bios|efi|both] [--kernel FILE [--ramdisk FILE]]
+                      [--bootable [--firmware bios|efi|both] [--bootloader grub|extlinux]
+                       [--kernel FILE [--ramdisk FILE]]
                        [--extra-size SIZE] [--sandbox=false]]
   chromogenic info IMAGE [-f FORMAT] [--json]
   chromogenic clean (--root DIR | --image FILE) [...]           (chromogenic clean --help)

@@ -25,13 +25,17 @@ type Options struct {
 	// SourceFormat is the format of src ("raw" for a builder's working copy, whose first
 	// sector is the guest's and must not be probed); empty: detected from the content.
 	SourceFormat string
-	// Firmware is FirmwareBIOS (MBR, extlinux; the default), FirmwareEFI (GPT, ESP with
+	// Firmware is FirmwareBIOS (MBR, Bootloader; the default), FirmwareEFI (GPT, ESP with
 	// GRUB) or FirmwareBoth (GPT with an ESP and a legacy-BIOS-bootable root).
 	Firmware string
 	// Kernel and Ramdisk are host paths of an external kernel (bzImage) and ramdisk to fold
 	// into the guest's /boot (Eucalyptus eki/eri, OpenStack kernel_id/ramdisk_id). Empty:
 	// boot the guest's own newest kernel.
 	Kernel, Ramdisk string
+	// Bootloader boots the disk with a PC BIOS (firmware bios and both): BootloaderGRUB,
+	// BootloaderExtlinux, or "" for GRUB where its i386-pc modules are on the host or in the
+	// guest, else extlinux.
+	Bootloader string
 	// ExtraSize grows the root partition and filesystem by this many bytes.
 	ExtraSize int64
 	// WorkDir holds scratch files and mount points (and a raw copy of a non-raw input);
@@ -77,6 +81,9 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	}
 	if opts.ExtraSize < 0 {
 		return nil, fmt.Errorf("bootable: extra size must not be negative")
+	}
+	if !ValidBootloader(opts.Bootloader) {
+		return nil, fmt.Errorf("bootable: bootloader %q: want grub or extlinux", opts.Bootloader)
 	}
 	logf := opts.Logf
 	if logf == nil {
@@ -141,6 +148,9 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	l, err := planLayout(opts.Firmware, fss, opts.ExtraSize)
 	if err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	if opts.Firmware == FirmwareBoth && opts.Bootloader != BootloaderExtlinux {
+		l.addBIOSBoot() // room for GRUB's core.img on GPT
 	}
 	res = &Result{Firmware: opts.Firmware, PartitionType: l.Label, Size: l.Size, RootUUID: root.UUID}
 
@@ -363,11 +373,11 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 	entry := bootEntry{Title: title, Kernel: rel(kern.Image), Initrd: rel(kern.Initramfs), Cmdline: res.Cmdline, BootFS: bootFS}
 
 	if l.Firmware != FirmwareEFI {
-		logf("bootable: installing extlinux (BIOS)")
-		if err := installExtlinux(ctx, r, disk, l.Label == "gpt", entry); err != nil {
+		which, err := installBIOSBoot(ctx, r, disk, l, entry, bootPrefix, opts, chrootErr == nil, work, logf)
+		if err != nil {
 			return err
 		}
-		res.Bootloaders = append(res.Bootloaders, "extlinux")
+		res.Bootloaders = append(res.Bootloaders, which)
 	}
 	if esp := l.slot(roleESP); esp != nil {
 		efi := filepath.Join(work, "BOOTX64.EFI")

@@ -18,6 +18,7 @@ const (
 type Options struct {
 	SourceFormat    string
 	Firmware        string
+	Bootloader      string
 	Kernel, Ramdisk string
 	ExtraSize       int64
 	WorkDir         string

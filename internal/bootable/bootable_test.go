@@ -50,7 +50,7 @@ func makeDisk(t *testing.T, src, dst string, opts Options) *Result {
 			t.Errorf("e2fsck -fn of the root: %v\n%s", err, out)
 		}
 	}
-	files := packertest.GuestFiles(t, dst, "/etc/fstab", "/boot/extlinux/extlinux.conf")
+	files := packertest.GuestFiles(t, dst, "/etc/fstab", "/boot/extlinux/extlinux.conf", grubCfgPath)
 	fstab := string(files["/etc/fstab"])
 	if !regexp.MustCompile(`(?m)^UUID=` + res.RootUUID + `\s+/\s`).MatchString(fstab) {
 		t.Errorf("fstab does not mount / by UUID=%s:\n%s", res.RootUUID, fstab)
@@ -58,8 +58,12 @@ func makeDisk(t *testing.T, src, dst string, opts Options) *Result {
 	if !strings.Contains(res.Cmdline, "root=UUID="+res.RootUUID) || !strings.Contains(res.Cmdline, "console=tty0 console=ttyS0,115200") {
 		t.Errorf("kernel command line %q", res.Cmdline)
 	}
-	if conf := string(files["/boot/extlinux/extlinux.conf"]); (opts.Firmware != FirmwareEFI) != strings.Contains(conf, res.Cmdline) {
-		t.Errorf("extlinux.conf for firmware %s:\n%s", opts.Firmware, conf)
+	bios, extlinux := opts.Firmware != FirmwareEFI, opts.Bootloader == BootloaderExtlinux
+	if conf := string(files["/boot/extlinux/extlinux.conf"]); (bios && extlinux) != strings.Contains(conf, res.Cmdline) {
+		t.Errorf("extlinux.conf for firmware %s, bootloader %q:\n%s", opts.Firmware, opts.Bootloader, conf)
+	}
+	if conf := string(files[grubCfgPath]); (bios && !extlinux) != (strings.Contains(conf, res.Cmdline) && strings.Contains(conf, "--fs-uuid --set=root "+res.RootUUID)) {
+		t.Errorf("%s for firmware %s, bootloader %q:\n%s", grubCfgPath, opts.Firmware, opts.Bootloader, conf)
 	}
 	alloc, size := packertest.AllocatedBytes(t, dst), res.Size
 	if alloc >= size*3/4 {
@@ -86,7 +90,7 @@ func checkReleased(t *testing.T, image string) {
 }
 
 // TestEucalyptusBIOSBoot: a bare ext4 filesystem with its kernel and ramdisk outside (the
-// Eucalyptus shape) becomes an MBR disk with extlinux whose root is grown, and boots with
+// Eucalyptus shape) becomes an MBR disk with GRUB (the default) whose root is grown, and boots with
 // SeaBIOS to the sample's marker on the serial console (one TCG boot).
 func TestEucalyptusBIOSBoot(t *testing.T) {
 	testtier.Acceptance(t, "a qemu boot")
@@ -94,6 +98,9 @@ func TestEucalyptusBIOSBoot(t *testing.T) {
 	img, kernel, ramdisk := testimages.Eucalyptus(t, dir)
 	dst := filepath.Join(dir, "bootable-bios.raw")
 	res := makeDisk(t, img, dst, Options{Firmware: FirmwareBIOS, Kernel: kernel, Ramdisk: ramdisk, ExtraSize: 256 << 20})
+	if len(res.Bootloaders) != 1 || res.Bootloaders[0] != "grub-pc (host's grub-mkimage)" {
+		t.Errorf("bootloaders %v, want GRUB for BIOS (the default where the host has grub-pc-bin)", res.Bootloaders)
+	}
 	fi, _ := os.Stat(img)
 	if res.Size != roundMiB(fi.Size()+256<<20)+2*mib {
 		t.Errorf("disk size %d for a %d-byte filesystem grown by 256 MiB", res.Size, fi.Size())
@@ -147,7 +154,8 @@ func TestNoKernel(t *testing.T) {
 }
 
 // TestBothFirmwaresBoot (CHROMOGENIC_BOOT_ALL=1 only: two more TCG boots) boots one hybrid
-// disk (GPT, ESP with GRUB, legacy-bootable root with extlinux) with SeaBIOS and with OVMF.
+// disk (GPT: a BIOS boot partition with GRUB's core.img, an ESP with the EFI GRUB, a
+// legacy-bootable root) with SeaBIOS and with OVMF.
 func TestBothFirmwaresBoot(t *testing.T) {
 	testtier.Acceptance(t, "a qemu boot")
 	if os.Getenv("CHROMOGENIC_BOOT_ALL") == "" {
@@ -157,8 +165,11 @@ func TestBothFirmwaresBoot(t *testing.T) {
 	img, kernel, ramdisk := testimages.Eucalyptus(t, dir)
 	dst := filepath.Join(dir, "bootable-both.raw")
 	res := makeDisk(t, img, dst, Options{Firmware: FirmwareBoth, Kernel: kernel, Ramdisk: ramdisk})
-	if len(res.Bootloaders) != 2 {
-		t.Errorf("bootloaders %v", res.Bootloaders)
+	if len(res.Bootloaders) != 2 || !strings.HasPrefix(res.Bootloaders[0], "grub-pc") || !strings.HasPrefix(res.Bootloaders[1], "grub-efi") {
+		t.Errorf("bootloaders %v, want GRUB for BIOS and for EFI", res.Bootloaders)
+	}
+	if p := readTable(t, dst).PartitionTable.Partitions[0]; p.Type != gptBIOSBoot || p.Start != 2048 {
+		t.Errorf("first partition %+v, want the BIOS boot partition", p)
 	}
 	testimages.BootWith(t, dst, "raw", 8*time.Minute, testimages.BootOptions{Firmware: "efi", Disk: "sata"})
 	testimages.BootWith(t, dst, "raw", 6*time.Minute, testimages.BootOptions{Firmware: "bios", Disk: "ide"})

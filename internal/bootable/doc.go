@@ -15,8 +15,8 @@
 //   - an initramfs rebuilt by the guest's own tool in the sandbox (internal/sandbox) with the drivers a generic PC
 //     needs (internal/retarget, target "pc": ahci, virtio, nvme, e1000, ext4...);
 //   - /etc/fstab naming the root (and every copied filesystem) by UUID;
-//   - a bootloader: for BIOS, extlinux from the host's syslinux (boot code in the MBR, or
-//     gptmbr.bin on GPT); for EFI, a standalone GRUB (BOOTX64.EFI at the removable-media path,
+//   - a bootloader: for BIOS, GRUB 2 by default (Options.Bootloader; below), or extlinux from
+//     the host's syslinux (boot code in the MBR, or gptmbr.bin on GPT); for EFI, a standalone GRUB (BOOTX64.EFI at the removable-media path,
 //     so no NVRAM entry is needed) built by the guest's own grub-mkstandalone in the sandbox
 //     when the guest has GRUB's x86_64-efi modules, else by the host's (grub-efi-amd64-bin),
 //     on a FAT ESP written with mkfs.vfat and mtools (no vfat mount needed);
@@ -28,12 +28,30 @@
 // it that way, so it holds the drivers it needs; nothing can be added to it). Without either
 // Make fails, naming what is missing, as it does for an image with no kernel at all.
 //
-// GRUB for BIOS through the guest's grub-install is not attempted: grub-install must map the
-// root filesystem to a partition of a disk it can see, which offset loop devices without udev
-// (what internal/chroot uses) do not give it; extlinux needs no such probing.
+// GRUB for BIOS is installed without grub-install (grub.go). grub-install must map the
+// filesystem holding /boot to a partition of a disk it can see, which offset loop devices
+// without udev or device-mapper (what internal/chroot uses, all this machine has) do not give
+// it, and grub-bios-setup wants the same mapping through a device map. Both only assemble
+// what Make can write itself, on a disk whose layout it planned: grub-mkimage -O i386-pc
+// builds core.img with every module the boot needs built in (biosdisk, part_msdos, part_gpt,
+// lvm, ext2, xfs, btrfs, search, normal, linux, serial...) and an early configuration that finds
+// /boot's filesystem by UUID (search --fs-uuid) and sets the prefix; core.img goes into the
+// gap between the MBR and the first partition (MBR, 1 MiB) or into a 1 MiB BIOS boot
+// partition (type 21686148-6449-6E6F-744E-656564454649) put first on a "both" disk; boot.img
+// goes into the MBR's first 440 bytes with core.img's sector in it and the BIOS drive check
+// on, and core.img's blocklist names its other sectors: what grub-bios-setup writes. The
+// host's grub-mkimage and modules (grub-pc-bin) are used when present; else the guest's own
+// grub-mkimage runs in the sandbox when the guest has GRUB's i386-pc modules, its output read
+// back as data (bounded, shape-checked) and written into the new disk only. grub.cfg is ours
+// (not grub-mkconfig, which would run the guest's /etc/grub.d scripts): one menuentry that
+// searches /boot's filesystem by UUID and boots the kernel with the command line below,
+// paths relative to a separate /boot. It is written in-root; a /boot/grub that is a symlink
+// (or not a directory) is renamed aside to /boot/grub.pre-chromogenic and a real directory
+// made, and a guest grub.cfg is kept as grub.cfg.pre-chromogenic. With Bootloader "" GRUB is
+// used where it can be built and extlinux otherwise; "grub" fails instead.
 //
-// Why in-house: the job is a sequence of well-known tools (sfdisk, resize2fs, extlinux,
-// grub-mkstandalone, mtools) around internal/chroot and internal/retarget; virt-v2v and
+// Why in-house: the job is a sequence of well-known tools (sfdisk, resize2fs, grub-mkimage,
+// extlinux, grub-mkstandalone, mtools) around internal/chroot and internal/retarget; virt-v2v and
 // disk-image-builder do parts of it but need a libguestfs appliance (about 40 s per call
 // under TCG here) or a full build pipeline, and none folds external kernels in.
 package bootable

@@ -128,6 +128,8 @@ func (l *layout) script() string {
 			if s.Role == roleRoot {
 				b.WriteString(", bootable")
 			}
+		case s.Role == roleBIOSBoot:
+			fmt.Fprintf(&b, `, type=%s, name="BIOS boot"`, gptBIOSBoot)
 		case s.Role == roleESP:
 			fmt.Fprintf(&b, `, type=%s, name="EFI System Partition"`, gptESP)
 		case s.Role == roleRoot:

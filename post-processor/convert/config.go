@@ -127,10 +127,10 @@ type OVAOptions struct {
 // BootableOptions turn the image into a disk that boots on its own (bare metal, VirtualBox,
 // VMware, plain QEMU). The bootable disk is made as a temporary sparse file in the output
 // directory and removed once every format is written. Needs root (loop devices, mounts),
-// bubblewrap (see `sandbox`) and, on the host, extlinux and syslinux-common (BIOS), grub-efi-amd64-bin (EFI,
+// bubblewrap (see `sandbox`) and, on the host, grub-pc-bin (BIOS GRUB) or extlinux and syslinux-common (BIOS), grub-efi-amd64-bin (EFI,
 // when the guest has no GRUB for EFI), dosfstools and mtools (ESP).
 type BootableOptions struct {
-	// `bios` (the default: MBR, extlinux), `efi` (GPT, EFI system partition with GRUB at
+	// `bios` (the default: MBR, GRUB or extlinux as `bootloader` says), `efi` (GPT, EFI system partition with GRUB at
 	// the removable-media path `EFI/BOOT/BOOTX64.EFI`) or `both` (GPT with an ESP and a
 	// legacy-BIOS-bootable root: boots with either firmware). The OVA's firmware follows:
 	// `efi` for `efi`, `bios` otherwise.
@@ -145,7 +145,8 @@ type BootableOptions struct {
 	// has the kernel's modules (the original is kept as `*.pre-chromogenic`).
 	Ramdisk string `mapstructure:"ramdisk"`
 	// Grow the root partition and filesystem by this much, e.g. `2G` or `512M`.
-	ExtraSize string `mapstructure:"extra_size"`
+	ExtraSize         string `mapstructure:"extra_size"`
+	BootloaderOptions `mapstructure:",squash"`
 }
 
 var checksumTypes = map[string]bool{"sha256": true, "sha512": true, "sha1": true, "md5": true}
@@ -250,6 +251,9 @@ func (c *Config) Prepare(raws ...interface{}) error {
 			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("bootable.firmware %q: want bios, efi or both", b.Firmware))
 		} else if f := c.OVA.Firmware; f != "" && f != ovaFirmwareFor(b.Firmware) {
 			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("ova.firmware %q does not match bootable.firmware %q (leave ova.firmware unset: it follows the bootloader)", f, b.Firmware))
+		}
+		if b.Bootloader = strings.ToLower(strings.TrimSpace(b.Bootloader)); !bootable.ValidBootloader(b.Bootloader) {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("bootable.bootloader %q: want grub or extlinux", b.Bootloader))
 		}
 		for name, path := range map[string]string{"bootable.kernel": b.Kernel, "bootable.ramdisk": b.Ramdisk} {
 			if path == "" {

@@ -10,10 +10,11 @@ import (
 // FlatBootableOptions is an auto-generated flat version of BootableOptions.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatBootableOptions struct {
-	Firmware  *string `mapstructure:"firmware" cty:"firmware" hcl:"firmware"`
-	Kernel    *string `mapstructure:"kernel" cty:"kernel" hcl:"kernel"`
-	Ramdisk   *string `mapstructure:"ramdisk" cty:"ramdisk" hcl:"ramdisk"`
-	ExtraSize *string `mapstructure:"extra_size" cty:"extra_size" hcl:"extra_size"`
+	Firmware   *string `mapstructure:"firmware" cty:"firmware" hcl:"firmware"`
+	Kernel     *string `mapstructure:"kernel" cty:"kernel" hcl:"kernel"`
+	Ramdisk    *string `mapstructure:"ramdisk" cty:"ramdisk" hcl:"ramdisk"`
+	ExtraSize  *string `mapstructure:"extra_size" cty:"extra_size" hcl:"extra_size"`
+	Bootloader *string `mapstructure:"bootloader" cty:"bootloader" hcl:"bootloader"`
 }
 
 // FlatMapstructure returns a new FlatBootableOptions.
@@ -32,6 +33,7 @@ func (*FlatBootableOptions) HCL2Spec() map[string]hcldec.Spec {
 		"kernel":     &hcldec.AttrSpec{Name: "kernel", Type: cty.String, Required: false},
 		"ramdisk":    &hcldec.AttrSpec{Name: "ramdisk", Type: cty.String, Required: false},
 		"extra_size": &hcldec.AttrSpec{Name: "extra_size", Type: cty.String, Required: false},
+		"bootloader": &hcldec.AttrSpec{Name: "bootloader", Type: cty.String, Required: false},
 	}
 	return s
 }

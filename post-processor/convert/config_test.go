@@ -70,6 +70,7 @@ func TestConfigureBootable(t *testing.T) {
 		field string
 	}{
 		{bootable(map[string]interface{}{"firmware": "coreboot"}), "bootable.firmware"},
+		{bootable(map[string]interface{}{"bootloader": "lilo"}), "bootable.bootloader"},
 		{bootable(map[string]interface{}{"kernel": filepath.Join(dir, "missing")}), "bootable.kernel"},
 		{bootable(map[string]interface{}{"kernel": notKernel}), "bootable.kernel"},
 		{bootable(map[string]interface{}{"kernel": dir}), "bootable.kernel"},
@@ -95,6 +96,10 @@ func TestConfigureBootable(t *testing.T) {
 	}
 	if p.config.Bootable.Firmware != "efi" || ovaFirmwareFor(p.config.Bootable.Firmware) != "efi" || ovaFirmwareFor("both") != "bios" {
 		t.Errorf("firmware %q", p.config.Bootable.Firmware)
+	}
+	p = PostProcessor{}
+	if err := p.Configure(bootable(map[string]interface{}{"bootloader": " Extlinux"})); err != nil || p.config.Bootable.Bootloader != "extlinux" {
+		t.Errorf("bootloader: %v %q", err, p.config.Bootable.Bootloader)
 	}
 	p = PostProcessor{}
 	if err := p.Configure(bootable(map[string]interface{}{})); err != nil || p.config.Bootable.Firmware != "bios" {
