@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,6 +50,10 @@ func TestAccLocalLVM(t *testing.T) {
 	assertReleased(t, mnt, artifact)
 	if left, _ := filepath.Glob(filepath.Join(leases, "*")); len(left) > 0 {
 		t.Errorf("leases left after the build: %v", left)
+	}
+	// The open-image step lists the LVs it attached.
+	if !regexp.MustCompile(`logical volume chromo-vg/var \(ext4, \d+ MiB\) on /dev/loop\d+`).MatchString(res.Output) {
+		t.Errorf("the var LV is not listed among the attached devices:\n%s", res.Output)
 	}
 	// During the build /var was the var LV's loop, not a directory of the root LV.
 	if !strings.Contains(res.Output, "LVM-MOUNTS=") || !strings.Contains(res.Output, filepath.Join(mnt, "var")+"=/dev/loop") {

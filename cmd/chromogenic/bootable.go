@@ -20,6 +20,7 @@ type bootableFlags struct {
 	firmware          string
 	kernel, ramdisk   string
 	extraSize         string
+	lvm               string
 	sandbox           bool
 	extra             int64
 	otherBootableFlag string // a bootable flag given without --bootable
@@ -31,6 +32,7 @@ func (b *bootableFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.kernel, "kernel", "", "")
 	fs.StringVar(&b.ramdisk, "ramdisk", "", "")
 	fs.StringVar(&b.extraSize, "extra-size", "", "")
+	fs.StringVar(&b.lvm, "lvm", "", "")
 	fs.BoolVar(&b.sandbox, "sandbox", true, "")
 }
 
@@ -39,7 +41,7 @@ func (b *bootableFlags) register(fs *flag.FlagSet) {
 func (b *bootableFlags) check(fs *flag.FlagSet) error {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "firmware", "kernel", "ramdisk", "extra-size", "sandbox":
+		case "firmware", "kernel", "ramdisk", "extra-size", "sandbox", "lvm":
 			if b.otherBootableFlag == "" {
 				b.otherBootableFlag = f.Name
 			}
@@ -79,6 +81,9 @@ func (b *bootableFlags) check(fs *flag.FlagSet) error {
 	if b.ramdisk != "" && b.kernel == "" {
 		return usageError{errors.New("--ramdisk needs --kernel: a ramdisk alone cannot be matched to a kernel")}
 	}
+	if b.lvm = strings.ToLower(strings.TrimSpace(b.lvm)); !bootable.ValidLVM(b.lvm) {
+		return usageError{fmt.Errorf("--lvm %q: want flatten or keep", b.lvm)}
+	}
 	if b.extraSize != "" {
 		n, err := bootable.ParseSize(b.extraSize)
 		if err != nil {
@@ -112,7 +117,7 @@ func (b *bootableFlags) make(ctx context.Context, in, inFormat, dir string, stde
 	}
 	fmt.Fprintf(stderr, "==> %s\n", msg)
 	res, err := bootable.Make(ctx, in, tmp.Name(), bootable.Options{SourceFormat: inFormat, Firmware: b.firmware,
-		Kernel: b.kernel, Ramdisk: b.ramdisk, ExtraSize: b.extra, WorkDir: filepath.Dir(tmp.Name()), TrustGuest: !b.sandbox,
+		Kernel: b.kernel, Ramdisk: b.ramdisk, ExtraSize: b.extra, LVM: b.lvm, WorkDir: filepath.Dir(tmp.Name()), TrustGuest: !b.sandbox,
 		Logf: func(f string, a ...any) { fmt.Fprintf(stderr, "    "+f+"\n", a...) }})
 	if err != nil {
 		os.Remove(tmp.Name())

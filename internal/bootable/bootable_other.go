@@ -20,6 +20,7 @@ type Options struct {
 	Firmware        string
 	Kernel, Ramdisk string
 	ExtraSize       int64
+	LVM             string
 	WorkDir         string
 	TrustGuest      bool
 	Logf            func(format string, args ...any)

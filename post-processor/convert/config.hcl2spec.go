@@ -14,6 +14,7 @@ type FlatBootableOptions struct {
 	Kernel    *string `mapstructure:"kernel" cty:"kernel" hcl:"kernel"`
 	Ramdisk   *string `mapstructure:"ramdisk" cty:"ramdisk" hcl:"ramdisk"`
 	ExtraSize *string `mapstructure:"extra_size" cty:"extra_size" hcl:"extra_size"`
+	LVM       *string `mapstructure:"lvm" cty:"lvm" hcl:"lvm"`
 }
 
 // FlatMapstructure returns a new FlatBootableOptions.
@@ -32,6 +33,7 @@ func (*FlatBootableOptions) HCL2Spec() map[string]hcldec.Spec {
 		"kernel":     &hcldec.AttrSpec{Name: "kernel", Type: cty.String, Required: false},
 		"ramdisk":    &hcldec.AttrSpec{Name: "ramdisk", Type: cty.String, Required: false},
 		"extra_size": &hcldec.AttrSpec{Name: "extra_size", Type: cty.String, Required: false},
+		"lvm":        &hcldec.AttrSpec{Name: "lvm", Type: cty.String, Required: false},
 	}
 	return s
 }
