@@ -277,3 +277,78 @@ func readVG(t *testing.T, image string, part int) vgRead {
 	}
 	return r
 }
+
+func TestLVMRootArgs(t *testing.T) {
+	lv := &chroot.Partition{Number: -1, LV: "chromo-vg/root-fs"}
+	for _, c := range []struct {
+		root *chroot.Partition
+		tool string
+		want string
+	}{
+		{lv, "update-initramfs", "root=/dev/mapper/chromo--vg-root--fs"},
+		{lv, "dracut", "root=/dev/mapper/chromo--vg-root--fs rd.lvm.lv=chromo-vg/root-fs"},
+		{&chroot.Partition{Number: 2}, "dracut", ""},
+		{nil, "dracut", ""},
+	} {
+		if got := lvmRootArgs(c.root, c.tool); got != c.want {
+			t.Errorf("lvmRootArgs(%v, %s) = %q, want %q", c.root, c.tool, got, c.want)
+		}
+	}
+}
+
+// TestLVMFstab: flattened, the LVs copied are named by UUID and one left out is commented
+// out; kept (a PV copied), LV lines stay as they are.
+func TestLVMFstab(t *testing.T) {
+	root := &chroot.Partition{Number: -1, LV: "vg/root", UUID: "11111111-1111-1111-1111-111111111111", FSType: "ext4"}
+	varLV := &chroot.Partition{Number: -1, LV: "vg/var", UUID: "22222222-2222-2222-2222-222222222222", FSType: "ext4"}
+	pv := &chroot.Partition{Number: 2, FSType: lvmMember, UUID: "pvpvpv"}
+	old := &chroot.Disk{Partitions: []*chroot.Partition{pv}, Volumes: []*chroot.Partition{root, varLV}}
+	in := "/dev/mapper/vg-root / ext4 defaults 0 1\n/dev/vg/var /var ext4 defaults 0 2\n/dev/mapper/vg-home /home ext4 nofail 0 2\n"
+	got, changed := rewriteFstab(in, old, map[*chroot.Partition]string{root: root.UUID, varLV: varLV.UUID}, root.UUID, "")
+	want := "UUID=" + root.UUID + "\t/\text4\tdefaults\t0\t1\nUUID=" + varLV.UUID + "\t/var\text4\tdefaults\t0\t2\n" +
+		"# /dev/mapper/vg-home /home ext4 nofail 0 2 # " + lvmLeftOutNote + "\n"
+	if !changed || got != want {
+		t.Errorf("flattened fstab:\n%s\nwant:\n%s", got, want)
+	}
+	got, _ = rewriteFstab(in, old, map[*chroot.Partition]string{pv: pv.UUID}, root.UUID, "")
+	want = "UUID=" + root.UUID + "\t/\text4\tdefaults\t0\t1\n/dev/vg/var /var ext4 defaults 0 2\n/dev/mapper/vg-home /home ext4 nofail 0 2\n"
+	if got != want {
+		t.Errorf("kept fstab:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestLVMLayoutBootMark: a kept PV is a partition of type 8e (MBR) or Linux LVM (GPT) and
+// never carries the boot mark, which goes to the /boot partition.
+func TestLVMLayoutBootMark(t *testing.T) {
+	fss := []srcFS{{Size: 256 * mib, FSType: "ext4"}, {Size: 1024 * mib, FSType: lvmMember, Root: true}}
+	l, err := planLayout(FirmwareBIOS, fss, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, path := writeLayout(t, l)
+	if ps := d.PartitionTable.Partitions; ps[0].Type != "83" || ps[1].Type != "8e" || ps[0].Bootable || ps[1].Bootable {
+		t.Fatalf("MBR partitions %+v", ps)
+	}
+	if err := markBootPartition(path, l, &chroot.Partition{Number: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if ps := readTable(t, path).PartitionTable.Partitions; !ps[0].Bootable || ps[1].Bootable {
+		t.Errorf("after marking /boot: %+v", ps)
+	}
+
+	l, err = planLayout(FirmwareBoth, fss, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, path = writeLayout(t, l)
+	if ps := d.PartitionTable.Partitions; ps[2].Type != gptLVM || strings.Contains(ps[2].Attrs, "LegacyBIOSBootable") {
+		t.Fatalf("GPT partitions %+v", ps)
+	}
+	if err := markBootPartition(path, l, &chroot.Partition{Number: 2}); err != nil {
+		t.Fatal(err)
+	}
+	ps := readTable(t, path).PartitionTable.Partitions
+	if !strings.Contains(ps[1].Attrs, "LegacyBIOSBootable") || strings.Contains(ps[2].Attrs+ps[0].Attrs, "LegacyBIOSBootable") {
+		t.Errorf("after marking /boot: %+v", ps)
+	}
+}
