@@ -69,6 +69,9 @@ func (s *StepOpenImage) Run(ctx context.Context, state multistep.StateBag) multi
 					ui.Message(fmt.Sprintf("%s on %s", p, p.Device))
 				}
 			}
+			for _, v := range d.Volumes {
+				ui.Message(fmt.Sprintf("%s on %s", v, v.Device))
+			}
 			gd.Put("WorkingImage", image)
 			if m := s.Config.FsckMode(); m != chroot.FsckSkip {
 				ui.Say(fmt.Sprintf("fsck = %q: each guest filesystem is checked before it is mounted", m))

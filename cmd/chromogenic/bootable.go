@@ -21,6 +21,7 @@ type bootableFlags struct {
 	bootloader        string
 	kernel, ramdisk   string
 	extraSize         string
+	lvm               string
 	sandbox           bool
 	extra             int64
 	otherBootableFlag string // a bootable flag given without --bootable
@@ -33,6 +34,7 @@ func (b *bootableFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.kernel, "kernel", "", "")
 	fs.StringVar(&b.ramdisk, "ramdisk", "", "")
 	fs.StringVar(&b.extraSize, "extra-size", "", "")
+	fs.StringVar(&b.lvm, "lvm", "", "")
 	fs.BoolVar(&b.sandbox, "sandbox", true, "")
 }
 
@@ -41,7 +43,7 @@ func (b *bootableFlags) register(fs *flag.FlagSet) {
 func (b *bootableFlags) check(fs *flag.FlagSet) error {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "firmware", "bootloader", "kernel", "ramdisk", "extra-size", "sandbox":
+		case "firmware", "bootloader", "kernel", "ramdisk", "extra-size", "sandbox", "lvm":
 			if b.otherBootableFlag == "" {
 				b.otherBootableFlag = f.Name
 			}
@@ -84,6 +86,9 @@ func (b *bootableFlags) check(fs *flag.FlagSet) error {
 	if b.ramdisk != "" && b.kernel == "" {
 		return usageError{errors.New("--ramdisk needs --kernel: a ramdisk alone cannot be matched to a kernel")}
 	}
+	if b.lvm = strings.ToLower(strings.TrimSpace(b.lvm)); !bootable.ValidLVM(b.lvm) {
+		return usageError{fmt.Errorf("--lvm %q: want flatten or keep", b.lvm)}
+	}
 	if b.extraSize != "" {
 		n, err := bootable.ParseSize(b.extraSize)
 		if err != nil {
@@ -117,7 +122,7 @@ func (b *bootableFlags) make(ctx context.Context, in, inFormat, dir string, stde
 	}
 	fmt.Fprintf(stderr, "==> %s\n", msg)
 	res, err := bootable.Make(ctx, in, tmp.Name(), bootable.Options{SourceFormat: inFormat, Firmware: b.firmware,
-		Bootloader: b.bootloader, Kernel: b.kernel, Ramdisk: b.ramdisk, ExtraSize: b.extra, WorkDir: filepath.Dir(tmp.Name()), TrustGuest: !b.sandbox,
+		Bootloader: b.bootloader, Kernel: b.kernel, Ramdisk: b.ramdisk, ExtraSize: b.extra, LVM: b.lvm, WorkDir: filepath.Dir(tmp.Name()), TrustGuest: !b.sandbox,
 		Logf: func(f string, a ...any) { fmt.Fprintf(stderr, "    "+f+"\n", a...) }})
 	if err != nil {
 		os.Remove(tmp.Name())

@@ -64,6 +64,8 @@ func TestCloudUsageErrors(t *testing.T) {
 		{1, "--kernel", []string{"convert", img, out, "-O", "qcow2", "--bootable", "--kernel", filepath.Join(dir, "vmlinuz")}},
 		{1, "--kernel", []string{"convert", img, out, "-O", "qcow2", "--bootable", "--kernel", img}},
 		{2, "--extra-size", []string{"convert", img, out, "-O", "qcow2", "--bootable", "--extra-size", "lots"}},
+		{2, `--lvm "thin"`, []string{"convert", img, out, "-O", "qcow2", "--bootable", "--lvm", "thin"}},
+		{2, "--lvm is an option of --bootable", []string{"convert", img, out, "-O", "qcow2", "--lvm", "keep"}},
 		{2, "option firmware=efi does not match --firmware bios", []string{"convert", img, out, "-O", "ova", "--bootable", "-o", "firmware=efi"}},
 	} {
 		_, stderr := cli(t, c.code, c.args...)

@@ -2,7 +2,7 @@
 //
 //	chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
 //	                    [--bootable [--firmware bios|efi|both] [--bootloader grub|extlinux] [--kernel F [--ramdisk F]]
-//	                    [--extra-size SIZE] [--sandbox=false]]
+//	                    [--extra-size SIZE] [--lvm flatten|keep] [--sandbox=false]]
 //	chromogenic info IMAGE [-f FORMAT] [--json]
 //	chromogenic clean (--root DIR | --image FILE) ...
 //	chromogenic push --to openstack|aws|eucalyptus IMAGE [--name N] ...
@@ -59,7 +59,7 @@ const usage = `usage:
   chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
                       [--bootable [--firmware bios|efi|both] [--bootloader grub|extlinux]
                        [--kernel FILE [--ramdisk FILE]]
-                       [--extra-size SIZE] [--sandbox=false]]
+                       [--extra-size SIZE] [--lvm flatten|keep] [--sandbox=false]]
   chromogenic info IMAGE [-f FORMAT] [--json]
   chromogenic clean (--root DIR | --image FILE) [...]           (chromogenic clean --help)
   chromogenic push --to openstack|aws|eucalyptus IMAGE [...]    (chromogenic push --help)

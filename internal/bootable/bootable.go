@@ -41,6 +41,10 @@ type Options struct {
 	// WorkDir holds scratch files and mount points (and a raw copy of a non-raw input);
 	// default: the output's directory.
 	WorkDir string
+	// LVM is what becomes of a guest's LVM logical volumes: LVMFlatten (the default: each
+	// LV the guest mounts becomes a plain partition) or LVMKeep (the physical volumes copied
+	// whole; see lvm.go).
+	LVM string
 	// TrustGuest runs the guest's initramfs and GRUB tools with plain chroot (the host's
 	// /proc, /sys and /dev mounted in the guest) instead of the sandbox: `sandbox = false`.
 	TrustGuest bool
@@ -84,6 +88,9 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	}
 	if !ValidBootloader(opts.Bootloader) {
 		return nil, fmt.Errorf("bootable: bootloader %q: want grub or extlinux", opts.Bootloader)
+	}
+	if !ValidLVM(opts.LVM) {
+		return nil, fmt.Errorf("bootable: lvm %q: want flatten or keep", opts.LVM)
 	}
 	logf := opts.Logf
 	if logf == nil {
@@ -141,10 +148,15 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 		if p == root || copyable[p.FSType] {
 			parts = append(parts, p)
 			fss = append(fss, srcFS{Size: p.Size, FSType: p.FSType, Root: p == root})
-		} else {
+		} else if p.FSType != lvmMember {
 			logf("bootable: %s left out (not a Linux filesystem)", p)
 		}
 	}
+	lvParts, lvFSs, err := planLVM(raw, work, sd, root, len(parts), opts, logf)
+	if err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	parts, fss = append(parts, lvParts...), append(fss, lvFSs...)
 	l, err := planLayout(opts.Firmware, fss, opts.ExtraSize)
 	if err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
@@ -256,11 +268,17 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 			return fmt.Errorf("the guest's fstab mounts /boot from %s, which is not on the new disk", e.Spec)
 		}
 		if p != g.Root {
+			if err := markBootPartition(disk.Name(), l, p); err != nil {
+				return err
+			}
 			if err := g.Mount(p.Device, "/boot", p.FSType, []string{"nosuid", "nodev"}); err != nil {
 				return err
 			}
 			bootPrefix, bootFS = "", p.UUID
 		}
+	}
+	if err := mountSeparateDirs(g, nd, fstab); err != nil {
+		return err
 	}
 	// The sandbox gives guest tools their own /proc and /dev; plain chroot needs the host's.
 	var chrootErr error
@@ -370,6 +388,9 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 		title = "Linux " + kern.Version
 	}
 	res.Cmdline = "root=UUID=" + rootUUID + " ro " + consoleArgs
+	if lv := lvmRootArgs(g.Root, info.InitramfsTool); lv != "" {
+		res.Cmdline = lv + " ro " + consoleArgs
+	}
 	entry := bootEntry{Title: title, Kernel: rel(kern.Image), Initrd: rel(kern.Initramfs), Cmdline: res.Cmdline, BootFS: bootFS}
 
 	if l.Firmware != FirmwareEFI {

@@ -21,6 +21,7 @@ type Options struct {
 	Bootloader      string
 	Kernel, Ramdisk string
 	ExtraSize       int64
+	LVM             string
 	WorkDir         string
 	TrustGuest      bool
 	Logf            func(format string, args ...any)

@@ -11,6 +11,9 @@
 //     GPT with an ESP and a legacy-BIOS-bootable root for "both" (hybrid);
 //   - the guest's filesystems copied extent by extent (holes stay holes; UUIDs kept), the root
 //     optionally grown by ExtraSize (resize2fs, xfs_growfs, btrfs resize);
+//   - a guest on LVM (read with internal/lvm, never LVM's tools) flattened: each logical volume
+//     it mounts becomes a plain partition; or kept (LVMKeep): its physical volumes copied whole,
+//     booted with root=/dev/mapper/<vg>-<lv> by the guest's own lvm2 in its initramfs;
 //   - an external kernel and ramdisk, when given, folded into the guest's /boot;
 //   - an initramfs rebuilt by the guest's own tool in the sandbox (internal/sandbox) with the drivers a generic PC
 //     needs (internal/retarget, target "pc": ahci, virtio, nvme, e1000, ext4...);

@@ -38,6 +38,10 @@ func rewriteFstab(text string, old *chroot.Disk, uuids map[*chroot.Partition]str
 		default:
 			if p, err := old.ResolveSpec(f[0]); err == nil && p != nil && uuids[p] != "" {
 				want = "UUID=" + uuids[p]
+			} else if note := lvLeftOut(old, f[0], uuids); note != "" {
+				lines[i] = "# " + l + " # " + note
+				changed = true
+				continue
 			}
 		}
 		if want != "" && f[0] != want {

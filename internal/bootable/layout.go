@@ -121,6 +121,10 @@ func (l *layout) script() string {
 	for _, s := range l.Slots {
 		fmt.Fprintf(&b, "start=%d, size=%d", s.Start/512, s.Size/512)
 		switch {
+		case s.FSType == lvmMember && l.Label == "dos":
+			b.WriteString(", type=8e")
+		case s.FSType == lvmMember:
+			fmt.Fprintf(&b, `, type=%s, name="lvm"`, gptLVM)
 		case l.Label == "dos" && s.FSType == "swap":
 			b.WriteString(", type=82")
 		case l.Label == "dos":

@@ -147,6 +147,15 @@ type BootableOptions struct {
 	// Grow the root partition and filesystem by this much, e.g. `2G` or `512M`.
 	ExtraSize         string `mapstructure:"extra_size"`
 	BootloaderOptions `mapstructure:",squash"`
+	// What becomes of a guest on LVM: `flatten` (the default: each logical volume the
+	// guest's fstab mounts, and its root, becomes a plain partition of the new disk with its
+	// filesystem's UUID kept; fstab entries naming `/dev/mapper/<vg>-<lv>` or `/dev/<vg>/<lv>`
+	// then name it by `UUID=`, and those of logical volumes left out are commented out) or
+	// `keep` (the physical volume partitions copied whole, the volume group unchanged; the
+	// kernel boots `root=/dev/mapper/<vg>-<lv>`). `keep` needs lvm2 in the guest (`/sbin/lvm`)
+	// and, for BIOS, `/boot` on a plain partition (extlinux cannot read a logical volume),
+	// and takes no `extra_size`.
+	LVM string `mapstructure:"lvm"`
 }
 
 var checksumTypes = map[string]bool{"sha256": true, "sha512": true, "sha1": true, "md5": true}
@@ -254,6 +263,9 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		}
 		if b.Bootloader = strings.ToLower(strings.TrimSpace(b.Bootloader)); !bootable.ValidBootloader(b.Bootloader) {
 			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("bootable.bootloader %q: want grub or extlinux", b.Bootloader))
+		}
+		if !bootable.ValidLVM(b.LVM) {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("bootable.lvm %q: want flatten or keep", b.LVM))
 		}
 		for name, path := range map[string]string{"bootable.kernel": b.Kernel, "bootable.ramdisk": b.Ramdisk} {
 			if path == "" {

@@ -15,6 +15,7 @@ type FlatBootableOptions struct {
 	Ramdisk    *string `mapstructure:"ramdisk" cty:"ramdisk" hcl:"ramdisk"`
 	ExtraSize  *string `mapstructure:"extra_size" cty:"extra_size" hcl:"extra_size"`
 	Bootloader *string `mapstructure:"bootloader" cty:"bootloader" hcl:"bootloader"`
+	LVM        *string `mapstructure:"lvm" cty:"lvm" hcl:"lvm"`
 }
 
 // FlatMapstructure returns a new FlatBootableOptions.
@@ -34,6 +35,7 @@ func (*FlatBootableOptions) HCL2Spec() map[string]hcldec.Spec {
 		"ramdisk":    &hcldec.AttrSpec{Name: "ramdisk", Type: cty.String, Required: false},
 		"extra_size": &hcldec.AttrSpec{Name: "extra_size", Type: cty.String, Required: false},
 		"bootloader": &hcldec.AttrSpec{Name: "bootloader", Type: cty.String, Required: false},
+		"lvm":        &hcldec.AttrSpec{Name: "lvm", Type: cty.String, Required: false},
 	}
 	return s
 }

@@ -71,6 +71,7 @@ func TestConfigureBootable(t *testing.T) {
 	}{
 		{bootable(map[string]interface{}{"firmware": "coreboot"}), "bootable.firmware"},
 		{bootable(map[string]interface{}{"bootloader": "lilo"}), "bootable.bootloader"},
+		{bootable(map[string]interface{}{"lvm": "thin"}), "bootable.lvm"},
 		{bootable(map[string]interface{}{"kernel": filepath.Join(dir, "missing")}), "bootable.kernel"},
 		{bootable(map[string]interface{}{"kernel": notKernel}), "bootable.kernel"},
 		{bootable(map[string]interface{}{"kernel": dir}), "bootable.kernel"},

@@ -214,7 +214,7 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 		msg += ", external kernel " + kernel
 	}
 	ui.Say(msg)
-	res, err := bootable.Make(ctx, srcPath, dst, bootable.Options{SourceFormat: srcFormat, Firmware: b.Firmware, Kernel: kernel, Ramdisk: ramdisk,
+	res, err := bootable.Make(ctx, srcPath, dst, bootable.Options{SourceFormat: srcFormat, Firmware: b.Firmware, LVM: b.LVM, Kernel: kernel, Ramdisk: ramdisk,
 		Bootloader: b.Bootloader, ExtraSize: extra, WorkDir: filepath.Dir(dst), TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,
 		Logf: func(f string, a ...any) { ui.Message(fmt.Sprintf(f, a...)) }})
 	if err != nil {

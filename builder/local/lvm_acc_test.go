@@ -1,0 +1,156 @@
+package local
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/lvm"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
+)
+
+//go:embed test-fixtures/lvm.pkr.hcl
+var lvmTemplate string
+
+// TestAccLocalLVM runs the real packer binary on the lvm-var image (/ and /var logical
+// volumes of VG chromo-vg, /boot a partition): a shell provisioner writes into /var, which
+// must land in the var LV's extents of the artifact (read back after the build through
+// internal/lvm's mapping and a fresh read-only loop, not through the builder's engine), and
+// chromogenic-clean removes a DHCP lease there while its neighbour stays. The root LV holds
+// no copy of either; nothing stays mounted or attached.
+func TestAccLocalLVM(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
+	env := packertest.Setup(t)
+	dir := t.TempDir()
+	// Leases of its own: what is left there after the build is this build's.
+	leases := filepath.Join(dir, "leases")
+	t.Setenv("CHROMOGENIC_LEASE_DIR", leases)
+	src := testimages.Make(t, "lvm-var", dir)
+	before := packertest.FileSHA256(t, src)
+	out := filepath.Join(dir, "out")
+	mnt := filepath.Join(dir, "mnt")
+	marker := fmt.Sprintf("lvm-marker-%d", time.Now().UnixNano())
+
+	start := time.Now()
+	res := env.MustBuild(t, dir, lvmTemplate, 10*time.Minute,
+		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "mount_path="+mnt, "-var", "marker="+marker)
+	t.Logf("packer build on lvm-var took %s", time.Since(start).Round(time.Second))
+	artifact := filepath.Join(out, "lvm.raw")
+	assertReleased(t, mnt, artifact)
+	if left, _ := filepath.Glob(filepath.Join(leases, "*")); len(left) > 0 {
+		t.Errorf("leases left after the build: %v", left)
+	}
+	// The open-image step lists the LVs it attached.
+	if !regexp.MustCompile(`logical volume chromo-vg/var \(ext4, \d+ MiB\) on /dev/loop\d+`).MatchString(res.Output) {
+		t.Errorf("the var LV is not listed among the attached devices:\n%s", res.Output)
+	}
+	// During the build /var was the var LV's loop, not a directory of the root LV.
+	if !strings.Contains(res.Output, "LVM-MOUNTS=") || !strings.Contains(res.Output, filepath.Join(mnt, "var")+"=/dev/loop") {
+		t.Errorf("/var not mounted from a loop device during the build:\n%s", res.Output)
+	}
+
+	lvs := lvRanges(t, artifact, 2)
+	v, r := lvs["chromo-vg/var"], lvs["chromo-vg/root"]
+	if v == nil || r == nil {
+		t.Fatalf("LVs of the artifact: %v", lvs)
+	}
+	varFiles := readExt(t, artifact, v.start, v.size, "acc-lvm-marker", "lib/dhcp/acc-neighbour", "lib/dhcp/dhclient.eth0.leases")
+	if got := varFiles["acc-lvm-marker"]; got != marker+"\n" {
+		t.Errorf("/var/acc-lvm-marker in the var LV = %q, want %q", got, marker+"\n")
+	}
+	if got := varFiles["lib/dhcp/acc-neighbour"]; got != marker+"\n" {
+		t.Errorf("the lease's neighbour in the var LV = %q, want it kept", got)
+	}
+	if _, ok := varFiles["lib/dhcp/dhclient.eth0.leases"]; ok {
+		t.Errorf("the DHCP lease is still in the var LV after chromogenic-clean")
+	}
+	rootFiles := readExt(t, artifact, r.start, r.size, "var/acc-lvm-marker", "etc/hostname")
+	if _, ok := rootFiles["var/acc-lvm-marker"]; ok {
+		t.Errorf("the marker landed in the root LV's /var directory")
+	}
+	if rootFiles["etc/hostname"] != "chromogenic-lvm-var\n" {
+		t.Errorf("root LV's /etc/hostname = %q", rootFiles["etc/hostname"])
+	}
+	if after := packertest.FileSHA256(t, src); after != before {
+		t.Errorf("source image changed: sha256 %s -> %s", before, after)
+	}
+}
+
+type byteRange struct{ start, size int64 }
+
+// lvRanges maps the LVs of the PV on partition part of image with internal/lvm and returns
+// each linear LV's byte range in the image.
+func lvRanges(t *testing.T, image string, part int) map[string]*byteRange {
+	t.Helper()
+	out, err := exec.Command("sfdisk", "--json", image).Output()
+	if err != nil {
+		t.Fatalf("sfdisk --json %s: %v", image, err)
+	}
+	var doc struct {
+		PartitionTable struct {
+			Partitions []struct{ Start, Size int64 } `json:"partitions"`
+		} `json:"partitiontable"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil || len(doc.PartitionTable.Partitions) < part {
+		t.Fatalf("partition table of %s: %v %s", image, err, out)
+	}
+	p := doc.PartitionTable.Partitions[part-1]
+	f, err := os.Open(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pv, err := lvm.ReadPV(lvm.Device{Name: "partition " + strconv.Itoa(part), R: io.NewSectionReader(f, p.Start*512, p.Size*512), Size: p.Size * 512})
+	if err != nil {
+		t.Fatalf("PV on partition %d: %v", part, err)
+	}
+	vols, err := lvm.Map([]*lvm.PV{pv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]*byteRange{}
+	for _, v := range vols {
+		if v.Err == nil {
+			m[v.Name()] = &byteRange{p.Start*512 + v.Offset, v.Size}
+		}
+	}
+	return m
+}
+
+// readExt mounts [off, off+size) of image read-only through a fresh loop (util-linux's
+// losetup and mount) and returns the regular files among paths that exist in it.
+func readExt(t *testing.T, image string, off, size int64, paths ...string) map[string]string {
+	t.Helper()
+	dev, err := exec.Command("losetup", "--show", "-f", "-r", "-o", strconv.FormatInt(off, 10),
+		"--sizelimit", strconv.FormatInt(size, 10), image).Output()
+	if err != nil {
+		t.Fatalf("losetup: %v", err)
+	}
+	loop := strings.TrimSpace(string(dev))
+	defer exec.Command("losetup", "-d", loop).Run()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-o", "ro,noload", "-t", "ext4", loop, dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount the range [%d, +%d) of %s: %v %s", off, size, image, err, out)
+	}
+	defer exec.Command("umount", dir).Run()
+	found := map[string]string{}
+	for _, p := range paths {
+		full := filepath.Join(dir, p)
+		if fi, err := os.Lstat(full); err == nil && fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(full)
+			found[p] = string(b)
+		}
+	}
+	return found
+}
