@@ -28,6 +28,9 @@ type Partition struct {
 	UUID      string // filesystem UUID
 	Label     string // filesystem label
 	Device    string // loop device giving access to it
+	// Btrfs is, for a btrfs filesystem FindRoot probed, its subvolumes and the one chosen as
+	// the guest root (see btrfs.go).
+	Btrfs *BtrfsLayout
 }
 
 func (p *Partition) String() string {

@@ -157,7 +157,7 @@ func Kinds(t testing.TB) []string {
 }
 
 // Make builds a test disk of the given kind (see test/images/mkimage.sh: mbr-boot, gpt-efi,
-// bare-ext4, xfs-root, no-linux, lvm, lvm-var) as dir/<kind>.raw and returns its path. The file
+// bare-ext4, xfs-root, no-linux, lvm, lvm-var, btrfs-fedora, btrfs-suse) as dir/<kind>.raw and returns its path. The file
 // belongs to the caller: each call gets a copy (cp, holes kept) of one disk mkimage.sh made,
 // a fraction of the cost of unpacking the Debian tree again.
 //
@@ -181,7 +181,7 @@ func MakeFresh(t testing.TB, kind, dir string) string {
 }
 
 // sharedKinds are the kinds whose disks the cache shares between test binaries.
-var sharedKinds = map[string]bool{"mbr-boot": true, "gpt-efi": true, "bare-ext4": true, "no-linux": true, "lvm": true, "lvm-var": true}
+var sharedKinds = map[string]bool{"mbr-boot": true, "gpt-efi": true, "bare-ext4": true, "no-linux": true, "lvm": true, "lvm-var": true, "btrfs-fedora": true, "btrfs-suse": true}
 
 func makeImage(t testing.TB, kind, dir string, own bool) string {
 	t.Helper()
