@@ -512,3 +512,16 @@ func (g *Guest) mountBtrfsSubvolumes(opts GuestOptions, mopts []string) error {
 	}
 	return nil
 }
+
+// btrfsSubvolumeMount reports whether the mountinfo line f (with dir's statx stx) mounts the
+// root directory of a btrfs subvolume: hard links never cross btrfs subvolumes (link(2) gives
+// EXDEV), so, like a whole filesystem, such a tree cannot hold another name of a file outside
+// it (OwnFilesystemMount).
+func btrfsSubvolumeMount(f []string, stx unix.Statx_t) bool {
+	for i := 6; i+1 < len(f); i++ {
+		if f[i] == "-" {
+			return f[i+1] == "btrfs" && stx.Ino == btrfsSubvolInode
+		}
+	}
+	return false
+}

@@ -92,6 +92,12 @@ func TestOpenImageBtrfsFedora(t *testing.T) {
 	if got := readGuest(t, img.MountPath, "home/chromogenic-subvol"); got != "home\n" {
 		t.Errorf("/home holds %q, want subvolume home", got)
 	}
+	if own, err := OwnFilesystemMount(img.MountPath); !own || err != nil {
+		t.Errorf("OwnFilesystemMount of the root subvolume: %v %v, want true", own, err)
+	}
+	if own, err := OwnFilesystemMount(filepath.Join(img.MountPath, "etc")); own || err != nil {
+		t.Errorf("OwnFilesystemMount of a directory in it: %v %v, want false", own, err)
+	}
 	if _, err := os.Stat(filepath.Join(img.MountPath, "chromogenic-top")); !os.IsNotExist(err) {
 		t.Errorf("the top level is mounted as /: %v", err)
 	}

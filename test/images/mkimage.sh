@@ -23,7 +23,8 @@
 #              root (the tree; /) and home (/home), the default subvolume the top level (5),
 #              which holds no root; fstab by UUID with subvol=root,compress=zstd:1 and
 #              subvol=home. Markers: /etc/chromogenic-subvol in root says "root",
-#              /home/chromogenic-subvol in home says "home", /chromogenic-top on the top level.
+#              /home/chromogenic-subvol in home says "home", /chromogenic-top on the top level;
+#              the sample's boot marker unit (made bootable by internal/bootable and booted).
 #   btrfs-suse MBR; p1 btrfs (openSUSE shape): @, @/var, @/home, @/opt, @/.snapshots and
 #              snapper's snapshots @/.snapshots/{1,2,3}/snapshot; the default subvolume is
 #              snapshot 1 (the tree, /etc/chromogenic-subvol "snapshot 1"); 2 is an older copy
@@ -87,6 +88,27 @@ populate() {
   extract_tree "$tree" "$mnt"
   printf 'chromogenic-%s\n' "$kind" >"$mnt/etc/hostname"
   : >"$mnt/etc/machine-id"
+}
+
+# boot_marker: the sample's boot marker unit (scripts/images/sample-image.sh), for a kind that
+# internal/bootable makes bootable and boots: CHROMOGENIC-BOOT-OK on ttyS0 at multi-user.target.
+boot_marker() {
+  cat >"$mnt/etc/systemd/system/chromogenic-marker.service" <<'UNIT'
+[Unit]
+Description=Print the chromogenic boot marker on the serial console
+After=multi-user.target systemd-user-sessions.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'echo CHROMOGENIC-BOOT-OK > /dev/ttyS0'
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  mkdir -p "$mnt/etc/systemd/system/multi-user.target.wants" "$mnt/etc/systemd/system.conf.d"
+  printf '[Manager]\nDefaultDeviceTimeoutSec=15min\n' >"$mnt/etc/systemd/system.conf.d/chromogenic-tcg.conf"
+  ln -sf /etc/systemd/system/chromogenic-marker.service \
+    "$mnt/etc/systemd/system/multi-user.target.wants/chromogenic-marker.service"
 }
 
 fstab_header() {
@@ -292,6 +314,7 @@ btrfs-fedora)
   populate
   printf 'root\n' >"$mnt/etc/chromogenic-subvol"
   printf 'home\n' >"$mnt/home/chromogenic-subvol"
+  boot_marker
   uuid=$(blkid -s UUID -o value "$root_dev")
   {
     fstab_header
