@@ -391,6 +391,11 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 	if lv := lvmRootArgs(g.Root, info.InitramfsTool); lv != "" {
 		res.Cmdline = lv + " ro " + consoleArgs
 	}
+	if flags, err := btrfsRootflags(g.Root, bootPrefix == "/boot"); err != nil {
+		return err
+	} else if flags != "" {
+		res.Cmdline += flags
+	}
 	entry := bootEntry{Title: title, Kernel: rel(kern.Image), Initrd: rel(kern.Initramfs), Cmdline: res.Cmdline, BootFS: bootFS}
 
 	if l.Firmware != FirmwareEFI {

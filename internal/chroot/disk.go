@@ -29,6 +29,9 @@ type Partition struct {
 	Label     string // filesystem label
 	Device    string // loop device giving access to it
 	Disk      int    // which disk of a several-disk image holds it: 0 the first (see OpenImages)
+	// Btrfs is, for a btrfs filesystem FindRoot probed, its subvolumes and the one chosen as
+	// the guest root (see btrfs.go).
+	Btrfs *BtrfsLayout
 }
 
 func (p *Partition) String() string {

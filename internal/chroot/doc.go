@@ -27,6 +27,10 @@
 // disks mounted; a VG may span the disks (each LV's loop over its own disk's file). The
 // lease names every disk's file, so the recovery after a killed build releases them all.
 //
+// A btrfs root may be a subvolume (Fedora, openSUSE's snapper, Ubuntu): FindRoot lists the
+// subvolumes with the host's btrfs tool (bounded) and picks the root by a fixed rule, and the
+// guest fstab's subvol= entries are mounted by subvolid (see btrfs.go).
+//
 // XFS is always mounted with nouuid: a working copy shares its UUID with its source, which
 // may be mounted on the host. ImageOptions.Fsck runs the host's e2fsck, xfs_repair or btrfs
 // check on each guest filesystem just before it is mounted (Fsck): these host programs read

@@ -49,6 +49,11 @@ func FindRoot(d *Disk, probeDir string, want int) (*Partition, error) {
 		if !linuxRootFS[p.FSType] {
 			return nil, fmt.Errorf("root_partition %d holds %q, not a Linux root filesystem", want, p.FSType)
 		}
+		if p.FSType == "btrfs" {
+			if _, _, err := inspectBtrfs(p, probeDir); err != nil {
+				return nil, err
+			}
+		}
 		return p, nil
 	}
 	var candidates []*Partition
@@ -99,6 +104,9 @@ func (d *Disk) describe() string {
 // inspectCandidate mounts p read-only on probeDir and reports whether it is a Linux root,
 // with its fstab text.
 func inspectCandidate(p *Partition, probeDir string) (bool, string, error) {
+	if p.FSType == "btrfs" {
+		return inspectBtrfs(p, probeDir) // its subvolumes (btrfs.go)
+	}
 	if _, err := hostfile.MkdirAll(probeDir, 0o700); err != nil {
 		return false, "", err
 	}

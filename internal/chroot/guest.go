@@ -71,7 +71,7 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 			return nil, err
 		}
 	}
-	if err := m.MountRoot(root.Device, root.FSType, mopts); err != nil {
+	if err := m.MountRoot(root.Device, root.FSType, btrfsRootOptions(root, mopts)); err != nil {
 		return nil, err
 	}
 	if err := writeLease(m.Root, d.Image, d.otherImages()...); err == nil {
@@ -88,6 +88,9 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 	} else if errors.Is(err, guestfs.ErrTooLarge) {
 		return nil, fmt.Errorf("guest fstab: %w", err)
 	}
+	if err := g.mountBtrfsSubvolumes(opts, mopts); err != nil {
+		return nil, err
+	}
 	for _, mp := range opts.FstabMounts {
 		e, ok := FindFstab(g.Fstab, mp)
 		if !ok {
@@ -103,8 +106,8 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 			}
 			return nil, fmt.Errorf("guest fstab mounts %s from %s, which is on no partition of this disk (%s)", mp, e.Spec, d.describe())
 		}
-		if p == root {
-			continue
+		if p == root || isBtrfsSubvolEntry(e, p) {
+			continue // isBtrfsSubvolEntry: mountBtrfsSubvolumes mounted it
 		}
 		fstype, err := fstabType(e, p)
 		if err != nil {

@@ -429,7 +429,7 @@ func OwnFilesystemMount(dir string) (bool, error) {
 		return false, nil
 	}
 	var stx unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, abs, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx); err != nil {
+	if err := unix.Statx(unix.AT_FDCWD, abs, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID|unix.STATX_INO, &stx); err != nil {
 		return false, err
 	}
 	if stx.Mask&unix.STATX_MNT_ID == 0 {
@@ -446,6 +446,9 @@ func OwnFilesystemMount(dir string) (bool, error) {
 			continue
 		}
 		// f[3]: root of the mount within its filesystem; f[4]: mount point.
+		if unescapeMount(f[4]) == abs && unescapeMount(f[3]) != "/" {
+			return btrfsSubvolumeMount(f, stx), nil // a btrfs subvolume is a tree of its own (btrfs.go)
+		}
 		return unescapeMount(f[4]) == abs && unescapeMount(f[3]) == "/", nil
 	}
 	return false, fmt.Errorf("mount %s of %s not in /proc/self/mountinfo", id, abs)

@@ -157,8 +157,9 @@ func Kinds(t testing.TB) []string {
 }
 
 // Make builds a test disk of the given kind (see test/images/mkimage.sh: mbr-boot, gpt-efi,
-// bare-ext4, xfs-root, no-linux, lvm, lvm-var, two-disk) as dir/<kind>.raw and returns its path
-// (two-disk: its second disk beside it as dir/<kind>-disk2.raw, see OtherDisks). The file
+// bare-ext4, xfs-root, no-linux, lvm, lvm-var, two-disk, btrfs-fedora, btrfs-suse) as
+// dir/<kind>.raw and returns its path (two-disk: its second disk beside it as
+// dir/<kind>-disk2.raw, see OtherDisks). The file
 // belongs to the caller: each call gets a copy (cp, holes kept) of one disk mkimage.sh made,
 // a fraction of the cost of unpacking the Debian tree again.
 //
@@ -182,7 +183,7 @@ func MakeFresh(t testing.TB, kind, dir string) string {
 }
 
 // sharedKinds are the kinds whose disks the cache shares between test binaries.
-var sharedKinds = map[string]bool{"mbr-boot": true, "gpt-efi": true, "bare-ext4": true, "no-linux": true, "lvm": true, "lvm-var": true, "two-disk": true}
+var sharedKinds = map[string]bool{"mbr-boot": true, "gpt-efi": true, "bare-ext4": true, "no-linux": true, "lvm": true, "lvm-var": true, "two-disk": true, "btrfs-fedora": true, "btrfs-suse": true}
 
 func makeImage(t testing.TB, kind, dir string, own bool) string {
 	t.Helper()

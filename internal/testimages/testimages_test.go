@@ -62,6 +62,8 @@ type layout struct {
 	lvs map[string]string
 	// onOther: the fstab mount points on the second disk (two-disk), see checkOtherDisk.
 	onOther map[string]bool
+	// rootOpts are extra mount options for the root (a btrfs root's subvol=).
+	rootOpts string
 }
 
 var layouts = map[string]layout{
@@ -135,6 +137,22 @@ var layouts = map[string]layout{
 			{"/dev/vdb2", "/var/lib/data", "ext4"},
 		},
 		onOther: map[string]bool{"/srv": true, "/var/lib/data": true},
+	},
+	"btrfs-fedora": {
+		label: "dos",
+		parts: []wantPart{
+			{ptype: "83", bootable: true, sizeMiB: 256, fstype: "ext4", label: "boot"},
+			{ptype: "83", fstype: "btrfs", label: "fedora"},
+		},
+		root:     2,
+		rootOpts: "subvol=root",
+		mounts:   []wantMount{{"UUID", "/", "btrfs"}, {"UUID", "/boot", "ext4"}, {"UUID", "/home", "btrfs"}},
+	},
+	"btrfs-suse": {
+		label:  "dos",
+		parts:  []wantPart{{ptype: "83", bootable: true, fstype: "btrfs", label: "suse"}},
+		root:   1, // its default subvolume, @/.snapshots/1/snapshot
+		mounts: []wantMount{{"UUID", "/", "btrfs"}, {"UUID", "/var", "btrfs"}, {"UUID", "/home", "btrfs"}, {"UUID", "/opt", "btrfs"}, {"UUID", "/.snapshots", "btrfs"}},
 	},
 }
 
@@ -285,7 +303,7 @@ func checkLayout(t *testing.T, img string, want layout) {
 		}
 	}
 
-	dir := mountRO(t, img, rootOff, rootSize)
+	dir := mountRO(t, img, rootOff, rootSize, want.rootOpts)
 	osRelease, err := os.ReadFile(filepath.Join(dir, "etc/os-release"))
 	if err != nil || !bytes.Contains(osRelease, []byte(`VERSION_ID="12"`)) {
 		t.Errorf("etc/os-release: %v\n%s", err, osRelease)
@@ -454,10 +472,13 @@ func lvOffsets(t *testing.T, img string, pvOff int64, vg string, lvs map[string]
 
 // mountRO mounts the file system at [off, off+size) of img read-only (through an autoclear
 // loop) and unmounts it when the test ends.
-func mountRO(t *testing.T, img string, off, size int64) string {
+func mountRO(t *testing.T, img string, off, size int64, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
 	opts := fmt.Sprintf("ro,loop,offset=%d,sizelimit=%d", off, size)
+	if extra != "" {
+		opts += "," + extra
+	}
 	if out, err := exec.Command("mount", "-o", opts, img, dir).CombinedOutput(); err != nil {
 		t.Fatalf("mount -o %s %s: %v\n%s", opts, img, err, out)
 	}

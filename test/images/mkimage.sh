@@ -23,6 +23,18 @@
 #              OUT-disk2 (OUT's name with -disk2 before .raw, 512 MiB) is disk 2, MBR, p1 ext4
 #              /srv (fstab UUID=, LABEL srv) and p2 ext4 /var/lib/data (fstab /dev/vdb2: a
 #              kernel name, resolved by disk order).
+#   btrfs-fedora MBR; p1 ext4 /boot (256 MiB, UUID), p2 btrfs (Fedora 33+ shape): subvolumes
+#              root (the tree; /) and home (/home), the default subvolume the top level (5),
+#              which holds no root; fstab by UUID with subvol=root,compress=zstd:1 and
+#              subvol=home. Markers: /etc/chromogenic-subvol in root says "root",
+#              /home/chromogenic-subvol in home says "home", /chromogenic-top on the top level;
+#              the sample's boot marker unit (made bootable by internal/bootable and booted).
+#   btrfs-suse MBR; p1 btrfs (openSUSE shape): @, @/var, @/home, @/opt, @/.snapshots and
+#              snapper's snapshots @/.snapshots/{1,2,3}/snapshot; the default subvolume is
+#              snapshot 1 (the tree, /etc/chromogenic-subvol "snapshot 1"); 2 is an older copy
+#              ("snapshot 2"), 3 a decoy with another /etc/os-release ("snapshot 3"); /var,
+#              /home and /opt live in their own subvolumes; fstab by UUID: / without subvol=
+#              (the default), /var, /home, /opt, /.snapshots with subvol=/@/...
 # The disk is 2 GiB virtual (MKIMAGE_SIZE), written to OUT.tmp.PID and renamed to OUT (a
 # second disk first, to its own name: OUT present means every disk is complete).
 # Loops and mounts are released on every exit path. Prints OUT on its last stdout line.
@@ -34,7 +46,7 @@ repo=$(realpath "$here/../..")
 # shellcheck source=scripts/images/lib.sh
 . "$repo/scripts/images/lib.sh"
 
-KINDS=(mbr-boot gpt-efi bare-ext4 xfs-root no-linux lvm lvm-var two-disk)
+KINDS=(mbr-boot gpt-efi bare-ext4 xfs-root no-linux lvm lvm-var two-disk btrfs-fedora btrfs-suse)
 SIZE="${MKIMAGE_SIZE:-2G}"
 ESP_TYPE=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
 LINUX_FS_TYPE=0FC63DAF-8483-4772-8E79-3D69D8477DE4
@@ -53,7 +65,7 @@ kind=$1
 OUT=$2
 case " ${KINDS[*]} " in *" $kind "*) ;; *) usage ;; esac
 [ "$(id -u)" -eq 0 ] || die "must run as root"
-need_pkgs fdisk e2fsprogs dosfstools mtools xfsprogs lvm2 util-linux zstd jq
+need_pkgs fdisk e2fsprogs dosfstools mtools xfsprogs lvm2 util-linux zstd jq btrfs-progs
 
 tree=""
 [ "$kind" = no-linux ] || tree=$(tree_tarball)
@@ -83,6 +95,27 @@ populate() {
   extract_tree "$tree" "$mnt"
   printf 'chromogenic-%s\n' "$kind" >"$mnt/etc/hostname"
   : >"$mnt/etc/machine-id"
+}
+
+# boot_marker: the sample's boot marker unit (scripts/images/sample-image.sh), for a kind that
+# internal/bootable makes bootable and boots: CHROMOGENIC-BOOT-OK on ttyS0 at multi-user.target.
+boot_marker() {
+  cat >"$mnt/etc/systemd/system/chromogenic-marker.service" <<'UNIT'
+[Unit]
+Description=Print the chromogenic boot marker on the serial console
+After=multi-user.target systemd-user-sessions.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'echo CHROMOGENIC-BOOT-OK > /dev/ttyS0'
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  mkdir -p "$mnt/etc/systemd/system/multi-user.target.wants" "$mnt/etc/systemd/system.conf.d"
+  printf '[Manager]\nDefaultDeviceTimeoutSec=15min\n' >"$mnt/etc/systemd/system.conf.d/chromogenic-tcg.conf"
+  ln -sf /etc/systemd/system/chromogenic-marker.service \
+    "$mnt/etc/systemd/system/multi-user.target.wants/chromogenic-marker.service"
 }
 
 fstab_header() {
@@ -296,6 +329,67 @@ two-disk)
     printf 'UUID=%s /srv            ext4    defaults        0       2\n' "$(blkid -s UUID -o value "$srv_dev")"
     printf '/dev/vdb2       /var/lib/data   ext4    defaults        0       2\n'
   } >"$mnt/etc/fstab"
+  ;;
+btrfs-fedora)
+  printf 'label: dos\nstart=2048, size=256MiB, type=83, bootable\ntype=83\n' | sfdisk -q "$tmp"
+  read -r o1 s1 < <(part_geom "$tmp" 1)
+  read -r o2 s2 < <(part_geom "$tmp" 2)
+  img_loop boot_dev "$tmp" "$o1" "$s1"
+  img_loop root_dev "$tmp" "$o2" "$s2"
+  mkfs.ext4 -q -L boot "$boot_dev"
+  mkfs.btrfs -q -L fedora "$root_dev" >/dev/null
+  img_mount "$root_dev" "$work/top" -o subvolid=5
+  btrfs -q subvolume create "$work/top/root" >/dev/null
+  btrfs -q subvolume create "$work/top/home" >/dev/null
+  printf 'top level\n' >"$work/top/chromogenic-top"
+  img_mount "$root_dev" "$mnt" -o subvol=root,compress=zstd:1
+  img_mount "$boot_dev" "$mnt/boot"
+  img_mount "$root_dev" "$mnt/home" -o subvol=home,compress=zstd:1
+  populate
+  printf 'root\n' >"$mnt/etc/chromogenic-subvol"
+  printf 'home\n' >"$mnt/home/chromogenic-subvol"
+  boot_marker
+  uuid=$(blkid -s UUID -o value "$root_dev")
+  {
+    fstab_header
+    printf 'UUID=%s /                       btrfs   subvol=root,compress=zstd:1 0 0\n' "$uuid"
+    printf 'UUID=%s /boot                   ext4    defaults        1 2\n' "$(blkid -s UUID -o value "$boot_dev")"
+    printf 'UUID=%s /home                   btrfs   subvol=home,compress=zstd:1 0 0\n' "$uuid"
+  } >"$mnt/etc/fstab"
+  ;;
+btrfs-suse)
+  printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$tmp"
+  read -r o1 s1 < <(part_geom "$tmp" 1)
+  img_loop root_dev "$tmp" "$o1" "$s1"
+  mkfs.btrfs -q -L suse "$root_dev" >/dev/null
+  top="$work/top"
+  img_mount "$root_dev" "$top" -o subvolid=5
+  for sv in @ @/var @/home @/opt @/.snapshots; do btrfs -q subvolume create "$top/$sv" >/dev/null; done
+  mkdir "$top/@/.snapshots/1"
+  btrfs -q subvolume create "$top/@/.snapshots/1/snapshot" >/dev/null
+  btrfs -q subvolume set-default "$top/@/.snapshots/1/snapshot"
+  img_mount "$root_dev" "$mnt" -o subvol=@/.snapshots/1/snapshot
+  for sv in var home opt .snapshots; do img_mount "$root_dev" "$mnt/$sv" -o "subvol=@/$sv"; done
+  populate
+  uuid=$(blkid -s UUID -o value "$root_dev")
+  {
+    fstab_header
+    printf 'UUID=%s  /             btrfs  defaults                  0  0\n' "$uuid"
+    printf 'UUID=%s  /var          btrfs  subvol=/@/var             0  0\n' "$uuid"
+    printf 'UUID=%s  /home         btrfs  subvol=/@/home            0  0\n' "$uuid"
+    printf 'UUID=%s  /opt          btrfs  subvol=/@/opt             0  0\n' "$uuid"
+    printf 'UUID=%s  /.snapshots   btrfs  subvol=/@/.snapshots      0  0\n' "$uuid"
+  } >"$mnt/etc/fstab"
+  printf 'var\n' >"$mnt/var/chromogenic-subvol"
+  printf 'home\n' >"$mnt/home/chromogenic-subvol"
+  for n in 2 3; do
+    mkdir "$top/@/.snapshots/$n"
+    btrfs -q subvolume snapshot "$mnt" "$top/@/.snapshots/$n/snapshot" >/dev/null
+    printf 'snapshot %s\n' "$n" >"$top/@/.snapshots/$n/snapshot/etc/chromogenic-subvol"
+  done
+  rm -f "$top/@/.snapshots/3/snapshot/etc/os-release"
+  printf 'ID=chromogenic-decoy\nNAME="not the booted root"\n' >"$top/@/.snapshots/3/snapshot/etc/os-release"
+  printf 'snapshot 1\n' >"$mnt/etc/chromogenic-subvol"
   ;;
 esac
 

@@ -1,0 +1,109 @@
+//go:build linux
+
+package local
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
+)
+
+//go:embed test-fixtures/btrfs.pkr.hcl
+var btrfsTemplate string
+
+// TestAccLocalBtrfsSuse builds an openSUSE-shaped btrfs guest with the real packer: a shell
+// provisioner and chromogenic-clean run in snapper's booted snapshot with /var and /home
+// mounted from their subvolumes. In the artifact, read through fresh mounts of each subvolume:
+// the marker is in snapshot 1 only, the log in @/var was emptied in place, the bash history in
+// @/home removed and its neighbour kept; snapshots 2 and 3 are untouched; the source is
+// byte-identical and nothing stays mounted or attached.
+func TestAccLocalBtrfsSuse(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
+	env := packertest.Setup(t)
+	dir := t.TempDir()
+	src := testimages.Make(t, "btrfs-suse", dir)
+	before := packertest.FileSHA256(t, src)
+	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
+	out := filepath.Join(dir, "out")
+	mnt := filepath.Join(dir, "mounts", "mnt")
+
+	start := time.Now()
+	res := env.MustBuild(t, dir, btrfsTemplate, 10*time.Minute,
+		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "mount_path="+mnt, "-var", "marker="+marker)
+	t.Logf("packer build of btrfs-suse: %s", time.Since(start).Round(time.Second))
+	artifact := filepath.Join(out, "btrfs.raw")
+	assertReleased(t, mnt, artifact)
+	if !strings.Contains(res.Output, "ROOT-SUBVOL=snapshot_1") {
+		t.Errorf("the provisioner did not run in snapshot 1:\n%s", res.Output)
+	}
+	// The mounts seen from the host while the guest was mounted: each subvolume at its place.
+	want := "MOUNTS=:/@/.snapshots/1/snapshot,/var:/@/var,/home:/@/home,/opt:/@/opt,"
+	if !strings.Contains(res.Output, want) {
+		t.Errorf("guest mounts not as the guest's fstab says, want %s:\n%s", want, res.Output)
+	}
+
+	read := func(subvol, p string) (string, error) {
+		var got []byte
+		var err error
+		onArtifactSubvol(t, artifact, subvol, func(d string) { got, err = os.ReadFile(filepath.Join(d, p)) })
+		return string(got), err
+	}
+	if got, err := read("@/.snapshots/1/snapshot", "root/acc-marker"); err != nil || got != marker+"\n" {
+		t.Errorf("marker in snapshot 1: %q %v", got, err)
+	}
+	for _, n := range []string{"2", "3"} {
+		if _, err := read("@/.snapshots/"+n+"/snapshot", "root/acc-marker"); !os.IsNotExist(err) {
+			t.Errorf("marker in snapshot %s: %v", n, err)
+		}
+		if got, _ := read("@/.snapshots/"+n+"/snapshot", "etc/chromogenic-subvol"); got != "snapshot "+n+"\n" {
+			t.Errorf("snapshot %s changed: %q", n, got)
+		}
+	}
+	if got, err := read("@/var", "log/acc-btrfs.log"); err != nil || got != "" {
+		t.Errorf("log in @/var: %q %v, want emptied in place", got, err)
+	}
+	if _, err := read("@/.snapshots/1/snapshot", "var/log/acc-btrfs.log"); !os.IsNotExist(err) {
+		t.Errorf("log written into the snapshot's /var instead of @/var: %v", err)
+	}
+	if _, err := read("@/home", "alice/.bash_history"); !os.IsNotExist(err) {
+		t.Errorf("bash history in @/home not removed: %v", err)
+	}
+	if got, err := read("@/home", "alice/keep"); err != nil || got != "keep\n" {
+		t.Errorf("neighbour of the bash history in @/home: %q %v", got, err)
+	}
+	if after := packertest.FileSHA256(t, src); after != before {
+		t.Errorf("source image changed: sha256 %s -> %s", before, after)
+	}
+}
+
+// onArtifactSubvol mounts subvolume subvol of the btrfs on partition 1 of image read-only and
+// calls fn with its directory.
+func onArtifactSubvol(t *testing.T, image, subvol string, fn func(dir string)) {
+	t.Helper()
+	_, parts, err := chroot.ReadPartitions(image)
+	if err != nil || len(parts) != 1 {
+		t.Fatalf("partitions of %s: %v %v", image, parts, err)
+	}
+	l, err := chroot.AttachLoop(image, parts[0].Start, parts[0].Size, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Detach()
+	d := t.TempDir()
+	if err := unix.Mount(l.Path, d, "btrfs", unix.MS_RDONLY, "subvol="+subvol); err != nil {
+		t.Fatalf("mount subvolume %s of %s: %v", subvol, image, err)
+	}
+	defer unix.Unmount(d, 0)
+	fn(d)
+}
