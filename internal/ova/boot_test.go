@@ -13,12 +13,17 @@ import (
 )
 
 // TestBootExports exports the bootable sample image once per format (OVA, qcow2, VMDK
-// streamOptimized) and boots each under qemu to the sample's serial marker. For the OVA,
-// the VMDK member is extracted with tar and booted. About a minute per boot under TCG.
+// streamOptimized); qemu-img compare shows each presents the sample's exact bytes, and the
+// OVA's VMDK member (extracted with tar) boots under qemu to the sample's serial marker.
+//
+// Only the OVA member is booted (one to several minutes under TCG): the standalone VMDK is
+// the same vmdk writer's output as the member, and for it and the qcow2 the boot repeated
+// what qemu-img compare already proves, that qemu's block layer (which qemu-system reads
+// through) returns the very bytes of the sample that boots.
 func TestBootExports(t *testing.T) {
-	testtier.Acceptance(t, "qemu boots of three exports")
+	testtier.Acceptance(t, "a qemu boot of an OVA's disk")
 	if testing.Short() {
-		t.Skip("boots take about a minute each")
+		t.Skip("the boot takes a minute or more under TCG")
 	}
 	sample := testimages.Sample(t)
 	dir := t.TempDir()
@@ -48,14 +53,19 @@ func TestBootExports(t *testing.T) {
 	if err := diskimage.Convert(ctx, img, vmdk, "vmdk", diskimage.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []struct{ name, path, format string }{
-		{"ova", filepath.Join(dir, res.Members[1].Name), "vmdk"},
-		{"qcow2", qcow2, "qcow2"},
-		{"vmdk", vmdk, "vmdk"},
+	for _, b := range []struct {
+		name, path, format string
+		boot               bool
+	}{
+		{"ova", filepath.Join(dir, res.Members[1].Name), "vmdk", true},
+		{"qcow2", qcow2, "qcow2", false},
+		{"vmdk", vmdk, "vmdk", false},
 	} {
 		t.Run(b.name, func(t *testing.T) {
 			run(t, "qemu-img", "compare", "-f", "raw", "-F", b.format, sample, b.path)
-			testimages.Boot(t, b.path, b.format, 5*time.Minute)
+			if b.boot {
+				testimages.Boot(t, b.path, b.format, 5*time.Minute)
+			}
 		})
 	}
 }

@@ -21,7 +21,8 @@ var accTemplate string
 // the real packer binary: every output passes qemu-img check, compares identical to the
 // working copy and has a verifying checksum file; the OVA holds a VMDK identical to it and a
 // descriptor naming the guest's OS. (That these exports boot is proven by internal/ova's
-// TestBootExports on the same engine.)
+// TestBootExports on the same engine: the OVA's disk booted, the qcow2 and VMDK identical to
+// the booted sample by qemu-img compare.)
 func TestAccConvert(t *testing.T) {
 	testtier.Acceptance(t, "a packer build")
 	env := packertest.Setup(t)
