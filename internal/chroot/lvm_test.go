@@ -181,41 +181,12 @@ func TestLVMKilledBuildRecovered(t *testing.T) {
 	dir := t.TempDir()
 	image := testimages.Make(t, "lvm-var", dir)
 	mnt := filepath.Join(dir, "mnt")
-	leases := filepath.Join(dir, "leases")
-	old := LeaseDir
-	LeaseDir = leases
-	t.Cleanup(func() { LeaseDir = old })
-	t.Cleanup(func() { RecoverStale() }) // should the test fail half-way: release the child's leftovers
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestLVMKilledBuildRecovered$")
-	cmd.Env = append(os.Environ(), "CHROMOGENIC_LVM_CHILD="+image, "CHROMOGENIC_LVM_MNT="+mnt, "CHROMOGENIC_LEASE_DIR="+leases)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line := make([]byte, 256)
-	n, _ := out.Read(line)
-	if !strings.HasPrefix(string(line[:n]), "MOUNTED 2") {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("child: %q", line[:n])
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	killChild(t, dir, "TestLVMKilledBuildRecovered", "MOUNTED 2", "CHROMOGENIC_LVM_CHILD="+image, "CHROMOGENIC_LVM_MNT="+mnt)
 	loops := LoopsBackedBy(image)
 	if m := MountedUnder(mnt); len(m) != 3 || len(loops) < 3 {
 		t.Fatalf("after SIGKILL: mounts %v, loops %v: the test would prove nothing", m, loops)
 	}
-	released, err := RecoverStale()
-	if err != nil || len(released) != 1 {
-		t.Fatalf("RecoverStale: %v %v", released, err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(LoopsBackedBy(image)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	recoverKilled(t, image)
 	assertReleased(t, image, mnt)
 }
 

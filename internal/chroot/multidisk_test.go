@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -177,40 +175,11 @@ func TestOpenImagesKilledBuildRecovered(t *testing.T) {
 	dir := t.TempDir()
 	disks := twoDisks(t, dir)
 	mnt := filepath.Join(dir, "mnt")
-	leases := filepath.Join(dir, "leases")
-	old := LeaseDir
-	LeaseDir = leases
-	t.Cleanup(func() { LeaseDir = old })
-	t.Cleanup(func() { RecoverStale() })
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestOpenImagesKilledBuildRecovered$")
-	cmd.Env = append(os.Environ(), "CHROMOGENIC_MULTIDISK_CHILD="+strings.Join(disks, ","), "CHROMOGENIC_MULTIDISK_MNT="+mnt, "CHROMOGENIC_LEASE_DIR="+leases)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line := make([]byte, 256)
-	n, _ := out.Read(line)
-	if !strings.HasPrefix(string(line[:n]), "MOUNTED 3") {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("child: %q", line[:n])
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	killChild(t, dir, "TestOpenImagesKilledBuildRecovered", "MOUNTED 3", "CHROMOGENIC_MULTIDISK_CHILD="+strings.Join(disks, ","), "CHROMOGENIC_MULTIDISK_MNT="+mnt)
 	if m, l := MountedUnder(mnt), LoopsBackedBy(disks[1]); len(m) != 3 || len(l) < 2 {
 		t.Fatalf("after SIGKILL: mounts %v, disk 2 loops %v: the test would prove nothing", m, l)
 	}
-	released, err := RecoverStale()
-	if err != nil || len(released) != 1 {
-		t.Fatalf("RecoverStale: %v %v", released, err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(LoopsBackedBy(disks[0]))+len(LoopsBackedBy(disks[1])) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	recoverKilled(t, disks...)
 	for _, d := range disks {
 		assertReleased(t, d, mnt)
 	}
