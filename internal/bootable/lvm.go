@@ -182,7 +182,8 @@ func lvmRootArgs(root *chroot.Partition, initramfsTool string) string {
 // mountSeparateDirs mounts the guest's separate /usr and /var (an LVM install often has /var
 // on a logical volume of its own) from the new disk, as the guest's fstab (already
 // rewritten) says: the guest's tools need them (mkinitramfs works below /var/tmp). An entry
-// marked nofail that the new disk does not hold is skipped.
+// marked nofail that the new disk does not hold is skipped, and so is one on the root's own
+// filesystem (a btrfs subvolume, mounted when the new disk was opened).
 func mountSeparateDirs(g *chroot.Guest, nd *chroot.Disk, fstab []byte) error {
 	entries := chroot.ParseFstab(string(fstab))
 	for _, dir := range []string{"/usr", "/var"} {
@@ -191,7 +192,12 @@ func mountSeparateDirs(g *chroot.Guest, nd *chroot.Disk, fstab []byte) error {
 			continue
 		}
 		p, err := nd.ResolveSpec(e.Spec)
-		if err != nil || p == nil || p == g.Root {
+		if err == nil && p == g.Root {
+			// On the root's own filesystem: a btrfs subvolume (openSUSE's /var), which
+			// OpenImage mounted already with the guest's other subvolumes.
+			continue
+		}
+		if err != nil || p == nil {
 			if e.HasOption("nofail") {
 				continue
 			}

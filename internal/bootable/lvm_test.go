@@ -102,7 +102,7 @@ func fsckAt(t *testing.T, image string, off, size int64) {
 
 // TestLVMFlattenBoot: the lvm-var guest (/boot a partition; / and /var LVs of VG chromo-vg;
 // /home an LV of two segments apart, which cannot be mapped) becomes an MBR disk of three
-// plain partitions: /boot (active: extlinux is there), root and var, each the LV's
+// plain partitions: /boot (active: GRUB's configuration is there), root and var, each the LV's
 // filesystem with its UUID kept and clean; the fstab names them by UUID and comments out
 // /home, whose LV is not on the disk; the disk boots with SeaBIOS to multi-user.target (one
 // TCG boot).
@@ -150,7 +150,7 @@ func TestLVMFlattenBoot(t *testing.T) {
 		t.Errorf("sfdisk --verify: %v\n%s", err, out)
 	}
 
-	files := packertest.GuestFiles(t, dst, "/etc/fstab", "/extlinux/extlinux.conf")
+	files := packertest.GuestFiles(t, dst, "/etc/fstab", "/grub/grub.cfg")
 	fstab := string(files["/etc/fstab"])
 	for _, re := range []string{
 		`(?m)^UUID=` + root.UUID + `\s+/\s+ext4`,
@@ -164,8 +164,8 @@ func TestLVMFlattenBoot(t *testing.T) {
 	if strings.Contains(regexp.MustCompile(`(?m)^#.*$`).ReplaceAllString(fstab, ""), "/dev/") {
 		t.Errorf("fstab still names a device path:\n%s", fstab)
 	}
-	if conf := string(files["/extlinux/extlinux.conf"]); !strings.Contains(conf, res.Cmdline) {
-		t.Errorf("extlinux.conf on the /boot partition:\n%s", conf)
+	if conf := string(files["/grub/grub.cfg"]); !strings.Contains(conf, res.Cmdline) {
+		t.Errorf("grub.cfg on the /boot partition:\n%s", conf)
 	}
 	bootStart := time.Now()
 	testimages.BootWith(t, dst, "raw", 8*time.Minute, testimages.BootOptions{})
@@ -235,9 +235,9 @@ func TestLVMKeep(t *testing.T) {
 		t.Errorf("root LV on the new disk holds UUID %q, want %s", uuid, lvs["chromo-vg/root"].UUID)
 	}
 	fsckAt(t, dst, rootRange[0], rootRange[1])
-	files := packertest.GuestFiles(t, dst, "/extlinux/extlinux.conf")
-	if conf := string(files["/extlinux/extlinux.conf"]); !strings.Contains(conf, "APPEND "+res.Cmdline) {
-		t.Errorf("extlinux.conf on /boot:\n%s", conf)
+	files := packertest.GuestFiles(t, dst, "/grub/grub.cfg")
+	if conf := string(files["/grub/grub.cfg"]); !strings.Contains(conf, " "+res.Cmdline+"\n") {
+		t.Errorf("grub.cfg on /boot:\n%s", conf)
 	}
 }
 
