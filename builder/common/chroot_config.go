@@ -30,6 +30,16 @@ type ChrootConfig struct {
 	// it: every Linux filesystem is inspected and the one holding `/etc` and `/bin/sh` (and
 	// named `/` by its own fstab, when several qualify) is the root.
 	RootPartition int `mapstructure:"root_partition" required:"false"`
+	// The LVM logical volume holding the guest's root filesystem, as `vg/lv` (such as
+	// `rhel/root`), when the rule above picks another (a guest with several Linux roots on
+	// logical volumes). Use either `root_partition` or `root_volume`.
+	RootVolume string `mapstructure:"root_volume" required:"false"`
+	// On a btrfs root, the subvolume holding the guest's root, as a path from the
+	// filesystem's top level (`root`, `@`, `@/.snapshots/1/snapshot`; `/` for the top level
+	// itself). By default it is the filesystem's default subvolume if that holds a Linux
+	// root, else the one subvolume whose own fstab mounts it at `/`, else the only subvolume
+	// holding a Linux root; set this to choose among snapper's snapshots, say.
+	RootSubvolume string `mapstructure:"root_subvolume" required:"false"`
 	// Mount points of the guest's `/etc/fstab` to mount below the root as well, parents first.
 	// Defaults to `["/boot", "/boot/efi"]`.
 	FstabMounts []string `mapstructure:"fstab_mounts" required:"false"`
@@ -100,6 +110,19 @@ func (c *ChrootConfig) Prepare(ctx *interpolate.Context) []error {
 	c.MountOptions = chroot.GuestMountOptions(c.MountOptions)
 	if c.RootPartition < 0 {
 		errs = append(errs, fmt.Errorf("root_partition must be 0 (find it) or a partition number, not %d", c.RootPartition))
+	}
+	if c.RootVolume != "" {
+		if c.RootPartition != 0 {
+			errs = append(errs, fmt.Errorf("root_partition and root_volume are both set: give one"))
+		}
+		if vg, lv, ok := strings.Cut(c.RootVolume, "/"); !ok || vg == "" || lv == "" || strings.ContainsAny(c.RootVolume, "\x00\n") || strings.Count(c.RootVolume, "/") != 1 {
+			errs = append(errs, fmt.Errorf("root_volume %q: want a logical volume as vg/lv, such as rhel/root", c.RootVolume))
+		}
+	}
+	if c.RootSubvolume != "" {
+		if _, err := chroot.CleanSubvolPath(c.RootSubvolume); err != nil {
+			errs = append(errs, fmt.Errorf("root_subvolume: %w", err))
+		}
 	}
 	if c.FstabMounts == nil {
 		c.FstabMounts = append([]string(nil), chroot.DefaultFstabMounts...)

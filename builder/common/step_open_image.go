@@ -57,6 +57,8 @@ func (s *StepOpenImage) Run(ctx context.Context, state multistep.StateBag) multi
 	img, err := chroot.OpenImages(images, chroot.ImageOptions{
 		Guest: chroot.GuestOptions{
 			RootPartition: s.Config.RootPartition,
+			RootVolume:    s.Config.RootVolume,
+			RootSubvolume: s.Config.RootSubvolume,
 			MountOptions:  s.Config.MountOptions,
 			FstabMounts:   s.Config.FstabMounts,
 		},

@@ -87,6 +87,36 @@ func TestAccLocalBtrfsSuse(t *testing.T) {
 	}
 }
 
+// TestAccLocalRootSubvolume: root_subvolume picks snapper's snapshot 2 of the same guest over
+// the default subvolume: the provisioner runs in snapshot 2 (its marker lands there, not in
+// snapshot 1) with /var still from @/var.
+func TestAccLocalRootSubvolume(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
+	env := packertest.Setup(t)
+	dir := t.TempDir()
+	src := testimages.Make(t, "btrfs-suse", dir)
+	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
+	out := filepath.Join(dir, "out")
+	mnt := filepath.Join(dir, "mounts", "mnt")
+	res := env.MustBuild(t, dir, btrfsTemplate, 10*time.Minute, "-var", "source_path="+src, "-var", "output_directory="+out,
+		"-var", "mount_path="+mnt, "-var", "marker="+marker, "-var", "root_subvolume=@/.snapshots/2/snapshot")
+	artifact := filepath.Join(out, "btrfs.raw")
+	assertReleased(t, mnt, artifact)
+	if !strings.Contains(res.Output, "ROOT-SUBVOL=snapshot_2") || !strings.Contains(res.Output, "MOUNTS=:/@/.snapshots/2/snapshot,/var:/@/var,") {
+		t.Errorf("the provisioner did not run in snapshot 2 with @/var:\n%s", res.Output)
+	}
+	onArtifactSubvol(t, artifact, "@/.snapshots/2/snapshot", func(d string) {
+		if got, err := os.ReadFile(filepath.Join(d, "root/acc-marker")); err != nil || string(got) != marker+"\n" {
+			t.Errorf("marker in snapshot 2: %q %v", got, err)
+		}
+	})
+	onArtifactSubvol(t, artifact, "@/.snapshots/1/snapshot", func(d string) {
+		if _, err := os.Stat(filepath.Join(d, "root/acc-marker")); !os.IsNotExist(err) {
+			t.Errorf("marker in snapshot 1: %v", err)
+		}
+	})
+}
+
 // onArtifactSubvol mounts subvolume subvol of the btrfs on partition 1 of image read-only and
 // calls fn with its directory.
 func onArtifactSubvol(t *testing.T, image, subvol string, fn func(dir string)) {

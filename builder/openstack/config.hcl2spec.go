@@ -72,6 +72,8 @@ type FlatConfig struct {
 	MountPath                   *string           `mapstructure:"mount_path" required:"false" cty:"mount_path" hcl:"mount_path"`
 	MountOptions                []string          `mapstructure:"mount_options" required:"false" cty:"mount_options" hcl:"mount_options"`
 	RootPartition               *int              `mapstructure:"root_partition" required:"false" cty:"root_partition" hcl:"root_partition"`
+	RootVolume                  *string           `mapstructure:"root_volume" required:"false" cty:"root_volume" hcl:"root_volume"`
+	RootSubvolume               *string           `mapstructure:"root_subvolume" required:"false" cty:"root_subvolume" hcl:"root_subvolume"`
 	FstabMounts                 []string          `mapstructure:"fstab_mounts" required:"false" cty:"fstab_mounts" hcl:"fstab_mounts"`
 	Sandbox                     *bool             `mapstructure:"sandbox" required:"false" cty:"sandbox" hcl:"sandbox"`
 	SandboxNetwork              *bool             `mapstructure:"sandbox_network" required:"false" cty:"sandbox_network" hcl:"sandbox_network"`
@@ -156,6 +158,8 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"mount_path":                    &hcldec.AttrSpec{Name: "mount_path", Type: cty.String, Required: false},
 		"mount_options":                 &hcldec.AttrSpec{Name: "mount_options", Type: cty.List(cty.String), Required: false},
 		"root_partition":                &hcldec.AttrSpec{Name: "root_partition", Type: cty.Number, Required: false},
+		"root_volume":                   &hcldec.AttrSpec{Name: "root_volume", Type: cty.String, Required: false},
+		"root_subvolume":                &hcldec.AttrSpec{Name: "root_subvolume", Type: cty.String, Required: false},
 		"fstab_mounts":                  &hcldec.AttrSpec{Name: "fstab_mounts", Type: cty.List(cty.String), Required: false},
 		"sandbox":                       &hcldec.AttrSpec{Name: "sandbox", Type: cty.Bool, Required: false},
 		"sandbox_network":               &hcldec.AttrSpec{Name: "sandbox_network", Type: cty.Bool, Required: false},

@@ -69,9 +69,6 @@ var (
 	MaxSubvolumeMounts = 64
 )
 
-// maxSubvolPath bounds a subvolume path (PATH_MAX less its NUL).
-const maxSubvolPath = 4095
-
 // Subvolume is one btrfs subvolume: its ID and its path from the top level (no leading /).
 type Subvolume struct {
 	ID   uint64
@@ -127,29 +124,6 @@ func (l *BtrfsLayout) names(n int) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
-}
-
-// CleanSubvolPath checks a subvolume path taken from the guest (an fstab subvol= value, a
-// subvolume name) and returns it relative to the top level: no "..", no NUL or newline, at
-// most 4095 bytes; "" is the top level.
-func CleanSubvolPath(s string) (string, error) {
-	if len(s) > maxSubvolPath {
-		return "", fmt.Errorf("subvolume path of %d bytes (at most %d)", len(s), maxSubvolPath)
-	}
-	if strings.ContainsAny(s, "\x00\n") {
-		return "", fmt.Errorf("subvolume path %q holds a NUL or newline", s)
-	}
-	var parts []string
-	for _, c := range strings.Split(s, "/") {
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			return "", fmt.Errorf("subvolume path %q climbs with \"..\"", s)
-		}
-		parts = append(parts, c)
-	}
-	return strings.Join(parts, "/"), nil
 }
 
 // btrfsTool runs the host's btrfs tool with args, bounded in time and output.
@@ -249,8 +223,10 @@ func truncate(s string, n int) string {
 
 // inspectBtrfs mounts the top level of the btrfs filesystem on p read-only on probeDir, reads
 // its subvolumes into p.Btrfs and picks the root subvolume (see the rule above). It reports
-// whether a Linux root was found, with its fstab text.
-func inspectBtrfs(p *Partition, probeDir string) (bool, string, error) {
+// whether a Linux root was found, with its fstab text. subvol, when set (root_subvolume),
+// is the subvolume to take instead of the rule ("/" the top level): false when it is not one
+// or holds no Linux root.
+func inspectBtrfs(p *Partition, probeDir, subvol string) (bool, string, error) {
 	if _, err := hostfile.MkdirAll(probeDir, 0o700); err != nil {
 		return false, "", err
 	}
@@ -272,6 +248,22 @@ func inspectBtrfs(p *Partition, probeDir string) (bool, string, error) {
 		return false, "", err
 	}
 	defer top.Close()
+
+	if subvol != "" {
+		path, err := CleanSubvolPath(subvol)
+		if err != nil {
+			return false, "", fmt.Errorf("root_subvolume: %w", err)
+		}
+		sv := l.byPath(path)
+		if sv == nil && path != "" {
+			return false, "", nil
+		}
+		ok, fstab := subvolIsRoot(top, sv)
+		if ok {
+			l.Root = sv
+		}
+		return ok, fstab, nil
+	}
 
 	// Rule 1: the default subvolume.
 	if def := l.byID(l.Default); l.Default == btrfsTopLevel || def != nil {

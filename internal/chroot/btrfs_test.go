@@ -255,3 +255,53 @@ func TestOpenImageBtrfsRefused(t *testing.T) {
 	}
 	assertReleased(t, image, dir)
 }
+
+// root_subvolume picks snapper's snapshot 2 of the openSUSE disk over the default subvolume
+// (snapshot 1): / holds snapshot 2's files and the guest's other subvolumes are mounted as its
+// fstab says. A path that is no subvolume, and a btrfs choice on a disk without btrfs, are
+// refused naming root_subvolume and leave nothing mounted.
+func TestOpenImageRootSubvolume(t *testing.T) {
+	dir := t.TempDir()
+	image := testimages.Make(t, "btrfs-suse", dir)
+	img, err := OpenImage(image, ImageOptions{TempDir: dir, TempPattern: "mnt-",
+		Guest: GuestOptions{FstabMounts: DefaultFstabMounts, RootSubvolume: "/@/.snapshots/2/snapshot"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	releaseOnFail(t, img)
+	if got := img.Root.Btrfs.RootPath(); got != "@/.snapshots/2/snapshot" {
+		t.Errorf("root subvolume %q", got)
+	}
+	if got := readGuest(t, img.MountPath, "etc/chromogenic-subvol"); got != "snapshot 2\n" {
+		t.Errorf("/ holds %q, want snapshot 2", got)
+	}
+	if got := readGuest(t, img.MountPath, "var/chromogenic-subvol"); got != "var\n" {
+		t.Errorf("/var holds %q", got)
+	}
+	if err := img.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertReleased(t, image, dir)
+
+	for _, c := range []struct {
+		image string
+		opts  GuestOptions
+		want  string
+	}{
+		{image, GuestOptions{RootSubvolume: "@/.snapshots/9/snapshot"}, `root_subvolume "@/.snapshots/9/snapshot": no btrfs filesystem`},
+		{image, GuestOptions{RootPartition: 1, RootSubvolume: "@/nothing"}, `root_subvolume "@/nothing": not a subvolume of partition 1 (btrfs`},
+		{image, GuestOptions{RootSubvolume: "@/../x"}, `root_subvolume: subvolume path "@/../x" climbs`},
+		{testimages.Make(t, "lvm-var", dir), GuestOptions{RootVolume: "chromo-vg/root", RootSubvolume: "root"}, `root_subvolume "root": the root logical volume chromo-vg/root (ext4`},
+	} {
+		img, err := OpenImage(c.image, ImageOptions{TempDir: dir, TempPattern: "mnt-", Guest: c.opts})
+		if err == nil {
+			img.Close()
+			t.Errorf("%+v: mounted", c.opts)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %q does not say %q", c.opts, err, c.want)
+		}
+		assertReleased(t, c.image, dir)
+	}
+}

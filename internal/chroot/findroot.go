@@ -36,23 +36,35 @@ func isLinuxRoot(dir string) bool {
 	return hasOS && shErr == nil
 }
 
+// RootChoice is what the user says of the guest's root (root_partition, root_volume,
+// root_subvolume); the zero value finds it.
+type RootChoice struct {
+	Partition int    // a partition number
+	Volume    string // an LVM logical volume, "vg/lv"
+	Subvolume string // on a btrfs root: the subvolume holding it, "/" for the top level
+}
+
 // FindRoot finds the partition or LVM logical volume holding the guest's Linux root
 // filesystem. Each Linux filesystem is mounted read-only under probeDir and inspected
-// in-root. When several qualify, the one the guest's own fstab names as "/" wins. want > 0
-// forces partition number want.
-func FindRoot(d *Disk, probeDir string, want int) (*Partition, error) {
-	if want > 0 {
-		p := d.Partition(want)
-		if p == nil {
-			return nil, fmt.Errorf("root_partition %d: the disk has no such partition (%s)", want, d.describe())
-		}
-		if !linuxRootFS[p.FSType] {
-			return nil, fmt.Errorf("root_partition %d holds %q, not a Linux root filesystem", want, p.FSType)
+// in-root. When several qualify, the one the guest's own fstab names as "/" wins. want names
+// the partition or logical volume instead, and on btrfs the subvolume.
+func FindRoot(d *Disk, probeDir string, want RootChoice) (*Partition, error) {
+	if want.Partition > 0 || want.Volume != "" {
+		p, err := d.chosenRoot(want)
+		if err != nil {
+			return nil, err
 		}
 		if p.FSType == "btrfs" {
-			if _, _, err := inspectBtrfs(p, probeDir); err != nil {
+			ok, _, err := inspectBtrfs(p, probeDir, want.Subvolume)
+			if err != nil {
 				return nil, err
 			}
+			if !ok && want.Subvolume != "" {
+				return nil, fmt.Errorf("root_subvolume %q: not a subvolume of %s holding a Linux root (its subvolumes: %s)",
+					want.Subvolume, p, p.Btrfs.names(8))
+			}
+		} else if want.Subvolume != "" {
+			return nil, fmt.Errorf("root_subvolume %q: the root %s is %s, not btrfs", want.Subvolume, p, p.FSType)
 		}
 		return p, nil
 	}
@@ -62,7 +74,10 @@ func FindRoot(d *Disk, probeDir string, want int) (*Partition, error) {
 		if !linuxRootFS[p.FSType] {
 			continue
 		}
-		ok, fstab, err := inspectCandidate(p, probeDir)
+		if want.Subvolume != "" && p.FSType != "btrfs" {
+			continue // root_subvolume: the root is a btrfs filesystem
+		}
+		ok, fstab, err := inspectCandidate(p, probeDir, want.Subvolume)
 		if err != nil {
 			return nil, err
 		}
@@ -83,11 +98,51 @@ func FindRoot(d *Disk, probeDir string, want int) (*Partition, error) {
 			}
 		}
 		return candidates[0], nil
+	case want.Subvolume != "":
+		return nil, fmt.Errorf("root_subvolume %q: no btrfs filesystem in %s holds a Linux root in that subvolume (%s)",
+			want.Subvolume, d.Image, d.describe())
 	case len(d.lvmErrs) > 0:
 		return nil, fmt.Errorf("no Linux root filesystem found in %s (%s); LVM volumes not mapped: %w",
 			d.Image, d.describe(), errors.Join(d.lvmErrs...))
 	}
 	return nil, fmt.Errorf("no Linux root filesystem found in %s (%s)", d.Image, d.describe())
+}
+
+// chosenRoot is the partition or logical volume root_partition or root_volume names, checked
+// to hold a filesystem a Linux root can be on.
+func (d *Disk) chosenRoot(want RootChoice) (*Partition, error) {
+	field, p := "", (*Partition)(nil)
+	if want.Volume != "" {
+		field = fmt.Sprintf("root_volume %q", want.Volume)
+		var lvs []string
+		for _, q := range d.Volumes {
+			lvs = append(lvs, q.LV)
+			if q.LV == want.Volume {
+				p = q
+			}
+		}
+		if p == nil {
+			what := "the logical volumes mapped: " + strings.Join(lvs, ", ")
+			if len(lvs) == 0 {
+				what = "no logical volume is mapped"
+			}
+			for _, v := range d.refusedLVs {
+				if v.Name() == want.Volume && v.Err != nil {
+					return nil, fmt.Errorf("%s: %w", field, v.Err)
+				}
+			}
+			return nil, fmt.Errorf("%s: no such logical volume (%s)", field, what)
+		}
+	} else {
+		field, p = fmt.Sprintf("root_partition %d", want.Partition), d.Partition(want.Partition)
+		if p == nil {
+			return nil, fmt.Errorf("%s: the disk has no such partition (%s)", field, d.describe())
+		}
+	}
+	if !linuxRootFS[p.FSType] {
+		return nil, fmt.Errorf("%s holds %q, not a Linux root filesystem", field, p.FSType)
+	}
+	return p, nil
 }
 
 func (d *Disk) describe() string {
@@ -103,9 +158,9 @@ func (d *Disk) describe() string {
 
 // inspectCandidate mounts p read-only on probeDir and reports whether it is a Linux root,
 // with its fstab text.
-func inspectCandidate(p *Partition, probeDir string) (bool, string, error) {
+func inspectCandidate(p *Partition, probeDir, subvol string) (bool, string, error) {
 	if p.FSType == "btrfs" {
-		return inspectBtrfs(p, probeDir) // its subvolumes (btrfs.go)
+		return inspectBtrfs(p, probeDir, subvol) // its subvolumes (btrfs.go)
 	}
 	if _, err := hostfile.MkdirAll(probeDir, 0o700); err != nil {
 		return false, "", err

@@ -31,11 +31,18 @@ var DefaultFstabMounts = []string{"/boot", "/boot/efi"}
 // GuestOptions says how to mount a guest.
 type GuestOptions struct {
 	RootPartition int      // 0: find it
+	RootVolume    string   // "vg/lv": the root is that LVM logical volume ("": find it)
+	RootSubvolume string   // on a btrfs root, the subvolume path holding it ("/": the top level; "": by the rule)
 	MountOptions  []string // for every guest filesystem; nosuid,nodev are added (GuestMountOptions)
 	FstabMounts   []string // guest fstab mount points to mount too, parents first
 	// BeforeMount, when set, is called with each guest filesystem just before it is mounted
 	// (the root, then each fstab mount); an error ends MountGuest with it (see Fsck).
 	BeforeMount func(p *Partition) error
+}
+
+// rootChoice is what FindRoot is told of the root.
+func (o GuestOptions) rootChoice() RootChoice {
+	return RootChoice{Partition: o.RootPartition, Volume: o.RootVolume, Subvolume: o.RootSubvolume}
 }
 
 // Guest is a guest tree mounted on a host directory.
@@ -61,7 +68,7 @@ func MountGuest(d *Disk, dir string, opts GuestOptions) (g *Guest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := FindRoot(d, m.Root, opts.RootPartition)
+	root, err := FindRoot(d, m.Root, opts.rootChoice())
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ func OpenImage(path string, opts ImageOptions) (img *Image, err error) {
 		return img, fmt.Errorf("mount path %s is already in use (%s mounted)", dir, busy[0])
 	}
 	if opts.LayoutOnly {
-		img.Root, err = FindRoot(d, dir, opts.Guest.RootPartition)
+		img.Root, err = FindRoot(d, dir, opts.Guest.rootChoice())
 		return img, err
 	}
 	gopts := opts.Guest

@@ -222,3 +222,41 @@ func TestOpenImageLVMBadChecksumRefused(t *testing.T) {
 	}
 	assertReleased(t, image, dir)
 }
+
+// root_volume names the root's logical volume: chromo-vg/root mounts as the rule would; an LV
+// that is not mapped (home: two segments apart) is refused with its layout, an unknown one with
+// the LVs there are, a non-Linux one with its type; nothing stays attached.
+func TestOpenImageRootVolume(t *testing.T) {
+	dir := t.TempDir()
+	image := testimages.Make(t, "lvm-var", dir)
+	img, err := OpenImage(image, ImageOptions{TempDir: dir, TempPattern: "mnt-", Guest: GuestOptions{RootVolume: "chromo-vg/root"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	releaseOnFail(t, img)
+	if img.Root.LV != "chromo-vg/root" {
+		t.Errorf("root %v", img.Root)
+	}
+	if _, err := os.Stat(filepath.Join(img.MountPath, "etc/fstab")); err != nil {
+		t.Errorf("root not mounted: %v", err)
+	}
+	if err := img.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertReleased(t, image, dir)
+	for lv, want := range map[string]string{
+		"chromo-vg/home": `root_volume "chromo-vg/home": LV chromo-vg/home has 2 segments on 1 PV (pv0), not contiguous`,
+		"chromo-vg/none": `root_volume "chromo-vg/none": no such logical volume (the logical volumes mapped: chromo-vg/root, chromo-vg/var)`,
+	} {
+		img, err := OpenImage(image, ImageOptions{TempDir: dir, TempPattern: "mnt-", Guest: GuestOptions{RootVolume: lv}})
+		if err == nil {
+			img.Close()
+			t.Errorf("%s: mounted", lv)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %q does not say %q", lv, err, want)
+		}
+		assertReleased(t, image, dir)
+	}
+}

@@ -2,6 +2,10 @@ variable "source_path" { type = string }
 variable "output_directory" { type = string }
 variable "mount_path" { type = string }
 variable "marker" { type = string }
+variable "root_subvolume" {
+  type    = string
+  default = ""
+}
 
 # An openSUSE-shaped btrfs guest (internal/testimages kind btrfs-suse): the root is snapper's
 # snapshot 1 (the default subvolume); /var, /home and /opt are subvolumes of their own.
@@ -9,6 +13,7 @@ source "chromogenic-local" "btrfs" {
   source_path      = var.source_path
   output_directory = var.output_directory
   mount_path       = var.mount_path
+  root_subvolume   = var.root_subvolume
 }
 
 build {
