@@ -18,6 +18,7 @@ type Disk struct {
 	VolumeSizeGiB       int64
 	VolumeType          string
 	DeleteOnTermination *bool
+	Iops, Throughput    int32 // 0: the volume type's default
 	Root                bool
 }
 
@@ -40,7 +41,8 @@ func ImageDisks(im *types.Image) (disks []Disk, skipped []string, err error) {
 			skipped = append(skipped, fmt.Sprintf("%s: EBS volume without a snapshot (made empty at launch)", dev))
 		default:
 			d := Disk{Device: dev, SnapshotID: aws.ToString(b.Ebs.SnapshotId), VolumeSizeGiB: int64(aws.ToInt32(b.Ebs.VolumeSize)),
-				VolumeType: string(b.Ebs.VolumeType), DeleteOnTermination: b.Ebs.DeleteOnTermination, Root: dev == root}
+				VolumeType: string(b.Ebs.VolumeType), DeleteOnTermination: b.Ebs.DeleteOnTermination, Root: dev == root,
+				Iops: aws.ToInt32(b.Ebs.Iops), Throughput: aws.ToInt32(b.Ebs.Throughput)}
 			disks = append(disks, d)
 		}
 	}

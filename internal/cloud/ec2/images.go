@@ -280,6 +280,17 @@ func RegisterImage(ctx context.Context, c *sdkec2.Client, n NewImage) (string, e
 		if d.VolumeSizeGiB > 0 {
 			e.VolumeSize = aws.Int32(int32(d.VolumeSizeGiB))
 		}
+		// IOPS are set for the types that take them (gp2, st1, sc1 and standard refuse
+		// them), throughput for gp3 alone.
+		switch d.VolumeType {
+		case "io1", "io2", "gp3":
+			if d.Iops > 0 {
+				e.Iops = aws.Int32(d.Iops)
+			}
+		}
+		if d.VolumeType == "gp3" && d.Throughput > 0 {
+			e.Throughput = aws.Int32(d.Throughput)
+		}
 		in.BlockDeviceMappings = append(in.BlockDeviceMappings, types.BlockDeviceMapping{DeviceName: aws.String(d.Device), Ebs: e})
 	}
 	n.Boot.apply(in)

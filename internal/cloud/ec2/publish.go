@@ -99,6 +99,9 @@ type OtherDisk struct {
 	// VolumeType of the mapping (empty: the root's); DeleteOnTermination (nil: true).
 	VolumeType          string
 	DeleteOnTermination *bool
+	// Iops and Throughput of the mapping (0: the volume type's default), kept only with the
+	// source's VolumeType.
+	Iops, Throughput int32
 }
 
 // Publish writes img (streamed from the image engine's reader: no temporary copy; only its
@@ -185,7 +188,7 @@ func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string
 		}
 		gib := (d.Image.Size() + GiB - 1) / GiB
 		n.Others = append(n.Others, Disk{Device: dev, SnapshotID: snap, VolumeSizeGiB: max(d.VolumeSizeGiB, gib),
-			VolumeType: d.VolumeType, DeleteOnTermination: d.DeleteOnTermination})
+			VolumeType: d.VolumeType, DeleteOnTermination: d.DeleteOnTermination, Iops: d.Iops, Throughput: d.Throughput})
 	}
 	if o.Replace.Force {
 		if err := Deregister(ctx, cl.EC2, o.Name, o.Replace, r); err != nil {
