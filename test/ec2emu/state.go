@@ -45,6 +45,10 @@ type Disk struct {
 	Path                string
 	VolumeType          string // default gp3
 	DeleteOnTermination bool
+	// Encrypted makes the disk encrypted with KmsKeyID (default: the account's default EBS
+	// key) whatever the root's encryption; else it is encrypted as the root is.
+	Encrypted bool
+	KmsKeyID  string
 }
 
 // Image seeds an existing image (AddImage), e.g. public images for DescribeImages filters.
@@ -389,6 +393,9 @@ func (s *Server) AddInstance(in Instance) (string, error) {
 			v.volType = "gp3"
 		}
 		v.encrypted, v.kmsKeyID = vol.encrypted, vol.kmsKeyID
+		if d.Encrypted {
+			v.encrypted, v.kmsKeyID = s.seedEncryption(true, d.KmsKeyID)
+		}
 		st.volumes[v.id] = v
 	}
 	return inst.id, nil
@@ -469,6 +476,9 @@ func (s *Server) AddImage(in Image) (string, error) {
 		dsn := &snapshot{id: st.id("snap"), volumeID: "vol-ffffffff", ownerID: owner, state: "completed",
 			sizeGiB: ceilGiB(datas[i].size), start: now, readyAt: now, blocks: datas[i].m, description: fmt.Sprintf("seeded %s of %s", d.Device, in.Name),
 			encrypted: sn.encrypted, kmsKeyID: sn.kmsKeyID}
+		if d.Encrypted {
+			dsn.encrypted, dsn.kmsKeyID = s.seedEncryption(true, d.KmsKeyID)
+		}
 		st.snapshots[dsn.id] = dsn
 		vt := d.VolumeType
 		if vt == "" {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
@@ -104,5 +105,45 @@ func TestPublishSeveralDisksFailureLeavesNothing(t *testing.T) {
 	}
 	if got := srv.SnapshotIDs(); !slices.Equal(got, snaps) {
 		t.Errorf("snapshots %v, before %v", got, snaps)
+	}
+}
+
+// An encrypted data disk makes the source of a capture of every disk encrypted, with its
+// key (the root's when the root is encrypted); SourceEncryption looks at the root alone.
+func TestDisksEncryption(t *testing.T) {
+	srv := ec2emu.Start(t)
+	cl := connect(t, srv)
+	root, _ := testImage(t, 2*BlockSize, map[int64]int{0: 10})
+	data, _ := testImage(t, 2*BlockSize, map[int64]int{0: 10})
+	const dataKey = "arn:aws:kms:us-east-1:123456789012:key/aaaaaaaa-2222-4333-8444-555555555555"
+	ami, err := srv.AddImage(ec2emu.Image{Name: "enc-data", RootDisk: root, DataDisks: []ec2emu.Disk{
+		{Device: "/dev/xvdc", Path: data, Encrypted: true, KmsKeyID: dataKey}, {Device: "/dev/xvdb", Path: data}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iid, err := srv.AddInstance(ec2emu.Instance{Name: "enc-data", RootDisk: root, DataDisks: []ec2emu.Disk{
+		{Device: "/dev/xvdc", Path: data, Encrypted: true, KmsKeyID: dataKey}, {Device: "/dev/xvdb", Path: data}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := GetImage(t.Context(), cl.EC2, ami)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := FindInstance(t.Context(), cl.EC2, iid, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what string
+		inst *types.Instance
+		img  *types.Image
+	}{{"image", nil, img}, {"instance", inst, nil}} {
+		if enc, _, err := SourceEncryption(t.Context(), cl.EC2, c.inst, c.img); err != nil || enc {
+			t.Errorf("%s: SourceEncryption %v %v, want the root's (not encrypted)", c.what, enc, err)
+		}
+		if enc, key, err := DisksEncryption(t.Context(), cl.EC2, c.inst, c.img); err != nil || !enc || key != dataKey {
+			t.Errorf("%s: DisksEncryption %v %q %v, want the data disk's key", c.what, enc, key, err)
+		}
 	}
 }
