@@ -203,7 +203,11 @@ func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string
 		}
 		r.message("Other disks: %s", strings.Join(devs, ", "))
 	}
-	r.say("Registering AMI %q (%s, boot mode %q, ENA %v, root %s, %d disks)...", n.Name, n.Architecture, n.BootMode, n.ENA, n.RootDeviceName, 1+len(n.Others))
+	disks := ""
+	if len(n.Others) > 0 {
+		disks = fmt.Sprintf(", %d disks", 1+len(n.Others))
+	}
+	r.say("Registering AMI %q (%s, boot mode %q, ENA %v, root %s%s)...", n.Name, n.Architecture, n.BootMode, n.ENA, n.RootDeviceName, disks)
 	ami, err := RegisterImage(ctx, cl.EC2, n)
 	if err != nil {
 		undo("")
