@@ -32,6 +32,7 @@ func newArtifact(state multistep.StateBag) *ec2common.Artifact {
 	if ami, ok := state.GetOk("ami"); ok && cl != nil {
 		a.Amis[cl.Region] = ami.(string)
 		a.SnapshotID, _ = state.Get("snapshot_id").(string)
+		a.Snapshots, _ = state.Get(stateSnapshotIDs).([]string)
 		a.Bucket, _ = state.Get("bundle_bucket").(string)
 		a.BundleKeys, _ = state.Get("bundle_keys").([]string)
 	}
@@ -46,6 +47,9 @@ func newArtifact(state multistep.StateBag) *ec2common.Artifact {
 		a.LocalPath = abs
 		a.StateData[artifact.ImagePath] = abs
 		a.StateData[artifact.ImageFormat] = "raw"
+		if paths, ok := state.Get(bcommon.StateWorkingImages).([]string); ok && len(paths) > 1 {
+			a.AddDisks(paths[1:]...)
+		}
 	}
 	for _, k := range []string{bootable.StateKernelPath, bootable.StateRamdiskPath} {
 		if p, ok := state.GetOk(k); ok {

@@ -74,6 +74,17 @@ type Config struct {
 	// namespace (or virtio disk) whose serial number is the volume id.
 	DevicePath string `mapstructure:"device_path" required:"false"`
 
+	// Which disks of the source are captured: `root` (the default) brings home the root
+	// device only; `all` brings home every EBS block-device mapping of the source (of the
+	// intermediate AMI of an instance: every EBS volume attached to it), the root first, then
+	// the others in the kernel's order of their device names. Each gets a working copy of its
+	// own (the root's is `<build name>.raw`, disk N is `<build name>-disk<N>.raw`), all are
+	// attached together (the guest's `/etc/fstab` entries on the other disks are mounted where
+	// it says), and the new AMI maps a new snapshot of each at the source's device name, with
+	// its volume type, size and delete-on-termination. Instance-store (ephemeral) mappings and
+	// NoDevice entries are skipped. `all` needs `capture_method = "ebs-direct"` (AWS).
+	Disks string `mapstructure:"disks" required:"false"`
+
 	// Only bring the image home and provision it: nothing is registered; the artifact is the
 	// local working copy, for post-processors.
 	SkipRegister bool `mapstructure:"skip_register" required:"false"`
@@ -91,6 +102,12 @@ const (
 	CaptureEBSDirect = "ebs-direct"
 	CaptureAttach    = "attach"
 	CaptureBundle    = "bundle"
+)
+
+// Disks (disks).
+const (
+	DisksRoot = "root"
+	DisksAll  = "all"
 )
 
 // AMIFilter finds an AMI, as the amazon plugins' `source_ami_filter` does.
@@ -175,6 +192,20 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		if c.CaptureMethod != CaptureAttach && !(euca && c.CaptureMethod == "") {
 			errs = packersdk.MultiErrorAppend(errs, errors.New(`device_path applies to capture_method = "attach" only`))
 		}
+	}
+	switch c.Disks {
+	case "":
+		c.Disks = DisksRoot
+	case DisksRoot:
+	case DisksAll:
+		switch {
+		case euca:
+			errs = packersdk.MultiErrorAppend(errs, errors.New(`disks = "all" is not supported on Eucalyptus (no EBS direct API; its capture methods bring the root disk home only): use disks = "root"`))
+		case c.CaptureMethod != "" && c.CaptureMethod != CaptureEBSDirect:
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf(`disks = "all" needs capture_method "ebs-direct"; capture_method %q brings the root disk home only`, c.CaptureMethod))
+		}
+	default:
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("disks %q: want root or all", c.Disks))
 	}
 	errs = packersdk.MultiErrorAppend(errs, c.RegisterConfig.Prepare(!c.SkipRegister, euca)...)
 	errs = packersdk.MultiErrorAppend(errs, c.EncryptionConfig.Prepare(euca)...)

@@ -98,6 +98,7 @@ type FlatConfig struct {
 	Eucalyptus            *ec2common.FlatEucalyptusConfig `mapstructure:"eucalyptus" required:"false" cty:"eucalyptus" hcl:"eucalyptus"`
 	CaptureMethod         *string                         `mapstructure:"capture_method" required:"false" cty:"capture_method" hcl:"capture_method"`
 	DevicePath            *string                         `mapstructure:"device_path" required:"false" cty:"device_path" hcl:"device_path"`
+	Disks                 *string                         `mapstructure:"disks" required:"false" cty:"disks" hcl:"disks"`
 	SkipRegister          *bool                           `mapstructure:"skip_register" required:"false" cty:"skip_register" hcl:"skip_register"`
 	OutputDir             *string                         `mapstructure:"output_directory" required:"false" cty:"output_directory" hcl:"output_directory"`
 	MountPath             *string                         `mapstructure:"mount_path" required:"false" cty:"mount_path" hcl:"mount_path"`
@@ -187,6 +188,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"eucalyptus":                 &hcldec.BlockSpec{TypeName: "eucalyptus", Nested: hcldec.ObjectSpec((*ec2common.FlatEucalyptusConfig)(nil).HCL2Spec())},
 		"capture_method":             &hcldec.AttrSpec{Name: "capture_method", Type: cty.String, Required: false},
 		"device_path":                &hcldec.AttrSpec{Name: "device_path", Type: cty.String, Required: false},
+		"disks":                      &hcldec.AttrSpec{Name: "disks", Type: cty.String, Required: false},
 		"skip_register":              &hcldec.AttrSpec{Name: "skip_register", Type: cty.Bool, Required: false},
 		"output_directory":           &hcldec.AttrSpec{Name: "output_directory", Type: cty.String, Required: false},
 		"mount_path":                 &hcldec.AttrSpec{Name: "mount_path", Type: cty.String, Required: false},

@@ -48,7 +48,7 @@ func TestPrepareDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.VolumeType != "gp3" || c.EBSConcurrency != 16 || c.StateTimeout.Minutes() != 30 || c.OutputDir != "output-b" ||
-		c.SnapshotTags["k"] != "v" || c.NoReboot {
+		c.SnapshotTags["k"] != "v" || c.NoReboot || c.Disks != "root" {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -128,6 +128,13 @@ func TestPrepareErrorsNameTheField(t *testing.T) {
 		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "boot_mode", "uefi"), "boot_mode is not supported by Eucalyptus"},
 		{base("instance_id", "i-1", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock(), "ena_support", true), "ena_support is not supported by Eucalyptus"},
 		{base("instance_id", "i-1", "capture_method", "attach"), ""},
+		// disks: root or all; all only through the EBS direct API.
+		{base("instance_id", "i-1", "disks", "all"), ""},
+		{base("source_ami", "ami-1", "disks", "root"), ""},
+		{base("instance_id", "i-1", "disks", "all", "capture_method", "ebs-direct"), ""},
+		{base("instance_id", "i-1", "disks", "every"), `disks "every": want root or all`},
+		{base("instance_id", "i-1", "disks", "all", "capture_method", "attach"), `disks = "all" needs capture_method "ebs-direct"; capture_method "attach"`},
+		{base("instance_id", "i-1", "disks", "all", "custom_endpoint_ec2", euca, "eucalyptus", eucaBlock()), `disks = "all" is not supported on Eucalyptus`},
 		{base("instance_id", "i-1", "capture_method", "ebs-direct"), ""},
 		{base("instance_id", "i-1", "capture_method", "attach", "device_path", "/dev/xvdf"), ""},
 		{base("instance_id", "i-1", "capture_method", "scp"), `capture_method "scp"`},

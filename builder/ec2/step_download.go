@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -19,18 +20,26 @@ import (
 
 // StepDownload (capture_method ebs-direct) reads the source image's root snapshot through the
 // EBS direct API, in parallel with a SHA-256 check per block, into the sparse raw working
-// copy. The intermediate AMI of an instance capture is deleted as soon as its data is home,
-// unless kept.
+// copy. With disks = "all" it reads every EBS disk of the image (cloud.ImageDisks: the root
+// first, then the others in the kernel's order of their device names), each into a working
+// copy of its own (bcommon.DiskPaths: Target, then Target with -disk<N>), and skips the
+// mappings that are no EBS snapshot with a line each. The intermediate AMI of an instance
+// capture is deleted as soon as its data is home, unless kept.
 //
-// Produces: working_image string, source_volume_gib int64
+// Produces: working_image string, working_images []string and source_disks []cloud.Disk
+// (several disks), source_volume_gib int64
 type StepDownload struct {
 	Config *Config
 	Target string
 }
 
+// stateSourceDisks holds the source's disks a capture of several disks brought home
+// ([]cloud.Disk, in the order of working_images): StepRegister maps the new snapshots at
+// their device names.
+const stateSourceDisks = "source_disks"
+
 func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	ui := state.Get("ui").(packersdk.Ui)
-	cl := state.Get("clients").(*cloud.Clients)
 	c := s.Config
 	img := state.Get("source_image").(*types.Image)
 	snap, _, err := cloud.RootSnapshot(img)
@@ -38,14 +47,58 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 		return bcommon.Halt(state, err)
 	}
 	(&packerbuilderdata.GeneratedData{State: state}).Put("SourceSnapshot", snap)
-	ui.Say(fmt.Sprintf("Downloading snapshot %s (root of %s) through the EBS direct API into %s...", snap, aws.ToString(img.ImageId), s.Target))
+	disks := []cloud.Disk{{Device: aws.ToString(img.RootDeviceName), SnapshotID: snap, Root: true}}
+	if c.Disks == DisksAll {
+		var skipped []string
+		disks, skipped, err = cloud.ImageDisks(img)
+		if err != nil {
+			return bcommon.Halt(state, fmt.Errorf("disks = \"all\": %w", err))
+		}
+		for _, sk := range skipped {
+			ui.Message("Not captured: " + sk)
+		}
+		var devs []string
+		for _, d := range disks {
+			devs = append(devs, d.Device)
+		}
+		ui.Say(fmt.Sprintf("Capturing %d disks of %s (disks = \"all\"): %s", len(disks), aws.ToString(img.ImageId), strings.Join(devs, ", ")))
+	}
+	paths := bcommon.DiskPaths(s.Target, len(disks))
+	for i, d := range disks {
+		what := "root"
+		if i > 0 {
+			what = fmt.Sprintf("disk %d, %s", i+1, d.Device)
+		}
+		gib, err := s.download(ctx, state, d.SnapshotID, what, aws.ToString(img.ImageId), paths[i])
+		if err != nil {
+			return bcommon.Halt(state, err)
+		}
+		if i == 0 {
+			state.Put("source_volume_gib", gib)
+		}
+	}
+	state.Put(bcommon.StateWorkingImage, paths[0])
+	if len(paths) > 1 {
+		state.Put(bcommon.StateWorkingImages, paths)
+		state.Put(stateSourceDisks, disks)
+	}
+
+	releaseIntermediate(ctx, state, c.KeepIntermediateImage)
+	return multistep.ActionContinue
+}
+
+// download brings one snapshot home into target; it returns the volume's size in GiB.
+func (s *StepDownload) download(ctx context.Context, state multistep.StateBag, snap, what, image, target string) (int64, error) {
+	ui := state.Get("ui").(packersdk.Ui)
+	cl := state.Get("clients").(*cloud.Clients)
+	ui.Say(fmt.Sprintf("Downloading snapshot %s (%s of %s) through the EBS direct API into %s...", snap, what, image, target))
 	var ts cloud.TransferStats
 	bar := progress.NewLazy(ui, "download "+snap)
-	st, err := transfer.BringHome(ctx, s.Target, bcommon.FileMode(state), transfer.FromFunc(
+	st, err := transfer.BringHome(ctx, target, bcommon.FileMode(state), transfer.FromFunc(
 		func(ctx context.Context, f *os.File, progress transfer.Progress) (int64, error) {
 			var err error
 			ts, err = cloud.DownloadSnapshot(ctx, cl.EBS, snap, f, cloud.TransferOptions{
-				Workers:  c.EBSConcurrency,
+				Workers:  s.Config.EBSConcurrency,
 				Progress: progress,
 				Logf:     func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
 			})
@@ -53,14 +106,10 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 		}), bar.Update)
 	bar.Close()
 	if err != nil {
-		return bcommon.Halt(state, err)
+		return 0, err
 	}
 	ui.Message(fmt.Sprintf("%s; %d blocks of a %d GiB volume, %d retries", st, ts.Blocks, ts.VolumeSize/cloud.GiB, ts.Retries))
-	state.Put(bcommon.StateWorkingImage, s.Target)
-	state.Put("source_volume_gib", ts.VolumeSize/cloud.GiB)
-
-	releaseIntermediate(ctx, state, c.KeepIntermediateImage)
-	return multistep.ActionContinue
+	return ts.VolumeSize / cloud.GiB, nil
 }
 
 func (s *StepDownload) Cleanup(multistep.StateBag) {}

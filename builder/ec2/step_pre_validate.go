@@ -55,7 +55,11 @@ func (s *StepPreValidate) Run(ctx context.Context, state multistep.StateBag) mul
 		state.Put(stateEncryption, ec2common.Encryption{}) // no EBS encryption there
 		return multistep.ActionContinue
 	}
-	encrypted, key, err := cloud.SourceEncryption(ctx, cl.EC2, inst, img)
+	sourceEncryption := cloud.SourceEncryption
+	if c.Disks == DisksAll {
+		sourceEncryption = cloud.DisksEncryption // an encrypted data disk makes the new snapshots encrypted
+	}
+	encrypted, key, err := sourceEncryption(ctx, cl.EC2, inst, img)
 	if err != nil {
 		return bcommon.Halt(state, fmt.Errorf("the source's encryption: %w", err))
 	}

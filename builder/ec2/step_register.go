@@ -37,8 +37,18 @@ func (s *StepRegister) Run(ctx context.Context, state multistep.StateBag) multis
 	if !ok { // StepPreValidate settles it; never register without knowing the source's encryption
 		return bcommon.Halt(state, errors.New("internal: the new AMI's encryption was not settled (StepPreValidate)"))
 	}
+	others, err := otherDisks(state)
+	if err != nil {
+		return bcommon.Halt(state, err)
+	}
+	defer func() {
+		for _, o := range others {
+			o.Image.Close()
+		}
+	}()
 	return publishWorking(state, "upload", func(img diskimage.Image, working string, rep cloud.Report) (string, string, error) {
 		res, err := cloud.Publish(ctx, cl, img, working, cloud.PublishOptions{
+			Others:        others,
 			VolumeSizeGiB: rootGiB,
 			Name:          c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 			Source: src, BootMode: c.BootMode, ENA: c.ENASupport, RootDeviceName: c.RootDeviceName,
@@ -49,8 +59,45 @@ func (s *StepRegister) Run(ctx context.Context, state multistep.StateBag) multis
 		if err != nil {
 			return "", "", err
 		}
+		if len(res.Snapshots) > 1 {
+			state.Put(stateSnapshotIDs, res.Snapshots)
+		}
 		return res.ImageID, res.SnapshotID, nil
 	})
+}
+
+// stateSnapshotIDs holds every disk's new snapshot ([]string, the root's first) when the
+// AMI maps several disks.
+const stateSnapshotIDs = "snapshot_ids"
+
+// otherDisks opens the working copies of the other disks of a capture of several disks
+// (working_images after the first) for Publish, each mapped at its source device name with
+// its source volume type, size, IOPS, throughput and delete-on-termination. The caller
+// closes the images.
+func otherDisks(state multistep.StateBag) ([]cloud.OtherDisk, error) {
+	paths, _ := state.Get(bcommon.StateWorkingImages).([]string)
+	disks, _ := state.Get(stateSourceDisks).([]cloud.Disk)
+	if len(paths) < 2 {
+		return nil, nil
+	}
+	if len(disks) != len(paths) {
+		return nil, fmt.Errorf("internal: %d working copies for %d source disks", len(paths), len(disks))
+	}
+	var out []cloud.OtherDisk
+	for i, p := range paths[1:] {
+		d := disks[i+1]
+		img, err := diskimage.OpenFormat(p, "raw")
+		if err != nil {
+			for _, o := range out {
+				o.Image.Close()
+			}
+			return nil, fmt.Errorf("open %s: %w", p, err)
+		}
+		out = append(out, cloud.OtherDisk{Image: img, Label: fmt.Sprintf("%s (disk %d, %s)", p, i+2, d.Device), Device: d.Device,
+			VolumeSizeGiB: d.VolumeSizeGiB, VolumeType: d.VolumeType, DeleteOnTermination: d.DeleteOnTermination,
+			Iops: d.Iops, Throughput: d.Throughput})
+	}
+	return out, nil
 }
 
 // publishWorking opens the builder's raw working copy (raw by declaration: its first sector
@@ -99,6 +146,8 @@ func discardRegistered(state multistep.StateBag) {
 	if snap != "" {
 		extra = append(extra, snap)
 	}
+	others, _ := state.Get(stateSnapshotIDs).([]string)
+	extra = append(extra, others...)
 	if err := cloud.DeleteImage(ctx, cl.EC2, ami, extra...); err != nil {
 		ui.Error(err.Error())
 	}

@@ -128,5 +128,8 @@ func (s *StepSource) method(instanceStore bool) (string, error) {
 	case m == "":
 		m = CaptureEBSDirect
 	}
+	if c.Disks == DisksAll && m != CaptureEBSDirect {
+		return "", fmt.Errorf(`disks = "all" needs capture_method "ebs-direct": capture_method %q brings the root disk home only`, m)
+	}
 	return m, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 )
 
 // SourcePathsConfig is the several-disk form of source_path.
@@ -32,13 +34,7 @@ func (c *Config) sources() []string {
 // workingCopies returns the working copy of each source, in order: image_name in the output
 // directory, then image_name with -disk<N> before its extension.
 func (c *Config) workingCopies() []string {
-	first := filepath.Join(c.OutputDir, c.ImageName)
-	out := []string{first}
-	ext := filepath.Ext(c.ImageName)
-	for n := 2; n <= len(c.sources()); n++ {
-		out = append(out, filepath.Join(c.OutputDir, fmt.Sprintf("%s-disk%d%s", strings.TrimSuffix(c.ImageName, ext), n, ext)))
-	}
-	return out
+	return bcommon.DiskPaths(filepath.Join(c.OutputDir, c.ImageName), len(c.sources()))
 }
 
 // checkSourcePaths validates source_paths (set) against source_path; each error names the

@@ -12,8 +12,8 @@ import (
 // every disk, the boot (root) disk first, all in ImageFormat.
 //
 // The artifact shape of a guest on several disks, which every builder fills the same way
-// (chromogenic-local with source_paths now; the EC2 and OpenStack builders with every
-// volume of an instance next):
+// (chromogenic-local with source_paths, chromogenic-ec2 with disks = "all"; the OpenStack
+// builder with every volume of an instance next):
 //
 //   - image_path: the boot disk's image, the one holding the guest's root. Every reader
 //     that knows one disk (convert, the imports, bootable) keeps working on it unchanged.
@@ -25,7 +25,8 @@ import (
 //
 // A post-processor that writes formats writes one file per disk per format (see
 // chromogenic-convert's disks_by_format); an import publishes the boot disk as the image
-// and, later, the others as volumes or snapshots.
+// and the others as snapshots mapped in it (chromogenic-ec2-import) or, later, as volumes
+// (chromogenic-openstack-import prints OtherDisksNote).
 const ImagePaths = "image_paths"
 
 // AddDisks adds the other disks of a guest on several disks (after the boot disk, a.Path):
@@ -67,8 +68,9 @@ func LocalImages(a packersdk.Artifact) (paths []string, format string, err error
 	return paths, format, nil
 }
 
-// OtherDisksNote is the line an import prints for an artifact of several disks (image_paths):
-// the boot disk is pushed as the image, the others are not yet. "" for one disk.
+// OtherDisksNote is the line an import that pushes the boot disk alone prints for an artifact
+// of several disks (image_paths): the OpenStack import, and the EC2 import on Eucalyptus or
+// from an OVA. "" for one disk.
 func OtherDisksNote(a packersdk.Artifact) string {
 	paths, _, err := LocalImages(a)
 	if err != nil || len(paths) < 2 {

@@ -38,6 +38,7 @@ const (
 	LabelImageName      = "image_name"      // the name in the cloud
 	LabelCloud          = "cloud"           // clouds.yaml entry of an OpenStack image
 	LabelSnapshotID     = "snapshot_id"     // an AMI's root snapshot
+	LabelSnapshotIDs    = "snapshot_ids"    // every disk's snapshot of an AMI of several disks, comma separated, root first
 	LabelBuilder        = "builder"         // the builder or post-processor ID that made it
 	LabelInput          = "input"           // a post-processor's input artifact (its ID)
 )

@@ -2,6 +2,7 @@ package ec2common
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -22,6 +23,13 @@ type Artifact struct {
 	// other regions (ami_regions); SnapshotID is the build region's.
 	RegionSnapshots map[string]string
 	LocalPath       string
+	// OtherDisks are the working copies of the other disks of a guest on several disks
+	// (after LocalPath, the root's): Files and Destroy cover them and the image_paths state
+	// lists every disk (AddDisks).
+	OtherDisks []string
+	// Snapshots are every disk's snapshot of an AMI of several disks, the root's
+	// (SnapshotID) first; empty for one disk.
+	Snapshots []string
 	// Bucket and BundleKeys are the objects of an instance-store image's bundle (Eucalyptus).
 	Bucket     string
 	BundleKeys []string
@@ -55,7 +63,27 @@ func (a *Artifact) Files() []string {
 	if a.LocalPath == "" {
 		return nil
 	}
-	return append([]string{a.LocalPath}, a.Extra...)
+	files := append([]string{a.LocalPath}, a.OtherDisks...)
+	return append(files, a.Extra...)
+}
+
+// AddDisks adds the working copies of the other disks of a guest on several disks, after
+// LocalPath: Files and Destroy cover them, and the image_paths state lists every disk
+// (artifact.ImagePaths), as artifact.Artifact's AddDisks does.
+func (a *Artifact) AddDisks(paths ...string) {
+	if len(paths) == 0 {
+		return
+	}
+	for _, p := range paths {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		a.OtherDisks = append(a.OtherDisks, p)
+	}
+	if a.StateData == nil {
+		a.StateData = map[string]interface{}{}
+	}
+	a.StateData[artifact.ImagePaths] = append([]string{a.LocalPath}, a.OtherDisks...)
 }
 
 // Id is "region:ami-…" per AMI, comma separated, as the amazon plugins do; or the local path.
@@ -85,10 +113,16 @@ func (a *Artifact) String() string {
 		amis = append(amis, fmt.Sprintf("%s: %s", r, a.Amis[r]))
 	}
 	switch {
+	case len(amis) > 0 && a.LocalPath != "" && len(a.OtherDisks) > 0:
+		return fmt.Sprintf("AMIs were created:\n%s\nSnapshots: %s\nWorking copies: %s", strings.Join(amis, "\n"),
+			strings.Join(a.Snapshots, ", "), strings.Join(append([]string{a.LocalPath}, a.OtherDisks...), ", "))
 	case len(amis) > 0 && a.LocalPath != "":
 		return fmt.Sprintf("AMIs were created:\n%s\nWorking copy: %s", strings.Join(amis, "\n"), a.LocalPath)
 	case len(amis) > 0:
 		return fmt.Sprintf("AMIs were created:\n%s", strings.Join(amis, "\n"))
+	}
+	if len(a.OtherDisks) > 0 {
+		return fmt.Sprintf("Disk images (raw): %s", strings.Join(append([]string{a.LocalPath}, a.OtherDisks...), ", "))
 	}
 	return fmt.Sprintf("Disk image (raw): %s", a.LocalPath)
 }
@@ -122,8 +156,12 @@ func (a *Artifact) hcpImages() []*registryimage.Image {
 		if s, ok := a.RegionSnapshots[r]; ok {
 			snap = s
 		}
+		all := "" // the home region's AMI: copies have snapshots of their own
+		if snap == a.SnapshotID {
+			all = strings.Join(a.Snapshots, ",")
+		}
 		imgs = append(imgs, artifact.HCPImage(provider, r, a.Amis[r], a.SourceImage, map[string]string{
-			artifact.LabelDiskFormat: format, artifact.LabelSnapshotID: snap,
+			artifact.LabelDiskFormat: format, artifact.LabelSnapshotID: snap, artifact.LabelSnapshotIDs: all,
 			artifact.LabelSourceInstance: a.SourceInstance, artifact.LabelBuilder: a.BuilderIDValue,
 			artifact.LabelInput: a.Input, "bundle_bucket": a.Bucket,
 		}))

@@ -2,6 +2,7 @@ package ec2common
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
@@ -31,6 +32,9 @@ func TestArtifactHCP(t *testing.T) {
 		SourceInstance: "i-42", SourceImage: "ami-base", LocalPath: "/work/w.raw"}
 	copied := &Artifact{BuilderIDValue: "chromogenic.ec2", Amis: map[string]string{"us-east-1": "ami-1", "eu-west-1": "ami-2"},
 		SnapshotID: "snap-1", RegionSnapshots: map[string]string{"us-east-1": "snap-1", "eu-west-1": "snap-2"}}
+	multi := &Artifact{BuilderIDValue: "chromogenic.ec2", Amis: map[string]string{"us-east-1": "ami-m", "eu-west-1": "ami-c"},
+		SnapshotID: "snap-r", Snapshots: []string{"snap-r", "snap-d2", "snap-d3"},
+		RegionSnapshots: map[string]string{"us-east-1": "snap-r", "eu-west-1": "snap-c"}}
 	if id := copied.Id(); id != "eu-west-1:ami-2,us-east-1:ami-1" {
 		t.Errorf("Id of region copies %q", id)
 	}
@@ -48,6 +52,12 @@ func TestArtifactHCP(t *testing.T) {
 				Labels: map[string]string{"disk_format": "ami", "snapshot_id": "snap-1", "builder": "chromogenic.ec2"}},
 			{ImageID: "ami-2", ProviderName: "aws", ProviderRegion: "eu-west-1",
 				Labels: map[string]string{"disk_format": "ami", "snapshot_id": "snap-2", "builder": "chromogenic.ec2"}},
+		}},
+		{"several disks", multi, []registryimage.Image{
+			{ImageID: "ami-m", ProviderName: "aws", ProviderRegion: "us-east-1",
+				Labels: map[string]string{"disk_format": "ami", "snapshot_id": "snap-r", "snapshot_ids": "snap-r,snap-d2,snap-d3", "builder": "chromogenic.ec2"}},
+			{ImageID: "ami-c", ProviderName: "aws", ProviderRegion: "eu-west-1",
+				Labels: map[string]string{"disk_format": "ami", "snapshot_id": "snap-c", "builder": "chromogenic.ec2"}},
 		}},
 		{"builder", built, []registryimage.Image{
 			{ImageID: "ami-1", ProviderName: "aws", ProviderRegion: "us-east-1", SourceImageID: "ami-base",
@@ -96,4 +106,35 @@ func TestArtifactHCP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The working copies of a guest on several disks: Files lists them all (Destroy removes
+// them), image_paths lists them in order, the root's first, and String names them.
+func TestArtifactSeveralDisks(t *testing.T) {
+	a := &Artifact{BuilderIDValue: "chromogenic.ec2", Amis: map[string]string{"us-east-1": "ami-1"}, LocalPath: "/out/b.raw",
+		SnapshotID: "snap-1", Snapshots: []string{"snap-1", "snap-2"}, Extra: []string{"/out/kernel"}, StateData: map[string]interface{}{}}
+	a.AddDisks("/out/b-disk2.raw", "/out/b-disk3.raw")
+	if got := fmt.Sprint(a.Files()); got != "[/out/b.raw /out/b-disk2.raw /out/b-disk3.raw /out/kernel]" {
+		t.Errorf("Files %s", got)
+	}
+	paths, format, err := artifact.LocalImages(&withFormat{a})
+	if err != nil || format != "raw" || fmt.Sprint(paths) != "[/out/b.raw /out/b-disk2.raw /out/b-disk3.raw]" {
+		t.Errorf("LocalImages %v %q %v", paths, format, err)
+	}
+	if s := a.String(); !strings.Contains(s, "snap-1, snap-2") || !strings.Contains(s, "/out/b-disk3.raw") {
+		t.Errorf("String %q", s)
+	}
+}
+
+// withFormat declares the working copy's path and format, as the builder's artifact does.
+type withFormat struct{ *Artifact }
+
+func (w *withFormat) State(name string) interface{} {
+	switch name {
+	case artifact.ImagePath:
+		return w.LocalPath
+	case artifact.ImageFormat:
+		return "raw"
+	}
+	return w.Artifact.State(name)
 }

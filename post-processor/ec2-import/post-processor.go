@@ -3,7 +3,8 @@
 // chosen by artifact.LocalImageFor, raw first) to AWS, streaming it from the image engine's
 // reader into a new EBS snapshot through the EBS direct API (per-block SHA-256 and a
 // whole-snapshot checksum, no temporary copy, no S3 bucket and no vmimport role), then
-// registering it as an AMI. On Eucalyptus (no EBS direct API) it uploads an instance-store
+// registering it as an AMI; the other disks of a guest on several disks (image_paths) become
+// snapshots mapped in the same AMI. On Eucalyptus (no EBS direct API) it uploads an instance-store
 // bundle and registers it, or goes through ImportVolume (internal/cloud/ec2: Publish, PublishEucalyptus, shared with the chromogenic-ec2 builder).
 package ec2import
 
@@ -21,6 +22,7 @@ import (
 	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/postprocess"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // BuilderID identifies artifacts of this post-processor.
@@ -46,9 +48,6 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, fmt.Errorf("chromogenic-ec2-import: %w", err)
 	}
-	if note := artifact.OtherDisksNote(in); note != "" {
-		ui.Say(note)
-	}
 	src, err := local.Open()
 	if err != nil {
 		return nil, false, false, err
@@ -70,6 +69,10 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		ui.Message(fmt.Sprintf("%v will be deregistered right before the new AMI is registered (force_deregister)", old))
 	}
 	if c.IsEucalyptus() {
+		// No EBS direct API: the boot disk alone is registered (a bundle or ImportVolume).
+		if note := artifact.OtherDisksNote(in); note != "" {
+			ui.Say(note)
+		}
 		if c.Eucalyptus.Register == "bundle" {
 			if err := c.Eucalyptus.Resolve(ctx, cl, c.CustomEndpointEC2); err != nil {
 				return nil, false, false, err
@@ -96,6 +99,15 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		a.Bucket, a.BundleKeys, a.Input, a.SourceImage = res.Bucket, res.Keys, in.Id(), artifact.HCPSourceOf(in)
 		return a, true, false, nil
 	}
+	others, err := otherDisks(ui, in, local)
+	if err != nil {
+		return nil, false, false, err
+	}
+	defer func() {
+		for _, o := range others {
+			o.Image.Close()
+		}
+	}()
 	ena := aws.ToBool(c.ENASupport)
 	enc := c.EncryptionConfig.Resolve(false, "") // an image file carries no encryption
 	rep := ec2common.NewUIReport(ui, "upload")
@@ -104,7 +116,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		Architecture: c.Architecture, BootMode: c.BootMode, ENA: &ena, RootDeviceName: c.RootDeviceName,
 		VolumeType: c.VolumeType, IMDSSupport: c.IMDSSupport, Concurrency: c.EBSConcurrency,
 		StateTimeout: c.StateTimeout, Report: rep.Report(),
-		Encrypted: enc.Encrypted, KMSKeyID: enc.KMSKeyID, Replace: replace,
+		Encrypted: enc.Encrypted, KMSKeyID: enc.KMSKeyID, Replace: replace, Others: others,
 	})
 	rep.Close()
 	if err != nil {
@@ -116,6 +128,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	}
 	a := ec2common.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data"))
 	a.Input, a.SourceImage = in.Id(), artifact.HCPSourceOf(in)
+	if len(res.Snapshots) > 1 {
+		a.Snapshots = res.Snapshots
+	}
 	if len(copies) > 0 {
 		a.RegionSnapshots = map[string]string{cl.Region: res.SnapshotID}
 		for r, cp := range copies {
@@ -123,6 +138,39 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		}
 	}
 	return a, true, false, nil
+}
+
+// otherDisks opens the other disks of a guest on several disks (the artifact's image_paths
+// after the boot disk) for Publish: each becomes a snapshot mapped in the AMI after the root
+// device (/dev/xvdb, /dev/xvdc... in the root's spelling). They are read from the same list
+// and format as the boot disk the import chose; when the import reads the boot disk from
+// elsewhere (an OVA, another format), the others are not pushed and OtherDisksNote says so.
+// The caller closes the images.
+func otherDisks(ui packersdk.Ui, in packersdk.Artifact, local *artifact.LocalInput) ([]cloud.OtherDisk, error) {
+	paths, format, err := artifact.LocalImages(in)
+	if err != nil || len(paths) < 2 {
+		return nil, nil
+	}
+	if format == "" {
+		format = local.Format
+	}
+	if paths[0] != local.Path || local.Format == "ova" || format != local.Format {
+		ui.Say(artifact.OtherDisksNote(in) + fmt.Sprintf(" (the boot disk is read from %s, not from the list of disks)", local))
+		return nil, nil
+	}
+	var out []cloud.OtherDisk
+	for i, p := range paths[1:] {
+		img, err := diskimage.OpenDisk(p, format)
+		if err != nil {
+			for _, o := range out {
+				o.Image.Close()
+			}
+			return nil, fmt.Errorf("open disk %d of %d, %s: %w", i+2, len(paths), p, err)
+		}
+		out = append(out, cloud.OtherDisk{Image: img, Label: fmt.Sprintf("%s (disk %d, %s)", p, i+2, format)})
+	}
+	ui.Say(fmt.Sprintf("The guest has %d disks: the boot disk is the AMI's root, the other %d are snapshots mapped after it", len(paths), len(paths)-1))
+	return out, nil
 }
 
 // distribute shares the published image (ami_users, snapshot_users...) and copies it to

@@ -33,6 +33,22 @@ type Instance struct {
 	// default EBS key, DefaultKMSKeyID).
 	Encrypted bool
 	KmsKeyID  string
+	// DataDisks are more EBS volumes attached to the instance (CreateImage maps each).
+	DataDisks []Disk
+}
+
+// Disk is a data volume of a seeded instance (attached) or image (mapped to a snapshot of
+// Path's content).
+type Disk struct {
+	Device string // the device name, such as /dev/sdf or /dev/xvdb; required
+	// Path is a local raw disk file, the volume's content: read, never written.
+	Path                string
+	VolumeType          string // default gp3
+	DeleteOnTermination bool
+	// Encrypted makes the disk encrypted with KmsKeyID (default: the account's default EBS
+	// key) whatever the root's encryption; else it is encrypted as the root is.
+	Encrypted bool
+	KmsKeyID  string
 }
 
 // Image seeds an existing image (AddImage), e.g. public images for DescribeImages filters.
@@ -59,6 +75,10 @@ type Image struct {
 	// default EBS key, DefaultKMSKeyID).
 	Encrypted bool
 	KmsKeyID  string
+	// DataDisks are more EBS mappings, each with a snapshot of its Path.
+	DataDisks []Disk
+	// EphemeralDevices are instance-store mappings (ephemeral0, ephemeral1... in order).
+	EphemeralDevices []string
 }
 
 type instance struct {
@@ -294,6 +314,12 @@ func (s *Server) AddInstance(in Instance) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("ec2emu: root disk: %w", err)
 	}
+	if err := checkDataDisks(in.RootDeviceName, in.DataDisks); err != nil {
+		return "", err
+	}
+	if len(in.DataDisks) > 0 && in.RootDeviceType == "instance-store" {
+		return "", fmt.Errorf("ec2emu: data disks of an instance-store instance are not modelled")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st
@@ -352,6 +378,26 @@ func (s *Server) AddInstance(in Instance) (string, error) {
 	}
 	vol.encrypted, vol.kmsKeyID = s.seedEncryption(in.Encrypted, in.KmsKeyID)
 	st.volumes[vol.id] = vol
+	for _, d := range in.DataDisks {
+		fi, err := os.Stat(d.Path)
+		if err != nil {
+			return "", fmt.Errorf("ec2emu: data disk %s: %w", d.Device, err)
+		}
+		v := &volume{
+			id: st.id("vol"), az: inst.az, volType: d.VolumeType, state: "in-use",
+			sizeGiB: ceilGiB(fi.Size()), sizeBytes: fi.Size(), path: d.Path,
+			created: inst.launch, attInstance: inst.id, attDevice: d.Device,
+			attTime: inst.launch, deleteOnTermination: d.DeleteOnTermination, attState: "attached",
+		}
+		if v.volType == "" {
+			v.volType = "gp3"
+		}
+		v.encrypted, v.kmsKeyID = vol.encrypted, vol.kmsKeyID
+		if d.Encrypted {
+			v.encrypted, v.kmsKeyID = s.seedEncryption(true, d.KmsKeyID)
+		}
+		st.volumes[v.id] = v
+	}
 	return inst.id, nil
 }
 
@@ -373,6 +419,21 @@ func (s *Server) AddImage(in Image) (string, error) {
 		if size == 0 {
 			size = 8 * gib
 		}
+	}
+	if err := checkDataDisks(in.RootDeviceName, in.DataDisks); err != nil {
+		return "", err
+	}
+	type data struct {
+		m    blockMap
+		size int64
+	}
+	var datas []data
+	for _, d := range in.DataDisks {
+		m, size, err := s.blocks.importFile(d.Path)
+		if err != nil {
+			return "", fmt.Errorf("ec2emu: data disk %s: %w", d.Device, err)
+		}
+		datas = append(datas, data{m, size})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -411,6 +472,23 @@ func (s *Server) AddImage(in Image) (string, error) {
 	}
 	im.readyAt = im.created
 	im.bdms = []bdm{{device: im.rootDevice, snapshotID: sn.id, sizeGiB: sn.sizeGiB, volType: "gp3", deleteOnTermination: true, encrypted: sn.encrypted}}
+	for i, d := range in.DataDisks {
+		dsn := &snapshot{id: st.id("snap"), volumeID: "vol-ffffffff", ownerID: owner, state: "completed",
+			sizeGiB: ceilGiB(datas[i].size), start: now, readyAt: now, blocks: datas[i].m, description: fmt.Sprintf("seeded %s of %s", d.Device, in.Name),
+			encrypted: sn.encrypted, kmsKeyID: sn.kmsKeyID}
+		if d.Encrypted {
+			dsn.encrypted, dsn.kmsKeyID = s.seedEncryption(true, d.KmsKeyID)
+		}
+		st.snapshots[dsn.id] = dsn
+		vt := d.VolumeType
+		if vt == "" {
+			vt = "gp3"
+		}
+		im.bdms = append(im.bdms, bdm{device: d.Device, snapshotID: dsn.id, sizeGiB: dsn.sizeGiB, volType: vt, deleteOnTermination: d.DeleteOnTermination, encrypted: dsn.encrypted})
+	}
+	for i, dev := range in.EphemeralDevices {
+		im.bdms = append(im.bdms, bdm{device: dev, virtualName: fmt.Sprintf("ephemeral%d", i)})
+	}
 	st.images[im.id] = im
 	st.setTags(im.id, in.Tags)
 	return im.id, nil
@@ -502,6 +580,24 @@ func (s *Server) VolumePath(id string) (string, bool) {
 		return "", false
 	}
 	return v.path, true
+}
+
+// checkDataDisks refuses data disks without a device name, at the root's or twice at one.
+func checkDataDisks(root string, disks []Disk) error {
+	if root == "" {
+		root = "/dev/xvda"
+	}
+	seen := map[string]bool{root: true}
+	for _, d := range disks {
+		if d.Device == "" || d.Path == "" {
+			return fmt.Errorf("ec2emu: a data disk needs Device and Path: %+v", d)
+		}
+		if seen[d.Device] {
+			return fmt.Errorf("ec2emu: device %s is taken twice", d.Device)
+		}
+		seen[d.Device] = true
+	}
+	return nil
 }
 
 func ceilGiB(n int64) int64 {

@@ -72,8 +72,13 @@ func CopyImage(ctx context.Context, c *Clients, image, region string, o CopyOpti
 		return fail(fmt.Errorf("copy %s of %s in %s: %w", res.ImageID, image, region, err))
 	}
 	snaps := Snapshots(im)
-	if len(snaps) > 0 {
+	if root, _, err := RootSnapshot(im); err == nil { // an AMI of several disks maps several
+		res.SnapshotID = root
+	} else if len(snaps) > 0 {
 		res.SnapshotID = snaps[0]
+	}
+	if len(snaps) > 1 {
+		res.Snapshots = snaps
 	}
 	if err := CreateTags(ctx, dst, o.Tags, res.ImageID); err != nil {
 		return fail(err)

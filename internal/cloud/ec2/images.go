@@ -239,6 +239,9 @@ type NewImage struct {
 	// Minimal sends only what EC2 API 2016-09-15 knows (Eucalyptus): no boot mode, ENA, IMDS,
 	// TPM settings or tags.
 	Minimal bool
+	// Others are the mappings of the other disks of a guest on several disks, after the
+	// root's: each an EBS snapshot at its device name.
+	Others []Disk
 }
 
 // RegisterImage registers an image whose root device is the snapshot (HVM unless n.Boot says).
@@ -263,6 +266,32 @@ func RegisterImage(ctx context.Context, c *sdkec2.Client, n NewImage) (string, e
 		Name: aws.String(n.Name), Architecture: types.ArchitectureValues(arch),
 		RootDeviceName:      aws.String(root),
 		BlockDeviceMappings: []types.BlockDeviceMapping{{DeviceName: aws.String(root), Ebs: ebsDev}},
+	}
+	for _, d := range n.Others {
+		vt := d.VolumeType
+		if vt == "" {
+			vt = string(ebsDev.VolumeType)
+		}
+		dot := d.DeleteOnTermination
+		if dot == nil {
+			dot = aws.Bool(true)
+		}
+		e := &types.EbsBlockDevice{SnapshotId: aws.String(d.SnapshotID), DeleteOnTermination: dot, VolumeType: types.VolumeType(vt)}
+		if d.VolumeSizeGiB > 0 {
+			e.VolumeSize = aws.Int32(int32(d.VolumeSizeGiB))
+		}
+		// IOPS are set for the types that take them (gp2, st1, sc1 and standard refuse
+		// them), throughput for gp3 alone.
+		switch d.VolumeType {
+		case "io1", "io2", "gp3":
+			if d.Iops > 0 {
+				e.Iops = aws.Int32(d.Iops)
+			}
+		}
+		if d.VolumeType == "gp3" && d.Throughput > 0 {
+			e.Throughput = aws.Int32(d.Throughput)
+		}
+		in.BlockDeviceMappings = append(in.BlockDeviceMappings, types.BlockDeviceMapping{DeviceName: aws.String(d.Device), Ebs: e})
 	}
 	n.Boot.apply(in)
 	if n.Description != "" {

@@ -2,6 +2,7 @@ package ec2
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -54,7 +55,8 @@ func (r Report) progress(done, total int64) {
 // the bundle objects (instance-store images on Eucalyptus) it is made of.
 type Published struct {
 	ImageID    string
-	SnapshotID string   // EBS-backed images
+	SnapshotID string   // EBS-backed images: the root's
+	Snapshots  []string // EBS-backed images: every disk's snapshot, SnapshotID first
 	Bucket     string   // Eucalyptus bundle
 	Keys       []string // its objects (the image's; deleted with it)
 }
@@ -81,45 +83,58 @@ type PublishOptions struct {
 	// Replace says what to do with an AMI of the account that has the same name: it is
 	// deregistered (Replace.Force) right before the registration.
 	Replace Replace
+	// Others are the other disks of a guest on several disks, after the root (img).
+	Others []OtherDisk
+}
+
+// OtherDisk is a disk of a guest on several disks besides the root, published with it.
+type OtherDisk struct {
+	Image diskimage.Image // read, never closed by Publish
+	Label string          // names the disk in messages
+	// Device is the mapping's device name; empty: the next name after the root's
+	// (OtherDeviceNames).
+	Device string
+	// VolumeSizeGiB of the mapping, raised to the image's size when smaller (0: the image's).
+	VolumeSizeGiB int64
+	// VolumeType of the mapping (empty: the root's); DeleteOnTermination (nil: true).
+	VolumeType          string
+	DeleteOnTermination *bool
+	// Iops and Throughput of the mapping (0: the volume type's default), kept only with the
+	// source's VolumeType.
+	Iops, Throughput int32
 }
 
 // Publish writes img (streamed from the image engine's reader: no temporary copy; only its
 // data extents are read) into a new EBS snapshot through the EBS direct API and registers it
 // as an AMI, with the attributes of o.Source where o leaves them empty. label names the image
-// in messages. On failure nothing it made is left behind. It does not close img.
+// in messages. With o.Others, each other disk is written into a snapshot of its own (tagged
+// and encrypted as the root's) and mapped in the AMI too. On failure nothing it made is left
+// behind: every snapshot it wrote is deleted, and nothing else. It does not close img.
 func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string, o PublishOptions) (*Published, error) {
 	r := o.Report
-	exts, err := img.Extents(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var data []Range
-	for _, e := range exts {
-		if e.Kind == diskimage.Data {
-			data = append(data, Range{Offset: e.Offset, Length: e.Length})
+	var snaps []string // every snapshot written so far, the root's first
+	undo := func(ami string) {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		var derr error
+		if ami != "" {
+			derr = DeleteImage(dctx, cl.EC2, ami, snaps...)
+		} else {
+			var errs []error
+			for _, s := range snaps {
+				errs = append(errs, DeleteSnapshot(dctx, cl.EC2, s))
+			}
+			derr = errors.Join(errs...)
+		}
+		if derr != nil {
+			r.error(fmt.Errorf("cleaning up after the failure: %w", derr))
 		}
 	}
-	r.say("Writing %s (%s, %d MiB virtual) into a new snapshot through the EBS direct API...", label, img.Format(), img.Size()>>20)
-	start := time.Now()
-	snap, st, err := UploadSnapshot(ctx, cl, img, img.Size(), data, UploadOptions{
-		TransferOptions: TransferOptions{
-			Workers:  o.Concurrency,
-			Progress: r.progress,
-			Logf:     r.message,
-		},
-		Description: "chromogenic: " + o.Name,
-		Tags:        o.SnapshotTags,
-		WaitTimeout: o.StateTimeout,
-		Encrypted:   o.Encrypted,
-		KMSKeyARN:   o.KMSKeyID,
-	})
+	snap, err := publishSnapshot(ctx, cl, img, label, o)
 	if err != nil {
 		return nil, err
 	}
-	secs := max(time.Since(start).Seconds(), 0.001)
-	r.message("Snapshot %s completed: %d blocks (%d MiB) in %s, %.0f MiB/s, %d retries",
-		snap, st.Blocks, st.Bytes>>20, time.Since(start).Round(time.Millisecond), float64(st.Bytes)/secs/(1<<20), st.Retries)
-
+	snaps = append(snaps, snap)
 	size := (img.Size() + GiB - 1) / GiB
 	n := NewImage{VolumeSizeGiB: max(o.VolumeSizeGiB, size), Name: o.Name, Description: o.Description, SnapshotID: snap, VolumeType: o.VolumeType,
 		Architecture: o.Architecture, BootMode: o.BootMode, RootDeviceName: o.RootDeviceName, ImdsSupport: o.IMDSSupport,
@@ -144,18 +159,36 @@ func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string
 	if o.ENA != nil {
 		n.ENA = *o.ENA
 	}
-	undo := func(ami string) {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-		defer cancel()
-		var derr error
-		if ami != "" {
-			derr = DeleteImage(dctx, cl.EC2, ami, snap)
-		} else {
-			derr = DeleteSnapshot(dctx, cl.EC2, snap)
+	root := n.RootDeviceName
+	if root == "" {
+		root = "/dev/xvda"
+	}
+	// Disks without a device name take the next names after the root's that no other disk
+	// has.
+	used := map[string]bool{root: true}
+	for _, d := range o.Others {
+		used[d.Device] = true
+	}
+	var names []string
+	for _, name := range OtherDeviceNames(root, 2*len(o.Others)+1) {
+		if !used[name] {
+			names = append(names, name)
 		}
-		if derr != nil {
-			r.error(fmt.Errorf("cleaning up after the failure: %w", derr))
+	}
+	for i, d := range o.Others {
+		snap, err := publishSnapshot(ctx, cl, d.Image, d.Label, o)
+		if err != nil {
+			undo("")
+			return nil, fmt.Errorf("disk %d (%s): %w", i+2, d.Label, err)
 		}
+		snaps = append(snaps, snap)
+		dev := d.Device
+		if dev == "" {
+			dev, names = names[0], names[1:]
+		}
+		gib := (d.Image.Size() + GiB - 1) / GiB
+		n.Others = append(n.Others, Disk{Device: dev, SnapshotID: snap, VolumeSizeGiB: max(d.VolumeSizeGiB, gib),
+			VolumeType: d.VolumeType, DeleteOnTermination: d.DeleteOnTermination, Iops: d.Iops, Throughput: d.Throughput})
 	}
 	if o.Replace.Force {
 		if err := Deregister(ctx, cl.EC2, o.Name, o.Replace, r); err != nil {
@@ -163,7 +196,18 @@ func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string
 			return nil, err
 		}
 	}
-	r.say("Registering AMI %q (%s, boot mode %q, ENA %v, root %s)...", n.Name, n.Architecture, n.BootMode, n.ENA, n.RootDeviceName)
+	if len(n.Others) > 0 {
+		var devs []string
+		for _, d := range n.Others {
+			devs = append(devs, d.Device+"="+d.SnapshotID)
+		}
+		r.message("Other disks: %s", strings.Join(devs, ", "))
+	}
+	disks := ""
+	if len(n.Others) > 0 {
+		disks = fmt.Sprintf(", %d disks", 1+len(n.Others))
+	}
+	r.say("Registering AMI %q (%s, boot mode %q, ENA %v, root %s%s)...", n.Name, n.Architecture, n.BootMode, n.ENA, n.RootDeviceName, disks)
 	ami, err := RegisterImage(ctx, cl.EC2, n)
 	if err != nil {
 		undo("")
@@ -174,7 +218,44 @@ func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string
 		return nil, err
 	}
 	r.say("AMI %s (%s) is available in %s", ami, o.Name, cl.Region)
-	return &Published{ImageID: ami, SnapshotID: snap}, nil
+	return &Published{ImageID: ami, SnapshotID: snaps[0], Snapshots: snaps}, nil
+}
+
+// publishSnapshot writes one disk into a new snapshot through the EBS direct API (removed
+// again on failure by UploadSnapshot), with o's tags and encryption.
+func publishSnapshot(ctx context.Context, cl *Clients, img diskimage.Image, label string, o PublishOptions) (string, error) {
+	r := o.Report
+	exts, err := img.Extents(ctx)
+	if err != nil {
+		return "", err
+	}
+	var data []Range
+	for _, e := range exts {
+		if e.Kind == diskimage.Data {
+			data = append(data, Range{Offset: e.Offset, Length: e.Length})
+		}
+	}
+	r.say("Writing %s (%s, %d MiB virtual) into a new snapshot through the EBS direct API...", label, img.Format(), img.Size()>>20)
+	start := time.Now()
+	snap, st, err := UploadSnapshot(ctx, cl, img, img.Size(), data, UploadOptions{
+		TransferOptions: TransferOptions{
+			Workers:  o.Concurrency,
+			Progress: r.progress,
+			Logf:     r.message,
+		},
+		Description: "chromogenic: " + o.Name,
+		Tags:        o.SnapshotTags,
+		WaitTimeout: o.StateTimeout,
+		Encrypted:   o.Encrypted,
+		KMSKeyARN:   o.KMSKeyID,
+	})
+	if err != nil {
+		return "", err
+	}
+	secs := max(time.Since(start).Seconds(), 0.001)
+	r.message("Snapshot %s completed: %d blocks (%d MiB) in %s, %.0f MiB/s, %d retries",
+		snap, st.Blocks, st.Bytes>>20, time.Since(start).Round(time.Millisecond), float64(st.Bytes)/secs/(1<<20), st.Retries)
+	return snap, nil
 }
 
 // EucaPublishOptions describe the EMI PublishEucalyptus registers.

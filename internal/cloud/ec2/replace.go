@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -139,4 +140,46 @@ func SourceEncryption(ctx context.Context, c *sdkec2.Client, inst *types.Instanc
 		return false, "", err
 	}
 	return SnapshotEncryption(ctx, c, snap)
+}
+
+// DisksEncryption is SourceEncryption for a capture of every disk (disks = "all"): the
+// source is encrypted when any of its EBS disks is (every EBS volume of an instance, every
+// EBS snapshot of an image), with the root's key when the root is encrypted, else the key of
+// the first encrypted disk in the kernel's order: the new snapshots, all encrypted alike,
+// never drop the encryption of one of the disks.
+func DisksEncryption(ctx context.Context, c *sdkec2.Client, inst *types.Instance, img *types.Image) (bool, string, error) {
+	enc, key, err := SourceEncryption(ctx, c, inst, img)
+	if err != nil || enc {
+		return enc, key, err
+	}
+	var check []func() (bool, string, error)
+	if inst != nil {
+		var vols []types.InstanceBlockDeviceMapping
+		root := aws.ToString(inst.RootDeviceName)
+		for _, b := range inst.BlockDeviceMappings {
+			if b.Ebs != nil && aws.ToString(b.Ebs.VolumeId) != "" && aws.ToString(b.DeviceName) != root {
+				vols = append(vols, b)
+			}
+		}
+		sort.SliceStable(vols, func(i, j int) bool {
+			return DeviceLess(aws.ToString(vols[i].DeviceName), aws.ToString(vols[j].DeviceName))
+		})
+		for _, v := range vols {
+			check = append(check, func() (bool, string, error) { return VolumeEncryption(ctx, c, aws.ToString(v.Ebs.VolumeId)) })
+		}
+	} else {
+		disks, _, err := ImageDisks(img)
+		if err != nil {
+			return false, "", err
+		}
+		for _, d := range disks[1:] {
+			check = append(check, func() (bool, string, error) { return SnapshotEncryption(ctx, c, d.SnapshotID) })
+		}
+	}
+	for _, f := range check {
+		if enc, key, err := f(); err != nil || enc {
+			return enc, key, err
+		}
+	}
+	return false, "", nil
 }
