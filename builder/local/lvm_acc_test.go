@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/lvm"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
@@ -28,7 +29,10 @@ var lvmTemplate string
 // must land in the var LV's extents of the artifact (read back after the build through
 // internal/lvm's mapping and a fresh read-only loop, not through the builder's engine), and
 // chromogenic-clean removes a DHCP lease there while its neighbour stays. The root LV holds
-// no copy of either; nothing stays mounted or attached.
+// no copy of either; nothing stays mounted or attached. chromogenic-convert then makes it
+// bootable with the LVs flattened and packs an OVA: its one VMDK passes qemu-img check and
+// holds /boot, root and var as plain partitions, the marker in the var partition (the flattened
+// disk's TCG boot is internal/bootable's TestLVMFlattenBoot).
 func TestAccLocalLVM(t *testing.T) {
 	testtier.Acceptance(t, "a packer build")
 	env := packertest.Setup(t)
@@ -38,13 +42,13 @@ func TestAccLocalLVM(t *testing.T) {
 	t.Setenv("CHROMOGENIC_LEASE_DIR", leases)
 	src := testimages.Make(t, "lvm-var", dir)
 	before := packertest.FileSHA256(t, src)
-	out := filepath.Join(dir, "out")
+	out, conv := filepath.Join(dir, "out"), filepath.Join(dir, "conv")
 	mnt := filepath.Join(dir, "mnt")
 	marker := fmt.Sprintf("lvm-marker-%d", time.Now().UnixNano())
 
 	start := time.Now()
-	res := env.MustBuild(t, dir, lvmTemplate, 10*time.Minute,
-		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "mount_path="+mnt, "-var", "marker="+marker)
+	res := env.MustBuild(t, dir, lvmTemplate, 15*time.Minute, "-var", "source_path="+src, "-var", "output_directory="+out,
+		"-var", "mount_path="+mnt, "-var", "marker="+marker, "-var", "convert_directory="+conv)
 	t.Logf("packer build on lvm-var took %s", time.Since(start).Round(time.Second))
 	artifact := filepath.Join(out, "lvm.raw")
 	assertReleased(t, mnt, artifact)
@@ -84,6 +88,64 @@ func TestAccLocalLVM(t *testing.T) {
 	}
 	if after := packertest.FileSHA256(t, src); after != before {
 		t.Errorf("source image changed: sha256 %s -> %s", before, after)
+	}
+	checkLVMOVA(t, filepath.Join(conv, "lvm.ova"), dir, marker)
+}
+
+// checkLVMOVA unpacks the one disk of the OVA, checks it with qemu-img, and reads the
+// flattened disk's partitions: /boot (active), root and var, the marker in var.
+func checkLVMOVA(t *testing.T, appliance, dir, marker string) {
+	t.Helper()
+	a, err := ova.Open(appliance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if len(a.Disks) != 1 {
+		t.Fatalf("OVA disks %+v, want 1", a.Disks)
+	}
+	vmdk, raw := filepath.Join(dir, "lvm-ova.vmdk"), filepath.Join(dir, "lvm-ova.raw")
+	f, err := os.Create(vmdk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.ReadFrom(a.Member(a.Disks[0]))
+	if cerr := f.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+	if b, err := exec.Command("qemu-img", "check", "-f", "vmdk", vmdk).CombinedOutput(); err != nil {
+		t.Errorf("qemu-img check of the OVA's disk: %v\n%s", err, b)
+	}
+	if b, err := exec.Command("qemu-img", "convert", "-f", "vmdk", "-O", "raw", vmdk, raw).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert: %v\n%s", err, b)
+	}
+	os.Remove(vmdk)
+	defer os.Remove(raw)
+	out, err := exec.Command("sfdisk", "--json", raw).Output()
+	if err != nil {
+		t.Fatalf("sfdisk --json: %v", err)
+	}
+	var doc struct {
+		PartitionTable struct {
+			Partitions []struct {
+				Start, Size int64
+				Type        string
+				Bootable    bool
+			} `json:"partitions"`
+		} `json:"partitiontable"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	ps := doc.PartitionTable.Partitions
+	if len(ps) != 3 || !ps[0].Bootable || ps[1].Type != "83" || ps[2].Type != "83" {
+		t.Fatalf("the OVA's disk has partitions %+v, want /boot (active), root, var: no LVM", ps)
+	}
+	if got := readExt(t, raw, ps[2].Start*512, ps[2].Size*512, "acc-lvm-marker")["acc-lvm-marker"]; got != marker+"\n" {
+		t.Errorf("marker in the flattened var partition = %q", got)
+	}
+	if got := readExt(t, raw, ps[1].Start*512, ps[1].Size*512, "etc/hostname")["etc/hostname"]; got != "chromogenic-lvm-var\n" {
+		t.Errorf("the flattened root partition's /etc/hostname = %q", got)
 	}
 }
 

@@ -2,6 +2,7 @@ variable "source_path" { type = string }
 variable "output_directory" { type = string }
 variable "mount_path" { type = string }
 variable "marker" { type = string }
+variable "convert_directory" { type = string }
 
 # The lvm-var test image: / and /var are logical volumes of VG chromo-vg, /boot a partition.
 source "chromogenic-local" "lvm" {
@@ -28,5 +29,16 @@ build {
   }
   provisioner "chromogenic-clean" {
     operations = ["dhcp-client-state"]
+  }
+
+  # A bootable disk of plain partitions (the LVs flattened), packed as an OVA.
+  post-processor "chromogenic-convert" {
+    formats             = ["ova"]
+    output_directory    = var.convert_directory
+    file_name           = "lvm"
+    keep_input_artifact = true
+    bootable {
+      lvm = "flatten"
+    }
   }
 }
