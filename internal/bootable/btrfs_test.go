@@ -14,13 +14,13 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
 
-// TestBtrfsFedoraMake: a Fedora-shaped guest (btrfs root in subvolume "root", /home in
-// subvolume "home", /boot on ext4) becomes a BIOS disk whose kernel command line mounts the
-// root subvolume (rootflags=subvol=root). Booting it is not checked yet: a first TCG boot
-// printed nothing on the serial console within 480 s (not diagnosed); CHROMOGENIC_BOOT_ALL=1
-// tries it.
-func TestBtrfsFedoraMake(t *testing.T) {
-	testtier.Acceptance(t, "bootable's copy and initramfs rebuild")
+// TestBtrfsFedoraBoot: a Fedora-shaped guest (btrfs root in subvolume "root", /home in
+// subvolume "home", /boot on ext4) becomes a BIOS disk (GRUB, the default) whose kernel
+// command line mounts the root subvolume (rootflags=subvol=root), and boots with SeaBIOS to
+// the marker (one TCG boot). (With extlinux, an earlier try printed nothing on the serial
+// console within 480 s.)
+func TestBtrfsFedoraBoot(t *testing.T) {
+	testtier.Acceptance(t, "a qemu boot")
 	dir := t.TempDir()
 	img := testimages.Make(t, "btrfs-fedora", dir)
 	dst := filepath.Join(dir, "bootable-btrfs.raw")
@@ -33,9 +33,6 @@ func TestBtrfsFedoraMake(t *testing.T) {
 	checkReleased(t, dst)
 	if !strings.HasSuffix(res.Cmdline, " rootflags=subvol=root") || !strings.Contains(res.Cmdline, "root=UUID="+res.RootUUID) {
 		t.Errorf("kernel command line %q: want the root subvolume named", res.Cmdline)
-	}
-	if os.Getenv("CHROMOGENIC_BOOT_ALL") == "" {
-		return
 	}
 	start = time.Now()
 	testimages.Boot(t, dst, "raw", 8*time.Minute)
