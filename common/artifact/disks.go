@@ -35,13 +35,21 @@ func (a *Artifact) AddDisks(paths ...string) {
 	if len(paths) == 0 {
 		return
 	}
+	a.OtherDisks = AddDisks(a.StateData, a.Path, a.OtherDisks, paths...)
+}
+
+// AddDisks is AddDisks of any artifact of several disks (this package's, common/ec2's):
+// it returns others with paths added (absolute) and sets state's image_paths to the boot disk
+// then all of them.
+func AddDisks(state map[string]interface{}, boot string, others []string, paths ...string) []string {
 	for _, p := range paths {
 		if abs, err := filepath.Abs(p); err == nil {
 			p = abs
 		}
-		a.OtherDisks = append(a.OtherDisks, p)
+		others = append(others, p)
 	}
-	a.StateData[ImagePaths] = append([]string{a.Path}, a.OtherDisks...)
+	state[ImagePaths] = append([]string{boot}, others...)
+	return others
 }
 
 // LocalImages returns the local image of every disk of an artifact, the boot disk first: its

@@ -2,7 +2,6 @@ package ec2common
 
 import (
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -74,16 +73,10 @@ func (a *Artifact) AddDisks(paths ...string) {
 	if len(paths) == 0 {
 		return
 	}
-	for _, p := range paths {
-		if abs, err := filepath.Abs(p); err == nil {
-			p = abs
-		}
-		a.OtherDisks = append(a.OtherDisks, p)
-	}
 	if a.StateData == nil {
 		a.StateData = map[string]interface{}{}
 	}
-	a.StateData[artifact.ImagePaths] = append([]string{a.LocalPath}, a.OtherDisks...)
+	a.OtherDisks = artifact.AddDisks(a.StateData, a.LocalPath, a.OtherDisks, paths...)
 }
 
 // Id is "region:ami-…" per AMI, comma separated, as the amazon plugins do; or the local path.
