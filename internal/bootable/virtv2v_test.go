@@ -25,7 +25,8 @@ var v2vComplaint = regexp.MustCompile(`(?mi)^virt-v2v: (error|warning)\b|no boot
 const v2vDebianGrub = "virt-v2v: warning: could not determine a way to update the configuration of Grub2"
 
 // v2vProgress matches virt-v2v's progress lines ("[  12.3] Converting ...") and its messages.
-var v2vProgress = regexp.MustCompile(`(?m)^(\[ *[0-9.]+\] .*|virt-v2v: .*)$`)
+// (The appliance's kernel messages, "[    1.234567] ...", are not progress.)
+var v2vProgress = regexp.MustCompile(`(?m)^(\[ *[0-9]+\.[0-9]\] .*|virt-v2v: .*)$`)
 
 // checkVirtV2V converts disk with virt-v2v (-i disk, libguestfs's direct backend under TCG,
 // -o null: the conversion is made and thrown away; the input is only read, through an
