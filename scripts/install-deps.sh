@@ -23,6 +23,7 @@ PKGS=(
   python3-openstackclient  # /usr/bin/openstack: the user-script baseline of bench/openstack-bench.sh
   virt-v2v libxml2-utils   # OVA consumer checks: virt-v2v -i ova reads each OVA profile; xmllint, the descriptors
   nbdkit                # virt-v2v -i disk needs it (bootable exports converted by virt-v2v)
+  libnbd-bin            # nbdcopy, nbdinfo: virt-v2v copies the converted disk with them (even to -o null)
 )
 
 missing=()

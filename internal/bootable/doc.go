@@ -51,7 +51,10 @@
 // paths relative to a separate /boot. It is written in-root; a /boot/grub that is a symlink
 // (or not a directory) is renamed aside to /boot/grub.pre-chromogenic and a real directory
 // made, and a guest grub.cfg is kept as grub.cfg.pre-chromogenic. With Bootloader "" GRUB is
-// used where it can be built and extlinux otherwise; "grub" fails instead.
+// used where it can be built and extlinux otherwise; "grub" fails instead. virt-v2v finds
+// this GRUB (it reports "no bootloader detected" for extlinux) and, converting, runs the
+// guest's grub-mkconfig on /boot/grub/grub.cfg, so it needs a guest with GRUB's tools
+// (Debian: grub2-common), as installed cloud guests have (TestLVMKeepGrubBoot).
 //
 // Why in-house: the job is a sequence of well-known tools (sfdisk, resize2fs, grub-mkimage,
 // extlinux, grub-mkstandalone, mtools) around internal/chroot and internal/retarget; virt-v2v and

@@ -157,7 +157,7 @@ func Kinds(t testing.TB) []string {
 }
 
 // Make builds a test disk of the given kind (see test/images/mkimage.sh: mbr-boot, gpt-efi,
-// bare-ext4, xfs-root, no-linux, lvm, lvm-var, two-disk, btrfs-fedora, btrfs-suse) as
+// bare-ext4, xfs-root, no-linux, lvm, lvm-var, lvm-grub, two-disk, btrfs-fedora, btrfs-suse) as
 // dir/<kind>.raw and returns its path (two-disk: its second disk beside it as
 // dir/<kind>-disk2.raw, see OtherDisks). The file
 // belongs to the caller: each call gets a copy (cp, holes kept) of one disk mkimage.sh made,
@@ -165,7 +165,7 @@ func Kinds(t testing.TB) []string {
 //
 // That disk is kept in $CHROMOGENIC_CACHE/testimages/<key>/<kind>.raw, where key is the
 // sha256 of the scripts that make it (mkimage.sh, lib.sh, debootstrap-tree.sh, which keys
-// the Debian tree) and MKIMAGE_SIZE: test binaries and runs share it, a change of the recipe
+// the Debian trees) and MKIMAGE_SIZE: test binaries and runs share it, a change of the recipe
 // makes new disks, and a file lock lets one process make each. xfs-root is the exception:
 // XFS refuses to mount two file systems of the same UUID at once, so a disk shared by the
 // test binaries running side by side could fail their mounts; it is made once per test
@@ -183,7 +183,7 @@ func MakeFresh(t testing.TB, kind, dir string) string {
 }
 
 // sharedKinds are the kinds whose disks the cache shares between test binaries.
-var sharedKinds = map[string]bool{"mbr-boot": true, "gpt-efi": true, "bare-ext4": true, "no-linux": true, "lvm": true, "lvm-var": true, "two-disk": true, "btrfs-fedora": true, "btrfs-suse": true}
+var sharedKinds = map[string]bool{"mbr-boot": true, "gpt-efi": true, "bare-ext4": true, "no-linux": true, "lvm": true, "lvm-var": true, "lvm-grub": true, "two-disk": true, "btrfs-fedora": true, "btrfs-suse": true}
 
 func makeImage(t testing.TB, kind, dir string, own bool) string {
 	t.Helper()

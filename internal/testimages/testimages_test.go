@@ -127,6 +127,20 @@ var layouts = map[string]layout{
 		vg:  "chromo-vg",
 		lvs: map[string]string{"root": "ext4", "var": "ext4"},
 	},
+	"lvm-grub": {
+		label: "dos",
+		parts: []wantPart{
+			{ptype: "83", bootable: true, sizeMiB: 256, fstype: "ext4", label: "boot"},
+			{ptype: "8e", fstype: "LVM2_member"},
+		},
+		root: 2, // through the root LV
+		mounts: []wantMount{
+			{"/dev/mapper/grub--vg-root", "/", "ext4"},
+			{"UUID", "/boot", "ext4"},
+		},
+		vg:  "grub-vg",
+		lvs: map[string]string{"root": "ext4"},
+	},
 	"two-disk": {
 		label: "dos",
 		parts: []wantPart{{ptype: "83", bootable: true, fstype: "ext4", label: "root"}},

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# debootstrap-tree.sh - build (once) and cache a Debian 12 debootstrap tree as a tarball.
+# debootstrap-tree.sh [FLAVOR] - build (once) and cache a Debian 12 debootstrap tree as a tarball.
 #
 # The tree is the common base of the sample image (sample-image.sh) and of the test disks
 # (test/images/mkimage.sh). It is cached at
@@ -8,6 +8,13 @@
 # rebuilt only when the recipe changes. The build runs in a temporary directory and the
 # tarball is written to a temporary name and renamed, so an interrupted build never leaves a
 # bad cache entry; a lock serialises concurrent callers. A cold build takes about 2 minutes.
+#
+# FLAVOR adds packages to the tree, cached as $CHROMOGENIC_CACHE/debootstrap-FLAVOR-<key>.tar.zst:
+#   grub-lvm   + lvm2 (its initramfs-tools hook activates LVM at boot), grub-pc-bin and
+#              grub2-common (grub-mkconfig, update-grub, grub-probe and the i386-pc modules: what
+#              virt-v2v runs to regenerate a GRUB guest's grub.cfg), and the /etc/default/grub
+#              Debian's grub-pc package would write (grub-pc itself is left out: its postinst
+#              asks for the disks to install GRUB on, which a tree has none of).
 #
 # Prints the tarball path on its last stdout line; progress goes to stderr.
 #   DEBIAN_MIRROR (default http://deb.debian.org/debian), CHROMOGENIC_CACHE
@@ -24,10 +31,22 @@ VARIANT=minbase
 PACKAGES=(linux-image-amd64 systemd-sysv udev kmod ifupdown e2fsprogs)
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
+flavor="${1:-}"
+name=debootstrap # the cache file's prefix
+case "$flavor" in
+"") ;;
+grub-lvm)
+  PACKAGES+=(lvm2 grub-pc-bin grub2-common)
+  name=debootstrap-$flavor
+  ;;
+*) die "unknown tree flavor '$flavor' (want grub-lvm or none)" ;;
+esac
+
 [ "$(id -u)" -eq 0 ] || die "must run as root"
-key=$(printf 'suite=%s\nvariant=%s\npackages=%s\nversion=%s\n' \
-  "$SUITE" "$VARIANT" "${PACKAGES[*]}" "$TREE_VERSION" | sha256sum | cut -c1-16)
-out="$CHROMOGENIC_CACHE/debootstrap-$key.tar.zst"
+# The default tree's key is what it was before flavors existed; a flavor's adds its name.
+key=$(printf 'suite=%s\nvariant=%s\npackages=%s\nversion=%s\n%s' \
+  "$SUITE" "$VARIANT" "${PACKAGES[*]}" "$TREE_VERSION" "${flavor:+flavor=$flavor}" | sha256sum | cut -c1-16)
+out="$CHROMOGENIC_CACHE/$name-$key.tar.zst"
 
 if [ -s "$out" ]; then
   touch "$out" 2>/dev/null || true # marks it in use for the pruning below
@@ -37,14 +56,14 @@ fi
 
 need_pkgs debootstrap zstd tar debian-archive-keyring
 mkdir -p "$CHROMOGENIC_CACHE"
-exec 9>"$CHROMOGENIC_CACHE/.debootstrap-$key.lock"
+exec 9>"$CHROMOGENIC_CACHE/.$name-$key.lock"
 flock 9
 if [ -s "$out" ]; then # built by another caller while we waited
   printf '%s\n' "$out"
   exit 0
 fi
 
-work=$(mktemp -d "$CHROMOGENIC_CACHE/.debootstrap-$key.XXXXXX")
+work=$(mktemp -d "$CHROMOGENIC_CACHE/.$name-$key.XXXXXX")
 cleanup() {
   umount_under "$work/root"
   rm -rf --one-file-system "$work"
@@ -72,6 +91,10 @@ rm -f "$work/root/var/lib/dbus/machine-id"
 printf 'localhost\n' >"$work/root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$work/root/etc/hosts"
 : >"$work/root/etc/resolv.conf"
+if [ "$flavor" = grub-lvm ]; then
+  # What grub-pc's postinst writes (from /usr/share/grub/default/grub), as on an installed Debian.
+  cp "$work/root/usr/share/grub/default/grub" "$work/root/etc/default/grub"
+fi
 printf 'deb %s %s main\n' "$MIRROR" "$SUITE" >"$work/root/etc/apt/sources.list"
 
 log "packing tree"
@@ -80,7 +103,10 @@ tar --numeric-owner --xattrs --xattrs-include='*' -C "$work/root" -cf - . |
 mv "$work/tree.tar.zst" "$out"
 # Trees of older recipes are not used again; those untouched for 2 hours are dropped (younger
 # ones may still be in use by a run that started before the recipe changed).
-find "$CHROMOGENIC_CACHE" -maxdepth 1 -type f \( -name 'debootstrap-*.tar.zst' -o -name '.debootstrap-*.lock' \) \
-  ! -name "debootstrap-$key.tar.zst" ! -name ".debootstrap-$key.lock" -mmin +120 -delete
+# Only trees of this flavor: debootstrap-<16 hex>.tar.zst for the default one.
+pat=$name-'*'
+[ -n "$flavor" ] || pat='debootstrap-????????????????'
+find "$CHROMOGENIC_CACHE" -maxdepth 1 -type f \( -name "$pat.tar.zst" -o -name ".$pat.lock" \) \
+  ! -name "$name-$key.tar.zst" ! -name ".$name-$key.lock" -mmin +120 -delete
 log "tree cached at $out ($(du -h "$out" | cut -f1), $((SECONDS - start)) s)"
 printf '%s\n' "$out"

@@ -19,6 +19,12 @@
 #              /dev/mapper/chromo--vg-root), var (ext4 /var, fstab /dev/chromo-vg/var), both
 #              linear, and home, two segments apart on the PV (no file system; fstab /home
 #              nofail): the layout an offset loop cannot map. Made like lvm: no activation.
+#   lvm-grub   MBR; p1 ext4 /boot (256 MiB, bootable flag, UUID), p2 (type 8e) LVM2 PV of VG
+#              grub-vg with one LV, root (ext4 /, fstab /dev/mapper/grub--vg-root); made like
+#              lvm (no activation) from the grub-lvm flavor of the Debian tree, which has lvm2
+#              and GRUB's tools and modules (grub-pc-bin, grub2-common) as an installed cloud
+#              guest has, and the sample's boot marker unit: internal/bootable makes it
+#              bootable with lvm = keep, boots it and converts it with virt-v2v.
 #   two-disk   two disks, as one instance's: OUT is disk 1, MBR, p1 ext4 / (fstab UUID=);
 #              OUT-disk2 (OUT's name with -disk2 before .raw, 512 MiB) is disk 2, MBR, p1 ext4
 #              /srv (fstab UUID=, LABEL srv) and p2 ext4 /var/lib/data (fstab /dev/vdb2: a
@@ -46,7 +52,7 @@ repo=$(realpath "$here/../..")
 # shellcheck source=scripts/images/lib.sh
 . "$repo/scripts/images/lib.sh"
 
-KINDS=(mbr-boot gpt-efi bare-ext4 xfs-root no-linux lvm lvm-var two-disk btrfs-fedora btrfs-suse)
+KINDS=(mbr-boot gpt-efi bare-ext4 xfs-root no-linux lvm lvm-var lvm-grub two-disk btrfs-fedora btrfs-suse)
 SIZE="${MKIMAGE_SIZE:-2G}"
 ESP_TYPE=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
 LINUX_FS_TYPE=0FC63DAF-8483-4772-8E79-3D69D8477DE4
@@ -68,7 +74,11 @@ case " ${KINDS[*]} " in *" $kind "*) ;; *) usage ;; esac
 need_pkgs fdisk e2fsprogs dosfstools mtools xfsprogs lvm2 util-linux zstd jq btrfs-progs
 
 tree=""
-[ "$kind" = no-linux ] || tree=$(tree_tarball)
+case "$kind" in
+no-linux) ;;
+lvm-grub) tree=$("$repo/scripts/images/debootstrap-tree.sh" grub-lvm | tail -n 1) ;;
+*) tree=$(tree_tarball) ;;
+esac
 
 mkdir -p "$(dirname "$OUT")"
 tmp="$OUT.tmp.$$"
@@ -301,6 +311,30 @@ lvm-var)
     printf 'UUID=%s /boot           ext4    defaults        0       2\n' "$(blkid -s UUID -o value "$boot_dev")"
     printf '/dev/chromo-vg/var /var            ext4    defaults        0       2\n'
     printf '/dev/mapper/chromo--vg-home /home           ext4    defaults,nofail 0       2\n'
+  } >"$mnt/etc/fstab"
+  ;;
+lvm-grub)
+  printf 'label: dos\nstart=2048, size=256MiB, type=83, bootable\ntype=8e\n' | sfdisk -q "$tmp"
+  read -r o1 s1 < <(part_geom "$tmp" 1)
+  read -r o2 s2 < <(part_geom "$tmp" 2)
+  img_loop boot_dev "$tmp" "$o1" "$s1"
+  img_loop pv_dev "$tmp" "$o2" "$s2"
+  lvm_init
+  lvm_run pvcreate -y "$pv_dev"
+  lvm_run vgcreate grub-vg "$pv_dev"
+  lvm_run lvcreate --activate n --zero n --wipesignatures n -n root -l 100%FREE grub-vg
+  lv_dev root_dev grub-vg root "$o2"
+  mkfs.ext4 -q -L boot "$boot_dev"
+  mkfs.ext4 -q -L root "$root_dev"
+  img_mount "$root_dev" "$mnt"
+  img_mount "$boot_dev" "$mnt/boot"
+  populate
+  boot_marker
+  {
+    fstab_header
+    printf '/dev/mapper/grub--vg-root /               ext4    errors=remount-ro 0       1\n'
+    printf '# /boot was on /dev/sda1 during installation\n'
+    printf 'UUID=%s /boot           ext4    defaults        0       2\n' "$(blkid -s UUID -o value "$boot_dev")"
   } >"$mnt/etc/fstab"
   ;;
 two-disk)
