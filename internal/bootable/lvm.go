@@ -125,7 +125,8 @@ func keepLVM(sd *chroot.Disk, root *chroot.Partition, fstab []chroot.FstabEntry,
 		boot = p
 	}
 	if boot.LV != "" && opts.Firmware != FirmwareEFI {
-		return nil, nil, fmt.Errorf("lvm = keep: /boot is on logical volume %s, which extlinux (the BIOS bootloader) cannot read: "+
+		return nil, nil, fmt.Errorf("lvm = keep: /boot is on logical volume %s, and a BIOS boot from a logical volume is not "+
+			"made yet (extlinux cannot read one; GRUB's lvm module is in core.img but that boot is not tested here): "+
 			"give the guest a /boot partition, or use lvm = flatten or firmware = \"efi\"", boot.LV)
 	}
 	var parts []*chroot.Partition
