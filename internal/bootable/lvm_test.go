@@ -4,6 +4,7 @@ package bootable
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -190,6 +191,37 @@ func TestLVMKeepNeedsLVM2(t *testing.T) {
 	if _, err := Make(context.Background(), src, dst, Options{LVM: "thin"}); err == nil || !strings.Contains(err.Error(), `lvm "thin"`) {
 		t.Errorf("Make with lvm = thin: %v", err)
 	}
+}
+
+// TestLVMKeepBootOnLVRefused: lvm = keep with the guest's /boot on a logical volume (the
+// lvm-var guest's fstab pointed at its var LV, a stand-in /sbin/lvm) is refused for BIOS
+// naming the LV, before anything is written; nothing is left behind.
+func TestLVMKeepBootOnLVRefused(t *testing.T) {
+	dir := t.TempDir()
+	src := testimages.Make(t, "lvm-var", dir)
+	img, err := chroot.OpenImage(src, chroot.ImageOptions{TempDir: dir, Guest: chroot.GuestOptions{FstabMounts: []string{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := img.Guest.Guest()
+	fstab, err := g.ReadFileLimit("/etc/fstab", chroot.MaxFstabSize)
+	if err == nil {
+		fstab = regexp.MustCompile(`(?m)^\S+\s+/boot\s`).ReplaceAll(fstab, []byte("/dev/mapper/chromo--vg-var /boot "))
+		err = errors.Join(g.WriteFile("/etc/fstab", fstab, 0o644), g.WriteFile("/usr/sbin/lvm", []byte("#!/bin/sh\nexit 1\n"), 0o755))
+	}
+	if cerr := img.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+	dst := filepath.Join(dir, "keep.raw")
+	_, err = Make(context.Background(), src, dst, Options{LVM: LVMKeep})
+	if err == nil || !strings.Contains(err.Error(), "/boot is on logical volume chromo-vg/var") {
+		t.Fatalf("Make keep with /boot on an LV: %v", err)
+	}
+	if _, serr := os.Stat(dst); !os.IsNotExist(serr) {
+		t.Errorf("output left behind: %v", serr)
+	}
+	checkReleased(t, dst)
+	checkReleased(t, src)
 }
 
 // TestLVMKeep: with lvm = keep the physical volume is copied whole into a partition of type
