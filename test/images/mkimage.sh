@@ -133,6 +133,17 @@ fstab_header() {
   printf '# <file system> <mount point>   <type>  <options>       <dump>  <pass>\n'
 }
 
+# boot_and_part TYPE VAR: an MBR of a 256 MiB /boot partition (83, active) and the rest of
+# type TYPE; sets o1 s1 o2 s2 (byte offset and size of each), boot_dev to a loop over the first
+# and the variable named VAR to a loop over the second.
+boot_and_part() {
+  printf 'label: dos\nstart=2048, size=256MiB, type=83, bootable\ntype=%s\n' "$1" | sfdisk -q "$tmp"
+  read -r o1 s1 < <(part_geom "$tmp" 1)
+  read -r o2 s2 < <(part_geom "$tmp" 2)
+  img_loop boot_dev "$tmp" "$o1" "$s1"
+  img_loop "$2" "$tmp" "$o2" "$s2"
+}
+
 # LVM on the PV loop $pv_dev, without activation: this host has no device-mapper (and no
 # udev), so LVM is never asked to talk to it (--driverloaded n; without it lvcreate refuses,
 # as the dm "striped" target is missing), looks only at our PV (--devices: never a host VG of
@@ -165,11 +176,7 @@ lv_dev() {
 
 case "$kind" in
 mbr-boot)
-  printf 'label: dos\nstart=2048, size=256MiB, type=83, bootable\ntype=83\n' | sfdisk -q "$tmp"
-  read -r o1 s1 < <(part_geom "$tmp" 1)
-  read -r o2 s2 < <(part_geom "$tmp" 2)
-  img_loop boot_dev "$tmp" "$o1" "$s1"
-  img_loop root_dev "$tmp" "$o2" "$s2"
+  boot_and_part 83 root_dev
   mkfs.ext4 -q -L boot "$boot_dev"
   mkfs.ext4 -q -L root "$root_dev"
   img_mount "$root_dev" "$mnt"
@@ -268,11 +275,7 @@ lvm)
   } >"$mnt/etc/fstab"
   ;;
 lvm-var)
-  printf 'label: dos\nstart=2048, size=256MiB, type=83, bootable\ntype=8e\n' | sfdisk -q "$tmp"
-  read -r o1 s1 < <(part_geom "$tmp" 1)
-  read -r o2 s2 < <(part_geom "$tmp" 2)
-  img_loop boot_dev "$tmp" "$o1" "$s1"
-  img_loop pv_dev "$tmp" "$o2" "$s2"
+  boot_and_part 8e pv_dev
   lvm_init
   vg=chromo-vg
   lvm_run pvcreate -y "$pv_dev"
@@ -314,11 +317,7 @@ lvm-var)
   } >"$mnt/etc/fstab"
   ;;
 lvm-grub)
-  printf 'label: dos\nstart=2048, size=256MiB, type=83, bootable\ntype=8e\n' | sfdisk -q "$tmp"
-  read -r o1 s1 < <(part_geom "$tmp" 1)
-  read -r o2 s2 < <(part_geom "$tmp" 2)
-  img_loop boot_dev "$tmp" "$o1" "$s1"
-  img_loop pv_dev "$tmp" "$o2" "$s2"
+  boot_and_part 8e pv_dev
   lvm_init
   lvm_run pvcreate -y "$pv_dev"
   lvm_run vgcreate grub-vg "$pv_dev"
@@ -365,11 +364,7 @@ two-disk)
   } >"$mnt/etc/fstab"
   ;;
 btrfs-fedora)
-  printf 'label: dos\nstart=2048, size=256MiB, type=83, bootable\ntype=83\n' | sfdisk -q "$tmp"
-  read -r o1 s1 < <(part_geom "$tmp" 1)
-  read -r o2 s2 < <(part_geom "$tmp" 2)
-  img_loop boot_dev "$tmp" "$o1" "$s1"
-  img_loop root_dev "$tmp" "$o2" "$s2"
+  boot_and_part 83 root_dev
   mkfs.ext4 -q -L boot "$boot_dev"
   mkfs.btrfs -q -L fedora "$root_dev" >/dev/null
   img_mount "$root_dev" "$work/top" -o subvolid=5
