@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
@@ -125,7 +127,86 @@ func onArtifactSubvol(t *testing.T, image, subvol string, fn func(dir string)) {
 	if err != nil || len(parts) != 1 {
 		t.Fatalf("partitions of %s: %v %v", image, parts, err)
 	}
-	l, err := chroot.AttachLoop(image, parts[0].Start, parts[0].Size, true)
+	onBtrfsRange(t, image, parts[0].Start, parts[0].Size, subvol, fn)
+}
+
+//go:embed test-fixtures/btrfs-fedora.pkr.hcl
+var btrfsFedoraTemplate string
+
+// TestAccLocalBtrfsFedora: through the real packer, chromogenic-local on the Fedora-shaped
+// btrfs guest (/ in subvolume root, /home in subvolume home), a shell provisioner writing into
+// /home, chromogenic-clean, and chromogenic-convert making it bootable (GRUB for BIOS) packed
+// as an OVA. The OVA's disk passes qemu-img check; it holds /boot (active) with a grub.cfg
+// that mounts the root subvolume, and the btrfs whose home subvolume has the marker and whose
+// root subvolume lost the bash history. (internal/bootable's TestBtrfsFedoraBoot boots such a
+// disk.)
+func TestAccLocalBtrfsFedora(t *testing.T) {
+	testtier.Acceptance(t, "a packer build")
+	env := packertest.Setup(t)
+	dir := t.TempDir()
+	src := testimages.Make(t, "btrfs-fedora", dir)
+	before := packertest.FileSHA256(t, src)
+	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
+	out, conv := filepath.Join(dir, "out"), filepath.Join(dir, "conv")
+	env.MustBuild(t, dir, btrfsFedoraTemplate, 15*time.Minute, "-var", "source_path="+src, "-var", "output_directory="+out,
+		"-var", "convert_directory="+conv, "-var", "marker="+marker)
+	assertReleased(t, filepath.Join(out, "mnt"), filepath.Join(out, "fedora.raw"))
+	if after := packertest.FileSHA256(t, src); after != before {
+		t.Errorf("source image changed: sha256 %s -> %s", before, after)
+	}
+
+	a, err := ova.Open(filepath.Join(conv, "fedora.ova"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if len(a.Disks) != 1 {
+		t.Fatalf("OVA disks %+v, want 1", a.Disks)
+	}
+	vmdk, raw := filepath.Join(dir, "fedora.vmdk"), filepath.Join(dir, "fedora-ova.raw")
+	f, err := os.Create(vmdk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.ReadFrom(a.Member(a.Disks[0]))
+	if cerr := f.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+	if b, err := exec.Command("qemu-img", "check", "-f", "vmdk", vmdk).CombinedOutput(); err != nil {
+		t.Errorf("qemu-img check of the OVA's disk: %v\n%s", err, b)
+	}
+	if b, err := exec.Command("qemu-img", "convert", "-f", "vmdk", "-O", "raw", vmdk, raw).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert: %v\n%s", err, b)
+	}
+	os.Remove(vmdk)
+	_, parts, err := chroot.ReadPartitions(raw)
+	if err != nil || len(parts) != 2 {
+		t.Fatalf("partitions of the OVA's disk: %v %v", parts, err)
+	}
+	boot := readExt(t, raw, parts[0].Start, parts[0].Size, "grub/grub.cfg")["grub/grub.cfg"]
+	if !strings.Contains(boot, "rootflags=subvol=root") {
+		t.Errorf("grub.cfg on /boot does not mount the root subvolume:\n%s", boot)
+	}
+	onBtrfsRange(t, raw, parts[1].Start, parts[1].Size, "home", func(d string) {
+		if got, err := os.ReadFile(filepath.Join(d, "acc-marker")); err != nil || string(got) != marker+"\n" {
+			t.Errorf("marker in the home subvolume: %q %v", got, err)
+		}
+	})
+	onBtrfsRange(t, raw, parts[1].Start, parts[1].Size, "root", func(d string) {
+		if _, err := os.Stat(filepath.Join(d, "root/.bash_history")); !os.IsNotExist(err) {
+			t.Errorf("bash history in the root subvolume after chromogenic-clean: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(d, "etc/fstab")); err != nil {
+			t.Errorf("root subvolume: %v", err)
+		}
+	})
+}
+
+// onBtrfsRange mounts subvolume subvol of the btrfs at [off, off+size) of image read-only and
+// calls fn with its directory.
+func onBtrfsRange(t *testing.T, image string, off, size int64, subvol string, fn func(dir string)) {
+	t.Helper()
+	l, err := chroot.AttachLoop(image, off, size, true)
 	if err != nil {
 		t.Fatal(err)
 	}
