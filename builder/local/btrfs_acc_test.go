@@ -138,8 +138,8 @@ var btrfsFedoraTemplate string
 // /home, chromogenic-clean, and chromogenic-convert making it bootable (GRUB for BIOS) packed
 // as an OVA. The OVA's disk passes qemu-img check; it holds /boot (active) with a grub.cfg
 // that mounts the root subvolume, and the btrfs whose home subvolume has the marker and whose
-// root subvolume lost the bash history. (internal/bootable's TestBtrfsFedoraBoot boots such a
-// disk.)
+// root subvolume lost the bash history; it boots with SeaBIOS to the guest's marker (one TCG
+// boot: the btrfs export boot of internal/bootable).
 func TestAccLocalBtrfsFedora(t *testing.T) {
 	testtier.Acceptance(t, "a packer build")
 	env := packertest.Setup(t)
@@ -200,6 +200,9 @@ func TestAccLocalBtrfsFedora(t *testing.T) {
 			t.Errorf("root subvolume: %v", err)
 		}
 	})
+	start := time.Now()
+	testimages.Boot(t, raw, "raw", 8*time.Minute)
+	t.Logf("boot took %s", time.Since(start).Round(time.Second))
 }
 
 // onBtrfsRange mounts subvolume subvol of the btrfs at [off, off+size) of image read-only and
