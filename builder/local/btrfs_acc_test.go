@@ -6,7 +6,6 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
-	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
@@ -155,30 +153,7 @@ func TestAccLocalBtrfsFedora(t *testing.T) {
 		t.Errorf("source image changed: sha256 %s -> %s", before, after)
 	}
 
-	a, err := ova.Open(filepath.Join(conv, "fedora.ova"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if len(a.Disks) != 1 {
-		t.Fatalf("OVA disks %+v, want 1", a.Disks)
-	}
-	vmdk, raw := filepath.Join(dir, "fedora.vmdk"), filepath.Join(dir, "fedora-ova.raw")
-	f, err := os.Create(vmdk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = f.ReadFrom(a.Member(a.Disks[0]))
-	if cerr := f.Close(); err != nil || cerr != nil {
-		t.Fatal(err, cerr)
-	}
-	if b, err := exec.Command("qemu-img", "check", "-f", "vmdk", vmdk).CombinedOutput(); err != nil {
-		t.Errorf("qemu-img check of the OVA's disk: %v\n%s", err, b)
-	}
-	if b, err := exec.Command("qemu-img", "convert", "-f", "vmdk", "-O", "raw", vmdk, raw).CombinedOutput(); err != nil {
-		t.Fatalf("qemu-img convert: %v\n%s", err, b)
-	}
-	os.Remove(vmdk)
+	raw := ovaDiskRaw(t, filepath.Join(conv, "fedora.ova"), filepath.Join(dir, "fedora-ova"))
 	_, parts, err := chroot.ReadPartitions(raw)
 	if err != nil || len(parts) != 2 {
 		t.Fatalf("partitions of the OVA's disk: %v %v", parts, err)

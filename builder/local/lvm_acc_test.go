@@ -92,9 +92,10 @@ func TestAccLocalLVM(t *testing.T) {
 	checkLVMOVA(t, filepath.Join(conv, "lvm.ova"), dir, marker)
 }
 
-// checkLVMOVA unpacks the one disk of the OVA, checks it with qemu-img, and reads the
-// flattened disk's partitions: /boot (active), root and var, the marker in var.
-func checkLVMOVA(t *testing.T, appliance, dir, marker string) {
+// ovaDiskRaw extracts the one disk of the OVA appliance to base.vmdk, fails the test unless
+// qemu-img check accepts it, and returns it converted to base.raw (qemu-img convert: the
+// oracle's reading, not ours).
+func ovaDiskRaw(t *testing.T, appliance, base string) string {
 	t.Helper()
 	a, err := ova.Open(appliance)
 	if err != nil {
@@ -104,7 +105,7 @@ func checkLVMOVA(t *testing.T, appliance, dir, marker string) {
 	if len(a.Disks) != 1 {
 		t.Fatalf("OVA disks %+v, want 1", a.Disks)
 	}
-	vmdk, raw := filepath.Join(dir, "lvm-ova.vmdk"), filepath.Join(dir, "lvm-ova.raw")
+	vmdk, raw := base+".vmdk", base+".raw"
 	f, err := os.Create(vmdk)
 	if err != nil {
 		t.Fatal(err)
@@ -113,13 +114,21 @@ func checkLVMOVA(t *testing.T, appliance, dir, marker string) {
 	if cerr := f.Close(); err != nil || cerr != nil {
 		t.Fatal(err, cerr)
 	}
+	defer os.Remove(vmdk)
 	if b, err := exec.Command("qemu-img", "check", "-f", "vmdk", vmdk).CombinedOutput(); err != nil {
 		t.Errorf("qemu-img check of the OVA's disk: %v\n%s", err, b)
 	}
 	if b, err := exec.Command("qemu-img", "convert", "-f", "vmdk", "-O", "raw", vmdk, raw).CombinedOutput(); err != nil {
 		t.Fatalf("qemu-img convert: %v\n%s", err, b)
 	}
-	os.Remove(vmdk)
+	return raw
+}
+
+// checkLVMOVA unpacks the one disk of the OVA, checks it with qemu-img, and reads the
+// flattened disk's partitions: /boot (active), root and var, the marker in var.
+func checkLVMOVA(t *testing.T, appliance, dir, marker string) {
+	t.Helper()
+	raw := ovaDiskRaw(t, appliance, filepath.Join(dir, "lvm-ova"))
 	defer os.Remove(raw)
 	out, err := exec.Command("sfdisk", "--json", raw).Output()
 	if err != nil {
