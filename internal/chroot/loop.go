@@ -20,6 +20,7 @@ type Loop struct {
 	Offset int64
 	Size   int64 // 0: to the end of the file
 	dev    *os.File
+	file   string // the backing file's absolute path, as sysfs names it
 }
 
 // AttachLoop attaches [offset, offset+size) of the file at path (size 0: to its end) to a free
@@ -68,7 +69,8 @@ func AttachLoop(path string, offset, size int64, readOnly bool) (*Loop, error) {
 		}
 		err = unix.IoctlLoopConfigure(int(dev.Fd()), &cfg)
 		if err == nil {
-			return &Loop{Path: devPath, Offset: offset, Size: size, dev: dev}, nil
+			abs, _ := filepath.Abs(path)
+			return &Loop{Path: devPath, Offset: offset, Size: size, dev: dev, file: abs}, nil
 		}
 		dev.Close()
 		if !errors.Is(err, unix.EBUSY) {
@@ -100,7 +102,10 @@ func ensureLoopNode(devPath string, n int) error {
 }
 
 // Detach releases the loop device. With auto-clear, the kernel detaches it once no mount
-// holds it any more; Detach also clears it explicitly and waits until it is gone.
+// holds it any more; Detach also clears it explicitly and waits until it is gone. A device
+// still open elsewhere (a mount namespace of a guest program that is still exiting) is only
+// marked for clearing by LOOP_CLR_FD, so Detach waits for the kernel to let it go, and says
+// so if it does not within loopReleaseWait.
 func (l *Loop) Detach() error {
 	if l == nil || l.dev == nil {
 		return nil
@@ -123,7 +128,36 @@ func (l *Loop) Detach() error {
 	if err != nil {
 		return fmt.Errorf("detach %s: %w", l.Path, err)
 	}
-	return nil
+	return l.waitReleased(loopReleaseWait)
+}
+
+// loopReleaseWait bounds how long Detach waits for a deferred clear.
+var loopReleaseWait = 30 * time.Second
+
+// waitReleased waits until the device no longer has this loop's file and offset (freed, or
+// already taken by someone else for another file or range).
+func (l *Loop) waitReleased(limit time.Duration) error {
+	if l.file == "" {
+		return nil
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		if !l.stillBound() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("detach %s: still attached to %s after %s (a mount elsewhere holds it; the kernel clears it when that goes)", l.Path, l.file, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (l *Loop) stillBound() bool {
+	if strings.TrimSuffix(BackingFile(l.Path), " (deleted)") != l.file {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join("/sys/block", filepath.Base(l.Path), "loop/offset"))
+	return err == nil && strings.TrimSpace(string(b)) == strconv.FormatInt(l.Offset, 10)
 }
 
 // BackingFile returns the file a loop device is attached to ("" when it is free).
