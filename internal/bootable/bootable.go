@@ -455,12 +455,12 @@ func kernelList(ks []guestfs.Kernel) string {
 // prepareExt readies an ext filesystem of the new disk before it is mounted: grown to fill
 // its partition, and without metadata_csum_seed when extlinux must read it (syslinux 6.04
 // does not know that feature).
-func prepareExt(ctx context.Context, dst string, s *slot, grow, forExtlinux bool, logf func(string, ...any)) error {
+func prepareExt(ctx context.Context, dst string, s *slot, grow, forExtlinux bool, logf func(string, ...any)) (err error) {
 	loop, err := chroot.AttachLoop(dst, s.Start, s.Size, false)
 	if err != nil {
 		return err
 	}
-	defer loop.Detach()
+	defer func() { err = errors.Join(err, loop.Detach()) }()
 	if forExtlinux {
 		out, err := exec.CommandContext(ctx, "tune2fs", "-l", loop.Path).Output()
 		if err != nil {
