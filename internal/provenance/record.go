@@ -1,0 +1,143 @@
+package provenance
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Version is the record format written here; Read refuses others.
+const Version = 1
+
+// Suffix is added to an artifact's path to name its sidecar record.
+const Suffix = ".provenance.json"
+
+// maxRecord bounds what Read accepts (a 2 TiB disk's block map is about 280 MiB of JSON at
+// most; records of sparse disks are far smaller).
+const maxRecord = 512 << 20
+
+// Record is one build's provenance.
+type Record struct {
+	Version  int       `json:"version"`
+	Created  time.Time `json:"created"`
+	Producer string    `json:"producer"` // the builder or post-processor type that wrote it
+	// Base is the record this build started from (a changed-block recapture), if any.
+	Base        string    `json:"base,omitempty"`
+	Source      Source    `json:"source"`
+	WorkingCopy *BlockMap `json:"working_copy,omitempty"`
+	// OtherDisks are the block maps of the other disks of a capture on several disks.
+	OtherDisks []*BlockMap `json:"other_disks,omitempty"`
+	Clean      *Clean      `json:"clean,omitempty"`
+	Boot       *Boot       `json:"boot,omitempty"`
+	Outputs    []Output    `json:"outputs,omitempty"`
+}
+
+// Source is what the build captured.
+type Source struct {
+	Cloud     string   `json:"cloud"` // aws, eucalyptus, openstack or local
+	Region    string   `json:"region,omitempty"`
+	Endpoint  string   `json:"endpoint,omitempty"`
+	Instance  string   `json:"instance,omitempty"`
+	Image     string   `json:"image,omitempty"`
+	Volumes   []string `json:"volumes,omitempty"`
+	Snapshots []string `json:"snapshots,omitempty"` // the root disk's first
+	Path      string   `json:"path,omitempty"`      // a local source file
+}
+
+// Clean is what chromogenic-clean did.
+type Clean struct {
+	Operations   []string `json:"operations"`
+	ReportSHA256 string   `json:"report_sha256,omitempty"`
+}
+
+// Boot is how a bootable export was made.
+type Boot struct {
+	Firmware   string `json:"firmware,omitempty"`
+	Bootloader string `json:"bootloader,omitempty"`
+	Kernel     string `json:"kernel,omitempty"`
+	Cmdline    string `json:"cmdline,omitempty"`
+}
+
+// Output is one file or cloud object a build produced.
+type Output struct {
+	Path   string `json:"path,omitempty"`
+	Format string `json:"format,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Disk   int    `json:"disk,omitempty"` // 0: the boot disk
+	// Cloud, Region and ID name a pushed object (an AMI, a snapshot, a Glance image).
+	Cloud  string `json:"cloud,omitempty"`
+	Region string `json:"region,omitempty"`
+	Kind   string `json:"kind,omitempty"` // image, snapshot, volume
+	ID     string `json:"id,omitempty"`
+}
+
+// New starts a record for producer.
+func New(producer string) *Record {
+	return &Record{Version: Version, Created: time.Now().UTC().Truncate(time.Second), Producer: producer}
+}
+
+// SidecarPath is where the record of the artifact at path is written.
+func SidecarPath(path string) string { return path + Suffix }
+
+// Write stores the record at path atomically (a temporary file renamed over it).
+func (r *Record) Write(path string) error {
+	b, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".provenance-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(append(b, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write provenance %s: %w", path, err)
+	}
+	return nil
+}
+
+// Read loads and checks a record.
+func Read(path string) (*Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("provenance: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxRecord+1))
+	if err != nil {
+		return nil, fmt.Errorf("provenance %s: %w", path, err)
+	}
+	if len(b) > maxRecord {
+		return nil, fmt.Errorf("provenance %s: larger than %d MiB", path, maxRecord>>20)
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("provenance %s: %w", path, err)
+	}
+	if r.Version != Version {
+		return nil, fmt.Errorf("provenance %s: version %d, this plugin reads version %d", path, r.Version, Version)
+	}
+	for _, m := range append([]*BlockMap{r.WorkingCopy}, r.OtherDisks...) {
+		if m == nil {
+			continue
+		}
+		if err := m.check(); err != nil {
+			return nil, fmt.Errorf("provenance %s: %w", path, err)
+		}
+	}
+	return &r, nil
+}
