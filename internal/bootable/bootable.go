@@ -45,6 +45,10 @@ type Options struct {
 	// LV the guest mounts becomes a plain partition) or LVMKeep (the physical volumes copied
 	// whole; see lvm.go).
 	LVM string
+	// OtherDisks are the guest's other disks, in its order (the boot disk src first), in
+	// SourceFormat. They are not copied: they are read (their partitions and filesystems) so
+	// that fstab entries on them name their filesystems by UUID (see rewriteFstab).
+	OtherDisks []string
 	// TrustGuest runs the guest's initramfs and GRUB tools with plain chroot (the host's
 	// /proc, /sys and /dev mounted in the guest) instead of the sandbox: `sandbox = false`.
 	TrustGuest bool
@@ -142,6 +146,10 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 		return nil, fmt.Errorf("bootable: %w", err)
 	}
 	sd, root := si.Disk, si.Root
+	all, err := otherDisksView(ctx, raw, work, opts, logf)
+	if err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
 	var parts []*chroot.Partition
 	var fss []srcFS
 	for _, p := range sd.Partitions {
@@ -220,15 +228,50 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	if err := l.growMounted(ctx, g.Root.FSType, g.Mounts.Root, logf); err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
 	}
-	if err := finishGuest(ctx, g, nd, sd, parts, l, f, kver, opts, res, work, logf); err != nil {
+	if err := finishGuest(ctx, g, nd, sd, all, parts, l, f, kver, opts, res, work, logf); err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
 	}
 	return res, nil
 }
 
+// otherDisksView reads the layout of the boot disk raw with opts.OtherDisks (each made raw in
+// work first when it is not), for rewriteFstab; nil without other disks. Nothing stays
+// attached: the partitions' UUIDs, labels and numbers are what is kept.
+func otherDisksView(ctx context.Context, raw, work string, opts Options, logf func(string, ...any)) (*chroot.Disk, error) {
+	if len(opts.OtherDisks) == 0 {
+		return nil, nil
+	}
+	paths := []string{raw}
+	for i, o := range opts.OtherDisks {
+		img, err := diskimage.OpenFormat(o, opts.SourceFormat)
+		if err != nil {
+			return nil, fmt.Errorf("open disk %d, %s: %w", i+2, o, err)
+		}
+		p := o
+		if img.Format() != "raw" {
+			p = filepath.Join(work, fmt.Sprintf("input-disk%d.raw", i+2))
+			logf("bootable: disk %d, %s, is %s: making a raw copy", i+2, o, img.Format())
+			err = diskimage.Convert(ctx, img, p, "raw", diskimage.WriteOptions{})
+		}
+		img.Close()
+		if err != nil {
+			return nil, fmt.Errorf("raw copy of disk %d, %s: %w", i+2, o, err)
+		}
+		paths = append(paths, p)
+	}
+	vi, err := chroot.OpenImages(paths, chroot.ImageOptions{ReadOnly: true, LayoutOnly: true, MountPath: filepath.Join(work, "probe-all")})
+	if err != nil {
+		return nil, fmt.Errorf("read the layout of the guest's %d disks: %w", len(paths), err)
+	}
+	if err := vi.Close(); err != nil {
+		return nil, err
+	}
+	return vi.Disk, nil
+}
+
 // finishGuest does the work inside the mounted new disk: fstab, kernel, initramfs,
 // bootloaders.
-func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, parts []*chroot.Partition, l *layout,
+func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd, all *chroot.Disk, parts []*chroot.Partition, l *layout,
 	disk *os.File, kver string, opts Options, res *Result, work string, logf func(string, ...any)) error {
 	r := g.Guest()
 	rootUUID := res.RootUUID
@@ -252,7 +295,7 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 			return err
 		}
 		logf("bootable: the guest had no /etc/fstab: wrote one for the root")
-	} else if text, changed := rewriteFstab(string(fstab), sd, uuids, rootUUID, espUUID); changed {
+	} else if text, changed := rewriteFstab(string(fstab), sd, all, uuids, rootUUID, espUUID); changed {
 		if err := r.WriteFile("/etc/fstab", []byte(text), 0o644); err != nil {
 			return err
 		}

@@ -336,13 +336,13 @@ func TestLVMFstab(t *testing.T) {
 	pv := &chroot.Partition{Number: 2, FSType: lvmMember, UUID: "pvpvpv"}
 	old := &chroot.Disk{Partitions: []*chroot.Partition{pv}, Volumes: []*chroot.Partition{root, varLV}}
 	in := "/dev/mapper/vg-root / ext4 defaults 0 1\n/dev/vg/var /var ext4 defaults 0 2\n/dev/mapper/vg-home /home ext4 nofail 0 2\n"
-	got, changed := rewriteFstab(in, old, map[*chroot.Partition]string{root: root.UUID, varLV: varLV.UUID}, root.UUID, "")
+	got, changed := rewriteFstab(in, old, nil, map[*chroot.Partition]string{root: root.UUID, varLV: varLV.UUID}, root.UUID, "")
 	want := "UUID=" + root.UUID + "\t/\text4\tdefaults\t0\t1\nUUID=" + varLV.UUID + "\t/var\text4\tdefaults\t0\t2\n" +
 		"# /dev/mapper/vg-home /home ext4 nofail 0 2 # " + lvmLeftOutNote + "\n"
 	if !changed || got != want {
 		t.Errorf("flattened fstab:\n%s\nwant:\n%s", got, want)
 	}
-	got, _ = rewriteFstab(in, old, map[*chroot.Partition]string{pv: pv.UUID}, root.UUID, "")
+	got, _ = rewriteFstab(in, old, nil, map[*chroot.Partition]string{pv: pv.UUID}, root.UUID, "")
 	want = "UUID=" + root.UUID + "\t/\text4\tdefaults\t0\t1\n/dev/vg/var /var ext4 defaults 0 2\n/dev/mapper/vg-home /home ext4 nofail 0 2\n"
 	if got != want {
 		t.Errorf("kept fstab:\n%s\nwant:\n%s", got, want)

@@ -83,7 +83,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if b := p.config.Bootable; b != nil {
 		tmp := filepath.Join(outDir, "."+name+".bootable.raw")
 		defer os.Remove(tmp)
-		if err := p.makeBootable(ctx, ui, in, srcPath, srcFormat, tmp); err != nil {
+		if err := p.makeBootable(ctx, ui, in, srcPaths, srcFormat, tmp); err != nil {
 			return nil, false, false, err
 		}
 		imagePath, imageFormat, ovaFirmware = tmp, "raw", ovaFirmwareFor(b.Firmware)
@@ -190,10 +190,12 @@ func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src dis
 	return nil
 }
 
-// makeBootable writes the stand-alone bootable disk of srcPath to dst. The external kernel
-// and ramdisk come from the configuration, else from the artifact's kernel_path and
-// ramdisk_path.
-func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact, srcPath, srcFormat, dst string) error {
+// makeBootable writes the stand-alone bootable disk of the boot disk srcPaths[0] to dst; the
+// guest's other disks (srcPaths[1:]) are read so that its fstab names what is on them by
+// UUID. The external kernel and ramdisk come from the configuration, else from the
+// artifact's kernel_path and ramdisk_path.
+func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact, srcPaths []string, srcFormat, dst string) error {
+	srcPath := srcPaths[0]
 	b := p.config.Bootable
 	kernel, ramdisk := b.Kernel, b.Ramdisk
 	if kernel == "" {
@@ -214,7 +216,7 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 		msg += ", external kernel " + kernel
 	}
 	ui.Say(msg)
-	res, err := bootable.Make(ctx, srcPath, dst, bootable.Options{SourceFormat: srcFormat, Firmware: b.Firmware, LVM: b.LVM, Kernel: kernel, Ramdisk: ramdisk,
+	res, err := bootable.Make(ctx, srcPath, dst, bootable.Options{SourceFormat: srcFormat, OtherDisks: srcPaths[1:], Firmware: b.Firmware, LVM: b.LVM, Kernel: kernel, Ramdisk: ramdisk,
 		Bootloader: b.Bootloader, ExtraSize: extra, WorkDir: filepath.Dir(dst), TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,
 		Logf: func(f string, a ...any) { ui.Message(fmt.Sprintf(f, a...)) }})
 	if err != nil {
