@@ -112,10 +112,12 @@ printf '[Manager]\nDefaultDeviceTimeoutSec=15min\n' > /etc/systemd/system.conf.d
 // whose snapshots, read back over the EBS direct API, equal the working copies; awscli
 // describe-images lists the three; the intermediate AMI and its three snapshots are gone.
 // chromogenic-convert makes the boot disk bootable and packs an OVA of the three disks: each
-// passes qemu-img check, the boot disk's fstab names /srv and the provisioner's /mnt/disk3
-// (disk 3) by UUID, and the three disks boot together under qemu TCG: the guest's unit, which
-// requires the three mounts, prints the marker read from /srv and disk 3's file on the serial
-// console before the boot marker (multiDiskSetup).
+// passes qemu-img check, the boot disk's fstab names /, disk 2's /srv and /var/lib/data (the
+// /dev/vdb2 entry rewritten) and the provisioner's /mnt/disk3 (disk 3) by UUID, and the three
+// disks boot together under qemu TCG on SATA, as the OVA's controller (sda, sdb, sdc: not the
+// instance's device names): the guest's unit, which requires the three mounts, prints the
+// marker read from /srv, disk 3's file and where each came from on the serial console before
+// the boot marker (multiDiskSetup).
 func TestAccEC2SeveralDisks(t *testing.T) {
 	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 	env := packertest.Setup(t)
@@ -168,6 +170,10 @@ func TestAccEC2SeveralDisks(t *testing.T) {
 		}
 	}
 	wantDev := img.Disk.Others[0].Partition(1).Device
+	// What the boot disk's fstab must name by UUID: / and disk 2's two filesystems (the guest
+	// names /var/lib/data /dev/vdb2) and, from the provisioner, disk 3's.
+	wantUUIDs := map[string]string{"/": img.Root.UUID, "/srv": img.Disk.Others[0].Partition(1).UUID,
+		"/var/lib/data": img.Disk.Others[0].Partition(2).UUID, "/mnt/disk3": disk3UUID}
 	if cerr := img.Close(); cerr != nil {
 		t.Error(cerr)
 	}
@@ -243,16 +249,20 @@ func TestAccEC2SeveralDisks(t *testing.T) {
 	// bootable) names the other disks' filesystems by UUID; the three boot together and the
 	// guest mounts /srv and /var/lib/data from disk 2 and /mnt/disk3 from disk 3.
 	raws := ovaDisksRaw(t, filepath.Join(conv, "multi.ova"), filepath.Join(dir, "ova"), 3)
-	checkBootFstab(t, raws[0], disk3UUID)
+	checkBootFstab(t, raws[0], wantUUIDs)
 	var disksToBoot []testimages.BootDisk
 	for _, r := range raws {
 		disksToBoot = append(disksToBoot, testimages.BootDisk{Path: r, Format: "raw"})
 	}
-	took, serial := testimages.BootDisks(t, disksToBoot, 10*time.Minute, testimages.BootOptions{})
-	t.Logf("boot of the OVA's three disks: %.1f s", took)
-	want := fmt.Sprintf("CHROMOGENIC-DISKS srv=%s srv-from=/dev/vdb1 data-from=/dev/vdb2 disk3=on the third disk disk3-from=/dev/vdc1", marker)
+	// On SATA, as the OVA's controller: the guest's disks are sda, sdb, sdc, no longer the
+	// vda, vdb of its fstab as it came from the instance.
+	took, serial := testimages.BootDisks(t, disksToBoot, 10*time.Minute, testimages.BootOptions{Disk: "sata"})
+	t.Logf("boot of the OVA's three disks (SATA): %.1f s", took)
+	want := fmt.Sprintf("CHROMOGENIC-DISKS srv=%s srv-from=/dev/sdb1 data-from=/dev/sdb2 disk3=on the third disk disk3-from=/dev/sdc1", marker)
 	if !strings.Contains(serial, want) {
 		t.Errorf("the booted guest did not print %q; serial console:\n%s", want, serial)
+	} else {
+		t.Logf("the guest printed: %s", want)
 	}
 }
 
@@ -326,10 +336,10 @@ func ovaDisksRaw(t *testing.T, appliance, base string, n int) []string {
 	return raws
 }
 
-// checkBootFstab reads /etc/fstab from the root (partition 1) of the OVA's boot disk: the
-// root, /srv and /mnt/disk3 are named by UUID (disk 3's the one it was made with), so the
-// hypervisor's device order does not matter.
-func checkBootFstab(t *testing.T, raw, disk3UUID string) {
+// checkBootFstab reads /etc/fstab from the root (partition 1) of the OVA's boot disk: every
+// mount point of want is named by UUID= its filesystem's, so the hypervisor's device order
+// and bus do not matter.
+func checkBootFstab(t *testing.T, raw string, want map[string]string) {
 	t.Helper()
 	_, parts, err := chroot.ReadPartitions(raw)
 	if err != nil || len(parts) < 1 {
@@ -353,13 +363,10 @@ func checkBootFstab(t *testing.T, raw, disk3UUID string) {
 	for _, e := range chroot.ParseFstab(string(b)) {
 		specs[e.File] = e.Spec
 	}
-	for _, mp := range []string{"/", "/srv", "/mnt/disk3"} {
-		if !strings.HasPrefix(specs[mp], "UUID=") {
-			t.Errorf("the boot disk's fstab mounts %s from %q, want a UUID=; fstab:\n%s", mp, specs[mp], b)
+	for mp, uuid := range want {
+		if uuid == "" || specs[mp] != "UUID="+uuid {
+			t.Errorf("the boot disk's fstab mounts %s from %q, want UUID=%s", mp, specs[mp], uuid)
 		}
-	}
-	if specs["/mnt/disk3"] != "UUID="+disk3UUID {
-		t.Errorf("the boot disk's fstab mounts /mnt/disk3 from %q, want UUID=%s", specs["/mnt/disk3"], disk3UUID)
 	}
 	t.Logf("the boot disk's fstab:\n%s", b)
 }
