@@ -17,7 +17,9 @@
 //   - an external kernel and ramdisk, when given, folded into the guest's /boot;
 //   - an initramfs rebuilt by the guest's own tool in the sandbox (internal/sandbox) with the drivers a generic PC
 //     needs (internal/retarget, target "pc": ahci, virtio, nvme, e1000, ext4...);
-//   - /etc/fstab naming the root (and every copied filesystem) by UUID;
+//   - /etc/fstab naming the root (and every copied filesystem) by UUID, and, given the guest's
+//     other disks (Options.OtherDisks, read only), the filesystems on them too: a kernel name
+//     such as /dev/vdb2 holds only for the disk order and bus the guest had;
 //   - a bootloader: for BIOS, GRUB 2 by default (Options.Bootloader; below), or extlinux from
 //     the host's syslinux (boot code in the MBR, or gptmbr.bin on GPT); for EFI, a standalone GRUB (BOOTX64.EFI at the removable-media path,
 //     so no NVRAM entry is needed) built by the guest's own grub-mkstandalone in the sandbox
