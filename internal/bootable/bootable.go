@@ -47,7 +47,8 @@ type Options struct {
 	LVM string
 	// OtherDisks are the guest's other disks, in its order (the boot disk src first), in
 	// SourceFormat. They are not copied: they are read (their partitions and filesystems) so
-	// that fstab entries on them name their filesystems by UUID (see rewriteFstab).
+	// that fstab entries on them name their filesystems by UUID (see rewriteFstab); when they
+	// cannot be read, Make says so and leaves those entries as they are.
 	OtherDisks []string
 	// TrustGuest runs the guest's initramfs and GRUB tools with plain chroot (the host's
 	// /proc, /sys and /dev mounted in the guest) instead of the sandbox: `sandbox = false`.
@@ -148,7 +149,10 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	sd, root := si.Disk, si.Root
 	all, err := otherDisksView(ctx, raw, work, opts, logf)
 	if err != nil {
-		return nil, fmt.Errorf("bootable: %w", err)
+		// The boot disk is still made bootable: what is lost is the UUIDs of the other
+		// disks' fstab entries, which stay as the guest wrote them.
+		logf("bootable: the guest's other disks could not be read (%v): fstab entries on them are left as they are", err)
+		all = nil
 	}
 	var parts []*chroot.Partition
 	var fss []srcFS
@@ -235,7 +239,8 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 }
 
 // otherDisksView reads the layout of the boot disk raw with opts.OtherDisks (each made raw in
-// work first when it is not), for rewriteFstab; nil without other disks. Nothing stays
+// work first when it is not), for rewriteFstab; nil without other disks (Make goes on
+// without it when it fails). Nothing stays
 // attached: the partitions' UUIDs, labels and numbers are what is kept.
 func otherDisksView(ctx context.Context, raw, work string, opts Options, logf func(string, ...any)) (*chroot.Disk, error) {
 	if len(opts.OtherDisks) == 0 {

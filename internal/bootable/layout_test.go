@@ -243,3 +243,14 @@ func TestRewriteFstabOtherDisks(t *testing.T) {
 		t.Errorf("one disk: %q", got)
 	}
 }
+
+// otherDisksView: nothing without other disks; a disk that cannot be opened is named.
+func TestOtherDisksView(t *testing.T) {
+	if v, err := otherDisksView(t.Context(), "/nonexistent/boot.raw", t.TempDir(), Options{}, t.Logf); v != nil || err != nil {
+		t.Errorf("no other disks: %v %v", v, err)
+	}
+	_, err := otherDisksView(t.Context(), "/nonexistent/boot.raw", t.TempDir(), Options{SourceFormat: "raw", OtherDisks: []string{"/nonexistent/d2.raw"}}, t.Logf)
+	if err == nil || !strings.Contains(err.Error(), "disk 2, /nonexistent/d2.raw") {
+		t.Errorf("missing disk 2: %v", err)
+	}
+}
