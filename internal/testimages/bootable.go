@@ -40,6 +40,9 @@ type BootOptions struct {
 	Disk string
 	// Memory in MiB (default 1024).
 	Memory int
+	// SerialLog, when set, is where the serial console is logged (kept for the test to
+	// read); default: a file in a temporary directory.
+	SerialLog string
 }
 
 // OVMF firmware files of Debian's ovmf package.
@@ -60,6 +63,9 @@ func BootWith(t testing.TB, image, format string, timeout time.Duration, o BootO
 	}
 	dir := t.TempDir()
 	serial := filepath.Join(dir, "serial.log")
+	if o.SerialLog != "" {
+		serial = o.SerialLog
+	}
 	args := []string{"-accel", "tcg", "-m", fmt.Sprint(o.Memory), "-display", "none", "-monitor", "none",
 		"-nic", "none", "-no-reboot", "-snapshot", "-serial", "file:" + serial}
 	switch o.Firmware {
