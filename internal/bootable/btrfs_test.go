@@ -128,3 +128,32 @@ func TestBtrfsSuseExtlinuxRefused(t *testing.T) {
 	checkReleased(t, dst)
 	checkReleased(t, img)
 }
+
+// TestBtrfsRootSubvolume: RootSubvolume picks snapper's snapshot 2 where the rule picks the
+// default subvolume, snapshot 1 (TestBtrfsSuseGrubBoot): the command line, grub.cfg and its
+// kernel paths name snapshot 2, and snapshot 1's /boot gets no grub.cfg of ours. A
+// subvolume that holds no root is refused naming root_subvolume, before anything is written.
+func TestBtrfsRootSubvolume(t *testing.T) {
+	testtier.Acceptance(t, "bootable's copy and initramfs rebuild")
+	dir := t.TempDir()
+	const snap2 = "@/.snapshots/2/snapshot"
+	dst, _ := makeSuse(t, dir, Options{Firmware: FirmwareBIOS, RootSubvolume: "/" + snap2 + "/"}, snap2)
+	if cfg := readSubvolFile(t, dst, dir, suseSnapshot1, grubCfgPath); strings.Contains(string(cfg), "chromogenic") {
+		t.Errorf("snapshot 1 got a grub.cfg of ours:\n%s", cfg)
+	}
+	if got := string(readSubvolFile(t, dst, dir, snap2, "/etc/chromogenic-subvol")); got != "snapshot 2\n" {
+		t.Errorf("snapshot 2's marker %q", got)
+	}
+
+	img := testimages.Make(t, "btrfs-suse", dir)
+	bad := filepath.Join(dir, "bad.raw")
+	_, err := Make(context.Background(), img, bad, Options{RootSubvolume: "@/.snapshots/9/snapshot"})
+	if err == nil || !strings.Contains(err.Error(), `root_subvolume "@/.snapshots/9/snapshot": no btrfs filesystem`) {
+		t.Errorf("Make with a subvolume holding no root: %v", err)
+	}
+	if _, serr := os.Stat(bad); !os.IsNotExist(serr) {
+		t.Errorf("output left behind after the failure: %v", serr)
+	}
+	checkReleased(t, bad)
+	checkReleased(t, img)
+}
