@@ -244,6 +244,14 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 	disk *os.File, kver string, opts Options, res *Result, work string, logf func(string, ...any)) error {
 	r := g.Guest()
 	rootUUID := res.RootUUID
+	// A root chosen by the user (root_volume, root_subvolume) was not checked by the rule.
+	if fi, err := r.Stat("/etc"); err != nil || !fi.IsDir() {
+		what := g.Root.String()
+		if res.RootVolume != "" {
+			what = "logical volume " + res.RootVolume
+		}
+		return fmt.Errorf("the root filesystem (%s) does not hold a Linux system: it has no /etc", what)
+	}
 
 	// fstab: everything by UUID (the copies keep their filesystems' UUIDs).
 	espID, espUUID := uint32(0), ""

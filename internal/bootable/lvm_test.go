@@ -453,7 +453,7 @@ func TestLVMRootVolume(t *testing.T) {
 	src := testimages.Make(t, "lvm-var", dir)
 	dst := filepath.Join(dir, "out.raw")
 	for lv, want := range map[string]string{
-		"chromo-vg/var":  "the root filesystem does not hold a Linux system",
+		"chromo-vg/var":  "the root filesystem (logical volume chromo-vg/var) does not hold a Linux system",
 		"chromo-vg/none": `root_volume "chromo-vg/none": no such logical volume`,
 	} {
 		start := time.Now()
