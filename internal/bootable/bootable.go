@@ -53,6 +53,10 @@ type Options struct {
 	// TrustGuest runs the guest's initramfs and GRUB tools with plain chroot (the host's
 	// /proc, /sys and /dev mounted in the guest) instead of the sandbox: `sandbox = false`.
 	TrustGuest bool
+	// RootVolume ("vg/lv") and RootSubvolume (a btrfs subvolume path from the top level,
+	// "/" for the top level) choose the guest's root, as the builders' root_volume and
+	// root_subvolume do (ValidateRoot); "": found by chroot.FindRoot's rule.
+	RootVolume, RootSubvolume string
 	// Logf receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -70,7 +74,11 @@ type Result struct {
 	RamdiskAsIs bool
 	Cmdline     string
 	RootUUID    string
-	Size        int64
+	// RootVolume is the LVM logical volume ("vg/lv") the root came from, "" for none;
+	// RootSubvolume the btrfs subvolume path of the root, "" for the top level or another
+	// filesystem.
+	RootVolume, RootSubvolume string
+	Size                      int64
 }
 
 // copyable filesystems of the source are copied into the new disk; others (an old ESP, a
@@ -96,6 +104,9 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	}
 	if !ValidLVM(opts.LVM) {
 		return nil, fmt.Errorf("bootable: lvm %q: want flatten or keep", opts.LVM)
+	}
+	if err := ValidateRoot("root_volume", opts.RootVolume, "root_subvolume", opts.RootSubvolume); err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
 	}
 	logf := opts.Logf
 	if logf == nil {
@@ -139,7 +150,8 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	}
 
 	// Which filesystems to copy.
-	si, err := chroot.OpenImage(raw, chroot.ImageOptions{ReadOnly: true, LayoutOnly: true, MountPath: filepath.Join(work, "probe")})
+	si, err := chroot.OpenImage(raw, chroot.ImageOptions{ReadOnly: true, LayoutOnly: true, MountPath: filepath.Join(work, "probe"),
+		Guest: opts.rootChoice()})
 	if err != nil {
 		return nil, fmt.Errorf("bootable: read the layout of %s: %w", src, err)
 	}
@@ -176,7 +188,7 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	if opts.Firmware == FirmwareBoth && opts.Bootloader != BootloaderExtlinux {
 		l.addBIOSBoot() // room for GRUB's core.img on GPT
 	}
-	res = &Result{Firmware: opts.Firmware, PartitionType: l.Label, Size: l.Size, RootUUID: root.UUID}
+	res = &Result{Firmware: opts.Firmware, PartitionType: l.Label, Size: l.Size, RootUUID: root.UUID, RootVolume: root.LV}
 
 	// The new disk: table, then the filesystems copied.
 	f, err := hostfile.Create(dst, hostfile.DefaultFileMode)
@@ -219,7 +231,7 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	}
 
 	// Mount the new disk and make it bootable.
-	ni, err := chroot.OpenImage(dst, chroot.ImageOptions{MountPath: filepath.Join(work, "root")})
+	ni, err := chroot.OpenImage(dst, chroot.ImageOptions{MountPath: filepath.Join(work, "root"), Guest: l.newRoot(root, opts)})
 	if err != nil {
 		return nil, fmt.Errorf("bootable: open the new disk: %w", err)
 	}
@@ -280,6 +292,14 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd, all *chroot.Disk,
 	disk *os.File, kver string, opts Options, res *Result, work string, logf func(string, ...any)) error {
 	r := g.Guest()
 	rootUUID := res.RootUUID
+	// A root chosen by the user (root_volume, root_subvolume) was not checked by the rule.
+	if fi, err := r.Stat("/etc"); err != nil || !fi.IsDir() {
+		what := g.Root.String()
+		if res.RootVolume != "" {
+			what = "logical volume " + res.RootVolume
+		}
+		return fmt.Errorf("the root filesystem (%s) does not hold a Linux system: it has no /etc", what)
+	}
 
 	// fstab: everything by UUID (the copies keep their filesystems' UUIDs).
 	espID, espUUID := uint32(0), ""
@@ -324,6 +344,20 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd, all *chroot.Disk,
 			}
 			bootPrefix, bootFS = "", p.UUID
 		}
+	}
+	// A btrfs root subvolume: its rootflags, and, with the kernel in its own /boot, the
+	// subvolume's path, which GRUB's paths start with and extlinux cannot follow.
+	rootflags, subvolDir, err := btrfsRoot(g.Root, bootPrefix == "/boot")
+	if err != nil {
+		return err
+	}
+	if subvolDir != "" {
+		res.RootSubvolume = subvolDir[1:]
+		if l.Firmware != FirmwareEFI && opts.Bootloader == BootloaderExtlinux {
+			return extlinuxSubvolumeError(subvolDir)
+		}
+	} else if g.Root.Btrfs != nil {
+		res.RootSubvolume = g.Root.Btrfs.RootPath()
 	}
 	if err := mountSeparateDirs(g, nd, fstab); err != nil {
 		return err
@@ -425,8 +459,15 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd, all *chroot.Disk,
 		logf("bootable: kernel %s has no initramfs: booting without one (the root's drivers must be built in)", kern.Version)
 	}
 	res.Kernel, res.Initramfs = kern.Image, kern.Initramfs
+	// Paths on the filesystem holding /boot, as the boot loader reads it: below a separate
+	// /boot, or the root's, from the btrfs top level when the root is a subvolume.
 	rel := func(p string) string {
-		if p == "" || bootPrefix == "/boot" {
+		switch {
+		case p == "":
+			return p
+		case subvolDir != "":
+			return subvolDir + p
+		case bootPrefix == "/boot":
 			return p
 		}
 		return strings.TrimPrefix(p, "/boot")
@@ -439,15 +480,12 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd, all *chroot.Disk,
 	if lv := lvmRootArgs(g.Root, info.InitramfsTool); lv != "" {
 		res.Cmdline = lv + " ro " + consoleArgs
 	}
-	if flags, err := btrfsRootflags(g.Root, bootPrefix == "/boot"); err != nil {
-		return err
-	} else if flags != "" {
-		res.Cmdline += flags
-	}
-	entry := bootEntry{Title: title, Kernel: rel(kern.Image), Initrd: rel(kern.Initramfs), Cmdline: res.Cmdline, BootFS: bootFS}
+	res.Cmdline += rootflags
+	entry := bootEntry{Title: title, Kernel: rel(kern.Image), Initrd: rel(kern.Initramfs), Cmdline: res.Cmdline, BootFS: bootFS,
+		SubvolDir: subvolDir}
 
 	if l.Firmware != FirmwareEFI {
-		which, err := installBIOSBoot(ctx, r, disk, l, entry, bootPrefix, opts, chrootErr == nil, work, logf)
+		which, err := installBIOSBoot(ctx, r, disk, l, entry, subvolDir+bootPrefix, opts, chrootErr == nil, work, logf)
 		if err != nil {
 			return err
 		}
@@ -470,6 +508,28 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd, all *chroot.Disk,
 		res.Bootloaders = append(res.Bootloaders, which)
 	}
 	return disk.Sync()
+}
+
+// rootChoice is the root the user chose on the source disk.
+func (o Options) rootChoice() chroot.GuestOptions {
+	return chroot.GuestOptions{RootVolume: o.RootVolume, RootSubvolume: o.RootSubvolume}
+}
+
+// newRoot names the root on the new disk: the copy of the source's root, not whatever the
+// root rule would find there (the source may hold several roots): a kept logical volume by
+// its name, else the root's partition; on btrfs the subvolume the user chose.
+func (l *layout) newRoot(root *chroot.Partition, opts Options) chroot.GuestOptions {
+	g := chroot.GuestOptions{RootSubvolume: opts.RootSubvolume}
+	if root.LV != "" && opts.LVM == LVMKeep {
+		g.RootVolume = root.LV
+		return g
+	}
+	for i, s := range l.Slots {
+		if s.Role == roleRoot {
+			g.RootPartition = i + 1
+		}
+	}
+	return g
 }
 
 // removeWork removes the scratch directory: the files Make put there, then the (empty)

@@ -441,3 +441,31 @@ func TestLVMKeepGrubBoot(t *testing.T) {
 	checkVirtV2V(t, dst)
 	checkReleased(t, dst)
 }
+
+// TestLVMRootVolume: RootVolume carries the user's pick of the root logical volume where the
+// rule would take another: on lvm-var the rule picks chromo-vg/root, the only LV holding a
+// Linux root; chromo-vg/var, picked, is taken as the root (its fstab read, its copy opened)
+// and refused as no Linux system, not replaced by the rule's root. An LV that does not exist
+// is refused naming root_volume. Nothing is left behind.
+func TestLVMRootVolume(t *testing.T) {
+	testtier.Acceptance(t, "bootable's copy of an LVM disk")
+	dir := t.TempDir()
+	src := testimages.Make(t, "lvm-var", dir)
+	dst := filepath.Join(dir, "out.raw")
+	for lv, want := range map[string]string{
+		"chromo-vg/var":  "the root filesystem (logical volume chromo-vg/var) does not hold a Linux system",
+		"chromo-vg/none": `root_volume "chromo-vg/none": no such logical volume`,
+	} {
+		start := time.Now()
+		_, err := Make(context.Background(), src, dst, Options{RootVolume: lv, Logf: func(f string, a ...any) { t.Logf(f, a...) }})
+		t.Logf("%s: %s: %v", lv, time.Since(start).Round(time.Millisecond), err)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Make with root volume %s: %v, want %q", lv, err, want)
+		}
+		if _, serr := os.Stat(dst); !os.IsNotExist(serr) {
+			t.Errorf("output left behind after the failure: %v", serr)
+		}
+		checkReleased(t, dst)
+		checkReleased(t, src)
+	}
+}

@@ -40,6 +40,9 @@ type BootOptions struct {
 	Disk string
 	// Memory in MiB (default 1024).
 	Memory int
+	// SerialLog, when set, is where the serial console is logged (kept for the test to
+	// read); default: a file in a temporary directory.
+	SerialLog string
 }
 
 // OVMF firmware files of Debian's ovmf package.
@@ -81,6 +84,9 @@ func BootDisks(t testing.TB, disks []BootDisk, timeout time.Duration, o BootOpti
 	}
 	dir := t.TempDir()
 	serialLog := filepath.Join(dir, "serial.log")
+	if o.SerialLog != "" {
+		serialLog = o.SerialLog
+	}
 	args := []string{"-accel", "tcg", "-m", fmt.Sprint(o.Memory), "-display", "none", "-monitor", "none",
 		"-nic", "none", "-no-reboot", "-snapshot", "-serial", "file:" + serialLog}
 	switch o.Firmware {

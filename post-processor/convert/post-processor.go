@@ -204,6 +204,18 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 			ramdisk, _ = in.State(bootable.StateRamdiskPath).(string)
 		}
 	}
+	// The root the builder mounted, when its template chose it (root_volume, root_subvolume).
+	rootVolume, rootSubvolume := b.RootVolume, b.RootSubvolume
+	if rootVolume == "" {
+		rootVolume, _ = in.State(bootable.StateRootVolume).(string)
+	}
+	if rootSubvolume == "" {
+		rootSubvolume, _ = in.State(bootable.StateRootSubvolume).(string)
+	}
+	if err := bootable.ValidateRoot("root_volume (bootable.root_volume or the artifact's state)", rootVolume,
+		"root_subvolume (bootable.root_subvolume or the artifact's state)", rootSubvolume); err != nil {
+		return err
+	}
 	var extra int64
 	if b.ExtraSize != "" {
 		var err error
@@ -215,9 +227,15 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 	if kernel != "" {
 		msg += ", external kernel " + kernel
 	}
+	if rootVolume != "" {
+		msg += ", root volume " + rootVolume
+	}
+	if rootSubvolume != "" {
+		msg += ", root subvolume " + rootSubvolume
+	}
 	ui.Say(msg)
 	res, err := bootable.Make(ctx, srcPath, dst, bootable.Options{SourceFormat: srcFormat, OtherDisks: srcPaths[1:], Firmware: b.Firmware, LVM: b.LVM, Kernel: kernel, Ramdisk: ramdisk,
-		Bootloader: b.Bootloader, ExtraSize: extra, WorkDir: filepath.Dir(dst), TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,
+		Bootloader: b.Bootloader, ExtraSize: extra, RootVolume: rootVolume, RootSubvolume: rootSubvolume, WorkDir: filepath.Dir(dst), TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,
 		Logf: func(f string, a ...any) { ui.Message(fmt.Sprintf(f, a...)) }})
 	if err != nil {
 		return err
