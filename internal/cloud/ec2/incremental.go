@@ -127,12 +127,13 @@ type RecaptureStats struct {
 // capture of snapshot first: the working copy at basePath, whose block map base recorded at
 // that capture. It copies the base into dst (a reflink where the filesystem can, else a
 // sparse copy), checks every block of the copy against base, asks ListChangedBlocks(first,
-// second) which blocks differ and fetches only those (each checked against its SHA-256; a
-// block the second snapshot no longer has becomes a hole), and returns the block map of the
-// result. A base that does not match its map, a block map of another block size, or a pair
+// second) which blocks differ and fetches only those, and the blocks dirty (those the earlier
+// build changed in its working copy after the capture: they differ from snapshot first),
+// each checked against its SHA-256 (a block the second snapshot does not have becomes a
+// hole), and returns the block map of the result. A base that does not match its map, a block map of another block size, or a pair
 // of snapshots EBS cannot compare (the first deleted, unrelated) is a *BaseError: nothing
 // was fetched, and the caller falls back to a full download into a fresh file.
-func DownloadChanged(ctx context.Context, c EBSChangeReader, base *provenance.BlockMap, basePath, first, second string, dst *os.File, o TransferOptions) (*provenance.BlockMap, RecaptureStats, error) {
+func DownloadChanged(ctx context.Context, c EBSChangeReader, base *provenance.BlockMap, dirty []int64, basePath, first, second string, dst *os.File, o TransferOptions) (*provenance.BlockMap, RecaptureStats, error) {
 	var rs RecaptureStats
 	if base == nil || base.BlockSize != provenance.BlockSize {
 		return nil, rs, baseErr("its block map is missing or not of %d-byte blocks", provenance.BlockSize)
@@ -148,6 +149,12 @@ func DownloadChanged(ctx context.Context, c EBSChangeReader, base *provenance.Bl
 		return nil, rs, baseErr("snapshot %s is %d bytes, smaller than the base's %d", second, volume, base.Size)
 	}
 	rs.Changed = len(changed)
+	if len(dirty) > 0 {
+		changed, err = addDirty(ctx, c, changed, dirty, second, o)
+		if err != nil {
+			return nil, rs, err
+		}
+	}
 	rs.Reflink, err = provenance.CloneInto(ctx, basePath, dst)
 	if err != nil {
 		return nil, rs, baseErr("copy the base working copy %s: %w", basePath, err)
@@ -176,4 +183,31 @@ func DownloadChanged(ctx context.Context, c EBSChangeReader, base *provenance.Bl
 		return nil, rs, err
 	}
 	return m, rs, nil
+}
+
+// addDirty adds to changed the blocks of dirty it lacks, with their tokens in snapshot second
+// (ListSnapshotBlocks; "" where second has no such block).
+func addDirty(ctx context.Context, c EBSReader, changed []listedBlock, dirty []int64, second string, o TransferOptions) ([]listedBlock, error) {
+	all, _, _, err := listBlocks(ctx, c, second, o)
+	if err != nil {
+		return nil, err
+	}
+	tokens := make(map[int32]string, len(all))
+	for _, b := range all {
+		tokens[b.index] = b.token
+	}
+	have := make(map[int32]bool, len(changed))
+	for _, b := range changed {
+		have[b.index] = true
+	}
+	for _, d := range dirty {
+		i := int32(d)
+		if int64(i) != d || have[i] {
+			continue
+		}
+		have[i] = true
+		changed = append(changed, listedBlock{i, tokens[i]})
+	}
+	sort.Slice(changed, func(i, j int) bool { return changed[i].index < changed[j].index })
+	return changed, nil
 }

@@ -102,7 +102,7 @@ func TestChangedBlocksRecaptureAndDeltaPush(t *testing.T) {
 
 	w2 := filepath.Join(dir, "w2.raw")
 	f, _ := os.Create(w2)
-	m2, rs, err := DownloadChanged(ctx, cl.EBS, m1, w1, a, b, f, TransferOptions{})
+	m2, rs, err := DownloadChanged(ctx, cl.EBS, m1, nil, w1, a, b, f, TransferOptions{})
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -120,12 +120,44 @@ func TestChangedBlocksRecaptureAndDeltaPush(t *testing.T) {
 		t.Fatalf("recaptured map differs: %v", err)
 	}
 
+	// The build changed its working copy after the capture (block 50 has data, 61 is a hole
+	// in the snapshot): a recapture from that record (its final map, the dirty blocks) reads
+	// them again, and so equals the snapshot even where nothing changed in EBS.
+	pushedB := st.Map
+	wf, _ := os.OpenFile(w2, os.O_WRONLY, 0)
+	wf.WriteAt([]byte("provisioned"), 50*BlockSize+9)
+	wf.WriteAt([]byte("provisioned"), 61*BlockSize+9)
+	wf.Close()
+	final, err := provenance.Map(ctx, w2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirty, _ := final.Changed(m2)
+	if len(dirty) != 2 {
+		t.Fatalf("dirty %v", dirty)
+	}
+	c, st, err := UploadSnapshot(ctx, cl, openRaw(t, path), size, nil, UploadOptions{WaitTimeout: time.Minute,
+		ParentSnapshotID: b, Base: pushedB})
+	if err != nil || st.Blocks != 0 {
+		t.Fatalf("delta push of an unchanged disk: %d blocks, %v", st.Blocks, err)
+	}
+	w5 := filepath.Join(dir, "w5.raw")
+	f, _ = os.Create(w5)
+	_, rs, err = DownloadChanged(ctx, cl.EBS, final, dirty, w2, b, c, f, TransferOptions{})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Changed != 0 || rs.Blocks != 1 || !sameFile(t, w5, full) {
+		t.Fatalf("recapture over dirty blocks: %d changed, %d fetched, same as the snapshot: %v", rs.Changed, rs.Blocks, sameFile(t, w5, full))
+	}
+
 	// A corrupted base: refused, naming the block.
 	bad, _ := os.OpenFile(w1, os.O_WRONLY, 0)
 	bad.WriteAt([]byte{0x42}, 40*BlockSize+7)
 	bad.Close()
 	f, _ = os.Create(filepath.Join(dir, "w3.raw"))
-	_, _, err = DownloadChanged(ctx, cl.EBS, m1, w1, a, b, f, TransferOptions{})
+	_, _, err = DownloadChanged(ctx, cl.EBS, m1, nil, w1, a, b, f, TransferOptions{})
 	f.Close()
 	var be *BaseError
 	if !errors.As(err, &be) || !strings.Contains(err.Error(), "block 40 ") {
@@ -136,7 +168,7 @@ func TestChangedBlocksRecaptureAndDeltaPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, _ = os.Create(filepath.Join(dir, "w4.raw"))
-	_, _, err = DownloadChanged(ctx, cl.EBS, m2, w2, a, b, f, TransferOptions{})
+	_, _, err = DownloadChanged(ctx, cl.EBS, m2, nil, w2, a, b, f, TransferOptions{})
 	f.Close()
 	if !errors.As(err, &be) || !strings.Contains(err.Error(), a) {
 		t.Errorf("deleted first snapshot: %v", err)
