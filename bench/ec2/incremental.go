@@ -120,7 +120,7 @@ func incremental(ctx context.Context, srv *ec2emu.Server, image, dir string, w i
 	if rs.Reflink {
 		how = "reflink"
 	}
-	rows[len(rows)-1].moved, rows[len(rows)-1].note = rs.Bytes, fmt.Sprintf("%d blocks listed changed, %d read; base %s + check against its map", rs.Changed, rs.Blocks, how)
+	rows[len(rows)-1].moved, rows[len(rows)-1].note = rs.Bytes, fmt.Sprintf("%d blocks listed changed, %d read; base %s %.2f s, its check against its map %.2f s", rs.Changed, rs.Blocks, how, rs.Copy.Seconds(), rs.Check.Seconds())
 
 	full2 := filepath.Join(dir, "inc-full2.raw")
 	measure("full capture of the new snapshot (for comparison)", 0, "", func() {

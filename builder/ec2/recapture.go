@@ -147,8 +147,8 @@ func (s *StepDownload) recapture(ctx context.Context, state multistep.StateBag, 
 	if rs.Reflink {
 		how = "reflinked"
 	}
-	ui.Message(fmt.Sprintf("%d blocks changed since %s, %d read (%d MiB) in %s; base %s and checked against its record; %d retries",
-		rs.Changed, first, rs.Blocks, rs.Bytes>>20, time.Since(start).Round(time.Millisecond), how, rs.Retries))
+	ui.Message(fmt.Sprintf("%d blocks changed since %s, %d read (%d MiB) in %s; base %s in %s and checked against its record in %s; %d retries",
+		rs.Changed, first, rs.Blocks, rs.Bytes>>20, time.Since(start).Round(time.Millisecond), how, rs.Copy.Round(time.Millisecond), rs.Check.Round(time.Millisecond), rs.Retries))
 	ui.Message(st.String())
 	m.Path = absPath(target)
 	return rs.VolumeSize / cloud.GiB, m, nil
@@ -185,4 +185,3 @@ func writeCaptureRecord(ctx context.Context, state multistep.StateBag, root stri
 // stateCaptureRecord holds the record StepDownload wrote (*provenance.Record), its block
 // maps as captured: StepRecordWorkingCopy completes it once the build changed the copies.
 const stateCaptureRecord = "capture_record"
-

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,7 +39,13 @@ func TestAccEC2Recapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	ro := []string{"mount_options=[\"ro\",\"noload\"]", "skip_trim=true"}
+	// The recaptures are mounted read-only, with nothing copied in and no provisioner: their
+	// working copies stay as captured, to be compared with the snapshots byte for byte.
+	ro := []string{"mount_options=[\"ro\",\"noload\"]", "skip_trim=true", "copy_files=[]"}
+	roTemplate := regexp.MustCompile(`(?s)\n  provisioner "shell" \{.*?\n  \}\n`).ReplaceAllString(recaptureTemplate, "\n")
+	if roTemplate == recaptureTemplate {
+		t.Fatal("no provisioner to take out of the template")
+	}
 	build := func(name string, must bool, kv ...string) (*packertest.Result, string) {
 		t.Helper()
 		d := filepath.Join(dir, name)
@@ -50,10 +57,14 @@ func TestAccEC2Recapture(t *testing.T) {
 		for _, v := range kv {
 			args = append(args, "-var", v)
 		}
-		if !must {
-			return env.Build(t, d, recaptureTemplate, 15*time.Minute, args...), filepath.Join(d, "out", "acc.raw")
+		tmpl := recaptureTemplate
+		if slices.Contains(kv, ro[0]) {
+			tmpl = roTemplate
 		}
-		return env.MustBuild(t, d, recaptureTemplate, 15*time.Minute, args...), filepath.Join(d, "out", "acc.raw")
+		if !must {
+			return env.Build(t, d, tmpl, 15*time.Minute, args...), filepath.Join(d, "out", "acc.raw")
+		}
+		return env.MustBuild(t, d, tmpl, 15*time.Minute, args...), filepath.Join(d, "out", "acc.raw")
 	}
 	_, wc1 := build("first", true, "instance_id="+iid, "command=echo first > /root/recapture-marker")
 	rec1Path := provenance.SidecarPath(wc1)
@@ -73,7 +84,7 @@ func TestAccEC2Recapture(t *testing.T) {
 
 	// The instance changes: its disk becomes the first working copy (the marker, the mount).
 	packertest.CopySparse(t, wc1, disk)
-	res, wc2 := build("second", true, "instance_id="+iid, "base_provenance="+rec1Path, ro[0], ro[1])
+	res, wc2 := build("second", true, "instance_id="+iid, "base_provenance="+rec1Path, ro[0], ro[1], ro[2])
 	if !strings.Contains(res.Output, "Recapturing snapshot") || strings.Contains(res.Output, "Falling back") {
 		t.Fatalf("no changed-block recapture:\n%s", res.Output)
 	}
@@ -115,7 +126,7 @@ func TestAccEC2Recapture(t *testing.T) {
 			break
 		}
 	}
-	res, wc3 := build("third", true, "instance_id="+iid, "base_provenance="+rec1Path, ro[0], ro[1])
+	res, wc3 := build("third", true, "instance_id="+iid, "base_provenance="+rec1Path, ro[0], ro[1], ro[2])
 	if !strings.Contains(res.Output, "Falling back to a full download") || !strings.Contains(res.Output, "does not match its block map") {
 		t.Fatalf("damaged base not reported:\n%s", res.Output)
 	}
@@ -136,7 +147,7 @@ func TestAccEC2Recapture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, _ = build("fourth", false, "instance_id="+other, "base_provenance="+rec1Path, ro[0], ro[1])
+	res, _ = build("fourth", false, "instance_id="+other, "base_provenance="+rec1Path, ro[0], ro[1], ro[2])
 	if res.Err == nil || !strings.Contains(res.Output, "from another source") || !strings.Contains(res.Output, iid) || !strings.Contains(res.Output, other) {
 		t.Fatalf("a base of another instance was not refused naming both:\n%s", res.Output)
 	}

@@ -15,6 +15,10 @@ variable "skip_trim" {
   type    = bool
   default = false
 }
+variable "copy_files" {
+  type    = list(string)
+  default = null
+}
 variable "command" {
   type    = string
   default = "true"
@@ -34,6 +38,7 @@ source "chromogenic-ec2" "acc" {
   mount_path            = "${var.output_directory}/mnt"
   mount_options         = var.mount_options
   skip_trim             = var.skip_trim
+  copy_files            = var.copy_files
 }
 
 build {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
@@ -121,6 +122,8 @@ type RecaptureStats struct {
 	TransferStats
 	Changed int  // blocks ListChangedBlocks reported
 	Reflink bool // the base was cloned (FICLONE), not copied
+	// Copy and Check are the time spent copying the base and checking it against its map.
+	Copy, Check time.Duration
 }
 
 // DownloadChanged makes dst (an empty file) the content of snapshot second from a previous
@@ -155,11 +158,16 @@ func DownloadChanged(ctx context.Context, c EBSChangeReader, base *provenance.Bl
 			return nil, rs, err
 		}
 	}
+	start := time.Now()
 	rs.Reflink, err = provenance.CloneInto(ctx, basePath, dst)
 	if err != nil {
 		return nil, rs, baseErr("copy the base working copy %s: %w", basePath, err)
 	}
-	if err := base.VerifyData(ctx, dst.Name()); err != nil {
+	rs.Copy = time.Since(start)
+	start = time.Now()
+	err = base.VerifyData(ctx, dst.Name())
+	rs.Check = time.Since(start)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, rs, ctx.Err()
 		}
