@@ -3,8 +3,11 @@
 # the EC2/EBS/S3 wire emulator (test/ec2emu) with an AWS-like latency on every request:
 # EBS direct upload and download through the plugin's own transfer code (internal/cloud/ec2)
 # at a few concurrency levels, versus S3 multipart upload + ImportImage (and an S3 ranged
-# download) on the same emulator. Prints a markdown table (bench/ec2/main.go says what each row
-# measures).
+# download) on the same emulator; and the changed-block paths next to the full ones: a
+# recapture from the previous working copy with ListChangedBlocks, and a delta push with
+# ParentSnapshotId, after EC2_BENCH_CHANGED_PCT % of the disk's blocks changed at random
+# places (bench/ec2/incremental.go). Prints a markdown table (bench/ec2/main.go says what each
+# row measures) and the changed-block ratios.
 #
 # Input: the benchmark image of bench/bench.sh (4 GiB raw ext4, ~1 GiB of data), cached in
 # $CHROMOGENIC_CACHE/bench-v1/disk.raw; run bench/bench.sh once first to build it.
@@ -17,6 +20,9 @@
 #   EC2_BENCH_WORKERS     EBS direct concurrency levels (default "16 64": the plugin's
 #                         default and coldsnap's)
 #   EC2_BENCH_S3_CONC     S3 manager concurrency (default 8), EC2_BENCH_PART_MIB part size (16)
+#   EC2_BENCH_CHANGED_PCT percent of the blocks changed for the incremental paths (default 1;
+#                         0 skips them)
+#   EC2_BENCH_ONLY        "incremental": measure the changed-block paths only
 #   BENCH_TABLE           also write the markdown table to this file
 set -euo pipefail
 
@@ -36,6 +42,7 @@ workers=${EC2_BENCH_WORKERS:-"16 64"}
 "$work/ec2-bench" -image "$raw" -work "$work" \
   -latency "${EC2_BENCH_LATENCY:-40ms}" -workers "${workers// /,}" \
   -s3-concurrency "${EC2_BENCH_S3_CONC:-8}" -part-mib "${EC2_BENCH_PART_MIB:-16}" \
+  -changed-pct "${EC2_BENCH_CHANGED_PCT:-1}" -only "${EC2_BENCH_ONLY:-}" \
   ${BENCH_TABLE:+-table "$BENCH_TABLE"}
 echo
 echo "$(nproc) CPUs; load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."

@@ -11,7 +11,11 @@
 //     into a bucket, then ImportImage and DescribeImportImageTasks polling until the AMI
 //     exists (the classic VM Import path);
 //   - S3 ranged download: the SDK's download manager reading the raw object back (what follows
-//     an ExportImage).
+//     an ExportImage);
+//   - the changed-block paths (incremental.go): a full push and a full capture (with its block
+//     map), then a delta push (ParentSnapshotId, only the blocks whose hash differs) and a
+//     changed-block recapture (ListChangedBlocks from the previous working copy) after
+//     -changed-pct % of the disk's blocks changed at random places, with the ratios.
 //
 // It prints a markdown table: wall time, MB/s of the disk's virtual size and of the data
 // actually moved, the concurrency used and the requests sent. Run it through bench/ec2-bench.sh.
@@ -62,6 +66,8 @@ func main() {
 	s3Conc := flag.Int("s3-concurrency", 8, "S3 upload/download manager concurrency")
 	partMiB := flag.Int64("part-mib", 16, "S3 multipart part size, MiB")
 	table := flag.String("table", "", "also write the markdown table to this file")
+	pct := flag.Float64("changed-pct", 1, "incremental paths: percent of the disk's blocks changed (0: skip them)")
+	only := flag.String("only", "", `"incremental": measure the changed-block paths only`)
 	flag.Parse()
 	if *image == "" {
 		flag.Usage()
@@ -101,6 +107,9 @@ func main() {
 	var rows []row
 	levels := strings.Split(*workers, ",")
 	var snap string
+	if *only == "incremental" {
+		levels = nil
+	}
 	for _, l := range levels {
 		w, err := strconv.Atoi(strings.TrimSpace(l))
 		if err != nil || w < 1 {
@@ -147,6 +156,22 @@ func main() {
 			}
 		}
 		snap = id
+	}
+
+	// The changed-block paths: recapture and delta push, next to their full counterparts.
+	var incSummary string
+	if *pct > 0 {
+		w, err := strconv.Atoi(strings.TrimSpace(strings.Split(*workers, ",")[0]))
+		if err != nil || w < 1 {
+			log.Fatalf("-workers: %q", *workers)
+		}
+		var inc []row
+		inc, incSummary = incremental(ctx, srv, *image, dir, w, *pct)
+		rows = append(rows, inc...)
+	}
+	if *only == "incremental" {
+		printTable(rows, *image, size, data, *latency, *table, incSummary)
+		return
 	}
 
 	// S3 multipart + ImportImage.
@@ -225,6 +250,10 @@ func main() {
 	}
 	os.Remove(dst)
 
+	printTable(rows, *image, size, data, *latency, *table, incSummary)
+}
+
+func printTable(rows []row, image string, size int64, data []cloud.Range, latency time.Duration, table, summary string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| path | wall s | MB/s (disk size) | MB/s (bytes moved) | MB moved | concurrency | requests | notes |\n")
 	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---|---:|---|\n")
@@ -233,11 +262,14 @@ func main() {
 		fmt.Fprintf(&b, "| %s | %.2f | %.0f | %.0f | %.0f | %s | %d | %s |\n", r.name, s,
 			float64(r.virtual)/s/1e6, float64(r.moved)/s/1e6, float64(r.moved)/1e6, r.concurrency, r.requests, r.note)
 	}
+	if summary != "" {
+		b.WriteString("\n" + summary)
+	}
 	fmt.Printf("\nImage: %s (%d MiB virtual, %d MiB of data extents); emulator latency %s per request; %s.\n\n",
-		*image, size>>20, dataBytes(data)>>20, *latency, "client and emulator in one process")
+		image, size>>20, dataBytes(data)>>20, latency, "client and emulator in one process")
 	fmt.Print(b.String())
-	if *table != "" {
-		if err := os.WriteFile(*table, []byte(b.String()), 0o644); err != nil {
+	if table != "" {
+		if err := os.WriteFile(table, []byte(b.String()), 0o644); err != nil {
 			log.Fatal(err)
 		}
 	}

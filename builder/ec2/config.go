@@ -16,6 +16,7 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // Config is the chromogenic-ec2 builder's configuration.
@@ -85,6 +86,22 @@ type Config struct {
 	// NoDevice entries are skipped. `all` needs `capture_method = "ebs-direct"` (AWS).
 	Disks string `mapstructure:"disks" required:"false"`
 
+	// The provenance record (`<working copy>.provenance.json`) of an earlier capture of the
+	// same instance or volume: a changed-block recapture. Its working copy is copied into
+	// this build's (a reflink where the filesystem can, else a sparse copy) and checked block
+	// by block against the record; then only the blocks EBS ListChangedBlocks reports
+	// between the record's snapshot and the new one are read (each checked against its
+	// SHA-256). A base whose working copy no longer matches its record (it was changed since,
+	// or damaged), or whose snapshot is gone, gives a full download instead, and the build
+	// says why; a record of another instance or volume is refused. AWS only (`capture_method
+	// = "ebs-direct"`); with `disks = "all"` the root disk is recaptured this way, the others
+	// in full. The working copy must be another file than the base's.
+	BaseProvenance string `mapstructure:"base_provenance" required:"false"`
+	// Keep the snapshots of the intermediate AMI (instance captures) when the AMI is
+	// deregistered, so that a later build can name this one's record as its
+	// `base_provenance`: ListChangedBlocks needs the earlier snapshot. Defaults to false.
+	KeepCaptureSnapshot bool `mapstructure:"keep_capture_snapshot" required:"false"`
+
 	// Only bring the image home and provision it: nothing is registered; the artifact is the
 	// local working copy, for post-processors.
 	SkipRegister bool `mapstructure:"skip_register" required:"false"`
@@ -94,7 +111,8 @@ type Config struct {
 
 	bcommon.ChrootConfig `mapstructure:",squash"`
 
-	ctx interpolate.Context
+	ctx        interpolate.Context
+	baseRecord *provenance.Record // base_provenance, read in Prepare
 }
 
 // Capture methods (capture_method).
@@ -207,6 +225,12 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	default:
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("disks %q: want root or all", c.Disks))
 	}
+	if c.BaseProvenance != "" {
+		errs = packersdk.MultiErrorAppend(errs, c.prepareBase(euca)...)
+	}
+	if !instance && c.KeepCaptureSnapshot {
+		errs = packersdk.MultiErrorAppend(errs, errors.New("keep_capture_snapshot applies to instance captures (instance_id or instance_filter) only"))
+	}
 	errs = packersdk.MultiErrorAppend(errs, c.RegisterConfig.Prepare(!c.SkipRegister, euca)...)
 	errs = packersdk.MultiErrorAppend(errs, c.EncryptionConfig.Prepare(euca)...)
 	errs = packersdk.MultiErrorAppend(errs, c.EucaImageConfig.Prepare(euca, true)...)
@@ -228,6 +252,31 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		return errs
 	}
 	return nil
+}
+
+// prepareBase reads base_provenance: a record of an AWS capture with a working copy, its
+// block map and its snapshot.
+func (c *Config) prepareBase(euca bool) []error {
+	var errs []error
+	if euca || (c.CaptureMethod != "" && c.CaptureMethod != CaptureEBSDirect) {
+		errs = append(errs, errors.New(`base_provenance: a changed-block recapture reads through the EBS direct API: it needs capture_method = "ebs-direct" (AWS)`))
+	}
+	r, err := provenance.Read(c.BaseProvenance)
+	if err != nil {
+		return append(errs, fmt.Errorf("base_provenance: %w", err))
+	}
+	switch {
+	case r.Source.Cloud != "aws":
+		errs = append(errs, fmt.Errorf("base_provenance %s: its source cloud is %q, not aws", c.BaseProvenance, r.Source.Cloud))
+	case r.WorkingCopy == nil || r.WorkingCopy.Path == "":
+		errs = append(errs, fmt.Errorf("base_provenance %s: it records no working copy block map", c.BaseProvenance))
+	case r.WorkingCopy.BlockSize != provenance.BlockSize:
+		errs = append(errs, fmt.Errorf("base_provenance %s: its block map has %d-byte blocks, EBS's are %d", c.BaseProvenance, r.WorkingCopy.BlockSize, provenance.BlockSize))
+	case len(r.Source.Snapshots) == 0:
+		errs = append(errs, fmt.Errorf("base_provenance %s: it names no snapshot to compare with", c.BaseProvenance))
+	}
+	c.baseRecord = r
+	return errs
 }
 
 // IsEucalyptus tells whether the template chose Eucalyptus (a `eucalyptus` block): images

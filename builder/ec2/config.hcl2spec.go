@@ -99,6 +99,8 @@ type FlatConfig struct {
 	CaptureMethod         *string                         `mapstructure:"capture_method" required:"false" cty:"capture_method" hcl:"capture_method"`
 	DevicePath            *string                         `mapstructure:"device_path" required:"false" cty:"device_path" hcl:"device_path"`
 	Disks                 *string                         `mapstructure:"disks" required:"false" cty:"disks" hcl:"disks"`
+	BaseProvenance        *string                         `mapstructure:"base_provenance" required:"false" cty:"base_provenance" hcl:"base_provenance"`
+	KeepCaptureSnapshot   *bool                           `mapstructure:"keep_capture_snapshot" required:"false" cty:"keep_capture_snapshot" hcl:"keep_capture_snapshot"`
 	SkipRegister          *bool                           `mapstructure:"skip_register" required:"false" cty:"skip_register" hcl:"skip_register"`
 	OutputDir             *string                         `mapstructure:"output_directory" required:"false" cty:"output_directory" hcl:"output_directory"`
 	MountPath             *string                         `mapstructure:"mount_path" required:"false" cty:"mount_path" hcl:"mount_path"`
@@ -189,6 +191,8 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"capture_method":             &hcldec.AttrSpec{Name: "capture_method", Type: cty.String, Required: false},
 		"device_path":                &hcldec.AttrSpec{Name: "device_path", Type: cty.String, Required: false},
 		"disks":                      &hcldec.AttrSpec{Name: "disks", Type: cty.String, Required: false},
+		"base_provenance":            &hcldec.AttrSpec{Name: "base_provenance", Type: cty.String, Required: false},
+		"keep_capture_snapshot":      &hcldec.AttrSpec{Name: "keep_capture_snapshot", Type: cty.Bool, Required: false},
 		"skip_register":              &hcldec.AttrSpec{Name: "skip_register", Type: cty.Bool, Required: false},
 		"output_directory":           &hcldec.AttrSpec{Name: "output_directory", Type: cty.String, Required: false},
 		"mount_path":                 &hcldec.AttrSpec{Name: "mount_path", Type: cty.String, Required: false},

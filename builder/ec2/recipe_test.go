@@ -34,11 +34,11 @@ func TestRecipe(t *testing.T) {
 		instance bool
 		want     string
 	}{
-		{aws, CaptureEBSDirect, false, "PreValidate OutputDir Download Register"},
-		{aws, CaptureEBSDirect, true, "PreValidate CreateImage OutputDir Download Register"},
+		{aws, CaptureEBSDirect, false, "PreValidate OutputDir Download RecordWorkingCopy Register"},
+		{aws, CaptureEBSDirect, true, "PreValidate CreateImage OutputDir Download RecordWorkingCopy Register"},
 		{aws, CaptureAttach, false, "PreValidate InstanceInfo OutputDir CreateVolume AttachVolume CopyDevice Register"},
 		{aws, CaptureAttach, true, "PreValidate InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice Register"},
-		{skip, CaptureEBSDirect, false, "OutputDir Download"},
+		{skip, CaptureEBSDirect, false, "OutputDir Download RecordWorkingCopy"},
 		{euca, CaptureBundle, false, "PreValidate OutputDir DownloadBundle ExternalKernel RegisterEucalyptus"},
 		{euca, CaptureBundle, true, "PreValidate BundleInstance OutputDir DownloadBundle ExternalKernel RegisterEucalyptus"},
 		{euca, CaptureAttach, true, "PreValidate InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice ExternalKernel RegisterEucalyptus"},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -134,6 +135,15 @@ func releaseIntermediate(ctx context.Context, state multistep.StateBag, keep boo
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	img := state.Get("source_image").(*types.Image)
+	if c, ok := state.Get("config").(*Config); ok && c.KeepCaptureSnapshot {
+		ui.Say(fmt.Sprintf("Deregistering the intermediate AMI %s, keeping its snapshots %v for a later changed-block recapture (keep_capture_snapshot)...", id, cloud.Snapshots(img)))
+		if _, err := cl.EC2.DeregisterImage(ctx, &sdkec2.DeregisterImageInput{ImageId: aws.String(id.(string))}); err != nil && cloud.APICode(err) != "InvalidAMIID.NotFound" {
+			ui.Error(err.Error())
+			return
+		}
+		state.Put("intermediate_deleted", true)
+		return
+	}
 	ui.Say(fmt.Sprintf("Deleting the intermediate AMI %s and its snapshots...", id))
 	if err := cloud.DeleteImage(ctx, cl.EC2, id.(string), cloud.Snapshots(img)...); err != nil {
 		ui.Error(err.Error())

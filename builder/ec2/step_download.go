@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +16,7 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
@@ -64,40 +66,69 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 		ui.Say(fmt.Sprintf("Capturing %d disks of %s (disks = \"all\"): %s", len(disks), aws.ToString(img.ImageId), strings.Join(devs, ", ")))
 	}
 	paths := bcommon.DiskPaths(s.Target, len(disks))
+	var (
+		maps []*provenance.BlockMap
+		base string
+	)
 	for i, d := range disks {
 		what := "root"
 		if i > 0 {
 			what = fmt.Sprintf("disk %d, %s", i+1, d.Device)
 		}
-		gib, err := s.download(ctx, state, d.SnapshotID, what, aws.ToString(img.ImageId), paths[i])
+		var (
+			gib int64
+			m   *provenance.BlockMap
+			err error
+		)
+		if i == 0 && c.baseRecord != nil {
+			// nil map and no error: the base cannot be used (said why), a full download follows.
+			gib, m, err = s.recapture(ctx, state, d.SnapshotID, aws.ToString(img.ImageId), paths[0])
+			if m != nil {
+				base, _ = filepath.Abs(c.BaseProvenance)
+			}
+		}
+		if m == nil && err == nil {
+			if i > 0 && c.baseRecord != nil {
+				ui.Message(fmt.Sprintf("%s: downloaded in full (base_provenance recaptures the root disk only)", what))
+			}
+			gib, m, err = s.download(ctx, state, d.SnapshotID, what, aws.ToString(img.ImageId), paths[i])
+		}
 		if err != nil {
 			return bcommon.Halt(state, err)
 		}
 		if i == 0 {
 			state.Put("source_volume_gib", gib)
 		}
+		maps = append(maps, m)
 	}
 	state.Put(bcommon.StateWorkingImage, paths[0])
 	if len(paths) > 1 {
 		state.Put(bcommon.StateWorkingImages, paths)
 		state.Put(stateSourceDisks, disks)
 	}
+	if err := writeCaptureRecord(ctx, state, paths[0], disks, maps, base); err != nil {
+		return bcommon.Halt(state, err)
+	}
 
 	releaseIntermediate(ctx, state, c.KeepIntermediateImage)
 	return multistep.ActionContinue
 }
 
-// download brings one snapshot home into target; it returns the volume's size in GiB.
-func (s *StepDownload) download(ctx context.Context, state multistep.StateBag, snap, what, image, target string) (int64, error) {
+// download brings one snapshot home into target; it returns the volume's size in GiB and the
+// block map of target (made from the checksums the download checked).
+func (s *StepDownload) download(ctx context.Context, state multistep.StateBag, snap, what, image, target string) (int64, *provenance.BlockMap, error) {
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	ui.Say(fmt.Sprintf("Downloading snapshot %s (%s of %s) through the EBS direct API into %s...", snap, what, image, target))
-	var ts cloud.TransferStats
+	var (
+		ts cloud.TransferStats
+		m  *provenance.BlockMap
+	)
 	bar := progress.NewLazy(ui, "download "+snap)
 	st, err := transfer.BringHome(ctx, target, bcommon.FileMode(state), transfer.FromFunc(
 		func(ctx context.Context, f *os.File, progress transfer.Progress) (int64, error) {
 			var err error
-			ts, err = cloud.DownloadSnapshot(ctx, cl.EBS, snap, f, cloud.TransferOptions{
+			m, ts, err = cloud.DownloadSnapshotMap(ctx, cl.EBS, snap, f, cloud.TransferOptions{
 				Workers:  s.Config.EBSConcurrency,
 				Progress: progress,
 				Logf:     func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
@@ -106,10 +137,11 @@ func (s *StepDownload) download(ctx context.Context, state multistep.StateBag, s
 		}), bar.Update)
 	bar.Close()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	ui.Message(fmt.Sprintf("%s; %d blocks of a %d GiB volume, %d retries", st, ts.Blocks, ts.VolumeSize/cloud.GiB, ts.Retries))
-	return ts.VolumeSize / cloud.GiB, nil
+	m.Path, _ = filepath.Abs(target)
+	return ts.VolumeSize / cloud.GiB, m, nil
 }
 
 func (s *StepDownload) Cleanup(multistep.StateBag) {}

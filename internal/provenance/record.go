@@ -28,6 +28,10 @@ type Record struct {
 	Base        string    `json:"base,omitempty"`
 	Source      Source    `json:"source"`
 	WorkingCopy *BlockMap `json:"working_copy,omitempty"`
+	// Dirty lists the blocks of the working copy the build changed after the capture (a
+	// mount, provisioners): there it differs from Source.Snapshots[0], and a changed-block
+	// recapture reads those blocks again.
+	Dirty []int64 `json:"dirty,omitempty"`
 	// OtherDisks are the block maps of the other disks of a capture on several disks.
 	OtherDisks []*BlockMap `json:"other_disks,omitempty"`
 	Clean      *Clean      `json:"clean,omitempty"`
@@ -130,6 +134,11 @@ func Read(path string) (*Record, error) {
 	}
 	if r.Version != Version {
 		return nil, fmt.Errorf("provenance %s: version %d, this plugin reads version %d", path, r.Version, Version)
+	}
+	for _, b := range r.Dirty {
+		if r.WorkingCopy == nil || b < 0 || b >= r.WorkingCopy.Count() {
+			return nil, fmt.Errorf("provenance %s: dirty block %d outside the working copy", path, b)
+		}
 	}
 	for _, m := range append([]*BlockMap{r.WorkingCopy}, r.OtherDisks...) {
 		if m == nil {

@@ -13,6 +13,7 @@ import (
 	ec2common "github.com/chromogenic/packer-plugin-chromogenic/common/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/postprocess"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // Config is the chromogenic-ec2-import post-processor's configuration.
@@ -30,8 +31,19 @@ type Config struct {
 	// way, whatever the shape of `custom_endpoint_ec2` (which it requires); without it the
 	// cloud is AWS or AWS-compatible. It holds the keys, the bucket and how to register.
 	Eucalyptus *ec2common.EucalyptusConfig `mapstructure:"eucalyptus" required:"false"`
+	// The provenance record of an earlier push (the `<image>.ec2-import.provenance.json`
+	// this post-processor writes beside its input): a delta push. The new root snapshot
+	// starts from that push's snapshot (StartSnapshot's ParentSnapshotId) and only the
+	// blocks whose SHA-256 differs from the record's block map are written, zeros included
+	// where the parent held data. The child takes the parent's encryption and key, so the
+	// encryption asked must be the parent's; when it is not, or the parent snapshot is gone,
+	// or it is of another region, the image is pushed in full and the build says why. AWS
+	// only. Without it, a record beside the input naming a pushed snapshot of this region is
+	// used the same way.
+	BaseProvenance string `mapstructure:"base_provenance" required:"false"`
 
-	ctx interpolate.Context
+	ctx        interpolate.Context
+	baseRecord *provenance.Record
 }
 
 // Prepare decodes and validates; every error names its field.
@@ -64,6 +76,20 @@ func (c *Config) check() (errs []error) {
 	}
 	if c.Architecture == "arm64" && c.BootMode == "legacy-bios" {
 		errs = append(errs, errors.New("boot_mode: arm64 images boot with uefi only"))
+	}
+	if c.BaseProvenance != "" {
+		r, err := provenance.Read(c.BaseProvenance)
+		switch {
+		case euca:
+			errs = append(errs, errors.New("base_provenance: a delta push needs the EBS direct API (AWS), not Eucalyptus"))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("base_provenance: %w", err))
+		default:
+			if _, err := pushedBase(r); err != nil {
+				errs = append(errs, fmt.Errorf("base_provenance %s: %w", c.BaseProvenance, err))
+			}
+			c.baseRecord = r
+		}
 	}
 	if c.RootDeviceName == "" {
 		c.RootDeviceName = "/dev/xvda"

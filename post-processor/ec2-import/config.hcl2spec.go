@@ -64,6 +64,7 @@ type FlatConfig struct {
 	RegionKMSKeyIDs       map[string]string               `mapstructure:"region_kms_key_ids" required:"false" cty:"region_kms_key_ids" hcl:"region_kms_key_ids"`
 	Architecture          *string                         `mapstructure:"architecture" required:"false" cty:"architecture" hcl:"architecture"`
 	Eucalyptus            *ec2common.FlatEucalyptusConfig `mapstructure:"eucalyptus" required:"false" cty:"eucalyptus" hcl:"eucalyptus"`
+	BaseProvenance        *string                         `mapstructure:"base_provenance" required:"false" cty:"base_provenance" hcl:"base_provenance"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -131,6 +132,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"region_kms_key_ids":         &hcldec.AttrSpec{Name: "region_kms_key_ids", Type: cty.Map(cty.String), Required: false},
 		"architecture":               &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
 		"eucalyptus":                 &hcldec.BlockSpec{TypeName: "eucalyptus", Nested: hcldec.ObjectSpec((*ec2common.FlatEucalyptusConfig)(nil).HCL2Spec())},
+		"base_provenance":            &hcldec.AttrSpec{Name: "base_provenance", Type: cty.String, Required: false},
 	}
 	return s
 }

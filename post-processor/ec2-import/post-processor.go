@@ -110,8 +110,10 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	}()
 	ena := aws.ToBool(c.ENASupport)
 	enc := c.EncryptionConfig.Resolve(false, "") // an image file carries no encryption
+	parent, base, baseRecord := p.deltaBase(ui, local.Path, cl.Region)
 	rep := ec2common.NewUIReport(ui, "upload")
 	res, err := cloud.Publish(ctx, cl, src, local.String(), cloud.PublishOptions{
+		ParentSnapshotID: parent, Base: base,
 		Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 		Architecture: c.Architecture, BootMode: c.BootMode, ENA: &ena, RootDeviceName: c.RootDeviceName,
 		VolumeType: c.VolumeType, IMDSSupport: c.IMDSSupport, Concurrency: c.EBSConcurrency,
@@ -121,6 +123,17 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	rep.Close()
 	if err != nil {
 		return nil, false, false, err
+	}
+	if res.Map != nil {
+		path, err := writePushRecord(local.Path, cl.Region, baseRecord, res)
+		if err != nil {
+			return nil, false, false, err
+		}
+		how := "in full"
+		if res.Parent != "" {
+			how = "as a delta onto " + res.Parent
+		}
+		ui.Message(fmt.Sprintf("Pushed %s (%d blocks written); provenance record %s", how, res.Stats.Blocks, path))
 	}
 	copies := map[string]*cloud.Published{}
 	if err := p.distribute(ctx, ui, cl, res, copies); err != nil {

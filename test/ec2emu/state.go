@@ -512,6 +512,7 @@ type SnapshotInfo struct {
 	Blocks              int // written 512 KiB blocks
 	Encrypted           bool
 	KmsKeyID            string
+	ParentID            string // StartSnapshot's ParentSnapshotId
 }
 
 // Snapshot returns a snapshot's state, or false when it does not exist.
@@ -523,7 +524,7 @@ func (s *Server) Snapshot(id string) (SnapshotInfo, bool) {
 	if !ok {
 		return SnapshotInfo{}, false
 	}
-	return SnapshotInfo{ID: sn.id, State: sn.state, VolumeID: sn.volumeID, VolumeSizeGiB: sn.sizeGiB, Blocks: len(sn.blocks), Encrypted: sn.encrypted, KmsKeyID: sn.kmsKeyID}, true
+	return SnapshotInfo{ID: sn.id, State: sn.state, VolumeID: sn.volumeID, VolumeSizeGiB: sn.sizeGiB, Blocks: len(sn.blocks), Encrypted: sn.encrypted, KmsKeyID: sn.kmsKeyID, ParentID: sn.parentID}, true
 }
 
 // SnapshotIDs lists every snapshot id (to check that nothing is left behind).

@@ -15,8 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	ebstypes "github.com/aws/aws-sdk-go-v2/service/ebs/types"
+	"golang.org/x/sys/unix"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // BlockSize is the EBS direct API block size.
@@ -35,6 +37,10 @@ type TransferOptions struct {
 	Progress func(done, total int64)
 	// Logf, when set, receives retries and other notes.
 	Logf func(format string, args ...any)
+
+	// onBlock, when set, is told each block read and checked: its index and SHA-256 (a
+	// download builds the block map from the checksums it checked, without hashing again).
+	onBlock func(index int64, sum [32]byte, zero bool)
 }
 
 func (o TransferOptions) workers() int {
@@ -63,6 +69,8 @@ type TransferStats struct {
 	Blocks     int   // blocks read or written
 	Bytes      int64 // bytes of those blocks
 	Retries    int64 // attempts that failed and were retried
+	// Map is, after an upload, the block map of the image written (its Path empty).
+	Map *provenance.BlockMap
 }
 
 // EBSReader is the part of the EBS client a download uses.
@@ -130,15 +138,24 @@ func DownloadSnapshot(ctx context.Context, c EBSReader, snapshotID string, dst *
 	if err := dst.Truncate(volume); err != nil {
 		return st, err
 	}
+	return fetchBlocks(ctx, c, snapshotID, blocks, blockSize, volume, dst, false, o)
+}
+
+// fetchBlocks reads the blocks of a snapshot in parallel, each checked against its SHA-256,
+// and writes them into dst at their offsets (volume bytes long). An all-zero block is not
+// written; with punch, its range of dst is made a hole (dst held other data there), and so is
+// a block without a token (a block a ListChangedBlocks answer says the snapshot no longer has).
+func fetchBlocks(ctx context.Context, c EBSReader, snapshotID string, blocks []listedBlock, blockSize int, volume int64, dst *os.File, punch bool, o TransferOptions) (TransferStats, error) {
+	st := TransferStats{VolumeSize: volume}
 	total := int64(len(blocks)) * int64(blockSize)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	var (
-		done, retries atomic.Int64
-		firstErr      error
-		errOnce       sync.Once
-		wg            sync.WaitGroup
+		done, retries, fetched atomic.Int64
+		firstErr               error
+		errOnce                sync.Once
+		wg                     sync.WaitGroup
 	)
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
@@ -150,25 +167,40 @@ func DownloadSnapshot(ctx context.Context, c EBSReader, snapshotID string, dst *
 			defer wg.Done()
 			buf := make([]byte, blockSize)
 			for b := range work {
-				err := withRetry(ctx, o.attempts(), func(err error) {
-					retries.Add(1)
-					o.logf("GetSnapshotBlock %s #%d: %v (retrying)", snapshotID, b.index, err)
-				}, func() error { return getBlock(ctx, c, snapshotID, b, buf) })
-				if err != nil {
-					fail(fmt.Errorf("snapshot %s block %d: %w", snapshotID, b.index, err))
-					continue
-				}
-				if !diskimage.IsZero(buf) {
-					off := int64(b.index) * int64(blockSize)
-					n := int64(blockSize)
-					if off+n > volume {
-						n = volume - off
+				off := int64(b.index) * int64(blockSize)
+				n := min(int64(blockSize), volume-off)
+				var sum [32]byte
+				zero := true
+				if b.token != "" {
+					err := withRetry(ctx, o.attempts(), func(err error) {
+						retries.Add(1)
+						o.logf("GetSnapshotBlock %s #%d: %v (retrying)", snapshotID, b.index, err)
+					}, func() error {
+						var err error
+						sum, err = getBlockSum(ctx, c, snapshotID, b, buf)
+						return err
+					})
+					if err != nil {
+						fail(fmt.Errorf("snapshot %s block %d: %w", snapshotID, b.index, err))
+						continue
 					}
-					if n > 0 {
-						if _, err := dst.WriteAt(buf[:n], off); err != nil {
-							fail(err)
-							continue
-						}
+					fetched.Add(1)
+					zero = diskimage.IsZero(buf)
+				}
+				if o.onBlock != nil {
+					o.onBlock(int64(b.index), sum, zero)
+				}
+				if n > 0 {
+					var err error
+					switch {
+					case !zero:
+						_, err = dst.WriteAt(buf[:n], off)
+					case punch:
+						err = zeroRange(dst, off, n)
+					}
+					if err != nil {
+						fail(err)
+						continue
 					}
 				}
 				if o.Progress != nil {
@@ -194,40 +226,66 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
-	st.Blocks = len(blocks)
-	st.Bytes = total
+	st.Blocks = int(fetched.Load())
+	st.Bytes = int64(st.Blocks) * int64(blockSize)
 	return st, nil
+}
+
+// zeroRange makes [off, off+n) of f read as zeros: a hole where the filesystem can punch one,
+// else written zeros.
+func zeroRange(f *os.File, off, n int64) error {
+	if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n); err == nil {
+		return nil
+	}
+	_, err := f.WriteAt(make([]byte, n), off)
+	return err
 }
 
 var errChecksum = errors.New("block checksum mismatch")
 
 // getBlock fetches one block into buf (len(buf) is the block size) and checks it.
 func getBlock(ctx context.Context, c EBSReader, snapshotID string, b listedBlock, buf []byte) error {
-	out, err := c.GetSnapshotBlock(ctx, &ebs.GetSnapshotBlockInput{
-		SnapshotId: aws.String(snapshotID), BlockIndex: aws.Int32(b.index), BlockToken: aws.String(b.token),
-	})
-	if err != nil {
-		return err
-	}
-	defer out.BlockData.Close()
-	n, err := io.ReadFull(out.BlockData, buf)
-	if err != nil && !(errors.Is(err, io.ErrUnexpectedEOF) && int32(n) == aws.ToInt32(out.DataLength)) {
-		return fmt.Errorf("read block data: %w", err)
-	}
-	if dl := aws.ToInt32(out.DataLength); dl != 0 && int(dl) != n {
-		return fmt.Errorf("block is %d bytes, DataLength says %d", n, dl)
-	}
-	clear(buf[n:])
-	if out.ChecksumAlgorithm != "" && out.ChecksumAlgorithm != ebstypes.ChecksumAlgorithmChecksumAlgorithmSha256 {
-		return fmt.Errorf("unknown checksum algorithm %q", out.ChecksumAlgorithm)
-	}
-	if want := aws.ToString(out.Checksum); want != "" {
-		sum := sha256.Sum256(buf[:n])
-		if base64.StdEncoding.EncodeToString(sum[:]) != want {
-			return errChecksum
+	_, err := getBlockSum(ctx, c, snapshotID, b, buf)
+	return err
+}
+
+// getBlockSum is getBlock that also returns the SHA-256 of the whole of buf (the block
+// zero-padded to the block size).
+func getBlockSum(ctx context.Context, c EBSReader, snapshotID string, b listedBlock, buf []byte) ([32]byte, error) {
+	var whole [32]byte
+	err := func() error {
+		out, err := c.GetSnapshotBlock(ctx, &ebs.GetSnapshotBlockInput{
+			SnapshotId: aws.String(snapshotID), BlockIndex: aws.Int32(b.index), BlockToken: aws.String(b.token),
+		})
+		if err != nil {
+			return err
 		}
-	} else {
-		return errors.New("the block came without a checksum")
-	}
-	return nil
+		defer out.BlockData.Close()
+		n, err := io.ReadFull(out.BlockData, buf)
+		if err != nil && !(errors.Is(err, io.ErrUnexpectedEOF) && int32(n) == aws.ToInt32(out.DataLength)) {
+			return fmt.Errorf("read block data: %w", err)
+		}
+		if dl := aws.ToInt32(out.DataLength); dl != 0 && int(dl) != n {
+			return fmt.Errorf("block is %d bytes, DataLength says %d", n, dl)
+		}
+		clear(buf[n:])
+		if out.ChecksumAlgorithm != "" && out.ChecksumAlgorithm != ebstypes.ChecksumAlgorithmChecksumAlgorithmSha256 {
+			return fmt.Errorf("unknown checksum algorithm %q", out.ChecksumAlgorithm)
+		}
+		if want := aws.ToString(out.Checksum); want != "" {
+			sum := sha256.Sum256(buf[:n])
+			if base64.StdEncoding.EncodeToString(sum[:]) != want {
+				return errChecksum
+			}
+			if n == len(buf) {
+				whole = sum
+			} else {
+				whole = sha256.Sum256(buf)
+			}
+		} else {
+			return errors.New("the block came without a checksum")
+		}
+		return nil
+	}()
+	return whole, err
 }

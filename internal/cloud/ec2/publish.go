@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // Report is how a publication tells its caller what it does: Say a stage, Message a detail,
@@ -59,6 +60,11 @@ type Published struct {
 	Snapshots  []string // EBS-backed images: every disk's snapshot, SnapshotID first
 	Bucket     string   // Eucalyptus bundle
 	Keys       []string // its objects (the image's; deleted with it)
+	// Map is the block map of the root image written (EBS direct), Parent the snapshot it
+	// was a delta push onto (empty: a full push), Note why a delta push asked for was not.
+	Map          *provenance.BlockMap
+	Parent, Note string
+	Stats        TransferStats // the root's transfer
 }
 
 // PublishOptions describe the AMI Publish registers.
@@ -85,6 +91,12 @@ type PublishOptions struct {
 	Replace Replace
 	// Others are the other disks of a guest on several disks, after the root (img).
 	Others []OtherDisk
+	// ParentSnapshotID and Base make the root's snapshot a delta push onto that snapshot,
+	// whose content Base maps (UploadOptions); when the parent cannot be used (gone, encrypted
+	// otherwise than asked, refused by EBS) the root is pushed in full and Published.Note
+	// says why.
+	ParentSnapshotID string
+	Base             *provenance.BlockMap
 }
 
 // OtherDisk is a disk of a guest on several disks besides the root, published with it.
@@ -130,7 +142,8 @@ func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string
 			r.error(fmt.Errorf("cleaning up after the failure: %w", derr))
 		}
 	}
-	snap, err := publishSnapshot(ctx, cl, img, label, o)
+	var delta Published
+	snap, err := publishSnapshot(ctx, cl, img, label, o, &delta)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +189,9 @@ func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string
 		}
 	}
 	for i, d := range o.Others {
-		snap, err := publishSnapshot(ctx, cl, d.Image, d.Label, o)
+		od := o
+		od.ParentSnapshotID, od.Base = "", nil // the root alone is pushed as a delta
+		snap, err := publishSnapshot(ctx, cl, d.Image, d.Label, od, nil)
 		if err != nil {
 			undo("")
 			return nil, fmt.Errorf("disk %d (%s): %w", i+2, d.Label, err)
@@ -218,12 +233,12 @@ func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string
 		return nil, err
 	}
 	r.say("AMI %s (%s) is available in %s", ami, o.Name, cl.Region)
-	return &Published{ImageID: ami, SnapshotID: snaps[0], Snapshots: snaps}, nil
+	return &Published{ImageID: ami, SnapshotID: snaps[0], Snapshots: snaps, Map: delta.Map, Parent: delta.Parent, Note: delta.Note, Stats: delta.Stats}, nil
 }
 
 // publishSnapshot writes one disk into a new snapshot through the EBS direct API (removed
 // again on failure by UploadSnapshot), with o's tags and encryption.
-func publishSnapshot(ctx context.Context, cl *Clients, img diskimage.Image, label string, o PublishOptions) (string, error) {
+func publishSnapshot(ctx context.Context, cl *Clients, img diskimage.Image, label string, o PublishOptions, res *Published) (string, error) {
 	r := o.Report
 	exts, err := img.Extents(ctx)
 	if err != nil {
@@ -235,9 +250,7 @@ func publishSnapshot(ctx context.Context, cl *Clients, img diskimage.Image, labe
 			data = append(data, Range{Offset: e.Offset, Length: e.Length})
 		}
 	}
-	r.say("Writing %s (%s, %d MiB virtual) into a new snapshot through the EBS direct API...", label, img.Format(), img.Size()>>20)
-	start := time.Now()
-	snap, st, err := UploadSnapshot(ctx, cl, img, img.Size(), data, UploadOptions{
+	uo := UploadOptions{
 		TransferOptions: TransferOptions{
 			Workers:  o.Concurrency,
 			Progress: r.progress,
@@ -248,9 +261,39 @@ func publishSnapshot(ctx context.Context, cl *Clients, img diskimage.Image, labe
 		WaitTimeout: o.StateTimeout,
 		Encrypted:   o.Encrypted,
 		KMSKeyARN:   o.KMSKeyID,
-	})
+	}
+	start := time.Now()
+	var (
+		snap string
+		st   TransferStats
+	)
+	if o.ParentSnapshotID != "" {
+		r.say("Writing %s (%s, %d MiB virtual) as a delta onto snapshot %s through the EBS direct API: only the blocks that differ from it...", label, img.Format(), img.Size()>>20, o.ParentSnapshotID)
+		du := uo
+		du.ParentSnapshotID, du.Base = o.ParentSnapshotID, o.Base
+		snap, st, err = UploadSnapshot(ctx, cl, img, img.Size(), data, du)
+		var be *BaseError
+		if errors.As(err, &be) {
+			note := fmt.Sprintf("delta push onto %s not possible, pushing in full: %v", o.ParentSnapshotID, be.Reason)
+			r.say("%s", note)
+			if res != nil {
+				res.Note = note
+			}
+			snap, err = "", nil
+		} else if err == nil && res != nil {
+			res.Parent = o.ParentSnapshotID
+		}
+	}
+	if snap == "" && err == nil {
+		r.say("Writing %s (%s, %d MiB virtual) into a new snapshot through the EBS direct API...", label, img.Format(), img.Size()>>20)
+		start = time.Now()
+		snap, st, err = UploadSnapshot(ctx, cl, img, img.Size(), data, uo)
+	}
 	if err != nil {
 		return "", err
+	}
+	if res != nil {
+		res.Map, res.Stats = st.Map, st
 	}
 	secs := max(time.Since(start).Seconds(), 0.001)
 	r.message("Snapshot %s completed: %d blocks (%d MiB) in %s, %.0f MiB/s, %d retries",

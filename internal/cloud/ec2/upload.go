@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +20,7 @@ import (
 	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // Range is a byte range [Offset, Offset+Length) of a disk that may hold data.
@@ -38,6 +41,15 @@ type UploadOptions struct {
 	// the account's default EBS key).
 	Encrypted bool
 	KMSKeyARN string
+
+	// ParentSnapshotID makes a delta push (StartSnapshot's ParentSnapshotId): the new snapshot
+	// starts as the parent's blocks, and only the blocks whose SHA-256 differs from Base (the
+	// block map of what the parent holds) are written, zeros included, as a block of zeros
+	// must replace the parent's data there (only a block that is zero on both sides is left
+	// out). The snapshot inherits the parent's encryption and key: Encrypted and KMSKeyARN
+	// must agree with the parent's (checkParent), they are not sent. Base is required.
+	ParentSnapshotID string
+	Base             *provenance.BlockMap
 }
 
 // UploadSnapshot writes a raw disk image of size bytes into a new EBS snapshot through the EBS
@@ -77,7 +89,20 @@ func UploadSnapshot(ctx context.Context, cl *Clients, src io.ReaderAt, size int6
 	// documents no rule that the blocks of an encrypted snapshot must all be written: as for
 	// any snapshot, a block never written is read as zeros by the volumes made from it, so the
 	// all-zero blocks are left out here as well (ChangedBlocksCount counts the blocks sent).
-	if o.Encrypted {
+	//
+	// A delta push (ParentSnapshotId) sends neither: the child is encrypted exactly as the
+	// parent, with its key ("Encryption outcomes: Encrypted parent snapshot"; an unencrypted
+	// parent with encryption by default on is refused). checkParent has made sure that is
+	// what was asked, else the push is a full one.
+	if o.ParentSnapshotID != "" {
+		if o.Base == nil || o.Base.BlockSize != BlockSize {
+			return "", st, &BaseError{errors.New("a delta push needs the block map of its parent")}
+		}
+		if err := checkParent(ctx, cl, o.ParentSnapshotID, gib, o); err != nil {
+			return "", st, err
+		}
+		in.ParentSnapshotId = aws.String(o.ParentSnapshotID)
+	} else if o.Encrypted {
 		in.Encrypted = aws.Bool(true)
 		if o.KMSKeyARN != "" {
 			in.KmsKeyArn = aws.String(o.KMSKeyARN)
@@ -85,6 +110,9 @@ func UploadSnapshot(ctx context.Context, cl *Clients, src io.ReaderAt, size int6
 	}
 	out, err := cl.EBS.StartSnapshot(ctx, in)
 	if err != nil {
+		if o.ParentSnapshotID != "" && APICode(err) == "ValidationException" {
+			return "", st, &BaseError{fmt.Errorf("StartSnapshot with parent %s: %w", o.ParentSnapshotID, err)}
+		}
 		return "", st, fmt.Errorf("StartSnapshot: %w", err)
 	}
 	id := aws.ToString(out.SnapshotId)
@@ -138,6 +166,16 @@ func blockIndexes(size, bs int64, data []Range) []int64 {
 func putBlocks(ctx context.Context, c EBSWriter, id string, src io.ReaderAt, size, bs int64, data []Range, o UploadOptions) (TransferStats, error) {
 	st := TransferStats{VolumeSize: size}
 	idx := blockIndexes(size, bs, data)
+	base := o.Base
+	if o.ParentSnapshotID == "" {
+		base = nil
+	}
+	if base != nil {
+		// The blocks the parent holds data in are looked at too: where the image is now a
+		// hole, zeros must be written over the parent's data.
+		idx = unionBlocks(idx, base, (size+bs-1)/bs)
+	}
+	pushed := newMap("", size)
 	sums := make([][]byte, len(idx))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -166,8 +204,28 @@ func putBlocks(ctx context.Context, c EBSWriter, id string, src io.ReaderAt, siz
 					continue
 				}
 				clear(buf[n:]) // the last block is zero-padded to the full size
-				if !diskimage.IsZero(buf) {
-					sum := sha256.Sum256(buf)
+				zero := diskimage.IsZero(buf)
+				var sum [32]byte
+				h := ""
+				if !zero {
+					sum = sha256.Sum256(buf)
+					h = hex.EncodeToString(sum[:])
+					if int64(n) < bs { // the block map hashes a short last block as it is
+						short := sha256.Sum256(buf[:n])
+						h = hex.EncodeToString(short[:])
+					}
+				}
+				if i < int64(len(pushed.Blocks)) {
+					pushed.Blocks[i] = h // each index is one worker's
+				}
+				send := !zero
+				if base != nil {
+					send = i >= int64(len(base.Blocks)) && !zero || i < int64(len(base.Blocks)) && base.Blocks[i] != h
+					if send && zero {
+						sum = sha256.Sum256(buf)
+					}
+				}
+				if send {
 					b64 := base64.StdEncoding.EncodeToString(sum[:])
 					err := withRetry(ctx, o.attempts(), func(err error) {
 						retries.Add(1)
@@ -184,7 +242,8 @@ func putBlocks(ctx context.Context, c EBSWriter, id string, src io.ReaderAt, siz
 						fail(fmt.Errorf("snapshot %s block %d: %w", id, i, err))
 						continue
 					}
-					sums[k] = sum[:]
+					s := sum
+					sums[k] = s[:]
 					sent.Add(1)
 				}
 				if o.Progress != nil {
@@ -210,6 +269,7 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
+	st.Map = pushed
 	// LINEAR aggregation: the SHA-256 of the block checksums concatenated in index order.
 	agg := sha256.New()
 	for _, s := range sums {
@@ -231,6 +291,48 @@ feed:
 	st.Blocks = int(count)
 	st.Bytes = count * bs
 	return st, nil
+}
+
+// unionBlocks adds to idx (ascending) the blocks base holds data in, below n.
+func unionBlocks(idx []int64, base *provenance.BlockMap, n int64) []int64 {
+	set := make(map[int64]bool, len(idx))
+	for _, i := range idx {
+		set[i] = true
+	}
+	out := append([]int64(nil), idx...)
+	for i, h := range base.Blocks {
+		if h != "" && int64(i) < n && !set[int64(i)] {
+			out = append(out, int64(i))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkParent makes sure a delta push onto parent gives the snapshot asked for: the parent
+// is completed, no larger than gib, and encrypted exactly as asked (a child takes the
+// parent's encryption and key; EBS refuses Encrypted or KmsKeyArn with a parent). Anything
+// else is a *BaseError: the caller pushes in full.
+func checkParent(ctx context.Context, cl *Clients, parent string, gib int64, o UploadOptions) error {
+	out, err := cl.EC2.DescribeSnapshots(ctx, &sdkec2.DescribeSnapshotsInput{SnapshotIds: []string{parent}})
+	if err != nil {
+		return &BaseError{fmt.Errorf("the parent snapshot %s: %w", parent, err)}
+	}
+	if len(out.Snapshots) != 1 {
+		return &BaseError{fmt.Errorf("the parent snapshot %s is gone", parent)}
+	}
+	p := out.Snapshots[0]
+	switch {
+	case p.State != "completed":
+		return &BaseError{fmt.Errorf("the parent snapshot %s is %s, not completed", parent, p.State)}
+	case aws.ToInt32(p.VolumeSize) > 0 && int64(aws.ToInt32(p.VolumeSize)) > gib:
+		return &BaseError{fmt.Errorf("the parent snapshot %s is %d GiB, larger than the image's %d GiB", parent, aws.ToInt32(p.VolumeSize), gib)}
+	case aws.ToBool(p.Encrypted) != o.Encrypted:
+		return &BaseError{fmt.Errorf("the parent snapshot %s is encrypted=%v, the push asks encrypted=%v (a child inherits its parent's encryption)", parent, aws.ToBool(p.Encrypted), o.Encrypted)}
+	case o.Encrypted && o.KMSKeyARN != "" && o.KMSKeyARN != aws.ToString(p.KmsKeyId):
+		return &BaseError{fmt.Errorf("the parent snapshot %s is encrypted with %s, the push asks %s (a child keeps its parent's key)", parent, aws.ToString(p.KmsKeyId), o.KMSKeyARN)}
+	}
+	return nil
 }
 
 // waitSnapshot polls DescribeSnapshots until the snapshot is completed (fails on error).

@@ -1,0 +1,187 @@
+package ec2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
+	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
+)
+
+// captureSource is what this build captures, as a record names it.
+func captureSource(ctx context.Context, state multistep.StateBag, snap string) provenance.Source {
+	src := provenance.Source{Cloud: "aws"}
+	if cl, ok := state.Get("clients").(*cloud.Clients); ok {
+		src.Region = cl.Region
+		if v := snapshotVolume(ctx, cl.EC2, snap); v != "" {
+			src.Volumes = []string{v}
+		}
+	}
+	if c, ok := state.Get("config").(*Config); ok {
+		src.Endpoint = c.CustomEndpointEC2
+	}
+	if inst, ok := state.Get("instance").(*types.Instance); ok {
+		src.Instance, src.Image = aws.ToString(inst.InstanceId), aws.ToString(inst.ImageId)
+		for _, m := range inst.BlockDeviceMappings {
+			if m.Ebs != nil && aws.ToString(m.DeviceName) == aws.ToString(inst.RootDeviceName) {
+				if v := aws.ToString(m.Ebs.VolumeId); v != "" && !slices.Contains(src.Volumes, v) {
+					src.Volumes = append(src.Volumes, v)
+				}
+			}
+		}
+	} else if img, ok := state.Get("source_image").(*types.Image); ok {
+		src.Image = aws.ToString(img.ImageId)
+	}
+	return src
+}
+
+// snapshotVolume is the volume a snapshot was taken of ("" when unknown, or a snapshot
+// written through the EBS direct API, whose volume id means nothing).
+func snapshotVolume(ctx context.Context, c *sdkec2.Client, snap string) string {
+	out, err := c.DescribeSnapshots(ctx, &sdkec2.DescribeSnapshotsInput{SnapshotIds: []string{snap}})
+	if err != nil || len(out.Snapshots) != 1 {
+		return ""
+	}
+	v := aws.ToString(out.Snapshots[0].VolumeId)
+	if v == "vol-ffffffff" {
+		return ""
+	}
+	return v
+}
+
+// sameLineage tells whether base was captured from what this build captures: the same
+// instance, or a snapshot of one of its volumes; the error names both when not.
+func sameLineage(base, cur provenance.Source, record string) error {
+	if base.Region != "" && cur.Region != "" && base.Region != cur.Region {
+		return fmt.Errorf("base_provenance %s: captured in region %s, this build captures in %s: refused", record, base.Region, cur.Region)
+	}
+	if base.Instance != "" && cur.Instance != "" {
+		if base.Instance == cur.Instance {
+			return nil
+		}
+	} else {
+		for _, v := range cur.Volumes {
+			if slices.Contains(base.Volumes, v) {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("base_provenance %s is from another source: it captured %s, this build captures %s; a changed-block recapture needs the same instance or volume: refused",
+		record, describeSource(base), describeSource(cur))
+}
+
+func describeSource(s provenance.Source) string {
+	what := ""
+	if s.Instance != "" {
+		what = "instance " + s.Instance + " "
+	}
+	if s.Image != "" {
+		what += "image " + s.Image + " "
+	}
+	if len(s.Volumes) > 0 {
+		what += fmt.Sprintf("volumes %v", s.Volumes)
+	} else {
+		what += "no known volume"
+	}
+	return what
+}
+
+// recapture makes target from base_provenance's working copy and the blocks that changed
+// between its snapshot and snap (cloud.DownloadChanged). A base from another source is an
+// error; a base that cannot be used gives (0, nil, nil) after saying why: the caller
+// downloads in full.
+func (s *StepDownload) recapture(ctx context.Context, state multistep.StateBag, snap, image, target string) (int64, *provenance.BlockMap, error) {
+	ui := state.Get("ui").(packersdk.Ui)
+	cl := state.Get("clients").(*cloud.Clients)
+	c := s.Config
+	rec := c.baseRecord
+	if err := sameLineage(rec.Source, captureSource(ctx, state, snap), c.BaseProvenance); err != nil {
+		return 0, nil, err
+	}
+	basePath := rec.WorkingCopy.Path
+	if a, b := absPath(basePath), absPath(target); a == b {
+		return 0, nil, fmt.Errorf("base_provenance %s: its working copy %s is this build's working copy: capture into another output_directory (the base is read, never overwritten)", c.BaseProvenance, basePath)
+	}
+	first := rec.Source.Snapshots[0]
+	ui.Say(fmt.Sprintf("Recapturing snapshot %s (root of %s) from %s: the base working copy %s and the blocks changed since snapshot %s...", snap, image, c.BaseProvenance, basePath, first))
+	var (
+		m  *provenance.BlockMap
+		rs cloud.RecaptureStats
+	)
+	start := time.Now()
+	bar := progress.NewLazy(ui, "recapture "+snap)
+	st, err := transfer.BringHome(ctx, target, bcommon.FileMode(state), transfer.FromFunc(
+		func(ctx context.Context, f *os.File, progress transfer.Progress) (int64, error) {
+			var err error
+			m, rs, err = cloud.DownloadChanged(ctx, cl.EBS, rec.WorkingCopy, rec.Dirty, basePath, first, snap, f, cloud.TransferOptions{
+				Workers:  c.EBSConcurrency,
+				Progress: progress,
+				Logf:     func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
+			})
+			return rs.Bytes, err
+		}), bar.Update)
+	bar.Close()
+	var be *cloud.BaseError
+	if errors.As(err, &be) {
+		ui.Say(fmt.Sprintf("Falling back to a full download: %v", be.Reason))
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	how := "copied"
+	if rs.Reflink {
+		how = "reflinked"
+	}
+	ui.Message(fmt.Sprintf("%d blocks changed since %s, %d read (%d MiB) in %s; base %s in %s and checked against its record in %s; %d retries",
+		rs.Changed, first, rs.Blocks, rs.Bytes>>20, time.Since(start).Round(time.Millisecond), how, rs.Copy.Round(time.Millisecond), rs.Check.Round(time.Millisecond), rs.Retries))
+	ui.Message(st.String())
+	m.Path = absPath(target)
+	return rs.VolumeSize / cloud.GiB, m, nil
+}
+
+func absPath(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+// writeCaptureRecord writes the provenance record of this capture beside the root's working
+// copy (provenance.SidecarPath): the source (cloud, region, instance, image, volumes and the
+// snapshots read, the root's first), the block map of each working copy as captured, and
+// the base record of a changed-block recapture. A later build names it as base_provenance.
+func writeCaptureRecord(ctx context.Context, state multistep.StateBag, root string, disks []cloud.Disk, maps []*provenance.BlockMap, base string) error {
+	r := provenance.New(BuilderID)
+	r.Base = base
+	r.Source = captureSource(ctx, state, disks[0].SnapshotID)
+	for _, d := range disks {
+		r.Source.Snapshots = append(r.Source.Snapshots, d.SnapshotID)
+	}
+	r.WorkingCopy = maps[0]
+	r.OtherDisks = maps[1:]
+	if len(r.OtherDisks) == 0 {
+		r.OtherDisks = nil
+	}
+	state.Put(stateCaptureRecord, r)
+	return r.Write(provenance.SidecarPath(root))
+}
+
+// stateCaptureRecord holds the record StepDownload wrote (*provenance.Record), its block
+// maps as captured: StepRecordWorkingCopy completes it once the build changed the copies.
+const stateCaptureRecord = "capture_record"

@@ -1,0 +1,82 @@
+package ec2
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
+)
+
+// base_provenance is read in Prepare: a missing or damaged file, a record of another cloud,
+// without a block map or a snapshot, and a capture method without EBS direct are errors
+// naming the field or the file; a good record is kept for the build.
+func TestPrepareBaseProvenance(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, edit func(r *provenance.Record)) string {
+		r := provenance.New(BuilderID)
+		r.Source = provenance.Source{Cloud: "aws", Region: "us-east-1", Instance: "i-1", Snapshots: []string{"snap-1"}}
+		r.WorkingCopy = &provenance.BlockMap{Path: filepath.Join(dir, "w.raw"), Size: 2 * provenance.BlockSize, BlockSize: provenance.BlockSize, Blocks: []string{"", ""}}
+		edit(r)
+		p := filepath.Join(dir, name)
+		if err := r.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.json", func(*provenance.Record) {})
+	damaged := filepath.Join(dir, "damaged.json")
+	os.WriteFile(damaged, []byte("{"), 0o644)
+	for _, tc := range []struct {
+		path, want string
+		extra      map[string]interface{}
+	}{
+		{filepath.Join(dir, "missing.json"), "base_provenance: provenance: open", nil},
+		{damaged, "base_provenance: provenance " + damaged, nil},
+		{write("openstack.json", func(r *provenance.Record) { r.Source.Cloud = "openstack" }), `its source cloud is "openstack", not aws`, nil},
+		{write("nomap.json", func(r *provenance.Record) { r.WorkingCopy = nil }), "records no working copy block map", nil},
+		{write("nosnap.json", func(r *provenance.Record) { r.Source.Snapshots = nil }), "names no snapshot", nil},
+		{good, `base_provenance: a changed-block recapture reads through the EBS direct API`, map[string]interface{}{"capture_method": "attach"}},
+		{good, "keep_capture_snapshot applies to instance captures", map[string]interface{}{"instance_id": "", "source_ami": "ami-1", "keep_capture_snapshot": true}},
+	} {
+		m := map[string]interface{}{"instance_id": "i-1", "ami_name": "recaptured", "base_provenance": tc.path}
+		for k, v := range tc.extra {
+			m[k] = v
+		}
+		var c Config
+		err := c.Prepare(m)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", filepath.Base(tc.path), err, tc.want)
+		}
+	}
+	var c Config
+	if err := c.Prepare(map[string]interface{}{"instance_id": "i-1", "ami_name": "recaptured", "base_provenance": good, "keep_capture_snapshot": true}); err != nil {
+		t.Fatal(err)
+	}
+	if c.baseRecord == nil || c.baseRecord.Source.Instance != "i-1" {
+		t.Errorf("base record %+v", c.baseRecord)
+	}
+}
+
+// A base from another source is refused, naming both; the same instance, or (for an AMI
+// source) a snapshot of one of the base's volumes, is the same lineage.
+func TestSameLineage(t *testing.T) {
+	base := provenance.Source{Cloud: "aws", Region: "r", Instance: "i-1", Volumes: []string{"vol-1"}}
+	if err := sameLineage(base, provenance.Source{Region: "r", Instance: "i-1", Volumes: []string{"vol-9"}}, "b.json"); err != nil {
+		t.Error(err)
+	}
+	if err := sameLineage(base, provenance.Source{Region: "r", Image: "ami-1", Volumes: []string{"vol-1"}}, "b.json"); err != nil {
+		t.Error(err)
+	}
+	err := sameLineage(base, provenance.Source{Region: "r", Instance: "i-2", Volumes: []string{"vol-1"}}, "b.json")
+	if err == nil || !strings.Contains(err.Error(), "i-1") || !strings.Contains(err.Error(), "i-2") || !strings.Contains(err.Error(), "another source") {
+		t.Errorf("another instance: %v", err)
+	}
+	if err := sameLineage(base, provenance.Source{Region: "r", Image: "ami-1", Volumes: []string{"vol-2"}}, "b.json"); err == nil {
+		t.Error("another volume accepted")
+	}
+	if err := sameLineage(base, provenance.Source{Region: "s", Instance: "i-1"}, "b.json"); err == nil || !strings.Contains(err.Error(), "region") {
+		t.Errorf("another region: %v", err)
+	}
+}

@@ -1,0 +1,58 @@
+package ec2
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
+)
+
+// StepRecordWorkingCopy (after the chroot steps, capture_method ebs-direct) brings the
+// capture's provenance record up to date with the working copies the build changed (the
+// mount, provisioners, the trim): their block maps as they are now, and the root's blocks
+// that differ from what was captured (Record.Dirty), which a later changed-block recapture
+// from this record reads again. What other writers added to the record (chromogenic-clean's
+// Clean) is kept.
+type StepRecordWorkingCopy struct{}
+
+func (s *StepRecordWorkingCopy) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
+	captured, ok := state.Get(stateCaptureRecord).(*provenance.Record)
+	if !ok || captured.WorkingCopy == nil {
+		return multistep.ActionContinue
+	}
+	ui := state.Get("ui").(packersdk.Ui)
+	path := provenance.SidecarPath(captured.WorkingCopy.Path)
+	r := captured
+	if onDisk, err := provenance.Read(path); err == nil {
+		onDisk.Producer, onDisk.Base, onDisk.Source = captured.Producer, captured.Base, captured.Source
+		r = onDisk
+	}
+	final, err := provenance.Map(ctx, captured.WorkingCopy.Path)
+	if err != nil {
+		return bcommon.Halt(state, fmt.Errorf("provenance of the working copy: %w", err))
+	}
+	dirty, err := final.Changed(captured.WorkingCopy)
+	if err != nil {
+		return bcommon.Halt(state, err)
+	}
+	r.WorkingCopy, r.Dirty = final, dirty
+	r.OtherDisks = nil
+	for _, m := range captured.OtherDisks {
+		om, err := provenance.Map(ctx, m.Path)
+		if err != nil {
+			return bcommon.Halt(state, fmt.Errorf("provenance of %s: %w", m.Path, err))
+		}
+		r.OtherDisks = append(r.OtherDisks, om)
+	}
+	if err := r.Write(path); err != nil {
+		return bcommon.Halt(state, err)
+	}
+	ui.Message(fmt.Sprintf("Provenance record %s: the build changed %d of %d blocks of the working copy since the capture", path, len(dirty), final.Count()))
+	return multistep.ActionContinue
+}
+
+func (s *StepRecordWorkingCopy) Cleanup(multistep.StateBag) {}
