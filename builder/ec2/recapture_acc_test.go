@@ -1,9 +1,7 @@
 package ec2
 
 import (
-	"bytes"
 	_ "embed"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -107,7 +105,7 @@ func TestAccEC2Recapture(t *testing.T) {
 	if err := srv.WriteSnapshotFile(rec2.Source.Snapshots[0], full, 0); err != nil {
 		t.Fatal(err)
 	}
-	if !sameBytes(t, wc2, full) {
+	if !packertest.SameBytes(t, wc2, full) {
 		t.Fatal("the recaptured working copy differs from a full read of the new snapshot")
 	}
 	if got := packertest.GuestFiles(t, wc2, "/root/recapture-marker"); string(got["/root/recapture-marker"]) != "first\n" {
@@ -138,7 +136,7 @@ func TestAccEC2Recapture(t *testing.T) {
 	if err := srv.WriteSnapshotFile(rec3.Source.Snapshots[0], full, 0); err != nil {
 		t.Fatal(err)
 	}
-	if rec3.Base != "" || !sameBytes(t, wc3, full) {
+	if rec3.Base != "" || !packertest.SameBytes(t, wc3, full) {
 		t.Fatalf("fallback: base %q, or the working copy differs from the snapshot", rec3.Base)
 	}
 
@@ -150,31 +148,5 @@ func TestAccEC2Recapture(t *testing.T) {
 	res, _ = build("fourth", false, "instance_id="+other, "base_provenance="+rec1Path, ro[0], ro[1], ro[2])
 	if res.Err == nil || !strings.Contains(res.Output, "from another source") || !strings.Contains(res.Output, iid) || !strings.Contains(res.Output, other) {
 		t.Fatalf("a base of another instance was not refused naming both:\n%s", res.Output)
-	}
-}
-
-// sameBytes compares two files in 4 MiB pieces.
-func sameBytes(t *testing.T, a, b string) bool {
-	t.Helper()
-	fa, err := os.Open(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fa.Close()
-	fb, err := os.Open(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fb.Close()
-	ba, bb := make([]byte, 4<<20), make([]byte, 4<<20)
-	for {
-		na, ea := io.ReadFull(fa, ba)
-		nb, eb := io.ReadFull(fb, bb)
-		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
-			return false
-		}
-		if ea != nil || eb != nil {
-			return ea != nil && eb != nil
-		}
 	}
 }

@@ -184,36 +184,18 @@ func (m *BlockMap) Changed(base *BlockMap) ([]int64, error) {
 }
 
 // Verify checks the blocks idx of the file at path against the map (every block when idx is
-// nil) and returns the first that differs.
+// nil: VerifyData) and returns the first that differs.
 func (m *BlockMap) Verify(ctx context.Context, path string, idx []int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() != m.Size {
-		return fmt.Errorf("%s is %d bytes, its block map says %d", path, fi.Size(), m.Size)
-	}
 	if idx == nil {
-		idx = make([]int64, len(m.Blocks))
-		for i := range idx {
-			idx[i] = int64(i)
+		return m.VerifyData(ctx, path)
+	}
+	return m.verify(ctx, path, func(_ *os.File, want []bool) {
+		for _, b := range idx {
+			if b >= 0 && b < int64(len(want)) {
+				want[b] = true
+			}
 		}
-	}
-	got := &BlockMap{Path: path, Size: m.Size, BlockSize: m.BlockSize, Blocks: make([]string, len(m.Blocks))}
-	if err := got.hash(ctx, f, idx); err != nil {
-		return err
-	}
-	for _, b := range idx {
-		if got.Blocks[b] != m.Blocks[b] {
-			return fmt.Errorf("%s: block %d (bytes %d-%d) does not match its block map", path, b, b*m.BlockSize, (b+1)*m.BlockSize-1)
-		}
-	}
-	return nil
+	})
 }
 
 // FileSHA256 returns the SHA-256 and size of the file at path.

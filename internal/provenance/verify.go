@@ -16,6 +16,21 @@ var verifyWorkers = max(runtime.GOMAXPROCS(0), 8)
 // (SEEK_DATA) or a hash in the map: a hole the map says is zeros needs no reading. It returns
 // the first block (in index order) that differs.
 func (m *BlockMap) VerifyData(ctx context.Context, path string) error {
+	return m.verify(ctx, path, func(f *os.File, want []bool) {
+		for i, h := range m.Blocks {
+			want[i] = h != ""
+		}
+		for _, r := range dataRanges(f, m.Size) {
+			for b := r[0] / m.BlockSize; b*m.BlockSize < r[1] && b < int64(len(want)); b++ {
+				want[b] = true
+			}
+		}
+	})
+}
+
+// verify reads the blocks pick marks, verifyWorkers at once, and returns the first (in index
+// order) whose hash differs from the map.
+func (m *BlockMap) verify(ctx context.Context, path string, pick func(f *os.File, want []bool)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -29,14 +44,7 @@ func (m *BlockMap) VerifyData(ctx context.Context, path string) error {
 		return fmt.Errorf("%s is %d bytes, its block map says %d", path, fi.Size(), m.Size)
 	}
 	want := make([]bool, len(m.Blocks))
-	for i, h := range m.Blocks {
-		want[i] = h != ""
-	}
-	for _, r := range dataRanges(f, fi.Size()) {
-		for b := r[0] / m.BlockSize; b*m.BlockSize < r[1] && b < int64(len(want)); b++ {
-			want[b] = true
-		}
-	}
+	pick(f, want)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (

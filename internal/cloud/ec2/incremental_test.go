@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
@@ -113,7 +114,7 @@ func TestChangedBlocksRecaptureAndDeltaPush(t *testing.T) {
 	}
 	full := filepath.Join(dir, "full.raw")
 	mf := downloadMap(t, cl, b, full)
-	if !sameFile(t, w2, full) || !bytes.Equal(readPrefix(t, w2, size), want2) {
+	if !packertest.SameBytes(t, w2, full) || !bytes.Equal(readPrefix(t, w2, size), want2) {
 		t.Fatal("the recapture differs from a full capture of the new snapshot")
 	}
 	if hashed, err := provenance.Map(ctx, w2); err != nil || !equalBlocks(hashed.Blocks, m2.Blocks) || !equalBlocks(mf.Blocks, m2.Blocks) {
@@ -148,8 +149,8 @@ func TestChangedBlocksRecaptureAndDeltaPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rs.Changed != 0 || rs.Blocks != 1 || !sameFile(t, w5, full) {
-		t.Fatalf("recapture over dirty blocks: %d changed, %d fetched, same as the snapshot: %v", rs.Changed, rs.Blocks, sameFile(t, w5, full))
+	if rs.Changed != 0 || rs.Blocks != 1 || !packertest.SameBytes(t, w5, full) {
+		t.Fatalf("recapture over dirty blocks: %d changed, %d fetched, same as the snapshot: %v", rs.Changed, rs.Blocks, packertest.SameBytes(t, w5, full))
 	}
 
 	// A corrupted base: refused, naming the block.
@@ -231,32 +232,6 @@ func equalBlocks(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-// sameFile compares two files in 4 MiB pieces.
-func sameFile(t *testing.T, a, b string) bool {
-	t.Helper()
-	fa, err := os.Open(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fa.Close()
-	fb, err := os.Open(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fb.Close()
-	ba, bb := make([]byte, 4<<20), make([]byte, 4<<20)
-	for {
-		na, ea := io.ReadFull(fa, ba)
-		nb, eb := io.ReadFull(fb, bb)
-		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
-			return false
-		}
-		if ea != nil || eb != nil {
-			return ea != nil && eb != nil
-		}
-	}
 }
 
 func readPrefix(t *testing.T, p string, n int64) []byte {
