@@ -147,8 +147,12 @@ func (s *StepDownload) recapture(ctx context.Context, state multistep.StateBag, 
 	if rs.Reflink {
 		how = "reflinked"
 	}
-	ui.Message(fmt.Sprintf("%d blocks changed since %s, %d read (%d MiB) in %s; base %s in %s and checked against its record in %s; %d retries",
-		rs.Changed, first, rs.Blocks, rs.Bytes>>20, time.Since(start).Round(time.Millisecond), how, rs.Copy.Round(time.Millisecond), rs.Check.Round(time.Millisecond), rs.Retries))
+	check := "not read again (its stamp matches its record: not written since)"
+	if !rs.Trusted {
+		check = fmt.Sprintf("checked against its record in %s (%s)", rs.Check.Round(time.Millisecond), rs.Untrusted)
+	}
+	ui.Message(fmt.Sprintf("%d blocks changed since %s, %d read (%d MiB) in %s; base %s in %s and %s; %d retries",
+		rs.Changed, first, rs.Blocks, rs.Bytes>>20, time.Since(start).Round(time.Millisecond), how, rs.Copy.Round(time.Millisecond), check, rs.Retries))
 	ui.Message(st.String())
 	m.Path = absPath(target)
 	return rs.VolumeSize / cloud.GiB, m, nil

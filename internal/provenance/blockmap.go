@@ -25,6 +25,9 @@ type BlockMap struct {
 	Size      int64    `json:"size"`
 	BlockSize int64    `json:"block_size"`
 	Blocks    []string `json:"blocks"`
+	// Stamp, when set, says which file the map was made of and that it has not been written
+	// since (see Stamp); a map without one is checked by reading the file.
+	Stamp *Stamp `json:"stamp,omitempty"`
 }
 
 func (m *BlockMap) check() error {
@@ -72,14 +75,21 @@ func Map(ctx context.Context, path string) (*BlockMap, error) {
 			}
 		}
 	}
+	before, serr := statStamp(path)
 	if err := m.hash(ctx, f, idx); err != nil {
 		return nil, fmt.Errorf("block map of %s: %w", path, err)
+	}
+	// Stamped only when nothing wrote the file while it was read.
+	if after, err := settledStamp(path); serr == nil && err == nil && after == before && after.Size == m.Size {
+		m.Stamp = &after
 	}
 	return m, nil
 }
 
-// Update rehashes the blocks idx of the file (after they were rewritten) and the size.
+// Update rehashes the blocks idx of the file (after they were rewritten) and the size. The
+// stamp is dropped: SetStamp when the map describes the whole file again.
 func (m *BlockMap) Update(ctx context.Context, idx []int64) error {
+	m.Stamp = nil
 	f, err := os.Open(m.Path)
 	if err != nil {
 		return err

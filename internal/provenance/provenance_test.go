@@ -110,3 +110,39 @@ func TestBlockMapAndRecord(t *testing.T) {
 		}
 	}
 }
+
+// A map made of a file carries its stamp: unchanged while nothing writes the file; a write
+// (even of the same bytes) and a file replaced under the same name are both seen.
+func TestStamp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "disk.raw")
+	if err := os.WriteFile(path, []byte("some data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Map(context.Background(), path)
+	if err != nil || m.Stamp == nil {
+		t.Fatalf("map %+v %v", m, err)
+	}
+	if err := m.Unchanged(path); err != nil {
+		t.Errorf("unchanged file: %v", err)
+	}
+	f, _ := os.OpenFile(path, os.O_WRONLY, 0)
+	f.WriteAt([]byte("s"), 0)
+	f.Close()
+	if err := m.Unchanged(path); err == nil || !strings.Contains(err.Error(), "written after") {
+		t.Errorf("a write of the same byte: %v", err)
+	}
+	if err := m.SetStamp(); err != nil || m.Unchanged(path) != nil {
+		t.Fatalf("restamp: %v", err)
+	}
+	other := filepath.Join(dir, "other")
+	os.WriteFile(other, []byte("some data"), 0o644)
+	os.Rename(other, path)
+	if err := m.Unchanged(path); err == nil || !strings.Contains(err.Error(), "another file") {
+		t.Errorf("a file replaced: %v", err)
+	}
+	var none BlockMap
+	if err := none.Unchanged(path); err == nil {
+		t.Error("a map without a stamp is trusted")
+	}
+}

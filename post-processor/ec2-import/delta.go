@@ -67,6 +67,26 @@ func (p *PostProcessor) deltaBase(ui packersdk.Ui, input, region string) (parent
 	return out.ID, r.WorkingCopy, record
 }
 
+// currentMap is the block map of the raw input image at path from the build's record beside it,
+// when its stamp says the file was not written since (provenance.Stamp): a delta push then
+// reads only the blocks that differ from its parent. Otherwise nil, and every block is read.
+func currentMap(ui packersdk.Ui, path, format string) *provenance.BlockMap {
+	if format != "raw" {
+		return nil
+	}
+	rec := provenance.SidecarPath(path)
+	r, err := provenance.Read(rec)
+	if err != nil || r.WorkingCopy == nil {
+		return nil
+	}
+	if err := r.WorkingCopy.Unchanged(path); err != nil {
+		ui.Message(fmt.Sprintf("Reading every block of %s to find those that differ (its record %s: %v)", path, rec, err))
+		return nil
+	}
+	ui.Message(fmt.Sprintf("%s is as its record %s maps it: only the blocks that differ from the parent are read", path, rec))
+	return r.WorkingCopy
+}
+
 // writePushRecord writes the record of a push beside its input: the input's source (from the
 // input's own record when there is one), the block map of what was pushed, the base record
 // of a delta push, and the snapshot and image made.

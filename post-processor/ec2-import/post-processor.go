@@ -23,6 +23,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/common/postprocess"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // BuilderID identifies artifacts of this post-processor.
@@ -111,9 +112,13 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	ena := aws.ToBool(c.ENASupport)
 	enc := c.EncryptionConfig.Resolve(false, "") // an image file carries no encryption
 	parent, base, baseRecord := p.deltaBase(ui, local.Path, cl.Region)
+	var current *provenance.BlockMap
+	if parent != "" {
+		current = currentMap(ui, local.Path, local.Format)
+	}
 	rep := ec2common.NewUIReport(ui, "upload")
 	res, err := cloud.Publish(ctx, cl, src, local.String(), cloud.PublishOptions{
-		ParentSnapshotID: parent, Base: base,
+		ParentSnapshotID: parent, Base: base, Current: current,
 		Name: c.AMIName, Description: c.AMIDescription, Tags: c.Tags, SnapshotTags: c.SnapshotTags,
 		Architecture: c.Architecture, BootMode: c.BootMode, ENA: &ena, RootDeviceName: c.RootDeviceName,
 		VolumeType: c.VolumeType, IMDSSupport: c.IMDSSupport, Concurrency: c.EBSConcurrency,

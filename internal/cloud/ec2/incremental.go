@@ -124,12 +124,17 @@ type RecaptureStats struct {
 	Reflink bool // the base was cloned (FICLONE), not copied
 	// Copy and Check are the time spent copying the base and checking it against its map.
 	Copy, Check time.Duration
+	// Trusted: the base's stamp matched (not written since its map was made), so it was not
+	// read again; Untrusted says why it was checked block by block instead.
+	Trusted   bool
+	Untrusted string
 }
 
 // DownloadChanged makes dst (an empty file) the content of snapshot second from a previous
 // capture of snapshot first: the working copy at basePath, whose block map base recorded at
 // that capture. It copies the base into dst (a reflink where the filesystem can, else a
-// sparse copy), checks every block of the copy against base, asks ListChangedBlocks(first,
+// sparse copy), checks every block of the copy against base unless base's stamp says the
+// file was not written since the map was made (provenance.Stamp), asks ListChangedBlocks(first,
 // second) which blocks differ and fetches only those, and the blocks dirty (those the earlier
 // build changed in its working copy after the capture: they differ from snapshot first),
 // each checked against its SHA-256 (a block the second snapshot does not have becomes a
@@ -159,13 +164,23 @@ func DownloadChanged(ctx context.Context, c EBSChangeReader, base *provenance.Bl
 		}
 	}
 	start := time.Now()
+	// A base whose stamp says it was not written since its map was made (before and after
+	// the copy) is not read again; any other is checked block by block in the copy.
+	stampErr := base.Unchanged(basePath)
 	rs.Reflink, err = provenance.CloneInto(ctx, basePath, dst)
 	if err != nil {
 		return nil, rs, baseErr("copy the base working copy %s: %w", basePath, err)
 	}
 	rs.Copy = time.Since(start)
 	start = time.Now()
-	err = base.VerifyData(ctx, dst.Name())
+	if stampErr == nil {
+		stampErr = base.Unchanged(basePath)
+	}
+	rs.Trusted = stampErr == nil
+	if !rs.Trusted {
+		rs.Untrusted = stampErr.Error()
+		err = base.VerifyData(ctx, dst.Name())
+	}
 	rs.Check = time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil {

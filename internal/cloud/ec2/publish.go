@@ -97,6 +97,10 @@ type PublishOptions struct {
 	// says why.
 	ParentSnapshotID string
 	Base             *provenance.BlockMap
+	// Current is the root image's block map as it is now, if the caller is sure of it (a
+	// record whose stamp matches the raw file): the delta push then reads only the blocks
+	// that differ from Base (UploadOptions.Current).
+	Current *provenance.BlockMap
 }
 
 // OtherDisk is a disk of a guest on several disks besides the root, published with it.
@@ -190,7 +194,7 @@ func Publish(ctx context.Context, cl *Clients, img diskimage.Image, label string
 	}
 	for i, d := range o.Others {
 		od := o
-		od.ParentSnapshotID, od.Base = "", nil // the root alone is pushed as a delta
+		od.ParentSnapshotID, od.Base, od.Current = "", nil, nil // the root alone is pushed as a delta
 		snap, err := publishSnapshot(ctx, cl, d.Image, d.Label, od, nil)
 		if err != nil {
 			undo("")
@@ -270,7 +274,7 @@ func publishSnapshot(ctx context.Context, cl *Clients, img diskimage.Image, labe
 	if o.ParentSnapshotID != "" {
 		r.say("Writing %s (%s, %d MiB virtual) as a delta onto snapshot %s through the EBS direct API: only the blocks that differ from it...", label, img.Format(), img.Size()>>20, o.ParentSnapshotID)
 		du := uo
-		du.ParentSnapshotID, du.Base = o.ParentSnapshotID, o.Base
+		du.ParentSnapshotID, du.Base, du.Current = o.ParentSnapshotID, o.Base, o.Current
 		snap, st, err = UploadSnapshot(ctx, cl, img, img.Size(), data, du)
 		var be *BaseError
 		if errors.As(err, &be) {

@@ -50,6 +50,11 @@ type UploadOptions struct {
 	// must agree with the parent's (checkParent), they are not sent. Base is required.
 	ParentSnapshotID string
 	Base             *provenance.BlockMap
+	// Current, with a delta push, is the block map of src as it is now (the caller has made
+	// sure of it: its stamp matches the file). Then only the blocks where Current and Base
+	// differ are read, each checked against Current before it is sent; without it every
+	// block with data is read and hashed to find them.
+	Current *provenance.BlockMap
 }
 
 // UploadSnapshot writes a raw disk image of size bytes into a new EBS snapshot through the EBS
@@ -170,12 +175,21 @@ func putBlocks(ctx context.Context, c EBSWriter, id string, src io.ReaderAt, siz
 	if o.ParentSnapshotID == "" {
 		base = nil
 	}
+	cur := o.Current
+	if base == nil || cur == nil || cur.Size != size || cur.BlockSize != bs || base.BlockSize != bs {
+		cur = nil
+	}
 	if base != nil {
 		// The blocks the parent holds data in are looked at too: where the image is now a
 		// hole, zeros must be written over the parent's data.
 		idx = unionBlocks(idx, base, (size+bs-1)/bs)
 	}
 	pushed := newMap("", size)
+	if cur != nil {
+		// Only the blocks whose hash differs from the parent's are read.
+		copy(pushed.Blocks, cur.Blocks)
+		idx = differing(cur, base)
+	}
 	sums := make([][]byte, len(idx))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -214,6 +228,10 @@ func putBlocks(ctx context.Context, c EBSWriter, id string, src io.ReaderAt, siz
 						short := sha256.Sum256(buf[:n])
 						h = hex.EncodeToString(short[:])
 					}
+				}
+				if cur != nil && h != cur.Blocks[i] {
+					fail(fmt.Errorf("block %d of the image differs from its block map: the image changed after the map was made", i))
+					continue
 				}
 				if i < int64(len(pushed.Blocks)) {
 					pushed.Blocks[i] = h // each index is one worker's
@@ -306,6 +324,18 @@ func unionBlocks(idx []int64, base *provenance.BlockMap, n int64) []int64 {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// differing lists the blocks of cur whose hash is not base's (a block beyond base's end
+// counts where it holds data).
+func differing(cur, base *provenance.BlockMap) []int64 {
+	var out []int64
+	for i, h := range cur.Blocks {
+		if i < len(base.Blocks) && base.Blocks[i] != h || i >= len(base.Blocks) && h != "" {
+			out = append(out, int64(i))
+		}
+	}
 	return out
 }
 
