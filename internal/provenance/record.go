@@ -25,7 +25,10 @@ type Record struct {
 	Created  time.Time `json:"created"`
 	Producer string    `json:"producer"` // the builder or post-processor type that wrote it
 	// Base is the record this build started from (a changed-block recapture), if any.
-	Base        string    `json:"base,omitempty"`
+	Base string `json:"base,omitempty"`
+	// Input is the record of the artifact a post-processor started from, and its SHA-256.
+	Input       string    `json:"input,omitempty"`
+	InputSHA256 string    `json:"input_sha256,omitempty"`
 	Source      Source    `json:"source"`
 	WorkingCopy *BlockMap `json:"working_copy,omitempty"`
 	// OtherDisks are the block maps of the other disks of a capture on several disks.
@@ -45,12 +48,17 @@ type Source struct {
 	Volumes   []string `json:"volumes,omitempty"`
 	Snapshots []string `json:"snapshots,omitempty"` // the root disk's first
 	Path      string   `json:"path,omitempty"`      // a local source file
+	// Paths are every local source file of a guest on several disks, Path first.
+	Paths []string `json:"paths,omitempty"`
 }
 
-// Clean is what chromogenic-clean did.
+// Clean is what chromogenic-clean did: every operation run (each group resolved to its
+// operations; one that found nothing to do still vouches that there was nothing) and the
+// SHA-256 of its JSON report (the last run's when it ran several times; Runs has each).
 type Clean struct {
-	Operations   []string `json:"operations"`
-	ReportSHA256 string   `json:"report_sha256,omitempty"`
+	Operations   []string   `json:"operations"`
+	ReportSHA256 string     `json:"report_sha256,omitempty"`
+	Runs         []CleanRun `json:"runs,omitempty"`
 }
 
 // Boot is how a bootable export was made.
