@@ -81,6 +81,9 @@ type Output struct {
 	Region string `json:"region,omitempty"`
 	Kind   string `json:"kind,omitempty"` // image, snapshot, volume
 	ID     string `json:"id,omitempty"`
+	// Checksum is the cloud's own digest of a pushed object, "<algo>:<hex>" (Glance's
+	// os_hash), when it gives one.
+	Checksum string `json:"checksum,omitempty"`
 }
 
 // New starts a record for producer.

@@ -24,7 +24,7 @@ func TestArtifactHCP(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := writeChecksum(qcow, "sha256", 0o644); err != nil {
+	if _, err := writeChecksum(qcow, "sha256", 0o644, ""); err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte("image " + qcow))
