@@ -274,7 +274,7 @@ func (a *Artifact) Files() []string {
 	}
 	return []string{a.Provenance.Path}
 }
-func (a *Artifact) Id() string        { return a.ImageID }
+func (a *Artifact) Id() string { return a.ImageID }
 func (a *Artifact) String() string {
 	return fmt.Sprintf("OpenStack image %s (%s)", a.ImageName, a.ImageID)
 }
