@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -132,7 +134,12 @@ func checkProvenance(t *testing.T, src, working, conv, manifest string) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(report)
-	if b.Clean == nil || strings.Join(b.Clean.Operations, " ") != "machine-id bash-history ssh-hostkeys" ||
+	var ops []string
+	if b.Clean != nil {
+		ops = append(ops, b.Clean.Operations...)
+		sort.Strings(ops)
+	}
+	if strings.Join(ops, " ") != "bash-history machine-id ssh-hostkeys" ||
 		b.Clean.ReportSHA256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("builder's record: clean %+v, want the three operations and report sha256 %x", b.Clean, sum)
 	}
@@ -147,7 +154,7 @@ func checkProvenance(t *testing.T, src, working, conv, manifest string) {
 		t.Fatalf("convert's record: %v", err)
 	}
 	if c.Producer != "chromogenic-convert" || c.Input != wrec || c.InputSHA256 != wsum || c.Source.Path != src ||
-		c.Clean == nil || c.Clean.ReportSHA256 != b.Clean.ReportSHA256 || c.WorkingCopy == nil || c.WorkingCopy.Verify(ctx, working, nil) != nil {
+		!reflect.DeepEqual(c.Clean, b.Clean) || !reflect.DeepEqual(c.WorkingCopy, b.WorkingCopy) {
 		t.Errorf("convert's record does not carry the builder's (%s, sha256 %s): %+v", wrec, wsum, c)
 	}
 	formats := map[string]bool{}
