@@ -32,13 +32,16 @@ type ChrootConfig struct {
 	RootPartition int `mapstructure:"root_partition" required:"false"`
 	// The LVM logical volume holding the guest's root filesystem, as `vg/lv` (such as
 	// `rhel/root`), when the rule above picks another (a guest with several Linux roots on
-	// logical volumes). Use either `root_partition` or `root_volume`.
+	// logical volumes). Use either `root_partition` or `root_volume`. It is recorded in the
+	// artifact (its `root_volume` state), so chromogenic-convert's `bootable` boots that root.
 	RootVolume string `mapstructure:"root_volume" required:"false"`
 	// On a btrfs root, the subvolume holding the guest's root, as a path from the
 	// filesystem's top level (`root`, `@`, `@/.snapshots/1/snapshot`; `/` for the top level
 	// itself). By default it is the filesystem's default subvolume if that holds a Linux
 	// root, else the one subvolume whose own fstab mounts it at `/`, else the only subvolume
-	// holding a Linux root; set this to choose among snapper's snapshots, say.
+	// holding a Linux root; set this to choose among snapper's snapshots, say. It is recorded
+	// in the artifact (its `root_subvolume` state), so chromogenic-convert's `bootable` boots
+	// that subvolume.
 	RootSubvolume string `mapstructure:"root_subvolume" required:"false"`
 	// Mount points of the guest's `/etc/fstab` to mount below the root as well, parents first.
 	// Defaults to `["/boot", "/boot/efi"]`.

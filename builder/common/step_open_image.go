@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/packerbuilderdata"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 )
 
@@ -107,6 +108,14 @@ func (s *StepOpenImage) Run(ctx context.Context, state multistep.StateBag) multi
 	// os-release is a few hundred bytes; a larger one is not recorded.
 	if osr, err := g.Guest().ReadFileLimit("/etc/os-release", 64<<10); err == nil {
 		state.Put(StateOSRelease, string(osr))
+	}
+	// The template's choice of root, handed on in the artifact: a post-processor that mounts
+	// the image again (chromogenic-convert's bootable) takes the same root, not its rule's.
+	if s.Config.RootVolume != "" {
+		state.Put(bootable.StateRootVolume, s.Config.RootVolume)
+	}
+	if s.Config.RootSubvolume != "" {
+		state.Put(bootable.StateRootSubvolume, s.Config.RootSubvolume)
 	}
 	gd.Put("MountPath", g.Mounts.Root)
 	gd.Put("Device", d.Device)

@@ -58,6 +58,7 @@ func newArtifact(state multistep.StateBag) *ec2common.Artifact {
 			a.Extra = append(a.Extra, abs)
 		}
 	}
+	artifact.CopyRootChoice(a.StateData, state)
 	if gd, ok := state.GetOk("generated_data"); ok {
 		a.StateData["generated_data"] = gd
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	sdkec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"golang.org/x/sys/unix"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
@@ -33,6 +34,8 @@ variable "ami_name" { type = string }
 variable "output_directory" { type = string }
 variable "convert_directory" { type = string }
 variable "marker" { type = string }
+variable "disk3_uuid" { type = string }
+variable "setup" { type = string }
 
 source "chromogenic-ec2" "multi" {
   region              = var.region
@@ -53,7 +56,8 @@ build {
   sources = ["source.chromogenic-ec2.multi"]
 
   provisioner "shell" {
-    inline = ["echo ${var.marker} > /srv/marker", "echo DATA=$(cat /srv/disk2.txt)"]
+    script           = var.setup
+    environment_vars = ["MARKER=${var.marker}", "DISK3_UUID=${var.disk3_uuid}"]
   }
 
   post-processor "chromogenic-convert" {
@@ -61,19 +65,59 @@ build {
     output_directory    = var.convert_directory
     file_name           = "multi"
     keep_input_artifact = true
+    bootable {}
   }
 }
 `
 
+// multiDiskSetup is the provisioner's script: the marker on disk 2's /srv, disk 3's filesystem
+// in fstab by UUID at /mnt/disk3, and a unit that, once multi-user.target is reached and the
+// three mounts are up (RequiresMountsFor), prints what it read through them and where they
+// came from on the serial console, then the boot marker.
+const multiDiskSetup = `#!/bin/sh
+set -eu
+echo "$MARKER" > /srv/marker
+echo "DATA=$(cat /srv/disk2.txt)"
+mkdir -p /mnt/disk3
+printf 'UUID=%s /mnt/disk3 ext4 defaults 0 2\n' "$DISK3_UUID" >> /etc/fstab
+cat > /usr/local/sbin/chromogenic-disks <<'SCRIPT'
+#!/bin/sh
+echo "CHROMOGENIC-DISKS srv=$(cat /srv/marker) srv-from=$(findmnt -nro SOURCE /srv) data-from=$(findmnt -nro SOURCE /var/lib/data) disk3=$(cat /mnt/disk3/disk3.txt) disk3-from=$(findmnt -nro SOURCE /mnt/disk3)" > /dev/ttyS0
+echo CHROMOGENIC-BOOT-OK > /dev/ttyS0
+SCRIPT
+chmod 755 /usr/local/sbin/chromogenic-disks
+cat > /etc/systemd/system/chromogenic-disks.service <<'UNIT'
+[Unit]
+Description=Print what the other disks hold, then the chromogenic boot marker
+After=multi-user.target
+RequiresMountsFor=/srv /var/lib/data /mnt/disk3
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/chromogenic-disks
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+mkdir -p /etc/systemd/system/multi-user.target.wants /etc/systemd/system.conf.d
+ln -sf /etc/systemd/system/chromogenic-disks.service /etc/systemd/system/multi-user.target.wants/
+printf '[Manager]\nDefaultDeviceTimeoutSec=15min\n' > /etc/systemd/system.conf.d/chromogenic-tcg.conf
+`
+
 // TestAccEC2SeveralDisks captures an emulator instance with three EBS volumes (the two-disk
-// guest: its /etc/fstab mounts /srv from disk 2 by UUID; a third data disk) with disks = "all":
-// three working copies, the provisioner's /srv/marker on disk 2's, a new AMI of three mappings
-// at the instance's device names (the third keeps its gp2 type and delete-on-termination
-// false) whose snapshots, read back over the EBS direct API, equal the working copies; awscli
-// describe-images lists the three; the intermediate AMI and its three snapshots are gone; and
-// chromogenic-convert's OVA of the artifact lists three disks. (The OVA is not booted here: a
-// TCG boot takes minutes on this machine; TestAccLocalSeveralDisks checks the OVA's disks
-// with virt-v2v.)
+// guest: its /etc/fstab mounts /srv from disk 2 by UUID and /var/lib/data as /dev/vdb2; a third
+// data disk of random bytes with an ext4 in its partition) with disks = "all": three working
+// copies, the provisioner's /srv/marker on disk 2's, a new AMI of three mappings at the
+// instance's device names (the third keeps its gp2 type and delete-on-termination false)
+// whose snapshots, read back over the EBS direct API, equal the working copies; awscli
+// describe-images lists the three; the intermediate AMI and its three snapshots are gone.
+// chromogenic-convert makes the boot disk bootable and packs an OVA of the three disks: each
+// passes qemu-img check, the boot disk's fstab names /, disk 2's /srv and /var/lib/data (the
+// /dev/vdb2 entry rewritten) and the provisioner's /mnt/disk3 (disk 3) by UUID, and the three
+// disks boot together under qemu TCG on SATA, as the OVA's controller (sda, sdb, sdc: not the
+// instance's device names): the guest's unit, which requires the three mounts, prints the
+// marker read from /srv, disk 3's file and where each came from on the serial console before
+// the boot marker (multiDiskSetup).
 func TestAccEC2SeveralDisks(t *testing.T) {
 	testtier.Acceptance(t, "a packer build against the EC2 emulator")
 	env := packertest.Setup(t)
@@ -88,6 +132,11 @@ func TestAccEC2SeveralDisks(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("sfdisk: %v %s", err, b)
 	}
+	disk3UUID := makeDisk3FS(t, disk3)
+	setup := filepath.Join(dir, "setup.sh")
+	if err := os.WriteFile(setup, []byte(multiDiskSetup), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	iid, err := srv.AddInstance(ec2emu.Instance{Name: "multi", RootDisk: disk1, DataDisks: []ec2emu.Disk{
 		{Device: "/dev/xvdc", Path: disk3, VolumeType: "gp2"},
 		{Device: "/dev/xvdb", Path: disk2, DeleteOnTermination: true},
@@ -101,7 +150,8 @@ func TestAccEC2SeveralDisks(t *testing.T) {
 	start := time.Now()
 	res := env.MustBuild(t, dir, multiDiskTemplate, 20*time.Minute, "-var", "region="+srv.Region, "-var", "ec2_endpoint="+srv.EC2Endpoint,
 		"-var", "ebs_endpoint="+srv.EBSEndpoint, "-var", "instance_id="+iid, "-var", "ami_name="+name,
-		"-var", "output_directory="+out, "-var", "convert_directory="+conv, "-var", "marker="+marker)
+		"-var", "output_directory="+out, "-var", "convert_directory="+conv, "-var", "marker="+marker,
+		"-var", "disk3_uuid="+disk3UUID, "-var", "setup="+setup)
 	t.Logf("packer build of three disks: %s", time.Since(start).Round(time.Second))
 	res.WantOutput(t, "Capturing 3 disks", "DATA=on the second disk")
 
@@ -120,6 +170,10 @@ func TestAccEC2SeveralDisks(t *testing.T) {
 		}
 	}
 	wantDev := img.Disk.Others[0].Partition(1).Device
+	// What the boot disk's fstab must name by UUID: / and disk 2's two filesystems (the guest
+	// names /var/lib/data /dev/vdb2) and, from the provisioner, disk 3's.
+	wantUUIDs := map[string]string{"/": img.Root.UUID, "/srv": img.Disk.Others[0].Partition(1).UUID,
+		"/var/lib/data": img.Disk.Others[0].Partition(2).UUID, "/mnt/disk3": disk3UUID}
 	if cerr := img.Close(); cerr != nil {
 		t.Error(cerr)
 	}
@@ -191,20 +245,130 @@ func TestAccEC2SeveralDisks(t *testing.T) {
 	}
 	checkCLIMappings(t, srv, dir, aws.ToString(made.ImageId), devs)
 
-	// The OVA holds the three disks.
-	a, err := ova.Open(filepath.Join(conv, "multi.ova"))
+	// The OVA holds the three disks, each clean under qemu-img check; its boot disk (made
+	// bootable) names the other disks' filesystems by UUID; the three boot together and the
+	// guest mounts /srv and /var/lib/data from disk 2 and /mnt/disk3 from disk 3.
+	raws := ovaDisksRaw(t, filepath.Join(conv, "multi.ova"), filepath.Join(dir, "ova"), 3)
+	checkBootFstab(t, raws[0], wantUUIDs)
+	var disksToBoot []testimages.BootDisk
+	for _, r := range raws {
+		disksToBoot = append(disksToBoot, testimages.BootDisk{Path: r, Format: "raw"})
+	}
+	// On SATA, as the OVA's controller: the guest's disks are sda, sdb, sdc, no longer the
+	// vda, vdb of its fstab as it came from the instance.
+	took, serial := testimages.BootDisks(t, disksToBoot, 10*time.Minute, testimages.BootOptions{Disk: "sata"})
+	t.Logf("boot of the OVA's three disks (SATA): %.1f s", took)
+	want := fmt.Sprintf("CHROMOGENIC-DISKS srv=%s srv-from=/dev/sdb1 data-from=/dev/sdb2 disk3=on the third disk disk3-from=/dev/sdc1", marker)
+	if !strings.Contains(serial, want) {
+		t.Errorf("the booted guest did not print %q; serial console:\n%s", want, serial)
+	} else {
+		t.Logf("the guest printed: %s", want)
+	}
+}
+
+// makeDisk3FS makes an ext4 filesystem (label disk3, holding disk3.txt) in partition 1 of the
+// third disk, keeping the random bytes its files do not cover, and returns its UUID.
+func makeDisk3FS(t *testing.T, disk string) string {
+	t.Helper()
+	_, parts, err := chroot.ReadPartitions(disk)
+	if err != nil || len(parts) != 1 {
+		t.Fatalf("partitions of %s: %v %v", disk, parts, err)
+	}
+	l, err := chroot.AttachLoop(disk, parts[0].Start, parts[0].Size, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Detach()
+	if b, err := exec.Command("mkfs.ext4", "-q", "-F", "-E", "nodiscard", "-L", "disk3", l.Path).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v %s", err, b)
+	}
+	mnt := t.TempDir()
+	if err := unix.Mount(l.Path, mnt, "ext4", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	werr := os.WriteFile(filepath.Join(mnt, "disk3.txt"), []byte("on the third disk\n"), 0o644)
+	if err := unix.Unmount(mnt, 0); err != nil || werr != nil {
+		t.Fatal(err, werr)
+	}
+	out, err := exec.Command("blkid", "-p", "-s", "UUID", "-o", "value", l.Path).Output()
+	uuid := strings.TrimSpace(string(out))
+	if err != nil || uuid == "" {
+		t.Fatalf("blkid %s: %q %v", l.Path, out, err)
+	}
+	return uuid
+}
+
+// ovaDisksRaw unpacks the n disks of the OVA at appliance, checks each VMDK with qemu-img
+// check, and converts each to raw as base-disk<i>.raw, in the appliance's order.
+func ovaDisksRaw(t *testing.T, appliance, base string, n int) []string {
+	t.Helper()
+	a, err := ova.Open(appliance)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if len(a.Disks) != 3 {
-		t.Fatalf("OVA disks %+v, want 3", a.Disks)
+	if len(a.Disks) != n {
+		t.Fatalf("OVA disks %+v, want %d", a.Disks, n)
 	}
+	var raws []string
 	for i, d := range a.Disks {
 		if want := int64(1) << 30; i > 0 && d.Capacity != want {
 			t.Errorf("OVA disk %d capacity %d, want %d", i+1, d.Capacity, want)
 		}
+		vmdk, raw := fmt.Sprintf("%s-disk%d.vmdk", base, i+1), fmt.Sprintf("%s-disk%d.raw", base, i+1)
+		f, err := os.Create(vmdk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.ReadFrom(a.Member(d))
+		if cerr := f.Close(); err != nil || cerr != nil {
+			t.Fatal(err, cerr)
+		}
+		if b, err := exec.Command("qemu-img", "check", "-f", "vmdk", vmdk).CombinedOutput(); err != nil {
+			t.Errorf("qemu-img check of the OVA's disk %d (%s): %v\n%s", i+1, d.File, err, b)
+		}
+		if b, err := exec.Command("qemu-img", "convert", "-f", "vmdk", "-O", "raw", vmdk, raw).CombinedOutput(); err != nil {
+			t.Fatalf("qemu-img convert: %v\n%s", err, b)
+		}
+		os.Remove(vmdk)
+		raws = append(raws, raw)
 	}
+	return raws
+}
+
+// checkBootFstab reads /etc/fstab from the root (partition 1) of the OVA's boot disk: every
+// mount point of want is named by UUID= its filesystem's, so the hypervisor's device order
+// and bus do not matter.
+func checkBootFstab(t *testing.T, raw string, want map[string]string) {
+	t.Helper()
+	_, parts, err := chroot.ReadPartitions(raw)
+	if err != nil || len(parts) < 1 {
+		t.Fatalf("partitions of the OVA's boot disk: %v %v", parts, err)
+	}
+	l, err := chroot.AttachLoop(raw, parts[0].Start, parts[0].Size, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Detach()
+	mnt := t.TempDir()
+	if err := unix.Mount(l.Path, mnt, "ext4", unix.MS_RDONLY, "noload"); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(mnt, 0)
+	b, err := os.ReadFile(filepath.Join(mnt, "etc/fstab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := map[string]string{}
+	for _, e := range chroot.ParseFstab(string(b)) {
+		specs[e.File] = e.Spec
+	}
+	for mp, uuid := range want {
+		if uuid == "" || specs[mp] != "UUID="+uuid {
+			t.Errorf("the boot disk's fstab mounts %s from %q, want UUID=%s", mp, specs[mp], uuid)
+		}
+	}
+	t.Logf("the boot disk's fstab:\n%s", b)
 }
 
 // checkCLIMappings runs Debian's awscli describe-images against the emulator: the image lists

@@ -59,6 +59,7 @@ func newArtifact(state multistep.StateBag, c *Config) *Artifact {
 			a.Extra = append(a.Extra, p.(string))
 		}
 	}
+	artifact.CopyRootChoice(a.StateData, state)
 	if gd, ok := state.GetOk("generated_data"); ok {
 		a.StateData["generated_data"] = gd
 	}

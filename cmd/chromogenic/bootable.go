@@ -14,7 +14,8 @@ import (
 )
 
 // bootableFlags are convert's --bootable options: chromogenic-convert's `bootable` block
-// (firmware, bootloader, kernel, ramdisk, extra_size) and its `sandbox` option, as flags.
+// (firmware, bootloader, kernel, ramdisk, extra_size, lvm, root_volume, root_subvolume) and
+// its `sandbox` option, as flags.
 type bootableFlags struct {
 	on                bool
 	firmware          string
@@ -22,6 +23,8 @@ type bootableFlags struct {
 	kernel, ramdisk   string
 	extraSize         string
 	lvm               string
+	rootVolume        string
+	rootSubvolume     string
 	sandbox           bool
 	extra             int64
 	otherBootableFlag string // a bootable flag given without --bootable
@@ -35,6 +38,8 @@ func (b *bootableFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.ramdisk, "ramdisk", "", "")
 	fs.StringVar(&b.extraSize, "extra-size", "", "")
 	fs.StringVar(&b.lvm, "lvm", "", "")
+	fs.StringVar(&b.rootVolume, "root-volume", "", "")
+	fs.StringVar(&b.rootSubvolume, "root-subvolume", "", "")
 	fs.BoolVar(&b.sandbox, "sandbox", true, "")
 }
 
@@ -43,7 +48,7 @@ func (b *bootableFlags) register(fs *flag.FlagSet) {
 func (b *bootableFlags) check(fs *flag.FlagSet) error {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "firmware", "bootloader", "kernel", "ramdisk", "extra-size", "sandbox", "lvm":
+		case "firmware", "bootloader", "kernel", "ramdisk", "extra-size", "sandbox", "lvm", "root-volume", "root-subvolume":
 			if b.otherBootableFlag == "" {
 				b.otherBootableFlag = f.Name
 			}
@@ -89,6 +94,9 @@ func (b *bootableFlags) check(fs *flag.FlagSet) error {
 	if b.lvm = strings.ToLower(strings.TrimSpace(b.lvm)); !bootable.ValidLVM(b.lvm) {
 		return usageError{fmt.Errorf("--lvm %q: want flatten or keep", b.lvm)}
 	}
+	if err := bootable.ValidateRoot("--root-volume", b.rootVolume, "--root-subvolume", b.rootSubvolume); err != nil {
+		return usageError{err}
+	}
 	if b.extraSize != "" {
 		n, err := bootable.ParseSize(b.extraSize)
 		if err != nil {
@@ -122,7 +130,7 @@ func (b *bootableFlags) make(ctx context.Context, in, inFormat, dir string, stde
 	}
 	fmt.Fprintf(stderr, "==> %s\n", msg)
 	res, err := bootable.Make(ctx, in, tmp.Name(), bootable.Options{SourceFormat: inFormat, Firmware: b.firmware,
-		Bootloader: b.bootloader, Kernel: b.kernel, Ramdisk: b.ramdisk, ExtraSize: b.extra, LVM: b.lvm, WorkDir: filepath.Dir(tmp.Name()), TrustGuest: !b.sandbox,
+		Bootloader: b.bootloader, Kernel: b.kernel, Ramdisk: b.ramdisk, ExtraSize: b.extra, LVM: b.lvm, RootVolume: b.rootVolume, RootSubvolume: b.rootSubvolume, WorkDir: filepath.Dir(tmp.Name()), TrustGuest: !b.sandbox,
 		Logf: func(f string, a ...any) { fmt.Fprintf(stderr, "    "+f+"\n", a...) }})
 	if err != nil {
 		os.Remove(tmp.Name())

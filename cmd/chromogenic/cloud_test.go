@@ -66,6 +66,9 @@ func TestCloudUsageErrors(t *testing.T) {
 		{2, "--extra-size", []string{"convert", img, out, "-O", "qcow2", "--bootable", "--extra-size", "lots"}},
 		{2, `--lvm "thin"`, []string{"convert", img, out, "-O", "qcow2", "--bootable", "--lvm", "thin"}},
 		{2, "--lvm is an option of --bootable", []string{"convert", img, out, "-O", "qcow2", "--lvm", "keep"}},
+		{2, "--root-subvolume is an option of --bootable", []string{"convert", img, out, "-O", "qcow2", "--root-subvolume", "@"}},
+		{2, `--root-volume "rhel": want an LVM logical volume as vg/lv`, []string{"convert", img, out, "-O", "qcow2", "--bootable", "--root-volume", "rhel"}},
+		{2, `--root-subvolume: subvolume path "../x" climbs`, []string{"convert", img, out, "-O", "qcow2", "--bootable", "--root-subvolume", "../x"}},
 		{2, "option firmware=efi does not match --firmware bios", []string{"convert", img, out, "-O", "ova", "--bootable", "-o", "firmware=efi"}},
 	} {
 		_, stderr := cli(t, c.code, c.args...)

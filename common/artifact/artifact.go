@@ -11,6 +11,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/bootable"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
@@ -52,6 +53,7 @@ func New(builderID, path string, state multistep.StateBag) *Artifact {
 	if osr, ok := state.GetOk(OSRelease); ok {
 		a.StateData[OSRelease] = osr
 	}
+	CopyRootChoice(a.StateData, state)
 	if p, ok := state.GetOk(BuildProvenance); ok {
 		a.SetProvenance(p.(Provenance))
 	}
@@ -110,6 +112,17 @@ func RemoveLocal(files ...string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CopyRootChoice copies the template's choice of the guest's root (root_volume,
+// root_subvolume: bootable.StateRootVolume and StateRootSubvolume, put by the builders'
+// StepOpenImage) from a build's state into an artifact's state data.
+func CopyRootChoice(data map[string]interface{}, state multistep.StateBag) {
+	for _, k := range []string{bootable.StateRootVolume, bootable.StateRootSubvolume} {
+		if v, ok := state.GetOk(k); ok {
+			data[k] = v
+		}
+	}
 }
 
 // LocalImage finds the local disk image of an artifact and its format: the image_path and

@@ -45,9 +45,18 @@ type Options struct {
 	// LV the guest mounts becomes a plain partition) or LVMKeep (the physical volumes copied
 	// whole; see lvm.go).
 	LVM string
+	// OtherDisks are the guest's other disks, in its order (the boot disk src first), in
+	// SourceFormat. They are not copied: they are read (their partitions and filesystems) so
+	// that fstab entries on them name their filesystems by UUID (see rewriteFstab); when they
+	// cannot be read, Make says so and leaves those entries as they are.
+	OtherDisks []string
 	// TrustGuest runs the guest's initramfs and GRUB tools with plain chroot (the host's
 	// /proc, /sys and /dev mounted in the guest) instead of the sandbox: `sandbox = false`.
 	TrustGuest bool
+	// RootVolume ("vg/lv") and RootSubvolume (a btrfs subvolume path from the top level,
+	// "/" for the top level) choose the guest's root, as the builders' root_volume and
+	// root_subvolume do (ValidateRoot); "": found by chroot.FindRoot's rule.
+	RootVolume, RootSubvolume string
 	// Logf receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -65,7 +74,11 @@ type Result struct {
 	RamdiskAsIs bool
 	Cmdline     string
 	RootUUID    string
-	Size        int64
+	// RootVolume is the LVM logical volume ("vg/lv") the root came from, "" for none;
+	// RootSubvolume the btrfs subvolume path of the root, "" for the top level or another
+	// filesystem.
+	RootVolume, RootSubvolume string
+	Size                      int64
 }
 
 // copyable filesystems of the source are copied into the new disk; others (an old ESP, a
@@ -91,6 +104,9 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	}
 	if !ValidLVM(opts.LVM) {
 		return nil, fmt.Errorf("bootable: lvm %q: want flatten or keep", opts.LVM)
+	}
+	if err := ValidateRoot("root_volume", opts.RootVolume, "root_subvolume", opts.RootSubvolume); err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
 	}
 	logf := opts.Logf
 	if logf == nil {
@@ -134,7 +150,8 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	}
 
 	// Which filesystems to copy.
-	si, err := chroot.OpenImage(raw, chroot.ImageOptions{ReadOnly: true, LayoutOnly: true, MountPath: filepath.Join(work, "probe")})
+	si, err := chroot.OpenImage(raw, chroot.ImageOptions{ReadOnly: true, LayoutOnly: true, MountPath: filepath.Join(work, "probe"),
+		Guest: opts.rootChoice()})
 	if err != nil {
 		return nil, fmt.Errorf("bootable: read the layout of %s: %w", src, err)
 	}
@@ -142,6 +159,13 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 		return nil, fmt.Errorf("bootable: %w", err)
 	}
 	sd, root := si.Disk, si.Root
+	all, err := otherDisksView(ctx, raw, work, opts, logf)
+	if err != nil {
+		// The boot disk is still made bootable: what is lost is the UUIDs of the other
+		// disks' fstab entries, which stay as the guest wrote them.
+		logf("bootable: the guest's other disks could not be read (%v): fstab entries on them are left as they are", err)
+		all = nil
+	}
 	var parts []*chroot.Partition
 	var fss []srcFS
 	for _, p := range sd.Partitions {
@@ -164,7 +188,7 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	if opts.Firmware == FirmwareBoth && opts.Bootloader != BootloaderExtlinux {
 		l.addBIOSBoot() // room for GRUB's core.img on GPT
 	}
-	res = &Result{Firmware: opts.Firmware, PartitionType: l.Label, Size: l.Size, RootUUID: root.UUID}
+	res = &Result{Firmware: opts.Firmware, PartitionType: l.Label, Size: l.Size, RootUUID: root.UUID, RootVolume: root.LV}
 
 	// The new disk: table, then the filesystems copied.
 	f, err := hostfile.Create(dst, hostfile.DefaultFileMode)
@@ -207,7 +231,7 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	}
 
 	// Mount the new disk and make it bootable.
-	ni, err := chroot.OpenImage(dst, chroot.ImageOptions{MountPath: filepath.Join(work, "root")})
+	ni, err := chroot.OpenImage(dst, chroot.ImageOptions{MountPath: filepath.Join(work, "root"), Guest: l.newRoot(root, opts)})
 	if err != nil {
 		return nil, fmt.Errorf("bootable: open the new disk: %w", err)
 	}
@@ -220,18 +244,62 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 	if err := l.growMounted(ctx, g.Root.FSType, g.Mounts.Root, logf); err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
 	}
-	if err := finishGuest(ctx, g, nd, sd, parts, l, f, kver, opts, res, work, logf); err != nil {
+	if err := finishGuest(ctx, g, nd, sd, all, parts, l, f, kver, opts, res, work, logf); err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
 	}
 	return res, nil
 }
 
+// otherDisksView reads the layout of the boot disk raw with opts.OtherDisks (each made raw in
+// work first when it is not), for rewriteFstab; nil without other disks (Make goes on
+// without it when it fails). Nothing stays
+// attached: the partitions' UUIDs, labels and numbers are what is kept.
+func otherDisksView(ctx context.Context, raw, work string, opts Options, logf func(string, ...any)) (*chroot.Disk, error) {
+	if len(opts.OtherDisks) == 0 {
+		return nil, nil
+	}
+	paths := []string{raw}
+	for i, o := range opts.OtherDisks {
+		img, err := diskimage.OpenFormat(o, opts.SourceFormat)
+		if err != nil {
+			return nil, fmt.Errorf("open disk %d, %s: %w", i+2, o, err)
+		}
+		p := o
+		if img.Format() != "raw" {
+			p = filepath.Join(work, fmt.Sprintf("input-disk%d.raw", i+2))
+			logf("bootable: disk %d, %s, is %s: making a raw copy", i+2, o, img.Format())
+			err = diskimage.Convert(ctx, img, p, "raw", diskimage.WriteOptions{})
+		}
+		img.Close()
+		if err != nil {
+			return nil, fmt.Errorf("raw copy of disk %d, %s: %w", i+2, o, err)
+		}
+		paths = append(paths, p)
+	}
+	vi, err := chroot.OpenImages(paths, chroot.ImageOptions{ReadOnly: true, LayoutOnly: true, MountPath: filepath.Join(work, "probe-all")})
+	if err != nil {
+		return nil, fmt.Errorf("read the layout of the guest's %d disks: %w", len(paths), err)
+	}
+	if err := vi.Close(); err != nil {
+		return nil, err
+	}
+	return vi.Disk, nil
+}
+
 // finishGuest does the work inside the mounted new disk: fstab, kernel, initramfs,
 // bootloaders.
-func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, parts []*chroot.Partition, l *layout,
+func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd, all *chroot.Disk, parts []*chroot.Partition, l *layout,
 	disk *os.File, kver string, opts Options, res *Result, work string, logf func(string, ...any)) error {
 	r := g.Guest()
 	rootUUID := res.RootUUID
+	// A root chosen by the user (root_volume, root_subvolume) was not checked by the rule.
+	if fi, err := r.Stat("/etc"); err != nil || !fi.IsDir() {
+		what := g.Root.String()
+		if res.RootVolume != "" {
+			what = "logical volume " + res.RootVolume
+		}
+		return fmt.Errorf("the root filesystem (%s) does not hold a Linux system: it has no /etc", what)
+	}
 
 	// fstab: everything by UUID (the copies keep their filesystems' UUIDs).
 	espID, espUUID := uint32(0), ""
@@ -252,7 +320,7 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 			return err
 		}
 		logf("bootable: the guest had no /etc/fstab: wrote one for the root")
-	} else if text, changed := rewriteFstab(string(fstab), sd, uuids, rootUUID, espUUID); changed {
+	} else if text, changed := rewriteFstab(string(fstab), sd, all, uuids, rootUUID, espUUID); changed {
 		if err := r.WriteFile("/etc/fstab", []byte(text), 0o644); err != nil {
 			return err
 		}
@@ -276,6 +344,20 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 			}
 			bootPrefix, bootFS = "", p.UUID
 		}
+	}
+	// A btrfs root subvolume: its rootflags, and, with the kernel in its own /boot, the
+	// subvolume's path, which GRUB's paths start with and extlinux cannot follow.
+	rootflags, subvolDir, err := btrfsRoot(g.Root, bootPrefix == "/boot")
+	if err != nil {
+		return err
+	}
+	if subvolDir != "" {
+		res.RootSubvolume = subvolDir[1:]
+		if l.Firmware != FirmwareEFI && opts.Bootloader == BootloaderExtlinux {
+			return extlinuxSubvolumeError(subvolDir)
+		}
+	} else if g.Root.Btrfs != nil {
+		res.RootSubvolume = g.Root.Btrfs.RootPath()
 	}
 	if err := mountSeparateDirs(g, nd, fstab); err != nil {
 		return err
@@ -377,8 +459,15 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 		logf("bootable: kernel %s has no initramfs: booting without one (the root's drivers must be built in)", kern.Version)
 	}
 	res.Kernel, res.Initramfs = kern.Image, kern.Initramfs
+	// Paths on the filesystem holding /boot, as the boot loader reads it: below a separate
+	// /boot, or the root's, from the btrfs top level when the root is a subvolume.
 	rel := func(p string) string {
-		if p == "" || bootPrefix == "/boot" {
+		switch {
+		case p == "":
+			return p
+		case subvolDir != "":
+			return subvolDir + p
+		case bootPrefix == "/boot":
 			return p
 		}
 		return strings.TrimPrefix(p, "/boot")
@@ -391,15 +480,12 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 	if lv := lvmRootArgs(g.Root, info.InitramfsTool); lv != "" {
 		res.Cmdline = lv + " ro " + consoleArgs
 	}
-	if flags, err := btrfsRootflags(g.Root, bootPrefix == "/boot"); err != nil {
-		return err
-	} else if flags != "" {
-		res.Cmdline += flags
-	}
-	entry := bootEntry{Title: title, Kernel: rel(kern.Image), Initrd: rel(kern.Initramfs), Cmdline: res.Cmdline, BootFS: bootFS}
+	res.Cmdline += rootflags
+	entry := bootEntry{Title: title, Kernel: rel(kern.Image), Initrd: rel(kern.Initramfs), Cmdline: res.Cmdline, BootFS: bootFS,
+		SubvolDir: subvolDir}
 
 	if l.Firmware != FirmwareEFI {
-		which, err := installBIOSBoot(ctx, r, disk, l, entry, bootPrefix, opts, chrootErr == nil, work, logf)
+		which, err := installBIOSBoot(ctx, r, disk, l, entry, subvolDir+bootPrefix, opts, chrootErr == nil, work, logf)
 		if err != nil {
 			return err
 		}
@@ -422,6 +508,28 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd *chroot.Disk, part
 		res.Bootloaders = append(res.Bootloaders, which)
 	}
 	return disk.Sync()
+}
+
+// rootChoice is the root the user chose on the source disk.
+func (o Options) rootChoice() chroot.GuestOptions {
+	return chroot.GuestOptions{RootVolume: o.RootVolume, RootSubvolume: o.RootSubvolume}
+}
+
+// newRoot names the root on the new disk: the copy of the source's root, not whatever the
+// root rule would find there (the source may hold several roots): a kept logical volume by
+// its name, else the root's partition; on btrfs the subvolume the user chose.
+func (l *layout) newRoot(root *chroot.Partition, opts Options) chroot.GuestOptions {
+	g := chroot.GuestOptions{RootSubvolume: opts.RootSubvolume}
+	if root.LV != "" && opts.LVM == LVMKeep {
+		g.RootVolume = root.LV
+		return g
+	}
+	for i, s := range l.Slots {
+		if s.Role == roleRoot {
+			g.RootPartition = i + 1
+		}
+	}
+	return g
 }
 
 // removeWork removes the scratch directory: the files Make put there, then the (empty)

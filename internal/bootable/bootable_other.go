@@ -24,6 +24,8 @@ type Options struct {
 	LVM             string
 	WorkDir         string
 	TrustGuest      bool
+	RootVolume      string
+	RootSubvolume   string
 	Logf            func(format string, args ...any)
 }
 
@@ -38,6 +40,8 @@ type Result struct {
 	RamdiskAsIs   bool
 	Cmdline       string
 	RootUUID      string
+	RootVolume    string
+	RootSubvolume string
 	Size          int64
 }
 

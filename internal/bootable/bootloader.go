@@ -21,10 +21,13 @@ import (
 // bootEntry is what the bootloader starts.
 type bootEntry struct {
 	Title   string
-	Kernel  string // path on the filesystem holding /boot ("/boot/vmlinuz-..." or "/vmlinuz-...")
+	Kernel  string // path on the filesystem holding /boot ("/boot/vmlinuz-...", "/vmlinuz-...", "/@/boot/vmlinuz-...")
 	Initrd  string // same, "" for none
 	Cmdline string
 	BootFS  string // UUID of the filesystem holding the kernel
+	// SubvolDir is the btrfs root subvolume's path from the top level ("/@") when the kernel
+	// is in that subvolume's /boot: Kernel and Initrd start with it; extlinux cannot boot it.
+	SubvolDir string
 }
 
 // Syslinux's boot code on the host (syslinux-common).

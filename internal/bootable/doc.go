@@ -17,7 +17,9 @@
 //   - an external kernel and ramdisk, when given, folded into the guest's /boot;
 //   - an initramfs rebuilt by the guest's own tool in the sandbox (internal/sandbox) with the drivers a generic PC
 //     needs (internal/retarget, target "pc": ahci, virtio, nvme, e1000, ext4...);
-//   - /etc/fstab naming the root (and every copied filesystem) by UUID;
+//   - /etc/fstab naming the root (and every copied filesystem) by UUID, and, given the guest's
+//     other disks (Options.OtherDisks, read only), the filesystems on them too: a kernel name
+//     such as /dev/vdb2 holds only for the disk order and bus the guest had;
 //   - a bootloader: for BIOS, GRUB 2 by default (Options.Bootloader; below), or extlinux from
 //     the host's syslinux (boot code in the MBR, or gptmbr.bin on GPT); for EFI, a standalone GRUB (BOOTX64.EFI at the removable-media path,
 //     so no NVRAM entry is needed) built by the guest's own grub-mkstandalone in the sandbox
@@ -48,7 +50,14 @@
 // back as data (bounded, shape-checked) and written into the new disk only. grub.cfg is ours
 // (not grub-mkconfig, which would run the guest's /etc/grub.d scripts): one menuentry that
 // searches /boot's filesystem by UUID and boots the kernel with the command line below,
-// paths relative to a separate /boot. It is written in-root; a /boot/grub that is a symlink
+// paths relative to a separate /boot. A btrfs root in a subvolume with the kernel in its own
+// /boot (openSUSE's snapper snapshot) is read by GRUB from the filesystem's top level, which
+// its btrfs driver always starts from, whatever the default subvolume: the prefix, kernel and
+// initramfs paths start with the subvolume's path (/@/.snapshots/1/snapshot/boot/...), and the
+// command line gets rootflags=subvol= (btrfs.go); extlinux cannot follow that and is refused.
+// The root is the one chroot.FindRoot's rule finds, or Options.RootVolume/RootSubvolume (the
+// builders' root_volume and root_subvolume); on the new disk it is named by its partition
+// (or kept logical volume), not found by the rule again. It is written in-root; a /boot/grub that is a symlink
 // (or not a directory) is renamed aside to /boot/grub.pre-chromogenic and a real directory
 // made, and a guest grub.cfg is kept as grub.cfg.pre-chromogenic. With Bootloader "" GRUB is
 // used where it can be built and extlinux otherwise; "grub" fails instead. virt-v2v finds

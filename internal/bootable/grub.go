@@ -92,7 +92,13 @@ func installBIOSBoot(ctx context.Context, r *guestfs.Root, disk *os.File, l *lay
 		if opts.Bootloader == BootloaderGRUB {
 			return "", err
 		}
+		if e.SubvolDir != "" {
+			return "", fmt.Errorf("%v, and %w", err, extlinuxSubvolumeError(e.SubvolDir))
+		}
 		logf("bootable: %v: installing extlinux instead", err)
+	}
+	if e.SubvolDir != "" {
+		return "", extlinuxSubvolumeError(e.SubvolDir)
 	}
 	logf("bootable: installing extlinux (BIOS)")
 	if err := installExtlinux(ctx, r, disk, l.Label == "gpt", e); err != nil {

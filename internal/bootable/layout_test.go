@@ -190,7 +190,7 @@ func TestRewriteFstab(t *testing.T) {
 	}
 	in := "# comment\nLABEL=root / ext4 errors=remount-ro 0 1\nPARTUUID=p2-partuuid /boot ext4 defaults 0 2\n" +
 		"UUID=AAAA-BBBB /boot/efi vfat umask=0077 0 1\n/dev/xvda4 none swap sw 0 0\nnfs:/x /mnt nfs defaults 0 0\n"
-	got, changed := rewriteFstab(in, old, uuids, "root-uuid", "")
+	got, changed := rewriteFstab(in, old, nil, uuids, "root-uuid", "")
 	if !changed {
 		t.Fatal("not changed")
 	}
@@ -200,14 +200,57 @@ func TestRewriteFstab(t *testing.T) {
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
-	got, _ = rewriteFstab(in, old, uuids, "root-uuid", "1234-5678")
+	got, _ = rewriteFstab(in, old, nil, uuids, "root-uuid", "1234-5678")
 	if !strings.Contains(got, "UUID=1234-5678\t/boot/efi\tvfat") {
 		t.Errorf("ESP entry not rewritten:\n%s", got)
 	}
 	// Eucalyptus: the bare filesystem was attached as sda1; the root gets its UUID.
 	bare := &chroot.Disk{Partitions: []*chroot.Partition{{Number: 0, FSType: "ext4", UUID: "r"}}}
-	got, _ = rewriteFstab("/dev/sda1 / ext4 defaults 0 1\n", bare, map[*chroot.Partition]string{bare.Partitions[0]: "r"}, "r", "")
+	got, _ = rewriteFstab("/dev/sda1 / ext4 defaults 0 1\n", bare, nil, map[*chroot.Partition]string{bare.Partitions[0]: "r"}, "r", "")
 	if got != "UUID=r\t/\text4\tdefaults\t0\t1\n" {
 		t.Errorf("bare: %q", got)
+	}
+}
+
+// TestRewriteFstabOtherDisks: with the guest's other disks known, entries on them (a kernel
+// name taken by disk order, a LABEL, a UUID) are named by their filesystem's UUID; entries on
+// the boot disk are rewritten as with one disk; a network filesystem is kept.
+func TestRewriteFstabOtherDisks(t *testing.T) {
+	p1 := &chroot.Partition{Number: 1, FSType: "ext4", UUID: "root-uuid"}
+	p2 := &chroot.Partition{Number: 2, FSType: "ext4", UUID: "home-uuid"}
+	old := &chroot.Disk{Table: "dos", Partitions: []*chroot.Partition{p1, p2}}
+	all := &chroot.Disk{Table: "dos", Partitions: []*chroot.Partition{
+		{Number: 1, FSType: "ext4", UUID: "root-uuid"}, {Number: 2, FSType: "ext4", UUID: "home-uuid"},
+	}, Others: []*chroot.Disk{
+		{Table: "dos", Partitions: []*chroot.Partition{
+			{Number: 1, FSType: "ext4", UUID: "srv-uuid", Label: "srv", Disk: 1},
+			{Number: 2, FSType: "ext4", UUID: "data-uuid", Disk: 1},
+		}},
+		{Table: "dos", Partitions: []*chroot.Partition{{Number: 1, FSType: "xfs", UUID: "d3-uuid", Disk: 2}}},
+	}}
+	uuids := map[*chroot.Partition]string{p1: p1.UUID, p2: p2.UUID}
+	in := "/dev/vda1 / ext4 defaults 0 1\n/dev/vda2 /home ext4 defaults 0 2\nLABEL=srv /srv ext4 defaults 0 2\n" +
+		"/dev/vdb2 /var/lib/data ext4 defaults 0 2\nUUID=d3-uuid /mnt/d3 xfs defaults 0 0\n/dev/xvdc1 /mnt/x xfs nofail 0 0\nnfs:/x /mnt/n nfs defaults 0 0\n"
+	want := "UUID=root-uuid\t/\text4\tdefaults\t0\t1\nUUID=home-uuid\t/home\text4\tdefaults\t0\t2\nUUID=srv-uuid\t/srv\text4\tdefaults\t0\t2\n" +
+		"UUID=data-uuid\t/var/lib/data\text4\tdefaults\t0\t2\nUUID=d3-uuid /mnt/d3 xfs defaults 0 0\nUUID=d3-uuid\t/mnt/x\txfs\tnofail\t0\t0\nnfs:/x /mnt/n nfs defaults 0 0\n"
+	got, changed := rewriteFstab(in, old, all, uuids, "root-uuid", "")
+	if !changed || got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	// Without the other disks, the entries on them are left as they are.
+	got, _ = rewriteFstab("LABEL=srv /srv ext4 defaults 0 2\n", old, nil, uuids, "root-uuid", "")
+	if got != "LABEL=srv /srv ext4 defaults 0 2\n" {
+		t.Errorf("one disk: %q", got)
+	}
+}
+
+// otherDisksView: nothing without other disks; a disk that cannot be opened is named.
+func TestOtherDisksView(t *testing.T) {
+	if v, err := otherDisksView(t.Context(), "/nonexistent/boot.raw", t.TempDir(), Options{}, t.Logf); v != nil || err != nil {
+		t.Errorf("no other disks: %v %v", v, err)
+	}
+	_, err := otherDisksView(t.Context(), "/nonexistent/boot.raw", t.TempDir(), Options{SourceFormat: "raw", OtherDisks: []string{"/nonexistent/d2.raw"}}, t.Logf)
+	if err == nil || !strings.Contains(err.Error(), "disk 2, /nonexistent/d2.raw") {
+		t.Errorf("missing disk 2: %v", err)
 	}
 }

@@ -336,13 +336,13 @@ func TestLVMFstab(t *testing.T) {
 	pv := &chroot.Partition{Number: 2, FSType: lvmMember, UUID: "pvpvpv"}
 	old := &chroot.Disk{Partitions: []*chroot.Partition{pv}, Volumes: []*chroot.Partition{root, varLV}}
 	in := "/dev/mapper/vg-root / ext4 defaults 0 1\n/dev/vg/var /var ext4 defaults 0 2\n/dev/mapper/vg-home /home ext4 nofail 0 2\n"
-	got, changed := rewriteFstab(in, old, map[*chroot.Partition]string{root: root.UUID, varLV: varLV.UUID}, root.UUID, "")
+	got, changed := rewriteFstab(in, old, nil, map[*chroot.Partition]string{root: root.UUID, varLV: varLV.UUID}, root.UUID, "")
 	want := "UUID=" + root.UUID + "\t/\text4\tdefaults\t0\t1\nUUID=" + varLV.UUID + "\t/var\text4\tdefaults\t0\t2\n" +
 		"# /dev/mapper/vg-home /home ext4 nofail 0 2 # " + lvmLeftOutNote + "\n"
 	if !changed || got != want {
 		t.Errorf("flattened fstab:\n%s\nwant:\n%s", got, want)
 	}
-	got, _ = rewriteFstab(in, old, map[*chroot.Partition]string{pv: pv.UUID}, root.UUID, "")
+	got, _ = rewriteFstab(in, old, nil, map[*chroot.Partition]string{pv: pv.UUID}, root.UUID, "")
 	want = "UUID=" + root.UUID + "\t/\text4\tdefaults\t0\t1\n/dev/vg/var /var ext4 defaults 0 2\n/dev/mapper/vg-home /home ext4 nofail 0 2\n"
 	if got != want {
 		t.Errorf("kept fstab:\n%s\nwant:\n%s", got, want)
@@ -440,4 +440,32 @@ func TestLVMKeepGrubBoot(t *testing.T) {
 	}
 	checkVirtV2V(t, dst)
 	checkReleased(t, dst)
+}
+
+// TestLVMRootVolume: RootVolume carries the user's pick of the root logical volume where the
+// rule would take another: on lvm-var the rule picks chromo-vg/root, the only LV holding a
+// Linux root; chromo-vg/var, picked, is taken as the root (its fstab read, its copy opened)
+// and refused as no Linux system, not replaced by the rule's root. An LV that does not exist
+// is refused naming root_volume. Nothing is left behind.
+func TestLVMRootVolume(t *testing.T) {
+	testtier.Acceptance(t, "bootable's copy of an LVM disk")
+	dir := t.TempDir()
+	src := testimages.Make(t, "lvm-var", dir)
+	dst := filepath.Join(dir, "out.raw")
+	for lv, want := range map[string]string{
+		"chromo-vg/var":  "the root filesystem (logical volume chromo-vg/var) does not hold a Linux system",
+		"chromo-vg/none": `root_volume "chromo-vg/none": no such logical volume`,
+	} {
+		start := time.Now()
+		_, err := Make(context.Background(), src, dst, Options{RootVolume: lv, Logf: func(f string, a ...any) { t.Logf(f, a...) }})
+		t.Logf("%s: %s: %v", lv, time.Since(start).Round(time.Millisecond), err)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Make with root volume %s: %v, want %q", lv, err, want)
+		}
+		if _, serr := os.Stat(dst); !os.IsNotExist(serr) {
+			t.Errorf("output left behind after the failure: %v", serr)
+		}
+		checkReleased(t, dst)
+		checkReleased(t, src)
+	}
 }

@@ -40,6 +40,9 @@ type BootOptions struct {
 	Disk string
 	// Memory in MiB (default 1024).
 	Memory int
+	// SerialLog, when set, is where the serial console is logged (kept for the test to
+	// read); default: a file in a temporary directory.
+	SerialLog string
 }
 
 // OVMF firmware files of Debian's ovmf package.
@@ -54,14 +57,38 @@ const (
 // covers the default SeaBIOS + virtio case; this one adds OVMF and other disk buses.
 func BootWith(t testing.TB, image, format string, timeout time.Duration, o BootOptions) float64 {
 	t.Helper()
+	took, _ := BootDisks(t, []BootDisk{{Path: image, Format: format}}, timeout, o)
+	return took
+}
+
+// BootDisk is one disk of the virtual machine BootDisks starts: a file and its qemu format
+// (raw, qcow2, vmdk...).
+type BootDisk struct {
+	Path, Format string
+}
+
+// BootDisks boots a virtual machine of several disks as BootWith boots one: disks[0] is the
+// boot disk, and each disk is its own drive on o.Disk's bus, in order (virtio: vda, vdb...;
+// sata: one AHCI port each; ide: one unit each, four at most), all with -snapshot. It fails
+// the test unless the guest prints CHROMOGENIC-BOOT-OK on its serial console within timeout,
+// and returns the seconds the boot took and the serial console's output up to the marker
+// (what the guest printed before it, whole lines, for a test to check).
+func BootDisks(t testing.TB, disks []BootDisk, timeout time.Duration, o BootOptions) (took float64, serial string) {
+	t.Helper()
 	testtier.Acceptance(t, "a qemu boot")
+	if len(disks) == 0 {
+		t.Fatal("testimages: BootDisks needs a disk")
+	}
 	if o.Memory == 0 {
 		o.Memory = 1024
 	}
 	dir := t.TempDir()
-	serial := filepath.Join(dir, "serial.log")
+	serialLog := filepath.Join(dir, "serial.log")
+	if o.SerialLog != "" {
+		serialLog = o.SerialLog
+	}
 	args := []string{"-accel", "tcg", "-m", fmt.Sprint(o.Memory), "-display", "none", "-monitor", "none",
-		"-nic", "none", "-no-reboot", "-snapshot", "-serial", "file:" + serial}
+		"-nic", "none", "-no-reboot", "-snapshot", "-serial", "file:" + serialLog}
 	switch o.Firmware {
 	case "", "bios":
 	case "efi":
@@ -78,17 +105,11 @@ func BootWith(t testing.TB, image, format string, timeout time.Duration, o BootO
 	default:
 		t.Fatalf("testimages: firmware %q", o.Firmware)
 	}
-	drive := "file=" + image + ",format=" + format
-	switch o.Disk {
-	case "", "virtio":
-		args = append(args, "-drive", drive+",if=virtio")
-	case "sata":
-		args = append(args, "-device", "ahci,id=ahci", "-drive", drive+",if=none,id=disk0", "-device", "ide-hd,drive=disk0,bus=ahci.0")
-	case "ide":
-		args = append(args, "-drive", drive+",if=ide")
-	default:
-		t.Fatalf("testimages: disk bus %q", o.Disk)
+	drives, err := driveArgs(disks, o.Disk)
+	if err != nil {
+		t.Fatalf("testimages: %v", err)
 	}
+	args = append(args, drives...)
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Fatalf("testimages: qemu-system-x86_64 missing (apt-get install qemu-system-x86)")
 	}
@@ -112,15 +133,19 @@ func BootWith(t testing.TB, image, format string, timeout time.Duration, o BootO
 			<-done
 		}
 	}()
+	what := filepath.Base(disks[0].Path)
+	if len(disks) > 1 {
+		what = fmt.Sprintf("%s and %d more disks", what, len(disks)-1)
+	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		log, _ := os.ReadFile(serial)
-		if bytes.Contains(log, []byte("CHROMOGENIC-BOOT-OK")) {
+		log, _ := os.ReadFile(serialLog)
+		if i := bytes.Index(log, []byte(bootMarker)); i >= 0 {
 			took := time.Since(start).Seconds()
 			t.Logf("testimages: %s (%s, firmware %s, disk %s) booted to the marker in %.1f s",
-				filepath.Base(image), format, or(o.Firmware, "bios"), or(o.Disk, "virtio"), took)
-			return took
+				what, disks[0].Format, or(o.Firmware, "bios"), or(o.Disk, "virtio"), took)
+			return took, string(log[:i])
 		}
 		select {
 		case err := <-done:
@@ -128,10 +153,45 @@ func BootWith(t testing.TB, image, format string, timeout time.Duration, o BootO
 			t.Fatalf("testimages: qemu exited before the boot marker (%v)\n--- qemu ---\n%s\n--- serial ---\n%s",
 				err, qout.String(), tail(string(log), 40))
 		case <-ctx.Done():
-			t.Fatalf("testimages: no boot marker from %s within %s\n--- serial ---\n%s", image, timeout, tail(string(log), 40))
+			t.Fatalf("testimages: no boot marker from %s within %s\n--- serial ---\n%s", what, timeout, tail(string(log), 40))
 		case <-tick.C:
 		}
 	}
+}
+
+// bootMarker is what the test images print on their serial console once booted.
+const bootMarker = "CHROMOGENIC-BOOT-OK"
+
+// driveArgs are qemu's arguments attaching disks, in order, each its own drive on bus.
+func driveArgs(disks []BootDisk, bus string) ([]string, error) {
+	var args []string
+	if bus == "sata" {
+		args = append(args, "-device", "ahci,id=ahci")
+	}
+	if bus == "ide" && len(disks) > 4 {
+		return nil, fmt.Errorf("%d disks on IDE: at most 4", len(disks))
+	}
+	if bus == "sata" && len(disks) > 6 {
+		return nil, fmt.Errorf("%d disks on one AHCI controller: at most 6", len(disks))
+	}
+	for i, d := range disks {
+		if d.Path == "" || d.Format == "" || strings.ContainsAny(d.Path, ",") {
+			return nil, fmt.Errorf("disk %d: path %q, format %q (both needed; no comma in the path)", i+1, d.Path, d.Format)
+		}
+		drive := "file=" + d.Path + ",format=" + d.Format
+		switch bus {
+		case "", "virtio":
+			args = append(args, "-drive", drive+",if=virtio")
+		case "sata":
+			id := fmt.Sprintf("disk%d", i)
+			args = append(args, "-drive", drive+",if=none,id="+id, "-device", fmt.Sprintf("ide-hd,drive=%s,bus=ahci.%d", id, i))
+		case "ide":
+			args = append(args, "-drive", fmt.Sprintf("%s,if=ide,index=%d", drive, i))
+		default:
+			return nil, fmt.Errorf("disk bus %q", bus)
+		}
+	}
+	return args, nil
 }
 
 func or(s, def string) string {

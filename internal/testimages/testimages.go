@@ -4,7 +4,8 @@
 //   - Sample returns the cached bootable Debian 12 raw disk (scripts/images/sample-image.sh).
 //   - Make builds one of the root-filesystem-discovery test disks (test/images/mkimage.sh).
 //   - Boot boots an image under qemu TCG and waits for the sample's boot marker
-//     (test/images/boot.sh).
+//     (test/images/boot.sh); BootWith picks the firmware and disk bus, and BootDisks boots
+//     several disks together, returning what the guest printed before the marker.
 //
 // The helpers never skip: tests run as root on hosts provisioned by these scripts, and a
 // missing tool is a failure. The first use on a fresh host builds the Debian tree cache

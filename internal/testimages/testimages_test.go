@@ -537,3 +537,34 @@ func checkOtherDisk(t *testing.T, img, key, val string) {
 		t.Errorf("unexpected fstab source %s on the second disk", key)
 	}
 }
+
+// TestDriveArgs: every disk its own drive on the bus, in order; bad input refused.
+func TestDriveArgs(t *testing.T) {
+	disks := []BootDisk{{"/d/a.raw", "raw"}, {"/d/b.vmdk", "vmdk"}, {"/d/c.raw", "raw"}}
+	for _, c := range []struct {
+		bus  string
+		want string
+	}{
+		{"", "-drive file=/d/a.raw,format=raw,if=virtio -drive file=/d/b.vmdk,format=vmdk,if=virtio -drive file=/d/c.raw,format=raw,if=virtio"},
+		{"sata", "-device ahci,id=ahci -drive file=/d/a.raw,format=raw,if=none,id=disk0 -device ide-hd,drive=disk0,bus=ahci.0 " +
+			"-drive file=/d/b.vmdk,format=vmdk,if=none,id=disk1 -device ide-hd,drive=disk1,bus=ahci.1 " +
+			"-drive file=/d/c.raw,format=raw,if=none,id=disk2 -device ide-hd,drive=disk2,bus=ahci.2"},
+		{"ide", "-drive file=/d/a.raw,format=raw,if=ide,index=0 -drive file=/d/b.vmdk,format=vmdk,if=ide,index=1 -drive file=/d/c.raw,format=raw,if=ide,index=2"},
+	} {
+		got, err := driveArgs(disks, c.bus)
+		if err != nil || strings.Join(got, " ") != c.want {
+			t.Errorf("bus %q: %v %v\nwant %s", c.bus, got, err, c.want)
+		}
+	}
+	for _, bad := range [][]BootDisk{{{"/d/a,b.raw", "raw"}}, {{"/d/a.raw", ""}}, {{"", "raw"}}} {
+		if _, err := driveArgs(bad, ""); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if _, err := driveArgs(append(disks, disks...), "ide"); err == nil {
+		t.Error("6 IDE disks accepted")
+	}
+	if _, err := driveArgs(disks, "scsi"); err == nil {
+		t.Error("bus scsi accepted")
+	}
+}

@@ -156,6 +156,17 @@ type BootableOptions struct {
 	// and, for BIOS, `/boot` on a plain partition (extlinux cannot read a logical volume),
 	// and takes no `extra_size`.
 	LVM string `mapstructure:"lvm"`
+	// The LVM logical volume holding the guest's root, as `vg/lv`, when the rule of the
+	// builders' `root_partition` would pick another (several roots). Defaults to the
+	// artifact's `root_volume` state: the builder's own `root_volume`, so the root a build
+	// provisioned is the one that boots.
+	RootVolume string `mapstructure:"root_volume"`
+	// On a btrfs root, the subvolume holding the guest's root, as a path from the top level
+	// (`@`, `@/.snapshots/2/snapshot`; `/` for the top level), as the builders'
+	// `root_subvolume`. Defaults to the artifact's `root_subvolume` state (the builder's own
+	// `root_subvolume`), else the builders' rule (the default subvolume first). A kernel in
+	// that subvolume's own `/boot` (openSUSE) needs GRUB: `extlinux` is refused.
+	RootSubvolume string `mapstructure:"root_subvolume"`
 }
 
 var checksumTypes = map[string]bool{"sha256": true, "sha512": true, "sha1": true, "md5": true}
@@ -284,6 +295,9 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		}
 		if b.Ramdisk != "" && b.Kernel == "" {
 			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("bootable.ramdisk needs bootable.kernel: a ramdisk alone cannot be matched to a kernel"))
+		}
+		if err := bootable.ValidateRoot("bootable.root_volume", b.RootVolume, "bootable.root_subvolume", b.RootSubvolume); err != nil {
+			errs = packersdk.MultiErrorAppend(errs, err)
 		}
 		if b.ExtraSize != "" {
 			if _, err := bootable.ParseSize(b.ExtraSize); err != nil {

@@ -10,12 +10,14 @@ import (
 // FlatBootableOptions is an auto-generated flat version of BootableOptions.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatBootableOptions struct {
-	Firmware   *string `mapstructure:"firmware" cty:"firmware" hcl:"firmware"`
-	Kernel     *string `mapstructure:"kernel" cty:"kernel" hcl:"kernel"`
-	Ramdisk    *string `mapstructure:"ramdisk" cty:"ramdisk" hcl:"ramdisk"`
-	ExtraSize  *string `mapstructure:"extra_size" cty:"extra_size" hcl:"extra_size"`
-	Bootloader *string `mapstructure:"bootloader" cty:"bootloader" hcl:"bootloader"`
-	LVM        *string `mapstructure:"lvm" cty:"lvm" hcl:"lvm"`
+	Firmware      *string `mapstructure:"firmware" cty:"firmware" hcl:"firmware"`
+	Kernel        *string `mapstructure:"kernel" cty:"kernel" hcl:"kernel"`
+	Ramdisk       *string `mapstructure:"ramdisk" cty:"ramdisk" hcl:"ramdisk"`
+	ExtraSize     *string `mapstructure:"extra_size" cty:"extra_size" hcl:"extra_size"`
+	Bootloader    *string `mapstructure:"bootloader" cty:"bootloader" hcl:"bootloader"`
+	LVM           *string `mapstructure:"lvm" cty:"lvm" hcl:"lvm"`
+	RootVolume    *string `mapstructure:"root_volume" cty:"root_volume" hcl:"root_volume"`
+	RootSubvolume *string `mapstructure:"root_subvolume" cty:"root_subvolume" hcl:"root_subvolume"`
 }
 
 // FlatMapstructure returns a new FlatBootableOptions.
@@ -30,12 +32,14 @@ func (*BootableOptions) FlatMapstructure() interface{ HCL2Spec() map[string]hcld
 // The decoded values from this spec will then be applied to a FlatBootableOptions.
 func (*FlatBootableOptions) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
-		"firmware":   &hcldec.AttrSpec{Name: "firmware", Type: cty.String, Required: false},
-		"kernel":     &hcldec.AttrSpec{Name: "kernel", Type: cty.String, Required: false},
-		"ramdisk":    &hcldec.AttrSpec{Name: "ramdisk", Type: cty.String, Required: false},
-		"extra_size": &hcldec.AttrSpec{Name: "extra_size", Type: cty.String, Required: false},
-		"bootloader": &hcldec.AttrSpec{Name: "bootloader", Type: cty.String, Required: false},
-		"lvm":        &hcldec.AttrSpec{Name: "lvm", Type: cty.String, Required: false},
+		"firmware":       &hcldec.AttrSpec{Name: "firmware", Type: cty.String, Required: false},
+		"kernel":         &hcldec.AttrSpec{Name: "kernel", Type: cty.String, Required: false},
+		"ramdisk":        &hcldec.AttrSpec{Name: "ramdisk", Type: cty.String, Required: false},
+		"extra_size":     &hcldec.AttrSpec{Name: "extra_size", Type: cty.String, Required: false},
+		"bootloader":     &hcldec.AttrSpec{Name: "bootloader", Type: cty.String, Required: false},
+		"lvm":            &hcldec.AttrSpec{Name: "lvm", Type: cty.String, Required: false},
+		"root_volume":    &hcldec.AttrSpec{Name: "root_volume", Type: cty.String, Required: false},
+		"root_subvolume": &hcldec.AttrSpec{Name: "root_subvolume", Type: cty.String, Required: false},
 	}
 	return s
 }

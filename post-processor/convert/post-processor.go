@@ -93,7 +93,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if b := p.config.Bootable; b != nil {
 		tmp := filepath.Join(outDir, "."+name+".bootable.raw")
 		defer os.Remove(tmp)
-		res, err := p.makeBootable(ctx, ui, in, srcPath, srcFormat, tmp)
+		res, err := p.makeBootable(ctx, ui, in, srcPaths, srcFormat, tmp)
 		if err != nil {
 			return nil, false, false, err
 		}
@@ -216,10 +216,12 @@ func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src dis
 	return nil
 }
 
-// makeBootable writes the stand-alone bootable disk of srcPath to dst. The external kernel
-// and ramdisk come from the configuration, else from the artifact's kernel_path and
-// ramdisk_path.
-func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact, srcPath, srcFormat, dst string) (*bootable.Result, error) {
+// makeBootable writes the stand-alone bootable disk of the boot disk srcPaths[0] to dst; the
+// guest's other disks (srcPaths[1:]) are read so that its fstab names what is on them by
+// UUID. The external kernel and ramdisk come from the configuration, else from the
+// artifact's kernel_path and ramdisk_path.
+func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact, srcPaths []string, srcFormat, dst string) (*bootable.Result, error) {
+	srcPath := srcPaths[0]
 	b := p.config.Bootable
 	kernel, ramdisk := b.Kernel, b.Ramdisk
 	if kernel == "" {
@@ -227,6 +229,18 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 		if ramdisk == "" {
 			ramdisk, _ = in.State(bootable.StateRamdiskPath).(string)
 		}
+	}
+	// The root the builder mounted, when its template chose it (root_volume, root_subvolume).
+	rootVolume, rootSubvolume := b.RootVolume, b.RootSubvolume
+	if rootVolume == "" {
+		rootVolume, _ = in.State(bootable.StateRootVolume).(string)
+	}
+	if rootSubvolume == "" {
+		rootSubvolume, _ = in.State(bootable.StateRootSubvolume).(string)
+	}
+	if err := bootable.ValidateRoot("root_volume (bootable.root_volume or the artifact's state)", rootVolume,
+		"root_subvolume (bootable.root_subvolume or the artifact's state)", rootSubvolume); err != nil {
+		return nil, err
 	}
 	var extra int64
 	if b.ExtraSize != "" {
@@ -239,9 +253,15 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 	if kernel != "" {
 		msg += ", external kernel " + kernel
 	}
+	if rootVolume != "" {
+		msg += ", root volume " + rootVolume
+	}
+	if rootSubvolume != "" {
+		msg += ", root subvolume " + rootSubvolume
+	}
 	ui.Say(msg)
-	res, err := bootable.Make(ctx, srcPath, dst, bootable.Options{SourceFormat: srcFormat, Firmware: b.Firmware, LVM: b.LVM, Kernel: kernel, Ramdisk: ramdisk,
-		Bootloader: b.Bootloader, ExtraSize: extra, WorkDir: filepath.Dir(dst), TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,
+	res, err := bootable.Make(ctx, srcPath, dst, bootable.Options{SourceFormat: srcFormat, OtherDisks: srcPaths[1:], Firmware: b.Firmware, LVM: b.LVM, Kernel: kernel, Ramdisk: ramdisk,
+		Bootloader: b.Bootloader, ExtraSize: extra, RootVolume: rootVolume, RootSubvolume: rootSubvolume, WorkDir: filepath.Dir(dst), TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,
 		Logf: func(f string, a ...any) { ui.Message(fmt.Sprintf(f, a...)) }})
 	if err != nil {
 		return nil, err

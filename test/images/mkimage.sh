@@ -40,7 +40,9 @@
 #              snapshot 1 (the tree, /etc/chromogenic-subvol "snapshot 1"); 2 is an older copy
 #              ("snapshot 2"), 3 a decoy with another /etc/os-release ("snapshot 3"); /var,
 #              /home and /opt live in their own subvolumes; fstab by UUID: / without subvol=
-#              (the default), /var, /home, /opt, /.snapshots with subvol=/@/...
+#              (the default), /var, /home, /opt, /.snapshots with subvol=/@/...; the boot
+#              marker unit and a report unit before it printing the mounted root's subvolume
+#              path and /proc/cmdline (CHROMOGENIC-ROOT ..., see boot_report)
 # The disk is 2 GiB virtual (MKIMAGE_SIZE), written to OUT.tmp.PID and renamed to OUT (a
 # second disk first, to its own name: OUT present means every disk is complete).
 # Loops and mounts are released on every exit path. Prints OUT on its last stdout line.
@@ -126,6 +128,34 @@ UNIT
   printf '[Manager]\nDefaultDeviceTimeoutSec=15min\n' >"$mnt/etc/systemd/system.conf.d/chromogenic-tcg.conf"
   ln -sf /etc/systemd/system/chromogenic-marker.service \
     "$mnt/etc/systemd/system/multi-user.target.wants/chromogenic-marker.service"
+}
+
+# boot_report: a unit run just before the boot marker that prints, on ttyS0, one line
+# "CHROMOGENIC-ROOT <root's path in its filesystem> <the root's /etc/chromogenic-subvol>
+# <the kernel command line>": which btrfs subvolume is mounted at / and which kernel file the
+# boot loader started (GRUB's BOOT_IMAGE=).
+boot_report() {
+  cat >"$mnt/etc/chromogenic-boot-report" <<'SCRIPT'
+#!/bin/sh
+fsroot=$(awk '$5 == "/" { print $4; exit }' /proc/self/mountinfo)
+echo "CHROMOGENIC-ROOT fsroot=$fsroot marker=$(head -n1 /etc/chromogenic-subvol 2>/dev/null) cmdline=$(cat /proc/cmdline)" >/dev/ttyS0
+SCRIPT
+  chmod 755 "$mnt/etc/chromogenic-boot-report"
+  cat >"$mnt/etc/systemd/system/chromogenic-report.service" <<'UNIT'
+[Unit]
+Description=Print which root and kernel booted on the serial console
+Before=chromogenic-marker.service
+After=local-fs.target
+
+[Service]
+Type=oneshot
+ExecStart=/etc/chromogenic-boot-report
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  ln -sf /etc/systemd/system/chromogenic-report.service \
+    "$mnt/etc/systemd/system/multi-user.target.wants/chromogenic-report.service"
 }
 
 fstab_header() {
@@ -400,6 +430,8 @@ btrfs-suse)
   img_mount "$root_dev" "$mnt" -o subvol=@/.snapshots/1/snapshot
   for sv in var home opt .snapshots; do img_mount "$root_dev" "$mnt/$sv" -o "subvol=@/$sv"; done
   populate
+  boot_marker
+  boot_report
   uuid=$(blkid -s UUID -o value "$root_dev")
   {
     fstab_header
