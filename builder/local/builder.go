@@ -16,6 +16,7 @@ import (
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // BuilderID identifies artifacts of this builder.
@@ -38,6 +39,22 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 		return nil, warnings, err
 	}
 	return GeneratedData, warnings, nil
+}
+
+// provenanceSource is the record's source: the source file(s), absolute.
+func (b *Builder) provenanceSource(multistep.StateBag) provenance.Source {
+	src := provenance.Source{Cloud: "local"}
+	for _, p := range b.config.sources() {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		src.Paths = append(src.Paths, p)
+	}
+	src.Path = src.Paths[0]
+	if len(src.Paths) == 1 {
+		src.Paths = nil
+	}
+	return src
 }
 
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
@@ -66,6 +83,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		steps = append(steps, &StepCopySource{Source: src, Format: b.config.SourceFormat, Target: images[i], Disk: i})
 	}
 	steps = append(steps, bcommon.ChrootSteps(&b.config.ChrootConfig, b.config.ctx)...)
+	steps = append(steps, &bcommon.StepProvenance{Producer: "chromogenic-local", Source: b.provenanceSource})
 
 	if err := bcommon.RunSteps(ctx, steps, b.config.PackerConfig, ui, state); err != nil {
 		return nil, err

@@ -29,6 +29,8 @@ type Artifact struct {
 	Cloud     string
 	Source    openstackcommon.HCPSource
 	StateData map[string]interface{}
+	// Provenance is the record written beside the working copy (image mode).
+	Provenance artifact.Provenance
 }
 
 func newArtifact(state multistep.StateBag, c *Config) *Artifact {
@@ -61,6 +63,10 @@ func newArtifact(state multistep.StateBag, c *Config) *Artifact {
 	if gd, ok := state.GetOk("generated_data"); ok {
 		a.StateData["generated_data"] = gd
 	}
+	if p, ok := state.Get(artifact.BuildProvenance).(artifact.Provenance); ok {
+		a.Provenance = p
+		p.Put(a.StateData)
+	}
 	if osr, ok := state.GetOk(bcommon.StateOSRelease); ok {
 		a.StateData[artifact.OSRelease] = osr
 	}
@@ -73,7 +79,11 @@ func (a *Artifact) Files() []string {
 	if a.LocalPath == "" {
 		return nil
 	}
-	return append([]string{a.LocalPath}, a.Extra...)
+	files := append([]string{a.LocalPath}, a.Extra...)
+	if a.Provenance.Path != "" {
+		files = append(files, a.Provenance.Path)
+	}
+	return files
 }
 
 func (a *Artifact) Id() string {
@@ -102,16 +112,19 @@ func (a *Artifact) State(name string) interface{} {
 	}
 	var imgs []*registryimage.Image
 	if a.Image != nil {
-		imgs = append(imgs, openstackcommon.HCPImage(BuilderID, a.Cloud, a.Region, a.Image, a.Source))
+		img := openstackcommon.HCPImage(BuilderID, a.Cloud, a.Region, a.Image, a.Source)
+		a.Provenance.Labels(img.Labels)
+		imgs = append(imgs, img)
 	}
 	if a.LocalPath != "" {
 		imgs = append(imgs, artifact.HCPLocalImage(BuilderID, a.LocalPath, "raw", "", a.Source.Image,
-			map[string]string{artifact.LabelSourceInstance: a.Source.Instance}))
+			a.Provenance.Labels(map[string]string{artifact.LabelSourceInstance: a.Source.Instance})))
 	}
 	return imgs
 }
 
-// Destroy removes the local working copy and the kernel and ramdisk brought home with it.
+// Destroy removes the local working copy, the kernel and ramdisk brought home with it and
+// the provenance record beside it.
 // The Glance image is published: it is never deleted here, whatever keep_input_artifact says
 // (docs/ownership.md).
 func (a *Artifact) Destroy() error { return artifact.RemoveLocal(a.Files()...) }

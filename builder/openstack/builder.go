@@ -72,6 +72,8 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		if !c.SkipUpload {
 			steps = append(steps, &StepUpload{Config: c})
 		}
+		steps = append(steps, &bcommon.StepProvenance{Producer: "chromogenic-openstack",
+			Source: provenanceSource(c), Outputs: provenanceOutputs(c)})
 	} else {
 		steps = append(steps,
 			// No guest tree: a provisioner that needs one fails the build here, before

@@ -1,10 +1,15 @@
 package openstack
 
 import (
+	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +18,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
@@ -123,7 +129,54 @@ func testImageMode(t *testing.T, outer testing.TB, clouds string, src *images.Im
 	if again, err := openstackGet(t, src.ID); err != nil || again.Checksum != src.Checksum || again.Status != images.ImageStatusActive {
 		t.Errorf("source image changed: %v %v", again, err)
 	}
+	checkProvenance(t, filepath.Join(dir, "out"), serverID, src.ID, made.ID, vmdk)
 	return booted
+}
+
+// checkProvenance checks the builder's record beside the working copy (the server, its image,
+// the snapshot, the uploaded image; the block map against the working copy; chromogenic-clean's
+// operations and report digest) and chromogenic-convert's (carried over from the builder's,
+// named with its SHA-256; the VMDK's SHA-256 recomputed).
+func checkProvenance(t *testing.T, out, serverID, srcID, madeID, vmdk string) {
+	t.Helper()
+	working := filepath.Join(out, "image.raw")
+	wrec := provenance.SidecarPath(working)
+	r, err := provenance.Read(wrec)
+	if err != nil {
+		t.Fatalf("builder's record: %v", err)
+	}
+	s := r.Source
+	if r.Producer != "chromogenic-openstack" || s.Cloud != "openstack" || s.Instance != serverID || s.Image != srcID ||
+		len(s.Snapshots) != 1 || s.Snapshots[0] == "" || s.Endpoint != "clouds.yaml:aio-a" {
+		t.Errorf("builder's record: producer %s, source %+v; want server %s, image %s, a snapshot", r.Producer, s, serverID, srcID)
+	}
+	if len(r.Outputs) != 1 || r.Outputs[0].ID != madeID || r.Outputs[0].Kind != "image" || r.Outputs[0].Format != "raw" {
+		t.Errorf("builder's record: outputs %+v, want image %s", r.Outputs, madeID)
+	}
+	if r.WorkingCopy == nil {
+		t.Fatal("builder's record: no block map")
+	}
+	if err := r.WorkingCopy.Verify(context.Background(), working, nil); err != nil {
+		t.Errorf("builder's record: %v", err)
+	}
+	report, _ := os.ReadFile(filepath.Join(out, "clean-report.json"))
+	sum := sha256.Sum256(report)
+	if r.Clean == nil || !slices.Contains(r.Clean.Operations, "machine-id") || r.Clean.ReportSHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("builder's record: clean %+v, want machine-id and report sha256 %x", r.Clean, sum)
+	}
+	wsum, _, _ := provenance.FileSHA256(wrec)
+	c, err := provenance.Read(provenance.SidecarPath(vmdk))
+	if err != nil {
+		t.Fatalf("convert's record: %v", err)
+	}
+	if c.Input != wrec || c.InputSHA256 != wsum || c.Source.Instance != serverID || len(c.Outputs) != 1 {
+		t.Errorf("convert's record: %+v, want input %s (%s)", c, wrec, wsum)
+	}
+	for _, o := range c.Outputs {
+		if got, size, err := provenance.FileSHA256(o.Path); err != nil || got != o.SHA256 || size != o.Size || o.Path != vmdk {
+			t.Errorf("output %s: sha256 %s, %d bytes (%v); the record says %s, %d bytes", o.Path, got, size, err, o.SHA256, o.Size)
+		}
+	}
 }
 
 // testSnapshotMode only snapshots the server and leaves it as the artifact.

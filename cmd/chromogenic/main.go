@@ -5,6 +5,7 @@
 //	                    [--extra-size SIZE] [--lvm flatten|keep] [--root-volume VG/LV] [--root-subvolume PATH]
 //	                    [--sandbox=false]]
 //	chromogenic info IMAGE [-f FORMAT] [--json]
+//	chromogenic info --provenance IMAGE|RECORD [--json] [--verify]
 //	chromogenic clean (--root DIR | --image FILE) ...
 //	chromogenic push --to openstack|aws|eucalyptus IMAGE [--name N] ...
 //	chromogenic capture --from openstack|aws (--server|--image|--snapshot ID) OUTPUT ...
@@ -63,6 +64,7 @@ const usage = `usage:
                        [--extra-size SIZE] [--lvm flatten|keep] [--root-volume VG/LV]
                        [--root-subvolume PATH] [--sandbox=false]]
   chromogenic info IMAGE [-f FORMAT] [--json]
+  chromogenic info --provenance IMAGE|RECORD [--json] [--verify]
   chromogenic clean (--root DIR | --image FILE) [...]           (chromogenic clean --help)
   chromogenic push --to openstack|aws|eucalyptus IMAGE [...]    (chromogenic push --help)
   chromogenic capture --from openstack|aws ... OUTPUT [...]     (chromogenic capture --help)
@@ -364,12 +366,20 @@ func info(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "JSON output")
 	inFmt := fs.String("f", "", "format (default: detect)")
+	prov := fs.Bool("provenance", false, "print the provenance record of IMAGE (or the record named)")
+	verify := fs.Bool("verify", false, "with --provenance: check outputs and block maps against the files")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usageError{errors.New("info needs one IMAGE")}
+	}
+	if *prov {
+		return provenanceInfo(ctx, pos[0], *asJSON, *verify, stdout)
+	}
+	if *verify {
+		return usageError{errors.New("--verify goes with --provenance")}
 	}
 	st, err := os.Stat(pos[0])
 	if err != nil {

@@ -35,6 +35,8 @@ type Artifact struct {
 	OtherDisks []string
 	// StateData carries generated_data and the image keys across Packer's RPC.
 	StateData map[string]interface{}
+	// Provenance is the record the builder wrote beside the working copy (SetProvenance).
+	Provenance Provenance
 }
 
 // New returns the artifact for the raw working copy at path.
@@ -52,12 +54,28 @@ func New(builderID, path string, state multistep.StateBag) *Artifact {
 		a.StateData[OSRelease] = osr
 	}
 	CopyRootChoice(a.StateData, state)
+	if p, ok := state.GetOk(BuildProvenance); ok {
+		a.SetProvenance(p.(Provenance))
+	}
 	return a
 }
 
+// SetProvenance names the artifact's provenance record: in its state, its HCP Packer labels
+// and its files (Destroy removes it with the working copy).
+func (a *Artifact) SetProvenance(p Provenance) {
+	a.Provenance = p
+	p.Put(a.StateData)
+}
+
 func (a *Artifact) BuilderId() string { return a.BuilderIDValue }
-func (a *Artifact) Files() []string   { return append([]string{a.Path}, a.OtherDisks...) }
-func (a *Artifact) Id() string        { return a.Path }
+func (a *Artifact) Files() []string {
+	files := append([]string{a.Path}, a.OtherDisks...)
+	if a.Provenance.Path != "" {
+		files = append(files, a.Provenance.Path)
+	}
+	return files
+}
+func (a *Artifact) Id() string { return a.Path }
 func (a *Artifact) String() string {
 	if len(a.OtherDisks) > 0 {
 		return fmt.Sprintf("Disk images (%s): %s (boot disk), %s", a.Format, a.Path, strings.Join(a.OtherDisks, ", "))
@@ -69,13 +87,14 @@ func (a *Artifact) String() string {
 // the working copy as a local file (see HCPLocalImage).
 func (a *Artifact) State(name string) interface{} {
 	if name == registryimage.ArtifactStateURI {
-		return []*registryimage.Image{HCPLocalImage(a.BuilderIDValue, a.Path, a.Format, "", a.SourceImage, nil)}
+		return []*registryimage.Image{HCPLocalImage(a.BuilderIDValue, a.Path, a.Format, "", a.SourceImage, a.Provenance.Labels(nil))}
 	}
 	return a.StateData[name]
 }
 
-// Destroy removes the working copy: Packer calls it when no post-processor keeps the input
-// artifact (keep_input_artifact). It is the only thing this artifact owns (docs/ownership.md).
+// Destroy removes the working copy and its provenance record: Packer calls it when no
+// post-processor keeps the input artifact (keep_input_artifact). They are the only things
+// this artifact owns (docs/ownership.md).
 func (a *Artifact) Destroy() error { return RemoveLocal(a.Files()...) }
 
 // RemoveLocal removes the local files of an artifact (working copy, kernel and ramdisk brought

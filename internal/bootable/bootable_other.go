@@ -17,6 +17,7 @@ const (
 // Options configure Make (as in bootable.go).
 type Options struct {
 	SourceFormat    string
+	OtherDisks      []string
 	Firmware        string
 	Bootloader      string
 	Kernel, Ramdisk string

@@ -11,8 +11,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // BlockSize is EBS's block size, so a block map is also a snapshot's block list.
@@ -153,29 +151,6 @@ func blockHash(f *os.File, buf []byte, off, size int64) (string, error) {
 	}
 	s := sha256.Sum256(buf[:n])
 	return hex.EncodeToString(s[:]), nil
-}
-
-// dataRanges lists the file's data ranges (SEEK_DATA/SEEK_HOLE), or the whole file where the
-// filesystem cannot say.
-func dataRanges(f *os.File, size int64) [][2]int64 {
-	var out [][2]int64
-	fd := int(f.Fd())
-	for off := int64(0); off < size; {
-		d, err := unix.Seek(fd, off, unix.SEEK_DATA)
-		if err != nil {
-			if errors.Is(err, unix.ENXIO) {
-				break
-			}
-			return [][2]int64{{off, size}}
-		}
-		h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
-		if err != nil {
-			h = size
-		}
-		out = append(out, [2]int64{d, h})
-		off = h
-	}
-	return out
 }
 
 // Changed lists the blocks of m that differ from base (blocks beyond base's end count as

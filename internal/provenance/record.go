@@ -25,7 +25,10 @@ type Record struct {
 	Created  time.Time `json:"created"`
 	Producer string    `json:"producer"` // the builder or post-processor type that wrote it
 	// Base is the record this build started from (a changed-block recapture), if any.
-	Base        string    `json:"base,omitempty"`
+	Base string `json:"base,omitempty"`
+	// Input is the record of the artifact a post-processor started from, and its SHA-256.
+	Input       string    `json:"input,omitempty"`
+	InputSHA256 string    `json:"input_sha256,omitempty"`
 	Source      Source    `json:"source"`
 	WorkingCopy *BlockMap `json:"working_copy,omitempty"`
 	// Dirty lists the blocks of the working copy the build changed after the capture (a
@@ -49,12 +52,17 @@ type Source struct {
 	Volumes   []string `json:"volumes,omitempty"`
 	Snapshots []string `json:"snapshots,omitempty"` // the root disk's first
 	Path      string   `json:"path,omitempty"`      // a local source file
+	// Paths are every local source file of a guest on several disks, Path first.
+	Paths []string `json:"paths,omitempty"`
 }
 
-// Clean is what chromogenic-clean did.
+// Clean is what chromogenic-clean did: every operation run (each group resolved to its
+// operations; one that found nothing to do still vouches that there was nothing) and the
+// SHA-256 of its JSON report (the last run's when it ran several times; Runs has each).
 type Clean struct {
-	Operations   []string `json:"operations"`
-	ReportSHA256 string   `json:"report_sha256,omitempty"`
+	Operations   []string   `json:"operations"`
+	ReportSHA256 string     `json:"report_sha256,omitempty"`
+	Runs         []CleanRun `json:"runs,omitempty"`
 }
 
 // Boot is how a bootable export was made.
@@ -77,6 +85,9 @@ type Output struct {
 	Region string `json:"region,omitempty"`
 	Kind   string `json:"kind,omitempty"` // image, snapshot, volume
 	ID     string `json:"id,omitempty"`
+	// Checksum is the cloud's own digest of a pushed object, "<algo>:<hex>" (Glance's
+	// os_hash), when it gives one.
+	Checksum string `json:"checksum,omitempty"`
 }
 
 // New starts a record for producer.

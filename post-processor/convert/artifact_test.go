@@ -24,14 +24,15 @@ func TestArtifactHCP(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := writeChecksum(qcow, "sha256", 0o644); err != nil {
+	if _, err := writeChecksum(qcow, "sha256", 0o644, ""); err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte("image " + qcow))
 	in := artifact.New("chromogenic.local", filepath.Join(dir, "w.raw"), new(multistep.BasicStateBag))
 	in.SourceImage = "/src.raw"
 	a := &Artifact{Formats: []string{"qcow2", "vmdk"}, ByFormat: map[string]string{"qcow2": qcow, "vmdk": vmdk},
-		ChecksumTypes: []string{"md5", "SHA256"}, Input: in.Id(), SourceImage: artifact.HCPSourceOf(hcptest.Remote(t, in))}
+		ChecksumTypes: []string{"md5", "SHA256"}, Input: in.Id(), SourceImage: artifact.HCPSourceOf(hcptest.Remote(t, in)),
+		Provenance: artifact.Provenance{Path: qcow + ".provenance.json", SHA256: "ab12", Summary: "producer: x"}}
 	imgs := hcptest.Images(t, a)
 	if len(imgs) != 2 {
 		t.Fatalf("%d images: %+v", len(imgs), imgs)
@@ -42,5 +43,13 @@ func TestArtifactHCP(t *testing.T) {
 			g.Labels["disk_format"] != w.format || g.Labels["checksum"] != w.sum || g.Labels["input"] != in.Id() || g.Labels["builder"] != BuilderID {
 			t.Errorf("image %d: %+v, want %s %s checksum %q", i, g, w.path, w.format, w.sum)
 		}
+		if g.Labels["provenance"] != qcow+".provenance.json" || g.Labels["provenance_sha256"] != "ab12" {
+			t.Errorf("image %d: provenance labels %v", i, g.Labels)
+		}
+	}
+	r := hcptest.Remote(t, a)
+	if r.State(artifact.StateProvenance) != qcow+".provenance.json" || r.State(artifact.StateProvenanceSHA256) != "ab12" ||
+		r.State(artifact.StateProvenanceInfo) != "producer: x" {
+		t.Errorf("provenance state across the RPC: %v %v", r.State(artifact.StateProvenance), r.State(artifact.StateProvenanceSHA256))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
@@ -44,8 +45,14 @@ func TestAccBootableOVA(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if strings.Join(names, " ") != "euca-bootable.ova euca-bootable.qcow2" {
-		t.Errorf("output directory holds %v; want only the OVA and the qcow2 (no temporary disk)", names)
+	if strings.Join(names, " ") != "euca-bootable.ova euca-bootable.ova.provenance.json euca-bootable.qcow2" {
+		t.Errorf("output directory holds %v; want only the OVA, its provenance record and the qcow2 (no temporary disk)", names)
+	}
+	// The record gives the boot settings of the bootable disk.
+	if rec, err := provenance.Read(filepath.Join(conv, "euca-bootable.ova.provenance.json")); err != nil {
+		t.Error(err)
+	} else if b := rec.Boot; b == nil || b.Firmware != "efi" || !strings.Contains(b.Bootloader, "grub-efi") || b.Kernel == "" || !strings.Contains(b.Cmdline, "root=") {
+		t.Errorf("record's boot settings %+v", b)
 	}
 	qcow := filepath.Join(conv, "euca-bootable.qcow2")
 	if o, err := exec.Command("qemu-img", "check", "-f", "qcow2", qcow).CombinedOutput(); err != nil {

@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // An artifact of two disks (image_paths): qcow2 gets a file per disk (<name>.qcow2,
@@ -46,9 +48,21 @@ func TestConvertSeveralDisks(t *testing.T) {
 		t.Fatal(err)
 	}
 	q1, q2, o := filepath.Join(out, "multi.qcow2"), filepath.Join(out, "multi-disk2.qcow2"), filepath.Join(out, "multi.ova")
-	want := []string{q1, q1 + ".sha256", q2, q2 + ".sha256", o, o + ".sha256"}
+	want := []string{q1, q1 + ".sha256", q2, q2 + ".sha256", o, o + ".sha256", q1 + ".provenance.json"}
 	if got := art.Files(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("files %v, want %v", got, want)
+	}
+	// The record lists every file with its disk: both qcow2 files, the OVA holding both.
+	rec, err := provenance.Read(q1 + ".provenance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outs []string
+	for _, o := range rec.Outputs {
+		outs = append(outs, fmt.Sprintf("%s:%s:%d", filepath.Base(o.Path), o.Format, o.Disk))
+	}
+	if strings.Join(outs, " ") != "multi.qcow2:qcow2:0 multi-disk2.qcow2:qcow2:1 multi.ova:ova:0" {
+		t.Errorf("record outputs %v", outs)
 	}
 	if fb := art.State("files_by_format").(map[string]string); fb["qcow2"] != q1 || fb["ova"] != o {
 		t.Errorf("files_by_format %v", fb)

@@ -66,7 +66,7 @@ func TestOutputModes(t *testing.T) {
 			t.Fatal(err)
 		}
 		files := art.Files()
-		if len(files) != 6 {
+		if len(files) != 7 { // 3 formats, their checksums, the provenance record
 			t.Fatalf("files %v", files)
 		}
 		for _, f := range files {

@@ -32,6 +32,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // BuilderID identifies artifacts of this post-processor.
@@ -79,14 +80,26 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	}
 
 	srcAbs, _ := filepath.Abs(srcPath)
+	// The provenance record starts from the input's (checked against the SHA-256 it gives).
+	inRec, inProv, err := artifact.ProvenanceOf(in)
+	if err != nil {
+		return nil, false, false, err
+	}
+	rec := provenance.From("chromogenic-convert", inRec, inProv.Path, inProv.SHA256)
+	if inRec == nil {
+		rec.Source = provenance.Source{Cloud: "local", Path: srcAbs}
+	}
 	imagePath, imageFormat, ovaFirmware := srcPath, srcFormat, p.config.OVA.Firmware
 	if b := p.config.Bootable; b != nil {
 		tmp := filepath.Join(outDir, "."+name+".bootable.raw")
 		defer os.Remove(tmp)
-		if err := p.makeBootable(ctx, ui, in, srcPaths, srcFormat, tmp); err != nil {
+		res, err := p.makeBootable(ctx, ui, in, srcPaths, srcFormat, tmp)
+		if err != nil {
 			return nil, false, false, err
 		}
 		imagePath, imageFormat, ovaFirmware = tmp, "raw", ovaFirmwareFor(b.Firmware)
+		rec.Boot = &provenance.Boot{Firmware: res.Firmware, Bootloader: strings.Join(res.Bootloaders, "+"),
+			Kernel: res.Kernel, Cmdline: res.Cmdline}
 	}
 	// A builder's working copy and the bootable disk are raw by declaration: their first
 	// sector is the guest's, never probed.
@@ -141,10 +154,16 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 				outs = append(outs, disk)
 			}
 		}
-		for _, f := range outs {
+		for i, f := range outs {
 			art.Paths = append(art.Paths, f)
+			o, err := provenance.FileOutput(f, format, i)
+			if err != nil {
+				art.Destroy()
+				return nil, false, false, err
+			}
+			rec.Outputs = append(rec.Outputs, o)
 			for _, ct := range p.config.ChecksumTypes {
-				sumFile, err := writeChecksum(f, strings.ToLower(ct), p.config.hostFileMode())
+				sumFile, err := writeChecksum(f, strings.ToLower(ct), p.config.hostFileMode(), o.SHA256)
 				if err != nil {
 					art.Destroy()
 					return nil, false, false, err
@@ -155,6 +174,13 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		art.DisksByFormat[format] = outs
 	}
 	art.Formats = p.config.Formats
+	recPath := provenance.SidecarPath(art.ByFormat[art.Formats[0]])
+	art.Paths = append(art.Paths, recPath)
+	if art.Provenance, err = artifact.WriteProvenance(rec, recPath, p.config.hostFileMode()); err != nil {
+		art.Destroy()
+		return nil, false, false, err
+	}
+	ui.Say("Provenance record written: " + recPath)
 	art.ChecksumTypes = p.config.ChecksumTypes
 	art.Input, art.SourceImage = in.Id(), artifact.HCPSourceOf(in)
 	if gd := in.State("generated_data"); gd != nil {
@@ -194,7 +220,7 @@ func (p *PostProcessor) convertOne(ctx context.Context, ui packersdk.Ui, src dis
 // guest's other disks (srcPaths[1:]) are read so that its fstab names what is on them by
 // UUID. The external kernel and ramdisk come from the configuration, else from the
 // artifact's kernel_path and ramdisk_path.
-func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact, srcPaths []string, srcFormat, dst string) error {
+func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact, srcPaths []string, srcFormat, dst string) (*bootable.Result, error) {
 	srcPath := srcPaths[0]
 	b := p.config.Bootable
 	kernel, ramdisk := b.Kernel, b.Ramdisk
@@ -214,13 +240,13 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 	}
 	if err := bootable.ValidateRoot("root_volume (bootable.root_volume or the artifact's state)", rootVolume,
 		"root_subvolume (bootable.root_subvolume or the artifact's state)", rootSubvolume); err != nil {
-		return err
+		return nil, err
 	}
 	var extra int64
 	if b.ExtraSize != "" {
 		var err error
 		if extra, err = bootable.ParseSize(b.ExtraSize); err != nil {
-			return fmt.Errorf("bootable.extra_size: %w", err)
+			return nil, fmt.Errorf("bootable.extra_size: %w", err)
 		}
 	}
 	msg := fmt.Sprintf("Making %s a stand-alone bootable disk (firmware %s)", srcPath, b.Firmware)
@@ -238,11 +264,11 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 		Bootloader: b.Bootloader, ExtraSize: extra, RootVolume: rootVolume, RootSubvolume: rootSubvolume, WorkDir: filepath.Dir(dst), TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,
 		Logf: func(f string, a ...any) { ui.Message(fmt.Sprintf(f, a...)) }})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ui.Say(fmt.Sprintf("Bootable disk ready: %s table, kernel %s, %s; root UUID %s", res.PartitionType, res.KernelVersion,
 		strings.Join(res.Bootloaders, " + "), res.RootUUID))
-	return nil
+	return res, nil
 }
 
 // ovaOptions are the options of an OVF 1.0 appliance written to out (the ova writer's, in
@@ -277,19 +303,24 @@ func newHash(kind string) hash.Hash {
 	return sha256.New()
 }
 
-// writeChecksum writes path.<kind> in the `sha256sum` format and returns its path.
-func writeChecksum(path, kind string, perm os.FileMode) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := newHash(kind)
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("checksum %s: %w", path, err)
+// writeChecksum writes path.<kind> in the `sha256sum` format and returns its path; sha256 is
+// the file's SHA-256 when already known (not read again).
+func writeChecksum(path, kind string, perm os.FileMode, sha256 string) (string, error) {
+	sum := sha256
+	if kind != "sha256" || sum == "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		h := newHash(kind)
+		if _, err := io.Copy(h, f); err != nil {
+			return "", fmt.Errorf("checksum %s: %w", path, err)
+		}
+		sum = hex.EncodeToString(h.Sum(nil))
 	}
 	sumFile := path + "." + kind
-	line := fmt.Sprintf("%s  %s\n", hex.EncodeToString(h.Sum(nil)), filepath.Base(path))
+	line := fmt.Sprintf("%s  %s\n", sum, filepath.Base(path))
 	if err := hostfile.WriteFile(sumFile, []byte(line), perm); err != nil {
 		return "", err
 	}
@@ -306,6 +337,9 @@ type Artifact struct {
 	// the source image its own metadata records.
 	ChecksumTypes      []string
 	Input, SourceImage string
+
+	// Provenance is the record written beside the first format's file (also in Paths).
+	Provenance artifact.Provenance
 
 	// DisksByFormat lists, per format, the file of every disk of a guest on several disks,
 	// boot disk first (<name><ext>, <name>-disk2<ext>...; an OVA is one file holding them
@@ -346,6 +380,12 @@ func (a *Artifact) State(name string) interface{} {
 		}
 	case registryimage.ArtifactStateURI:
 		return a.hcpImages()
+	case artifact.StateProvenance:
+		return a.Provenance.Path
+	case artifact.StateProvenanceSHA256:
+		return a.Provenance.SHA256
+	case artifact.StateProvenanceInfo:
+		return a.Provenance.Summary
 	}
 	return nil
 }
@@ -362,7 +402,7 @@ func (a *Artifact) hcpImages() []*registryimage.Image {
 			}
 		}
 		imgs = append(imgs, artifact.HCPLocalImage(BuilderID, a.ByFormat[f], f, sum, a.SourceImage,
-			map[string]string{artifact.LabelInput: a.Input}))
+			a.Provenance.Labels(map[string]string{artifact.LabelInput: a.Input})))
 	}
 	return imgs
 }

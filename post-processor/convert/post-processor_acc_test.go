@@ -1,15 +1,21 @@
 package convert
 
 import (
+	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
@@ -37,6 +43,7 @@ func TestAccConvert(t *testing.T) {
 	if _, err := os.Stat(working); err != nil {
 		t.Fatalf("keep_input_artifact = true, but the working copy is gone: %v", err)
 	}
+	verified := map[string]bool{} // files whose checksum file sha256sum -c verified
 	for _, tc := range []struct{ file, qemuFormat string }{
 		{"conv-disk.qcow2", "qcow2"}, {"conv-disk.vmdk", "vmdk"}, {"conv-disk.vhd", "vpc"}, {"conv-disk.raw", "raw"},
 	} {
@@ -53,6 +60,8 @@ func TestAccConvert(t *testing.T) {
 		sum.Dir = conv
 		if o, err := sum.CombinedOutput(); err != nil {
 			t.Errorf("sha256sum -c %s.sha256: %v\n%s", tc.file, err, o)
+		} else {
+			verified[tc.file] = true
 		}
 		for _, f := range []string{path, path + ".sha256"} {
 			if fi, err := os.Stat(f); err != nil {
@@ -96,4 +105,90 @@ func TestAccConvert(t *testing.T) {
 	if !strings.Contains(string(ovf), "Debian") || !strings.Contains(string(ovf), ">2048<") {
 		t.Errorf("OVF descriptor lacks the guest OS or the memory setting:\n%s", ovf)
 	}
+	checkProvenance(t, src, working, conv, conv+"-manifest.json", verified)
+}
+
+// checkProvenance checks the records of the build: the builder's beside the working copy
+// (source, block map verified against the working copy, chromogenic-clean's operations and
+// its report's digest) and chromogenic-convert's beside its first output (every output's
+// size and SHA-256 against the file: recomputed, or compared with the checksum file that
+// sha256sum -c verified (verified), the builder's record named as its input with
+// its SHA-256: the convert read it through the artifact state across Packer's RPC), and
+// the manifest lists the convert record among the artifact's files.
+func checkProvenance(t *testing.T, src, working, conv, manifest string, verified map[string]bool) {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	wrec := provenance.SidecarPath(working)
+	b, err := provenance.Read(wrec)
+	if err != nil {
+		t.Fatalf("builder's record: %v", err)
+	}
+	if b.Producer != "chromogenic-local" || b.Source.Cloud != "local" || b.Source.Path != src {
+		t.Errorf("builder's record: producer %q, source %+v; want chromogenic-local from %s", b.Producer, b.Source, src)
+	}
+	if b.WorkingCopy == nil || b.WorkingCopy.Path != working {
+		t.Fatalf("builder's record: working copy %+v", b.WorkingCopy)
+	}
+	if err := b.WorkingCopy.Verify(ctx, working, nil); err != nil {
+		t.Errorf("builder's record: %v", err)
+	}
+	report, err := os.ReadFile(filepath.Join(filepath.Dir(working) + "-clean.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(report)
+	var ops []string
+	if b.Clean != nil {
+		ops = append(ops, b.Clean.Operations...)
+		sort.Strings(ops)
+	}
+	if strings.Join(ops, " ") != "bash-history machine-id ssh-hostkeys" ||
+		b.Clean.ReportSHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("builder's record: clean %+v, want the three operations and report sha256 %x", b.Clean, sum)
+	}
+	if _, err := os.Stat(provenance.CleanNotePath(working)); !os.IsNotExist(err) {
+		t.Errorf("the clean note is left beside the working copy: %v", err)
+	}
+	wsum, _, _ := provenance.FileSHA256(wrec)
+
+	crec := provenance.SidecarPath(filepath.Join(conv, "conv-disk.qcow2"))
+	c, err := provenance.Read(crec)
+	if err != nil {
+		t.Fatalf("convert's record: %v", err)
+	}
+	if c.Producer != "chromogenic-convert" || c.Input != wrec || c.InputSHA256 != wsum || c.Source.Path != src ||
+		!reflect.DeepEqual(c.Clean, b.Clean) || !reflect.DeepEqual(c.WorkingCopy, b.WorkingCopy) {
+		t.Errorf("convert's record does not carry the builder's (%s, sha256 %s): %+v", wrec, wsum, c)
+	}
+	formats := map[string]bool{}
+	for _, o := range c.Outputs {
+		formats[o.Format] = true
+		var got string
+		var size int64
+		var err error
+		if sumFile, rerr := os.ReadFile(o.Path + ".sha256"); rerr == nil && verified[filepath.Base(o.Path)] {
+			// sha256sum -c checked this checksum file against the file: the record must agree.
+			got = strings.Fields(string(sumFile) + " ")[0]
+			if fi, serr := os.Stat(o.Path); serr == nil {
+				size = fi.Size()
+			}
+		} else {
+			got, size, err = provenance.FileSHA256(o.Path)
+		}
+		if err != nil || got != o.SHA256 || size != o.Size || filepath.Dir(o.Path) != conv {
+			t.Errorf("output %s: sha256 %s, %d bytes (%v); the record says %s, %d bytes", o.Path, got, size, err, o.SHA256, o.Size)
+		}
+	}
+	if len(c.Outputs) != 5 || len(formats) != 5 {
+		t.Errorf("convert's record lists %d outputs (%v), want the 5 formats", len(c.Outputs), formats)
+	}
+	if fi, err := os.Stat(crec); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("convert's record: %v %v, want mode 0640 (file_mode)", fi, err)
+	}
+	m, err := os.ReadFile(manifest)
+	if err != nil || !strings.Contains(string(m), filepath.Base(crec)) {
+		t.Errorf("the manifest does not list the convert's record among the artifact's files: %v\n%s", err, m)
+	}
+	t.Logf("provenance records checked in %s", time.Since(start).Round(time.Millisecond))
 }

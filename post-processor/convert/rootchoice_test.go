@@ -24,12 +24,12 @@ func TestBootableRootFromState(t *testing.T) {
 	ui := &packersdk.BasicUi{Reader: new(bytes.Buffer), Writer: new(bytes.Buffer), ErrorWriter: new(bytes.Buffer)}
 	in := &packersdk.MockArtifact{StateValues: map[string]interface{}{bootable.StateRootVolume: "notvg", bootable.StateRootSubvolume: "@"}}
 	missing := filepath.Join(dir, "missing.raw")
-	err := p.makeBootable(context.Background(), ui, in, []string{missing}, "raw", filepath.Join(dir, "out.raw"))
+	_, err := p.makeBootable(context.Background(), ui, in, []string{missing}, "raw", filepath.Join(dir, "out.raw"))
 	if err == nil || !strings.Contains(err.Error(), `root_volume (bootable.root_volume or the artifact's state) "notvg"`) {
 		t.Errorf("root_volume from the artifact's state: %v", err)
 	}
 	p.config.Bootable.RootVolume = "vg/root"
-	err = p.makeBootable(context.Background(), ui, in, []string{missing}, "raw", filepath.Join(dir, "out.raw"))
+	_, err = p.makeBootable(context.Background(), ui, in, []string{missing}, "raw", filepath.Join(dir, "out.raw"))
 	if err == nil || strings.Contains(err.Error(), "root_volume") || !strings.Contains(err.Error(), "missing.raw") {
 		t.Errorf("the block's root_volume over the state's: %v", err)
 	}

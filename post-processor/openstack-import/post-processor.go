@@ -27,6 +27,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
@@ -90,8 +91,52 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if local != nil {
 		src.Image, src.Input = artifact.HCPSourceOf(in), in.Id()
 	}
-	return &Artifact{ImageID: img.ID, ImageName: img.Name, Region: c.Region,
-		generated: in.State("generated_data"), hcp: openstackcommon.HCPImage(BuilderID, c.Cloud, c.Region, img, src)}, true, false, nil
+	a := &Artifact{ImageID: img.ID, ImageName: img.Name, Region: c.Region,
+		generated: in.State("generated_data"), hcp: openstackcommon.HCPImage(BuilderID, c.Cloud, c.Region, img, src)}
+	if a.Provenance, err = p.provenance(in, local, imageID, img); err != nil {
+		// The image is published: it stays, and the build says what is missing.
+		return a, true, false, fmt.Errorf("image %s (%s) is active, but its provenance record: %w", img.Name, img.ID, err)
+	}
+	if a.Provenance.Path != "" {
+		ui.Say("Provenance record written: " + a.Provenance.Path)
+		a.Provenance.Labels(a.hcp.Labels)
+	}
+	return a, true, false, nil
+}
+
+// provenance writes the import's record: the input's record (when it names one) with the
+// Glance image made as the output, in the directory of the local image pushed (or of the
+// input's record for a migration), named openstack-image-<id>.provenance.json. A migration
+// of an input with no record writes none.
+func (p *PostProcessor) provenance(in packersdk.Artifact, local *artifact.LocalInput, sourceID string, img *images.Image) (artifact.Provenance, error) {
+	inRec, inProv, err := artifact.ProvenanceOf(in)
+	if err != nil {
+		return artifact.Provenance{}, err
+	}
+	rec := provenance.From("chromogenic-openstack-import", inRec, inProv.Path, inProv.SHA256)
+	dir := filepath.Dir(inProv.Path)
+	switch {
+	case local != nil:
+		abs, _ := filepath.Abs(local.Path)
+		dir = filepath.Dir(abs)
+		if inRec == nil {
+			rec.Source = provenance.Source{Cloud: "local", Path: abs}
+		}
+	case inRec == nil:
+		return artifact.Provenance{}, nil
+	}
+	region := p.config.Region
+	if region == "" {
+		region = p.config.Cloud
+	}
+	out := provenance.Output{Cloud: "openstack", Region: region, Kind: "image", ID: img.ID, Format: img.DiskFormat, Size: img.SizeBytes}
+	if algo, _ := img.Properties["os_hash_algo"].(string); algo != "" {
+		if v, _ := img.Properties["os_hash_value"].(string); v != "" {
+			out.Checksum = algo + ":" + v
+		}
+	}
+	rec.Outputs = append(rec.Outputs, out)
+	return artifact.WriteProvenance(rec, provenance.SidecarPath(filepath.Join(dir, "openstack-image-"+img.ID)), 0)
 }
 
 // input says what to push: a Glance image of the source cloud (source_image, or an artifact
@@ -218,11 +263,18 @@ type Artifact struct {
 	ImageID, ImageName, Region string
 	generated                  interface{}
 	hcp                        *registryimage.Image
+	// Provenance is the record written for the image (its one local file).
+	Provenance artifact.Provenance
 }
 
 func (a *Artifact) BuilderId() string { return BuilderID }
-func (a *Artifact) Files() []string   { return nil }
-func (a *Artifact) Id() string        { return a.ImageID }
+func (a *Artifact) Files() []string {
+	if a.Provenance.Path == "" {
+		return nil
+	}
+	return []string{a.Provenance.Path}
+}
+func (a *Artifact) Id() string { return a.ImageID }
 func (a *Artifact) String() string {
 	return fmt.Sprintf("OpenStack image %s (%s)", a.ImageName, a.ImageID)
 }
@@ -238,10 +290,16 @@ func (a *Artifact) State(name string) interface{} {
 		if a.hcp != nil {
 			return []*registryimage.Image{a.hcp}
 		}
+	case artifact.StateProvenance:
+		return a.Provenance.Path
+	case artifact.StateProvenanceSHA256:
+		return a.Provenance.SHA256
+	case artifact.StateProvenanceInfo:
+		return a.Provenance.Summary
 	}
 	return nil
 }
 
-// Destroy does nothing: the image is published and this artifact has no local file. A later
+// Destroy removes the provenance record only: the image is published. A later
 // post-processor never deletes it, whatever keep_input_artifact says (docs/ownership.md).
-func (a *Artifact) Destroy() error { return nil }
+func (a *Artifact) Destroy() error { return artifact.RemoveLocal(a.Provenance.Path) }

@@ -10,8 +10,11 @@ package clean
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -21,6 +24,7 @@ import (
 	engine "github.com/chromogenic/packer-plugin-chromogenic/internal/clean"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/guestfs"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/retarget"
 )
 
@@ -74,21 +78,58 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	for _, line := range strings.Split(strings.TrimRight(rep.Summary(), "\n"), "\n") {
 		ui.Message(line)
 	}
-	if js, err := rep.JSON(); err == nil {
+	js, err := rep.JSON()
+	if err == nil {
 		if err := hostfile.WriteFile(p.config.ReportFile, js, hostfile.DefaultFileMode); err != nil {
 			ui.Error(fmt.Sprintf("report_file: %s", err))
 		} else {
 			ui.Say(fmt.Sprintf("Cleaning report written to %s", p.config.ReportFile))
 		}
 	}
-	if runErr != nil || p.config.Target == "" {
+	if runErr != nil {
 		return runErr
 	}
-	return p.convert(ctx, ui, r)
+	note := cleanNote(generated, root, opts.DryRun)
+	if err := writeNote(note, rep.Operations, js, p.config.ReportFile); err != nil {
+		return err
+	}
+	if p.config.Target == "" {
+		return nil
+	}
+	return p.convert(ctx, ui, r, note)
+}
+
+// cleanNote is where the run is noted for the builder's provenance record: the clean note
+// beside the working copy of the chromogenic builder whose mounted tree root is
+// (provenance.CleanNotePath of the WorkingImage build variable); "" for a dry run or a tree
+// that is not a chromogenic builder's mount.
+func cleanNote(generated map[string]interface{}, root string, dryRun bool) string {
+	wi, _ := generated["WorkingImage"].(string)
+	mp, _ := generated["MountPath"].(string)
+	if dryRun || wi == "" || strings.HasPrefix(wi, "ERR_") || mp == "" || filepath.Clean(mp) != filepath.Clean(root) {
+		return ""
+	}
+	return provenance.CleanNotePath(wi)
+}
+
+// writeNote adds a run (its operations and the SHA-256 of its report js) to the note.
+func writeNote(note string, ops []string, js []byte, report string) error {
+	if note == "" || js == nil {
+		return nil
+	}
+	sum := sha256.Sum256(js)
+	if abs, err := filepath.Abs(report); err == nil {
+		report = abs
+	}
+	if err := provenance.AppendCleanNote(note, provenance.CleanRun{Operations: ops,
+		ReportSHA256: hex.EncodeToString(sum[:]), Report: report}); err != nil {
+		return fmt.Errorf("provenance: %w", err)
+	}
+	return nil
 }
 
 // convert runs the target conversion and writes its report next to the cleaning report.
-func (p *Provisioner) convert(ctx context.Context, ui packersdk.Ui, r *guestfs.Root) error {
+func (p *Provisioner) convert(ctx context.Context, ui packersdk.Ui, r *guestfs.Root, note string) error {
 	ui.Say(fmt.Sprintf("Converting %s for %s...", r.Dir(), p.config.Target))
 	rep, err := retarget.Run(ctx, r, retarget.Options{
 		Target:     p.config.Target,
@@ -102,13 +143,17 @@ func (p *Provisioner) convert(ctx context.Context, ui packersdk.Ui, r *guestfs.R
 	for _, line := range strings.Split(strings.TrimRight(rep.Summary(), "\n"), "\n") {
 		ui.Message(line)
 	}
-	if js, jerr := rep.JSON(); jerr == nil {
-		file := strings.TrimSuffix(p.config.ReportFile, ".json") + "-convert.json"
+	js, jerr := rep.JSON()
+	file := strings.TrimSuffix(p.config.ReportFile, ".json") + "-convert.json"
+	if jerr == nil {
 		if werr := hostfile.WriteFile(file, js, hostfile.DefaultFileMode); werr != nil {
 			ui.Error(fmt.Sprintf("conversion report: %s", werr))
 		} else {
 			ui.Say(fmt.Sprintf("Conversion report written to %s", file))
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return writeNote(note, []string{"target:" + p.config.Target}, js, file)
 }

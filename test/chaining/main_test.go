@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
@@ -199,16 +200,46 @@ func (b *build) start(t *testing.T, template string, kv ...string) *packertest.R
 	return packertest.Setup(t).Start(t, b.dir, template, args...)
 }
 
-// files lists the regular files directly in dir (none when it does not exist).
+// files lists the regular files directly in dir (none when it does not exist), provenance
+// records aside (see checkRecords).
 func files(dir string) []string {
 	ents, _ := os.ReadDir(dir)
 	var out []string
 	for _, e := range ents {
-		if e.Type().IsRegular() {
+		if e.Type().IsRegular() && !strings.HasSuffix(e.Name(), provenance.Suffix) {
 			out = append(out, e.Name())
 		}
 	}
 	return out
+}
+
+// checkRecords checks the provenance records in dir: each reads back; a sidecar record
+// (<file>.provenance.json) is there only with its file (an artifact's Destroy removes both);
+// an import's record of the image it published (<cloud>-image-<id>.provenance.json, the
+// image its last output) stays with the image.
+func checkRecords(t *testing.T, dir string) {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, provenance.Suffix) {
+			continue
+		}
+		r, err := provenance.Read(filepath.Join(dir, name))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if strings.HasSuffix(r.Producer, "-import") {
+			if len(r.Outputs) == 0 || !strings.HasSuffix(name, "-image-"+r.Outputs[len(r.Outputs)-1].ID+provenance.Suffix) {
+				t.Errorf("%s: producer %s, outputs %+v: not the record of the image it names", name, r.Producer, r.Outputs)
+			}
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, strings.TrimSuffix(name, provenance.Suffix))); err != nil {
+			t.Errorf("provenance record %s left without its file: %v", name, err)
+		}
+	}
 }
 
 // checkLocal checks the files of a finished build (rule 2): chain 1's qcow2, chain 3's only
@@ -236,10 +267,14 @@ func (b *build) checkLocal(t *testing.T) {
 }
 
 // checkHeld fails the test for anything the build still holds on this host: a mount under
-// its directory, a loop device backed by a file under it (deleted or not), a lease of it.
+// its directory, a loop device backed by a file under it (deleted or not), a lease of it;
+// and that no provenance record is left without its file (checkRecords).
 // Mounts found are released so the test's cleanup can remove the directory.
 func (b *build) checkHeld(t *testing.T) {
 	t.Helper()
+	for _, d := range []string{"chain1", "chain3", "work"} {
+		checkRecords(t, filepath.Join(b.out, d))
+	}
 	if m := chroot.MountedUnder(b.dir); len(m) > 0 {
 		t.Errorf("still mounted: %v", m)
 		for i := len(m) - 1; i >= 0; i-- {
