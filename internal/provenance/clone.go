@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"golang.org/x/sys/unix"
 )
 
 // CloneInto makes dst (an empty file open for writing) a copy of the file at src: a reflink
@@ -26,7 +24,7 @@ func CloneInto(ctx context.Context, src string, dst *os.File) (reflink bool, err
 	if !fi.Mode().IsRegular() {
 		return false, fmt.Errorf("%s is not a regular file", src)
 	}
-	if err := unix.IoctlFileClone(int(dst.Fd()), int(f.Fd())); err == nil {
+	if tryReflink(dst, f) {
 		return true, nil
 	}
 	if err := dst.Truncate(fi.Size()); err != nil {
@@ -39,7 +37,7 @@ func CloneInto(ctx context.Context, src string, dst *os.File) (reflink bool, err
 			}
 			n := min(r[1]-off, 64<<20)
 			in, out := off, off
-			w, err := unix.CopyFileRange(int(f.Fd()), &in, int(dst.Fd()), &out, int(n), 0)
+			w, err := copyFileRange(f, &in, dst, &out, int(n))
 			if err != nil || w == 0 {
 				// No copy_file_range here (or an early end): copy through a buffer.
 				if err := copyRange(f, dst, off, n); err != nil {

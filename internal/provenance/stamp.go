@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Stamp is what the kernel says of a file when its block map was made: any write through the
@@ -24,15 +22,6 @@ type Stamp struct {
 // ctimeTick is longer than the coarse clock's tick (HZ 100 at the least): a file stamped at
 // least this long after its ctime has a different ctime after any later write.
 const ctimeTick = 20 * time.Millisecond
-
-func statStamp(path string) (Stamp, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return Stamp{}, err
-	}
-	return Stamp{Device: uint64(st.Dev), Inode: st.Ino, Size: st.Size,
-		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}, nil
-}
 
 // SetStamp records the stamp of the map's file: call it when the map describes the file as it
 // is now (just made, or the caller wrote every changed block and updated the map).

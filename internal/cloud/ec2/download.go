@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	ebstypes "github.com/aws/aws-sdk-go-v2/service/ebs/types"
-	"golang.org/x/sys/unix"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
@@ -234,7 +233,7 @@ feed:
 // zeroRange makes [off, off+n) of f read as zeros: a hole where the filesystem can punch one,
 // else written zeros.
 func zeroRange(f *os.File, off, n int64) error {
-	if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n); err == nil {
+	if punchHole(f, off, n) == nil {
 		return nil
 	}
 	_, err := f.WriteAt(make([]byte, n), off)
