@@ -58,6 +58,10 @@ func newArtifact(state multistep.StateBag) *ec2common.Artifact {
 			a.Extra = append(a.Extra, abs)
 		}
 	}
+	if p, ok := state.Get(artifact.BuildProvenance).(artifact.Provenance); ok && a.LocalPath != "" {
+		p.Put(a.StateData) // the capture's record beside the working copy: Files and Destroy cover it
+		a.Extra = append(a.Extra, p.Path)
+	}
 	artifact.CopyRootChoice(a.StateData, state)
 	if gd, ok := state.GetOk("generated_data"); ok {
 		a.StateData["generated_data"] = gd

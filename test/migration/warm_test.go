@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,18 @@ func TestAccWarmMigrateAWSToAWS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Pass 1's capture record: chromogenic-clean's operations folded in, its note gone, the
+	// working copy's map stamped (pass 2 trusts it without reading it again).
+	cap1, err := provenance.Read(filepath.Join(out1, "aws.raw.provenance.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap1.Clean == nil || len(cap1.Clean.Operations) == 0 || cap1.WorkingCopy.Stamp == nil {
+		t.Errorf("pass 1 record: clean %+v, stamp %v", cap1.Clean, cap1.WorkingCopy.Stamp)
+	}
+	if _, err := os.Stat(provenance.CleanNotePath(filepath.Join(out1, "aws.raw"))); !os.IsNotExist(err) {
+		t.Errorf("clean note left beside the working copy: %v", err)
+	}
 	var snap1 string
 	for _, o := range push1.Outputs {
 		if o.Kind == "snapshot" && o.Disk == 0 {
@@ -75,6 +88,9 @@ func TestAccWarmMigrateAWSToAWS(t *testing.T) {
 		t.Fatalf("pass 2 was no changed-block recapture:\n%s", res2.Output)
 	}
 	read, _ := strconv.Atoi(m[2])
+	if !strings.Contains(res2.Output, "not read again") || !strings.Contains(res2.Output, "only the blocks that differ from the parent are read") {
+		t.Errorf("pass 2 read a base or the image whole that its stamped record describes:\n%s", res2.Output)
+	}
 	delta := pushedBlocks(t, res2.Output, `Pushed as a delta onto `+snap1+` \((\d+) blocks written\)`)
 	t.Logf("pass 1 pushed %d blocks in full; pass 2 read %d blocks and pushed %d", full, read, delta)
 	if read == 0 || read*20 > full || delta == 0 || delta*10 > full {
