@@ -88,8 +88,9 @@ type Config struct {
 
 	// The provenance record (`<working copy>.provenance.json`) of an earlier capture of the
 	// same instance or volume: a changed-block recapture. Its working copy is copied into
-	// this build's (a reflink where the filesystem can, else a sparse copy) and checked block
-	// by block against the record; then only the blocks EBS ListChangedBlocks reports
+	// this build's (a reflink where the filesystem can, else a sparse copy) and trusted if
+	// its stamp (inode, size, mtime, ctime) says it was not written since the record was
+	// made, else checked block by block against the record; then only the blocks EBS ListChangedBlocks reports
 	// between the record's snapshot and the new one are read (each checked against its
 	// SHA-256). A base whose working copy no longer matches its record (it was changed since,
 	// or damaged), or whose snapshot is gone, gives a full download instead, and the build
