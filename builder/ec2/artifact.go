@@ -59,7 +59,8 @@ func newArtifact(state multistep.StateBag) *ec2common.Artifact {
 		}
 	}
 	if p, ok := state.Get(artifact.BuildProvenance).(artifact.Provenance); ok && a.LocalPath != "" {
-		p.Put(a.StateData) // the capture's record beside the working copy: Files and Destroy cover it
+		a.Provenance = p // the capture's record beside the working copy: Files and Destroy cover it
+		p.Put(a.StateData)
 		a.Extra = append(a.Extra, p.Path)
 	}
 	artifact.CopyRootChoice(a.StateData, state)

@@ -42,6 +42,9 @@ type Artifact struct {
 	SourceImage, SourceInstance string
 	Input                       string
 	StateData                   map[string]interface{}
+	// Provenance is the build's record (the capture's beside the working copy, or a push's
+	// beside its input): named in StateData and in every HCP image's labels.
+	Provenance artifact.Provenance
 }
 
 // NewAMIArtifact is the artifact of a registered AMI alone. The cloud is Eucalyptus when
@@ -153,15 +156,15 @@ func (a *Artifact) hcpImages() []*registryimage.Image {
 		if snap == a.SnapshotID {
 			all = strings.Join(a.Snapshots, ",")
 		}
-		imgs = append(imgs, artifact.HCPImage(provider, r, a.Amis[r], a.SourceImage, map[string]string{
+		imgs = append(imgs, artifact.HCPImage(provider, r, a.Amis[r], a.SourceImage, a.Provenance.Labels(map[string]string{
 			artifact.LabelDiskFormat: format, artifact.LabelSnapshotID: snap, artifact.LabelSnapshotIDs: all,
 			artifact.LabelSourceInstance: a.SourceInstance, artifact.LabelBuilder: a.BuilderIDValue,
 			artifact.LabelInput: a.Input, "bundle_bucket": a.Bucket,
-		}))
+		})))
 	}
 	if a.LocalPath != "" {
 		imgs = append(imgs, artifact.HCPLocalImage(a.BuilderIDValue, a.LocalPath, "raw", "", a.SourceImage,
-			map[string]string{artifact.LabelSourceInstance: a.SourceInstance}))
+			a.Provenance.Labels(map[string]string{artifact.LabelSourceInstance: a.SourceInstance})))
 	}
 	return imgs
 }

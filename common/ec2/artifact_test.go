@@ -26,6 +26,7 @@ func byID(imgs []registryimage.Image) map[string]registryimage.Image {
 func TestArtifactHCP(t *testing.T) {
 	aws := NewAMIArtifact("chromogenic.ec2-import", &cloud.Clients{Region: "eu-west-1", HasEBSDirect: true}, "ami-0123", "snap-9", nil)
 	aws.Input, aws.SourceImage = "/out/disk.qcow2", "ami-source"
+	aws.Provenance = artifact.Provenance{Path: "/out/disk.raw.ec2-import.provenance.json", SHA256: "abc1"}
 	euca := NewAMIArtifact("chromogenic.ec2-import", &cloud.Clients{Region: "eucalyptus", HasEBSDirect: false}, "emi-0abc", "", nil)
 	euca.Bucket = "bundles"
 	built := &Artifact{BuilderIDValue: "chromogenic.ec2", Amis: map[string]string{"us-east-1": "ami-1", "us-west-2": "ami-2"},
@@ -44,7 +45,8 @@ func TestArtifactHCP(t *testing.T) {
 		want []registryimage.Image
 	}{
 		{"aws", aws, []registryimage.Image{{ImageID: "ami-0123", ProviderName: "aws", ProviderRegion: "eu-west-1", SourceImageID: "ami-source",
-			Labels: map[string]string{"disk_format": "ami", "snapshot_id": "snap-9", "builder": "chromogenic.ec2-import", "input": "/out/disk.qcow2", "source_image": "ami-source"}}}},
+			Labels: map[string]string{"disk_format": "ami", "snapshot_id": "snap-9", "builder": "chromogenic.ec2-import", "input": "/out/disk.qcow2", "source_image": "ami-source",
+				artifact.LabelProvenance: "/out/disk.raw.ec2-import.provenance.json", artifact.LabelProvenanceSHA256: "abc1"}}}},
 		{"eucalyptus", euca, []registryimage.Image{{ImageID: "emi-0abc", ProviderName: "eucalyptus", ProviderRegion: "eucalyptus",
 			Labels: map[string]string{"disk_format": "emi", "builder": "chromogenic.ec2-import", "bundle_bucket": "bundles"}}}},
 		{"region copies", copied, []registryimage.Image{

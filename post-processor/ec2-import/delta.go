@@ -7,6 +7,7 @@ import (
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
@@ -90,7 +91,7 @@ func currentMap(ui packersdk.Ui, path, format string) *provenance.BlockMap {
 // writePushRecord writes the record of a push beside its input: the input's source (from the
 // input's own record when there is one), the block map of what was pushed, the base record
 // of a delta push, and the snapshot and image made.
-func writePushRecord(input, region, base string, res *cloud.Published) (string, error) {
+func writePushRecord(input, region, base string, res *cloud.Published) (artifact.Provenance, error) {
 	r := provenance.New(BuilderID)
 	r.Source = provenance.Source{Cloud: "local", Path: input}
 	if in, err := provenance.Read(provenance.SidecarPath(input)); err == nil {
@@ -110,6 +111,5 @@ func writePushRecord(input, region, base string, res *cloud.Published) (string, 
 			r.Outputs = append(r.Outputs, provenance.Output{Cloud: "aws", Region: region, Kind: "snapshot", ID: s, Disk: i})
 		}
 	}
-	path := pushRecordPath(input)
-	return path, r.Write(path)
+	return artifact.WriteProvenance(r, pushRecordPath(input), 0)
 }

@@ -129,11 +129,13 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
+	var prov artifact.Provenance
 	if res.Map != nil {
-		path, err := writePushRecord(local.Path, cl.Region, baseRecord, res)
+		prov, err = writePushRecord(local.Path, cl.Region, baseRecord, res)
 		if err != nil {
 			return nil, false, false, err
 		}
+		path := prov.Path
 		how := "in full"
 		if res.Parent != "" {
 			how = "as a delta onto " + res.Parent
@@ -146,6 +148,8 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	}
 	a := ec2common.NewAMIArtifact(BuilderID, cl, res.ImageID, res.SnapshotID, in.State("generated_data"))
 	a.Input, a.SourceImage = in.Id(), artifact.HCPSourceOf(in)
+	a.Provenance = prov // the push's record beside the input (kept: the next push's base)
+	prov.Put(a.StateData)
 	if len(res.Snapshots) > 1 {
 		a.Snapshots = res.Snapshots
 	}
