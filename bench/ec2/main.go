@@ -94,16 +94,7 @@ func main() {
 	}
 	defer img.Close()
 	size := img.Size()
-	exts, err := img.Extents(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	var data []cloud.Range
-	for _, e := range exts {
-		if e.Kind == diskimage.Data {
-			data = append(data, cloud.Range{Offset: e.Offset, Length: e.Length})
-		}
-	}
+	data := dataRanges(ctx, img)
 	var rows []row
 	levels := strings.Split(*workers, ",")
 	var snap string
