@@ -75,12 +75,6 @@ func (s *StepProvenance) Run(ctx context.Context, state multistep.StateBag) mult
 			r.OtherDisks = append(r.OtherDisks, m)
 		}
 	}
-	note := provenance.CleanNotePath(image)
-	runs, err := provenance.ReadCleanNote(note)
-	if err != nil {
-		return Halt(state, fmt.Errorf("provenance: %w", err))
-	}
-	r.Clean = provenance.CleanOf(runs)
 	if s.Boot != nil {
 		r.Boot = s.Boot(state)
 	}
@@ -88,11 +82,8 @@ func (s *StepProvenance) Run(ctx context.Context, state multistep.StateBag) mult
 		r.Outputs = s.Outputs(state)
 	}
 	s.path = provenance.SidecarPath(image)
-	if err := writeRecord(state, r, s.path); err != nil {
+	if err := WriteRecordWithCleanNote(state, r, image); err != nil {
 		return Halt(state, err)
-	}
-	if err := os.Remove(note); err != nil && !os.IsNotExist(err) {
-		return Halt(state, fmt.Errorf("provenance: remove the clean note: %w", err))
 	}
 	ui.Say(fmt.Sprintf("Provenance record written: %s (%d disk(s), %d blocks with data hashed in %s)",
 		s.path, len(images), data, time.Since(start).Round(time.Millisecond)))
@@ -110,6 +101,27 @@ func (s *StepProvenance) Cleanup(state multistep.StateBag) {
 	if image, ok := state.Get(StateWorkingImage).(string); ok {
 		os.Remove(provenance.CleanNotePath(image))
 	}
+}
+
+// WriteRecordWithCleanNote folds chromogenic-clean's note beside the working copy image (read
+// bounded; a record's Clean is kept when there is none) into r, writes r beside image
+// (provenance.SidecarPath) with the build's file mode, puts it in state and removes the note.
+func WriteRecordWithCleanNote(state multistep.StateBag, r *provenance.Record, image string) error {
+	note := provenance.CleanNotePath(image)
+	runs, err := provenance.ReadCleanNote(note)
+	if err != nil {
+		return fmt.Errorf("provenance: %w", err)
+	}
+	if c := provenance.CleanOf(runs); c != nil {
+		r.Clean = c
+	}
+	if err := writeRecord(state, r, provenance.SidecarPath(image)); err != nil {
+		return err
+	}
+	if err := os.Remove(note); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("provenance: remove the clean note: %w", err)
+	}
+	return nil
 }
 
 // writeRecord writes r at path with the build's file mode and puts it in state.

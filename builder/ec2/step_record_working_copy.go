@@ -3,13 +3,11 @@ package ec2
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
-	"github.com/chromogenic/packer-plugin-chromogenic/common/artifact"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
@@ -50,22 +48,9 @@ func (s *StepRecordWorkingCopy) Run(ctx context.Context, state multistep.StateBa
 		}
 		r.OtherDisks = append(r.OtherDisks, om)
 	}
-	// chromogenic-clean's note beside the working copy (read bounded) is folded in.
-	note := provenance.CleanNotePath(captured.WorkingCopy.Path)
-	runs, err := provenance.ReadCleanNote(note)
-	if err != nil {
-		return bcommon.Halt(state, fmt.Errorf("provenance: %w", err))
-	}
-	if c := provenance.CleanOf(runs); c != nil {
-		r.Clean = c
-	}
-	p, err := artifact.WriteProvenance(r, path, bcommon.FileMode(state))
-	if err != nil {
+	// chromogenic-clean's note beside the working copy is folded in, as StepProvenance does.
+	if err := bcommon.WriteRecordWithCleanNote(state, r, captured.WorkingCopy.Path); err != nil {
 		return bcommon.Halt(state, err)
-	}
-	state.Put(artifact.BuildProvenance, p)
-	if err := os.Remove(note); err != nil && !os.IsNotExist(err) {
-		return bcommon.Halt(state, fmt.Errorf("provenance: remove the clean note: %w", err))
 	}
 	ui.Message(fmt.Sprintf("Provenance record %s: the build changed %d of %d blocks of the working copy since the capture", path, len(dirty), final.Count()))
 	return multistep.ActionContinue
