@@ -1,7 +1,6 @@
 package provenance
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +10,8 @@ import (
 	"os"
 	"runtime"
 	"sync"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 )
 
 // BlockSize is EBS's block size, so a block map is also a snapshot's block list.
@@ -136,8 +137,6 @@ func (m *BlockMap) hash(ctx context.Context, f *os.File, idx []int64) error {
 	return first
 }
 
-var zeroBlock = make([]byte, BlockSize)
-
 func blockHash(f *os.File, buf []byte, off, size int64) (string, error) {
 	n := int64(len(buf))
 	if off+n > size {
@@ -146,7 +145,7 @@ func blockHash(f *os.File, buf []byte, off, size int64) (string, error) {
 	if _, err := f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
-	if bytes.Equal(buf[:n], zeroBlock[:n]) {
+	if diskimage.IsZero(buf[:n]) {
 		return "", nil
 	}
 	s := sha256.Sum256(buf[:n])
