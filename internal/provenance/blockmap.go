@@ -75,7 +75,7 @@ func Map(ctx context.Context, path string) (*BlockMap, error) {
 		}
 	}
 	before, serr := statStamp(path)
-	if err := m.hash(ctx, f, idx); err != nil {
+	if err := m.hash(ctx, f, idx, 0); err != nil {
 		return nil, fmt.Errorf("block map of %s: %w", path, err)
 	}
 	// Stamped only when nothing wrote the file while it was read.
@@ -94,12 +94,14 @@ func (m *BlockMap) Update(ctx context.Context, idx []int64) error {
 		return err
 	}
 	defer f.Close()
-	return m.hash(ctx, f, idx)
+	return m.hash(ctx, f, idx, 0)
 }
 
-// hash sets m.Blocks[i] for each i in idx, reading with one worker per CPU.
-func (m *BlockMap) hash(ctx context.Context, f *os.File, idx []int64) error {
-	workers := runtime.GOMAXPROCS(0)
+// hash sets m.Blocks[i] for each i in idx, reading with workers goroutines (0: one per CPU).
+func (m *BlockMap) hash(ctx context.Context, f *os.File, idx []int64, workers int) error {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
 	ch := make(chan int64)
 	var wg sync.WaitGroup
 	var mu sync.Mutex

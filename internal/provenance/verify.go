@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sync"
 )
 
 // verifyWorkers is how many blocks VerifyData reads at once: more than the CPUs, so that a
@@ -28,7 +27,7 @@ func (m *BlockMap) VerifyData(ctx context.Context, path string) error {
 	})
 }
 
-// verify reads the blocks pick marks, verifyWorkers at once, and returns the first (in index
+// verify hashes the blocks pick marks, verifyWorkers at once, and returns the first (in index
 // order) whose hash differs from the map.
 func (m *BlockMap) verify(ctx context.Context, path string, pick func(f *os.File, want []bool)) error {
 	f, err := os.Open(path)
@@ -45,52 +44,20 @@ func (m *BlockMap) verify(ctx context.Context, path string, pick func(f *os.File
 	}
 	want := make([]bool, len(m.Blocks))
 	pick(f, want)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu    sync.Mutex
-		bad   = int64(-1)
-		first error
-		wg    sync.WaitGroup
-	)
-	ch := make(chan int64)
-	for range verifyWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, m.BlockSize)
-			for b := range ch {
-				h, err := blockHash(f, buf, b*m.BlockSize, m.Size)
-				mu.Lock()
-				switch {
-				case err != nil && first == nil:
-					first = err
-					cancel()
-				case err == nil && h != m.Blocks[b] && (bad < 0 || b < bad):
-					bad = b
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
+	var idx []int64
 	for i, w := range want {
-		if !w {
-			continue
-		}
-		select {
-		case ch <- int64(i):
-		case <-ctx.Done():
-			break feed
+		if w {
+			idx = append(idx, int64(i))
 		}
 	}
-	close(ch)
-	wg.Wait()
-	if first != nil {
-		return first
+	got := &BlockMap{Size: m.Size, BlockSize: m.BlockSize, Blocks: make([]string, len(m.Blocks))}
+	if err := got.hash(ctx, f, idx, verifyWorkers); err != nil {
+		return err
 	}
-	if bad >= 0 {
-		return fmt.Errorf("%s: block %d (bytes %d-%d) does not match its block map", path, bad, bad*m.BlockSize, (bad+1)*m.BlockSize-1)
+	for _, b := range idx {
+		if got.Blocks[b] != m.Blocks[b] {
+			return fmt.Errorf("%s: block %d (bytes %d-%d) does not match its block map", path, b, b*m.BlockSize, (b+1)*m.BlockSize-1)
+		}
 	}
-	return ctx.Err()
+	return nil
 }
