@@ -83,7 +83,7 @@ mkdir -p /mnt/disk3
 printf 'UUID=%s /mnt/disk3 ext4 defaults 0 2\n' "$DISK3_UUID" >> /etc/fstab
 cat > /usr/local/sbin/chromogenic-disks <<'SCRIPT'
 #!/bin/sh
-echo "CHROMOGENIC-DISKS srv=$(cat /srv/marker) srv-from=$(findmnt -nro SOURCE /srv) data-from=$(findmnt -nro SOURCE /var/lib/data) disk3=$(cat /mnt/disk3/disk3.txt) disk3-from=$(findmnt -nro SOURCE /mnt/disk3)" > /dev/ttyS0
+echo "CHROMOGENIC-DISKS root-from=$(findmnt -nro SOURCE /) srv=$(cat /srv/marker) srv-from=$(findmnt -nro SOURCE /srv) data-from=$(findmnt -nro SOURCE /var/lib/data) disk3=$(cat /mnt/disk3/disk3.txt) disk3-from=$(findmnt -nro SOURCE /mnt/disk3)" > /dev/ttyS0
 echo CHROMOGENIC-BOOT-OK > /dev/ttyS0
 SCRIPT
 chmod 755 /usr/local/sbin/chromogenic-disks
@@ -259,13 +259,14 @@ func TestAccEC2SeveralDisks(t *testing.T) {
 	// vda, vdb of its fstab as it came from the instance.
 	took, serial := testimages.BootDisks(t, disksToBoot, 10*time.Minute, testimages.BootOptions{Disk: "sata"})
 	t.Logf("boot of the OVA's three disks (SATA): %.1f s", took)
-	// SATA ports are probed in parallel: disk 2 and disk 3 may come up as sdb or sdc, which
-	// fstab by UUID makes no matter. /srv and /var/lib/data must come from one disk (2's
-	// partitions 1 and 2), /mnt/disk3 from the other, neither from the boot disk.
-	re := regexp.MustCompile(`CHROMOGENIC-DISKS srv=` + regexp.QuoteMeta(marker) +
-		` srv-from=/dev/sd([b-z])1 data-from=/dev/sd([b-z])2 disk3=on the third disk disk3-from=/dev/sd([b-z])1`)
-	if m := re.FindStringSubmatch(serial); m == nil || m[1] != m[2] || m[1] == m[3] {
-		t.Errorf("the booted guest did not print its mounts from disks 2 and 3 (%v); serial console:\n%s", m, serial)
+	// SATA ports are probed in parallel: any of the three disks may come up as sda, sdb or
+	// sdc, which fstab by UUID makes no matter. /srv and /var/lib/data must come from one
+	// disk (2's partitions 1 and 2), /mnt/disk3 from another, neither from the root's disk.
+	re := regexp.MustCompile(`CHROMOGENIC-DISKS root-from=/dev/sd([a-z])1 srv=` + regexp.QuoteMeta(marker) +
+		` srv-from=/dev/sd([a-z])1 data-from=/dev/sd([a-z])2 disk3=on the third disk disk3-from=/dev/sd([a-z])1`)
+	if m := re.FindStringSubmatch(serial); m == nil || m[2] != m[3] || m[2] == m[4] || m[1] == m[2] || m[1] == m[4] {
+		t.Errorf("the booted guest did not print its mounts from disks 2 and 3 (%v); it printed %q; serial console:\n%s",
+			m, regexp.MustCompile(`CHROMOGENIC-DISKS.*`).FindString(serial), serial)
 	} else {
 		t.Logf("the guest printed: %s", m[0])
 	}
