@@ -37,7 +37,9 @@ type Config struct {
 	NoReboot bool `mapstructure:"no_reboot" required:"false"`
 	// Keep the intermediate AMI and snapshots CreateImage made of the instance (on
 	// Eucalyptus, the BundleInstance bundle). Defaults to false: they are deleted once the
-	// data is home.
+	// data is home. A kept AMI maps every volume of the instance; one that is not kept maps
+	// only the disks the build reads (with `disks = "root"` on AWS, the instance's other
+	// volumes are left out of CreateImage and never snapshotted).
 	KeepIntermediateImage bool `mapstructure:"keep_intermediate_image" required:"false"`
 	// An existing AMI to start from, by ID: EBS-backed on AWS, an instance-store EMI (its
 	// bundle is downloaded) on Eucalyptus.

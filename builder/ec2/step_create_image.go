@@ -3,6 +3,7 @@ package ec2
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -67,7 +68,18 @@ func (s *StepCreateImage) Run(ctx context.Context, state multistep.StateBag) mul
 		imageTags, snapTags = cloud.WithTag(c.Run(c.Tags), BuildTag, s.build), cloud.WithTag(c.Run(c.SnapshotTags), BuildTag, s.build)
 		s.tagged = true
 	}
-	id, err := cloud.CreateImage(ctx, cl.EC2, aws.ToString(inst.InstanceId), name, "chromogenic-ec2 capture, deleted after the build", c.NoReboot, imageTags, snapTags)
+	capture := cloud.ImageCapture{InstanceID: aws.ToString(inst.InstanceId), Name: name, Description: "chromogenic-ec2 capture, deleted after the build",
+		NoReboot: c.NoReboot, ImageTags: imageTags, SnapshotTags: snapTags}
+	if c.Disks != DisksAll && !c.KeepIntermediateImage && !c.IsEucalyptus() {
+		// Only the root disk is read: the other volumes are left out, not snapshotted. A
+		// kept intermediate AMI stays whole (an image of the whole instance), and
+		// Eucalyptus's CreateImage is left as it is (its captures bring the root disk home).
+		capture.Exclude = cloud.DataDevices(inst)
+		if len(capture.Exclude) > 0 {
+			ui.Message(fmt.Sprintf("Leaving the instance's other volumes out of the intermediate AMI (disks = %q): %s", c.Disks, strings.Join(capture.Exclude, ", ")))
+		}
+	}
+	id, err := cloud.CreateImage(ctx, cl.EC2, capture)
 	if err != nil {
 		return bcommon.Halt(state, err)
 	}

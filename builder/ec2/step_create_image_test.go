@@ -56,7 +56,7 @@ func TestCreateImageLeavesNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			other, err := cloud.CreateImage(ctx, cl.EC2, iid, "another build", "", true, nil, map[string]string{BuildTag: "another"})
+			other, err := cloud.CreateImage(ctx, cl.EC2, cloud.ImageCapture{InstanceID: iid, Name: "another build", NoReboot: true, SnapshotTags: map[string]string{BuildTag: "another"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,6 +136,86 @@ func TestCreateImageLeavesNothing(t *testing.T) {
 				t.Errorf("instance after the cleanup: %v %v, %d reboots (before %d)", after, err, srv.InstanceReboots(iid), reboots)
 			}
 			t.Logf("%s", out.String())
+		})
+	}
+}
+
+// TestCreateImageRootOnly: an instance with two data volumes. With disks = "root" the
+// intermediate AMI maps the root volume only and CreateImage snapshots nothing else; with
+// disks = "all", or when the user keeps the intermediate AMI, it maps all three. The
+// instance keeps its volumes either way.
+func TestCreateImageRootOnly(t *testing.T) {
+	poll := cloud.WaitPoll
+	cloud.WaitPoll.Min, cloud.WaitPoll.Max = 10*time.Millisecond, 50*time.Millisecond
+	defer func() { cloud.WaitPoll = poll }()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, bytes.Repeat([]byte(content), 300000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	root, sdf, sdg := write("root.raw", "root "), write("sdf.raw", "data1"), write("sdg.raw", "data2")
+	for _, tc := range []struct {
+		name  string
+		disks string
+		keep  bool
+		want  []string
+	}{
+		{"root", DisksRoot, false, []string{"/dev/xvda"}},
+		{"all", DisksAll, false, []string{"/dev/sdf", "/dev/sdg", "/dev/xvda"}},
+		{"root-kept", DisksRoot, true, []string{"/dev/sdf", "/dev/sdg", "/dev/xvda"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := emulator(t)
+			iid, err := srv.AddInstance(ec2emu.Instance{Name: "db", RootDisk: root,
+				DataDisks: []ec2emu.Disk{{Device: "/dev/sdf", Path: sdf}, {Device: "/dev/sdg", Path: sdg}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			cl, err := cloud.Connect(ctx, cloud.Access{AccessKey: srv.AccessKeyID, SecretKey: srv.SecretAccessKey, Region: srv.Region,
+				EC2Endpoint: srv.EC2Endpoint, EBSEndpoint: srv.EBSEndpoint, S3Endpoint: srv.S3Endpoint})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inst, err := cloud.FindInstance(ctx, cl.EC2, iid, cloud.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			volumes := len(srv.VolumeIDs())
+			var out bytes.Buffer
+			state := new(multistep.BasicStateBag)
+			state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &out, ErrorWriter: &out})
+			state.Put("clients", cl)
+			state.Put("instance", inst)
+			c := &Config{NoReboot: true, Disks: tc.disks, KeepIntermediateImage: tc.keep}
+			c.StateTimeout = 30 * time.Second
+			step := &StepCreateImage{Config: c}
+			if action := step.Run(ctx, state); action != multistep.ActionContinue {
+				t.Fatalf("Run: %v\n%s", action, out.String())
+			}
+			img := state.Get("source_image").(*types.Image)
+			var devs []string
+			for _, m := range img.BlockDeviceMappings {
+				devs = append(devs, aws.ToString(m.DeviceName))
+			}
+			slices.Sort(devs)
+			if !slices.Equal(devs, tc.want) {
+				t.Errorf("the intermediate AMI maps %v, want %v\n%s", devs, tc.want, out.String())
+			}
+			if got := len(srv.SnapshotIDs()); got != len(tc.want) {
+				t.Errorf("%d snapshots made, want %d", got, len(tc.want))
+			}
+			after, err := cloud.FindInstance(ctx, cl.EC2, iid, cloud.Filter{})
+			if err != nil || len(after.BlockDeviceMappings) != 3 || len(srv.VolumeIDs()) != volumes {
+				t.Errorf("the instance after the capture: %v %v", after, err)
+			}
+			step.Cleanup(state)
+			if !tc.keep && (len(srv.ImageIDs()) != 0 || len(srv.SnapshotIDs()) != 0) {
+				t.Errorf("left after the cleanup: images %v, snapshots %v", srv.ImageIDs(), srv.SnapshotIDs())
+			}
 		})
 	}
 }

@@ -286,7 +286,10 @@ func captureAWS(ctx context.Context, c *captureConfig, working string, rep *repo
 	if c.instance != "" {
 		res["source"] = "instance " + c.instance
 		im, err := ec2cloud.CreateIntermediate(ctx, cl, c.instance, ec2cloud.IntermediateOptions{
-			NoReboot: c.noReboot, Timeout: c.timeout, Say: rep.say})
+			NoReboot: c.noReboot, Timeout: c.timeout, Say: rep.say,
+			// The root disk is what is read: the other volumes are left out of the AMI
+			// unless it is kept (then it stays an image of the whole instance).
+			RootOnly: !c.keepSnapshot})
 		if err != nil {
 			return err
 		}

@@ -147,7 +147,8 @@ func TestCaptureRegisterAndDelete(t *testing.T) {
 	if err != nil || aws.ToString(inst.InstanceId) != iid {
 		t.Fatalf("FindInstance: %v %v", inst, err)
 	}
-	imgID, err := CreateImage(ctx, cl.EC2, iid, "cap", "", true, map[string]string{"chromogenic:build": "b1", "team": "x"}, map[string]string{"chromogenic:build": "b1"})
+	imgID, err := CreateImage(ctx, cl.EC2, ImageCapture{InstanceID: iid, Name: "cap", NoReboot: true,
+		ImageTags: map[string]string{"chromogenic:build": "b1", "team": "x"}, SnapshotTags: map[string]string{"chromogenic:build": "b1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,22 +138,49 @@ func Snapshots(im *types.Image) []string {
 	return ids
 }
 
-// CreateImage captures an instance (CreateImage). The instance is rebooted first unless
-// noReboot. The new image gets imageTags and the snapshots it makes get snapshotTags at
-// creation (TagSpecifications): with a tag unique to the build, what an interrupted build or
-// a lost answer left behind can be found and deleted. Eucalyptus (EC2 API 2016-09-15) knows no
-// TagSpecifications: pass no tags there.
-func CreateImage(ctx context.Context, c *sdkec2.Client, instanceID, name, description string, noReboot bool, imageTags, snapshotTags map[string]string) (string, error) {
-	in := &sdkec2.CreateImageInput{InstanceId: aws.String(instanceID), Name: aws.String(name), NoReboot: aws.Bool(noReboot)}
-	if description != "" {
-		in.Description = aws.String(description)
+// ImageCapture is what CreateImage captures: an instance, rebooted first unless NoReboot.
+type ImageCapture struct {
+	InstanceID, Name, Description string
+	NoReboot                      bool
+	// The new image gets ImageTags and the snapshots it makes get SnapshotTags at creation
+	// (TagSpecifications): with a tag unique to the build, what an interrupted build or a
+	// lost answer left behind can be found and deleted. Eucalyptus (EC2 API 2016-09-15) knows
+	// no TagSpecifications: pass no tags there.
+	ImageTags, SnapshotTags map[string]string
+	// Exclude names device names of attached EBS volumes to leave out of the image (a
+	// BlockDeviceMapping with NoDevice): CreateImage makes no snapshot of them. A capture of
+	// the root disk only passes DataDevices of the instance.
+	Exclude []string
+}
+
+// CreateImage captures an instance (CreateImage) and returns the new image's id.
+func CreateImage(ctx context.Context, c *sdkec2.Client, o ImageCapture) (string, error) {
+	in := &sdkec2.CreateImageInput{InstanceId: aws.String(o.InstanceID), Name: aws.String(o.Name), NoReboot: aws.Bool(o.NoReboot)}
+	if o.Description != "" {
+		in.Description = aws.String(o.Description)
 	}
-	in.TagSpecifications = append(tagSpec(types.ResourceTypeImage, imageTags), tagSpec(types.ResourceTypeSnapshot, snapshotTags)...)
+	for _, dev := range o.Exclude {
+		in.BlockDeviceMappings = append(in.BlockDeviceMappings, types.BlockDeviceMapping{DeviceName: aws.String(dev), NoDevice: aws.String("")})
+	}
+	in.TagSpecifications = append(tagSpec(types.ResourceTypeImage, o.ImageTags), tagSpec(types.ResourceTypeSnapshot, o.SnapshotTags)...)
 	out, err := c.CreateImage(ctx, in)
 	if err != nil {
-		return "", fmt.Errorf("CreateImage of %s: %w", instanceID, err)
+		return "", fmt.Errorf("CreateImage of %s: %w", o.InstanceID, err)
 	}
 	return aws.ToString(out.ImageId), nil
+}
+
+// DataDevices lists the device names of the instance's EBS volumes other than its root
+// device: what a capture of the root disk only leaves out of CreateImage.
+func DataDevices(inst *types.Instance) []string {
+	var out []string
+	root := aws.ToString(inst.RootDeviceName)
+	for _, m := range inst.BlockDeviceMappings {
+		if dev := aws.ToString(m.DeviceName); m.Ebs != nil && dev != "" && dev != root {
+			out = append(out, dev)
+		}
+	}
+	return out
 }
 
 // tagSpec is a TagSpecification of tags for one resource type, or none without tags.

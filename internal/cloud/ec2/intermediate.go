@@ -31,6 +31,9 @@ type IntermediateOptions struct {
 	Tags, SnapshotTags map[string]string // besides BuildTag
 	Timeout            time.Duration     // the wait until available
 	Say                func(string)
+	// RootOnly leaves the instance's other EBS volumes out of the image (DataDevices): no
+	// snapshot is made of what will not be read.
+	RootOnly bool
 }
 
 // CreateIntermediate captures an instance with CreateImage (rebooting it unless NoReboot),
@@ -49,7 +52,16 @@ func CreateIntermediate(ctx context.Context, cl *Clients, instanceID string, o I
 	if o.Say != nil {
 		o.Say(fmt.Sprintf("Creating the intermediate AMI %s of %s (tag %s=%s)...", name, instanceID, BuildTag, im.Build))
 	}
-	id, err := CreateImage(ctx, cl.EC2, instanceID, name, "chromogenic capture, deleted once read", o.NoReboot, tag(o.Tags), tag(o.SnapshotTags))
+	capture := ImageCapture{InstanceID: instanceID, Name: name, Description: "chromogenic capture, deleted once read",
+		NoReboot: o.NoReboot, ImageTags: tag(o.Tags), SnapshotTags: tag(o.SnapshotTags)}
+	if o.RootOnly {
+		inst, err := FindInstance(ctx, cl.EC2, instanceID, Filter{})
+		if err != nil {
+			return nil, err
+		}
+		capture.Exclude = DataDevices(inst)
+	}
+	id, err := CreateImage(ctx, cl.EC2, capture)
 	im.ID = id
 	if err == nil {
 		im.Image, err = WaitImage(ctx, cl.EC2, id, o.Timeout)
