@@ -97,8 +97,9 @@ type Config struct {
 	// SHA-256). A base whose working copy no longer matches its record (it was changed since,
 	// or damaged), or whose snapshot is gone, gives a full download instead, and the build
 	// says why; a record of another instance or volume is refused. AWS only (`capture_method
-	// = "ebs-direct"`); with `disks = "all"` the root disk is recaptured this way, the others
-	// in full. The working copy must be another file than the base's.
+	// = "ebs-direct"`); with `disks = "all"` each disk is recaptured this way from the base's
+	// disk at the same device name (one the base did not capture is read in full). The working
+	// copies must be other files than the base's.
 	BaseProvenance string `mapstructure:"base_provenance" required:"false"`
 	// Keep the snapshots of the intermediate AMI (instance captures) when the AMI is
 	// deregistered, so that a later build can name this one's record as its

@@ -100,24 +100,46 @@ func describeSource(s provenance.Source) string {
 	return what
 }
 
-// recapture makes target from base_provenance's working copy and the blocks that changed
-// between its snapshot and snap (cloud.DownloadChanged). A base from another source is an
-// error; a base that cannot be used gives (0, nil, nil) after saying why: the caller
-// downloads in full.
-func (s *StepDownload) recapture(ctx context.Context, state multistep.StateBag, snap, image, target string) (int64, *provenance.BlockMap, error) {
+// baseDisk is what a base record holds of one disk: its working copy's block map as the
+// record left it, the blocks its build changed after the capture, and the snapshot captured.
+type baseDisk struct {
+	m     *provenance.BlockMap
+	dirty []int64
+	snap  string
+}
+
+// baseOf finds disk i (device dev) of this capture in the base record: the root is the root;
+// another disk is the one captured at the same device name. ok is false, with the reason, when
+// the record has none to start from.
+func baseOf(rec *provenance.Record, i int, dev string) (b baseDisk, ok bool, why string) {
+	if i == 0 {
+		return baseDisk{rec.WorkingCopy, rec.Dirty, rec.Source.Snapshots[0]}, true, ""
+	}
+	j := slices.Index(rec.Source.Devices, dev)
+	switch {
+	case j < 1:
+		return b, false, "the base captured no disk at " + dev
+	case j-1 >= len(rec.OtherDisks) || j >= len(rec.Source.Snapshots) || rec.OtherDisks[j-1] == nil || rec.OtherDisks[j-1].Path == "":
+		return b, false, "the base records no working copy of " + dev
+	case len(rec.OtherDirty) != len(rec.OtherDisks):
+		return b, false, "the base does not say which blocks of " + dev + " its build changed"
+	}
+	return baseDisk{rec.OtherDisks[j-1], rec.OtherDirty[j-1], rec.Source.Snapshots[j]}, true, ""
+}
+
+// recapture makes target (disk what) from a base disk's working copy and the blocks that
+// changed between its snapshot and snap (cloud.DownloadChanged). A base that cannot be used
+// gives (0, nil, nil) after saying why: the caller downloads in full.
+func (s *StepDownload) recapture(ctx context.Context, state multistep.StateBag, b baseDisk, what, snap, image, target string) (int64, *provenance.BlockMap, error) {
 	ui := state.Get("ui").(packersdk.Ui)
 	cl := state.Get("clients").(*cloud.Clients)
 	c := s.Config
-	rec := c.baseRecord
-	if err := sameLineage(rec.Source, captureSource(ctx, state, snap), c.BaseProvenance); err != nil {
-		return 0, nil, err
-	}
-	basePath := rec.WorkingCopy.Path
-	if a, b := absPath(basePath), absPath(target); a == b {
+	basePath := b.m.Path
+	if a, t := absPath(basePath), absPath(target); a == t {
 		return 0, nil, fmt.Errorf("base_provenance %s: its working copy %s is this build's working copy: capture into another output_directory (the base is read, never overwritten)", c.BaseProvenance, basePath)
 	}
-	first := rec.Source.Snapshots[0]
-	ui.Say(fmt.Sprintf("Recapturing snapshot %s (root of %s) from %s: the base working copy %s and the blocks changed since snapshot %s...", snap, image, c.BaseProvenance, basePath, first))
+	first := b.snap
+	ui.Say(fmt.Sprintf("Recapturing snapshot %s (%s of %s) from %s: the base working copy %s and the blocks changed since snapshot %s...", snap, what, image, c.BaseProvenance, basePath, first))
 	var (
 		m  *provenance.BlockMap
 		rs cloud.RecaptureStats
@@ -127,7 +149,7 @@ func (s *StepDownload) recapture(ctx context.Context, state multistep.StateBag, 
 	st, err := transfer.BringHome(ctx, target, bcommon.FileMode(state), transfer.FromFunc(
 		func(ctx context.Context, f *os.File, progress transfer.Progress) (int64, error) {
 			var err error
-			m, rs, err = cloud.DownloadChanged(ctx, cl.EBS, rec.WorkingCopy, rec.Dirty, basePath, first, snap, f, cloud.TransferOptions{
+			m, rs, err = cloud.DownloadChanged(ctx, cl.EBS, b.m, b.dirty, basePath, first, snap, f, cloud.TransferOptions{
 				Workers:  c.EBSConcurrency,
 				Progress: progress,
 				Logf:     func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
@@ -137,7 +159,7 @@ func (s *StepDownload) recapture(ctx context.Context, state multistep.StateBag, 
 	bar.Close()
 	var be *cloud.BaseError
 	if errors.As(err, &be) {
-		ui.Say(fmt.Sprintf("Falling back to a full download: %v", be.Reason))
+		ui.Say(fmt.Sprintf("Falling back to a full download of the %s: %v", what, be.Reason))
 		return 0, nil, nil
 	}
 	if err != nil {
@@ -151,8 +173,8 @@ func (s *StepDownload) recapture(ctx context.Context, state multistep.StateBag, 
 	if !rs.Trusted {
 		check = fmt.Sprintf("checked against its record in %s (%s)", rs.Check.Round(time.Millisecond), rs.Untrusted)
 	}
-	ui.Message(fmt.Sprintf("%d blocks changed since %s, %d read (%d MiB) in %s; base %s in %s and %s; %d retries",
-		rs.Changed, first, rs.Blocks, rs.Bytes>>20, time.Since(start).Round(time.Millisecond), how, rs.Copy.Round(time.Millisecond), check, rs.Retries))
+	ui.Message(fmt.Sprintf("%s: %d blocks changed since %s, %d read (%d MiB) in %s; base %s in %s and %s; %d retries",
+		what, rs.Changed, first, rs.Blocks, rs.Bytes>>20, time.Since(start).Round(time.Millisecond), how, rs.Copy.Round(time.Millisecond), check, rs.Retries))
 	ui.Message(st.String())
 	m.Path = absPath(target)
 	return rs.VolumeSize / cloud.GiB, m, nil
@@ -176,11 +198,12 @@ func writeCaptureRecord(ctx context.Context, state multistep.StateBag, root stri
 	r.Source = captureSource(ctx, state, disks[0].SnapshotID)
 	for _, d := range disks {
 		r.Source.Snapshots = append(r.Source.Snapshots, d.SnapshotID)
+		r.Source.Devices = append(r.Source.Devices, d.Device)
 	}
 	r.WorkingCopy = maps[0]
-	r.OtherDisks = maps[1:]
-	if len(r.OtherDisks) == 0 {
-		r.OtherDisks = nil
+	for _, m := range maps[1:] {
+		// As captured: the build has changed nothing yet (StepRecordWorkingCopy says what it did).
+		r.OtherDisks, r.OtherDirty = append(r.OtherDisks, m), append(r.OtherDirty, []int64{})
 	}
 	state.Put(stateCaptureRecord, r)
 	return r.Write(provenance.SidecarPath(root))

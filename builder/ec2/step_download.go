@@ -80,17 +80,23 @@ func (s *StepDownload) Run(ctx context.Context, state multistep.StateBag) multis
 			m   *provenance.BlockMap
 			err error
 		)
-		if i == 0 && c.baseRecord != nil {
+		if c.baseRecord != nil {
+			if i == 0 {
+				if err := sameLineage(c.baseRecord.Source, captureSource(ctx, state, d.SnapshotID), c.BaseProvenance); err != nil {
+					return bcommon.Halt(state, err)
+				}
+			}
 			// nil map and no error: the base cannot be used (said why), a full download follows.
-			gib, m, err = s.recapture(ctx, state, d.SnapshotID, aws.ToString(img.ImageId), paths[0])
+			if b, ok, why := baseOf(c.baseRecord, i, d.Device); ok {
+				gib, m, err = s.recapture(ctx, state, b, what, d.SnapshotID, aws.ToString(img.ImageId), paths[i])
+			} else {
+				ui.Message(fmt.Sprintf("%s: downloaded in full (%s)", what, why))
+			}
 			if m != nil {
 				base, _ = filepath.Abs(c.BaseProvenance)
 			}
 		}
 		if m == nil && err == nil {
-			if i > 0 && c.baseRecord != nil {
-				ui.Message(fmt.Sprintf("%s: downloaded in full (base_provenance recaptures the root disk only)", what))
-			}
 			gib, m, err = s.download(ctx, state, d.SnapshotID, what, aws.ToString(img.ImageId), paths[i])
 		}
 		if err != nil {

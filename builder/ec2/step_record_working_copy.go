@@ -14,7 +14,7 @@ import (
 // StepRecordWorkingCopy (after the chroot steps, capture_method ebs-direct) brings the
 // capture's provenance record up to date with the working copies the build changed (the
 // mount, provisioners, the trim): their block maps as they are now, and the root's blocks
-// that differ from what was captured (Record.Dirty), which a later changed-block recapture
+// that differ from what was captured (Record.Dirty; each other disk's in Record.OtherDirty), which a later changed-block recapture
 // from this record reads again. What other writers added to the record (chromogenic-clean's
 // Clean) is kept.
 type StepRecordWorkingCopy struct{}
@@ -40,13 +40,17 @@ func (s *StepRecordWorkingCopy) Run(ctx context.Context, state multistep.StateBa
 		return bcommon.Halt(state, err)
 	}
 	r.WorkingCopy, r.Dirty = final, dirty
-	r.OtherDisks = nil
+	r.OtherDisks, r.OtherDirty = nil, nil
 	for _, m := range captured.OtherDisks {
 		om, err := provenance.Map(ctx, m.Path)
 		if err != nil {
 			return bcommon.Halt(state, fmt.Errorf("provenance of %s: %w", m.Path, err))
 		}
-		r.OtherDisks = append(r.OtherDisks, om)
+		od, err := om.Changed(m)
+		if err != nil {
+			return bcommon.Halt(state, err)
+		}
+		r.OtherDisks, r.OtherDirty = append(r.OtherDisks, om), append(r.OtherDirty, nonNil(od))
 	}
 	// chromogenic-clean's note beside the working copy is folded in, as StepProvenance does.
 	if err := bcommon.WriteRecordWithCleanNote(state, r, captured.WorkingCopy.Path); err != nil {
@@ -57,3 +61,12 @@ func (s *StepRecordWorkingCopy) Run(ctx context.Context, state multistep.StateBa
 }
 
 func (s *StepRecordWorkingCopy) Cleanup(multistep.StateBag) {}
+
+// nonNil is l, or an empty list for nil: each other disk's entry of Record.OtherDirty is a
+// list, empty when the build changed nothing there.
+func nonNil(l []int64) []int64 {
+	if l == nil {
+		return []int64{}
+	}
+	return l
+}

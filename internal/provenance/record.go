@@ -37,6 +37,9 @@ type Record struct {
 	Dirty []int64 `json:"dirty,omitempty"`
 	// OtherDisks are the block maps of the other disks of a capture on several disks.
 	OtherDisks []*BlockMap `json:"other_disks,omitempty"`
+	// OtherDirty is Dirty for each of OtherDisks, in their order (set whenever OtherDisks
+	// is, so that a record which does not know them is told apart from one with none).
+	OtherDirty [][]int64 `json:"other_dirty,omitempty"`
 	Clean      *Clean      `json:"clean,omitempty"`
 	Boot       *Boot       `json:"boot,omitempty"`
 	Outputs    []Output    `json:"outputs,omitempty"`
@@ -51,6 +54,8 @@ type Source struct {
 	Image     string   `json:"image,omitempty"`
 	Volumes   []string `json:"volumes,omitempty"`
 	Snapshots []string `json:"snapshots,omitempty"` // the root disk's first
+	// Devices are the device names of the disks Snapshots were taken of, in their order.
+	Devices []string `json:"devices,omitempty"`
 	Path      string   `json:"path,omitempty"`      // a local source file
 	// Paths are every local source file of a guest on several disks, Path first.
 	Paths []string `json:"paths,omitempty"`
@@ -149,6 +154,16 @@ func Read(path string) (*Record, error) {
 	for _, b := range r.Dirty {
 		if r.WorkingCopy == nil || b < 0 || b >= r.WorkingCopy.Count() {
 			return nil, fmt.Errorf("provenance %s: dirty block %d outside the working copy", path, b)
+		}
+	}
+	if r.OtherDirty != nil && len(r.OtherDirty) != len(r.OtherDisks) {
+		return nil, fmt.Errorf("provenance %s: dirty blocks for %d other disks, %d other disks", path, len(r.OtherDirty), len(r.OtherDisks))
+	}
+	for i, dirty := range r.OtherDirty {
+		for _, b := range dirty {
+			if m := r.OtherDisks[i]; m == nil || b < 0 || b >= m.Count() {
+				return nil, fmt.Errorf("provenance %s: dirty block %d outside disk %d", path, b, i+2)
+			}
 		}
 	}
 	for _, m := range append([]*BlockMap{r.WorkingCopy}, r.OtherDisks...) {
