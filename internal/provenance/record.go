@@ -40,9 +40,9 @@ type Record struct {
 	// OtherDirty is Dirty for each of OtherDisks, in their order (set whenever OtherDisks
 	// is, so that a record which does not know them is told apart from one with none).
 	OtherDirty [][]int64 `json:"other_dirty,omitempty"`
-	Clean      *Clean      `json:"clean,omitempty"`
-	Boot       *Boot       `json:"boot,omitempty"`
-	Outputs    []Output    `json:"outputs,omitempty"`
+	Clean      *Clean    `json:"clean,omitempty"`
+	Boot       *Boot     `json:"boot,omitempty"`
+	Outputs    []Output  `json:"outputs,omitempty"`
 }
 
 // Source is what the build captured.
@@ -56,7 +56,7 @@ type Source struct {
 	Snapshots []string `json:"snapshots,omitempty"` // the root disk's first
 	// Devices are the device names of the disks Snapshots were taken of, in their order.
 	Devices []string `json:"devices,omitempty"`
-	Path      string   `json:"path,omitempty"`      // a local source file
+	Path    string   `json:"path,omitempty"` // a local source file
 	// Paths are every local source file of a guest on several disks, Path first.
 	Paths []string `json:"paths,omitempty"`
 }
