@@ -109,6 +109,29 @@ func TestBlockMapAndRecord(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+
+	// other_dirty: one list per other disk, each block inside its disk.
+	for name, c := range map[string]struct {
+		dirty [][]int64
+		want  string
+	}{
+		"fits":      {[][]int64{{0, 7}}, ""},
+		"outside":   {[][]int64{{m.Count()}}, "outside disk 2"},
+		"negative":  {[][]int64{{-1}}, "outside disk 2"},
+		"one more":  {[][]int64{{}, {0}}, "dirty blocks for 2 other disks"},
+		"none know": {nil, ""},
+	} {
+		o := *r
+		o.OtherDisks, o.OtherDirty = []*BlockMap{m}, c.dirty
+		p := filepath.Join(dir, "other.json")
+		if err := o.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Read(p)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("other_dirty %s: %v, want %q", name, err, c.want)
+		}
+	}
 }
 
 // A map made of a file carries its stamp: unchanged while nothing writes the file; a write
