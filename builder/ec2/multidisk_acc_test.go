@@ -21,6 +21,7 @@ import (
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
@@ -223,6 +224,15 @@ func TestAccEC2SeveralDisks(t *testing.T) {
 			t.Errorf("%s: snapshot %s differs from the working copy %s", d.Device, d.SnapshotID, work[i])
 		}
 		os.Remove(back)
+	}
+	// The build's record names the AMI and each disk's snapshot.
+	rec, err := provenance.Read(provenance.SidecarPath(work[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := published("aws", srv.Region, aws.ToString(made.ImageId), snaps)
+	if got := rec.Outputs; !slices.Equal(got, want) {
+		t.Errorf("the record's outputs %+v, want %+v", got, want)
 	}
 	sorted := slices.Sorted(slices.Values(snaps))
 	if ids := srv.ImageIDs(); !slices.Equal(ids, []string{aws.ToString(made.ImageId)}) {

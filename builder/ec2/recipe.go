@@ -69,6 +69,7 @@ func recipe(c *Config, method string, instance bool, target string) []multistep.
 		if len(c.AMIRegions) > 0 {
 			steps = append(steps, &StepRegionCopy{Config: c}) // ami_regions
 		}
+		steps = append(steps, &StepRecordOutputs{Config: c}) // the record names what was published
 	}
 	return steps
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
@@ -101,6 +102,26 @@ func TestAccEC2ShareAndCopy(t *testing.T) {
 		}
 		if len(sa.CreateVolumePermissions) != 1 || aws.ToString(sa.CreateVolumePermissions[0].UserId) != "333344445555" {
 			t.Errorf("%s: createVolumePermission %+v", region, sa.CreateVolumePermissions)
+		}
+	}
+	// The build's record names the AMI and its copies, each with its snapshot.
+	recs, _ := filepath.Glob(filepath.Join(dir, "out", "*"+provenance.Suffix))
+	if len(recs) != 1 {
+		t.Fatalf("records in the output directory: %v", recs)
+	}
+	rec, err := provenance.Read(recs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for region, id := range amis {
+		snap := snapshotOf(t, regionClient(srv, region), id)
+		var image, snapshot bool
+		for _, o := range rec.Outputs {
+			image = image || (o.Cloud == "aws" && o.Region == region && o.Kind == "image" && o.ID == id)
+			snapshot = snapshot || (o.Region == region && o.Kind == "snapshot" && o.ID == snap && o.Disk == 0)
+		}
+		if !image || !snapshot {
+			t.Errorf("the record does not name %s's AMI %s (%v) and snapshot %s (%v): %+v", region, id, image, snap, snapshot, rec.Outputs)
 		}
 	}
 	// The copies hold the new AMI's bytes (the marker the provisioner wrote).

@@ -67,6 +67,7 @@ func (s *StepRegionCopy) Run(ctx context.Context, state multistep.StateBag) mult
 		list = append(list, r+":"+p.ImageID)
 	}
 	state.Put("amis", amis)
+	state.Put(stateRegionCopies, done)
 	state.Put("region_snapshots", snaps)
 	ui.Message("Copies: " + strings.Join(list, ", "))
 	return multistep.ActionContinue
