@@ -3,6 +3,7 @@ package bootable
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -173,4 +174,48 @@ func TestBothFirmwaresBoot(t *testing.T) {
 	}
 	testimages.BootWith(t, dst, "raw", 8*time.Minute, testimages.BootOptions{Firmware: "efi", Disk: "sata"})
 	testimages.BootWith(t, dst, "raw", 6*time.Minute, testimages.BootOptions{Firmware: "bios", Disk: "ide"})
+}
+
+// TestMakeInterrupted cancels Make (as a build interrupted with Ctrl-C does) while it copies
+// the root into its partition, and while the guest's initramfs tool runs in the sandbox (with
+// the guest root mounted, a loop on the output): each time Make returns the cancellation and
+// leaves no output, no loop device on the output or the source, no mount and no scratch
+// directory; the source is unchanged.
+func TestMakeInterrupted(t *testing.T) {
+	testtier.Acceptance(t, "three interrupted bootable disks with guest tools")
+	dir := t.TempDir()
+	img, kernel, ramdisk := testimages.Eucalyptus(t, dir)
+	before := packertest.FileSHA256(t, img)
+	for _, at := range []string{"copying ", "rebuilding the initramfs"} {
+		t.Run(strings.Fields(at)[0], func(t *testing.T) {
+			dst := filepath.Join(dir, "interrupted.raw")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			seen := false
+			_, err := Make(ctx, img, dst, Options{Firmware: FirmwareBIOS, Kernel: kernel, Ramdisk: ramdisk,
+				Logf: func(f string, a ...any) {
+					line := fmt.Sprintf(f, a...)
+					t.Log(line)
+					if strings.Contains(line, at) && !seen {
+						seen = true
+						// Let the step get going (the guest tool started, data moving) first.
+						go func() { time.Sleep(300 * time.Millisecond); cancel() }()
+					}
+				}})
+			if !seen {
+				t.Fatalf("Make never said %q (err %v)", at, err)
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Make interrupted at %q: %v, want the cancellation", at, err)
+			}
+			if _, serr := os.Stat(dst); !os.IsNotExist(serr) {
+				t.Errorf("output left behind: %v", serr)
+			}
+			checkReleased(t, dst)
+			checkReleased(t, img)
+		})
+	}
+	if packertest.FileSHA256(t, img) != before {
+		t.Error("the source changed")
+	}
 }
