@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
@@ -29,9 +28,7 @@ import (
 // read in full. A base that does not say which blocks of the other disks its build changed
 // (a record made before other_dirty) gets those disks read in full, still byte-equal.
 func TestRecaptureSeveralDisks(t *testing.T) {
-	poll := cloud.WaitPoll
-	cloud.WaitPoll.Min, cloud.WaitPoll.Max = 10*time.Millisecond, 50*time.Millisecond
-	defer func() { cloud.WaitPoll = poll }()
+	fastPoll(t)
 	srv := emulator(t)
 	dir := t.TempDir()
 	root, sdf, sdg := filepath.Join(dir, "root.raw"), filepath.Join(dir, "sdf.raw"), filepath.Join(dir, "sdg.raw")
@@ -44,23 +41,15 @@ func TestRecaptureSeveralDisks(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	cl, err := cloud.Connect(ctx, cloud.Access{AccessKey: srv.AccessKeyID, SecretKey: srv.SecretAccessKey, Region: srv.Region,
-		EC2Endpoint: srv.EC2Endpoint, EBSEndpoint: srv.EBSEndpoint, S3Endpoint: srv.S3Endpoint})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// capture runs the steps into dir/<name>/c.raw; change, if set, changes the working copies
 	// before the record is brought up to date.
 	capture := func(name string, base *provenance.Record, basePath string, change func(paths []string)) ([]string, *provenance.Record, string) {
 		t.Helper()
+		state, cl, out := stepState(t, srv)
 		inst, err := cloud.FindInstance(ctx, cl.EC2, iid, cloud.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out bytes.Buffer
-		state := new(multistep.BasicStateBag)
-		state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &out, ErrorWriter: &out, PB: &packersdk.NoopProgressTracker{}})
-		state.Put("clients", cl)
 		state.Put("instance", inst)
 		c := &Config{NoReboot: true, Disks: DisksAll, KeepCaptureSnapshot: true, baseRecord: base, BaseProvenance: basePath}
 		c.StateTimeout = time.Minute

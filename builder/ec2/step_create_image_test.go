@@ -145,9 +145,7 @@ func TestCreateImageLeavesNothing(t *testing.T) {
 // disks = "all", or when the user keeps the intermediate AMI, it maps all three. The
 // instance keeps its volumes either way.
 func TestCreateImageRootOnly(t *testing.T) {
-	poll := cloud.WaitPoll
-	cloud.WaitPoll.Min, cloud.WaitPoll.Max = 10*time.Millisecond, 50*time.Millisecond
-	defer func() { cloud.WaitPoll = poll }()
+	fastPoll(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -175,20 +173,12 @@ func TestCreateImageRootOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := t.Context()
-			cl, err := cloud.Connect(ctx, cloud.Access{AccessKey: srv.AccessKeyID, SecretKey: srv.SecretAccessKey, Region: srv.Region,
-				EC2Endpoint: srv.EC2Endpoint, EBSEndpoint: srv.EBSEndpoint, S3Endpoint: srv.S3Endpoint})
-			if err != nil {
-				t.Fatal(err)
-			}
+			state, cl, out := stepState(t, srv)
 			inst, err := cloud.FindInstance(ctx, cl.EC2, iid, cloud.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			volumes := len(srv.VolumeIDs())
-			var out bytes.Buffer
-			state := new(multistep.BasicStateBag)
-			state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &out, ErrorWriter: &out})
-			state.Put("clients", cl)
 			state.Put("instance", inst)
 			c := &Config{NoReboot: true, Disks: tc.disks, KeepIntermediateImage: tc.keep}
 			c.StateTimeout = 30 * time.Second

@@ -17,6 +17,8 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
+// stepState is a state bag for steps run against the emulator: its clients and a UI writing
+// into the returned buffer.
 func stepState(t *testing.T, srv *ec2emu.Server) (multistep.StateBag, *cloud.Clients, *bytes.Buffer) {
 	t.Helper()
 	cl, err := cloud.Connect(t.Context(), cloud.Access{AccessKey: srv.AccessKeyID, SecretKey: srv.SecretAccessKey, Region: srv.Region,
@@ -26,9 +28,16 @@ func stepState(t *testing.T, srv *ec2emu.Server) (multistep.StateBag, *cloud.Cli
 	}
 	var out bytes.Buffer
 	state := new(multistep.BasicStateBag)
-	state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &out, ErrorWriter: &out})
+	state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &out, ErrorWriter: &out, PB: &packersdk.NoopProgressTracker{}})
 	state.Put("clients", cl)
 	return state, cl, &out
+}
+
+// fastPoll makes the waits on the emulator poll every 10 to 50 ms for the test.
+func fastPoll(t *testing.T) {
+	poll := cloud.WaitPoll
+	cloud.WaitPoll.Min, cloud.WaitPoll.Max = 10*time.Millisecond, 50*time.Millisecond
+	t.Cleanup(func() { cloud.WaitPoll = poll })
 }
 
 // The intermediate AMI and its snapshots carry run_tags (not tags), set at creation, so that
