@@ -106,9 +106,10 @@ func TestAccLocalLVM(t *testing.T) {
 	t.Logf("boot took %s", time.Since(bootStart).Round(time.Second))
 	rootUUID, varUUID := fsUUID(t, artifact, r.start, r.size), fsUUID(t, artifact, v.start, v.size)
 	for _, want := range []string{
-		`(?m)^LVM-MARKER ` + regexp.QuoteMeta(marker) + `\r?$`,
-		`(?m)^LVM-BOOT / /dev/[sv]da2 ` + rootUUID + `\r?$`,
-		`(?m)^LVM-BOOT /var /dev/[sv]da3 ` + varUUID + `\r?$`,
+		// Not anchored at the start of a line: a getty's prompt may come first.
+		`(?m)LVM-MARKER ` + regexp.QuoteMeta(marker) + `\r?$`,
+		`(?m)LVM-BOOT / /dev/[sv]da2 ` + rootUUID + `\r?$`,
+		`(?m)LVM-BOOT /var /dev/[sv]da3 ` + varUUID + `\r?$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(serial) {
 			t.Errorf("the guest's boot report does not match %s; serial ends:\n%s", want, tail(serial, 3000))

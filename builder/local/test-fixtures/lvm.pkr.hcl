@@ -27,6 +27,7 @@ build {
       "cat > /usr/local/sbin/acc-boot-report <<'EOF'",
       "#!/bin/sh",
       "exec > /dev/ttyS0",
+      "echo",
       "for m in / /var; do s=$(findmnt -no SOURCE $m); echo \"LVM-BOOT $m $s $(blkid -s UUID -o value $s)\"; done",
       "echo \"LVM-MARKER $(cat /var/acc-lvm-marker)\"",
       "echo CHROMOGENIC-BOOT-OK",
