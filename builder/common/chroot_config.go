@@ -28,7 +28,8 @@ type ChrootConfig struct {
 	MountOptions []string `mapstructure:"mount_options" required:"false"`
 	// The partition number holding the guest's root filesystem. By default chromogenic finds
 	// it: every Linux filesystem is inspected and the one holding `/etc` and `/bin/sh` (and
-	// named `/` by its own fstab, when several qualify) is the root.
+	// named `/` by its own fstab, when several qualify) is the root. It is recorded in the
+	// artifact (its `root_partition` state), so chromogenic-convert's `bootable` boots that root.
 	RootPartition int `mapstructure:"root_partition" required:"false"`
 	// The LVM logical volume holding the guest's root filesystem, as `vg/lv` (such as
 	// `rhel/root`), when the rule above picks another (a guest with several Linux roots on

@@ -111,6 +111,9 @@ func (s *StepOpenImage) Run(ctx context.Context, state multistep.StateBag) multi
 	}
 	// The template's choice of root, handed on in the artifact: a post-processor that mounts
 	// the image again (chromogenic-convert's bootable) takes the same root, not its rule's.
+	if s.Config.RootPartition != 0 {
+		state.Put(bootable.StateRootPartition, s.Config.RootPartition)
+	}
 	if s.Config.RootVolume != "" {
 		state.Put(bootable.StateRootVolume, s.Config.RootVolume)
 	}

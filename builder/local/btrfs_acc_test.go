@@ -6,7 +6,10 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +30,12 @@ var btrfsTemplate string
 // mounted from their subvolumes. In the artifact, read through fresh mounts of each subvolume:
 // the marker is in snapshot 1 only, the log in @/var was emptied in place, the bash history in
 // @/home removed and its neighbour kept; snapshots 2 and 3 are untouched; the source is
-// byte-identical and nothing stays mounted or attached.
+// byte-identical and nothing stays mounted or attached. chromogenic-convert then makes it
+// bootable (GRUB for BIOS, the kernel in the snapshot's own /boot) and packs an OVA: its one
+// VMDK passes qemu-img check and its btrfs holds the same subvolumes with the marker and
+// without the bash history; it boots with SeaBIOS (one TCG boot), the guest printing that GRUB
+// started the kernel of snapshot 1, / is snapshot 1, /var and /home their own subvolumes, and
+// the marker.
 func TestAccLocalBtrfsSuse(t *testing.T) {
 	testtier.Acceptance(t, "a packer build")
 	env := packertest.Setup(t)
@@ -35,13 +43,13 @@ func TestAccLocalBtrfsSuse(t *testing.T) {
 	src := testimages.Make(t, "btrfs-suse", dir)
 	before := packertest.FileSHA256(t, src)
 	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
-	out := filepath.Join(dir, "out")
+	out, conv := filepath.Join(dir, "out"), filepath.Join(dir, "conv")
 	mnt := filepath.Join(dir, "mounts", "mnt")
 
 	start := time.Now()
-	res := env.MustBuild(t, dir, btrfsTemplate, 10*time.Minute,
-		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "mount_path="+mnt, "-var", "marker="+marker)
-	t.Logf("packer build of btrfs-suse: %s", time.Since(start).Round(time.Second))
+	res := env.MustBuild(t, dir, btrfsTemplate, 15*time.Minute, "-var", "source_path="+src, "-var", "output_directory="+out,
+		"-var", "mount_path="+mnt, "-var", "marker="+marker, "-var", "convert_directory="+conv)
+	t.Logf("packer build of btrfs-suse (with the bootable OVA): %s", time.Since(start).Round(time.Second))
 	artifact := filepath.Join(out, "btrfs.raw")
 	assertReleased(t, mnt, artifact)
 	if !strings.Contains(res.Output, "ROOT-SUBVOL=snapshot_1") {
@@ -85,6 +93,56 @@ func TestAccLocalBtrfsSuse(t *testing.T) {
 	if after := packertest.FileSHA256(t, src); after != before {
 		t.Errorf("source image changed: sha256 %s -> %s", before, after)
 	}
+
+	// The OVA's disk: the btrfs partition with snapshot 1 (marker), @/home (history gone,
+	// neighbour kept), @/var (log emptied).
+	raw := ovaDiskRaw(t, filepath.Join(conv, "suse.ova"), filepath.Join(dir, "suse-ova"))
+	_, parts, err := chroot.ReadPartitions(raw)
+	if err != nil || len(parts) == 0 {
+		t.Fatalf("partitions of the OVA's disk: %v %v", parts, err)
+	}
+	var fs *chroot.Partition
+	for _, p := range parts {
+		if b, _ := exec.Command("blkid", "-p", "-O", strconv.FormatInt(p.Start, 10), "-S", strconv.FormatInt(p.Size, 10),
+			"-s", "TYPE", "-o", "value", raw).Output(); strings.TrimSpace(string(b)) == "btrfs" {
+			fs = p
+		}
+	}
+	if fs == nil {
+		t.Fatalf("no btrfs among the OVA disk's partitions %v", parts)
+	}
+	onBtrfsRange(t, raw, fs.Start, fs.Size, "@/.snapshots/1/snapshot", func(d string) {
+		if got, err := os.ReadFile(filepath.Join(d, "root/acc-marker")); err != nil || string(got) != marker+"\n" {
+			t.Errorf("marker in the OVA's snapshot 1: %q %v", got, err)
+		}
+	})
+	onBtrfsRange(t, raw, fs.Start, fs.Size, "@/home", func(d string) {
+		if _, err := os.Stat(filepath.Join(d, "alice/.bash_history")); !os.IsNotExist(err) {
+			t.Errorf("bash history in the OVA's @/home: %v", err)
+		}
+		if got, err := os.ReadFile(filepath.Join(d, "alice/keep")); err != nil || string(got) != "keep\n" {
+			t.Errorf("neighbour of the bash history in the OVA's @/home: %q %v", got, err)
+		}
+	})
+	onBtrfsRange(t, raw, fs.Start, fs.Size, "@/var", func(d string) {
+		if got, err := os.ReadFile(filepath.Join(d, "log/acc-btrfs.log")); err != nil || len(got) != 0 {
+			t.Errorf("log in the OVA's @/var: %q %v, want empty", got, err)
+		}
+	})
+	assertNothingUnder(t, dir)
+
+	bootStart := time.Now()
+	_, serial := testimages.BootDisks(t, []testimages.BootDisk{{Path: raw, Format: "raw"}}, 10*time.Minute, testimages.BootOptions{})
+	t.Logf("boot took %s", time.Since(bootStart).Round(time.Second))
+	const snap1 = "/@/.snapshots/1/snapshot"
+	for _, want := range []string{
+		`(?m)SUSE-BOOT marker=` + regexp.QuoteMeta(marker) + ` var=/@/var home=/@/home\r?$`,
+		`(?m)CHROMOGENIC-ROOT fsroot=` + regexp.QuoteMeta(snap1) + ` marker=snapshot 1 cmdline=BOOT_IMAGE=` + regexp.QuoteMeta(snap1) + `/boot/vmlinuz-\S+ .*rootflags=subvol=@/.snapshots/1/snapshot`,
+	} {
+		if !regexp.MustCompile(want).MatchString(serial) {
+			t.Errorf("the guest's boot report does not match %s; serial ends:\n%s", want, tail(serial, 3000))
+		}
+	}
 }
 
 // TestAccLocalRootSubvolume: root_subvolume picks snapper's snapshot 2 of the same guest over
@@ -99,7 +157,7 @@ func TestAccLocalRootSubvolume(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	mnt := filepath.Join(dir, "mounts", "mnt")
 	res := env.MustBuild(t, dir, btrfsTemplate, 10*time.Minute, "-var", "source_path="+src, "-var", "output_directory="+out,
-		"-var", "mount_path="+mnt, "-var", "marker="+marker, "-var", "root_subvolume=@/.snapshots/2/snapshot")
+		"-var", "mount_path="+mnt, "-var", "marker="+marker, "-var", "root_subvolume=@/.snapshots/2/snapshot", "-except=ova")
 	artifact := filepath.Join(out, "btrfs.raw")
 	assertReleased(t, mnt, artifact)
 	if !strings.Contains(res.Output, "ROOT-SUBVOL=snapshot_2") || !strings.Contains(res.Output, "MOUNTS=:/@/.snapshots/2/snapshot,/var:/@/var,") {

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"crypto/sha256"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/chroot"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/lvm"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
@@ -25,14 +27,16 @@ import (
 var lvmTemplate string
 
 // TestAccLocalLVM runs the real packer binary on the lvm-var image (/ and /var logical
-// volumes of VG chromo-vg, /boot a partition): a shell provisioner writes into /var, which
-// must land in the var LV's extents of the artifact (read back after the build through
-// internal/lvm's mapping and a fresh read-only loop, not through the builder's engine), and
-// chromogenic-clean removes a DHCP lease there while its neighbour stays. The root LV holds
-// no copy of either; nothing stays mounted or attached. chromogenic-convert then makes it
-// bootable with the LVs flattened and packs an OVA: its one VMDK passes qemu-img check and
-// holds /boot, root and var as plain partitions, the marker in the var partition (the flattened
-// disk's TCG boot is internal/bootable's TestLVMFlattenBoot).
+// volumes of VG chromo-vg, /boot a partition) while the host has a VG of the same name: a shell
+// provisioner writes into /var, which must land in the var LV's extents of the artifact (read
+// back after the build through internal/lvm's mapping and a fresh read-only loop, not through
+// the builder's engine), and chromogenic-clean removes a DHCP lease there while its neighbour
+// stays. The root LV holds no copy of either; nothing stays mounted or attached; the host's
+// chromo-vg is unchanged. chromogenic-convert then makes it bootable with the LVs flattened
+// (the default) and packs an OVA: its one VMDK passes qemu-img check and holds /boot, root and
+// var as plain partitions, the marker in the var partition. The OVA's disk boots with SeaBIOS
+// (one TCG boot); the guest prints the marker and that / and /var are mounted from the
+// flattened partitions holding the root and var LVs' filesystems (their UUIDs).
 func TestAccLocalLVM(t *testing.T) {
 	testtier.Acceptance(t, "a packer build")
 	env := packertest.Setup(t)
@@ -40,6 +44,8 @@ func TestAccLocalLVM(t *testing.T) {
 	// Leases of its own: what is left there after the build is this build's.
 	leases := filepath.Join(dir, "leases")
 	t.Setenv("CHROMOGENIC_LEASE_DIR", leases)
+	host := hostVG(t, "chromo-vg")
+	hostBefore := host()
 	src := testimages.Make(t, "lvm-var", dir)
 	before := packertest.FileSHA256(t, src)
 	out, conv := filepath.Join(dir, "out"), filepath.Join(dir, "conv")
@@ -89,7 +95,102 @@ func TestAccLocalLVM(t *testing.T) {
 	if after := packertest.FileSHA256(t, src); after != before {
 		t.Errorf("source image changed: sha256 %s -> %s", before, after)
 	}
-	checkLVMOVA(t, filepath.Join(conv, "lvm.ova"), dir, marker)
+	if after := host(); after != hostBefore {
+		t.Errorf("the host's VG chromo-vg changed:\nbefore %s\nafter  %s", hostBefore, after)
+	}
+	raw := checkLVMOVA(t, filepath.Join(conv, "lvm.ova"), dir, marker)
+	assertNothingUnder(t, dir)
+
+	bootStart := time.Now()
+	_, serial := testimages.BootDisks(t, []testimages.BootDisk{{Path: raw, Format: "raw"}}, 10*time.Minute, testimages.BootOptions{})
+	t.Logf("boot took %s", time.Since(bootStart).Round(time.Second))
+	rootUUID, varUUID := fsUUID(t, artifact, r.start, r.size), fsUUID(t, artifact, v.start, v.size)
+	for _, want := range []string{
+		// Not anchored at the start of a line: a getty's prompt may come first.
+		`(?m)LVM-MARKER ` + regexp.QuoteMeta(marker) + `\r?$`,
+		`(?m)LVM-BOOT / /dev/[sv]da2 ` + rootUUID + `\r?$`,
+		`(?m)LVM-BOOT /var /dev/[sv]da3 ` + varUUID + `\r?$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(serial) {
+			t.Errorf("the guest's boot report does not match %s; serial ends:\n%s", want, tail(serial, 3000))
+		}
+	}
+}
+
+// hostVG makes a VG named name on a loop-backed file of the test (a host VG of the same name
+// as the guest's) with LVM's own tools, restricted to that loop, and returns a function giving
+// the sha256 of the file's first 2 MiB (label and metadata) and what LVM reports of it.
+func hostVG(t *testing.T, name string) func() string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "host-pv.raw")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(file, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	l, err := chroot.AttachLoop(file, 0, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Detach() })
+	lvmOn := func(args ...string) string {
+		t.Helper()
+		full := append([]string{"--driverloaded", "n", "--devices", l.Path, "--config",
+			`devices { obtain_device_list_from_udev=0 hints="none" use_devicesfile=0 } activation { udev_sync=0 udev_rules=0 } backup { backup=0 archive=0 }`},
+			args[1:]...)
+		cmd := exec.Command(args[0], full...)
+		cmd.Env = append(os.Environ(), "LVM_SUPPRESS_FD_WARNINGS=1")
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b)
+	}
+	lvmOn("pvcreate", "-y", l.Path)
+	lvmOn("vgcreate", name, l.Path)
+	lvmOn("lvcreate", "--activate", "n", "--zero", "n", "--wipesignatures", "n", "-n", "root", "-l", "4", name)
+	return func() string {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.CopyN(h, f, 2<<20); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%x %s", h.Sum(nil), lvmOn("lvs", "--noheadings", "-o", "vg_name,vg_uuid,vg_seqno,lv_name,seg_pe_ranges"))
+	}
+}
+
+// fsUUID is the filesystem UUID blkid probes at [off, off+size) of image.
+func fsUUID(t *testing.T, image string, off, size int64) string {
+	t.Helper()
+	b, err := exec.Command("blkid", "-p", "-O", strconv.FormatInt(off, 10), "-S", strconv.FormatInt(size, 10),
+		"-s", "UUID", "-o", "value", image).Output()
+	u := strings.TrimSpace(string(b))
+	if err != nil || u == "" {
+		t.Fatalf("blkid at [%d, +%d) of %s: %q %v", off, size, image, u, err)
+	}
+	return u
+}
+
+// assertNothingUnder fails the test if anything is mounted under dir or a loop device is
+// backed by a file under it: what the build, the post-processor and the test's own checks
+// attached is all released.
+func assertNothingUnder(t *testing.T, dir string) {
+	t.Helper()
+	if m := chroot.MountedUnder(dir); len(m) > 0 {
+		t.Errorf("still mounted under %s: %v", dir, m)
+	}
+	files, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if bf := strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)"); err == nil && strings.HasPrefix(bf, dir+"/") {
+			t.Errorf("loop %s still backed by %s", filepath.Base(filepath.Dir(filepath.Dir(f))), bf)
+		}
+	}
 }
 
 // ovaDiskRaw extracts the one disk of the OVA appliance to base.vmdk, fails the test unless
@@ -125,11 +226,11 @@ func ovaDiskRaw(t *testing.T, appliance, base string) string {
 }
 
 // checkLVMOVA unpacks the one disk of the OVA, checks it with qemu-img, and reads the
-// flattened disk's partitions: /boot (active), root and var, the marker in var.
-func checkLVMOVA(t *testing.T, appliance, dir, marker string) {
+// flattened disk's partitions: /boot (active), root and var, the marker in var. It returns the
+// disk, converted to raw by qemu-img.
+func checkLVMOVA(t *testing.T, appliance, dir, marker string) string {
 	t.Helper()
 	raw := ovaDiskRaw(t, appliance, filepath.Join(dir, "lvm-ova"))
-	defer os.Remove(raw)
 	out, err := exec.Command("sfdisk", "--json", raw).Output()
 	if err != nil {
 		t.Fatalf("sfdisk --json: %v", err)
@@ -156,6 +257,7 @@ func checkLVMOVA(t *testing.T, appliance, dir, marker string) {
 	if got := readExt(t, raw, ps[1].Start*512, ps[1].Size*512, "etc/hostname")["etc/hostname"]; got != "chromogenic-lvm-var\n" {
 		t.Errorf("the flattened root partition's /etc/hostname = %q", got)
 	}
+	return raw
 }
 
 type byteRange struct{ start, size int64 }

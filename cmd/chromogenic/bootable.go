@@ -14,7 +14,8 @@ import (
 )
 
 // bootableFlags are convert's --bootable options: chromogenic-convert's `bootable` block
-// (firmware, bootloader, kernel, ramdisk, extra_size, lvm, root_volume, root_subvolume) and
+// (firmware, bootloader, kernel, ramdisk, extra_size, lvm, root_partition, root_volume,
+// root_subvolume) and
 // its `sandbox` option, as flags.
 type bootableFlags struct {
 	on                bool
@@ -23,6 +24,7 @@ type bootableFlags struct {
 	kernel, ramdisk   string
 	extraSize         string
 	lvm               string
+	rootPartition     int
 	rootVolume        string
 	rootSubvolume     string
 	sandbox           bool
@@ -38,6 +40,7 @@ func (b *bootableFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.ramdisk, "ramdisk", "", "")
 	fs.StringVar(&b.extraSize, "extra-size", "", "")
 	fs.StringVar(&b.lvm, "lvm", "", "")
+	fs.IntVar(&b.rootPartition, "root-partition", 0, "")
 	fs.StringVar(&b.rootVolume, "root-volume", "", "")
 	fs.StringVar(&b.rootSubvolume, "root-subvolume", "", "")
 	fs.BoolVar(&b.sandbox, "sandbox", true, "")
@@ -48,7 +51,7 @@ func (b *bootableFlags) register(fs *flag.FlagSet) {
 func (b *bootableFlags) check(fs *flag.FlagSet) error {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "firmware", "bootloader", "kernel", "ramdisk", "extra-size", "sandbox", "lvm", "root-volume", "root-subvolume":
+		case "firmware", "bootloader", "kernel", "ramdisk", "extra-size", "sandbox", "lvm", "root-partition", "root-volume", "root-subvolume":
 			if b.otherBootableFlag == "" {
 				b.otherBootableFlag = f.Name
 			}
@@ -97,6 +100,9 @@ func (b *bootableFlags) check(fs *flag.FlagSet) error {
 	if err := bootable.ValidateRoot("--root-volume", b.rootVolume, "--root-subvolume", b.rootSubvolume); err != nil {
 		return usageError{err}
 	}
+	if err := bootable.ValidateRootPartition("--root-partition", b.rootPartition, "--root-volume", b.rootVolume); err != nil {
+		return usageError{err}
+	}
 	if b.extraSize != "" {
 		n, err := bootable.ParseSize(b.extraSize)
 		if err != nil {
@@ -130,7 +136,7 @@ func (b *bootableFlags) make(ctx context.Context, in, inFormat, dir string, stde
 	}
 	fmt.Fprintf(stderr, "==> %s\n", msg)
 	res, err := bootable.Make(ctx, in, tmp.Name(), bootable.Options{SourceFormat: inFormat, Firmware: b.firmware,
-		Bootloader: b.bootloader, Kernel: b.kernel, Ramdisk: b.ramdisk, ExtraSize: b.extra, LVM: b.lvm, RootVolume: b.rootVolume, RootSubvolume: b.rootSubvolume, WorkDir: filepath.Dir(tmp.Name()), TrustGuest: !b.sandbox,
+		Bootloader: b.bootloader, Kernel: b.kernel, Ramdisk: b.ramdisk, ExtraSize: b.extra, LVM: b.lvm, RootPartition: b.rootPartition, RootVolume: b.rootVolume, RootSubvolume: b.rootSubvolume, WorkDir: filepath.Dir(tmp.Name()), TrustGuest: !b.sandbox,
 		Logf: func(f string, a ...any) { fmt.Fprintf(stderr, "    "+f+"\n", a...) }})
 	if err != nil {
 		os.Remove(tmp.Name())

@@ -68,6 +68,9 @@ func TestCloudUsageErrors(t *testing.T) {
 		{2, "--lvm is an option of --bootable", []string{"convert", img, out, "-O", "qcow2", "--lvm", "keep"}},
 		{2, "--root-subvolume is an option of --bootable", []string{"convert", img, out, "-O", "qcow2", "--root-subvolume", "@"}},
 		{2, `--root-volume "rhel": want an LVM logical volume as vg/lv`, []string{"convert", img, out, "-O", "qcow2", "--bootable", "--root-volume", "rhel"}},
+		{2, "--root-partition is an option of --bootable", []string{"convert", img, out, "-O", "qcow2", "--root-partition", "2"}},
+		{2, "--root-partition must be 0 (find it) or a partition number, not -1", []string{"convert", img, out, "-O", "qcow2", "--bootable", "--root-partition", "-1"}},
+		{2, `--root-partition 2 and --root-volume "vg/root" are both set`, []string{"convert", img, out, "-O", "qcow2", "--bootable", "--root-partition", "2", "--root-volume", "vg/root"}},
 		{2, `--root-subvolume: subvolume path "../x" climbs`, []string{"convert", img, out, "-O", "qcow2", "--bootable", "--root-subvolume", "../x"}},
 		{2, "option firmware=efi does not match --firmware bios", []string{"convert", img, out, "-O", "ova", "--bootable", "-o", "firmware=efi"}},
 	} {

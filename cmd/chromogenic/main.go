@@ -2,8 +2,8 @@
 //
 //	chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
 //	                    [--bootable [--firmware bios|efi|both] [--bootloader grub|extlinux] [--kernel F [--ramdisk F]]
-//	                    [--extra-size SIZE] [--lvm flatten|keep] [--root-volume VG/LV] [--root-subvolume PATH]
-//	                    [--sandbox=false]]
+//	                    [--extra-size SIZE] [--lvm flatten|keep] [--root-partition N | --root-volume VG/LV]
+//	                    [--root-subvolume PATH] [--sandbox=false]]
 //	chromogenic info IMAGE [-f FORMAT] [--json]
 //	chromogenic info --provenance IMAGE|RECORD [--json] [--verify]
 //	chromogenic clean (--root DIR | --image FILE) ...
@@ -61,7 +61,8 @@ const usage = `usage:
   chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
                       [--bootable [--firmware bios|efi|both] [--bootloader grub|extlinux]
                        [--kernel FILE [--ramdisk FILE]]
-                       [--extra-size SIZE] [--lvm flatten|keep] [--root-volume VG/LV]
+                       [--extra-size SIZE] [--lvm flatten|keep]
+                       [--root-partition N | --root-volume VG/LV]
                        [--root-subvolume PATH] [--sandbox=false]]
   chromogenic info IMAGE [-f FORMAT] [--json]
   chromogenic info --provenance IMAGE|RECORD [--json] [--verify]

@@ -114,11 +114,12 @@ func RemoveLocal(files ...string) error {
 	return errors.Join(errs...)
 }
 
-// CopyRootChoice copies the template's choice of the guest's root (root_volume,
-// root_subvolume: bootable.StateRootVolume and StateRootSubvolume, put by the builders'
-// StepOpenImage) from a build's state into an artifact's state data.
+// CopyRootChoice copies the template's choice of the guest's root (root_partition,
+// root_volume, root_subvolume: bootable.StateRootPartition, StateRootVolume and
+// StateRootSubvolume, put by the builders' StepOpenImage) from a build's state into an
+// artifact's state data.
 func CopyRootChoice(data map[string]interface{}, state multistep.StateBag) {
-	for _, k := range []string{bootable.StateRootVolume, bootable.StateRootSubvolume} {
+	for _, k := range []string{bootable.StateRootPartition, bootable.StateRootVolume, bootable.StateRootSubvolume} {
 		if v, ok := state.GetOk(k); ok {
 			data[k] = v
 		}

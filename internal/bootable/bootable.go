@@ -53,9 +53,11 @@ type Options struct {
 	// TrustGuest runs the guest's initramfs and GRUB tools with plain chroot (the host's
 	// /proc, /sys and /dev mounted in the guest) instead of the sandbox: `sandbox = false`.
 	TrustGuest bool
-	// RootVolume ("vg/lv") and RootSubvolume (a btrfs subvolume path from the top level,
-	// "/" for the top level) choose the guest's root, as the builders' root_volume and
-	// root_subvolume do (ValidateRoot); "": found by chroot.FindRoot's rule.
+	// RootPartition (a partition number of src), RootVolume ("vg/lv") and RootSubvolume (a
+	// btrfs subvolume path from the top level, "/" for the top level) choose the guest's
+	// root, as the builders' root_partition, root_volume and root_subvolume do (ValidateRoot,
+	// ValidateRootPartition); 0 and "": found by chroot.FindRoot's rule.
+	RootPartition             int
 	RootVolume, RootSubvolume string
 	// Logf receives progress lines.
 	Logf func(format string, args ...any)
@@ -106,6 +108,9 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 		return nil, fmt.Errorf("bootable: lvm %q: want flatten or keep", opts.LVM)
 	}
 	if err := ValidateRoot("root_volume", opts.RootVolume, "root_subvolume", opts.RootSubvolume); err != nil {
+		return nil, fmt.Errorf("bootable: %w", err)
+	}
+	if err := ValidateRootPartition("root_partition", opts.RootPartition, "root_volume", opts.RootVolume); err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
 	}
 	logf := opts.Logf
@@ -512,7 +517,7 @@ func finishGuest(ctx context.Context, g *chroot.Guest, nd, sd, all *chroot.Disk,
 
 // rootChoice is the root the user chose on the source disk.
 func (o Options) rootChoice() chroot.GuestOptions {
-	return chroot.GuestOptions{RootVolume: o.RootVolume, RootSubvolume: o.RootSubvolume}
+	return chroot.GuestOptions{RootPartition: o.RootPartition, RootVolume: o.RootVolume, RootSubvolume: o.RootSubvolume}
 }
 
 // newRoot names the root on the new disk: the copy of the source's root, not whatever the

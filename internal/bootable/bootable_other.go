@@ -25,6 +25,7 @@ type Options struct {
 	LVM             string
 	WorkDir         string
 	TrustGuest      bool
+	RootPartition   int
 	RootVolume      string
 	RootSubvolume   string
 	Logf            func(format string, args ...any)

@@ -55,8 +55,8 @@
 // its btrfs driver always starts from, whatever the default subvolume: the prefix, kernel and
 // initramfs paths start with the subvolume's path (/@/.snapshots/1/snapshot/boot/...), and the
 // command line gets rootflags=subvol= (btrfs.go); extlinux cannot follow that and is refused.
-// The root is the one chroot.FindRoot's rule finds, or Options.RootVolume/RootSubvolume (the
-// builders' root_volume and root_subvolume); on the new disk it is named by its partition
+// The root is the one chroot.FindRoot's rule finds, or Options.RootPartition/RootVolume/
+// RootSubvolume (the builders' root_partition, root_volume and root_subvolume); on the new disk it is named by its partition
 // (or kept logical volume), not found by the rule again. It is written in-root; a /boot/grub that is a symlink
 // (or not a directory) is renamed aside to /boot/grub.pre-chromogenic and a real directory
 // made, and a guest grub.cfg is kept as grub.cfg.pre-chromogenic. With Bootloader "" GRUB is

@@ -49,7 +49,7 @@ func planLVM(raw, work string, sd *chroot.Disk, root *chroot.Partition, have int
 		return nil, nil, nil
 	}
 	si, err := chroot.OpenImage(raw, chroot.ImageOptions{ReadOnly: true, MountPath: filepath.Join(work, "probe"),
-		Guest: chroot.GuestOptions{FstabMounts: []string{}, RootVolume: opts.RootVolume, RootSubvolume: opts.RootSubvolume}})
+		Guest: chroot.GuestOptions{FstabMounts: []string{}, RootPartition: opts.RootPartition, RootVolume: opts.RootVolume, RootSubvolume: opts.RootSubvolume}})
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the guest's fstab: %w", err)
 	}

@@ -20,9 +20,10 @@ import (
 var bootableBtrfsTemplate string
 
 // TestAccBootableRootSubvolumeState: through the real packer, chromogenic-local builds an
-// openSUSE-shaped guest with root_subvolume = snapper's snapshot 2 (the rule would take the
-// default subvolume, snapshot 1), and chromogenic-convert's bootable block, which sets no
-// root, makes snapshot 2 bootable: the choice crosses in the artifact's state. The bootable
+// openSUSE-shaped guest with root_partition = 1 and root_subvolume = snapper's snapshot 2 (the
+// rule would take the default subvolume, snapshot 1), and chromogenic-convert's bootable
+// block, which sets no root, makes snapshot 2 of partition 1 bootable: both choices cross in
+// the artifact's state (the partition number through Packer's RPC as whatever integer type). The bootable
 // disk's snapshot 2 holds the provisioned file and grub.cfg booting its own kernel by its path
 // from the btrfs top level with rootflags=subvol= of snapshot 2. (No boot: internal/bootable's
 // TestBtrfsSuseGrubBoot boots that shape.)
@@ -37,7 +38,7 @@ func TestAccBootableRootSubvolumeState(t *testing.T) {
 		"-var", "source_path="+src, "-var", "output_directory="+out, "-var", "convert_directory="+conv)
 	t.Logf("packer build with a bootable export took %s", time.Since(start).Round(time.Second))
 	const snap2 = "@/.snapshots/2/snapshot"
-	for _, want := range []string{"root subvolume " + snap2, "Bootable disk ready: dos table"} {
+	for _, want := range []string{"root partition 1, root subvolume " + snap2, "Bootable disk ready: dos table"} {
 		if !strings.Contains(res.Output, want) {
 			t.Errorf("packer output lacks %q:\n%s", want, res.Output)
 		}

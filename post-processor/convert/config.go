@@ -156,6 +156,11 @@ type BootableOptions struct {
 	// and, for BIOS, `/boot` on a plain partition (extlinux cannot read a logical volume),
 	// and takes no `extra_size`.
 	LVM string `mapstructure:"lvm"`
+	// The partition number holding the guest's root filesystem, when the builders' rule would
+	// pick another (several roots). Defaults to the artifact's `root_partition` state: the
+	// builder's own `root_partition`, so the root a build provisioned is the one that boots.
+	// Use either `root_partition` or `root_volume`.
+	RootPartition int `mapstructure:"root_partition"`
 	// The LVM logical volume holding the guest's root, as `vg/lv`, when the rule of the
 	// builders' `root_partition` would pick another (several roots). Defaults to the
 	// artifact's `root_volume` state: the builder's own `root_volume`, so the root a build
@@ -297,6 +302,9 @@ func (c *Config) Prepare(raws ...interface{}) error {
 			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("bootable.ramdisk needs bootable.kernel: a ramdisk alone cannot be matched to a kernel"))
 		}
 		if err := bootable.ValidateRoot("bootable.root_volume", b.RootVolume, "bootable.root_subvolume", b.RootSubvolume); err != nil {
+			errs = packersdk.MultiErrorAppend(errs, err)
+		}
+		if err := bootable.ValidateRootPartition("bootable.root_partition", b.RootPartition, "bootable.root_volume", b.RootVolume); err != nil {
 			errs = packersdk.MultiErrorAppend(errs, err)
 		}
 		if b.ExtraSize != "" {

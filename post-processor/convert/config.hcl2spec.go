@@ -16,6 +16,7 @@ type FlatBootableOptions struct {
 	ExtraSize     *string `mapstructure:"extra_size" cty:"extra_size" hcl:"extra_size"`
 	Bootloader    *string `mapstructure:"bootloader" cty:"bootloader" hcl:"bootloader"`
 	LVM           *string `mapstructure:"lvm" cty:"lvm" hcl:"lvm"`
+	RootPartition *int    `mapstructure:"root_partition" cty:"root_partition" hcl:"root_partition"`
 	RootVolume    *string `mapstructure:"root_volume" cty:"root_volume" hcl:"root_volume"`
 	RootSubvolume *string `mapstructure:"root_subvolume" cty:"root_subvolume" hcl:"root_subvolume"`
 }
@@ -38,6 +39,7 @@ func (*FlatBootableOptions) HCL2Spec() map[string]hcldec.Spec {
 		"extra_size":     &hcldec.AttrSpec{Name: "extra_size", Type: cty.String, Required: false},
 		"bootloader":     &hcldec.AttrSpec{Name: "bootloader", Type: cty.String, Required: false},
 		"lvm":            &hcldec.AttrSpec{Name: "lvm", Type: cty.String, Required: false},
+		"root_partition": &hcldec.AttrSpec{Name: "root_partition", Type: cty.Number, Required: false},
 		"root_volume":    &hcldec.AttrSpec{Name: "root_volume", Type: cty.String, Required: false},
 		"root_subvolume": &hcldec.AttrSpec{Name: "root_subvolume", Type: cty.String, Required: false},
 	}

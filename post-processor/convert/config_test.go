@@ -74,6 +74,8 @@ func TestConfigureBootable(t *testing.T) {
 		{bootable(map[string]interface{}{"lvm": "thin"}), "bootable.lvm"},
 		{bootable(map[string]interface{}{"root_volume": "root"}), `bootable.root_volume "root": want an LVM logical volume as vg/lv`},
 		{bootable(map[string]interface{}{"root_volume": "vg/lv/x"}), `bootable.root_volume "vg/lv/x"`},
+		{bootable(map[string]interface{}{"root_partition": -2}), "bootable.root_partition must be 0 (find it) or a partition number, not -2"},
+		{bootable(map[string]interface{}{"root_partition": 2, "root_volume": "vg/root"}), `bootable.root_partition 2 and bootable.root_volume "vg/root" are both set`},
 		{bootable(map[string]interface{}{"root_subvolume": "@/../x"}), `bootable.root_subvolume: subvolume path "@/../x" climbs`},
 		{bootable(map[string]interface{}{"kernel": filepath.Join(dir, "missing")}), "bootable.kernel"},
 		{bootable(map[string]interface{}{"kernel": notKernel}), "bootable.kernel"},

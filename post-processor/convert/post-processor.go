@@ -230,9 +230,15 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 			ramdisk, _ = in.State(bootable.StateRamdiskPath).(string)
 		}
 	}
-	// The root the builder mounted, when its template chose it (root_volume, root_subvolume).
-	rootVolume, rootSubvolume := b.RootVolume, b.RootSubvolume
-	if rootVolume == "" {
+	// The root the builder mounted, when its template chose it (root_partition, root_volume,
+	// root_subvolume). The block's partition or volume replaces both of the state's: the two
+	// name the root one way or the other.
+	rootPartition, rootVolume, rootSubvolume := b.RootPartition, b.RootVolume, b.RootSubvolume
+	if rootPartition == 0 && rootVolume == "" {
+		var err error
+		if rootPartition, err = bootable.StateRootPartitionValue(in.State(bootable.StateRootPartition)); err != nil {
+			return nil, err
+		}
 		rootVolume, _ = in.State(bootable.StateRootVolume).(string)
 	}
 	if rootSubvolume == "" {
@@ -240,6 +246,10 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 	}
 	if err := bootable.ValidateRoot("root_volume (bootable.root_volume or the artifact's state)", rootVolume,
 		"root_subvolume (bootable.root_subvolume or the artifact's state)", rootSubvolume); err != nil {
+		return nil, err
+	}
+	if err := bootable.ValidateRootPartition("root_partition (bootable.root_partition or the artifact's state)", rootPartition,
+		"root_volume", rootVolume); err != nil {
 		return nil, err
 	}
 	var extra int64
@@ -253,6 +263,9 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 	if kernel != "" {
 		msg += ", external kernel " + kernel
 	}
+	if rootPartition != 0 {
+		msg += fmt.Sprintf(", root partition %d", rootPartition)
+	}
 	if rootVolume != "" {
 		msg += ", root volume " + rootVolume
 	}
@@ -261,7 +274,7 @@ func (p *PostProcessor) makeBootable(ctx context.Context, ui packersdk.Ui, in pa
 	}
 	ui.Say(msg)
 	res, err := bootable.Make(ctx, srcPath, dst, bootable.Options{SourceFormat: srcFormat, OtherDisks: srcPaths[1:], Firmware: b.Firmware, LVM: b.LVM, Kernel: kernel, Ramdisk: ramdisk,
-		Bootloader: b.Bootloader, ExtraSize: extra, RootVolume: rootVolume, RootSubvolume: rootSubvolume, WorkDir: filepath.Dir(dst), TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,
+		Bootloader: b.Bootloader, ExtraSize: extra, RootPartition: rootPartition, RootVolume: rootVolume, RootSubvolume: rootSubvolume, WorkDir: filepath.Dir(dst), TrustGuest: p.config.Sandbox != nil && !*p.config.Sandbox,
 		Logf: func(f string, a ...any) { ui.Message(fmt.Sprintf(f, a...)) }})
 	if err != nil {
 		return nil, err
