@@ -79,6 +79,7 @@ func BootDisks(t testing.TB, disks []BootDisk, timeout time.Duration, o BootOpti
 	if len(disks) == 0 {
 		t.Fatal("testimages: BootDisks needs a disk")
 	}
+	timeout = bootTimeout(timeout)
 	if o.Memory == 0 {
 		o.Memory = 1024
 	}
