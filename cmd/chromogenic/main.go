@@ -54,6 +54,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
@@ -238,6 +239,7 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	opts := fs.String("o", "", "output options key=value,...")
 	progress := fs.Bool("progress", false, "show progress on stderr")
 	fs.BoolVar(progress, "p", false, "show progress on stderr")
+	withRecord := fs.Bool("provenance", true, "write OUT's provenance record")
 	var boot bootableFlags
 	boot.register(fs)
 	pos, err := parseInterleaved(fs, args)
@@ -268,6 +270,16 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usageError{err}
 		}
 	}
+	// The record beside IN (a builder's working copy, an earlier conversion) is checked
+	// against IN before anything is written, and carried over into OUT's.
+	var rec *provenance.Record
+	if *withRecord && out != "-" {
+		inRec, inRecPath, inRecSHA, err := provenance.Beside(ctx, in)
+		if err != nil {
+			return fmt.Errorf("%w (--provenance=false converts without a record)", err)
+		}
+		rec = provenance.FromFile(producerConvert, inRec, inRecPath, inRecSHA, in)
+	}
 	srcFormat := *inFmt
 	if boot.on {
 		// The image made a stand-alone bootable disk first (chromogenic-convert's bootable
@@ -280,11 +292,14 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if out != "-" {
 			dir = filepath.Dir(out)
 		}
-		tmp, err := boot.make(ctx, in, *inFmt, dir, stderr)
+		tmp, res, err := boot.make(ctx, in, *inFmt, dir, stderr)
 		if err != nil {
 			return err
 		}
 		defer os.Remove(tmp)
+		if rec != nil {
+			rec.Boot = res.Provenance()
+		}
 		in, srcFormat = tmp, "raw"
 	}
 	// A disk image, or the one disk of an appliance (an OVA) read in place.
@@ -301,7 +316,10 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// The one stream-or-spool choice (internal/transfer); standard output cannot spool.
 		return transfer.WriteStream(ctx, stdout, src, format, cfg.wo)
 	}
-	return diskimage.Convert(ctx, src, out, format, cfg.wo)
+	if err := diskimage.Convert(ctx, src, out, format, cfg.wo); err != nil {
+		return err
+	}
+	return writeConvertRecord(rec, out, format)
 }
 
 // imageInfo is the output of `info`.
