@@ -27,9 +27,9 @@ type Record struct {
 	// Base is the record this build started from (a changed-block recapture), if any.
 	Base string `json:"base,omitempty"`
 	// Input is the record of the artifact a post-processor started from, and its SHA-256.
-	Input       string    `json:"input,omitempty"`
-	InputSHA256 string    `json:"input_sha256,omitempty"`
-	Source      Source    `json:"source"`
+	Input       string `json:"input,omitempty"`
+	InputSHA256 string `json:"input_sha256,omitempty"`
+	Source      Source `json:"source"`
 	// WorkingCopy is the block map of the local working copy; nil when the build had none
 	// (chromogenic-openstack in snapshot mode: the server is snapshotted into the result in
 	// the cloud, no byte comes home) or the producer started from a file with no record.
