@@ -1,6 +1,6 @@
 // Command chromogenic converts and inspects disk images with the plugin's image engine.
 //
-//	chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
+//	chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress] [--provenance=false]
 //	                    [--bootable [--firmware bios|efi|both] [--bootloader grub|extlinux] [--kernel F [--ramdisk F]]
 //	                    [--extra-size SIZE] [--lvm flatten|keep] [--root-volume VG/LV] [--root-subvolume PATH]
 //	                    [--sandbox=false]]
@@ -16,6 +16,10 @@
 // The command trusts its user (and the credentials the clouds' own clients would use); images
 // and clouds' answers are checked by the engines and adapters as they are for the faces.
 // docs/cli.md describes every command.
+//
+// convert and clean --image write provenance records (internal/provenance) as the faces do:
+// convert beside OUT, derived from the record beside IN; clean brings the record beside the
+// image up to date. Either checks first that the input's record still describes the input.
 //
 // An OVA (IN or IMAGE, detected or -f ova) is an appliance, not a disk: info lists its
 // members and disks (name, format, virtual size) and verifies its manifest, convert reads
@@ -60,6 +64,7 @@ import (
 
 const usage = `usage:
   chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
+                      [--provenance=false]
                       [--bootable [--firmware bios|efi|both] [--bootloader grub|extlinux]
                        [--kernel FILE [--ramdisk FILE]]
                        [--extra-size SIZE] [--lvm flatten|keep] [--root-volume VG/LV]
