@@ -104,9 +104,9 @@ func (s *StepProvenance) Cleanup(state multistep.StateBag) {
 }
 
 // WriteRecordWithCleanNote folds chromogenic-clean's note beside the working copy image
-// (provenance.Record.FoldCleanNote, as the chromogenic CLI's clean --image does) into r,
-// writes r beside image (provenance.SidecarPath) with the build's file mode, puts it in state
-// and removes the note.
+// into r (provenance.Record.FoldCleanNote: the runs added to those r has, AddCleanRuns, as
+// the chromogenic CLI's clean --image adds its own), writes r beside image
+// (provenance.SidecarPath) with the build's file mode, puts it in state and removes the note.
 func WriteRecordWithCleanNote(state multistep.StateBag, r *provenance.Record, image string) error {
 	note, err := r.FoldCleanNote(image)
 	if err != nil {
