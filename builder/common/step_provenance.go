@@ -103,17 +103,14 @@ func (s *StepProvenance) Cleanup(state multistep.StateBag) {
 	}
 }
 
-// WriteRecordWithCleanNote folds chromogenic-clean's note beside the working copy image (read
-// bounded; a record's Clean is kept when there is none) into r, writes r beside image
+// WriteRecordWithCleanNote folds chromogenic-clean's note beside the working copy image
+// into r (provenance.Record.FoldCleanNote: the runs added to those r has, AddCleanRuns, as
+// the chromogenic CLI's clean --image adds its own), writes r beside image
 // (provenance.SidecarPath) with the build's file mode, puts it in state and removes the note.
 func WriteRecordWithCleanNote(state multistep.StateBag, r *provenance.Record, image string) error {
-	note := provenance.CleanNotePath(image)
-	runs, err := provenance.ReadCleanNote(note)
+	note, err := r.FoldCleanNote(image)
 	if err != nil {
 		return fmt.Errorf("provenance: %w", err)
-	}
-	if c := provenance.CleanOf(runs); c != nil {
-		r.Clean = c
 	}
 	if err := writeRecord(state, r, provenance.SidecarPath(image)); err != nil {
 		return err

@@ -83,6 +83,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 				Advice: `use mode = "image" to provision, or remove the provisioner`,
 			},
 			&StepSnapshot{Config: c},
+			&StepSnapshotProvenance{Config: c},
 			&StepFinishSnapshot{Config: c},
 		)
 	}

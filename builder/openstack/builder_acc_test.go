@@ -179,18 +179,22 @@ func checkProvenance(t *testing.T, out, serverID, srcID, madeID, vmdk string) {
 	}
 }
 
-// testSnapshotMode only snapshots the server and leaves it as the artifact.
+// testSnapshotMode only snapshots the server and leaves it as the artifact, with its
+// provenance record in output_directory (checkSnapshotProvenance).
 func testSnapshotMode(t *testing.T, clouds, serverID string) {
 	env := packertest.Setup(t)
 	a := openstacktest.Connect(t, "aio-a")
 	dir := t.TempDir()
 	name := fmt.Sprintf("acc-snap-%d", time.Now().UnixNano())
+	out := filepath.Join(dir, "out")
 	res := env.MustBuild(t, dir, snapshotModeTemplate, 20*time.Minute,
-		"-var", "clouds_file="+clouds, "-var", "instance_id="+serverID, "-var", "image_name="+name)
+		"-var", "clouds_file="+clouds, "-var", "instance_id="+serverID, "-var", "image_name="+name,
+		"-var", "output_directory="+out)
 	found := false
 	for _, img := range openstacktest.ListImages(t, a) {
 		if img.Name == name {
 			found = true
+			checkSnapshotProvenance(t, out, serverID, &img)
 			t.Cleanup(func() { openstacktest.DeleteImage(t, a, img.ID) })
 			if img.Status != images.ImageStatusActive || img.Visibility != images.ImageVisibilityPrivate || img.SizeBytes == 0 {
 				t.Errorf("snapshot: status %s visibility %s size %d", img.Status, img.Visibility, img.SizeBytes)
@@ -202,6 +206,39 @@ func testSnapshotMode(t *testing.T, clouds, serverID string) {
 	}
 	if !found {
 		t.Fatalf("snapshot %s not in Glance:\n%s", name, res.Output)
+	}
+}
+
+// checkSnapshotProvenance checks snapshot mode's record of the snapshot img made: the only
+// file in out, named after the image; the server and the snapshot as the source; the image
+// as Glance reports it now (ID, disk format, size, multihash) as the output; no block map.
+func checkSnapshotProvenance(t *testing.T, out, serverID string, img *images.Image) {
+	t.Helper()
+	path := filepath.Join(out, "openstack-image-"+img.ID+provenance.Suffix)
+	if ents, _ := os.ReadDir(out); len(ents) != 1 || ents[0].Name() != filepath.Base(path) {
+		t.Errorf("output directory %s holds %v, want only %s", out, ents, filepath.Base(path))
+	}
+	r, err := provenance.Read(path)
+	if err != nil {
+		t.Fatalf("snapshot record: %v", err)
+	}
+	s := r.Source
+	if r.Producer != "chromogenic-openstack" || s.Cloud != "openstack" || s.Instance != serverID || s.Image == "" ||
+		!slices.Equal(s.Snapshots, []string{img.ID}) || s.Endpoint != "clouds.yaml:aio-a" {
+		t.Errorf("snapshot record: producer %s, source %+v; want server %s, snapshot %s", r.Producer, s, serverID, img.ID)
+	}
+	algo, _ := img.Properties["os_hash_algo"].(string)
+	value, _ := img.Properties["os_hash_value"].(string)
+	if len(r.Outputs) != 1 {
+		t.Fatalf("snapshot record: outputs %+v", r.Outputs)
+	}
+	o := r.Outputs[0]
+	if o.ID != img.ID || o.Kind != "image" || o.Cloud != "openstack" || o.Region != "aio-a" || o.Format != img.DiskFormat ||
+		o.Size != img.SizeBytes || algo == "" || o.Checksum != algo+":"+value {
+		t.Errorf("snapshot record: output %+v; Glance says %s, %s, %d bytes, %s:%s", o, img.ID, img.DiskFormat, img.SizeBytes, algo, value)
+	}
+	if r.WorkingCopy != nil || len(r.OtherDisks) > 0 || len(r.Dirty) > 0 {
+		t.Errorf("snapshot record: a block map, with no working copy: %+v", r)
 	}
 }
 

@@ -76,7 +76,9 @@ type Config struct {
 	// and which runs the cloud's import plugins). As in `chromogenic-openstack-import`.
 	ImportMethod string `mapstructure:"import_method" required:"false"`
 
-	// Where the working copy is kept. Defaults to `output-<build name>`.
+	// Where the working copy is kept (image mode), or the provenance record of the snapshot
+	// (snapshot mode: `openstack-image-<id>.provenance.json`; the directory is created if
+	// missing, never emptied). Defaults to `output-<build name>`.
 	OutputDir string `mapstructure:"output_directory" required:"false"`
 
 	bcommon.ChrootConfig `mapstructure:",squash"`

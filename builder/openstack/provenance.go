@@ -5,6 +5,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
@@ -37,11 +38,6 @@ func provenanceOutputs(c *Config) func(multistep.StateBag) []provenance.Output {
 		if !ok {
 			return nil
 		}
-		region := c.Region
-		if region == "" {
-			region = c.Cloud
-		}
-		return []provenance.Output{{Cloud: "openstack", Region: region, Kind: "image", ID: img.ID,
-			Format: img.DiskFormat, Size: img.SizeBytes}}
+		return []provenance.Output{openstackcommon.ProvenanceOutput(c.Cloud, c.Region, img)}
 	}
 }

@@ -123,11 +123,12 @@ func (b *bootableFlags) ovaFirmware() string {
 }
 
 // make writes the stand-alone bootable disk of in (format inFormat, "" detected) to a
-// temporary sparse raw file in dir and returns its path; the caller removes it.
-func (b *bootableFlags) make(ctx context.Context, in, inFormat, dir string, stderr io.Writer) (string, error) {
+// temporary sparse raw file in dir and returns its path (the caller removes it) and what
+// Make did.
+func (b *bootableFlags) make(ctx context.Context, in, inFormat, dir string, stderr io.Writer) (string, *bootable.Result, error) {
 	tmp, err := os.CreateTemp(dir, ".chromogenic-convert-*.bootable.raw")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	tmp.Close()
 	msg := fmt.Sprintf("Making %s a stand-alone bootable disk (firmware %s)", in, b.firmware)
@@ -140,9 +141,9 @@ func (b *bootableFlags) make(ctx context.Context, in, inFormat, dir string, stde
 		Logf: func(f string, a ...any) { fmt.Fprintf(stderr, "    "+f+"\n", a...) }})
 	if err != nil {
 		os.Remove(tmp.Name())
-		return "", err
+		return "", nil, err
 	}
 	fmt.Fprintf(stderr, "==> Bootable disk ready: %s table, kernel %s, %s; root UUID %s\n", res.PartitionType, res.KernelVersion,
 		strings.Join(res.Bootloaders, " + "), res.RootUUID)
-	return tmp.Name(), nil
+	return tmp.Name(), res, nil
 }

@@ -1,6 +1,6 @@
 // Command chromogenic converts and inspects disk images with the plugin's image engine.
 //
-//	chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
+//	chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress] [--provenance=false]
 //	                    [--bootable [--firmware bios|efi|both] [--bootloader grub|extlinux] [--kernel F [--ramdisk F]]
 //	                    [--extra-size SIZE] [--lvm flatten|keep] [--root-partition N | --root-volume VG/LV]
 //	                    [--root-subvolume PATH] [--sandbox=false]]
@@ -16,6 +16,10 @@
 // The command trusts its user (and the credentials the clouds' own clients would use); images
 // and clouds' answers are checked by the engines and adapters as they are for the faces.
 // docs/cli.md describes every command.
+//
+// convert and clean --image write provenance records (internal/provenance) as the faces do:
+// convert beside OUT, derived from the record beside IN; clean brings the record beside the
+// image up to date. Either checks first that the input's record still describes the input.
 //
 // An OVA (IN or IMAGE, detected or -f ova) is an appliance, not a disk: info lists its
 // members and disks (name, format, virtual size) and verifies its manifest, convert reads
@@ -54,11 +58,13 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/ova"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 const usage = `usage:
   chromogenic convert IN OUT -O FORMAT [-f INFORMAT] [-o key=value,...] [--progress]
+                      [--provenance=false]
                       [--bootable [--firmware bios|efi|both] [--bootloader grub|extlinux]
                        [--kernel FILE [--ramdisk FILE]]
                        [--extra-size SIZE] [--lvm flatten|keep]
@@ -239,6 +245,7 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	opts := fs.String("o", "", "output options key=value,...")
 	progress := fs.Bool("progress", false, "show progress on stderr")
 	fs.BoolVar(progress, "p", false, "show progress on stderr")
+	withRecord := fs.Bool("provenance", true, "write OUT's provenance record")
 	var boot bootableFlags
 	boot.register(fs)
 	pos, err := parseInterleaved(fs, args)
@@ -269,6 +276,16 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usageError{err}
 		}
 	}
+	// The record beside IN (a builder's working copy, an earlier conversion) is checked
+	// against IN before anything is written, and carried over into OUT's.
+	var rec *provenance.Record
+	if *withRecord && out != "-" {
+		inRec, inRecPath, inRecSHA, err := provenance.Beside(ctx, in)
+		if err != nil {
+			return fmt.Errorf("%w (--provenance=false converts without a record)", err)
+		}
+		rec = provenance.FromFile(producerConvert, inRec, inRecPath, inRecSHA, in)
+	}
 	srcFormat := *inFmt
 	if boot.on {
 		// The image made a stand-alone bootable disk first (chromogenic-convert's bootable
@@ -281,11 +298,14 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if out != "-" {
 			dir = filepath.Dir(out)
 		}
-		tmp, err := boot.make(ctx, in, *inFmt, dir, stderr)
+		tmp, res, err := boot.make(ctx, in, *inFmt, dir, stderr)
 		if err != nil {
 			return err
 		}
 		defer os.Remove(tmp)
+		if rec != nil {
+			rec.Boot = res.Provenance()
+		}
 		in, srcFormat = tmp, "raw"
 	}
 	// A disk image, or the one disk of an appliance (an OVA) read in place.
@@ -302,7 +322,10 @@ func convert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// The one stream-or-spool choice (internal/transfer); standard output cannot spool.
 		return transfer.WriteStream(ctx, stdout, src, format, cfg.wo)
 	}
-	return diskimage.Convert(ctx, src, out, format, cfg.wo)
+	if err := diskimage.Convert(ctx, src, out, format, cfg.wo); err != nil {
+		return err
+	}
+	return writeConvertRecord(rec, out, format)
 }
 
 // imageInfo is the output of `info`.

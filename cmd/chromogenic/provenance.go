@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
@@ -68,4 +70,32 @@ func provenanceInfo(ctx context.Context, arg string, asJSON, verify bool, stdout
 		return fmt.Errorf("%d check(s) failed: %s", len(bad), strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// Producers the CLI names in the records it writes.
+const (
+	producerConvert = "chromogenic convert"
+	producerClean   = "chromogenic clean"
+)
+
+// writeConvertRecord adds OUT (its format, size and SHA-256) to rec, the record convert
+// started from IN's, and writes it beside OUT, as chromogenic-convert writes its record
+// beside the file it made. A nil rec (--provenance=false, OUT "-") writes nothing.
+func writeConvertRecord(rec *provenance.Record, out, format string) error {
+	if rec == nil {
+		return nil
+	}
+	if fm, _ := diskimage.Lookup(format); fm != nil {
+		format = fm.Name
+	}
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	o, err := provenance.FileOutput(abs, format, 0)
+	if err != nil {
+		return err
+	}
+	rec.Outputs = append(rec.Outputs, o)
+	return rec.Write(provenance.SidecarPath(out))
 }

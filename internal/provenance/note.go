@@ -126,19 +126,48 @@ func ReadCleanNote(path string) ([]CleanRun, error) {
 // CleanOf is the record's Clean of runs: every operation once, in the order first run, the
 // last run's report digest as ReportSHA256 and every run in Runs. Nil for no run.
 func CleanOf(runs []CleanRun) *Clean {
+	var r Record
+	r.AddCleanRuns(runs...)
+	return r.Clean
+}
+
+// AddCleanRuns adds runs to the record's Clean: the operations it had first, then those of
+// runs not yet in it; ReportSHA256 the last run's; Runs those it had and runs.
+func (r *Record) AddCleanRuns(runs ...CleanRun) {
 	if len(runs) == 0 {
-		return nil
+		return
 	}
-	c := &Clean{Operations: []string{}, Runs: runs}
+	c := &Clean{Operations: []string{}}
+	if r.Clean != nil {
+		c.Operations = append(c.Operations, r.Clean.Operations...)
+		c.Runs = append(c.Runs, r.Clean.Runs...)
+	}
 	seen := map[string]bool{}
-	for _, r := range runs {
-		for _, op := range r.Operations {
+	for _, op := range c.Operations {
+		seen[op] = true
+	}
+	for _, run := range runs {
+		for _, op := range run.Operations {
 			if !seen[op] {
 				seen[op] = true
 				c.Operations = append(c.Operations, op)
 			}
 		}
-		c.ReportSHA256 = r.ReportSHA256
+		c.ReportSHA256 = run.ReportSHA256
 	}
-	return c
+	c.Runs = append(c.Runs, runs...)
+	r.Clean = c
+}
+
+// FoldCleanNote adds the runs of the clean note beside the working copy image (read bounded,
+// ReadCleanNote) to the record (AddCleanRuns) and returns the note's path, for the caller to
+// remove once the record is written.
+func (r *Record) FoldCleanNote(image string) (string, error) {
+	note := CleanNotePath(image)
+	runs, err := ReadCleanNote(note)
+	if err != nil {
+		return "", err
+	}
+	r.AddCleanRuns(runs...)
+	return note, nil
 }

@@ -27,9 +27,12 @@ type Record struct {
 	// Base is the record this build started from (a changed-block recapture), if any.
 	Base string `json:"base,omitempty"`
 	// Input is the record of the artifact a post-processor started from, and its SHA-256.
-	Input       string    `json:"input,omitempty"`
-	InputSHA256 string    `json:"input_sha256,omitempty"`
-	Source      Source    `json:"source"`
+	Input       string `json:"input,omitempty"`
+	InputSHA256 string `json:"input_sha256,omitempty"`
+	Source      Source `json:"source"`
+	// WorkingCopy is the block map of the local working copy; nil when the build had none
+	// (chromogenic-openstack in snapshot mode: the server is snapshotted into the result in
+	// the cloud, no byte comes home) or the producer started from a file with no record.
 	WorkingCopy *BlockMap `json:"working_copy,omitempty"`
 	// Dirty lists the blocks of the working copy the build changed after the capture (a
 	// mount, provisioners): there it differs from Source.Snapshots[0], and a changed-block
@@ -132,6 +135,15 @@ func (r *Record) Write(path string) error {
 
 // Read loads and checks a record.
 func Read(path string) (*Record, error) {
+	b, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, b)
+}
+
+// readBounded reads the record file at path, at most maxRecord bytes.
+func readBounded(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("provenance: %w", err)
@@ -144,6 +156,11 @@ func Read(path string) (*Record, error) {
 	if len(b) > maxRecord {
 		return nil, fmt.Errorf("provenance %s: larger than %d MiB", path, maxRecord>>20)
 	}
+	return b, nil
+}
+
+// parse decodes and checks the record b read from path.
+func parse(path string, b []byte) (*Record, error) {
 	var r Record
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("provenance %s: %w", path, err)

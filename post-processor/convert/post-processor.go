@@ -85,10 +85,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
-	rec := provenance.From("chromogenic-convert", inRec, inProv.Path, inProv.SHA256)
-	if inRec == nil {
-		rec.Source = provenance.Source{Cloud: "local", Path: srcAbs}
-	}
+	rec := provenance.FromFile("chromogenic-convert", inRec, inProv.Path, inProv.SHA256, srcAbs)
 	imagePath, imageFormat, ovaFirmware := srcPath, srcFormat, p.config.OVA.Firmware
 	if b := p.config.Bootable; b != nil {
 		tmp := filepath.Join(outDir, "."+name+".bootable.raw")
@@ -98,8 +95,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 			return nil, false, false, err
 		}
 		imagePath, imageFormat, ovaFirmware = tmp, "raw", ovaFirmwareFor(b.Firmware)
-		rec.Boot = &provenance.Boot{Firmware: res.Firmware, Bootloader: strings.Join(res.Bootloaders, "+"),
-			Kernel: res.Kernel, Cmdline: res.Cmdline}
+		rec.Boot = res.Provenance()
 	}
 	// A builder's working copy and the bootable disk are raw by declaration: their first
 	// sector is the guest's, never probed.

@@ -125,17 +125,7 @@ func (p *PostProcessor) provenance(in packersdk.Artifact, local *artifact.LocalI
 	case inRec == nil:
 		return artifact.Provenance{}, nil
 	}
-	region := p.config.Region
-	if region == "" {
-		region = p.config.Cloud
-	}
-	out := provenance.Output{Cloud: "openstack", Region: region, Kind: "image", ID: img.ID, Format: img.DiskFormat, Size: img.SizeBytes}
-	if algo, _ := img.Properties["os_hash_algo"].(string); algo != "" {
-		if v, _ := img.Properties["os_hash_value"].(string); v != "" {
-			out.Checksum = algo + ":" + v
-		}
-	}
-	rec.Outputs = append(rec.Outputs, out)
+	rec.Outputs = append(rec.Outputs, openstackcommon.ProvenanceOutput(p.config.Cloud, p.config.Region, img))
 	return artifact.WriteProvenance(rec, provenance.SidecarPath(filepath.Join(dir, "openstack-image-"+img.ID)), 0)
 }
 

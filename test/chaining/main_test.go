@@ -1,6 +1,7 @@
 package chaining
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -168,6 +169,7 @@ var ec2Access = fmt.Sprintf(`access_key = %q
 // build is one packer build of a chaining template.
 type build struct {
 	keep bool
+	kind string // local, openstack, ec2, euca...
 	name string // prefix of every cloud image of the build
 	dir  string // packer's directory (template, log)
 	out  string // var.out: work (builder's output_directory), mnt, chain1, chain3
@@ -177,7 +179,7 @@ type build struct {
 func newBuild(t *testing.T, kind string, keep bool, kv ...string) *build {
 	t.Helper()
 	dir := t.TempDir()
-	b := &build{keep: keep, name: fmt.Sprintf("chaining-%s-%t-%d", kind, keep, time.Now().UnixNano()%1e9),
+	b := &build{keep: keep, kind: kind, name: fmt.Sprintf("chaining-%s-%t-%d", kind, keep, time.Now().UnixNano()%1e9),
 		dir: dir, out: filepath.Join(dir, "out")}
 	kv = append([]string{"keep", fmt.Sprint(keep), "name", b.name, "out", b.out}, kv...)
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -216,8 +218,11 @@ func files(dir string) []string {
 // checkRecords checks the provenance records in dir: each reads back; a sidecar record
 // (<file>.provenance.json) is there only with its file (an artifact's Destroy removes both);
 // an import's record of the image it published (<cloud>-image-<id>.provenance.json, the
-// image its last output) stays with the image.
-func checkRecords(t *testing.T, dir string) {
+// image its last output) stays with the image. Every local output a record names that is
+// still there has the size and SHA-256 the record gives, and every block map whose file is
+// still there matches it block by block (checkRecordFiles); it returns how many of each it
+// checked.
+func checkRecords(t *testing.T, dir string) (outputs, maps int) {
 	t.Helper()
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
@@ -230,6 +235,8 @@ func checkRecords(t *testing.T, dir string) {
 			t.Error(err)
 			continue
 		}
+		o, m := checkRecordFiles(t, name, r)
+		outputs, maps = outputs+o, maps+m
 		if strings.HasSuffix(r.Producer, "-import") {
 			// openstack-import names its record after the image (<format>-image-<id>);
 			// ec2-import after the input it pushed (<input>.ec2-import.provenance.json, the
@@ -249,6 +256,40 @@ func checkRecords(t *testing.T, dir string) {
 			t.Errorf("provenance record %s left without its file: %v", name, err)
 		}
 	}
+	return outputs, maps
+}
+
+// checkRecordFiles checks record r (the file name) against the local files it names that
+// are still there (a Destroy removes the working copy, and the convert files of a chain that
+// does not keep them): each output's size and SHA-256, each block map's every block.
+func checkRecordFiles(t *testing.T, name string, r *provenance.Record) (outputs, maps int) {
+	t.Helper()
+	for _, o := range r.Outputs {
+		if o.Path == "" {
+			continue
+		}
+		if _, err := os.Stat(o.Path); os.IsNotExist(err) {
+			continue
+		}
+		sum, size, err := provenance.FileSHA256(o.Path)
+		if err != nil || sum != o.SHA256 || size != o.Size {
+			t.Errorf("%s: output %s is %d bytes, sha256 %s (%v); the record says %d bytes, %s", name, o.Path, size, sum, err, o.Size, o.SHA256)
+		}
+		outputs++
+	}
+	for _, m := range append([]*provenance.BlockMap{r.WorkingCopy}, r.OtherDisks...) {
+		if m == nil {
+			continue
+		}
+		if _, err := os.Stat(m.Path); os.IsNotExist(err) {
+			continue
+		}
+		if err := m.Verify(context.Background(), m.Path, nil); err != nil {
+			t.Errorf("%s: block map: %v", name, err)
+		}
+		maps++
+	}
+	return outputs, maps
 }
 
 // checkLocal checks the files of a finished build (rule 2): chain 1's qcow2, chain 3's only
@@ -272,17 +313,26 @@ func (b *build) checkLocal(t *testing.T) {
 	if !b.keep && len(work) != 0 {
 		t.Errorf("builder's working copy, not kept: files %v left", work)
 	}
-	b.checkHeld(t)
+	// Chain 1's qcow2 is always there, with its record; the working copy only when kept
+	// (its block map then checked through the builder's record and every convert's; the
+	// Eucalyptus build captures a bundle, and chromogenic-ec2 writes a record only for an
+	// EBS direct capture).
+	outputs, maps := b.checkHeld(t)
+	if outputs == 0 || (b.keep && b.kind != "euca" && maps < 2) {
+		t.Errorf("records checked against their files: %d outputs, %d block maps", outputs, maps)
+	}
 }
 
 // checkHeld fails the test for anything the build still holds on this host: a mount under
 // its directory, a loop device backed by a file under it (deleted or not), a lease of it;
-// and that no provenance record is left without its file (checkRecords).
+// and that no provenance record is left without its file and each matches the files it
+// names (checkRecords, whose counts it returns).
 // Mounts found are released so the test's cleanup can remove the directory.
-func (b *build) checkHeld(t *testing.T) {
+func (b *build) checkHeld(t *testing.T) (outputs, maps int) {
 	t.Helper()
 	for _, d := range []string{"chain1", "chain3", "work"} {
-		checkRecords(t, filepath.Join(b.out, d))
+		o, m := checkRecords(t, filepath.Join(b.out, d))
+		outputs, maps = outputs+o, maps+m
 	}
 	if m := chroot.MountedUnder(b.dir); len(m) > 0 {
 		t.Errorf("still mounted: %v", m)
@@ -308,6 +358,7 @@ func (b *build) checkHeld(t *testing.T) {
 			t.Errorf("lease left behind: %s for %s", l, lease.Root)
 		}
 	}
+	return outputs, maps
 }
 
 func lastLines(s string, n int) string {

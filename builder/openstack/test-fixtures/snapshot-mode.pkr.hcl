@@ -1,6 +1,7 @@
 variable "clouds_file" { type = string }
 variable "instance_id" { type = string }
 variable "image_name" { type = string }
+variable "output_directory" { type = string }
 
 source "chromogenic-openstack" "snap" {
   cloud       = "aio-a"
@@ -9,6 +10,8 @@ source "chromogenic-openstack" "snap" {
   image_name  = var.image_name
   mode        = "snapshot"
   image_tags  = ["chromogenic-acc"]
+
+  output_directory = var.output_directory
 }
 
 build {
