@@ -100,4 +100,3 @@ func AbsPath(p string) string {
 	}
 	return p
 }
-
