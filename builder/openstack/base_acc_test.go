@@ -120,7 +120,7 @@ func TestAccOpenStackBaseProvenance(t *testing.T) {
 	if int64(total) != n || written != len(want) || written*20 > total {
 		t.Errorf("%d of %d blocks written; want the %d changed or dirty of %d", written, total, len(want), n)
 	}
-	t.Logf("%d of %d blocks written (%d changed in the image, %d dirty in the base)", written, total, len(changed), len(rec1.Dirty))
+	t.Logf("%s: %d changed in the image, %d dirty in the base", mm[0], len(changed), len(rec1.Dirty))
 	if !packertest.SameBytes(t, wc2, raw2) {
 		t.Error("the updated working copy differs from the second image")
 	}
