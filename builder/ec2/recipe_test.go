@@ -36,12 +36,12 @@ func TestRecipe(t *testing.T) {
 	}{
 		{aws, CaptureEBSDirect, false, "PreValidate OutputDir Download RecordWorkingCopy Register"},
 		{aws, CaptureEBSDirect, true, "PreValidate CreateImage OutputDir Download RecordWorkingCopy Register"},
-		{aws, CaptureAttach, false, "PreValidate InstanceInfo OutputDir CreateVolume AttachVolume CopyDevice Register"},
-		{aws, CaptureAttach, true, "PreValidate InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice Register"},
+		{aws, CaptureAttach, false, "PreValidate InstanceInfo OutputDir CreateVolume AttachVolume CopyDevice RecordWorkingCopy Register"},
+		{aws, CaptureAttach, true, "PreValidate InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice RecordWorkingCopy Register"},
 		{skip, CaptureEBSDirect, false, "OutputDir Download RecordWorkingCopy"},
-		{euca, CaptureBundle, false, "PreValidate OutputDir DownloadBundle ExternalKernel RegisterEucalyptus"},
-		{euca, CaptureBundle, true, "PreValidate BundleInstance OutputDir DownloadBundle ExternalKernel RegisterEucalyptus"},
-		{euca, CaptureAttach, true, "PreValidate InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice ExternalKernel RegisterEucalyptus"},
+		{euca, CaptureBundle, false, "PreValidate OutputDir DownloadBundle ExternalKernel RecordWorkingCopy RegisterEucalyptus"},
+		{euca, CaptureBundle, true, "PreValidate BundleInstance OutputDir DownloadBundle ExternalKernel RecordWorkingCopy RegisterEucalyptus"},
+		{euca, CaptureAttach, true, "PreValidate InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice ExternalKernel RecordWorkingCopy RegisterEucalyptus"},
 	} {
 		t.Run(fmt.Sprintf("%s/%v/%v", tc.method, tc.instance, tc.c.IsEucalyptus()), func(t *testing.T) {
 			if got := names(recipe(tc.c, tc.method, tc.instance, "x.raw")); got != tc.want {
