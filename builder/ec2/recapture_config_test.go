@@ -61,7 +61,7 @@ func TestPrepareBaseProvenance(t *testing.T) {
 }
 
 // A base from another source is refused, naming both; the same instance, or (for an AMI
-// source) a snapshot of one of the base's volumes, is the same lineage.
+// source) a snapshot of one of the base's volumes or the same image, is the same lineage.
 func TestSameLineage(t *testing.T) {
 	base := provenance.Source{Cloud: "aws", Region: "r", Instance: "i-1", Volumes: []string{"vol-1"}}
 	if err := sameLineage(base, provenance.Source{Region: "r", Instance: "i-1", Volumes: []string{"vol-9"}}, "b.json"); err != nil {
@@ -79,6 +79,18 @@ func TestSameLineage(t *testing.T) {
 	}
 	if err := sameLineage(base, provenance.Source{Region: "s", Instance: "i-1"}, "b.json"); err == nil || !strings.Contains(err.Error(), "region") {
 		t.Errorf("another region: %v", err)
+	}
+	// An image source without volumes (a Eucalyptus EMI's bundle): the same image only, and
+	// never when the base captured an instance.
+	emi := provenance.Source{Cloud: "eucalyptus", Image: "emi-1"}
+	if err := sameLineage(emi, emi, "b.json"); err != nil {
+		t.Errorf("the same EMI: %v", err)
+	}
+	if err := sameLineage(emi, provenance.Source{Cloud: "eucalyptus", Image: "emi-2"}, "b.json"); err == nil || !strings.Contains(err.Error(), "emi-1") {
+		t.Errorf("another EMI: %v", err)
+	}
+	if err := sameLineage(provenance.Source{Instance: "i-1", Image: "emi-1"}, emi, "b.json"); err == nil {
+		t.Error("an instance's base taken for its image")
 	}
 }
 
