@@ -5,7 +5,9 @@
 #                                       push are the base of pass 2.
 #   pass 2 (after the server stopped)   previous_pass names pass 1's output directory. OpenStack
 #                                       has no changed-block API, so the download is whole
-#                                       again, but only the blocks whose SHA-256 differs from
+#                                       again, but it updates a copy of pass 1's working copy
+#                                       (base_provenance: only the blocks that differ are
+#                                       written), and only the blocks whose SHA-256 differs from
 #                                       pass 1's push are written to EBS, as a child snapshot
 #                                       of pass 1's (ParentSnapshotId). Run it again for a third
 #                                       pass, naming pass 2's directory.
@@ -81,8 +83,9 @@ variable "previous_pass" {
 
 locals {
   # The working copy is <output_directory>/openstack.raw (the source's name); beside it the
-  # record of its push.
-  base_push = var.previous_pass == "" ? "" : "${var.previous_pass}/openstack.raw.ec2-import.provenance.json"
+  # record of its capture and the record of its push.
+  base_capture = var.previous_pass == "" ? "" : "${var.previous_pass}/openstack.raw.provenance.json"
+  base_push    = var.previous_pass == "" ? "" : "${var.previous_pass}/openstack.raw.ec2-import.provenance.json"
 }
 
 source "chromogenic-openstack" "openstack" {
@@ -90,6 +93,7 @@ source "chromogenic-openstack" "openstack" {
   clouds_file      = var.clouds_file
   instance_id      = var.instance_id
   skip_upload      = true
+  base_provenance  = local.base_capture
   output_directory = var.output_directory
 }
 

@@ -27,7 +27,8 @@ const (
 // (provenance.SidecarPath of the boot disk's): the source the builder names, the block map of
 // every disk's working copy (mapped here, holes never read), what chromogenic-clean did (its
 // clean note beside the working copy, read bounded, folded in and removed), and the outputs
-// the builder names. It runs once the working copy is final (after StepRelease and any step
+// the builder names, and, when the capture left the working copy's map as it was brought
+// home (StateCaptureMap), the blocks the build changed since (Record.Dirty). It runs once the working copy is final (after StepRelease and any step
 // that still writes it). The artifact takes the record from artifact.BuildProvenance (New
 // does; other artifacts call SetProvenance or Put); Destroy removes it with the working
 // copy, a failed build here (Cleanup).
@@ -64,6 +65,7 @@ func (s *StepProvenance) Run(ctx context.Context, state multistep.StateBag) mult
 		if err != nil {
 			return Halt(state, fmt.Errorf("provenance: %w", err))
 		}
+		m.Path = AbsPath(p) // a later build names this record as its base from anywhere
 		for _, h := range m.Blocks {
 			if h != "" {
 				data++
@@ -71,6 +73,12 @@ func (s *StepProvenance) Run(ctx context.Context, state multistep.StateBag) mult
 		}
 		if i == 0 {
 			r.WorkingCopy = m
+			if captured, ok := state.Get(StateCaptureMap).(*provenance.BlockMap); ok {
+				// The blocks the build changed since the capture (the mount, provisioners).
+				if r.Dirty, err = m.Changed(captured); err != nil {
+					return Halt(state, fmt.Errorf("provenance: %w", err))
+				}
+			}
 		} else {
 			r.OtherDisks = append(r.OtherDisks, m)
 		}

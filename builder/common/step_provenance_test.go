@@ -215,3 +215,33 @@ func BenchmarkStepProvenanceSample(b *testing.B) {
 		})
 	}
 }
+
+// With the map the capture made as it wrote the working copy (StateCaptureMap), the record
+// lists the blocks changed since (Dirty): here the one a provisioner wrote; the working
+// copy's map path is absolute.
+func TestStepProvenanceDirty(t *testing.T) {
+	dir := t.TempDir()
+	state, images := provenanceState(t, dir, 1)
+	captured, err := provenance.Map(context.Background(), images[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	state.Put(StateCaptureMap, captured)
+	f, _ := os.OpenFile(images[0], os.O_WRONLY, 0)
+	f.WriteAt([]byte("provisioned"), 6*provenance.BlockSize+1)
+	f.Close()
+	wd, _ := os.Getwd()
+	defer os.Chdir(wd)
+	os.Chdir(dir)
+	state.Put(StateWorkingImage, filepath.Base(images[0]))
+	if a := (&StepProvenance{Producer: "chromogenic-test"}).Run(context.Background(), state); a != multistep.ActionContinue {
+		t.Fatalf("step: %v", state.Get("error"))
+	}
+	r, err := provenance.Read(provenance.SidecarPath(images[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Dirty) != 1 || r.Dirty[0] != 6 || r.WorkingCopy.Path != images[0] {
+		t.Errorf("dirty %v (want [6]), working copy %s (want %s)", r.Dirty, r.WorkingCopy.Path, images[0])
+	}
+}

@@ -89,17 +89,22 @@ type Config struct {
 	Disks string `mapstructure:"disks" required:"false"`
 
 	// The provenance record (`<working copy>.provenance.json`) of an earlier capture of the
-	// same instance or volume: a changed-block recapture. Its working copy is copied into
-	// this build's (a reflink where the filesystem can, else a sparse copy) and trusted if
-	// its stamp (inode, size, mtime, ctime) says it was not written since the record was
-	// made, else checked block by block against the record; then only the blocks EBS ListChangedBlocks reports
-	// between the record's snapshot and the new one are read (each checked against its
-	// SHA-256). A base whose working copy no longer matches its record (it was changed since,
-	// or damaged), or whose snapshot is gone, gives a full download instead, and the build
-	// says why; a record of another instance or volume is refused. AWS only (`capture_method
-	// = "ebs-direct"`); with `disks = "all"` each disk is recaptured this way from the base's
-	// disk at the same device name (one the base did not capture is read in full). The working
-	// copies must be other files than the base's.
+	// same instance, volume or image, to bring this capture home over its working copy. Its
+	// working copy is copied into this build's (a reflink where the filesystem can, else a
+	// sparse copy) and trusted if its stamp (inode, size, mtime, ctime) says it was not
+	// written since the record was made, else checked block by block against the record.
+	// With `capture_method = "ebs-direct"` (AWS) it is a changed-block recapture: only the
+	// blocks EBS ListChangedBlocks reports between the record's snapshot and the new one are
+	// read (each checked against its SHA-256); with `disks = "all"` each disk is recaptured
+	// this way from the base's disk at the same device name (one the base did not capture
+	// is read in full). With `attach` and `bundle` (Eucalyptus, and
+	// AWS attach), which have no changed-block API, the source is still read whole, but each
+	// 512 KiB block is hashed as it arrives and written only where it differs from the base
+	// (a block that became zeros is made a hole): the same bytes as a plain capture, with
+	// fewer writes. A base whose working copy no longer matches its record (it was changed
+	// since, or damaged), or whose snapshot is gone, gives a full download instead, and the
+	// build says why; a record of another cloud, instance, volume or image, without a block
+	// map, or whose working copy lies in this build's `output_directory` is refused.
 	BaseProvenance string `mapstructure:"base_provenance" required:"false"`
 	// Keep the snapshots of the intermediate AMI (instance captures) when the AMI is
 	// deregistered, so that a later build can name this one's record as its
@@ -229,9 +234,6 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	default:
 		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("disks %q: want root or all", c.Disks))
 	}
-	if c.BaseProvenance != "" {
-		errs = packersdk.MultiErrorAppend(errs, c.prepareBase(euca)...)
-	}
 	if !instance && c.KeepCaptureSnapshot {
 		errs = packersdk.MultiErrorAppend(errs, errors.New("keep_capture_snapshot applies to instance captures (instance_id or instance_filter) only"))
 	}
@@ -251,6 +253,9 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		c.OutputDir = "output-" + buildName(c)
 	}
 	c.OutputDir = filepath.Clean(c.OutputDir)
+	if c.BaseProvenance != "" {
+		errs = packersdk.MultiErrorAppend(errs, c.prepareBase(euca)...)
+	}
 	errs = packersdk.MultiErrorAppend(errs, c.ChrootConfig.Prepare(&c.ctx)...)
 	if errs != nil && len(errs.Errors) > 0 {
 		return errs
@@ -258,26 +263,21 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	return nil
 }
 
-// prepareBase reads base_provenance: a record of an AWS capture with a working copy, its
-// block map and its snapshot.
+// prepareBase reads base_provenance: a record of a capture from this cloud (aws or
+// eucalyptus) with a working copy block map kept outside output_directory, and for a
+// changed-block recapture (ebs-direct) its snapshot.
 func (c *Config) prepareBase(euca bool) []error {
-	var errs []error
-	if euca || (c.CaptureMethod != "" && c.CaptureMethod != CaptureEBSDirect) {
-		errs = append(errs, errors.New(`base_provenance: a changed-block recapture reads through the EBS direct API: it needs capture_method = "ebs-direct" (AWS)`))
+	want := "aws"
+	if euca {
+		want = "eucalyptus"
 	}
-	r, err := provenance.Read(c.BaseProvenance)
-	if err != nil {
-		return append(errs, fmt.Errorf("base_provenance: %w", err))
+	r, errs := bcommon.ReadBaseProvenance(c.BaseProvenance, []string{want}, c.OutputDir)
+	if r == nil {
+		return errs
 	}
-	switch {
-	case r.Source.Cloud != "aws":
-		errs = append(errs, fmt.Errorf("base_provenance %s: its source cloud is %q, not aws", c.BaseProvenance, r.Source.Cloud))
-	case r.WorkingCopy == nil || r.WorkingCopy.Path == "":
-		errs = append(errs, fmt.Errorf("base_provenance %s: it records no working copy block map", c.BaseProvenance))
-	case r.WorkingCopy.BlockSize != provenance.BlockSize:
-		errs = append(errs, fmt.Errorf("base_provenance %s: its block map has %d-byte blocks, EBS's are %d", c.BaseProvenance, r.WorkingCopy.BlockSize, provenance.BlockSize))
-	case len(r.Source.Snapshots) == 0:
-		errs = append(errs, fmt.Errorf("base_provenance %s: it names no snapshot to compare with", c.BaseProvenance))
+	ebsDirect := !euca && (c.CaptureMethod == "" || c.CaptureMethod == CaptureEBSDirect)
+	if len(errs) == 0 && ebsDirect && len(r.Source.Snapshots) == 0 {
+		errs = append(errs, fmt.Errorf("base_provenance %s: it names no snapshot to compare with (a changed-block recapture through the EBS direct API lists the blocks changed since it)", c.BaseProvenance))
 	}
 	c.baseRecord = r
 	return errs

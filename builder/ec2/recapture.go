@@ -27,12 +27,17 @@ func captureSource(ctx context.Context, state multistep.StateBag, snap string) p
 	src := provenance.Source{Cloud: "aws"}
 	if cl, ok := state.Get("clients").(*cloud.Clients); ok {
 		src.Region = cl.Region
-		if v := snapshotVolume(ctx, cl.EC2, snap); v != "" {
-			src.Volumes = []string{v}
+		if snap != "" {
+			if v := snapshotVolume(ctx, cl.EC2, snap); v != "" {
+				src.Volumes = []string{v}
+			}
 		}
 	}
 	if c, ok := state.Get("config").(*Config); ok {
 		src.Endpoint = c.CustomEndpointEC2
+		if c.IsEucalyptus() {
+			src.Cloud = "eucalyptus"
+		}
 	}
 	if inst, ok := state.Get("instance").(*types.Instance); ok {
 		src.Instance, src.Image = aws.ToString(inst.InstanceId), aws.ToString(inst.ImageId)
@@ -64,7 +69,8 @@ func snapshotVolume(ctx context.Context, c *sdkec2.Client, snap string) string {
 }
 
 // sameLineage tells whether base was captured from what this build captures: the same
-// instance, or a snapshot of one of its volumes; the error names both when not.
+// instance, or (when either is no instance capture) a snapshot of one of its volumes or the
+// same image; the error names both when not.
 func sameLineage(base, cur provenance.Source, record string) error {
 	if base.Region != "" && cur.Region != "" && base.Region != cur.Region {
 		return fmt.Errorf("base_provenance %s: captured in region %s, this build captures in %s: refused", record, base.Region, cur.Region)
@@ -79,8 +85,11 @@ func sameLineage(base, cur provenance.Source, record string) error {
 				return nil
 			}
 		}
+		if base.Instance == "" && cur.Instance == "" && base.Image != "" && base.Image == cur.Image {
+			return nil
+		}
 	}
-	return fmt.Errorf("base_provenance %s is from another source: it captured %s, this build captures %s; a changed-block recapture needs the same instance or volume: refused",
+	return fmt.Errorf("base_provenance %s is from another source: it captured %s, this build captures %s; a capture over a base needs the same instance, volume or image: refused",
 		record, describeSource(base), describeSource(cur))
 }
 
@@ -197,8 +206,10 @@ func writeCaptureRecord(ctx context.Context, state multistep.StateBag, root stri
 	r.Base = base
 	r.Source = captureSource(ctx, state, disks[0].SnapshotID)
 	for _, d := range disks {
-		r.Source.Snapshots = append(r.Source.Snapshots, d.SnapshotID)
-		r.Source.Devices = append(r.Source.Devices, d.Device)
+		if d.SnapshotID != "" { // a bundle has none
+			r.Source.Snapshots = append(r.Source.Snapshots, d.SnapshotID)
+			r.Source.Devices = append(r.Source.Devices, d.Device)
+		}
 	}
 	r.WorkingCopy = maps[0]
 	for _, m := range maps[1:] {
@@ -212,3 +223,35 @@ func writeCaptureRecord(ctx context.Context, state multistep.StateBag, root stri
 // stateCaptureRecord holds the record StepDownload wrote (*provenance.Record), its block
 // maps as captured: StepRecordWorkingCopy completes it once the build changed the copies.
 const stateCaptureRecord = "capture_record"
+
+// bringHomeWhole brings the whole source home into target (capture methods attach and bundle:
+// no changed-block API), hashing each block on the way (the capture's block map, with no
+// second reading), and over base_provenance's working copy when set: only the blocks that
+// differ from it are written. The base must be of the same source (sameLineage). It returns
+// the statistics (Map the working copy's, its Path absolute) and the base record's path when
+// the base was used ("" else).
+func bringHomeWhole(ctx context.Context, state multistep.StateBag, c *Config, target, snap string, src transfer.From, progress transfer.Progress) (transfer.Stats, string, error) {
+	ui := state.Get("ui").(packersdk.Ui)
+	o := transfer.HomeOptions{Progress: progress, Map: true, Say: ui.Message}
+	record := ""
+	if c.baseRecord != nil {
+		record = absPath(c.BaseProvenance)
+		if err := sameLineage(c.baseRecord.Source, captureSource(ctx, state, snap), record); err != nil {
+			return transfer.Stats{}, "", err
+		}
+		o.Base = c.baseRecord.WorkingCopy
+		ui.Message(fmt.Sprintf("Updating a copy of the base working copy %s (base_provenance %s): the source is read whole, only the blocks that differ are written", o.Base.Path, record))
+	}
+	st, err := transfer.BringHomeWith(ctx, target, bcommon.FileMode(state), src, o)
+	if err != nil {
+		return st, "", err
+	}
+	if record != "" {
+		bcommon.SayUpdate(ui, record, st)
+		if st.Update == nil {
+			record = ""
+		}
+	}
+	st.Map.Path = absPath(target)
+	return st, record, nil
+}

@@ -10,8 +10,9 @@ import (
 )
 
 // base_provenance is read in Prepare: a missing or damaged file, a record of another cloud,
-// without a block map or a snapshot, and a capture method without EBS direct are errors
-// naming the field or the file; a good record is kept for the build.
+// without a block map, whose working copy is in output_directory, or without a snapshot for
+// a changed-block recapture (ebs-direct) are errors naming the field or the file; a good
+// record is kept for the build, and attach takes one without a snapshot.
 func TestPrepareBaseProvenance(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, edit func(r *provenance.Record)) string {
@@ -34,10 +35,10 @@ func TestPrepareBaseProvenance(t *testing.T) {
 	}{
 		{filepath.Join(dir, "missing.json"), "base_provenance: provenance: open", nil},
 		{damaged, "base_provenance: provenance " + damaged, nil},
-		{write("openstack.json", func(r *provenance.Record) { r.Source.Cloud = "openstack" }), `its source cloud is "openstack", not aws`, nil},
+		{write("openstack.json", func(r *provenance.Record) { r.Source.Cloud = "openstack" }), `its source cloud is "openstack", this build captures from aws`, nil},
+		{write("inside.json", func(r *provenance.Record) { r.WorkingCopy.Path = filepath.Join(dir, "out", "w.raw") }), "is in this build's output_directory", map[string]interface{}{"output_directory": filepath.Join(dir, "out")}},
 		{write("nomap.json", func(r *provenance.Record) { r.WorkingCopy = nil }), "records no working copy block map", nil},
 		{write("nosnap.json", func(r *provenance.Record) { r.Source.Snapshots = nil }), "names no snapshot", nil},
-		{good, `base_provenance: a changed-block recapture reads through the EBS direct API`, map[string]interface{}{"capture_method": "attach"}},
 		{good, "keep_capture_snapshot applies to instance captures", map[string]interface{}{"instance_id": "", "source_ami": "ami-1", "keep_capture_snapshot": true}},
 	} {
 		m := map[string]interface{}{"instance_id": "i-1", "ami_name": "recaptured", "base_provenance": tc.path}
@@ -60,7 +61,7 @@ func TestPrepareBaseProvenance(t *testing.T) {
 }
 
 // A base from another source is refused, naming both; the same instance, or (for an AMI
-// source) a snapshot of one of the base's volumes, is the same lineage.
+// source) a snapshot of one of the base's volumes or the same image, is the same lineage.
 func TestSameLineage(t *testing.T) {
 	base := provenance.Source{Cloud: "aws", Region: "r", Instance: "i-1", Volumes: []string{"vol-1"}}
 	if err := sameLineage(base, provenance.Source{Region: "r", Instance: "i-1", Volumes: []string{"vol-9"}}, "b.json"); err != nil {
@@ -78,5 +79,53 @@ func TestSameLineage(t *testing.T) {
 	}
 	if err := sameLineage(base, provenance.Source{Region: "s", Instance: "i-1"}, "b.json"); err == nil || !strings.Contains(err.Error(), "region") {
 		t.Errorf("another region: %v", err)
+	}
+	// An image source without volumes (a Eucalyptus EMI's bundle): the same image only, and
+	// never when the base captured an instance.
+	emi := provenance.Source{Cloud: "eucalyptus", Image: "emi-1"}
+	if err := sameLineage(emi, emi, "b.json"); err != nil {
+		t.Errorf("the same EMI: %v", err)
+	}
+	if err := sameLineage(emi, provenance.Source{Cloud: "eucalyptus", Image: "emi-2"}, "b.json"); err == nil || !strings.Contains(err.Error(), "emi-1") {
+		t.Errorf("another EMI: %v", err)
+	}
+	if err := sameLineage(provenance.Source{Instance: "i-1", Image: "emi-1"}, emi, "b.json"); err == nil {
+		t.Error("an instance's base taken for its image")
+	}
+}
+
+// base_provenance with the capture methods that read the source whole: attach (AWS) takes a
+// record without a snapshot; a Eucalyptus build takes a eucalyptus record and refuses an aws
+// one, naming both clouds.
+func TestPrepareBaseProvenanceWhole(t *testing.T) {
+	clearEucarc(t)
+	dir := t.TempDir()
+	write := func(name, cloud string) string {
+		r := provenance.New(BuilderID)
+		r.Source = provenance.Source{Cloud: cloud, Image: "emi-1"}
+		r.WorkingCopy = &provenance.BlockMap{Path: filepath.Join(dir, "w.raw"), Size: provenance.BlockSize, BlockSize: provenance.BlockSize, Blocks: []string{""}}
+		p := filepath.Join(dir, name)
+		if err := r.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	aws, euca := write("aws.json", "aws"), write("euca.json", "eucalyptus")
+	var c Config
+	if err := c.Prepare(map[string]interface{}{"source_ami": "ami-1", "skip_register": true, "capture_method": "attach", "base_provenance": aws}); err != nil || c.baseRecord == nil {
+		t.Errorf("attach with a record without a snapshot: %v", err)
+	}
+	k := eucaKeys(t)
+	eucaCfg := func(rec string) map[string]interface{} {
+		return map[string]interface{}{"source_ami": "emi-1", "skip_register": true, "custom_endpoint_ec2": "https://clc:8773/services/compute",
+			"eucalyptus": map[string]interface{}{"bucket": "b", "user_private_key_file": k.userKey, "user_cert_file": k.userCert}, "base_provenance": rec}
+	}
+	c = Config{}
+	if err := c.Prepare(eucaCfg(euca)); err != nil || c.baseRecord == nil {
+		t.Errorf("eucalyptus record: %v", err)
+	}
+	c = Config{}
+	if err := c.Prepare(eucaCfg(aws)); err == nil || !strings.Contains(err.Error(), `base_provenance `+aws+`: its source cloud is "aws", this build captures from eucalyptus`) {
+		t.Errorf("aws record on eucalyptus: %v", err)
 	}
 }

@@ -58,9 +58,7 @@ func recipe(c *Config, method string, instance bool, target string) []multistep.
 		steps = append(steps, &StepExternalKernel{Config: c, Target: target})
 	}
 	steps = append(steps, bcommon.ChrootSteps(&c.ChrootConfig, c.ctx)...)
-	if method == CaptureEBSDirect {
-		steps = append(steps, &StepRecordWorkingCopy{}) // the capture's record: maps now, dirty blocks
-	}
+	steps = append(steps, &StepRecordWorkingCopy{}) // the capture's record: maps now, dirty blocks
 	if !c.SkipRegister {
 		steps = append(steps, publish(c))
 		if !c.Share().Empty() {

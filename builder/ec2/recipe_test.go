@@ -36,12 +36,12 @@ func TestRecipe(t *testing.T) {
 	}{
 		{aws, CaptureEBSDirect, false, "PreValidate OutputDir Download RecordWorkingCopy Register RecordOutputs"},
 		{aws, CaptureEBSDirect, true, "PreValidate CreateImage OutputDir Download RecordWorkingCopy Register RecordOutputs"},
-		{aws, CaptureAttach, false, "PreValidate InstanceInfo OutputDir CreateVolume AttachVolume CopyDevice Register RecordOutputs"},
-		{aws, CaptureAttach, true, "PreValidate InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice Register RecordOutputs"},
+		{aws, CaptureAttach, false, "PreValidate InstanceInfo OutputDir CreateVolume AttachVolume CopyDevice RecordWorkingCopy Register RecordOutputs"},
+		{aws, CaptureAttach, true, "PreValidate InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice RecordWorkingCopy Register RecordOutputs"},
 		{skip, CaptureEBSDirect, false, "OutputDir Download RecordWorkingCopy"},
-		{euca, CaptureBundle, false, "PreValidate OutputDir DownloadBundle ExternalKernel RegisterEucalyptus RecordOutputs"},
-		{euca, CaptureBundle, true, "PreValidate BundleInstance OutputDir DownloadBundle ExternalKernel RegisterEucalyptus RecordOutputs"},
-		{euca, CaptureAttach, true, "PreValidate InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice ExternalKernel RegisterEucalyptus RecordOutputs"},
+		{euca, CaptureBundle, false, "PreValidate OutputDir DownloadBundle ExternalKernel RecordWorkingCopy RegisterEucalyptus RecordOutputs"},
+		{euca, CaptureBundle, true, "PreValidate BundleInstance OutputDir DownloadBundle ExternalKernel RecordWorkingCopy RegisterEucalyptus RecordOutputs"},
+		{euca, CaptureAttach, true, "PreValidate InstanceInfo CreateImage OutputDir CreateVolume AttachVolume CopyDevice ExternalKernel RecordWorkingCopy RegisterEucalyptus RecordOutputs"},
 	} {
 		t.Run(fmt.Sprintf("%s/%v/%v", tc.method, tc.instance, tc.c.IsEucalyptus()), func(t *testing.T) {
 			if got := names(recipe(tc.c, tc.method, tc.instance, "x.raw")); got != tc.want {

@@ -3,7 +3,6 @@ package ec2
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,13 +14,16 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/common/progress"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
 // StepDownloadBundle brings the source bundle (made by StepBundleInstance, or the one the
 // source EMI was registered from) home: the manifest and parts are read through S3, checked
 // (signature, part digests, image digest), decrypted with the user's (or the cloud's) key and
-// unpacked, streamed, into the sparse raw working copy.
+// unpacked, streamed, into the sparse raw working copy, each block hashed on the way for the
+// capture's provenance record; with base_provenance into a copy of the base's working copy,
+// only the blocks that differ (bringHomeWhole).
 //
 // Produces: working_image string, source_manifest *bundle.Manifest
 type StepDownloadBundle struct {
@@ -41,10 +43,10 @@ func (s *StepDownloadBundle) Run(ctx context.Context, state multistep.StateBag) 
 	ui.Say(fmt.Sprintf("Downloading and unbundling %s into %s...", loc, s.Target))
 	var m *bundle.Manifest
 	bar := progress.NewLazy(ui, "unbundle")
-	st, err := transfer.BringHome(ctx, s.Target, bcommon.FileMode(state), transfer.FromFunc(
-		func(ctx context.Context, f *os.File, progress transfer.Progress) (int64, error) {
+	st, base, err := bringHomeWhole(ctx, state, c, s.Target, "", transfer.FromOrdered(
+		func(ctx context.Context, dst transfer.Sink, progress transfer.Progress) (int64, error) {
 			var err error
-			if m, err = cloud.DownloadBundle(ctx, cl, loc, c.Eucalyptus.Keys(), f, progress); err != nil {
+			if m, err = cloud.DownloadBundle(ctx, cl, loc, c.Eucalyptus.Keys(), dst, progress); err != nil {
 				return 0, err
 			}
 			return m.BundledSize, nil
@@ -55,6 +57,9 @@ func (s *StepDownloadBundle) Run(ctx context.Context, state multistep.StateBag) 
 	}
 	ui.Message(fmt.Sprintf("%s: %d parts; %s", m.Name, len(m.Parts), st))
 	state.Put(bcommon.StateWorkingImage, s.Target)
+	if err := writeCaptureRecord(ctx, state, s.Target, []cloud.Disk{{Root: true}}, []*provenance.BlockMap{st.Map}, base); err != nil {
+		return bcommon.Halt(state, err)
+	}
 	state.Put("source_arch", m.Architecture)
 	state.Put("source_manifest", m)
 	if _, ok := state.GetOk("instance"); ok && !c.KeepIntermediateImage {

@@ -11,7 +11,7 @@ import (
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
-// StepRecordWorkingCopy (after the chroot steps, capture_method ebs-direct) brings the
+// StepRecordWorkingCopy (after the chroot steps, every capture method) brings the
 // capture's provenance record up to date with the working copies the build changed (the
 // mount, provisioners, the trim): their block maps as they are now, and the root's blocks
 // that differ from what was captured (Record.Dirty; each other disk's in Record.OtherDirty), which a later changed-block recapture

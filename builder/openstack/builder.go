@@ -62,7 +62,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		steps = append(steps,
 			&StepSnapshot{Config: c},
 			&bcommon.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir, FileMode: c.HostFileMode()},
-			&StepDownload{Target: filepath.Join(c.OutputDir, buildName(c)+".raw"), KeepSnapshot: c.KeepSnapshot},
+			&StepDownload{Config: c, Target: filepath.Join(c.OutputDir, buildName(c)+".raw"), KeepSnapshot: c.KeepSnapshot},
 			&StepExternalKernel{Target: filepath.Join(c.OutputDir, buildName(c)+".raw")},
 		)
 		steps = append(steps, bcommon.ChrootSteps(&c.ChrootConfig, c.ctx)...)

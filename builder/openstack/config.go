@@ -17,6 +17,7 @@ import (
 	bcommon "github.com/chromogenic/packer-plugin-chromogenic/builder/common"
 	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // Config is the chromogenic-openstack builder's configuration.
@@ -81,9 +82,49 @@ type Config struct {
 	// missing, never emptied). Defaults to `output-<build name>`.
 	OutputDir string `mapstructure:"output_directory" required:"false"`
 
+	// The provenance record (`<working copy>.provenance.json`) of an earlier image-mode build
+	// of the same source, to update its working copy instead of writing a new one (image
+	// mode). Glance has no changed-block API, so the image is still downloaded whole; but the
+	// working copy starts as a copy of the base's (a reflink where the filesystem can, else a
+	// sparse copy), trusted if its stamp says it was not written since its record was made,
+	// else checked block by block, and each 512 KiB block of the download is hashed as it
+	// arrives and written only where it differs from the base (a block that became zeros is
+	// made a hole). The result is the same bytes as a plain download; the record of this
+	// build names the base, and its block map serves chromogenic-ec2-import's delta push. A
+	// base that no longer matches its record gives a plain download, and the build says why.
+	// The same source is the same server (`instance_id`, `instance_name`), or for an image
+	// source the same image, an image of the same name (a series of images), or a snapshot
+	// of the server the base captured; a record of another source, of another cloud or
+	// region, without a block map, or whose working copy lies in this build's
+	// `output_directory` is refused.
+	BaseProvenance string `mapstructure:"base_provenance" required:"false"`
+
 	bcommon.ChrootConfig `mapstructure:",squash"`
 
-	ctx interpolate.Context
+	ctx        interpolate.Context
+	baseRecord *provenance.Record // base_provenance, read in Prepare
+}
+
+// prepareBase reads base_provenance: a record of an OpenStack build with a working copy
+// block map, kept outside output_directory, of the server named (when it says which).
+func (c *Config) prepareBase() []error {
+	var errs []error
+	if c.Mode != "image" {
+		errs = append(errs, errors.New(`base_provenance applies to mode = "image" only (it updates the working copy)`))
+	}
+	r, rerrs := bcommon.ReadBaseProvenance(c.BaseProvenance, []string{"openstack"}, c.OutputDir)
+	errs = append(errs, rerrs...)
+	if r == nil || len(rerrs) > 0 {
+		return errs
+	}
+	if c.InstanceID != "" && r.Source.Instance != "" && r.Source.Instance != c.InstanceID {
+		errs = append(errs, fmt.Errorf("base_provenance %s is from another source: it captured server %s, this build captures server %s: refused", c.BaseProvenance, r.Source.Instance, c.InstanceID))
+	}
+	if c.Region != "" && r.Source.Region != "" && c.Region != r.Source.Region {
+		errs = append(errs, fmt.Errorf("base_provenance %s: captured in region %s, this build captures in %s: refused", c.BaseProvenance, r.Source.Region, c.Region))
+	}
+	c.baseRecord = r
+	return errs
 }
 
 // ImageFilter finds a source image.
@@ -199,6 +240,9 @@ func (c *Config) Prepare(raws ...interface{}) error {
 		c.OutputDir = "output-" + name
 	}
 	c.OutputDir = filepath.Clean(c.OutputDir)
+	if c.BaseProvenance != "" {
+		errs = packersdk.MultiErrorAppend(errs, c.prepareBase()...)
+	}
 	errs = packersdk.MultiErrorAppend(errs, c.ChrootConfig.Prepare(&c.ctx)...)
 	if errs != nil && len(errs.Errors) > 0 {
 		return errs

@@ -69,6 +69,7 @@ type FlatConfig struct {
 	StateTimeout                *string           `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
 	ImportMethod                *string           `mapstructure:"import_method" required:"false" cty:"import_method" hcl:"import_method"`
 	OutputDir                   *string           `mapstructure:"output_directory" required:"false" cty:"output_directory" hcl:"output_directory"`
+	BaseProvenance              *string           `mapstructure:"base_provenance" required:"false" cty:"base_provenance" hcl:"base_provenance"`
 	MountPath                   *string           `mapstructure:"mount_path" required:"false" cty:"mount_path" hcl:"mount_path"`
 	MountOptions                []string          `mapstructure:"mount_options" required:"false" cty:"mount_options" hcl:"mount_options"`
 	RootPartition               *int              `mapstructure:"root_partition" required:"false" cty:"root_partition" hcl:"root_partition"`
@@ -155,6 +156,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"state_timeout":                 &hcldec.AttrSpec{Name: "state_timeout", Type: cty.String, Required: false},
 		"import_method":                 &hcldec.AttrSpec{Name: "import_method", Type: cty.String, Required: false},
 		"output_directory":              &hcldec.AttrSpec{Name: "output_directory", Type: cty.String, Required: false},
+		"base_provenance":               &hcldec.AttrSpec{Name: "base_provenance", Type: cty.String, Required: false},
 		"mount_path":                    &hcldec.AttrSpec{Name: "mount_path", Type: cty.String, Required: false},
 		"mount_options":                 &hcldec.AttrSpec{Name: "mount_options", Type: cty.List(cty.String), Required: false},
 		"root_partition":                &hcldec.AttrSpec{Name: "root_partition", Type: cty.Number, Required: false},

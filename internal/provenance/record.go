@@ -50,11 +50,14 @@ type Record struct {
 
 // Source is what the build captured.
 type Source struct {
-	Cloud     string   `json:"cloud"` // aws, eucalyptus, openstack or local
-	Region    string   `json:"region,omitempty"`
-	Endpoint  string   `json:"endpoint,omitempty"`
-	Instance  string   `json:"instance,omitempty"`
-	Image     string   `json:"image,omitempty"`
+	Cloud    string `json:"cloud"` // aws, eucalyptus, openstack or local
+	Region   string `json:"region,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Image    string `json:"image,omitempty"`
+	// ImageName is the source image's name when the build started from an image (OpenStack:
+	// images of one lineage, such as a nightly series, share it).
+	ImageName string   `json:"image_name,omitempty"`
 	Volumes   []string `json:"volumes,omitempty"`
 	Snapshots []string `json:"snapshots,omitempty"` // the root disk's first
 	// Devices are the device names of the disks Snapshots were taken of, in their order.

@@ -23,3 +23,8 @@ func statStamp(path string) (Stamp, error) {
 	return Stamp{Device: uint64(st.Dev), Inode: st.Ino, Size: st.Size,
 		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}, nil
 }
+
+// punchHole deallocates [off, off+n) of f, keeping its size: it reads as zeros.
+func punchHole(f *os.File, off, n int64) error {
+	return unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+}

@@ -18,3 +18,6 @@ func copyFileRange(src *os.File, in *int64, dst *os.File, out *int64, n int) (in
 func statStamp(path string) (Stamp, error) {
 	return Stamp{}, errors.New("file stamps are read on Linux only")
 }
+
+// punchHole: no hole punching here; an Update writes zeros instead.
+func punchHole(f *os.File, off, n int64) error { return errors.ErrUnsupported }

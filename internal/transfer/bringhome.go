@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // From is a source BringHome takes a disk's bytes from: an image (FromImage), a remote file
@@ -22,6 +24,21 @@ type From interface {
 	fill(ctx context.Context, dst *os.File, progress Progress) (read int64, note string, err error)
 }
 
+// Sink is what a source that writes the disk in order writes into (FromStream, FromRanged,
+// FromImage with HomeOptions.Map or Base, FromOrdered): the new file itself, or the
+// provenance.Update that hashes each block on the way and, over a base, writes only the
+// blocks that differ. Writes go forward (never back into a 512 KiB block already passed),
+// zeros need not be written, and Truncate sets the disk's size.
+type Sink interface {
+	io.WriterAt
+	Truncate(size int64) error
+}
+
+// ordered is a source that can write the disk in order through a Sink.
+type ordered interface {
+	fillOrdered(ctx context.Context, dst Sink, progress Progress) (read int64, note string, err error)
+}
+
 // Stats says what BringHome moved.
 type Stats struct {
 	Read     int64         // bytes read from the source (fetched, for a remote one)
@@ -31,6 +48,13 @@ type Stats struct {
 	Duration time.Duration // from the file's creation to its fsync
 	// Note is what the source adds (a remote file's "Read N MiB ... verified" report).
 	Note string
+	// Map is the block map of the working copy made on the way (HomeOptions.Map or Base; its
+	// Path is dst as given, no stamp).
+	Map *provenance.BlockMap
+	// Update says what an update over HomeOptions.Base wrote (nil without a base, or when the
+	// base could not be used: Fallback says why and the disk was brought home in full).
+	Update   *provenance.UpdateStats
+	Fallback string
 }
 
 // String is the one throughput line a face prints.
@@ -50,8 +74,42 @@ func (s Stats) String() string {
 // included, the half-written file is removed. progress, if not nil, is told the bytes done
 // out of the total as soon as the total is known (a face starts its bar then).
 func BringHome(ctx context.Context, dst string, perm os.FileMode, src From, progress Progress) (st Stats, err error) {
+	return BringHomeWith(ctx, dst, perm, src, HomeOptions{Progress: progress})
+}
+
+// HomeOptions are BringHomeWith's.
+type HomeOptions struct {
+	// Progress, if not nil, is told the bytes done out of the total (see BringHome).
+	Progress Progress
+	// Map: hash each 512 KiB block as it is written (provenance.NewMapWriter): Stats.Map,
+	// with no second reading of the file. The source must write in order (Sink).
+	Map bool
+	// Base, when set, is an earlier working copy's block map (its Path the file): dst starts
+	// as a copy of that file (a reflink where the filesystem can), checked against the map
+	// (provenance.NewUpdate), and the source's whole disk is then compared block by block
+	// with it, only the blocks that differ being written (Stats.Update). A base that does not
+	// match its map gives a full copy instead (Stats.Fallback says why; Say is told first).
+	// Implies Map. The base file is only read; dst must be another file.
+	Base *provenance.BlockMap
+	// Say, if not nil, hears why a base is not used, before the full copy starts.
+	Say func(string)
+}
+
+// BringHomeWith is BringHome with a block map made on the way, or an update over a base
+// (HomeOptions).
+func BringHomeWith(ctx context.Context, dst string, perm os.FileMode, src From, o HomeOptions) (st Stats, err error) {
 	if src == nil {
 		return st, errors.New("transfer: no source")
+	}
+	progress := o.Progress
+	ord, inOrder := src.(ordered)
+	if (o.Map || o.Base != nil) && !inOrder {
+		return st, errors.New("transfer: this source writes the file itself: it cannot be hashed on the way or update a base")
+	}
+	if o.Base != nil {
+		if err := notSameFile(dst, o.Base.Path); err != nil {
+			return st, err
+		}
 	}
 	start := time.Now()
 	f, err := hostfile.Create(dst, perm)
@@ -69,7 +127,11 @@ func BringHome(ctx context.Context, dst string, perm os.FileMode, src From, prog
 	if progress == nil {
 		progress = func(int64, int64) {}
 	}
-	st.Read, st.Note, err = src.fill(ctx, f, progress)
+	if o.Map || o.Base != nil {
+		st.Read, st.Note, err = bringOrdered(ctx, f, ord, progress, o, &st)
+	} else {
+		st.Read, st.Note, err = src.fill(ctx, f, progress)
+	}
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -94,6 +156,65 @@ func BringHome(ctx context.Context, dst string, perm os.FileMode, src From, prog
 	return st, nil
 }
 
+// bringOrdered fills f through a provenance.Update: over o.Base when it can be used, else
+// as a new file; st gets the map and the update's statistics.
+func bringOrdered(ctx context.Context, f *os.File, src ordered, progress Progress, o HomeOptions, st *Stats) (int64, string, error) {
+	var u *provenance.Update
+	if o.Base != nil {
+		var err error
+		u, err = provenance.NewUpdate(ctx, f, o.Base.Path, o.Base)
+		var be *provenance.BaseError
+		if errors.As(err, &be) {
+			st.Fallback = be.Reason.Error()
+			if o.Say != nil {
+				o.Say(fmt.Sprintf("Not updating over the base: %s: bringing the whole disk home as a new file", st.Fallback))
+			}
+			if err := f.Truncate(0); err != nil {
+				return 0, "", err
+			}
+			u = nil
+		} else if err != nil {
+			return 0, "", err
+		}
+	}
+	if u == nil {
+		u = provenance.NewMapWriter(f)
+	}
+	read, note, err := src.fillOrdered(ctx, u, progress)
+	if err != nil {
+		return read, note, err
+	}
+	m, us, err := u.Finish()
+	if err != nil {
+		return read, note, err
+	}
+	st.Map = m
+	if o.Base != nil && st.Fallback == "" {
+		st.Update = &us
+	}
+	return read, note, nil
+}
+
+// notSameFile refuses a base that is dst itself (dst is truncated first).
+func notSameFile(dst, base string) error {
+	a, aerr := os.Stat(dst)
+	b, berr := os.Stat(base)
+	if aerr == nil && berr == nil && os.SameFile(a, b) {
+		return fmt.Errorf("transfer: the base %s is the working copy %s itself: it is read, never overwritten", base, dst)
+	}
+	if pa, pb := absClean(dst), absClean(base); pa == pb {
+		return fmt.Errorf("transfer: the base %s is the working copy %s itself: it is read, never overwritten", base, dst)
+	}
+	return nil
+}
+
+func absClean(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
+}
+
 // FromImage reads img (a local file of any format the engine reads, a block device, an
 // image read through an io.ReaderAt) with the image engine's parallel sparse raw writer
 // (diskimage.WriteRaw): only its data extents are read.
@@ -104,6 +225,14 @@ type imageSource struct{ img diskimage.Image }
 func (s imageSource) fill(ctx context.Context, dst *os.File, progress Progress) (int64, string, error) {
 	c := &countingImage{Image: s.img}
 	err := diskimage.WriteRaw(ctx, dst, c, progress)
+	return c.n.Load(), "", err
+}
+
+// fillOrdered reads img's data extents in order (writeInOrder): a local image or device is
+// read sequentially, a chunk ahead of the writes.
+func (s imageSource) fillOrdered(ctx context.Context, dst Sink, progress Progress) (int64, string, error) {
+	c := &countingImage{Image: s.img}
+	err := writeInOrder(ctx, dst, c, progress)
 	return c.n.Load(), "", err
 }
 
@@ -134,6 +263,10 @@ func FromRanged(r *Ranged) From { return rangedSource{r} }
 type rangedSource struct{ r *Ranged }
 
 func (s rangedSource) fill(ctx context.Context, dst *os.File, progress Progress) (int64, string, error) {
+	return s.fillOrdered(ctx, dst, progress)
+}
+
+func (s rangedSource) fillOrdered(ctx context.Context, dst Sink, progress Progress) (int64, string, error) {
 	err := writeInOrder(ctx, dst, s.r, progress)
 	var note string
 	if err == nil {
@@ -153,7 +286,7 @@ const (
 // writeInOrder writes img into the empty regular file dst, sparsely: one goroutine reads its
 // data extents in order, a chunk at a time, while this one writes the chunks read (all-zero
 // 4 KiB blocks are not written). progress is told at most every 200 ms, and at the end.
-func writeInOrder(ctx context.Context, dst *os.File, img diskimage.Image, progress Progress) error {
+func writeInOrder(ctx context.Context, dst Sink, img diskimage.Image, progress Progress) error {
 	size := img.Size()
 	exts, err := img.Extents(ctx)
 	if err != nil {
@@ -259,6 +392,10 @@ type streamSource struct {
 }
 
 func (s streamSource) fill(ctx context.Context, dst *os.File, progress Progress) (int64, string, error) {
+	return s.fillOrdered(ctx, dst, progress)
+}
+
+func (s streamSource) fillOrdered(ctx context.Context, dst Sink, progress Progress) (int64, string, error) {
 	c := &countingReader{r: s.r, total: s.size, progress: progress}
 	err := spoolSparse(ctx, dst, c)
 	return c.n, "", err
@@ -274,6 +411,24 @@ func FromFunc(fill func(ctx context.Context, dst *os.File, progress Progress) (r
 type funcSource func(ctx context.Context, dst *os.File, progress Progress) (int64, error)
 
 func (s funcSource) fill(ctx context.Context, dst *os.File, progress Progress) (int64, string, error) {
+	n, err := s(ctx, dst, progress)
+	return n, "", err
+}
+
+// FromOrdered is a source that writes the disk in order through a Sink (an unbundler), zeros
+// not written, its size set with Truncate, reporting progress, and returns the bytes it read
+// from the source. Unlike FromFunc it can be hashed on the way and update a base (HomeOptions).
+func FromOrdered(fill func(ctx context.Context, dst Sink, progress Progress) (read int64, err error)) From {
+	return orderedFunc(fill)
+}
+
+type orderedFunc func(ctx context.Context, dst Sink, progress Progress) (int64, error)
+
+func (s orderedFunc) fill(ctx context.Context, dst *os.File, progress Progress) (int64, string, error) {
+	return s.fillOrdered(ctx, dst, progress)
+}
+
+func (s orderedFunc) fillOrdered(ctx context.Context, dst Sink, progress Progress) (int64, string, error) {
 	n, err := s(ctx, dst, progress)
 	return n, "", err
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 )
 
 // sparseDisk is a 64 MiB disk with 1 MiB of data at 0 and at 40 MiB, zeros elsewhere.
@@ -199,5 +200,92 @@ func TestBringHomeRemovesHalfFile(t *testing.T) {
 				t.Errorf("the neighbour file is gone or changed: %v", err)
 			}
 		})
+	}
+}
+
+// TestBringHomeOverBase: a stream and a local image brought home over a base (the earlier
+// disk's working copy and map) give the new disk's bytes, write only the blocks that differ
+// and return the map of the result; a base corrupted since its map was made falls back to a
+// full copy, byte-equal too, saying why; the base is never written, and a base that is the
+// target itself is refused before anything is truncated.
+func TestBringHomeOverBase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old := sparseDisk()
+	basePath := filepath.Join(dir, "base.raw")
+	if err := SpoolSparse(ctx, basePath, 0o600, bytes.NewReader(old)); err != nil {
+		t.Fatal(err)
+	}
+	base, err := provenance.Map(ctx, basePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := append([]byte(nil), old...)
+	copy(changed[100:], "changed")           // block 0
+	clear(changed[40<<20 : 40<<20+512<<10])  // block 80 becomes zeros
+	copy(changed[63<<20:], randomData(4096)) // block 126 gets data
+	newRaw := filepath.Join(dir, "new.raw")
+	if err := SpoolSparse(ctx, newRaw, 0o600, bytes.NewReader(changed)); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []struct {
+		name string
+		from func(t *testing.T) From
+	}{
+		{"stream", func(*testing.T) From { return FromStream(bytes.NewReader(changed), int64(len(changed))) }},
+		{"image", func(t *testing.T) From {
+			img, err := diskimage.OpenFormat(newRaw, "raw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { img.Close() })
+			return FromImage(img)
+		}},
+	} {
+		t.Run(src.name, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "w.raw")
+			st, err := BringHomeWith(ctx, dst, 0o600, src.from(t), HomeOptions{Base: base})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkHome(t, dst, changed, 0o600, st)
+			if st.Update == nil || st.Update.Written != 3 || st.Update.Zeroed != 1 || st.Update.Blocks != 128 || st.Fallback != "" {
+				t.Errorf("update %+v, fallback %q; want 3 of 128 blocks written, 1 zeroed", st.Update, st.Fallback)
+			}
+			again, _ := provenance.Map(ctx, dst)
+			if st.Map == nil || strings.Join(st.Map.Blocks, ",") != strings.Join(again.Blocks, ",") {
+				t.Error("the map made on the way is not the result's")
+			}
+		})
+	}
+	// Corrupt the base (block 2, which the map says is zeros) after its map was made.
+	w, _ := os.OpenFile(basePath, os.O_WRONLY, 0)
+	w.WriteAt([]byte("corrupt"), 2<<20)
+	w.Close()
+	corrupt, _ := os.ReadFile(basePath)
+	dst := filepath.Join(dir, "w.raw")
+	var said string
+	st, err := BringHomeWith(ctx, dst, 0o600, FromStream(bytes.NewReader(changed), 0), HomeOptions{Base: base, Say: func(s string) { said = s }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHome(t, dst, changed, 0o600, st)
+	if st.Update != nil || !strings.Contains(st.Fallback, "block 4 ") || !strings.Contains(said, "block 4 ") || st.Map == nil {
+		t.Errorf("corrupted base: update %+v, fallback %q, said %q", st.Update, st.Fallback, said)
+	}
+	if after, _ := os.ReadFile(basePath); !bytes.Equal(after, corrupt) {
+		t.Error("the base was written")
+	}
+	// The base as the target (through a symlink): refused, the base intact.
+	link := filepath.Join(dir, "link.raw")
+	os.Symlink(basePath, link)
+	if _, err := BringHomeWith(ctx, basePath, 0o600, FromStream(bytes.NewReader(changed), 0), HomeOptions{Base: &provenance.BlockMap{Path: link, BlockSize: provenance.BlockSize}}); err == nil {
+		t.Error("a base that is the target was taken")
+	}
+	if after, _ := os.ReadFile(basePath); !bytes.Equal(after, corrupt) {
+		t.Error("the base was truncated")
+	}
+	if _, err := BringHomeWith(ctx, dst, 0o600, FromFunc(func(context.Context, *os.File, Progress) (int64, error) { return 0, nil }), HomeOptions{Map: true}); err == nil {
+		t.Error("FromFunc hashed on the way")
 	}
 }

@@ -2,7 +2,10 @@
 // the one way a builder makes its working copy from a source (an image: file, device or
 // remote file read in place; a stream; a cloud adapter writing the file itself): a new file
 // of the build's mode, written sparsely, synced, removed on any failure, with progress as a
-// callback and statistics for one throughput line. It also encodes an image into a target
+// callback and statistics for one throughput line. A source that writes in order can also be
+// hashed on the way (the working copy's block map, no second reading) and, given an earlier
+// working copy and its map (BringHomeWith, HomeOptions.Base), update a copy of it: only the
+// blocks that differ are written (provenance.Update). It also encodes an image into a target
 // format as a stream (through a read-ahead buffer) or, for formats whose writer must seek,
 // through a spool file, in the one place that makes that choice; and it reads a remote file
 // in place through an io.ReaderAt (HTTP Range requests), verifying the whole file before the

@@ -20,7 +20,7 @@ func SpoolSparse(ctx context.Context, path string, perm os.FileMode, r io.Reader
 }
 
 // spoolSparse copies r into f from offset 0, sparsely, and sets f's size to what r held.
-func spoolSparse(ctx context.Context, f *os.File, r io.Reader) error {
+func spoolSparse(ctx context.Context, f Sink, r io.Reader) error {
 	const block = 4096
 	buf := make([]byte, 4<<20)
 	var off int64

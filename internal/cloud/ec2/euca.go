@@ -17,7 +17,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"strings"
 	"time"
@@ -120,11 +119,18 @@ func BundleInstance(ctx context.Context, cl *Clients, instanceID, bucket, prefix
 	}
 }
 
+// BundleSink is where DownloadBundle writes the image (an *os.File, a transfer.Sink).
+type BundleSink interface {
+	io.WriterAt
+	Truncate(size int64) error
+}
+
 // DownloadBundle reads the bundle at location (bucket/prefix.manifest.xml) through S3 into
 // dst, sparsely, sized to the image. The manifest's signature is checked against the user's
 // and the cloud's certificates when any is given; the key is opened with the user's private
-// key or else the cloud's.
-func DownloadBundle(ctx context.Context, cl *Clients, location string, k BundleKeys, dst *os.File, progress func(done, total int64)) (*bundle.Manifest, error) {
+// key or else the cloud's. The image is written in order, zeros not written, its size set
+// first: dst may be a transfer.Sink that hashes it or updates a base.
+func DownloadBundle(ctx context.Context, cl *Clients, location string, k BundleKeys, dst BundleSink, progress func(done, total int64)) (*bundle.Manifest, error) {
 	bucket, key, err := Location(location)
 	if err != nil {
 		return nil, err

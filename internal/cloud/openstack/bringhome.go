@@ -11,6 +11,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
@@ -22,8 +23,16 @@ type BringHomeOptions struct {
 	// then "working copy" when a spooled image is converted) and returns the stage's
 	// progress callback and a function called when the stage ends. Either may be nil.
 	Stage func(name string) (transfer.Progress, func())
-	// Say sees what is done, one sentence at a time (the Range fallback). May be nil.
+	// Say sees what is done, one sentence at a time (the Range fallback, a base not used).
+	// May be nil.
 	Say func(string)
+	// Map: the working copy's block map is made on the way (Stats.Map), as it is written.
+	Map bool
+	// Base, when set, is an earlier working copy's block map (its Path the file): the
+	// working copy starts as a copy of it and only the blocks of the downloaded image that
+	// differ from it are written (transfer.HomeOptions.Base; Stats.Update). The download
+	// itself stays whole: Glance has no changed-block API.
+	Base *provenance.BlockMap
 }
 
 // BringHome writes Glance image img as a sparse raw disk at target (created with o.Mode;
@@ -126,7 +135,8 @@ func (b *homeRun) spoolAndConvert(r io.Reader) (transfer.Stats, error) {
 	return b.write(b.target, "working copy", transfer.FromImage(src))
 }
 
-// write is one stage: transfer.BringHome with the stage's progress.
+// write is one stage: transfer.BringHome with the stage's progress; the working copy's stage
+// (dst is the target) with the map and base asked for.
 func (b *homeRun) write(dst, stage string, src transfer.From) (transfer.Stats, error) {
 	var progress transfer.Progress
 	end := func() {}
@@ -137,7 +147,11 @@ func (b *homeRun) write(dst, stage string, src transfer.From) (transfer.Stats, e
 			end = e
 		}
 	}
-	st, err := transfer.BringHome(b.ctx, dst, b.o.Mode, src, progress)
+	o := transfer.HomeOptions{Progress: progress}
+	if dst == b.target {
+		o.Map, o.Base, o.Say = b.o.Map, b.o.Base, b.o.Say
+	}
+	st, err := transfer.BringHomeWith(b.ctx, dst, b.o.Mode, src, o)
 	end()
 	return st, err
 }
