@@ -3,11 +3,9 @@ package ec2
 import (
 	_ "embed"
 	"fmt"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"testing"
 	"time"
 
@@ -61,67 +59,15 @@ func TestAccEucaAttachBaseProvenance(t *testing.T) {
 	}
 
 	// The instance's disk changes: 4 KiB pieces in six blocks of free space.
-	m, err := provenance.Map(t.Context(), disk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var changed []int64
-	n := m.Count()
-	for b := n * 45 / 100; b < n*90/100 && len(changed) < 6; b += n / 16 {
-		for c := b; c < b+n/32; c++ {
-			if m.Blocks[c-1] == "" && m.Blocks[c] == "" && m.Blocks[c+1] == "" {
-				changed = append(changed, c)
-				break
-			}
-		}
-	}
-	f, err := os.OpenFile(disk, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	piece := make([]byte, 4096)
-	rng := rand.New(rand.NewSource(18))
-	for _, b := range changed {
-		rng.Read(piece)
-		if _, err := f.WriteAt(piece, b*provenance.BlockSize+8192); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Close()
+	changed := packertest.ChangeFreeBlocks(t, disk, 18)
 
 	start := time.Now()
 	res, wc2, d2 := build("second", roTemplate, "marker", "unused", "base_provenance", rec1Path,
 		"mount_options", `["ro","noload"]`, "skip_trim", "true", "copy_files", "[]")
 	t.Logf("second capture (over the base) took %s", time.Since(start).Round(time.Second))
 	h.checkNothingLeft(t, d2)
-	mm := regexp.MustCompile(`Updated over the base \S+: (\d+) of (\d+) blocks written`).FindStringSubmatch(res.Output)
-	if mm == nil {
-		t.Fatalf("no update line in the output:\n%s", res.Output)
-	}
-	written, _ := strconv.Atoi(mm[1])
-	total, _ := strconv.Atoi(mm[2])
-	want := map[int64]bool{}
-	for _, b := range append(changed, rec1.Dirty...) {
-		want[b] = true
-	}
-	if int64(total) != n || written != len(want) || written*20 > total {
-		t.Errorf("%d of %d blocks written; want the %d changed or dirty of %d", written, total, len(want), n)
-	}
-	t.Logf("%s: %d changed on the instance's disk, %d dirty in the base", mm[0], len(changed), len(rec1.Dirty))
-	if !packertest.SameBytes(t, wc2, disk) {
-		t.Error("the updated working copy differs from the instance's disk")
-	}
-	rec2, err := provenance.Read(provenance.SidecarPath(wc2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec2.Base != rec1Path || rec2.Source.Instance != iid || len(rec2.Dirty) != 0 {
-		t.Errorf("second record: base %q (want %s), source %+v, dirty %v", rec2.Base, rec1Path, rec2.Source, rec2.Dirty)
-	}
-	if err := rec2.WorkingCopy.Verify(t.Context(), wc2, nil); err != nil {
-		t.Errorf("second record's map: %v", err)
-	}
-	if err := rec1.WorkingCopy.Unchanged(wc1); err != nil {
-		t.Errorf("the base was written: %v", err)
+	rec2 := packertest.CheckUpdatedOverBase(t, res.Output, changed, rec1, rec1Path, wc2, disk)
+	if rec2.Source.Instance != iid {
+		t.Errorf("second record's source %+v, want instance %s", rec2.Source, iid)
 	}
 }

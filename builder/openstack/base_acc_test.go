@@ -3,12 +3,10 @@ package openstack
 import (
 	_ "embed"
 	"fmt"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"testing"
 	"time"
 
@@ -38,38 +36,8 @@ func TestAccOpenStackBaseProvenance(t *testing.T) {
 	raw1, raw2 := filepath.Join(dir, "v1.raw"), filepath.Join(dir, "v2.raw")
 	packertest.CopySparse(t, testimages.Sample(t), raw1)
 	packertest.CopySparse(t, raw1, raw2)
-	m1, err := provenance.Map(t.Context(), raw1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Six 4 KiB pieces in blocks of zeros (free space) between 45% and 90% of the disk, each
-	// with zeros either side.
-	var changed []int64
-	n := m1.Count()
-	for b := n * 45 / 100; b < n*90/100 && len(changed) < 6; b += n / 16 {
-		for c := b; c < b+n/32; c++ {
-			if m1.Blocks[c-1] == "" && m1.Blocks[c] == "" && m1.Blocks[c+1] == "" {
-				changed = append(changed, c)
-				break
-			}
-		}
-	}
-	if len(changed) < 4 {
-		t.Fatalf("only %d free blocks found to change", len(changed))
-	}
-	f, err := os.OpenFile(raw2, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	piece := make([]byte, 4096)
-	rng := rand.New(rand.NewSource(18))
-	for _, b := range changed {
-		rng.Read(piece)
-		if _, err := f.WriteAt(piece, b*provenance.BlockSize+8192); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Close()
+	// Six 4 KiB pieces in blocks of zeros (free space) of the second image.
+	changed := packertest.ChangeFreeBlocks(t, raw2, 18)
 	name := fmt.Sprintf("acc-lineage-%d", time.Now().UnixNano())
 	upload := func(raw string) string {
 		q := raw + ".qcow2"
@@ -108,35 +76,8 @@ func TestAccOpenStackBaseProvenance(t *testing.T) {
 	res, wc2 := build("second", roTemplate, "source_image="+img2, "base_provenance="+rec1Path,
 		`mount_options=["ro","noload"]`, "skip_trim=true", "copy_files=[]")
 	t.Logf("second build (over the base) took %s", time.Since(start).Round(time.Second))
-	mm := regexp.MustCompile(`Updated over the base \S+: (\d+) of (\d+) blocks written \((\d+) MiB`).FindStringSubmatch(res.Output)
-	if mm == nil {
-		t.Fatalf("no update line in the output:\n%s", res.Output)
-	}
-	written, total, _ := atoi(mm[1]), atoi(mm[2]), atoi(mm[3])
-	want := map[int64]bool{}
-	for _, b := range append(changed, rec1.Dirty...) {
-		want[b] = true
-	}
-	if int64(total) != n || written != len(want) || written*20 > total {
-		t.Errorf("%d of %d blocks written; want the %d changed or dirty of %d", written, total, len(want), n)
-	}
-	t.Logf("%s: %d changed in the image, %d dirty in the base", mm[0], len(changed), len(rec1.Dirty))
-	if !packertest.SameBytes(t, wc2, raw2) {
-		t.Error("the updated working copy differs from the second image")
-	}
-	rec2, err := provenance.Read(provenance.SidecarPath(wc2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec2.Base != rec1Path || rec2.Source.Image != img2 || len(rec2.Dirty) != 0 {
-		t.Errorf("second record: base %q (want %s), source %+v, dirty %v", rec2.Base, rec1Path, rec2.Source, rec2.Dirty)
-	}
-	if err := rec2.WorkingCopy.Verify(t.Context(), wc2, nil); err != nil {
-		t.Errorf("second record's map: %v", err)
-	}
-	if err := rec1.WorkingCopy.Unchanged(wc1); err != nil {
-		t.Errorf("the base was written: %v", err)
+	rec2 := packertest.CheckUpdatedOverBase(t, res.Output, changed, rec1, rec1Path, wc2, raw2)
+	if rec2.Source.Image != img2 {
+		t.Errorf("second record's source %+v, want image %s", rec2.Source, img2)
 	}
 }
-
-func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
