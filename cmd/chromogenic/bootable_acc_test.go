@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
@@ -37,8 +38,17 @@ func TestAccConvertBootable(t *testing.T) {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 	qemuImg(t, "check", "-f", "qcow2", out)
-	if ents, _ := os.ReadDir(outDir); len(ents) != 1 {
-		t.Errorf("output directory holds %v; want only the qcow2", ents)
+	if ents, _ := os.ReadDir(outDir); len(ents) != 2 || ents[0].Name() != "bootable.qcow2" || ents[1].Name() != "bootable.qcow2"+provenance.Suffix {
+		t.Errorf("output directory holds %v; want only the qcow2 and its provenance record", ents)
+	}
+	// The record names the qcow2 by its SHA-256 and says how it boots.
+	rec, err := provenance.Read(provenance.SidecarPath(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _, err := provenance.FileSHA256(out)
+	if err != nil || len(rec.Outputs) != 1 || rec.Outputs[0].SHA256 != sum || rec.Boot == nil || rec.Boot.Firmware != "bios" || !strings.Contains(rec.Boot.Bootloader, "extlinux") {
+		t.Errorf("the record's outputs %+v and boot %+v; the qcow2's SHA-256 %s %v", rec.Outputs, rec.Boot, sum, err)
 	}
 	if o, _ := exec.Command("losetup", "-j", img).Output(); len(bytes.TrimSpace(o)) > 0 {
 		t.Errorf("loop devices left on the source: %s", o)
