@@ -65,11 +65,12 @@ func (r *Record) Describes(ctx context.Context, path string) error {
 		return nil
 	}
 	var errs []error
+	hash := fileHash(path)
 	for _, o := range r.Outputs {
 		if o.Path == "" || o.SHA256 == "" || filepath.Base(o.Path) != base {
 			continue
 		}
-		sum, size, err := FileSHA256(path)
+		sum, size, err := hash()
 		switch {
 		case err != nil:
 			return err
@@ -118,11 +119,12 @@ func (r *Record) Refresh(ctx context.Context, path string) (int, error) {
 		}
 		r.WorkingCopy = m
 	}
+	hash := fileHash(path)
 	for i, o := range r.Outputs {
 		if o.Path == "" || o.SHA256 == "" || filepath.Base(o.Path) != base {
 			continue
 		}
-		sum, size, err := FileSHA256(path)
+		sum, size, err := hash()
 		if err != nil {
 			return 0, fmt.Errorf("provenance of %s: %w", path, err)
 		}
@@ -132,6 +134,24 @@ func (r *Record) Refresh(ctx context.Context, path string) (int, error) {
 }
 
 // union is the sorted union of two sorted block lists.
+// fileHash returns FileSHA256 of path, read on the first call only: several outputs of a
+// record may name the same file.
+func fileHash(path string) func() (string, int64, error) {
+	var (
+		done bool
+		sum  string
+		size int64
+		err  error
+	)
+	return func() (string, int64, error) {
+		if !done {
+			sum, size, err = FileSHA256(path)
+			done = true
+		}
+		return sum, size, err
+	}
+}
+
 func union(a, b []int64) []int64 {
 	out := make([]int64, 0, len(a)+len(b))
 	i, j := 0, 0
