@@ -23,6 +23,10 @@
 #   EC2_BENCH_CHANGED_PCT percent of the blocks changed for the incremental paths (default 1;
 #                         0 skips them)
 #   EC2_BENCH_ONLY        "incremental": measure the changed-block paths only
+#   EC2_BENCH_REFLINK     "auto" (default): where BENCH_DIR cannot reflink (ext4), measure the
+#                         changed-block paths a second time in a working directory that can
+#                         (XFS with reflink=1 on a sparse loop file under BENCH_DIR, made and
+#                         removed by this script), so both figures are in one run; "no" skips it
 #   BENCH_TABLE           also write the markdown table to this file
 set -euo pipefail
 
@@ -44,5 +48,35 @@ workers=${EC2_BENCH_WORKERS:-"16 64"}
   -s3-concurrency "${EC2_BENCH_S3_CONC:-8}" -part-mib "${EC2_BENCH_PART_MIB:-16}" \
   -changed-pct "${EC2_BENCH_CHANGED_PCT:-1}" -only "${EC2_BENCH_ONLY:-}" \
   ${BENCH_TABLE:+-table "$BENCH_TABLE"}
+
+# A recapture starts from a copy of the previous working copy (never written in place): on a
+# filesystem that reflinks the copy is free, elsewhere it is a sparse copy of the data. Measure
+# the changed-block paths again where the copy is a reflink, when BENCH_DIR cannot.
+reflinks() { # reflinks DIR: does a clone of a file in DIR work there?
+  local a=$1/.reflink-probe.$$ ok=1
+  head -c 65536 /dev/zero >"$a" && cp --reflink=always "$a" "$a.2" 2>/dev/null && ok=0
+  rm -f "$a" "$a.2"; return $ok
+}
+if [ "${EC2_BENCH_REFLINK:-auto}" = auto ] && [ "${EC2_BENCH_CHANGED_PCT:-1}" != 0 ] \
+   && ! reflinks "$work" && command -v mkfs.xfs >/dev/null && [ "$(id -u)" = 0 ]; then
+  xfs=$work/xfs.img mnt=$work/xfs
+  cleanup_xfs() {
+    if mountpoint -q "$mnt"; then umount "$mnt"; fi
+    rm -f "$xfs"; rmdir "$mnt" 2>/dev/null || true
+  }
+  trap cleanup_xfs EXIT
+  rm -f "$xfs"; truncate -s 12G "$xfs"
+  mkfs.xfs -q -f -m reflink=1 "$xfs"
+  mkdir -p "$mnt"
+  mount -o loop "$xfs" "$mnt"   # the loop device goes with the umount (autoclear)
+  echo
+  echo "### the changed-block paths again, working directory on XFS with reflink (loop file $xfs)"
+  "$work/ec2-bench" -image "$raw" -work "$mnt" \
+    -latency "${EC2_BENCH_LATENCY:-40ms}" -workers "${workers%% *}" \
+    -changed-pct "${EC2_BENCH_CHANGED_PCT:-1}" -only incremental \
+    ${BENCH_TABLE:+-table "$BENCH_TABLE.reflink"}
+  cleanup_xfs
+  trap - EXIT
+fi
 echo
 echo "$(nproc) CPUs; load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
