@@ -18,7 +18,8 @@ import (
 // StepBundleInstance bundles the Eucalyptus instance-store instance to capture into the
 // configured bucket with BundleInstance and waits for the task. The bundle is deleted by
 // StepDownloadBundle once its data is home (or here on failure) unless
-// keep_intermediate_image is set. The instance keeps running, untouched.
+// keep_intermediate_image is set. The instance keeps running, untouched. A base_provenance
+// of another source is refused here, before the cloud is asked to bundle anything.
 //
 // Produces: bundle_location string
 type StepBundleInstance struct {
@@ -33,6 +34,11 @@ func (s *StepBundleInstance) Run(ctx context.Context, state multistep.StateBag) 
 	cl := state.Get("clients").(*cloud.Clients)
 	c := s.Config
 	iid := aws.ToString(inst.InstanceId)
+	if c.baseRecord != nil {
+		if err := sameLineage(c.baseRecord.Source, captureSource(ctx, state, ""), absPath(c.BaseProvenance)); err != nil {
+			return bcommon.Halt(state, err)
+		}
+	}
 	s.bucket, s.prefix = c.Eucalyptus.Bucket, fmt.Sprintf("chromogenic-%s-%d", iid, time.Now().Unix())
 	if err := cloud.EnsureBucket(ctx, cl.S3, s.bucket); err != nil {
 		return bcommon.Halt(state, err)
