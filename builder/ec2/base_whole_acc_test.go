@@ -203,6 +203,7 @@ func TestAccEucaBundleBaseProvenance(t *testing.T) {
 		t.Errorf("the delta push wrote %d blocks; %d differ from the first push (%d changed, %d dirty); the full push wrote %d",
 			delta, len(differ), len(changed), len(rec1.Dirty), full)
 	}
+	t.Logf("push: %d blocks in full, then %d as a delta onto %s (%d blocks differ)", full, delta, snap1, len(differ))
 	push2, err := provenance.Read(wc2 + ".ec2-import" + provenance.Suffix)
 	if err != nil {
 		t.Fatal(err)
