@@ -17,6 +17,7 @@ import (
 	oscloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/hostfile"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
@@ -32,6 +33,9 @@ download code as the chromogenic-openstack and chromogenic-ec2 builders.
   --json            print {"output", "format", "source", ...} instead of OUTPUT alone
   --progress        show progress on stderr
   --timeout D       how long to wait for a snapshot (default 30m)
+  --provenance=false  write no provenance record (by default OUTPUT.provenance.json: the
+                    source captured, the working copy's block map, OUTPUT's format, size
+                    and SHA-256)
 
   openstack: credentials from clouds.yaml (--os-cloud NAME, default $OS_CLOUD) or OS_*
   --server ID       snapshot the server (Nova createImage; the server is not changed) and
@@ -63,6 +67,7 @@ type captureConfig struct {
 	snapshot, instance         string
 	keepSnapshot, noReboot     bool
 	asJSON, progress           bool
+	record                     bool
 	timeout                    time.Duration
 	concurrency                int
 	os                         osFlags
@@ -86,6 +91,7 @@ func parseCapture(args []string) (*captureConfig, bool, error) {
 	fs.BoolVar(&c.noReboot, "no-reboot", false, "")
 	fs.BoolVar(&c.asJSON, "json", false, "")
 	fs.BoolVar(&c.progress, "progress", false, "")
+	fs.BoolVar(&c.record, "provenance", true, "")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "")
 	c.os.register(fs)
@@ -159,11 +165,12 @@ func captureCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer os.Remove(working)
+	rec := provenance.New(producerCapture)
 	switch c.from {
 	case "openstack":
-		err = captureOpenStack(ctx, c, working, rep, res)
+		err = captureOpenStack(ctx, c, working, rep, res, rec)
 	case "aws":
-		err = captureAWS(ctx, c, working, rep, res)
+		err = captureAWS(ctx, c, working, rep, res, rec)
 	}
 	if err != nil {
 		return err
@@ -179,6 +186,14 @@ func captureCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	rep.say(fmt.Sprintf("Captured into %s (%s)", c.output, c.format))
+	if c.record {
+		path, err := writeCaptureRecord(rec, c.output, c.format)
+		if err != nil {
+			return err
+		}
+		res["provenance"] = path
+		rep.message("Provenance record written: " + path)
+	}
 	return printResult(stdout, res, "output", c.asJSON)
 }
 
@@ -203,7 +218,11 @@ func writeOutput(ctx context.Context, c *captureConfig, working string, rep *rep
 	return nil
 }
 
-func captureOpenStack(ctx context.Context, c *captureConfig, working string, rep *reporter, res map[string]any) (err error) {
+func captureOpenStack(ctx context.Context, c *captureConfig, working string, rep *reporter, res map[string]any, rec *provenance.Record) (err error) {
+	rec.Source = provenance.Source{Cloud: "openstack", Region: c.os.region}
+	if c.os.cloud != "" {
+		rec.Source.Endpoint = "clouds.yaml:" + c.os.cloud
+	}
 	rep.say("Connecting to OpenStack...")
 	cl, err := oscloud.Connect(ctx, c.os.auth())
 	if err != nil {
@@ -218,12 +237,15 @@ func captureOpenStack(ctx context.Context, c *captureConfig, working string, rep
 			return fmt.Errorf("image %s is %s, not active", img.ID, img.Status)
 		}
 		res["source"] = "image " + img.ID
+		rec.Source.Image, rec.Source.ImageName = img.ID, img.Name
 	} else {
 		srv, err := oscloud.FindServer(ctx, cl.Compute, c.server, "")
 		if err != nil {
 			return fmt.Errorf("--server: %w", err)
 		}
 		res["source"] = "server " + srv.ID
+		rec.Source.Instance = srv.ID
+		rec.Source.Image, _ = srv.Image["id"].(string)
 		name := fmt.Sprintf("chromogenic-capture-%s-%d", srv.ID, time.Now().Unix())
 		rep.say(fmt.Sprintf("Creating snapshot %s of server %s...", name, srv.ID))
 		id, err := oscloud.Snapshot(ctx, cl.Compute, srv.ID, name, nil)
@@ -231,6 +253,7 @@ func captureOpenStack(ctx context.Context, c *captureConfig, working string, rep
 			return err
 		}
 		res["snapshot_id"] = id
+		rec.Source.Snapshots = []string{id}
 		active := false
 		// The snapshot is this command's: deleted once its data is home (or on failure),
 		// unless kept; one that never became active is deleted all the same.
@@ -264,6 +287,7 @@ func captureOpenStack(ctx context.Context, c *captureConfig, working string, rep
 	rep.say(fmt.Sprintf("Downloading image %s (%s, %d MiB)...", img.ID, img.DiskFormat, img.SizeBytes>>20))
 	st, err := oscloud.BringHome(ctx, cl.Image, img, working, oscloud.BringHomeOptions{
 		Mode:  0o600,
+		Map:   true,
 		Stage: func(string) (transfer.Progress, func()) { return rep.progress, nil },
 		Say:   rep.message,
 	})
@@ -272,10 +296,11 @@ func captureOpenStack(ctx context.Context, c *captureConfig, working string, rep
 	}
 	rep.message(st.String())
 	res["image_id"] = img.ID
+	rec.WorkingCopy = st.Map
 	return nil
 }
 
-func captureAWS(ctx context.Context, c *captureConfig, working string, rep *reporter, res map[string]any) (err error) {
+func captureAWS(ctx context.Context, c *captureConfig, working string, rep *reporter, res map[string]any, rec *provenance.Record) (err error) {
 	rep.say("Connecting to EC2...")
 	cl, err := ec2cloud.Connect(ctx, c.aws.access(false, c.concurrency+8))
 	if err != nil {
@@ -283,6 +308,7 @@ func captureAWS(ctx context.Context, c *captureConfig, working string, rep *repo
 	}
 	snap := c.snapshot
 	res["source"] = "snapshot " + snap
+	rec.Source = provenance.Source{Cloud: "aws", Region: cl.Region, Endpoint: c.aws.endpoint, Instance: c.instance, Image: c.image}
 	if c.instance != "" {
 		res["source"] = "instance " + c.instance
 		im, err := ec2cloud.CreateIntermediate(ctx, cl, c.instance, ec2cloud.IntermediateOptions{
@@ -323,13 +349,14 @@ func captureAWS(ctx context.Context, c *captureConfig, working string, rep *repo
 		res["source"] = "image " + c.image
 	}
 	res["snapshot_id"] = snap
+	rec.Source.Snapshots = []string{snap}
 	rep.say(fmt.Sprintf("Downloading snapshot %s through the EBS direct API...", snap))
 	f, err := hostfile.Create(working, 0o600)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	st, err := ec2cloud.DownloadSnapshot(ctx, cl.EBS, snap, f, ec2cloud.TransferOptions{
+	m, st, err := ec2cloud.DownloadSnapshotMap(ctx, cl.EBS, snap, f, ec2cloud.TransferOptions{
 		Workers: c.concurrency, Progress: rep.progress,
 		Logf: func(format string, args ...any) { rep.message(fmt.Sprintf(format, args...)) },
 	})
@@ -345,5 +372,6 @@ func captureAWS(ctx context.Context, c *captureConfig, working string, rep *repo
 	secs := max(time.Since(start).Seconds(), 0.001)
 	rep.message(fmt.Sprintf("%d blocks (%d MiB of a %d GiB volume) in %s, %.0f MiB/s, %d retries",
 		st.Blocks, st.Bytes>>20, st.VolumeSize/ec2cloud.GiB, time.Since(start).Round(time.Millisecond), float64(st.Bytes)/secs/(1<<20), st.Retries))
+	rec.WorkingCopy = m
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
@@ -271,6 +272,15 @@ func TestPushEucalyptus(t *testing.T) {
 		t.Fatalf("image %s is not an available instance-store image\n%s", emi, stderr)
 	}
 	qemuImg(t, "compare", "-f", "raw", "-F", "raw", raw, disk)
+	// Its record beside IMAGE: the conversion's record carried over and named, the EMI made.
+	rec, err := provenance.Read(src + ".push-eucalyptus" + provenance.Suffix)
+	if err != nil {
+		t.Fatalf("push record: %v\n%s", err, stderr)
+	}
+	if in, _ := filepath.Abs(provenance.SidecarPath(src)); rec.Producer != "chromogenic push" || rec.Input != in ||
+		!hasOutput(rec, "eucalyptus", "image", emi) {
+		t.Errorf("push record: %+v", rec)
+	}
 	keys := srv.ObjectKeys("cli-bucket")
 	if len(keys) == 0 {
 		t.Fatal("no bundle objects in cli-bucket")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 
 	oscloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
@@ -53,6 +55,16 @@ func TestAccOpenStackPushCapture(t *testing.T) {
 	if !strings.Contains(stderr, "already qcow2") && !strings.Contains(stderr, "as it is") {
 		t.Logf("push stderr (no as-is note):\n%s", stderr)
 	}
+	// The push's record beside IMAGE: the conversion's record carried over, the Glance image
+	// as Glance reports it.
+	prec, err := provenance.Read(src + ".push-openstack" + provenance.Suffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasOutput(prec, "openstack", "image", id) || prec.Outputs[0].Checksum == "" || prec.Outputs[0].Format != "qcow2" ||
+		prec.Producer != "chromogenic push" || prec.Input == "" || res["provenance"] == "" {
+		t.Errorf("push record: %+v", prec)
+	}
 	back := filepath.Join(dir, "glance.qcow2")
 	openstacktest.DownloadImage(t, c, id, back)
 	qemuImg(t, "compare", "-f", "raw", "-F", "qcow2", raw, back)
@@ -66,6 +78,13 @@ func TestAccOpenStackPushCapture(t *testing.T) {
 		t.Errorf("the qcow2 was not read through Range requests:\n%s", stderr)
 	}
 	qemuImg(t, "compare", "-f", "raw", "-F", "raw", raw, home)
+	// The capture's record: the image read, home's SHA-256 and block map.
+	crec, _ := readRecord(t, home)
+	if crec.Producer != "chromogenic capture" || crec.Source.Cloud != "openstack" || crec.Source.Image != id || crec.Source.ImageName != name ||
+		crec.WorkingCopy == nil || crec.WorkingCopy.Path != home {
+		t.Errorf("capture record: %+v", crec)
+	}
+	checkOutputs(t, crec)
 	if after, err := oscloud.GetImage(t.Context(), c.Image, id); err != nil || after.Status != images.ImageStatusActive || after.Checksum != img.Checksum {
 		t.Errorf("capture --image changed the image: %+v %v", after, err)
 	}
@@ -84,6 +103,11 @@ func TestAccOpenStackPushCapture(t *testing.T) {
 	}
 	qemuImg(t, "check", "-f", "qcow2", snapOut)
 	qemuImg(t, "compare", "-f", "raw", "-F", "qcow2", raw, snapOut)
+	srec, _ := readRecord(t, snapOut)
+	if srec.Source.Instance != srv.ID || !slices.Equal(srec.Source.Snapshots, []string{snap}) || len(srec.Outputs) != 1 || srec.Outputs[0].Format != "qcow2" {
+		t.Errorf("capture --server record: %+v", srec)
+	}
+	checkOutputs(t, &provenance.Record{Outputs: srec.Outputs})
 	if fi, err := os.Stat(snapOut); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("%s: %v %v", snapOut, fi.Mode(), err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
@@ -76,6 +77,8 @@ func provenanceInfo(ctx context.Context, arg string, asJSON, verify bool, stdout
 const (
 	producerConvert = "chromogenic convert"
 	producerClean   = "chromogenic clean"
+	producerCapture = "chromogenic capture"
+	producerPush    = "chromogenic push"
 )
 
 // writeConvertRecord adds OUT (its format, size and SHA-256) to rec, the record convert
@@ -98,4 +101,52 @@ func writeConvertRecord(rec *provenance.Record, out, format string) error {
 	}
 	rec.Outputs = append(rec.Outputs, o)
 	return rec.Write(provenance.SidecarPath(out))
+}
+
+// writeCaptureRecord completes rec, the record of a capture into OUTPUT (its source and the
+// working copy's block map filled as the data came home), and writes it beside OUTPUT,
+// returning its path: OUTPUT's format, size and SHA-256; a raw OUTPUT is the working copy
+// itself (the map names it, stamped), a converted one was made from a working copy since
+// removed (the map keeps no path: it describes OUTPUT's disk, read as raw).
+func writeCaptureRecord(rec *provenance.Record, out, format string) (string, error) {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return "", err
+	}
+	if m := rec.WorkingCopy; m != nil {
+		m.Path, m.Stamp = "", nil
+		if format == "raw" {
+			m.Path = abs
+			if err := m.SetStamp(); err != nil {
+				return "", err
+			}
+		}
+	}
+	o, err := provenance.FileOutput(abs, format, 0)
+	if err != nil {
+		return "", err
+	}
+	rec.Outputs = append(rec.Outputs, o)
+	path := provenance.SidecarPath(abs)
+	return path, rec.Write(path)
+}
+
+// writePushRecord completes rec, the record of a push of IMAGE (format, as read) started from
+// IMAGE's own, with what was pushed (the cloud objects made; on AWS the block map of the disk
+// written, which then replaces the input's: what the pushed snapshot holds, naming IMAGE when
+// it is raw, or the working copy the input's record names when the two maps agree) and
+// writes it at path.
+func writePushRecord(rec, pushed *provenance.Record, image, format, path string) error {
+	if m := pushed.WorkingCopy; m != nil {
+		c := *m
+		c.Path, c.Stamp = "", nil
+		if format == "raw" {
+			c.Path, _ = filepath.Abs(image)
+		} else if in := rec.WorkingCopy; in != nil && in.Size == c.Size && slices.Equal(in.Blocks, c.Blocks) {
+			c.Path = in.Path
+		}
+		rec.WorkingCopy = &c
+	}
+	rec.Outputs = append(rec.Outputs, pushed.Outputs...)
+	return rec.Write(path)
 }

@@ -12,10 +12,12 @@ import (
 	"strings"
 	"time"
 
+	openstackcommon "github.com/chromogenic/packer-plugin-chromogenic/common/openstack"
 	ec2cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/ec2/bundle"
 	oscloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/diskimage"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/transfer"
 )
 
@@ -32,6 +34,12 @@ The same publishing code as chromogenic-openstack-import and chromogenic-ec2-imp
   --timeout D       how long to wait for the cloud (default 30m)
   --json            print {"id", "name", "cloud", ...} instead of the id alone
   --progress        show progress on stderr
+  --record PATH     where the push's provenance record goes (default IMAGE.push-CLOUD.provenance.json
+                    beside IMAGE, replaced by the next push of IMAGE to CLOUD): the record
+                    beside IMAGE (IMAGE.provenance.json, checked against IMAGE) carried over,
+                    the image (and snapshot) made; aws: the block map of the disk pushed, so
+                    that the record can be chromogenic-ec2-import's base_provenance
+  --provenance=false  write no record (and do not read IMAGE's)
 
   openstack: credentials from clouds.yaml (--os-cloud NAME, default $OS_CLOUD;
   $OS_CLIENT_CONFIG_FILE) or the OS_* environment (an openrc file)
@@ -79,6 +87,8 @@ type pushConfig struct {
 	to, name, inFormat string
 	timeout            time.Duration
 	asJSON, progress   bool
+	record             bool
+	recordPath         string
 	os                 osFlags
 	diskFormat         string
 	visibility         string
@@ -153,6 +163,8 @@ func parsePush(args []string) (*pushConfig, bool, error) {
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "")
 	fs.BoolVar(&c.asJSON, "json", false, "")
 	fs.BoolVar(&c.progress, "progress", false, "")
+	fs.BoolVar(&c.record, "provenance", true, "")
+	fs.StringVar(&c.recordPath, "record", "", "")
 	c.os.register(fs)
 	fs.StringVar(&c.diskFormat, "format", "", "")
 	fs.StringVar(&c.visibility, "visibility", "private", "")
@@ -247,7 +259,40 @@ func parsePush(args []string) (*pushConfig, bool, error) {
 	if _, err := os.Stat(c.image); err != nil {
 		return nil, false, fmt.Errorf("IMAGE: %w", err)
 	}
+	if err := c.checkRecord(); err != nil {
+		return nil, false, err
+	}
 	return c, false, nil
+}
+
+// checkRecord settles where the push's record goes (--record, else beside IMAGE), before
+// anything is pushed: a directory that exists, and not IMAGE or IMAGE's own record.
+func (c *pushConfig) checkRecord() error {
+	if !c.record {
+		if c.recordPath != "" {
+			return usageError{errors.New("--record and --provenance=false exclude each other")}
+		}
+		return nil
+	}
+	if c.recordPath == "" {
+		c.recordPath = c.image + ".push-" + c.to + provenance.Suffix
+	}
+	abs, err := filepath.Abs(c.recordPath)
+	if err != nil {
+		return err
+	}
+	img, _ := filepath.Abs(c.image)
+	if abs == img || abs == provenance.SidecarPath(img) {
+		return usageError{fmt.Errorf("--record %s is IMAGE or IMAGE's own record: name another file", c.recordPath)}
+	}
+	if fi, err := os.Stat(filepath.Dir(abs)); err != nil || !fi.IsDir() {
+		return usageError{fmt.Errorf("--record %s: its directory does not exist", c.recordPath)}
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		return usageError{fmt.Errorf("--record %s is a directory: name a file", c.recordPath)}
+	}
+	c.recordPath = abs
+	return nil
 }
 
 func pushCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -258,6 +303,15 @@ func pushCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if help {
 		fmt.Fprint(stdout, pushUsage)
 		return nil
+	}
+	// The record starts from IMAGE's own, which must still describe it (as convert's).
+	var rec *provenance.Record
+	if c.record {
+		inRec, inRecPath, inRecSHA, err := provenance.Beside(ctx, c.image)
+		if err != nil {
+			return fmt.Errorf("%w (--provenance=false pushes without a record)", err)
+		}
+		rec = provenance.FromFile(producerPush, inRec, inRecPath, inRecSHA, c.image)
 	}
 	// The image as it is stored, or the one disk of an appliance read in place.
 	asIs := true
@@ -272,21 +326,34 @@ func pushCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer img.Close()
 	rep := newReporter(stderr, c.progress)
 	res := map[string]any{"cloud": c.to, "name": c.name, "source": c.image}
+	pushed := &provenance.Record{}
 	switch c.to {
 	case "openstack":
-		err = pushOpenStack(ctx, c, img, asIs, rep, res)
+		err = pushOpenStack(ctx, c, img, asIs, rep, res, pushed)
 	case "aws":
-		err = pushAWS(ctx, c, img, rep, res)
+		err = pushAWS(ctx, c, img, rep, res, pushed)
 	case "eucalyptus":
-		err = pushEucalyptus(ctx, c, img, rep, res)
+		err = pushEucalyptus(ctx, c, img, rep, res, pushed)
 	}
 	if err != nil {
 		return err
 	}
-	return printResult(stdout, res, "id", c.asJSON)
+	if rec != nil {
+		if err = writePushRecord(rec, pushed, c.image, img.Format(), c.recordPath); err != nil {
+			// The image is published: it stays, its id is printed, and the error says what is missing.
+			err = fmt.Errorf("%s %v is published, but its provenance record: %w", c.to, res["id"], err)
+		} else {
+			res["provenance"] = c.recordPath
+			rep.message("Provenance record written: " + c.recordPath)
+		}
+	}
+	if perr := printResult(stdout, res, "id", c.asJSON); err == nil {
+		err = perr
+	}
+	return err
 }
 
-func pushOpenStack(ctx context.Context, c *pushConfig, img diskimage.Image, asIs bool, rep *reporter, res map[string]any) error {
+func pushOpenStack(ctx context.Context, c *pushConfig, img diskimage.Image, asIs bool, rep *reporter, res map[string]any, pushed *provenance.Record) error {
 	format := c.diskFormat
 	if format == "" {
 		format = img.Format()
@@ -315,10 +382,15 @@ func pushOpenStack(ctx context.Context, c *pushConfig, img diskimage.Image, asIs
 	}
 	rep.say(fmt.Sprintf("Image %s (%s) is active", out.Name, out.ID))
 	res["id"], res["disk_format"], res["visibility"] = out.ID, out.DiskFormat, string(out.Visibility)
+	cloudName := c.os.cloud
+	if cloudName == "" {
+		cloudName = os.Getenv("OS_CLOUD")
+	}
+	pushed.Outputs = append(pushed.Outputs, openstackcommon.ProvenanceOutput(cloudName, c.os.region, out))
 	return nil
 }
 
-func pushAWS(ctx context.Context, c *pushConfig, img diskimage.Image, rep *reporter, res map[string]any) error {
+func pushAWS(ctx context.Context, c *pushConfig, img diskimage.Image, rep *reporter, res map[string]any, pushed *provenance.Record) error {
 	rep.say("Connecting to EC2...")
 	cl, err := ec2cloud.Connect(ctx, c.aws.access(false, c.concurrency+8))
 	if err != nil {
@@ -338,10 +410,14 @@ func pushAWS(ctx context.Context, c *pushConfig, img diskimage.Image, rep *repor
 		return err
 	}
 	res["id"], res["snapshot_id"], res["region"] = out.ImageID, out.SnapshotID, cl.Region
+	pushed.WorkingCopy = out.Map
+	pushed.Outputs = append(pushed.Outputs,
+		provenance.Output{Cloud: "aws", Region: cl.Region, Kind: "snapshot", ID: out.SnapshotID, Size: img.Size()},
+		provenance.Output{Cloud: "aws", Region: cl.Region, Kind: "image", ID: out.ImageID})
 	return nil
 }
 
-func pushEucalyptus(ctx context.Context, c *pushConfig, img diskimage.Image, rep *reporter, res map[string]any) error {
+func pushEucalyptus(ctx context.Context, c *pushConfig, img diskimage.Image, rep *reporter, res map[string]any, pushed *provenance.Record) error {
 	var keys ec2cloud.BundleKeys
 	var err error
 	if c.register == "bundle" {
@@ -382,8 +458,10 @@ func pushEucalyptus(ctx context.Context, c *pushConfig, img diskimage.Image, rep
 		return err
 	}
 	res["id"], res["region"] = out.ImageID, cl.Region
+	pushed.Outputs = append(pushed.Outputs, provenance.Output{Cloud: "eucalyptus", Region: cl.Region, Kind: "image", ID: out.ImageID})
 	if out.SnapshotID != "" {
 		res["snapshot_id"] = out.SnapshotID
+		pushed.Outputs = append(pushed.Outputs, provenance.Output{Cloud: "eucalyptus", Region: cl.Region, Kind: "snapshot", ID: out.SnapshotID, Size: img.Size()})
 	}
 	if out.Bucket != "" {
 		res["bucket"] = out.Bucket

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
+	"github.com/chromogenic/packer-plugin-chromogenic/test/ec2emu"
 )
 
 // readRecord reads the record beside path; it fails the test if there is none.
@@ -216,4 +218,157 @@ func TestCleanImageProvenance(t *testing.T) {
 	if after, _ := os.ReadFile(provenance.SidecarPath(img)); string(after) != string(before) {
 		t.Error("--provenance=false changed the record")
 	}
+}
+
+// TestCapturePushRecordsEC2: push and capture write provenance records, checked against the
+// files and the cloud. push --to aws writes IMAGE.push-aws.provenance.json (or --record's
+// path): the source (the local file, or the source of IMAGE's own record, which is named),
+// the snapshot and AMI made, and the block map of the disk pushed, which the snapshot read
+// back matches block for block. capture writes OUTPUT.provenance.json: the snapshot read,
+// OUTPUT's format, size and SHA-256 (checked against the file), the working copy's block map
+// (checked against a raw OUTPUT, stamped; against a converted OUTPUT read as raw);
+// info --provenance --verify agrees. A record beside IMAGE that no longer describes it stops
+// a push before anything is made, unless --provenance=false, which writes none.
+func TestCapturePushRecordsEC2(t *testing.T) {
+	ctx := context.Background()
+	srv := ec2emu.Start(t)
+	emuEnv(t, srv)
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "src.raw")
+	const size = 24<<20 + 512
+	makeRaw(t, raw, size)
+	endpoints := []string{"--region", srv.Region, "--endpoint", srv.EC2Endpoint, "--ebs-endpoint", srv.EBSEndpoint}
+	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+
+	// push: a file with no record of its own.
+	stdout, stderr := cli(t, 0, append([]string{"push", "--to", "aws", raw, "--name", "rec-push", "--json"}, endpoints...)...)
+	var res map[string]string
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
+	}
+	pushRec := raw + ".push-aws" + provenance.Suffix
+	if res["provenance"] != abs(pushRec) {
+		t.Errorf("push result %v, want its record %s", res, pushRec)
+	}
+	p1, err := provenance.Read(pushRec)
+	mustOK(t, err)
+	snap, ami := res["snapshot_id"], res["id"]
+	if p1.Producer != "chromogenic push" || p1.Source.Cloud != "local" || p1.Source.Path != abs(raw) || p1.Input != "" ||
+		!hasOutput(p1, "aws", "snapshot", snap) || !hasOutput(p1, "aws", "image", ami) {
+		t.Errorf("push record: %+v", p1)
+	}
+	if p1.WorkingCopy == nil || p1.WorkingCopy.Path != abs(raw) || p1.WorkingCopy.Size != size {
+		t.Fatalf("push record's block map: %+v", p1.WorkingCopy)
+	}
+	mustOK(t, p1.WorkingCopy.Verify(ctx, raw, nil))
+	back := filepath.Join(dir, "snapshot.raw")
+	mustOK(t, srv.WriteSnapshotFile(snap, back, size))
+	if err := p1.WorkingCopy.VerifyData(ctx, back); err != nil {
+		t.Errorf("the snapshot pushed does not match the push record's block map: %v", err)
+	}
+	os.Remove(back)
+
+	// capture, raw: OUTPUT is the working copy.
+	home := filepath.Join(dir, "home.raw")
+	stdout, _ = cli(t, 0, append([]string{"capture", "--from", "aws", "--snapshot", snap, home, "--json"}, endpoints...)...)
+	var cres map[string]any
+	mustOK(t, json.Unmarshal([]byte(stdout), &cres))
+	if cres["provenance"] != abs(provenance.SidecarPath(home)) {
+		t.Errorf("capture result %v", cres)
+	}
+	c1, _ := readRecord(t, home)
+	if c1.Producer != "chromogenic capture" || c1.Source.Cloud != "aws" || c1.Source.Region != srv.Region ||
+		!slices.Equal(c1.Source.Snapshots, []string{snap}) || len(c1.Outputs) != 1 || c1.Outputs[0].Path != abs(home) ||
+		c1.Outputs[0].Format != "raw" || c1.WorkingCopy == nil || c1.WorkingCopy.Path != abs(home) || c1.WorkingCopy.Stamp == nil {
+		t.Errorf("capture record: %+v", c1)
+	}
+	checkOutputs(t, c1)
+	// The snapshot is a whole GiB: the disk pushed, then zeros (the last block pushed was
+	// partial: its hash differs).
+	n := len(p1.WorkingCopy.Blocks)
+	if len(c1.WorkingCopy.Blocks) < n || !slices.Equal(c1.WorkingCopy.Blocks[:n-1], p1.WorkingCopy.Blocks[:n-1]) ||
+		slices.ContainsFunc(c1.WorkingCopy.Blocks[n:], func(h string) bool { return h != "" }) {
+		t.Error("the capture's block map differs from the push's, of the same disk")
+	}
+	cli(t, 0, "info", "--provenance", home, "--verify")
+
+	// capture, qcow2: the working copy is gone, its map describes OUTPUT's disk.
+	q := filepath.Join(dir, "home.qcow2")
+	cli(t, 0, append([]string{"capture", "--from", "aws", "--image", ami, "--format", "qcow2", q}, endpoints...)...)
+	c2, _ := readRecord(t, q)
+	if c2.Source.Image != ami || len(c2.Outputs) != 1 || c2.Outputs[0].Format != "qcow2" || c2.WorkingCopy == nil || c2.WorkingCopy.Path != "" {
+		t.Errorf("qcow2 capture record: %+v", c2)
+	}
+	checkOutputs(t, &provenance.Record{Outputs: c2.Outputs})
+	asRaw := filepath.Join(dir, "qcow2-as.raw")
+	qemuImg(t, "convert", "-f", "qcow2", "-O", "raw", q, asRaw)
+	if err := c2.WorkingCopy.VerifyData(ctx, asRaw); err != nil {
+		t.Errorf("the qcow2 capture's block map: %v", err)
+	}
+	cli(t, 0, "info", "--provenance", q, "--verify")
+
+	// push of the captured file, the record where --record says: the capture's record
+	// carried over and named.
+	custom := filepath.Join(dir, "records", "second-push.json")
+	mustOK(t, os.MkdirAll(filepath.Dir(custom), 0o755))
+	_, capSum := readRecord(t, home)
+	stdout, _ = cli(t, 0, append([]string{"push", "--to", "aws", home, "--name", "rec-push-2", "--record", custom, "--json"}, endpoints...)...)
+	res = nil
+	mustOK(t, json.Unmarshal([]byte(stdout), &res))
+	p2, err := provenance.Read(custom)
+	mustOK(t, err)
+	if _, err := os.Stat(home + ".push-aws" + provenance.Suffix); err == nil {
+		t.Error("a record beside IMAGE as well as at --record")
+	}
+	if p2.Input+" " != strings.SplitN(capSum, " ", 2)[1]+" " || p2.InputSHA256 != strings.SplitN(capSum, " ", 2)[0] ||
+		!slices.Equal(p2.Source.Snapshots, []string{snap}) || !hasOutput(p2, "aws", "snapshot", res["snapshot_id"]) ||
+		p2.WorkingCopy == nil || p2.WorkingCopy.Path != abs(home) {
+		t.Errorf("second push record: %+v (capture record %s)", p2, capSum)
+	}
+	mustOK(t, p2.WorkingCopy.Verify(ctx, home, nil))
+
+	// A record that no longer describes IMAGE: nothing pushed, unless --provenance=false.
+	f, err := os.OpenFile(home, os.O_WRONLY, 0)
+	mustOK(t, err)
+	_, err = f.WriteAt([]byte("changed"), 1<<20)
+	mustOK(t, err)
+	f.Close()
+	images := srv.ImageIDs()
+	_, stderr = cli(t, 1, append([]string{"push", "--to", "aws", home, "--name", "rec-push-3"}, endpoints...)...)
+	if !strings.Contains(stderr, "does not describe") || !strings.Contains(stderr, "--provenance=false") {
+		t.Errorf("push of a file its record no longer describes: %s", stderr)
+	}
+	if got := srv.ImageIDs(); !slices.Equal(got, images) {
+		t.Errorf("images %v after a refused push, were %v", got, images)
+	}
+	stale := home + ".push-aws" + provenance.Suffix
+	cli(t, 0, append([]string{"push", "--to", "aws", home, "--name", "rec-push-4", "--provenance=false"}, endpoints...)...)
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("--provenance=false wrote a record")
+	}
+
+	// Where the record goes is settled before anything is pushed.
+	for _, tc := range []struct {
+		want string
+		args []string
+	}{
+		{"--record and --provenance=false exclude each other", []string{"--record", custom, "--provenance=false"}},
+		{"its directory does not exist", []string{"--record", filepath.Join(dir, "nodir", "r.json")}},
+		{"IMAGE's own record", []string{"--record", provenance.SidecarPath(raw)}},
+	} {
+		_, stderr := cli(t, 2, append(append([]string{"push", "--to", "aws", raw, "--name", "never"}, tc.args...), endpoints...)...)
+		if !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: %s, want %q", tc.args, stderr, tc.want)
+		}
+	}
+	if got := srv.ImageIDs(); len(got) != len(images)+1 {
+		t.Errorf("images %v", got)
+	}
+}
+
+// hasOutput tells whether the record names the cloud object.
+func hasOutput(r *provenance.Record, cloud, kind, id string) bool {
+	return slices.ContainsFunc(r.Outputs, func(o provenance.Output) bool {
+		return o.Cloud == cloud && o.Kind == kind && o.ID == id && id != ""
+	})
 }
