@@ -6,7 +6,9 @@
 # download) on the same emulator; and the changed-block paths next to the full ones: a
 # recapture from the previous working copy with ListChangedBlocks, and a delta push with
 # ParentSnapshotId, after EC2_BENCH_CHANGED_PCT % of the disk's blocks changed at random
-# places (bench/ec2/incremental.go). Prints a markdown table (bench/ec2/main.go says what each
+# places (bench/ec2/incremental.go); and the Eucalyptus bundle capture over a base (no
+# changed-block API: the bundle read whole, only the differing blocks written into a copy of
+# the base's working copy) next to the full download (bench/ec2/eucabase.go). Prints a markdown table (bench/ec2/main.go says what each
 # row measures) and the changed-block ratios.
 #
 # Input: the benchmark image of bench/bench.sh (4 GiB raw ext4, ~1 GiB of data), cached in
@@ -22,7 +24,8 @@
 #   EC2_BENCH_S3_CONC     S3 manager concurrency (default 8), EC2_BENCH_PART_MIB part size (16)
 #   EC2_BENCH_CHANGED_PCT percent of the blocks changed for the incremental paths (default 1;
 #                         0 skips them)
-#   EC2_BENCH_ONLY        "incremental": measure the changed-block paths only
+#   EC2_BENCH_ONLY        "incremental": measure the EBS changed-block paths only; "euca-base":
+#                         only the Eucalyptus update over a base
 #   EC2_BENCH_REFLINK     "auto" (default): where BENCH_DIR cannot reflink (ext4), measure the
 #                         changed-block paths a second time in a working directory that can
 #                         (XFS with reflink=1 on a sparse loop file under BENCH_DIR, made and

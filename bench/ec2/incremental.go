@@ -70,31 +70,9 @@ func incremental(ctx context.Context, srv *ec2emu.Server, image, dir string, w i
 	rows[len(rows)-1].moved, rows[len(rows)-1].note = st.Bytes, fmt.Sprintf("%d blocks, block map from the checked checksums", st.Blocks)
 	fullCapBytes := st.Bytes
 
-	// The changed image: a sparse copy with pct % of its blocks rewritten at random places.
 	image2 := filepath.Join(dir, "inc-image2.raw")
-	f2 := create(image2)
-	if _, err := provenance.CloneInto(ctx, image, f2); err != nil {
-		log.Fatal(err)
-	}
 	nblocks := size / cloud.BlockSize
-	r := rand.New(rand.NewPCG(42, uint64(size)))
-	changed := map[int64]bool{}
-	want := int(float64(nblocks) * pct / 100)
-	buf := make([]byte, 4096)
-	for len(changed) < want {
-		b := r.Int64N(nblocks)
-		if changed[b] {
-			continue
-		}
-		changed[b] = true
-		for i := range buf {
-			buf[i] = byte(r.Uint32())
-		}
-		if _, err := f2.WriteAt(buf, b*cloud.BlockSize+int64(r.IntN(cloud.BlockSize-len(buf)))); err != nil {
-			log.Fatal(err)
-		}
-	}
-	f2.Close()
+	want := changedCopy(ctx, image, image2, size, pct)
 	// The build that made the changed image recorded its map (StepProvenance,
 	// StepRecordWorkingCopy hash the working copy as part of the build): the delta push is
 	// given it, as ec2-import is the record beside its input.
@@ -159,6 +137,37 @@ func incremental(ctx context.Context, srv *ec2emu.Server, image, dir string, w i
 		tFullCap.Seconds(), fullCapBytes/1e6, tInc.Seconds(), rs.Bytes/1e6, ratio(fullCapBytes, rs.Bytes), tFullCap.Seconds()/tInc.Seconds(),
 		tFullPush.Seconds(), fullPushBytes/1e6, tDelta.Seconds(), deltaBytes/1e6, ratio(fullPushBytes, deltaBytes), tFullPush.Seconds()/tDelta.Seconds())
 	return rows, summary
+}
+
+// changedCopy makes dst a sparse copy of image (size bytes) with pct % of its 512 KiB blocks,
+// chosen at random across the whole disk (the same ones for the same size and pct), given 4 KiB
+// of new random data each; it returns how many blocks changed.
+func changedCopy(ctx context.Context, image, dst string, size int64, pct float64) int {
+	f := create(dst)
+	defer f.Close()
+	if _, err := provenance.CloneInto(ctx, image, f); err != nil {
+		log.Fatal(err)
+	}
+	nblocks := size / cloud.BlockSize
+	r := rand.New(rand.NewPCG(42, uint64(size)))
+	changed := map[int64]bool{}
+	want := int(float64(nblocks) * pct / 100)
+	buf := make([]byte, 4096)
+	for len(changed) < want {
+		b := r.Int64N(nblocks)
+		if changed[b] {
+			continue
+		}
+		changed[b] = true
+		for i := range buf {
+			buf[i] = byte(r.Uint32())
+		}
+		if _, err := f.WriteAt(buf, b*cloud.BlockSize+int64(r.IntN(cloud.BlockSize-len(buf)))); err != nil {
+			log.Fatal(err)
+		}
+	}
+	check(f.Sync(), "sync "+dst)
+	return want
 }
 
 func checkNote(rs cloud.RecaptureStats) string {

@@ -15,7 +15,10 @@
 //   - the changed-block paths (incremental.go): a full push and a full capture (with its block
 //     map), then a delta push (ParentSnapshotId, only the blocks whose hash differs) and a
 //     changed-block recapture (ListChangedBlocks from the previous working copy) after
-//     -changed-pct % of the disk's blocks changed at random places, with the ratios.
+//     -changed-pct % of the disk's blocks changed at random places, with the ratios;
+//   - the Eucalyptus bundle capture over a base (eucabase.go): no changed-block API, the
+//     bundle read whole, only the blocks that differ from the base's working copy written,
+//     next to the full download of the same bundle.
 //
 // It prints a markdown table: wall time, MB/s of the disk's virtual size and of the data
 // actually moved, the concurrency used and the requests sent. Run it through bench/ec2-bench.sh.
@@ -67,7 +70,7 @@ func main() {
 	partMiB := flag.Int64("part-mib", 16, "S3 multipart part size, MiB")
 	table := flag.String("table", "", "also write the markdown table to this file")
 	pct := flag.Float64("changed-pct", 1, "incremental paths: percent of the disk's blocks changed (0: skip them)")
-	only := flag.String("only", "", `"incremental": measure the changed-block paths only`)
+	only := flag.String("only", "", `"incremental": measure the changed-block paths only (the EBS ones and the Eucalyptus update over a base); "euca-base": only the latter`)
 	flag.Parse()
 	if *image == "" {
 		flag.Usage()
@@ -98,7 +101,7 @@ func main() {
 	var rows []row
 	levels := strings.Split(*workers, ",")
 	var snap string
-	if *only == "incremental" {
+	if *only == "incremental" || *only == "euca-base" {
 		levels = nil
 	}
 	for _, l := range levels {
@@ -151,7 +154,7 @@ func main() {
 
 	// The changed-block paths: recapture and delta push, next to their full counterparts.
 	var incSummary string
-	if *pct > 0 {
+	if *pct > 0 && *only != "euca-base" {
 		w, err := strconv.Atoi(strings.TrimSpace(strings.Split(*workers, ",")[0]))
 		if err != nil || w < 1 {
 			log.Fatalf("-workers: %q", *workers)
@@ -160,7 +163,12 @@ func main() {
 		inc, incSummary = incremental(ctx, srv, *image, dir, w, *pct)
 		rows = append(rows, inc...)
 	}
-	if *only == "incremental" {
+	if *pct > 0 {
+		euca, eucaSummary := eucaBase(ctx, *image, dir, *latency, *pct)
+		rows = append(rows, euca...)
+		incSummary += eucaSummary
+	}
+	if *only == "incremental" || *only == "euca-base" {
 		printTable(rows, *image, size, data, *latency, *table, incSummary)
 		return
 	}
