@@ -17,9 +17,12 @@
 // and clouds' answers are checked by the engines and adapters as they are for the faces.
 // docs/cli.md describes every command.
 //
-// convert and clean --image write provenance records (internal/provenance) as the faces do:
-// convert beside OUT, derived from the record beside IN; clean brings the record beside the
-// image up to date. Either checks first that the input's record still describes the input.
+// convert, clean --image, capture and push write provenance records (internal/provenance) as
+// the faces do: convert beside OUT, derived from the record beside IN; clean brings the record
+// beside the image up to date; capture beside OUTPUT (the source, the working copy's block map,
+// OUTPUT's SHA-256); push, which makes no local file, beside IMAGE (IMAGE.push-CLOUD.provenance.json)
+// or at --record. convert, clean and push check first that the input's record still describes
+// the input.
 //
 // An OVA (IN or IMAGE, detected or -f ova) is an appliance, not a disk: info lists its
 // members and disks (name, format, virtual size) and verifies its manifest, convert reads
