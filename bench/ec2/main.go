@@ -70,7 +70,7 @@ func main() {
 	partMiB := flag.Int64("part-mib", 16, "S3 multipart part size, MiB")
 	table := flag.String("table", "", "also write the markdown table to this file")
 	pct := flag.Float64("changed-pct", 1, "incremental paths: percent of the disk's blocks changed (0: skip them)")
-	only := flag.String("only", "", `"incremental": measure the changed-block paths only (the EBS ones and the Eucalyptus update over a base); "euca-base": only the latter`)
+	only := flag.String("only", "", `"incremental": measure the EBS changed-block paths only; "euca-base": the Eucalyptus update over a base only`)
 	flag.Parse()
 	if *image == "" {
 		flag.Usage()
@@ -163,7 +163,7 @@ func main() {
 		inc, incSummary = incremental(ctx, srv, *image, dir, w, *pct)
 		rows = append(rows, inc...)
 	}
-	if *pct > 0 {
+	if *pct > 0 && (*only == "" || *only == "euca-base") {
 		euca, eucaSummary := eucaBase(ctx, *image, dir, *latency, *pct)
 		rows = append(rows, euca...)
 		incSummary += eucaSummary
