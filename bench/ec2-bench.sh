@@ -60,7 +60,7 @@ reflinks() { # reflinks DIR: does a clone of a file in DIR work there?
   head -c 65536 /dev/zero >"$a" && cp --reflink=always "$a" "$a.2" 2>/dev/null && ok=0
   rm -f "$a" "$a.2"; return $ok
 }
-if [ "${EC2_BENCH_REFLINK:-auto}" = auto ] && [ "${EC2_BENCH_CHANGED_PCT:-1}" != 0 ] \
+if [ "${EC2_BENCH_REFLINK:-auto}" = auto ] && [ "${EC2_BENCH_CHANGED_PCT:-1}" != 0 ] && [ "${EC2_BENCH_ONLY:-}" != euca-base ] \
    && ! reflinks "$work" && command -v mkfs.xfs >/dev/null && [ "$(id -u)" = 0 ]; then
   xfs=$work/xfs.img mnt=$work/xfs
   cleanup_xfs() {
