@@ -181,7 +181,7 @@ func Make(ctx context.Context, src, dst string, opts Options) (res *Result, err 
 			logf("bootable: %s left out (not a Linux filesystem)", p)
 		}
 	}
-	lvParts, lvFSs, err := planLVM(raw, work, sd, root, len(parts), opts, logf)
+	lvParts, lvFSs, err := planLVM(raw, work, sd, all, root, len(parts), opts, logf)
 	if err != nil {
 		return nil, fmt.Errorf("bootable: %w", err)
 	}

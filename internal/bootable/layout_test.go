@@ -254,3 +254,29 @@ func TestOtherDisksView(t *testing.T) {
 		t.Errorf("missing disk 2: %v", err)
 	}
 }
+
+// TestFlattenRefusesLVOnOtherDisk: a volume group spanning disks (the root LV on the boot
+// disk, data on disk 2): flatten is refused naming the mount point, the LV and its disk, and
+// keep; an LV on the boot disk, a plain partition of disk 2 and a noauto entry are no reason.
+func TestFlattenRefusesLVOnOtherDisk(t *testing.T) {
+	root := &chroot.Partition{FSType: "ext4", UUID: "root-uuid", LV: "debian-vg/root"}
+	data := &chroot.Partition{FSType: "ext4", UUID: "data-uuid", LV: "debian-vg/data", Disk: 1}
+	all := &chroot.Disk{Table: "dos", Volumes: []*chroot.Partition{root, data}, Others: []*chroot.Disk{
+		{Table: "dos", Partitions: []*chroot.Partition{{Number: 1, FSType: "ext4", UUID: "srv-uuid", Disk: 1}}},
+	}}
+	fstab := chroot.ParseFstab("/dev/mapper/debian--vg-root / ext4 defaults 0 1\nUUID=srv-uuid /srv ext4 defaults 0 2\n")
+	if err := lvsOnOtherDisks(all, fstab); err != nil {
+		t.Errorf("root LV and a partition of disk 2: %v", err)
+	}
+	if err := lvsOnOtherDisks(all, append(fstab, chroot.ParseFstab("/dev/debian-vg/data /data ext4 noauto 0 2\n")...)); err != nil {
+		t.Errorf("a noauto LV of disk 2: %v", err)
+	}
+	if err := lvsOnOtherDisks(nil, chroot.ParseFstab("/dev/mapper/debian--vg-data /data ext4 defaults 0 2\n")); err != nil {
+		t.Errorf("one disk: %v", err)
+	}
+	err := lvsOnOtherDisks(all, append(fstab, chroot.ParseFstab("/dev/mapper/debian--vg-data /var/lib/data ext4 defaults 0 2\n")...))
+	if err == nil || !strings.Contains(err.Error(), "/var/lib/data from logical volume debian-vg/data on disk 2") ||
+		!strings.Contains(err.Error(), `lvm = "keep"`) {
+		t.Errorf("data LV on disk 2: %v", err)
+	}
+}

@@ -36,8 +36,9 @@ func usesLVM(d *chroot.Disk) bool {
 // else dropped with a line); with LVMKeep every physical volume partition whole, the one
 // holding the root marked as the root's. have is the number of partitions already taken.
 // The source's root filesystem is mounted read-only (on work/probe) to read its fstab and,
-// for keep, to look for lvm2.
-func planLVM(raw, work string, sd *chroot.Disk, root *chroot.Partition, have int, opts Options, logf func(string, ...any)) ([]*chroot.Partition, []srcFS, error) {
+// for keep, to look for lvm2. all is the boot disk with the guest's other disks (nil for one
+// disk; see otherDisksView): a volume group may span them.
+func planLVM(raw, work string, sd, all *chroot.Disk, root *chroot.Partition, have int, opts Options, logf func(string, ...any)) ([]*chroot.Partition, []srcFS, error) {
 	mode := opts.LVM
 	if mode == "" {
 		mode = LVMFlatten
@@ -66,7 +67,35 @@ func planLVM(raw, work string, sd *chroot.Disk, root *chroot.Partition, have int
 	if mode == LVMKeep {
 		return keepLVM(sd, root, fstab, hasLVM, opts, logf)
 	}
+	if err := lvsOnOtherDisks(all, fstab); err != nil {
+		return nil, nil, err
+	}
 	return flattenLVM(sd, root, fstab, have, opts, logf)
+}
+
+// lvsOnOtherDisks refuses flatten for a guest whose fstab mounts a logical volume on another
+// disk than the boot disk (a volume group spanning disks): flatten writes the boot disk's
+// volumes as its partitions, and the other disks go on as they are, so such a volume would
+// be left in a volume group that lost the boot disk's physical volume, which nothing can
+// activate: the guest would wait for it at every boot. lvm = keep copies the physical volumes
+// whole and the volume group stays complete across the disks.
+func lvsOnOtherDisks(all *chroot.Disk, fstab []chroot.FstabEntry) error {
+	var on []string
+	for _, e := range fstab {
+		if e.HasOption("noauto") {
+			continue
+		}
+		if p := onOtherDisk(all, e.Spec); p != nil && p.LV != "" {
+			on = append(on, fmt.Sprintf("%s from logical volume %s on disk %d", e.File, p.LV, p.Disk+1))
+		}
+	}
+	if len(on) == 0 {
+		return nil
+	}
+	return fmt.Errorf("lvm = flatten: the guest's fstab mounts %s: flatten makes partitions of the boot disk's "+
+		"logical volumes only, and the other disks are kept as they are, so that volume group would lose its physical "+
+		"volume on the boot disk and could not be activated: use lvm = \"keep\" (the guest needs lvm2), which copies the "+
+		"physical volumes whole", strings.Join(on, ", "))
 }
 
 func flattenLVM(sd *chroot.Disk, root *chroot.Partition, fstab []chroot.FstabEntry, have int, opts Options, logf func(string, ...any)) ([]*chroot.Partition, []srcFS, error) {

@@ -1,12 +1,16 @@
 package chroot
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 )
 
 // lvmOn runs an LVM command that sees only the devices devs (never a scan of the host's),
@@ -137,4 +141,40 @@ func TestAttachVGSpanningDisks(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// A build holding the lvm-span guest (VG debian-vg over two disks: / on LV root of disk 1,
+// /srv on LV data of disk 2) is killed with SIGKILL: RecoverStale releases its mounts and the
+// loops of both disks, the data LV's on disk 2 among them.
+func TestLVMSpanningDisksKilledBuildRecovered(t *testing.T) {
+	if c := os.Getenv("CHROMOGENIC_LVM_SPAN_CHILD"); c != "" {
+		img, err := OpenImages(strings.Split(c, ","), ImageOptions{MountPath: os.Getenv("CHROMOGENIC_LVM_SPAN_MNT")})
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println("MOUNTED", len(img.Disk.Volumes))
+		time.Sleep(time.Hour)
+	}
+	dir := t.TempDir()
+	disk1 := testimages.Make(t, "lvm-span", dir)
+	disks := append([]string{disk1}, testimages.OtherDisks(disk1)...)
+	mnt := filepath.Join(dir, "mnt")
+	killChild(t, dir, "TestLVMSpanningDisksKilledBuildRecovered", "MOUNTED 2",
+		"CHROMOGENIC_LVM_SPAN_CHILD="+strings.Join(disks, ","), "CHROMOGENIC_LVM_SPAN_MNT="+mnt)
+	// Mounted: / (the root LV, on disk 1's file) and /srv (the data LV, on disk 2's file).
+	srvOnDisk2 := false
+	for _, m := range MountsUnder(mnt) {
+		for _, l := range LoopsBackedBy(disks[1]) {
+			srvOnDisk2 = srvOnDisk2 || (m.Point == filepath.Join(mnt, "srv") && m.Source == l)
+		}
+	}
+	if m := MountedUnder(mnt); len(m) != 2 || !srvOnDisk2 || len(LoopsBackedBy(disks[0])) == 0 {
+		t.Fatalf("after SIGKILL: mounts %v, /srv from a loop of disk 2 %v, disk 1 loops %v: the test would prove nothing",
+			m, srvOnDisk2, LoopsBackedBy(disks[0]))
+	}
+	recoverKilled(t, disks...)
+	for _, d := range disks {
+		assertReleased(t, d, mnt)
+	}
 }

@@ -157,17 +157,19 @@ func Kinds(t testing.TB) []string {
 	return strings.Fields(string(out))
 }
 
-// Make builds a test disk of the given kind (see test/images/mkimage.sh: mbr-boot, gpt-efi,
-// bare-ext4, xfs-root, no-linux, lvm, lvm-var, lvm-grub, two-disk, btrfs-fedora, btrfs-suse) as
-// dir/<kind>.raw and returns its path (two-disk: its second disk beside it as
-// dir/<kind>-disk2.raw, see OtherDisks). The file
-// belongs to the caller: each call gets a copy (cp, holes kept) of one disk mkimage.sh made,
-// a fraction of the cost of unpacking the Debian tree again.
+// Make builds a test disk of the given kind (mkimage.sh --list; each kind's recipe and layout
+// in test/images/kinds/<kind>.sh: mbr-boot, gpt-efi, bare-ext4, xfs-root, no-linux, lvm,
+// lvm-var, lvm-grub, lvm-span, two-disk, btrfs-fedora, btrfs-suse) as dir/<kind>.raw and
+// returns its path (two-disk, lvm-span: the second disk beside it as dir/<kind>-disk2.raw,
+// see OtherDisks). The file belongs to the caller: each call gets a copy (cp, holes kept) of
+// one disk mkimage.sh made, a fraction of the cost of unpacking the Debian tree again.
 //
-// That disk is kept in $CHROMOGENIC_CACHE/testimages/<key>/<kind>.raw, where key is the
-// sha256 of the scripts that make it (mkimage.sh, lib.sh, debootstrap-tree.sh, which keys
-// the Debian trees) and MKIMAGE_SIZE: test binaries and runs share it, a change of the recipe
-// makes new disks, and a file lock lets one process make each. xfs-root is the exception:
+// That disk is kept in $CHROMOGENIC_CACHE/testimages/<kind>-<key>/<kind>.raw, where key is
+// the sha256 of the kind's recipe (RecipeFiles: mkimage.sh, the kind's own
+// test/images/kinds/<kind>.sh, lib.sh, and debootstrap-tree.sh, which keys the Debian trees)
+// and MKIMAGE_SIZE: test binaries and runs share it, a change of a kind's recipe makes new
+// disks of that kind (and a new kind, or a change to another kind's file, none of the
+// others), and a file lock lets one process make each. xfs-root is the exception:
 // XFS refuses to mount two file systems of the same UUID at once, so a disk shared by the
 // test binaries running side by side could fail their mounts; it is made once per test
 // binary and kept as an unlinked file, open until the process ends.
@@ -184,7 +186,7 @@ func MakeFresh(t testing.TB, kind, dir string) string {
 }
 
 // sharedKinds are the kinds whose disks the cache shares between test binaries.
-var sharedKinds = map[string]bool{"mbr-boot": true, "gpt-efi": true, "bare-ext4": true, "no-linux": true, "lvm": true, "lvm-var": true, "lvm-grub": true, "two-disk": true, "btrfs-fedora": true, "btrfs-suse": true}
+var sharedKinds = map[string]bool{"mbr-boot": true, "gpt-efi": true, "bare-ext4": true, "no-linux": true, "lvm": true, "lvm-var": true, "lvm-grub": true, "lvm-span": true, "two-disk": true, "btrfs-fedora": true, "btrfs-suse": true}
 
 func makeImage(t testing.TB, kind, dir string, own bool) string {
 	t.Helper()
@@ -245,7 +247,7 @@ func ownDisk(t testing.TB, kind string) (path, what string) {
 // sharedDisk returns the path of the cached disk of kind, making it if no process has.
 func sharedDisk(t testing.TB, kind string) (path, what string) {
 	t.Helper()
-	dir := filepath.Join(cacheRoot(), "testimages", recipeKey(t))
+	dir := filepath.Join(cacheRoot(), "testimages", kind+"-"+recipeKey(t, kind))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatalf("testimages: make %s: %v", kind, err)
 	}
@@ -272,20 +274,41 @@ func sharedDisk(t testing.TB, kind string) (path, what string) {
 	return path, "made into the cache (" + dir + ")"
 }
 
-// recipeKey is the cache key of the disks: what mkimage.sh's output depends on.
-func recipeKey(t testing.TB) string {
+// RecipeFiles are the files, relative to the repository's root, that mkimage.sh's disks of
+// kind depend on: the script with its shared helpers, the kind's own recipe, and the scripts
+// making the Debian trees.
+func RecipeFiles(kind string) []string {
+	return []string{"test/images/mkimage.sh", "test/images/kinds/" + kind + ".sh", "scripts/images/lib.sh", "scripts/images/debootstrap-tree.sh"}
+}
+
+// recipeKey is the cache key of the disks of kind: what mkimage.sh's output for it depends on.
+func recipeKey(t testing.TB, kind string) string {
 	t.Helper()
+	root := RepoRoot()
+	if root == "" {
+		t.Fatalf("testimages: repository root (go.mod of %s) not found", modulePath)
+	}
+	key, err := recipeKeyIn(root, kind)
+	if err != nil {
+		t.Fatalf("testimages: %v", err)
+	}
+	return key
+}
+
+// recipeKeyIn is the key of kind's recipe in the tree at root: the sha256 of its RecipeFiles
+// (each with its name and length) and MKIMAGE_SIZE.
+func recipeKeyIn(root, kind string) (string, error) {
 	h := sha256.New()
-	for _, rel := range []string{"test/images/mkimage.sh", "scripts/images/lib.sh", "scripts/images/debootstrap-tree.sh"} {
-		b, err := os.ReadFile(script(t, rel))
+	for _, rel := range RecipeFiles(kind) {
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
 		if err != nil {
-			t.Fatalf("testimages: %v", err)
+			return "", err
 		}
 		fmt.Fprintf(h, "%s %d\n", rel, len(b))
 		h.Write(b)
 	}
 	fmt.Fprintf(h, "MKIMAGE_SIZE=%s\n", os.Getenv("MKIMAGE_SIZE"))
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 func cacheRoot() string {
@@ -347,7 +370,7 @@ const MinBootTimeout = 12 * time.Minute
 
 func bootTimeout(asked time.Duration) time.Duration { return max(asked, MinBootTimeout) }
 
-// OtherDisks lists the other disks of a kind of several disks (two-disk) that Make put beside
+// OtherDisks lists the other disks of a kind of several disks (two-disk, lvm-span) that Make put beside
 // image: <kind>-disk2.raw and so on, in order; none for a kind of one disk.
 func OtherDisks(image string) []string {
 	var out []string

@@ -62,6 +62,11 @@ type layout struct {
 	lvs map[string]string
 	// onOther: the fstab mount points on the second disk (two-disk), see checkOtherDisk.
 	onOther map[string]bool
+	// otherLVs: the VG spans a second disk, whose one partition is the VG's second PV
+	// (pv1) holding these linear LVs (lvm-span), see checkOtherPV; markers: the files each
+	// LV named here (root too) holds and their content.
+	otherLVs map[string]string
+	markers  map[string]map[string]string
 	// rootOpts are extra mount options for the root (a btrfs root's subvol=).
 	rootOpts string
 }
@@ -140,6 +145,26 @@ var layouts = map[string]layout{
 		},
 		vg:  "grub-vg",
 		lvs: map[string]string{"root": "ext4"},
+	},
+	"lvm-span": {
+		label: "dos",
+		parts: []wantPart{
+			{ptype: "83", bootable: true, sizeMiB: 256, fstype: "ext4", label: "boot"},
+			{ptype: "8e", fstype: "LVM2_member"},
+		},
+		root: 2, // through the root LV
+		mounts: []wantMount{
+			{"/dev/mapper/debian--vg-root", "/", "ext4"},
+			{"UUID", "/boot", "ext4"},
+			{"/dev/mapper/debian--vg-data", "/srv", "ext4"},
+		},
+		vg:       "debian-vg",
+		lvs:      map[string]string{"root": "ext4"},
+		otherLVs: map[string]string{"data": "ext4"},
+		markers: map[string]map[string]string{
+			"root": {"etc/chromogenic-span": "root LV on disk 1\n"},
+			"data": {"chromogenic-span": "data LV on disk 2\n"},
+		},
 	},
 	"two-disk": {
 		label: "dos",
@@ -303,7 +328,7 @@ func checkLayout(t *testing.T, img string, want layout) {
 	rootOff, rootSize := root.off, root.size
 	rootTags := root.tags
 	if root.tags["TYPE"] == "LVM2_member" {
-		lvs := lvOffsets(t, img, root.off, want.vg, want.lvs)
+		lvs := lvOffsets(t, img, root.off, want.vg, "pv0", want.lvs)
 		for name, fstype := range want.lvs {
 			tags := blkid(t, img, lvs[name][0], lvs[name][1])
 			if tags["TYPE"] != fstype {
@@ -377,6 +402,10 @@ func checkLayout(t *testing.T, img string, want layout) {
 			t.Errorf("fstab entry %q names no matching file system in the image", strings.Join(e, " "))
 		}
 	}
+	checkMarkers(t, dir, want.markers["root"])
+	if want.otherLVs != nil {
+		checkOtherPV(t, img, want)
+	}
 	hostname, _ := os.ReadFile(filepath.Join(dir, "etc/hostname"))
 	if !strings.HasPrefix(string(hostname), "chromogenic-") {
 		t.Errorf("etc/hostname = %q", hostname)
@@ -440,8 +469,8 @@ func blkid(t *testing.T, img string, off, size int64) map[string]string {
 
 // lvOffsets reads the LVM2 text metadata of the PV at pvOff (a regexp reading, independent
 // of internal/lvm) and returns the byte offset and size of each LV of vg named in lvs (each
-// one linear segment).
-func lvOffsets(t *testing.T, img string, pvOff int64, vg string, lvs map[string]string) map[string][2]int64 {
+// one linear segment on pv, the metadata's name of the PV at pvOff: pv0, pv1...).
+func lvOffsets(t *testing.T, img string, pvOff int64, vg, pv string, lvs map[string]string) map[string][2]int64 {
 	t.Helper()
 	f, err := os.Open(img)
 	if err != nil {
@@ -473,12 +502,12 @@ func lvOffsets(t *testing.T, img string, pvOff int64, vg string, lvs map[string]
 		return n
 	}
 	extent := num(`extent_size = (\d+)`) * 512
-	peStart := num(`pe_start = (\d+)`) * 512
+	peStart := num(`(?s)\n\s*`+pv+` \{\n.*?pe_start = (\d+)`) * 512
 	out := map[string][2]int64{}
 	for name := range lvs {
-		lv := `(?s)\n\s*` + regexp.QuoteMeta(name) + ` \{\n.*?segment_count = 1\n.*?extent_count = (\d+).*?stripes = \[\n\s*"pv0", (\d+)`
+		lv := `(?s)\n\s*` + regexp.QuoteMeta(name) + ` \{\n.*?segment_count = 1\n.*?extent_count = (\d+).*?stripes = \[\n\s*"` + pv + `", (\d+)`
 		count := num(lv)
-		first := num(`(?s)\n\s*` + regexp.QuoteMeta(name) + ` \{\n.*?stripes = \[\n\s*"pv0", (\d+)`)
+		first := num(`(?s)\n\s*` + regexp.QuoteMeta(name) + ` \{\n.*?stripes = \[\n\s*"` + pv + `", (\d+)`)
 		out[name] = [2]int64{pvOff + peStart + first*extent, count * extent}
 	}
 	return out
@@ -566,5 +595,117 @@ func TestDriveArgs(t *testing.T) {
 	}
 	if _, err := driveArgs(disks, "scsi"); err == nil {
 		t.Error("bus scsi accepted")
+	}
+}
+
+// TestRecipeKeyPerKind: each kind's cache key covers the shared script and its own recipe
+// only. A new kind or a change to one kind's file leaves the other kinds' keys (their cached
+// disks) as they are; a change to the kind's own file, to the shared script or to a script it
+// uses gives it a new key.
+func TestRecipeKeyPerKind(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, text string) {
+		t.Helper()
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rel := range RecipeFiles("a") {
+		write(rel, rel+" v1\n")
+	}
+	write("test/images/kinds/b.sh", "b v1\n")
+	keys := func() (string, string) {
+		t.Helper()
+		a, err := recipeKeyIn(root, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := recipeKeyIn(root, "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, b
+	}
+	a0, b0 := keys()
+	if a0 == b0 {
+		t.Fatalf("kinds a and b share the key %s", a0)
+	}
+	write("test/images/kinds/c.sh", "a new kind\n")
+	if a, b := keys(); a != a0 || b != b0 {
+		t.Errorf("a new kind changed the others' keys: a %s -> %s, b %s -> %s", a0, a, b0, b)
+	}
+	write("test/images/kinds/b.sh", "b v2\n")
+	a1, b1 := keys()
+	if a1 != a0 || b1 == b0 {
+		t.Errorf("b's recipe changed: a %s -> %s (want the same), b %s -> %s (want a new key)", a0, a1, b0, b1)
+	}
+	for _, rel := range []string{"test/images/mkimage.sh", "scripts/images/lib.sh", "scripts/images/debootstrap-tree.sh"} {
+		write(rel, rel+" changed\n")
+		a, b := keys()
+		if a == a1 || b == b1 {
+			t.Errorf("%s changed, keys did not: a %s -> %s, b %s -> %s", rel, a1, a, b1, b)
+		}
+		a1, b1 = a, b
+	}
+	if _, err := recipeKeyIn(root, "missing"); err == nil {
+		t.Errorf("a kind without a recipe file has a key")
+	}
+	// The repository's kinds each have their recipe file.
+	for _, k := range Kinds(t) {
+		if _, err := recipeKeyIn(RepoRoot(), k); err != nil {
+			t.Errorf("kind %s: %v", k, err)
+		}
+	}
+}
+
+// checkMarkers checks that the files of want (path relative to dir: content) hold that.
+func checkMarkers(t *testing.T, dir string, want map[string]string) {
+	t.Helper()
+	for p, w := range want {
+		if b, err := os.ReadFile(filepath.Join(dir, p)); err != nil || string(b) != w {
+			t.Errorf("%s = %q %v, want %q", p, b, err, w)
+		}
+	}
+}
+
+// checkOtherPV checks the second disk of a VG spanning two disks (lvm-span): 512 MiB, sparse,
+// one partition of type 8e, an LVM2 PV carrying want.vg's metadata in its own metadata area
+// (read from that disk alone), with the LVs want.otherLVs on it (pv1), each holding its
+// filesystem and markers.
+func checkOtherPV(t *testing.T, img string, want layout) {
+	t.Helper()
+	others := OtherDisks(img)
+	if len(others) != 1 {
+		t.Fatalf("other disks of %s: %v, want one", img, others)
+	}
+	disk2 := others[0]
+	if fi, err := os.Stat(disk2); err != nil || fi.Size() != 512*mib {
+		t.Fatalf("%s: %v, want 512 MiB", disk2, err)
+	}
+	if du := allocated(t, disk2); du > 256*mib {
+		t.Errorf("%s: %d MiB allocated: not sparse", disk2, du/mib)
+	}
+	pt := sfdisk(t, disk2).PartitionTable
+	if pt.Label != "dos" || len(pt.Partitions) != 1 || pt.Partitions[0].Type != "8e" {
+		t.Fatalf("%s: %+v, want a dos table with one partition of type 8e", disk2, pt)
+	}
+	off := pt.Partitions[0].Start * 512
+	if tags := blkid(t, disk2, off, pt.Partitions[0].Size*512); tags["TYPE"] != "LVM2_member" {
+		t.Fatalf("%s p1: %v, want an LVM2 PV", disk2, tags)
+	}
+	lvs := lvOffsets(t, disk2, off, want.vg, "pv1", want.otherLVs)
+	for name, fstype := range want.otherLVs {
+		r := lvs[name]
+		if tags := blkid(t, disk2, r[0], r[1]); tags["TYPE"] != fstype || tags["LABEL"] != name {
+			t.Errorf("LV %s at byte %d of disk 2: blkid %v, want %s labelled %s", name, r[0], tags, fstype, name)
+			continue
+		}
+		if m := want.markers[name]; m != nil {
+			checkMarkers(t, mountRO(t, disk2, r[0], r[1], ""), m)
+		}
 	}
 }

@@ -154,7 +154,9 @@ type BootableOptions struct {
 	// `keep` (the physical volume partitions copied whole, the volume group unchanged; the
 	// kernel boots `root=/dev/mapper/<vg>-<lv>`). `keep` needs lvm2 in the guest (`/sbin/lvm`)
 	// and, for BIOS, `/boot` on a plain partition (extlinux cannot read a logical volume),
-	// and takes no `extra_size`.
+	// and takes no `extra_size`. A volume group spanning the guest's disks (a logical volume
+	// the fstab mounts on another disk than the boot disk) needs `keep`: the other disks go
+	// into the outputs as they are, and `flatten` refuses it, naming the volume.
 	LVM string `mapstructure:"lvm"`
 	// The partition number holding the guest's root filesystem, when the builders' rule would
 	// pick another (several roots). Defaults to the artifact's `root_partition` state: the
