@@ -54,9 +54,6 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
-	if note := artifact.OtherDisksNote(in); local != nil && note != "" {
-		ui.Say(note)
-	}
 	// A migration authenticates to the source cloud and looks up its image while this
 	// authenticates to the target: each is a round trip or more to a Keystone (and the first
 	// request of a new token costs a validation on the Glance side).
@@ -78,8 +75,17 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, false, false, err
 	}
 	var img *images.Image
+	var volumeIDs []string
 	if local != nil {
-		img, err = p.pushLocal(ctx, ui, clients, local)
+		// the other disks of a guest on several disks first, as volumes: deleted if the
+		// image fails
+		var undo func()
+		if volumeIDs, undo, err = p.pushOtherDisks(ctx, ui, clients, in, local); err != nil {
+			return nil, false, false, err
+		}
+		if img, err = p.pushLocal(ctx, ui, clients, local); err != nil {
+			undo()
+		}
 	} else {
 		img, err = p.migrate(ctx, ui, clients, <-source)
 	}
@@ -91,7 +97,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if local != nil {
 		src.Image, src.Input = artifact.HCPSourceOf(in), in.Id()
 	}
-	a := &Artifact{ImageID: img.ID, ImageName: img.Name, Region: c.Region,
+	a := &Artifact{ImageID: img.ID, ImageName: img.Name, Region: c.Region, VolumeIDs: volumeIDs,
 		generated: in.State("generated_data"), hcp: openstackcommon.HCPImage(BuilderID, c.Cloud, c.Region, img, src)}
 	if a.Provenance, err = p.provenance(in, local, imageID, img); err != nil {
 		// The image is published: it stays, and the build says what is missing.
@@ -248,11 +254,18 @@ func (c *Config) newImage(src *images.Image, format string, virtualSize int64) (
 	return n, nil
 }
 
-// Artifact is the image created in the target cloud.
+// StateVolumeIDs is the artifact's state key of the Cinder volumes made of the other disks
+// of a guest on several disks: []string, disk 2 first.
+const StateVolumeIDs = "volume_ids"
+
+// Artifact is the image created in the target cloud (and the volumes of the other disks).
 type Artifact struct {
 	ImageID, ImageName, Region string
-	generated                  interface{}
-	hcp                        *registryimage.Image
+	// VolumeIDs are the Cinder volumes made of the other disks of a guest on several disks,
+	// in disk order (disk 2 first).
+	VolumeIDs []string
+	generated interface{}
+	hcp       *registryimage.Image
 	// Provenance is the record written for the image (its one local file).
 	Provenance artifact.Provenance
 }
@@ -266,6 +279,9 @@ func (a *Artifact) Files() []string {
 }
 func (a *Artifact) Id() string { return a.ImageID }
 func (a *Artifact) String() string {
+	if len(a.VolumeIDs) > 0 {
+		return fmt.Sprintf("OpenStack image %s (%s) and volumes %s", a.ImageName, a.ImageID, strings.Join(a.VolumeIDs, ", "))
+	}
 	return fmt.Sprintf("OpenStack image %s (%s)", a.ImageName, a.ImageID)
 }
 
@@ -276,6 +292,8 @@ func (a *Artifact) State(name string) interface{} {
 	switch name {
 	case "generated_data":
 		return a.generated
+	case StateVolumeIDs:
+		return a.VolumeIDs
 	case registryimage.ArtifactStateURI:
 		if a.hcp != nil {
 			return []*registryimage.Image{a.hcp}
