@@ -102,3 +102,19 @@ func TestImportProvenance(t *testing.T) {
 		t.Errorf("changed input record: %v", err)
 	}
 }
+
+// TestArtifactVolumes: the volumes made of a guest's other disks are in the artifact's state
+// (volume_ids, disk 2 first) and its description; an artifact of one disk has none.
+func TestArtifactVolumes(t *testing.T) {
+	a := &Artifact{ImageID: "img-1", ImageName: "pushed", VolumeIDs: []string{"vol-2", "vol-3"}}
+	if got, _ := a.State(StateVolumeIDs).([]string); strings.Join(got, ",") != "vol-2,vol-3" {
+		t.Errorf("volume_ids %v", a.State(StateVolumeIDs))
+	}
+	if s := a.String(); !strings.Contains(s, "vol-2, vol-3") || !strings.Contains(s, "img-1") {
+		t.Errorf("String %q", s)
+	}
+	one := &Artifact{ImageID: "img-1", ImageName: "pushed"}
+	if got, _ := one.State(StateVolumeIDs).([]string); len(got) != 0 || strings.Contains(one.String(), "volumes") {
+		t.Errorf("one disk: volume_ids %v, String %q", got, one.String())
+	}
+}
