@@ -14,6 +14,7 @@ import (
 	cloud "github.com/chromogenic/packer-plugin-chromogenic/internal/cloud/openstack"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/openstacktest"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/packertest"
+	"github.com/chromogenic/packer-plugin-chromogenic/internal/provenance"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testimages"
 	"github.com/chromogenic/packer-plugin-chromogenic/internal/testtier"
 )
@@ -74,11 +75,11 @@ func TestAccOpenStackImportSeveralDisks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var vols []string
+	var vols, volIDs []string
 	for _, v := range openstacktest.ListVolumes(t, b) {
 		if strings.HasPrefix(v.Name, name) {
 			id := v.ID
-			vols = append(vols, v.Name)
+			vols, volIDs = append(vols, v.Name), append(volIDs, v.ID)
 			t.Cleanup(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				defer cancel()
@@ -104,6 +105,14 @@ func TestAccOpenStackImportSeveralDisks(t *testing.T) {
 			continue
 		}
 		made = append(made, img.Name)
+		// the import's record names the image and the volume (disk 1, counting from 0)
+		rec, err := provenance.Read(provenance.SidecarPath(filepath.Join(out, "openstack-image-"+img.ID)))
+		if err != nil {
+			t.Error(err)
+		} else if len(rec.Outputs) != 2 || rec.Outputs[0].ID != img.ID || rec.Outputs[1].Kind != "volume" ||
+			len(volIDs) != 1 || rec.Outputs[1].ID != volIDs[0] || rec.Outputs[1].Disk != 1 {
+			t.Errorf("import record outputs %+v (volumes %v)", rec.Outputs, volIDs)
+		}
 		t.Cleanup(func() { openstacktest.DeleteImage(t, b, img.ID) })
 		if img.Name != name || img.Status != images.ImageStatusActive {
 			t.Errorf("image %s (%s) %s: want only %s, active", img.Name, img.ID, img.Status, name)

@@ -99,7 +99,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	}
 	a := &Artifact{ImageID: img.ID, ImageName: img.Name, Region: c.Region, VolumeIDs: volumeIDs,
 		generated: in.State("generated_data"), hcp: openstackcommon.HCPImage(BuilderID, c.Cloud, c.Region, img, src)}
-	if a.Provenance, err = p.provenance(in, local, imageID, img); err != nil {
+	if a.Provenance, err = p.provenance(in, local, imageID, img, volumeIDs); err != nil {
 		// The image is published: it stays, and the build says what is missing.
 		return a, true, false, fmt.Errorf("image %s (%s) is active, but its provenance record: %w", img.Name, img.ID, err)
 	}
@@ -111,10 +111,10 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 }
 
 // provenance writes the import's record: the input's record (when it names one) with the
-// Glance image made as the output, in the directory of the local image pushed (or of the
+// Glance image made as the output (and the volumes of the other disks), in the directory of the local image pushed (or of the
 // input's record for a migration), named openstack-image-<id>.provenance.json. A migration
 // of an input with no record writes none.
-func (p *PostProcessor) provenance(in packersdk.Artifact, local *artifact.LocalInput, sourceID string, img *images.Image) (artifact.Provenance, error) {
+func (p *PostProcessor) provenance(in packersdk.Artifact, local *artifact.LocalInput, sourceID string, img *images.Image, volumeIDs []string) (artifact.Provenance, error) {
 	inRec, inProv, err := artifact.ProvenanceOf(in)
 	if err != nil {
 		return artifact.Provenance{}, err
@@ -132,6 +132,11 @@ func (p *PostProcessor) provenance(in packersdk.Artifact, local *artifact.LocalI
 		return artifact.Provenance{}, nil
 	}
 	rec.Outputs = append(rec.Outputs, openstackcommon.ProvenanceOutput(p.config.Cloud, p.config.Region, img))
+	for i, id := range volumeIDs { // the other disks, as Cinder volumes
+		o := openstackcommon.ProvenanceOutput(p.config.Cloud, p.config.Region, &images.Image{})
+		o.Kind, o.ID, o.Disk = "volume", id, i+1
+		rec.Outputs = append(rec.Outputs, o)
+	}
 	return artifact.WriteProvenance(rec, provenance.SidecarPath(filepath.Join(dir, "openstack-image-"+img.ID)), 0)
 }
 
