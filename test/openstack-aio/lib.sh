@@ -81,9 +81,8 @@ aio_cmd() {
   placement) printf '%s\n' "${uw[@]}" --http-socket 127.0.0.1:8778 --wsgi-file /usr/bin/placement-api ;;
   glance-api) printf '%s\n' /usr/bin/glance-api --config-file /etc/glance/glance-api.conf ;;
   neutron-stub) printf '%s\n' "$PY" "$AIO_DIR/neutron-stub.py" ;;
-  nova-api) printf '%s\n' /usr/bin/nova-api --config-file /etc/nova/nova.conf ;;
-  nova-conductor | nova-scheduler) printf '%s\n' "/usr/bin/$1" --config-file /etc/nova/nova.conf ;;
-  nova-compute) printf '%s\n' /usr/bin/nova-compute --config-file /etc/nova/nova.conf ;;
+  nova-api | nova-conductor | nova-scheduler | nova-compute)
+    printf '%s\n' "/usr/bin/$1" --config-file /etc/nova/nova.conf --config-file /etc/nova/nova-cinder.conf ;;
   virtlogd) printf '%s\n' /usr/sbin/virtlogd ;;
   ceph-mon) printf '%s\n' /usr/bin/ceph-mon -f -c "$AIO_CEPH_CONF" -i a ;;
   ceph-mgr) printf '%s\n' /usr/bin/ceph-mgr -f -c "$AIO_CEPH_CONF" -i x ;;

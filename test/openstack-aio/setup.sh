@@ -285,10 +285,6 @@ $(svc_auth neutron nova)
 endpoint_override = http://127.0.0.1:9696
 [cinder]
 os_region_name = $AIO_REGION
-# Cinder (since the OSSA-2023-003 fix) lets only Nova delete the attachments Nova made, and
-# knows Nova by a service token sent along with the user's
-$(svc_auth service_user nova)
-send_service_user_token = true
 [conductor]
 workers = 1
 [scheduler]
@@ -406,6 +402,14 @@ lock_path = /var/lib/cinder/tmp
 driver = noop
 EOF
 install -d -o cinder -g cinder /var/lib/cinder /var/lib/cinder/tmp /var/lib/cinder/conversion
+
+# Cinder (since the OSSA-2023-003 fix) lets only Nova delete the attachments Nova made, and
+# knows Nova by a service token sent along with the user's. A file of its own (every nova
+# service reads it after nova.conf, see lib.sh), so that nova.conf is the same as without Cinder.
+put /etc/nova/nova-cinder.conf root:nova 640 nova-api nova-conductor nova-scheduler nova-compute <<EOF
+$(svc_auth service_user nova)
+send_service_user_token = true
+EOF
 
 # libvirt without D-Bus/polkit: the libvirt group (nova is in it) uses the socket directly.
 block /etc/libvirt/libvirtd.conf libvirtd <<'EOF'

@@ -189,8 +189,8 @@ t=$SECONDS
 poll 120 in-use 'error' "${OSC[@]}" volume show "$S-vol" -f value -c status || die "volume did not become in-use"
 dom=$(OS_CLOUD=aio-admin "${OSC[@]}" server show "$(openstack server show "$S-vm" -f value -c id)" \
   -f value -c OS-EXT-SRV-ATTR:instance_name)
-virsh -c qemu:///system dumpxml "$dom" | grep -q "protocol='rbd' name='volumes/volume-$vol'" ||
-  die "the libvirt domain $dom has no rbd disk volumes/volume-$vol"
+xml=$(virsh -c qemu:///system dumpxml "$dom") # not piped into grep -q: with pipefail, virsh's SIGPIPE fails it
+[[ $xml == *"protocol='rbd' name='volumes/volume-$vol'"* ]] || die "the libvirt domain $dom has no rbd disk volumes/volume-$vol"
 rbd -c "$AIO_CEPH_CONF" info "volumes/volume-$vol" >/dev/null || die "no RBD image volumes/volume-$vol in Ceph"
 step volume-attach "$t"
 t=$SECONDS
