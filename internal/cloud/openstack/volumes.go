@@ -110,6 +110,9 @@ func WaitVolume(ctx context.Context, bs *gophercloud.ServiceClient, id, want str
 	return got, err
 }
 
+// volumePoll is how often the volume and snapshot waits ask Cinder (tests shorten it).
+var volumePoll = 2 * time.Second
+
 func pollStatus(ctx context.Context, what string, status func(string), get func() (string, error), want string, pending ...string) error {
 	last := ""
 	misses := 0
@@ -145,7 +148,7 @@ func pollStatus(ctx context.Context, what string, status func(string), get func(
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for %s (status %s): %w", what, last, ctx.Err())
-		case <-time.After(2 * time.Second):
+		case <-time.After(volumePoll):
 		}
 	}
 }
@@ -208,7 +211,7 @@ func deleteAndWait(ctx context.Context, what string, del func() error, get func(
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("delete %s (status %s): %w", what, last, ctx.Err())
-		case <-time.After(2 * time.Second):
+		case <-time.After(volumePoll):
 		}
 	}
 }
