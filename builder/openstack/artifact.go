@@ -22,7 +22,10 @@ type Artifact struct {
 	ImageName string
 	Region    string
 	LocalPath string
-	Extra     []string // external kernel and ramdisk fetched with the image
+	// OtherDisks are the working copies of the server's other disks (disks = "all"), after
+	// LocalPath, the root's.
+	OtherDisks []string
+	Extra      []string // external kernel and ramdisk fetched with the image
 	// For the HCP Packer metadata: the Glance image made, the clouds.yaml cloud and what
 	// was captured.
 	Image     *images.Image
@@ -52,6 +55,9 @@ func newArtifact(state multistep.StateBag, c *Config) *Artifact {
 		a.LocalPath = abs
 		a.StateData[artifact.ImagePath] = abs
 		a.StateData[artifact.ImageFormat] = "raw"
+		if paths, ok := state.Get(bcommon.StateWorkingImages).([]string); ok && len(paths) > 1 {
+			a.OtherDisks = artifact.AddDisks(a.StateData, a.LocalPath, a.OtherDisks, paths[1:]...)
+		}
 	}
 	for _, k := range []string{bootable.StateKernelPath, bootable.StateRamdiskPath} {
 		if p, ok := state.GetOk(k); ok {
@@ -79,7 +85,7 @@ func (a *Artifact) Files() []string {
 	if a.LocalPath == "" {
 		return nil
 	}
-	files := append([]string{a.LocalPath}, a.Extra...)
+	files := append(append([]string{a.LocalPath}, a.OtherDisks...), a.Extra...)
 	if a.Provenance.Path != "" {
 		files = append(files, a.Provenance.Path)
 	}

@@ -2,6 +2,7 @@ package openstack
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
@@ -67,5 +68,31 @@ func TestArtifactHCP(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestArtifactSeveralDisks: with disks = "all" the artifact lists the other disks' working
+// copies after the root's (Files, and image_paths for chromogenic-convert), and the
+// provenance source names the volumes and their snapshots after the root's.
+func TestArtifactSeveralDisks(t *testing.T) {
+	dir := t.TempDir()
+	paths := bcommon.DiskPaths(filepath.Join(dir, "b.raw"), 3)
+	state := new(multistep.BasicStateBag)
+	state.Put(bcommon.StateWorkingImage, paths[0])
+	state.Put(bcommon.StateWorkingImages, paths)
+	state.Put("server", &servers.Server{ID: "srv-1"})
+	state.Put("snapshot_id", "img-snap")
+	state.Put(stateVolumeDisks, []*volumeDisk{{VolumeID: "vol-b", SnapshotID: "snap-b"}, {VolumeID: "vol-c", SnapshotID: "snap-c"}})
+	cfg := &Config{AccessConfig: openstackcommon.AccessConfig{Cloud: "aio-a"}}
+	a := newArtifact(state, cfg)
+	if got := a.Files(); len(got) != 3 || got[0] != paths[0] || got[1] != paths[1] || got[2] != paths[2] {
+		t.Errorf("Files %v, want %v", got, paths)
+	}
+	if got, _ := a.State("image_paths").([]string); len(got) != 3 || got[2] != paths[2] {
+		t.Errorf("image_paths %v", a.State("image_paths"))
+	}
+	src := provenanceSource(cfg)(state)
+	if strings.Join(src.Volumes, ",") != "vol-b,vol-c" || strings.Join(src.Snapshots, ",") != "img-snap,snap-b,snap-c" {
+		t.Errorf("provenance source %+v", src)
 	}
 }

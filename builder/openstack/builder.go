@@ -59,12 +59,20 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		&StepSource{Config: c},
 	}
 	if imageMode {
+		target := filepath.Join(c.OutputDir, buildName(c)+".raw")
+		steps = append(steps, &StepSnapshot{Config: c})
+		if c.Disks == DisksAll {
+			// the volumes' snapshots right after the root's, then their copies
+			steps = append(steps, &StepVolumeSnapshots{Config: c}, &StepVolumeCopies{Config: c}, &StepVolumeImages{Config: c})
+		}
 		steps = append(steps,
-			&StepSnapshot{Config: c},
 			&bcommon.StepOutputDir{Force: c.PackerForce, Path: c.OutputDir, FileMode: c.HostFileMode()},
-			&StepDownload{Config: c, Target: filepath.Join(c.OutputDir, buildName(c)+".raw"), KeepSnapshot: c.KeepSnapshot},
-			&StepExternalKernel{Target: filepath.Join(c.OutputDir, buildName(c)+".raw")},
+			&StepDownload{Config: c, Target: target, KeepSnapshot: c.KeepSnapshot},
 		)
+		if c.Disks == DisksAll {
+			steps = append(steps, &StepDownloadDisks{Target: target})
+		}
+		steps = append(steps, &StepExternalKernel{Target: target})
 		steps = append(steps, bcommon.ChrootSteps(&c.ChrootConfig, c.ctx)...)
 		if c.ExternalKernel == ExternalKernelBootable {
 			steps = append(steps, &StepBootable{Config: c})

@@ -77,6 +77,22 @@ type Config struct {
 	// and which runs the cloud's import plugins). As in `chromogenic-openstack-import`.
 	ImportMethod string `mapstructure:"import_method" required:"false"`
 
+	// Which disks of the server are captured (image mode): `root` (the default) brings home
+	// the server's root disk only (its Nova snapshot); `all` also brings home every Cinder
+	// volume attached to the server, in the kernel's order of their device names (vdb,
+	// vdc, ...). The user's volumes and server are not touched: each volume is copied
+	// through temporaries this build makes and deletes (on success, failure and interrupt) —
+	// a Cinder snapshot (forced: the volume is in use), a volume made from it, a Glance image
+	// uploaded from that volume — and the image is downloaded like the root. Each disk gets
+	// a working copy of its own (the root's is `<build name>.raw`, disk N is
+	// `<build name>-disk<N>.raw`), all are attached together (the guest's `/etc/fstab`
+	// entries on the other disks are mounted where it says), the artifact lists them all
+	// (chromogenic-convert's OVA holds them all) and so does the provenance record. The
+	// new image (unless `skip_upload`) is made from the root disk only. `all` needs a server
+	// source (`instance_id` or `instance_name`) and a cloud with Cinder; it does not combine
+	// with `base_provenance`.
+	Disks string `mapstructure:"disks" required:"false"`
+
 	// Where the working copy is kept (image mode), or the provenance record of the snapshot
 	// (snapshot mode: `openstack-image-<id>.provenance.json`; the directory is created if
 	// missing, never emptied). Defaults to `output-<build name>`.
@@ -104,6 +120,12 @@ type Config struct {
 	ctx        interpolate.Context
 	baseRecord *provenance.Record // base_provenance, read in Prepare
 }
+
+// Disks (disks).
+const (
+	DisksRoot = "root"
+	DisksAll  = "all"
+)
 
 // prepareBase reads base_provenance: a record of an OpenStack build with a working copy
 // block map, kept outside output_directory, of the server named (when it says which).
@@ -242,6 +264,23 @@ func (c *Config) Prepare(raws ...interface{}) error {
 	c.OutputDir = filepath.Clean(c.OutputDir)
 	if c.BaseProvenance != "" {
 		errs = packersdk.MultiErrorAppend(errs, c.prepareBase()...)
+	}
+	switch c.Disks {
+	case "":
+		c.Disks = DisksRoot
+	case DisksRoot:
+	case DisksAll:
+		switch {
+		case c.Mode != "image":
+			errs = packersdk.MultiErrorAppend(errs, errors.New(`disks = "all" applies to mode = "image" only (a snapshot of a server holds its root disk only)`))
+		case c.InstanceID == "" && c.InstanceName == "":
+			errs = packersdk.MultiErrorAppend(errs, errors.New(`disks = "all" captures the volumes attached to a server: it needs instance_id or instance_name (an image has no attached volumes)`))
+		}
+		if c.BaseProvenance != "" {
+			errs = packersdk.MultiErrorAppend(errs, errors.New(`disks = "all" does not combine with base_provenance yet (it updates the root disk's working copy only): use disks = "root" or drop base_provenance`))
+		}
+	default:
+		errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("disks %q: want %s or %s", c.Disks, DisksRoot, DisksAll))
 	}
 	errs = packersdk.MultiErrorAppend(errs, c.ChrootConfig.Prepare(&c.ctx)...)
 	if errs != nil && len(errs.Errors) > 0 {

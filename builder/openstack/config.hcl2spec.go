@@ -68,6 +68,7 @@ type FlatConfig struct {
 	SkipUpload                  *bool             `mapstructure:"skip_upload" required:"false" cty:"skip_upload" hcl:"skip_upload"`
 	StateTimeout                *string           `mapstructure:"state_timeout" required:"false" cty:"state_timeout" hcl:"state_timeout"`
 	ImportMethod                *string           `mapstructure:"import_method" required:"false" cty:"import_method" hcl:"import_method"`
+	Disks                       *string           `mapstructure:"disks" required:"false" cty:"disks" hcl:"disks"`
 	OutputDir                   *string           `mapstructure:"output_directory" required:"false" cty:"output_directory" hcl:"output_directory"`
 	BaseProvenance              *string           `mapstructure:"base_provenance" required:"false" cty:"base_provenance" hcl:"base_provenance"`
 	MountPath                   *string           `mapstructure:"mount_path" required:"false" cty:"mount_path" hcl:"mount_path"`
@@ -155,6 +156,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"skip_upload":                   &hcldec.AttrSpec{Name: "skip_upload", Type: cty.Bool, Required: false},
 		"state_timeout":                 &hcldec.AttrSpec{Name: "state_timeout", Type: cty.String, Required: false},
 		"import_method":                 &hcldec.AttrSpec{Name: "import_method", Type: cty.String, Required: false},
+		"disks":                         &hcldec.AttrSpec{Name: "disks", Type: cty.String, Required: false},
 		"output_directory":              &hcldec.AttrSpec{Name: "output_directory", Type: cty.String, Required: false},
 		"base_provenance":               &hcldec.AttrSpec{Name: "base_provenance", Type: cty.String, Required: false},
 		"mount_path":                    &hcldec.AttrSpec{Name: "mount_path", Type: cty.String, Required: false},

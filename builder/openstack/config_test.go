@@ -34,6 +34,9 @@ func TestPrepareDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.Disks != DisksRoot {
+		t.Errorf("disks defaults to %q, want root", c.Disks)
+	}
 	if c.Mode != "image" || c.ImageVisibility != "private" || c.StateTimeout.Minutes() != 30 || c.OutputDir != "output-b" {
 		t.Errorf("defaults: mode %q visibility %q timeout %s output %q", c.Mode, c.ImageVisibility, c.StateTimeout, c.OutputDir)
 	}
@@ -75,6 +78,10 @@ func TestPrepareErrorsNameTheField(t *testing.T) {
 		{base("instance_id", "a", "cloud", "nosuchcloud"), "cloud/credentials"},
 		{base("source_image_filter", map[string]interface{}{"name": "x", "visibility": "everyone"}), "source_image_filter.visibility"},
 		{base("instance_id", "a", "root_partition", -2), "root_partition"},
+		{base("instance_id", "a", "disks", "all"), ""},
+		{base("instance_id", "a", "disks", "some"), `disks "some": want root or all`},
+		{base("source_image", "b", "disks", "all"), `disks = "all" captures the volumes attached to a server`},
+		{base("instance_id", "a", "mode", "snapshot", "disks", "all"), `disks = "all" applies to mode = "image" only`},
 	}
 	for _, tc := range cases {
 		var c Config

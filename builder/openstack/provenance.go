@@ -30,6 +30,13 @@ func provenanceSource(c *Config) func(multistep.StateBag) provenance.Source {
 		if id, ok := state.Get("snapshot_id").(string); ok && id != "" {
 			src.Snapshots = []string{id}
 		}
+		// disks = "all": the attached volumes and their Cinder snapshots, in disk order
+		if disks, ok := state.Get(stateVolumeDisks).([]*volumeDisk); ok && len(disks) > 0 {
+			for _, d := range disks {
+				src.Volumes = append(src.Volumes, d.VolumeID)
+				src.Snapshots = append(src.Snapshots, d.SnapshotID)
+			}
+		}
 		return src
 	}
 }

@@ -58,7 +58,7 @@ func TestImportProvenance(t *testing.T) {
 	p.config.Region = "RegionTwo"
 	img := &images.Image{ID: "img-9", DiskFormat: "qcow2", SizeBytes: 4,
 		Properties: map[string]any{"os_hash_algo": "sha512", "os_hash_value": "00ff"}}
-	prov, err := p.provenance(hcptest.Remote(t, in), &artifact.LocalInput{Path: image, Format: "qcow2"}, "", img)
+	prov, err := p.provenance(hcptest.Remote(t, in), &artifact.LocalInput{Path: image, Format: "qcow2"}, "", img, []string{"vol-2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,8 @@ func TestImportProvenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.Producer != "chromogenic-openstack-import" || r.Input != inProv.Path || r.InputSHA256 != inProv.SHA256 || r.Source.Instance != "srv-1" ||
-		len(r.Outputs) != 1 || r.Outputs[0] != (provenance.Output{Cloud: "openstack", Region: "RegionTwo", Kind: "image", ID: "img-9", Format: "qcow2", Size: 4, Checksum: "sha512:00ff"}) {
+		len(r.Outputs) != 2 || r.Outputs[0] != (provenance.Output{Cloud: "openstack", Region: "RegionTwo", Kind: "image", ID: "img-9", Format: "qcow2", Size: 4, Checksum: "sha512:00ff"}) ||
+		r.Outputs[1] != (provenance.Output{Cloud: "openstack", Region: "RegionTwo", Kind: "volume", ID: "vol-2", Disk: 1}) {
 		t.Errorf("record %+v", r)
 	}
 	a := &Artifact{ImageID: img.ID, Provenance: prov,
@@ -98,7 +99,23 @@ func TestImportProvenance(t *testing.T) {
 	}
 
 	os.WriteFile(inProv.Path, []byte(`{"version": 1}`), 0o600)
-	if _, err := p.provenance(in, &artifact.LocalInput{Path: image}, "", img); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+	if _, err := p.provenance(in, &artifact.LocalInput{Path: image}, "", img, nil); err == nil || !strings.Contains(err.Error(), "SHA-256") {
 		t.Errorf("changed input record: %v", err)
+	}
+}
+
+// TestArtifactVolumes: the volumes made of a guest's other disks are in the artifact's state
+// (volume_ids, disk 2 first) and its description; an artifact of one disk has none.
+func TestArtifactVolumes(t *testing.T) {
+	a := &Artifact{ImageID: "img-1", ImageName: "pushed", VolumeIDs: []string{"vol-2", "vol-3"}}
+	if got, _ := a.State(StateVolumeIDs).([]string); strings.Join(got, ",") != "vol-2,vol-3" {
+		t.Errorf("volume_ids %v", a.State(StateVolumeIDs))
+	}
+	if s := a.String(); !strings.Contains(s, "vol-2, vol-3") || !strings.Contains(s, "img-1") {
+		t.Errorf("String %q", s)
+	}
+	one := &Artifact{ImageID: "img-1", ImageName: "pushed"}
+	if got, _ := one.State(StateVolumeIDs).([]string); len(got) != 0 || strings.Contains(one.String(), "volumes") {
+		t.Errorf("one disk: volume_ids %v, String %q", got, one.String())
 	}
 }

@@ -54,9 +54,6 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, err
 	}
-	if note := artifact.OtherDisksNote(in); local != nil && note != "" {
-		ui.Say(note)
-	}
 	// A migration authenticates to the source cloud and looks up its image while this
 	// authenticates to the target: each is a round trip or more to a Keystone (and the first
 	// request of a new token costs a validation on the Glance side).
@@ -78,8 +75,17 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, false, false, err
 	}
 	var img *images.Image
+	var volumeIDs []string
 	if local != nil {
-		img, err = p.pushLocal(ctx, ui, clients, local)
+		// the other disks of a guest on several disks first, as volumes: deleted if the
+		// image fails
+		var undo func()
+		if volumeIDs, undo, err = p.pushOtherDisks(ctx, ui, clients, in, local); err != nil {
+			return nil, false, false, err
+		}
+		if img, err = p.pushLocal(ctx, ui, clients, local); err != nil {
+			undo()
+		}
 	} else {
 		img, err = p.migrate(ctx, ui, clients, <-source)
 	}
@@ -91,9 +97,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if local != nil {
 		src.Image, src.Input = artifact.HCPSourceOf(in), in.Id()
 	}
-	a := &Artifact{ImageID: img.ID, ImageName: img.Name, Region: c.Region,
+	a := &Artifact{ImageID: img.ID, ImageName: img.Name, Region: c.Region, VolumeIDs: volumeIDs,
 		generated: in.State("generated_data"), hcp: openstackcommon.HCPImage(BuilderID, c.Cloud, c.Region, img, src)}
-	if a.Provenance, err = p.provenance(in, local, imageID, img); err != nil {
+	if a.Provenance, err = p.provenance(in, local, imageID, img, volumeIDs); err != nil {
 		// The image is published: it stays, and the build says what is missing.
 		return a, true, false, fmt.Errorf("image %s (%s) is active, but its provenance record: %w", img.Name, img.ID, err)
 	}
@@ -105,10 +111,10 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 }
 
 // provenance writes the import's record: the input's record (when it names one) with the
-// Glance image made as the output, in the directory of the local image pushed (or of the
+// Glance image made as the output (and the volumes of the other disks), in the directory of the local image pushed (or of the
 // input's record for a migration), named openstack-image-<id>.provenance.json. A migration
 // of an input with no record writes none.
-func (p *PostProcessor) provenance(in packersdk.Artifact, local *artifact.LocalInput, sourceID string, img *images.Image) (artifact.Provenance, error) {
+func (p *PostProcessor) provenance(in packersdk.Artifact, local *artifact.LocalInput, sourceID string, img *images.Image, volumeIDs []string) (artifact.Provenance, error) {
 	inRec, inProv, err := artifact.ProvenanceOf(in)
 	if err != nil {
 		return artifact.Provenance{}, err
@@ -126,6 +132,11 @@ func (p *PostProcessor) provenance(in packersdk.Artifact, local *artifact.LocalI
 		return artifact.Provenance{}, nil
 	}
 	rec.Outputs = append(rec.Outputs, openstackcommon.ProvenanceOutput(p.config.Cloud, p.config.Region, img))
+	for i, id := range volumeIDs { // the other disks, as Cinder volumes
+		o := openstackcommon.ProvenanceOutput(p.config.Cloud, p.config.Region, &images.Image{})
+		o.Kind, o.ID, o.Disk = "volume", id, i+1
+		rec.Outputs = append(rec.Outputs, o)
+	}
 	return artifact.WriteProvenance(rec, provenance.SidecarPath(filepath.Join(dir, "openstack-image-"+img.ID)), 0)
 }
 
@@ -248,11 +259,18 @@ func (c *Config) newImage(src *images.Image, format string, virtualSize int64) (
 	return n, nil
 }
 
-// Artifact is the image created in the target cloud.
+// StateVolumeIDs is the artifact's state key of the Cinder volumes made of the other disks
+// of a guest on several disks: []string, disk 2 first.
+const StateVolumeIDs = "volume_ids"
+
+// Artifact is the image created in the target cloud (and the volumes of the other disks).
 type Artifact struct {
 	ImageID, ImageName, Region string
-	generated                  interface{}
-	hcp                        *registryimage.Image
+	// VolumeIDs are the Cinder volumes made of the other disks of a guest on several disks,
+	// in disk order (disk 2 first).
+	VolumeIDs []string
+	generated interface{}
+	hcp       *registryimage.Image
 	// Provenance is the record written for the image (its one local file).
 	Provenance artifact.Provenance
 }
@@ -266,6 +284,9 @@ func (a *Artifact) Files() []string {
 }
 func (a *Artifact) Id() string { return a.ImageID }
 func (a *Artifact) String() string {
+	if len(a.VolumeIDs) > 0 {
+		return fmt.Sprintf("OpenStack image %s (%s) and volumes %s", a.ImageName, a.ImageID, strings.Join(a.VolumeIDs, ", "))
+	}
 	return fmt.Sprintf("OpenStack image %s (%s)", a.ImageName, a.ImageID)
 }
 
@@ -276,6 +297,8 @@ func (a *Artifact) State(name string) interface{} {
 	switch name {
 	case "generated_data":
 		return a.generated
+	case StateVolumeIDs:
+		return a.VolumeIDs
 	case registryimage.ArtifactStateURI:
 		if a.hcp != nil {
 			return []*registryimage.Image{a.hcp}

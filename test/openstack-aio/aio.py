@@ -7,6 +7,8 @@ CLI needs several seconds per call on a 2-core machine.
   aio.py wait-compute SECS [SINCE]  wait until conductor, scheduler and compute are up (with
                             a heartbeat at or after the epoch SINCE) and the hypervisor is
                             known to Placement
+  aio.py wait-volume SECS [SINCE]   wait until cinder-scheduler and cinder-volume are up (with
+                            a heartbeat at or after the epoch SINCE)
   aio.py check CLOUDS_YAML  get a token for every cloud in clouds.yaml
 
 Admin credentials come from the OS_* variables; AIO_PASSWORD is every other password.
@@ -23,10 +25,11 @@ from keystoneauth1.identity import v3
 
 PASS = os.environ.get('AIO_PASSWORD', 'chromogenic-aio')
 REGION = os.environ.get('OS_REGION_NAME', 'RegionOne')
-SERVICE_USERS = ('glance', 'placement', 'nova')
+SERVICE_USERS = ('glance', 'placement', 'nova', 'cinder')
 CATALOG = (('image', 'glance', 'http://127.0.0.1:9292'),
            ('placement', 'placement', 'http://127.0.0.1:8778'),
-           ('compute', 'nova', 'http://127.0.0.1:8774/v2.1'))
+           ('compute', 'nova', 'http://127.0.0.1:8774/v2.1'),
+           ('volumev3', 'cinderv3', 'http://127.0.0.1:8776/v3/%(project_id)s'))
 # provider projects for migration tests: project name -> user name (role: member)
 PROVIDERS = (('provider-a', 'provider-a'), ('provider-b', 'provider-b'))
 # id, name, ram MB, disk GB, vcpus
@@ -190,6 +193,30 @@ def cmd_wait_compute(secs, since=0):
         time.sleep(2)
 
 
+def cmd_wait_volume(secs, since=0):
+    sess = admin_session()
+    wait_token(sess, secs)
+    ckw = dict(endpoint_filter={'service_type': 'volumev3', 'interface': 'public'},
+               raise_exc=False)
+    deadline = time.time() + secs
+    state = ''
+    while True:
+        try:
+            r = sess.get('/os-services', **ckw)
+            svc = {s['binary']: s['state'] if _epoch(s.get('updated_at')) >= since
+                   else 'stale' for s in r.json().get('services', [])} \
+                if r.status_code == 200 else {}
+            state = 'services=%s' % json.dumps(svc, sort_keys=True)
+            if all(svc.get(b) == 'up' for b in ('cinder-scheduler', 'cinder-volume')):
+                print('volume ready: ' + state)
+                return
+        except ksa_exc.ClientException as e:
+            state = str(e)
+        if time.time() > deadline:
+            sys.exit('aio.py: volume service not ready within %ds: %s' % (secs, state))
+        time.sleep(2)
+
+
 def cmd_check(path):
     import yaml  # python3-yaml: a dependency of the openstack clients
     with open(path) as f:
@@ -220,6 +247,9 @@ if __name__ == '__main__':
     elif cmd == 'wait-compute':
         cmd_wait_compute(int(sys.argv[2]) if len(sys.argv) > 2 else 180,
                          int(sys.argv[3]) if len(sys.argv) > 3 else 0)
+    elif cmd == 'wait-volume':
+        cmd_wait_volume(int(sys.argv[2]) if len(sys.argv) > 2 else 180,
+                        int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     elif cmd == 'check':
         cmd_check(sys.argv[2])
     else:

@@ -16,6 +16,10 @@ AIO_PASSWORD="${AIO_PASSWORD:-chromogenic-aio}"
 AIO_VIRT_TYPE="${AIO_VIRT_TYPE:-qemu}" # qemu = TCG; KVM does not work on these hosts
 AIO_REGION=RegionOne
 AIO_KEYSTONE=http://127.0.0.1:5000/v3
+# Ceph (Cinder's back end): daemon data under the state directory (root only), ceph.conf where
+# user cinder can read it. No cephx (auth none): see README.md.
+AIO_CEPH_DATA="$AIO_STATE/ceph"
+AIO_CEPH_CONF="$AIO_HOME/ceph/ceph.conf"
 PY=/usr/bin/python3 # never a pyenv/venv python: the OpenStack libraries are Debian's
 export DEBIAN_FRONTEND=noninteractive
 
@@ -24,16 +28,22 @@ AIO_SERVICES=(
   "mariadb|mysql|aio_ready_mariadb|90"
   "epmd|rabbitmq|aio_ready_port 4369|30"
   "rabbitmq|rabbitmq|aio_ready_port 5672|120"
+  "ceph-mon|root|aio_ready_ceph_mon|90"
+  "ceph-mgr|root|aio_ready_ceph_mgr|150"
+  "ceph-osd|root|aio_ready_ceph_osd|150"
   "keystone|keystone|aio_ready_http 5000 /v3|90"
   "glance-api|glance|aio_ready_http 9292 /versions|120"
   "placement|placement|aio_ready_http 8778 /|90"
   "neutron-stub|nobody|aio_ready_http 9696 /|30"
   "nova-api|nova|aio_ready_http 8774 /v2.1/|150"
+  "cinder-api|cinder|aio_ready_http 8776 /|150"
   "virtlogd|root|aio_ready_path /run/libvirt/virtlogd-sock|30"
   "libvirtd|root|aio_ready_libvirt|60"
   "nova-conductor|nova|true|0"
   "nova-scheduler|nova|true|0"
   "nova-compute|nova|true|0"
+  "cinder-scheduler|cinder|true|0"
+  "cinder-volume|cinder|true|0"
 )
 
 log() { printf '[aio %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -71,10 +81,13 @@ aio_cmd() {
   placement) printf '%s\n' "${uw[@]}" --http-socket 127.0.0.1:8778 --wsgi-file /usr/bin/placement-api ;;
   glance-api) printf '%s\n' /usr/bin/glance-api --config-file /etc/glance/glance-api.conf ;;
   neutron-stub) printf '%s\n' "$PY" "$AIO_DIR/neutron-stub.py" ;;
-  nova-api) printf '%s\n' /usr/bin/nova-api --config-file /etc/nova/nova.conf ;;
-  nova-conductor | nova-scheduler) printf '%s\n' "/usr/bin/$1" --config-file /etc/nova/nova.conf ;;
-  nova-compute) printf '%s\n' /usr/bin/nova-compute --config-file /etc/nova/nova.conf ;;
+  nova-api | nova-conductor | nova-scheduler | nova-compute)
+    printf '%s\n' "/usr/bin/$1" --config-file /etc/nova/nova.conf --config-file /etc/nova/nova-cinder.conf ;;
   virtlogd) printf '%s\n' /usr/sbin/virtlogd ;;
+  ceph-mon) printf '%s\n' /usr/bin/ceph-mon -f -c "$AIO_CEPH_CONF" -i a ;;
+  ceph-mgr) printf '%s\n' /usr/bin/ceph-mgr -f -c "$AIO_CEPH_CONF" -i x ;;
+  ceph-osd) printf '%s\n' /usr/bin/ceph-osd -f -c "$AIO_CEPH_CONF" -i 0 ;;
+  cinder-api | cinder-scheduler | cinder-volume) printf '%s\n' "/usr/bin/$1" --config-file /etc/cinder/cinder.conf ;;
   libvirtd) printf '%s\n' /usr/sbin/libvirtd ;;
   *) return 1 ;;
   esac
@@ -93,6 +106,7 @@ aio_env() {
   placement) printf '%s\n' HOME=/var/lib/placement ;;
   glance-api) printf '%s\n' HOME=/var/lib/glance ;;
   nova-*) printf '%s\n' HOME=/var/lib/nova ;;
+  cinder-*) printf '%s\n' HOME=/var/lib/cinder ;;
   mariadb) printf '%s\n' HOME=/var/lib/mysql ;;
   *) printf '%s\n' HOME=/ ;;
   esac
@@ -165,6 +179,10 @@ aio_ready_http() { # port path: any HTTP status below 500 counts as "answers"
 }
 aio_ready_mariadb() { mysqladmin --protocol=socket -uroot ping >/dev/null 2>&1; }
 aio_ready_libvirt() { virsh -c qemu:///system version >/dev/null 2>&1; }
+aio_ceph() { timeout 30 ceph -c "$AIO_CEPH_CONF" --connect-timeout 10 "$@"; }
+aio_ready_ceph_mon() { aio_ceph mon stat >/dev/null 2>&1; }
+aio_ready_ceph_mgr() { aio_ceph mgr stat -f json 2>/dev/null | grep -q '"available": *true'; }
+aio_ready_ceph_osd() { aio_ceph osd stat -f json 2>/dev/null | grep -q '"num_up_osds": *1'; }
 
 # Wait (bounded) until NAME answers; on timeout print its log tail and fail.
 aio_wait_ready() {

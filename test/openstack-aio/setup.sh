@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # setup.sh - install, configure and start an all-in-one OpenStack (Debian 12's Zed packages) on
 # 127.0.0.1: MariaDB, RabbitMQ, Keystone, Glance (file store), Placement, Nova (api, conductor,
-# scheduler, compute with libvirt/QEMU in TCG mode) and a do-nothing Neutron stub.
+# scheduler, compute with libvirt/QEMU in TCG mode), Cinder (api, scheduler, volume) on a one-node
+# Ceph cluster (mon, mgr, one bluestore OSD on a sparse file; RBD pool "volumes") and a
+# do-nothing Neutron stub.
 # Creates the projects provider-a and provider-b with their users, and writes clouds.yaml with
 # the clouds aio-a, aio-b and aio-admin to /etc/openstack/ and $CHROMOGENIC_CACHE/openstack-aio/.
 #
@@ -26,7 +28,9 @@ PKGS=(mariadb-server mariadb-client python3-pymysql rabbitmq-server
   keystone glance-api placement-api nova-api nova-conductor nova-scheduler nova-compute
   nova-compute-kvm libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
   python3-openstackclient python3-keystoneauth1 python3-yaml uwsgi-plugin-python3
-  e2fsprogs sudo curl dmidecode iproute2 util-linux)
+  e2fsprogs sudo curl dmidecode iproute2 util-linux
+  ceph-mon ceph-mgr ceph-osd ceph-common python3-rbd python3-rados
+  cinder-api cinder-scheduler cinder-volume)
 
 ###########################################################################################
 # 1. packages (no Recommends: they pull a kernel, ceph, exim4 and postgresql for nothing)
@@ -60,6 +64,10 @@ nova-common nova/configure_placement boolean false
 nova-api novaapi/configure_db boolean false
 nova-api nova/configure_api-endpoint boolean false
 libvirt-daemon-system libvirt-daemon-system/id_warning boolean true
+cinder-common cinder/configure_db boolean false
+cinder-common cinder/configure_rabbit boolean false
+cinder-common cinder/configure_ksat boolean false
+cinder-api cinder/configure_api-endpoint boolean false
 EOF
   # Maintainer scripts must not start any daemon: start.sh does that, on loopback only.
   prc=/usr/sbin/policy-rc.d
@@ -302,6 +310,107 @@ lock_path = /var/lib/nova/tmp
 driver = noop
 EOF
 
+# Ceph: one mon, one mgr, one OSD (bluestore on a sparse file, no ceph-volume/LVM/kernel rbd),
+# every pool of size 1, loopback only, auth none (Nova's libvirt disks then need no secret);
+# the daemons run in the foreground under start.sh and log to stderr (their log files).
+install -d -m 700 "$AIO_CEPH_DATA"
+install -d -m 755 "$(dirname "$AIO_CEPH_CONF")"
+[ -s "$AIO_CEPH_DATA/fsid" ] || uuidgen >"$AIO_CEPH_DATA/fsid"
+put "$AIO_CEPH_CONF" root:root 644 ceph-mon ceph-mgr ceph-osd <<EOF
+[global]
+fsid = $(cat "$AIO_CEPH_DATA/fsid")
+mon_host = [v2:127.0.0.1:3300,v1:127.0.0.1:6789]
+public_addr = 127.0.0.1
+public_network = 127.0.0.0/8
+ms_bind_ipv6 = false
+auth_cluster_required = none
+auth_service_required = none
+auth_client_required = none
+run_dir = $AIO_RUN/ceph
+log_to_file = false
+mon_cluster_log_to_file = false
+osd_pool_default_size = 1
+osd_pool_default_min_size = 1
+mon_allow_pool_size_one = true
+mon_warn_on_pool_no_redundancy = false
+osd_crush_chooseleaf_type = 0
+osd_pool_default_pg_autoscale_mode = off
+osd_pool_default_pg_num = 8
+osd_pool_default_pgp_num = 8
+[mon]
+admin_socket = $AIO_RUN/ceph/\$cluster-\$name.asok
+log_to_stderr = true
+err_to_stderr = true
+mon_data = $AIO_CEPH_DATA/mon-\$id
+mon_allow_pool_delete = true
+# the host disk may be fuller than Ceph likes (the mon refuses to start below 5 % free)
+mon_data_avail_warn = 1
+mon_data_avail_crit = 0
+auth_allow_insecure_global_id_reclaim = false
+[mgr]
+admin_socket = $AIO_RUN/ceph/\$cluster-\$name.asok
+log_to_stderr = true
+err_to_stderr = true
+mgr_data = $AIO_CEPH_DATA/mgr-\$id
+mgr_initial_modules = iostat
+[osd]
+admin_socket = $AIO_RUN/ceph/\$cluster-\$name.asok
+log_to_stderr = true
+err_to_stderr = true
+osd_data = $AIO_CEPH_DATA/osd-\$id
+osd_objectstore = bluestore
+bluestore_block_path = $AIO_CEPH_DATA/osd-\$id/block.file
+bluestore_block_create = true
+# sparse: only written data takes host disk
+bluestore_block_size = 21474836480
+bluestore_block_db_create = false
+bluestore_block_wal_create = false
+osd_memory_target = 939524096
+osd_op_num_shards = 1
+osd_op_num_threads_per_shard = 2
+osd_fast_shutdown = true
+EOF
+
+put /etc/cinder/cinder.conf root:cinder 640 cinder-api cinder-scheduler cinder-volume <<EOF
+[DEFAULT]
+transport_url = rabbit://guest:guest@127.0.0.1:5672/
+auth_strategy = keystone
+my_ip = 127.0.0.1
+host = aio
+state_path = /var/lib/cinder
+osapi_volume_listen = 127.0.0.1
+osapi_volume_listen_port = 8776
+osapi_volume_workers = 1
+glance_api_servers = http://127.0.0.1:9292
+image_conversion_dir = /var/lib/cinder/conversion
+enabled_backends = ceph
+[database]
+connection = $(db cinder cinder)
+$(authtoken cinder)
+$(svc_auth nova cinder)
+interface = public
+[ceph]
+volume_driver = cinder.volume.drivers.rbd.RBDDriver
+volume_backend_name = ceph
+rbd_pool = volumes
+rbd_ceph_conf = $AIO_CEPH_CONF
+rbd_exclusive_cinder_pool = true
+rados_connect_timeout = 30
+[oslo_concurrency]
+lock_path = /var/lib/cinder/tmp
+[oslo_messaging_notifications]
+driver = noop
+EOF
+install -d -o cinder -g cinder /var/lib/cinder /var/lib/cinder/tmp /var/lib/cinder/conversion
+
+# Cinder (since the OSSA-2023-003 fix) lets only Nova delete the attachments Nova made, and
+# knows Nova by a service token sent along with the user's. A file of its own (every nova
+# service reads it after nova.conf, see lib.sh), so that nova.conf is the same as without Cinder.
+put /etc/nova/nova-cinder.conf root:nova 640 nova-api nova-conductor nova-scheduler nova-compute <<EOF
+$(svc_auth service_user nova)
+send_service_user_token = true
+EOF
+
 # libvirt without D-Bus/polkit: the libvirt group (nova is in it) uses the socket directly.
 block /etc/libvirt/libvirtd.conf libvirtd <<'EOF'
 unix_sock_group = "libvirt"
@@ -377,7 +486,7 @@ aio_wait_ready mariadb
 aio_wait_ready epmd
 aio_start_one rabbitmq # comes up while the schemas are made
 sql=""
-for pair in keystone:keystone glance:glance placement:placement nova:nova_api nova:nova nova:nova_cell0; do
+for pair in keystone:keystone glance:glance placement:placement nova:nova_api nova:nova nova:nova_cell0 cinder:cinder; do
   u=${pair%%:*} d=${pair##*:}
   sql+="CREATE DATABASE IF NOT EXISTS $d;"
   for h in localhost 127.0.0.1; do
@@ -425,6 +534,11 @@ if ! synced nova nova-common nova_api nova nova_cell0; then
   ) >"$AIO_LOGS/dbsync-nova.log" 2>&1 &
   sync_bg+=("$!:nova")
 fi
+if ! synced cinder cinder-common cinder; then
+  (as cinder cinder-manage db sync && ver cinder-common >"$AIO_STATE/schema-cinder") \
+    >"$AIO_LOGS/dbsync-cinder.log" 2>&1 &
+  sync_bg+=("$!:cinder")
+fi
 if ! synced keystone keystone keystone || [ ! -f "$AIO_STATE/keystone-bootstrap" ]; then
   (
     set -e
@@ -452,6 +566,46 @@ for j in "${sync_bg[@]}"; do
   fi
 done
 phase databases "$t"
+
+###########################################################################################
+# 3b. Ceph: create the monitor, the OSD (bluestore on a sparse file) and the pool once
+###########################################################################################
+t=$SECONDS
+C=$AIO_CEPH_DATA
+install -d -m 755 "$AIO_RUN/ceph"
+if [ ! -e "$C/mon-a/done" ]; then
+  rm -rf "$C/mon-a"
+  monmaptool --create --clobber --fsid "$(cat "$C/fsid")" --addv a '[v2:127.0.0.1:3300,v1:127.0.0.1:6789]' \
+    "$C/monmap" >"$AIO_LOGS/ceph-mkfs.log" 2>&1
+  ceph-authtool --create-keyring "$C/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >>"$AIO_LOGS/ceph-mkfs.log" 2>&1
+  ceph-mon -c "$AIO_CEPH_CONF" --mkfs -i a --monmap "$C/monmap" --keyring "$C/mon.keyring" \
+    >>"$AIO_LOGS/ceph-mkfs.log" 2>&1 || die "ceph-mon --mkfs failed (log: $AIO_LOGS/ceph-mkfs.log)"
+  touch "$C/mon-a/done"
+fi
+install -d -m 700 "$C/mgr-x" "$C/osd-0"
+aio_start_one ceph-mon
+aio_wait_ready ceph-mon
+aio_start_one ceph-mgr
+if [ ! -e "$C/osd-0/done" ]; then
+  # "osd new" again with the same uuid (an earlier mkfs that did not finish) gives id 0 again
+  [ -s "$C/osd-uuid" ] || uuidgen >"$C/osd-uuid"
+  id=$(aio_ceph osd new "$(cat "$C/osd-uuid")" 2>>"$AIO_LOGS/ceph-mkfs.log") || die "ceph osd new failed"
+  [ "$id" = 0 ] || die "ceph osd new gave id '$id', want 0"
+  find "$C/osd-0" -mindepth 1 -delete
+  ceph-osd -c "$AIO_CEPH_CONF" -i 0 --mkfs --osd-uuid "$(cat "$C/osd-uuid")" >>"$AIO_LOGS/ceph-mkfs.log" 2>&1 ||
+    die "ceph-osd --mkfs failed (log: $AIO_LOGS/ceph-mkfs.log)"
+  touch "$C/osd-0/done"
+fi
+aio_start_one ceph-osd
+aio_wait_ready ceph-osd
+if [ ! -e "$C/pool-volumes" ]; then
+  aio_ceph osd pool ls | grep -qx volumes ||
+    aio_ceph osd pool create volumes 8 8 >>"$AIO_LOGS/ceph-mkfs.log" 2>&1 || die "creating the pool volumes failed"
+  timeout 60 rbd -c "$AIO_CEPH_CONF" pool init volumes >>"$AIO_LOGS/ceph-mkfs.log" 2>&1 || die "rbd pool init volumes failed"
+  touch "$C/pool-volumes"
+fi
+aio_wait_ready ceph-mgr
+phase ceph "$t"
 
 ###########################################################################################
 # 4. identity (service users, catalog, provider projects and users, flavors), then the rest
@@ -483,7 +637,7 @@ if ! "$PY" "$AIO_DIR/aio.py" check "$AIO_HOME/clouds.yaml" >"$AIO_LOGS/check.log
 fi
 phase total
 s=""
-for k in packages config databases identity start total; do s+=" $k=${PHASE[$k]}s"; done
+for k in packages config databases ceph identity start total; do s+=" $k=${PHASE[$k]}s"; done
 echo "$(date '+%F %T') setup:$s" >>"$AIO_LOGS/timings.log"
 log "setup done:$s"
 log "clouds.yaml: /etc/openstack/clouds.yaml and $AIO_HOME/clouds.yaml (OS_CLOUD=aio-a | aio-b | aio-admin)"

@@ -3,7 +3,10 @@
 # upload a qcow2 image to Glance, boot a server from it (networks "none"), wait ACTIVE and for
 # the guest's own boot marker on its serial console, snapshot it (`server image create`), wait
 # for the snapshot to be active, download it and check its data (checksums against Glance,
-# qemu-img, and the file/boot code inside), then delete everything it created. Prints timings.
+# qemu-img, and the file/boot code inside); then Cinder: create a volume, attach it to the
+# server (in-use, an rbd disk in the libvirt domain, its RBD image in Ceph), stop the server,
+# detach the volume (available again) and delete it; then delete everything it created.
+# Prints timings.
 #
 # Default image: a 16 MiB disk made here (tiny-image.py: an MBR program that prints a marker
 # on the serial port, plus an ext4 partition holding a known file); the guest uses no CPU once
@@ -50,6 +53,12 @@ cleanup() {
       sleep 2
     done
   fi
+  if "${OSC[@]}" volume show "$S-vol" -f value -c id >/dev/null 2>&1; then
+    for _ in $(seq 1 30); do
+      "${OSC[@]}" volume delete "$S-vol" >/dev/null 2>&1 && break
+      sleep 2
+    done
+  fi
   for i in "$S-snap" "$S-img"; do
     "${OSC[@]}" image show "$i" -f value -c id >/dev/null 2>&1 && "${OSC[@]}" image delete "$i" >/dev/null 2>&1
   done
@@ -88,7 +97,10 @@ print(next((d[k] for k in sys.argv[1:] if d.get(k)), ""))' "$@"
 
 # 0. the image
 t=$SECONDS
+PROPS=()
 if [ $KIND = tiny ]; then
+  # the tiny guest ignores ACPI power-off: no 60 s grace before Nova destroys it on stop
+  PROPS=(--property os_shutdown_timeout=0)
   FLAVOR=m1.tiny MARKER=CHROMOGENIC-AIO-BOOT-OK BOOT_SECS=120
   mkdir "$WORK/tree"
   echo "hello from the chromogenic aio smoke test" >"$WORK/tree/hello.txt"
@@ -110,7 +122,7 @@ step make-image "$t"
 
 # 1. upload
 t=$SECONDS
-"${OSC[@]}" image create --disk-format qcow2 --container-format bare \
+"${OSC[@]}" image create --disk-format qcow2 --container-format bare "${PROPS[@]}" \
   --file "$WORK/disk.qcow2" "$S-img" -f value -c id >/dev/null
 poll 120 active 'killed|deleted' "${OSC[@]}" image show "$S-img" -f value -c status ||
   die "uploaded image is not active"
@@ -167,7 +179,34 @@ if [ $KIND = tiny ]; then
 fi
 step verify "$t"
 
-# 5. delete
+# 5. a Cinder volume (RBD in Ceph): attach, in-use, stop the server, detach, delete
+t=$SECONDS
+vol=$("${OSC[@]}" volume create --size 1 "$S-vol" -f value -c id)
+poll 120 available 'error' "${OSC[@]}" volume show "$S-vol" -f value -c status || die "volume did not become available"
+step volume-create "$t"
+t=$SECONDS
+"${OSC[@]}" server add volume "$S-vm" "$S-vol" >/dev/null
+poll 120 in-use 'error' "${OSC[@]}" volume show "$S-vol" -f value -c status || die "volume did not become in-use"
+dom=$(OS_CLOUD=aio-admin "${OSC[@]}" server show "$(openstack server show "$S-vm" -f value -c id)" \
+  -f value -c OS-EXT-SRV-ATTR:instance_name)
+xml=$(virsh -c qemu:///system dumpxml "$dom") # not piped into grep -q: with pipefail, virsh's SIGPIPE fails it
+[[ $xml == *"protocol='rbd' name='volumes/volume-$vol'"* ]] || die "the libvirt domain $dom has no rbd disk volumes/volume-$vol"
+rbd -c "$AIO_CEPH_CONF" info "volumes/volume-$vol" >/dev/null || die "no RBD image volumes/volume-$vol in Ceph"
+step volume-attach "$t"
+t=$SECONDS
+"${OSC[@]}" server stop "$S-vm"
+poll 180 SHUTOFF 'ERROR' "${OSC[@]}" server show "$S-vm" -f value -c status || die "server did not stop"
+"${OSC[@]}" server remove volume "$S-vm" "$S-vol"
+poll 120 available 'error' "${OSC[@]}" volume show "$S-vol" -f value -c status || die "volume was not detached"
+step volume-detach "$t"
+t=$SECONDS
+"${OSC[@]}" volume delete "$S-vol"
+poll 120 gone '' sh -c "${OSC[*]} volume show $S-vol -f value -c status >/dev/null 2>&1 || echo gone" ||
+  die "volume was not deleted"
+! rbd -c "$AIO_CEPH_CONF" info "volumes/volume-$vol" >/dev/null 2>&1 || die "RBD image volumes/volume-$vol left in Ceph"
+step volume-delete "$t"
+
+# 6. delete
 t=$SECONDS
 timeout 180 openstack server delete --wait "$S-vm" || die "server was not deleted within 180s"
 "${OSC[@]}" image delete "$S-snap" "$S-img"

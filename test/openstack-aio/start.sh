@@ -18,10 +18,12 @@ start_wait() { # start several services, then wait for each
 start_wait mariadb
 start_wait epmd
 start_wait rabbitmq
+start_wait ceph-mon
+start_wait ceph-mgr ceph-osd
 start_wait keystone
-start_wait glance-api placement neutron-stub nova-api virtlogd
+start_wait glance-api placement neutron-stub nova-api cinder-api virtlogd
 start_wait libvirtd
-start_wait nova-conductor nova-scheduler nova-compute
+start_wait nova-conductor nova-scheduler nova-compute cinder-scheduler cinder-volume
 
 aio_admin_env
 secs=$((240 * ${AIO_WAIT_FACTOR:-1}))
@@ -35,6 +37,16 @@ if ! out=$("$PY" "$AIO_DIR/aio.py" wait-compute "$secs" "$since" 2>&1); then
   printf '%s\n' "$out" >&2
   for n in nova-conductor nova-scheduler nova-compute; do aio_tail "$n" 15; done
   die "compute services not ready"
+fi
+since=$(($(date +%s) - 2))
+for n in cinder-scheduler cinder-volume; do
+  e=$(ps -o etimes= -p "$(aio_pid "$n")" | tr -d ' ')
+  [ $(($(date +%s) - e - 2)) -ge "$since" ] || since=$(($(date +%s) - e - 2))
+done
+if ! out=$("$PY" "$AIO_DIR/aio.py" wait-volume "$secs" "$since" 2>&1); then
+  printf '%s\n' "$out" >&2
+  for n in cinder-scheduler cinder-volume; do aio_tail "$n" 15; done
+  die "volume services not ready"
 fi
 # A new compute host must be mapped to cell1 before anything can be scheduled to it.
 mapped=$(mysql -N -uroot -e 'SELECT COUNT(*) FROM nova_api.host_mappings' 2>/dev/null || echo 0)
