@@ -140,10 +140,10 @@ func testSnapshotModeRefusesProvisioners(t *testing.T, clouds, serverID string) 
   }`, "(a provisioner tried to upload /etc/x)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before, err := servers.Get(t.Context(), a.Compute, serverID).Extract()
-			if err != nil {
-				t.Fatal(err)
-			}
+			// The subtest before this one may have left Nova finishing a snapshot of the
+			// server (its task state then clears and "updated" moves): start from a server
+			// with no task in progress, so a change seen afterwards is this build's.
+			before := quiescentServer(t, a, serverID)
 			dir := t.TempDir()
 			name := fmt.Sprintf("acc-snap-prov-%d", time.Now().UnixNano())
 			tpl := strings.ReplaceAll(snapshotProvisionTemplate, "@PROVISIONER@", tc.provisioner)
@@ -184,6 +184,25 @@ func testSnapshotModeRefusesProvisioners(t *testing.T, clouds, serverID string) 
 				t.Errorf("server changed: status %s -> %s, updated %s -> %s", before.Status, after.Status, before.Updated, after.Updated)
 			}
 		})
+	}
+}
+
+// quiescentServer waits (up to 5 minutes) until the server has no task in progress and returns it.
+func quiescentServer(t *testing.T, a *cloud.Clients, serverID string) *servers.Server {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		s, err := servers.Get(t.Context(), a.Compute, serverID).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.TaskState == "" {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server %s still has task %q after 5 minutes", serverID, s.TaskState)
+		}
+		time.Sleep(2 * time.Second)
 	}
 }
 
